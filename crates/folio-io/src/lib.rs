@@ -1,0 +1,51 @@
+//! # folio-io: where bytes meet the disk
+//!
+//! The bottom layer of folio: one [`Storage`] trait (positional read, vectored positional
+//! write, data sync, preallocating growth, length) and three backends that are all part of the
+//! public API:
+//!
+//! - [`FileStorage`]: a real file through `pread`/`pwritev`, `fallocate` growth (with a
+//!   fallback where the file system cannot preallocate), an advisory lock so a second writer
+//!   gets [`Error::AlreadyOpen`], and an optional descriptor pool for parallel readers;
+//! - [`MemoryStorage`]: bytes in memory;
+//! - [`SimStorage`]: a seeded, fault-injecting simulated disk that keeps durable and volatile
+//!   bytes apart. It can crash (dropping, keeping, tearing at 512-byte sectors or reordering
+//!   the unsynced writes), fail the Nth operation once or for good with `EIO`/`ENOSPC` or a
+//!   failed sync, flip stored bits, and count every operation. Every crash test in folio
+//!   runs on it.
+//!
+//! ```
+//! use folio_io::{CrashPolicy, SimStorage, Storage};
+//!
+//! # fn main() -> folio_io::Result<()> {
+//! let disk = SimStorage::new(42);
+//! disk.write_all_at(b"durable", 0)?;
+//! disk.sync_data()?;
+//! disk.write_all_at(b"lost!!!", 0)?; // never synced
+//!
+//! let rebooted = disk.crash(CrashPolicy::DropUnsynced);
+//! let mut buf = [0u8; 7];
+//! rebooted.read_exact_at(&mut buf, 0)?;
+//! assert_eq!(&buf, b"durable");
+//! assert!(disk.len().is_err(), "the crashed handle is dead");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! This crate uses `unsafe` nowhere itself; the system calls go through `nix`.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod file;
+mod memory;
+mod sim;
+mod storage;
+
+pub use error::{Error, Operation, Result};
+pub use file::{FileOptions, FileStorage};
+pub use memory::MemoryStorage;
+pub use sim::{
+    CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimStorage,
+};
+pub use storage::{IOV_MAX, Storage, total_len};

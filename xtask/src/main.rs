@@ -1,0 +1,82 @@
+//! Project automation, run as `cargo xtask <command>` (matklad's xtask pattern).
+//!
+//! - `cargo xtask ci`: what CI checks: formatting, clippy with `-D warnings`, the README's test
+//!   command, and the quick loom models.
+//! - `cargo xtask loom [--quick]`: the loom models of the concurrent code, with
+//!   `LOOM_MAX_PREEMPTIONS=3` (2 with `--quick`, the CI set).
+
+use std::process::{Command, ExitCode};
+
+/// Crates that hold loom models (`#[cfg(all(test, folio_loom))] mod loom_tests`).
+const LOOM_CRATES: &[&str] = &["folio-pagestore"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("loom") => loom(args.iter().any(|a| a == "--quick")),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 ci              fmt check, clippy -D warnings, tests, quick loom models\n  \
+                 loom [--quick]  loom models (LOOM_MAX_PREEMPTIONS=3, or 2 with --quick)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    run(cargo(&["fmt", "--all", "--", "--check"]))?;
+    run(cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The README's test command, exactly.
+    run(cargo(&["test", "--workspace"]))?;
+    loom(true)
+}
+
+fn loom(quick: bool) -> Result<(), String> {
+    let preemptions = if quick { "2" } else { "3" };
+    for krate in LOOM_CRATES {
+        let mut command = cargo(&["test", "--release", "--lib", "-p", krate, "loom_"]);
+        command
+            .env("RUSTFLAGS", "--cfg folio_loom")
+            .env("LOOM_MAX_PREEMPTIONS", preemptions)
+            // A separate target dir: the cfg flip would otherwise rebuild the normal one.
+            .env("CARGO_TARGET_DIR", "target/loom");
+        run(command)?;
+    }
+    Ok(())
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args);
+    command
+}
+
+fn run(mut command: Command) -> Result<(), String> {
+    eprintln!("xtask: running {command:?}");
+    let status = command
+        .status()
+        .map_err(|e| format!("could not start {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed with {status}"))
+    }
+}
