@@ -48,7 +48,7 @@ impl std::fmt::Display for Operation {
 pub enum Error {
     /// An operating-system I/O error (or one injected by [`crate::SimStorage`], which uses the
     /// same `errno` values: `EIO`, `ENOSPC`).
-    #[error("{op} failed on {}: {source}", display_path(path))]
+    #[error("{op} failed on {}: {source}", display_path(path.as_ref()))]
     Io {
         /// What was being done.
         op: Operation,
@@ -91,7 +91,7 @@ pub enum Error {
     Crashed,
 }
 
-fn display_path(path: &Option<PathBuf>) -> String {
+fn display_path(path: Option<&PathBuf>) -> String {
     match path {
         Some(p) => p.display().to_string(),
         None => "storage".to_owned(),
@@ -116,8 +116,7 @@ impl Error {
     /// The operation that failed, when the error is an I/O error.
     pub fn operation(&self) -> Option<Operation> {
         match self {
-            Error::Io { op, .. } => Some(*op),
-            Error::ReadOnly { op } => Some(*op),
+            Error::Io { op, .. } | Error::ReadOnly { op } => Some(*op),
             _ => None,
         }
     }

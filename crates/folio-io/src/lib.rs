@@ -45,7 +45,5 @@ mod storage;
 pub use error::{Error, Operation, Result};
 pub use file::{FileOptions, FileStorage};
 pub use memory::MemoryStorage;
-pub use sim::{
-    CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimStorage,
-};
+pub use sim::{CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimStorage};
 pub use storage::{IOV_MAX, Storage, total_len};

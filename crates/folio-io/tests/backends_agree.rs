@@ -28,7 +28,9 @@ fn outcome(storage: &dyn Storage, op: &Op) -> Result<Vec<u8>, String> {
     let result = match op {
         Op::Write { offset, parts } => {
             let slices: Vec<_> = parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
-            storage.write_all_vectored_at(&slices, *offset).map(|()| Vec::new())
+            storage
+                .write_all_vectored_at(&slices, *offset)
+                .map(|()| Vec::new())
         }
         Op::Read { offset, len } => {
             let mut buf = vec![0u8; *len];

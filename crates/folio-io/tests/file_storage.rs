@@ -28,7 +28,14 @@ fn reading_past_the_end_is_a_typed_error() {
     file.write_all_at(b"short", 0).unwrap();
     let err = file.read_exact_at(&mut [0u8; 10], 0).unwrap_err();
     assert!(
-        matches!(err, Error::ReadPastEnd { offset: 0, len: 10, storage_len: 5 }),
+        matches!(
+            err,
+            Error::ReadPastEnd {
+                offset: 0,
+                len: 10,
+                storage_len: 5
+            }
+        ),
         "{err}"
     );
 }
@@ -87,7 +94,9 @@ fn readers_share_and_refuse_writes() {
     assert_eq!(&buf, b"hello");
     assert!(matches!(
         reader_a.write_all_at(b"x", 0),
-        Err(Error::ReadOnly { op: Operation::Write })
+        Err(Error::ReadOnly {
+            op: Operation::Write
+        })
     ));
     assert!(matches!(reader_a.sync_data(), Err(Error::ReadOnly { .. })));
     assert!(matches!(
@@ -104,7 +113,13 @@ fn missing_file_opened_read_only_names_the_path() {
         ..FileOptions::default()
     };
     let err = FileStorage::open_with(dir.path().join("missing"), &options).unwrap_err();
-    assert!(matches!(err, Error::Io { op: Operation::Open, .. }));
+    assert!(matches!(
+        err,
+        Error::Io {
+            op: Operation::Open,
+            ..
+        }
+    ));
     assert!(err.to_string().contains("missing"), "{err}");
 }
 

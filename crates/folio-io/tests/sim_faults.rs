@@ -97,9 +97,8 @@ fn fault_filters_count_only_their_operations() {
 #[test]
 fn counts_every_operation_by_kind() {
     let disk = SimStorage::new(0);
-    let bufs: Vec<Vec<u8>> = (0..(folio_io::IOV_MAX + 1)).map(|_| vec![1u8; 8]).collect();
-    let slices: Vec<std::io::IoSlice<'_>> =
-        bufs.iter().map(|b| std::io::IoSlice::new(b)).collect();
+    let bufs: Vec<Vec<u8>> = (0..=folio_io::IOV_MAX).map(|_| vec![1u8; 8]).collect();
+    let slices: Vec<std::io::IoSlice<'_>> = bufs.iter().map(|b| std::io::IoSlice::new(b)).collect();
     disk.write_all_vectored_at(&slices, 0).unwrap();
     disk.read_exact_at(&mut [0u8; 16], 0).unwrap();
     disk.sync_data().unwrap();
@@ -109,7 +108,10 @@ fn counts_every_operation_by_kind() {
     let _ = disk.read_exact_at(&mut [0u8; 1], 1 << 20); // past the end: still counted
     let counts = disk.counts();
     assert_eq!(counts.writes, 1);
-    assert_eq!(counts.write_syscalls, 2, "IOV_MAX + 1 buffers need two pwritev calls");
+    assert_eq!(
+        counts.write_syscalls, 2,
+        "IOV_MAX + 1 buffers need two pwritev calls"
+    );
     assert_eq!(counts.bytes_written, 8 * (folio_io::IOV_MAX as u64 + 1));
     assert_eq!(counts.reads, 2);
     assert_eq!(counts.syncs, 1);

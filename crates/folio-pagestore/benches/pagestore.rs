@@ -1,1 +1,2 @@
-fn main(){}
+//! Page-store benchmarks (written next).
+fn main() {}

@@ -69,6 +69,7 @@ impl SimStorage {
     /// Cuts the power: returns a fresh disk holding the durable image plus what `policy`
     /// lets through of the unsynced operations, with no faults installed and zeroed counters.
     /// This disk (and every clone of it) is dead from now on.
+    #[must_use = "the crashed disk is dead: keep the returned one"]
     pub fn crash(&self, policy: CrashPolicy) -> SimStorage {
         let mut state = self.state.lock();
         state.crashed = true;

@@ -1,0 +1,294 @@
+//! [`FileAllocator`]: the file-level allocator shared by every [`crate::PageWriter`].
+//!
+//! # How a page moves
+//! ```text
+//!            take_extent                 allocate                commit(v)
+//!  pool ───────────────────▶ writer's ──────────▶ txn-allocated ──────────▶ live
+//!   ▲                         local list  ◀───────── (rollback / freed in     │
+//!   │                             │        same txn)                         │ free + commit(s)
+//!   │ writer dropped ◀────────────┘                                          ▼
+//!   │                                            settled(s) ──checkpoint(V >= s) durable──▶ retired(s)
+//!   └────────────────────── released when s <= durable version and s <= reader horizon ─────┘
+//! ```
+//! # Invariants
+//! - A page is in at most one of: the pool, one writer's local list, allocated (live or in a
+//!   transaction), settled-freed, retired. So no page is handed out twice.
+//! - The pool holds only pages that are free in every state a reader or the durable header can
+//!   still reach, and that are free in the durable state of every later checkpoint.
+//! - The persisted free set of checkpoint `V` is: the previous durable free set, plus pages
+//!   allocated since (above the old high water), minus pages allocated by commits `<= V`,
+//!   plus pages freed by commits `<= V`, plus the previous freelist pages, minus the new
+//!   freelist pages. Pages held by writers or by uncommitted or later (`> V`) transactions
+//!   are free in it, so a crash never leaks them; pages freed by commits `> V` are used in
+//!   it, so a crash never loses them.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam::queue::SegQueue;
+
+use super::ExtentSet;
+use super::freelist::pages_needed;
+use crate::sync::Mutex;
+use crate::{Error, PageId, Result};
+
+/// What one committed transaction of one writer allocated and freed, tagged with the
+/// caller's commit version.
+#[derive(Debug, Default)]
+pub(crate) struct Settlement {
+    pub(crate) version: u64,
+    pub(crate) allocated: Vec<PageId>,
+    pub(crate) freed: Vec<PageId>,
+}
+
+/// Free pages writers can take now, and the high-water mark of pages ever handed out.
+#[derive(Debug)]
+struct Pool {
+    free: ExtentSet,
+    high_water: u64,
+}
+
+/// Pages freed by durable versions, waiting until no reader can reach them.
+#[derive(Debug)]
+struct Retired {
+    durable_version: u64,
+    by_version: BTreeMap<u64, Vec<PageId>>,
+}
+
+/// The allocation state of the last durable checkpoint; touched only by checkpoints.
+#[derive(Debug)]
+struct DurableState {
+    free: ExtentSet,
+    high_water: u64,
+    freelist_pages: Vec<PageId>,
+    /// Settlements drained from the queue but newer than the last checkpoint's version.
+    backlog: Vec<Settlement>,
+}
+
+/// The allocation state a checkpoint will persist, computed without changing anything; the
+/// checkpoint then calls [`FileAllocator::finish_checkpoint`] or
+/// [`FileAllocator::abort_checkpoint`].
+#[derive(Debug)]
+pub(crate) struct PreparedCheckpoint {
+    pub(crate) version: u64,
+    /// Free pages of the checkpointed state, freelist pages excluded.
+    pub(crate) free: ExtentSet,
+    pub(crate) high_water: u64,
+    /// Pages to write the free list into (taken from the pool).
+    pub(crate) freelist_pages: Vec<PageId>,
+    /// How many of the (version-sorted) backlog settlements this checkpoint covers.
+    covered: usize,
+}
+
+/// The shared allocator. Writers touch the pool's lock once per extent and push one
+/// settlement per commit onto a lock-free queue; everything else is the checkpointer's.
+#[derive(Debug)]
+pub(crate) struct FileAllocator {
+    pool: Mutex<Pool>,
+    settled: SegQueue<Settlement>,
+    retired: Mutex<Retired>,
+    durable: Mutex<DurableState>,
+    /// Pages freed by versions `<= horizon` are unreachable by every live reader.
+    horizon: AtomicU64,
+    page_size: usize,
+}
+
+impl FileAllocator {
+    /// The allocator of a store whose durable state is `free` below `high_water`, with its
+    /// free list stored in `freelist_pages`, at `version`.
+    pub(crate) fn recovered(
+        free: ExtentSet,
+        high_water: u64,
+        freelist_pages: Vec<PageId>,
+        version: u64,
+        page_size: usize,
+    ) -> Self {
+        Self {
+            pool: Mutex::new(Pool {
+                free: free.clone(),
+                high_water,
+            }),
+            settled: SegQueue::new(),
+            retired: Mutex::new(Retired {
+                durable_version: version,
+                by_version: BTreeMap::new(),
+            }),
+            durable: Mutex::new(DurableState {
+                free,
+                high_water,
+                freelist_pages,
+                backlog: Vec::new(),
+            }),
+            horizon: AtomicU64::new(u64::MAX),
+            page_size,
+        }
+    }
+
+    /// Takes up to `max` contiguous pages: the lowest free extent, or new pages past the
+    /// high-water mark. Touches no storage: the checkpoint grows the file before writing.
+    pub(crate) fn take_extent(&self, max: u64) -> (u64, u64) {
+        let mut pool = self.pool.lock();
+        if let Some(extent) = pool.free.take_first(max) {
+            return extent;
+        }
+        let start = pool.high_water;
+        pool.high_water += max;
+        (start, max)
+    }
+
+    /// Returns pages a writer reserved but never used to the pool.
+    pub(crate) fn return_pages(&self, pages: &[PageId]) {
+        let mut pool = self.pool.lock();
+        for page in pages {
+            pool.free
+                .insert(page.0, 1)
+                .expect("a writer's unused page is in no other list");
+        }
+    }
+
+    /// Records a committed transaction's allocations and frees (lock-free).
+    pub(crate) fn settle(&self, settlement: Settlement) {
+        self.settled.push(settlement);
+    }
+
+    /// Pages ever handed out: every valid page id is below it.
+    pub(crate) fn high_water(&self) -> u64 {
+        self.pool.lock().high_water
+    }
+
+    /// Pages writers can take right now.
+    pub(crate) fn pool_free_pages(&self) -> u64 {
+        self.pool.lock().free.page_count()
+    }
+
+    /// The free set and high water of the last durable checkpoint.
+    pub(crate) fn durable_free(&self) -> (ExtentSet, u64, Vec<PageId>) {
+        let durable = self.durable.lock();
+        (
+            durable.free.clone(),
+            durable.high_water,
+            durable.freelist_pages.clone(),
+        )
+    }
+
+    /// Declares that no live reader can reach pages freed by versions `<= horizon`, and
+    /// releases those whose freeing version is also durable.
+    pub(crate) fn set_reader_horizon(&self, horizon: u64) {
+        self.horizon.store(horizon, Ordering::Release);
+        self.release_retired();
+    }
+
+    fn release_retired(&self) {
+        let released: Vec<PageId> = {
+            let mut retired = self.retired.lock();
+            let limit = retired
+                .durable_version
+                .min(self.horizon.load(Ordering::Acquire));
+            let mut released = Vec::new();
+            while let Some(entry) = retired.by_version.first_entry() {
+                if *entry.key() > limit {
+                    break;
+                }
+                released.extend(entry.remove());
+            }
+            released
+        };
+        if !released.is_empty() {
+            self.return_pages(&released);
+        }
+    }
+
+    /// Computes the allocation state of version `version` (see the module docs) and takes
+    /// the pages its free list needs. Callers serialize checkpoints.
+    pub(crate) fn prepare_checkpoint(&self, version: u64) -> Result<PreparedCheckpoint> {
+        let mut durable = self.durable.lock();
+        while let Some(settlement) = self.settled.pop() {
+            durable.backlog.push(settlement);
+        }
+        durable.backlog.sort_by_key(|s| s.version);
+        let covered = durable.backlog.partition_point(|s| s.version <= version);
+
+        let mut free = durable.free.clone();
+        let mut high_water = self.high_water();
+        free.insert(durable.high_water, high_water - durable.high_water)
+            .map_err(|_| invariant("pages above the durable high water were already free"))?;
+        for settlement in &durable.backlog[..covered] {
+            for page in &settlement.allocated {
+                free.remove(page.0, 1).map_err(|_| {
+                    invariant(&format!("page {page} allocated twice, or never free"))
+                })?;
+            }
+            for page in &settlement.freed {
+                free.insert(page.0, 1)
+                    .map_err(|_| invariant(&format!("page {page} freed twice")))?;
+            }
+        }
+        for page in &durable.freelist_pages {
+            free.insert(page.0, 1)
+                .map_err(|_| invariant(&format!("freelist page {page} was also free")))?;
+        }
+
+        // Take pages for the new free list; each one taken leaves the free set (which may
+        // split an extent, so recount until the list fits).
+        let mut freelist_pages = Vec::new();
+        while freelist_pages.len() < pages_needed(free.extent_count(), self.page_size) {
+            let (page, _) = self.take_extent(1);
+            let pool_high_water = self.high_water();
+            if pool_high_water > high_water {
+                free.insert(high_water, pool_high_water - high_water)
+                    .map_err(|_| invariant("new pages were already free"))?;
+                high_water = pool_high_water;
+            }
+            free.remove(page, 1)
+                .map_err(|_| invariant(&format!("pool page {page} is not free at checkpoint")))?;
+            freelist_pages.push(PageId(page));
+        }
+        Ok(PreparedCheckpoint {
+            version,
+            free,
+            high_water,
+            freelist_pages,
+            covered,
+        })
+    }
+
+    /// The checkpoint's header is durable: adopt its state, release the old free list's
+    /// pages, retire the pages its settlements freed, and release what readers no longer need.
+    pub(crate) fn finish_checkpoint(&self, prepared: PreparedCheckpoint) {
+        let old_freelist = {
+            let mut durable = self.durable.lock();
+            let covered: Vec<Settlement> = durable.backlog.drain(..prepared.covered).collect();
+            let mut retired = self.retired.lock();
+            for settlement in covered {
+                if !settlement.freed.is_empty() {
+                    retired
+                        .by_version
+                        .entry(settlement.version)
+                        .or_default()
+                        .extend(settlement.freed);
+                }
+            }
+            retired.durable_version = retired.durable_version.max(prepared.version);
+            durable.free = prepared.free;
+            durable.high_water = prepared.high_water;
+            std::mem::replace(&mut durable.freelist_pages, prepared.freelist_pages)
+        };
+        self.return_pages(&old_freelist);
+        self.release_retired();
+    }
+
+    /// The checkpoint failed: give back the pages taken for its free list.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "taking it by value ends the prepared checkpoint: it cannot also be finished"
+    )]
+    pub(crate) fn abort_checkpoint(&self, prepared: PreparedCheckpoint) {
+        self.return_pages(&prepared.freelist_pages);
+    }
+}
+
+fn invariant(what: &str) -> Error {
+    Error::AllocatorInvariant {
+        what: what.to_owned(),
+    }
+}

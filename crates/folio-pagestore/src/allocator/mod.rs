@@ -1,0 +1,10 @@
+//! Page allocation: a file-level allocator that hands out extents, and the persisted free
+//! list that commits atomically with the header.
+
+mod extent_set;
+mod file_allocator;
+mod freelist;
+
+pub use extent_set::ExtentSet;
+pub(crate) use file_allocator::{FileAllocator, Settlement};
+pub(crate) use freelist::{decode_chain, encode_chain};

@@ -1,0 +1,225 @@
+//! [`PageCache`]: pages sharded by id over independently locked shards.
+
+use super::shard::{SLOT_OVERHEAD_BYTES, Shard};
+use crate::sync::Mutex;
+use crate::{Page, PageId};
+
+/// A snapshot of the cache's counters. Byte figures are exact sums over cached pages (page
+/// bytes plus a fixed bookkeeping cost per page, [`CacheStats::overhead_bytes_per_page`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Cached pages.
+    pub pages: usize,
+    /// Bytes held by clean (evictable) pages.
+    pub clean_bytes: usize,
+    /// Bytes held by dirty (pinned) pages.
+    pub dirty_bytes: usize,
+    /// Dirty pages.
+    pub dirty_pages: usize,
+    /// The configured budget.
+    pub budget_bytes: usize,
+    /// Lookups that found their page.
+    pub hits: u64,
+    /// Lookups that did not.
+    pub misses: u64,
+    /// Clean pages evicted for space.
+    pub evictions: u64,
+    /// Bookkeeping bytes counted per page on top of its contents.
+    pub overhead_bytes_per_page: usize,
+}
+
+impl CacheStats {
+    /// All bytes the cache holds.
+    pub fn total_bytes(&self) -> usize {
+        self.clean_bytes + self.dirty_bytes
+    }
+}
+
+/// The page cache. A page's shard is chosen by a hash of its id; each operation locks one
+/// shard, except the flush's dirty-page collection, which visits them one at a time.
+#[derive(Debug)]
+pub(crate) struct PageCache {
+    shards: Box<[Mutex<Shard>]>,
+    shard_mask: u64,
+    budget_bytes: usize,
+}
+
+impl PageCache {
+    /// A cache of `budget_bytes` over `shards` shards (a power of two); each shard gets an
+    /// equal share of the budget.
+    pub(crate) fn new(budget_bytes: usize, shards: usize) -> Self {
+        debug_assert!(shards.is_power_of_two());
+        let per_shard = budget_bytes / shards;
+        Self {
+            shards: (0..shards)
+                .map(|_| Mutex::new(Shard::new(per_shard)))
+                .collect(),
+            shard_mask: shards as u64 - 1,
+            budget_bytes,
+        }
+    }
+
+    fn shard(&self, id: PageId) -> &Mutex<Shard> {
+        // Fibonacci hashing spreads consecutive ids (the common case) over all shards.
+        let hash = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        &self.shards[(hash & self.shard_mask) as usize]
+    }
+
+    pub(crate) fn get(&self, id: PageId) -> Option<Page> {
+        self.shard(id).lock().get(id)
+    }
+
+    pub(crate) fn insert_clean(&self, id: PageId, page: Page) -> Page {
+        self.shard(id).lock().insert_clean(id, page)
+    }
+
+    pub(crate) fn put_dirty(&self, id: PageId, page: Page) {
+        self.shard(id).lock().put_dirty(id, page);
+    }
+
+    pub(crate) fn discard(&self, id: PageId) {
+        self.shard(id).lock().discard(id);
+    }
+
+    /// Every dirty page with the generation a later [`PageCache::mark_clean`] must match.
+    pub(crate) fn dirty_pages(&self) -> Vec<(PageId, Page, u64)> {
+        let mut out = Vec::new();
+        for shard in &*self.shards {
+            shard.lock().collect_dirty(&mut out);
+        }
+        out
+    }
+
+    pub(crate) fn mark_clean(&self, flushed: &[(PageId, u64)]) {
+        for &(id, generation) in flushed {
+            self.shard(id).lock().mark_clean(id, generation);
+        }
+        for shard in &*self.shards {
+            shard.lock().evict_over_budget();
+        }
+    }
+
+    /// `Some(true)` when `id` is cached and dirty, `Some(false)` when cached and clean.
+    pub(crate) fn is_dirty(&self, id: PageId) -> Option<bool> {
+        self.shard(id).lock().is_dirty(id)
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        let mut stats = CacheStats {
+            budget_bytes: self.budget_bytes,
+            overhead_bytes_per_page: SLOT_OVERHEAD_BYTES,
+            ..CacheStats::default()
+        };
+        for shard in &*self.shards {
+            let shard = shard.lock();
+            stats.pages += shard.len();
+            stats.clean_bytes += shard.clean_bytes;
+            stats.dirty_bytes += shard.dirty_bytes;
+            stats.dirty_pages += shard.dirty_pages;
+            stats.hits += shard.hits;
+            stats.misses += shard.misses;
+            stats.evictions += shard.evictions;
+        }
+        stats
+    }
+}
+
+#[cfg(all(test, not(folio_loom)))]
+mod tests {
+    use super::*;
+    use crate::PageBuf;
+
+    fn page(id: u64, fill: u8) -> Page {
+        let mut buf = PageBuf::zeroed(4096);
+        buf.payload_mut().fill(fill);
+        buf.seal(PageId(id))
+    }
+
+    #[test]
+    fn clean_pages_are_evicted_to_the_budget_and_dirty_ones_are_pinned() {
+        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1);
+        for id in 0..8 {
+            cache.put_dirty(PageId(id), page(id, 1));
+        }
+        for id in 8..100 {
+            cache.insert_clean(PageId(id), page(id, 2));
+        }
+        let stats = cache.stats();
+        assert!(stats.total_bytes() <= stats.budget_bytes, "{stats:?}");
+        assert_eq!(stats.dirty_pages, 8);
+        for id in 0..8 {
+            assert_eq!(
+                cache.is_dirty(PageId(id)),
+                Some(true),
+                "dirty page {id} evicted"
+            );
+        }
+        assert!(stats.evictions >= 100 - 16);
+    }
+
+    #[test]
+    fn all_dirty_cache_exceeds_budget_rather_than_losing_data() {
+        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1);
+        for id in 0..40 {
+            cache.put_dirty(PageId(id), page(id, 1));
+        }
+        let stats = cache.stats();
+        assert_eq!(stats.dirty_pages, 40);
+        assert!(stats.total_bytes() > stats.budget_bytes);
+        let flushed: Vec<_> = cache
+            .dirty_pages()
+            .into_iter()
+            .map(|(id, _, generation)| (id, generation))
+            .collect();
+        cache.mark_clean(&flushed);
+        let stats = cache.stats();
+        assert_eq!(stats.dirty_pages, 0);
+        assert!(
+            stats.total_bytes() <= stats.budget_bytes,
+            "evicted after flush"
+        );
+    }
+
+    #[test]
+    fn a_page_replaced_during_a_flush_stays_dirty() {
+        let cache = PageCache::new(1 << 20, 4);
+        cache.put_dirty(PageId(1), page(1, 1));
+        let snapshot = cache.dirty_pages();
+        cache.put_dirty(PageId(1), page(1, 2)); // rewritten while the flush writes
+        let flushed: Vec<_> = snapshot.iter().map(|(id, _, g)| (*id, *g)).collect();
+        cache.mark_clean(&flushed);
+        assert_eq!(cache.is_dirty(PageId(1)), Some(true));
+        assert_eq!(cache.get(PageId(1)).unwrap()[0], 2);
+    }
+
+    #[test]
+    fn byte_accounting_is_exact_through_every_transition() {
+        let cache = PageCache::new(1 << 30, 8);
+        let cost = 4096 + SLOT_OVERHEAD_BYTES;
+        for id in 0..10 {
+            cache.insert_clean(PageId(id), page(id, 0));
+        }
+        for id in 5..15 {
+            cache.put_dirty(PageId(id), page(id, 1));
+        }
+        cache.discard(PageId(0));
+        cache.discard(PageId(14));
+        let stats = cache.stats();
+        assert_eq!(stats.pages, 13);
+        assert_eq!(stats.dirty_pages, 9);
+        assert_eq!(stats.dirty_bytes, 9 * cost);
+        assert_eq!(stats.clean_bytes, 4 * cost);
+        // Reinserting a cached id as clean keeps the existing (dirty) page.
+        let kept = cache.insert_clean(PageId(5), page(5, 9));
+        assert_eq!(kept[0], 1);
+        assert_eq!(cache.stats(), stats.with_lookups(&cache.stats()));
+    }
+
+    impl CacheStats {
+        fn with_lookups(mut self, other: &CacheStats) -> CacheStats {
+            self.hits = other.hits;
+            self.misses = other.misses;
+            self
+        }
+    }
+}

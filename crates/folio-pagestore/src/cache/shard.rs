@@ -1,0 +1,181 @@
+//! One cache shard: a map from page id to page, CLOCK eviction of clean pages, exact byte
+//! accounting. Dirty pages are pinned: eviction skips them.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::{Page, PageId};
+
+/// Bookkeeping bytes per cached page beyond the page itself: the map entry, the CLOCK queue
+/// entry, the `Arc` header, and the hash table's control byte with its spare capacity.
+pub(crate) const SLOT_OVERHEAD_BYTES: usize = std::mem::size_of::<(PageId, Slot)>()
+    + std::mem::size_of::<PageId>()
+    + 2 * std::mem::size_of::<usize>()
+    + 8;
+
+#[derive(Debug)]
+pub(crate) struct Slot {
+    page: Page,
+    /// `Some(generation)` while dirty; a flush marks the page clean only if the generation it
+    /// wrote is still current (the page was not replaced meanwhile).
+    dirty: Option<u64>,
+    /// CLOCK reference bit.
+    referenced: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shard {
+    map: HashMap<PageId, Slot>,
+    /// CLOCK order. May hold ids no longer in `map` (skipped, and dropped when the queue
+    /// grows past twice the map: bound `2 * map.len() + 64`).
+    clock: VecDeque<PageId>,
+    pub(crate) budget_bytes: usize,
+    pub(crate) clean_bytes: usize,
+    pub(crate) dirty_bytes: usize,
+    pub(crate) dirty_pages: usize,
+    next_generation: u64,
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) evictions: u64,
+}
+
+impl Shard {
+    pub(crate) fn new(budget_bytes: usize) -> Self {
+        Self {
+            budget_bytes,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn cost(page: &Page) -> usize {
+        page.memory_bytes() + SLOT_OVERHEAD_BYTES
+    }
+
+    pub(crate) fn get(&mut self, id: PageId) -> Option<Page> {
+        if let Some(slot) = self.map.get_mut(&id) {
+            slot.referenced = true;
+            self.hits += 1;
+            Some(slot.page.clone())
+        } else {
+            self.misses += 1;
+            None
+        }
+    }
+
+    /// Inserts a page read from storage, unless the id is already cached (a concurrent reader
+    /// or a writer got there first: theirs wins). Returns the cached page.
+    pub(crate) fn insert_clean(&mut self, id: PageId, page: Page) -> Page {
+        if let Some(slot) = self.map.get(&id) {
+            return slot.page.clone();
+        }
+        self.clean_bytes += Self::cost(&page);
+        self.map.insert(
+            id,
+            Slot {
+                page: page.clone(),
+                dirty: None,
+                referenced: false,
+            },
+        );
+        self.push_clock(id);
+        self.evict_over_budget();
+        page
+    }
+
+    /// Inserts or replaces a page as dirty (pinned until a flush marks it clean).
+    pub(crate) fn put_dirty(&mut self, id: PageId, page: Page) {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let cost = Self::cost(&page);
+        let slot = Slot {
+            page,
+            dirty: Some(generation),
+            referenced: true,
+        };
+        match self.map.insert(id, slot) {
+            Some(old) => self.uncount(&old),
+            None => self.push_clock(id),
+        }
+        self.dirty_bytes += cost;
+        self.dirty_pages += 1;
+        self.evict_over_budget();
+    }
+
+    /// Drops a page whatever its state (a rolled-back or freed page's contents are garbage).
+    pub(crate) fn discard(&mut self, id: PageId) {
+        if let Some(old) = self.map.remove(&id) {
+            self.uncount(&old);
+        }
+    }
+
+    /// Every dirty page with its generation.
+    pub(crate) fn collect_dirty(&self, out: &mut Vec<(PageId, Page, u64)>) {
+        for (id, slot) in &self.map {
+            if let Some(generation) = slot.dirty {
+                out.push((*id, slot.page.clone(), generation));
+            }
+        }
+    }
+
+    /// Marks `id` clean if it still holds the flushed `generation`.
+    pub(crate) fn mark_clean(&mut self, id: PageId, generation: u64) {
+        if let Some(slot) = self.map.get_mut(&id)
+            && slot.dirty == Some(generation)
+        {
+            slot.dirty = None;
+            let cost = Self::cost(&slot.page);
+            self.dirty_bytes -= cost;
+            self.dirty_pages -= 1;
+            self.clean_bytes += cost;
+        }
+    }
+
+    pub(crate) fn is_dirty(&self, id: PageId) -> Option<bool> {
+        self.map.get(&id).map(|slot| slot.dirty.is_some())
+    }
+
+    fn uncount(&mut self, slot: &Slot) {
+        let cost = Self::cost(&slot.page);
+        if slot.dirty.is_some() {
+            self.dirty_bytes -= cost;
+            self.dirty_pages -= 1;
+        } else {
+            self.clean_bytes -= cost;
+        }
+    }
+
+    fn push_clock(&mut self, id: PageId) {
+        self.clock.push_back(id);
+        if self.clock.len() > 2 * self.map.len() + 64 {
+            self.clock = self.map.keys().copied().collect();
+        }
+    }
+
+    /// Evicts clean pages in CLOCK order until the shard is within budget or one full turn
+    /// found nothing evictable (everything dirty or recently referenced twice).
+    pub(crate) fn evict_over_budget(&mut self) {
+        let mut budget_turns = 2 * self.clock.len();
+        while self.clean_bytes + self.dirty_bytes > self.budget_bytes && budget_turns > 0 {
+            budget_turns -= 1;
+            let Some(id) = self.clock.pop_front() else {
+                break;
+            };
+            let Some(slot) = self.map.get_mut(&id) else {
+                continue; // stale queue entry
+            };
+            if slot.dirty.is_some() {
+                self.clock.push_back(id); // pinned
+            } else if slot.referenced {
+                slot.referenced = false;
+                self.clock.push_back(id);
+            } else {
+                let slot = self.map.remove(&id).expect("slot was just found");
+                self.clean_bytes -= Self::cost(&slot.page);
+                self.evictions += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! [`PageStore::checkpoint`]: make one version's pages and allocation state durable.
+//!
+//! # Steps, and what a crash at each one leaves
+//! 1. Compute the version's allocation state and take pages for its free list
+//!    (memory only). *Crash: nothing changed on disk.*
+//! 2. Grow the file if needed, in large preallocated chunks. *Crash: extra zeroed space past
+//!    the old high water, which nothing references.*
+//! 3. Write every dirty page and the free-list pages, sorted, one vectored write per
+//!    contiguous run. These pages are all free in the durable state (copy-on-write never
+//!    overwrites a page the durable header reaches). *Crash: garbage in free pages only.*
+//! 4. Sync. *Crash: as above.* A failed sync poisons the store.
+//! 5. Write the header slot the durable state is **not** in, with sequence + 1.
+//!    *Crash: a torn slot fails its checksum; the other slot, untouched, wins.*
+//! 6. Sync. *Crash after it: the new slot wins.* A failed sync poisons the store: the slot
+//!    may or may not be durable, so nothing after it may be reported durable.
+//! 7. Adopt the new state: mark the written pages clean (those not rewritten meanwhile),
+//!    release the old free list's pages and the pages freed by covered versions that no
+//!    reader can reach.
+
+use crate::allocator::encode_chain;
+use crate::flush::{WriteStrategy, write_pages};
+use crate::header::{HeaderSlot, NO_PAGE, slot_offset};
+use crate::{CheckpointStats, Error, Page, PageId, PageStore, Result};
+
+impl PageStore {
+    /// Makes `version` durable with `roots` (the layer above's root pointers, at most
+    /// [`crate::ROOTS_MAX_BYTES`]) stored in the header.
+    ///
+    /// Every page that `version` references must have been written with a
+    /// [`crate::PageWriter`] and every transaction up to `version` committed, before this call;
+    /// pages of later versions may be written too (they are free in the checkpointed state).
+    /// Writers keep running during the checkpoint; only checkpoints wait for each other.
+    pub fn checkpoint(&self, version: u64, roots: &[u8]) -> Result<CheckpointStats> {
+        let mut checkpointer = self.checkpointer().lock();
+        if self.is_poisoned() {
+            return Err(Error::Poisoned);
+        }
+        let durable = self.durable_header().lock().clone();
+        if version < durable.version {
+            return Err(Error::VersionRegressed {
+                requested: version,
+                durable: durable.version,
+            });
+        }
+        if roots.len() > crate::ROOTS_MAX_BYTES {
+            return Err(Error::RootsTooLarge {
+                len: roots.len(),
+                max: crate::ROOTS_MAX_BYTES,
+            });
+        }
+        let prepared = self.allocator().prepare_checkpoint(version)?;
+        let dirty = self.cache().dirty_pages();
+        let layout = self.layout();
+
+        let outcome = (|| -> Result<(CheckpointStats, HeaderSlot, u64)> {
+            let mut pages: Vec<(PageId, Page)> = dirty
+                .iter()
+                .map(|(id, page, _)| (*id, page.clone()))
+                .collect();
+            pages.extend(encode_chain(
+                &prepared.free,
+                &prepared.freelist_pages,
+                layout.page_size,
+            ));
+            let pages_end = pages.iter().map(|(id, _)| id.0 + 1).max().unwrap_or(0);
+            let file_bytes = self.grow_to(
+                checkpointer.file_bytes,
+                layout.file_len_for(pages_end.max(prepared.high_water)),
+            )?;
+
+            let flush = write_pages(
+                &**self.storage(),
+                layout,
+                &mut pages,
+                WriteStrategy::Coalesced,
+            )?;
+            self.sync_or_poison()?;
+
+            let slot = HeaderSlot {
+                page_size: layout.page_size as u32,
+                sequence: durable.sequence + 1,
+                version,
+                high_water: prepared.high_water,
+                freelist_head: prepared.freelist_pages.first().map_or(NO_PAGE, |p| p.0),
+                freelist_pages: prepared.freelist_pages.len() as u32,
+                free_extents: prepared.free.extent_count() as u64,
+                free_pages: prepared.free.page_count(),
+                roots: roots.to_vec(),
+            };
+            let encoded = slot.encode()?;
+            self.storage()
+                .write_all_at(&encoded, slot_offset(slot.sequence))?;
+            self.sync_or_poison()?;
+
+            let stats = CheckpointStats {
+                version,
+                pages_written: dirty.len() as u64,
+                freelist_pages: prepared.freelist_pages.len() as u64,
+                runs: flush.runs,
+                write_calls: flush.write_calls + 1,
+                syncs: 2,
+                bytes_written: flush.bytes + encoded.len() as u64,
+                file_bytes,
+            };
+            Ok((stats, slot, file_bytes))
+        })();
+
+        match outcome {
+            Ok((stats, slot, file_bytes)) => {
+                let flushed: Vec<(PageId, u64)> = dirty
+                    .iter()
+                    .map(|(id, _, generation)| (*id, *generation))
+                    .collect();
+                self.cache().mark_clean(&flushed);
+                *self.durable_header().lock() = slot;
+                self.allocator().finish_checkpoint(prepared);
+                checkpointer.file_bytes = file_bytes;
+                checkpointer.checkpoints += 1;
+                checkpointer.last = stats;
+                Ok(stats)
+            }
+            Err(error) => {
+                // The durable header still names the previous state, which nothing above
+                // touched; give back what this attempt took.
+                self.allocator().abort_checkpoint(prepared);
+                if let Ok(len) = self.storage().len() {
+                    checkpointer.file_bytes = len;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Grows the file to at least `needed` bytes: by at least `growth_bytes_min` and an eighth
+    /// of its size, preallocated. Returns the new length.
+    fn grow_to(&self, current: u64, needed: u64) -> Result<u64> {
+        if needed <= current {
+            return Ok(current);
+        }
+        let step = self.options().growth_bytes_min.max(current / 8);
+        let target = needed
+            .max(current + step)
+            .next_multiple_of(self.page_size() as u64);
+        self.storage().allocate(target)?;
+        Ok(target)
+    }
+
+    fn sync_or_poison(&self) -> Result<()> {
+        self.storage().sync_data().map_err(|error| {
+            self.poison();
+            Error::from(error)
+        })
+    }
+}

@@ -1,0 +1,185 @@
+//! Pages: ids, mutable buffers, and sealed (checksummed, immutable, shared) pages.
+//!
+//! ```text
+//! one page of `page_size` bytes
+//! ┌──────────────────────────────────────────────┬──────────────────────┐
+//! │ payload: page_size - PAGE_TRAILER_BYTES bytes│ checksum: u64 LE     │
+//! └──────────────────────────────────────────────┴──────────────────────┘
+//! checksum = xxh3_64_with_seed(payload, seed = page id)
+//! ```
+//! Seeding with the page id makes a page written at the wrong offset fail verification, and
+//! a never-written (zeroed) page fails too.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::{Error, Result};
+
+/// Bytes at the end of every page reserved for its checksum.
+pub const PAGE_TRAILER_BYTES: usize = 8;
+
+/// Identifies a data page: page `n` lives at byte `data_offset + n * page_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageId(pub u64);
+
+impl fmt::Display for PageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A page being built or edited: unique, mutable, not yet checksummed.
+#[derive(Clone)]
+pub struct PageBuf {
+    /// Invariant: never shared while it is a `PageBuf` (the `Arc` is unique), so
+    /// [`PageBuf::payload_mut`] can hand out `&mut` and [`PageBuf::seal`] needs no copy.
+    bytes: Arc<[u8]>,
+}
+
+impl PageBuf {
+    /// A zeroed page of `page_size` bytes.
+    pub fn zeroed(page_size: usize) -> Self {
+        Self {
+            bytes: Arc::from(vec![0u8; page_size]),
+        }
+    }
+
+    /// The bytes callers may use.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len() - PAGE_TRAILER_BYTES]
+    }
+
+    /// The bytes callers may use, mutably.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let len = self.bytes.len() - PAGE_TRAILER_BYTES;
+        let bytes = Arc::get_mut(&mut self.bytes).expect("a PageBuf's Arc is unique until sealed");
+        &mut bytes[..len]
+    }
+
+    /// Stamps the checksum for page `id` and freezes the page.
+    pub fn seal(mut self, id: PageId) -> Page {
+        let bytes = Arc::get_mut(&mut self.bytes).expect("a PageBuf's Arc is unique until sealed");
+        let split = bytes.len() - PAGE_TRAILER_BYTES;
+        let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
+        bytes[split..].copy_from_slice(&checksum.to_le_bytes());
+        Page { bytes: self.bytes }
+    }
+}
+
+impl fmt::Debug for PageBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PageBuf({} bytes)", self.bytes.len())
+    }
+}
+
+/// A sealed page: immutable, shared by reference count, its checksum valid for the id it was
+/// sealed (or read) with. Dereferences to its payload.
+#[derive(Clone)]
+pub struct Page {
+    bytes: Arc<[u8]>,
+}
+
+impl Page {
+    /// The payload (without the trailer).
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len() - PAGE_TRAILER_BYTES]
+    }
+
+    /// All bytes as stored, trailer included.
+    pub fn stored_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// A mutable copy of the payload, for copy-on-write.
+    pub fn to_buf(&self) -> PageBuf {
+        PageBuf {
+            bytes: Arc::from(&self.bytes[..]),
+        }
+    }
+
+    /// Checks that the stored checksum matches the payload for page `id`.
+    pub fn verify(&self, id: PageId) -> Result<()> {
+        verify_stored(&self.bytes, id)
+    }
+
+    /// Wraps bytes read from storage after verifying them.
+    pub(crate) fn from_stored(bytes: Vec<u8>, id: PageId) -> Result<Self> {
+        verify_stored(&bytes, id)?;
+        Ok(Self {
+            bytes: Arc::from(bytes),
+        })
+    }
+
+    /// Bytes of memory this page holds (for cache accounting).
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True when both handles share one allocation.
+    pub fn ptr_eq(a: &Page, b: &Page) -> bool {
+        Arc::ptr_eq(&a.bytes, &b.bytes)
+    }
+}
+
+impl Deref for Page {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.payload()
+    }
+}
+
+impl fmt::Debug for Page {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Page({} bytes)", self.bytes.len())
+    }
+}
+
+fn verify_stored(bytes: &[u8], id: PageId) -> Result<()> {
+    let split = bytes.len() - PAGE_TRAILER_BYTES;
+    let stored = u64::from_le_bytes(bytes[split..].try_into().expect("trailer is 8 bytes"));
+    let computed = xxh3_64_with_seed(&bytes[..split], id.0);
+    if stored == computed {
+        Ok(())
+    } else {
+        Err(Error::CorruptPage {
+            page: id,
+            reason: format!("checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_page_verifies_only_under_its_own_id() {
+        let mut buf = PageBuf::zeroed(4096);
+        buf.payload_mut()[..5].copy_from_slice(b"hello");
+        let page = buf.seal(PageId(7));
+        page.verify(PageId(7)).unwrap();
+        assert!(
+            page.verify(PageId(8)).is_err(),
+            "misdirected write detected"
+        );
+        assert_eq!(&page[..5], b"hello");
+        assert_eq!(page.len(), 4096 - PAGE_TRAILER_BYTES);
+    }
+
+    #[test]
+    fn zeroed_storage_is_not_a_valid_page() {
+        assert!(Page::from_stored(vec![0u8; 4096], PageId(0)).is_err());
+    }
+
+    #[test]
+    fn cow_copy_is_independent() {
+        let page = PageBuf::zeroed(512).seal(PageId(1));
+        let mut copy = page.to_buf();
+        copy.payload_mut()[0] = 9;
+        assert_eq!(page[0], 0);
+        assert_eq!(copy.seal(PageId(1))[0], 9);
+    }
+}

@@ -1,0 +1,315 @@
+//! [`PageStore`]: opening, reading, and the shared state behind every handle.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use folio_io::Storage;
+
+use crate::allocator::{ExtentSet, FileAllocator, decode_chain};
+use crate::cache::PageCache;
+use crate::header::{HEADER_SLOT_BYTES, HeaderSlot, MAGIC, NO_PAGE, select_slot, slot_offset};
+use crate::sync::Mutex;
+use crate::{
+    CheckpointStats, Error, Layout, Page, PageId, PageStoreOptions, PageStoreStats, PageWriter,
+    Result,
+};
+
+/// A paged file: a cache of checksummed pages over a [`Storage`], an allocator, and
+/// checkpoints that make a state durable atomically. Cheap to clone (handles share state).
+#[derive(Debug, Clone)]
+pub struct PageStore {
+    inner: Arc<StoreInner>,
+}
+
+#[derive(Debug)]
+struct StoreInner {
+    storage: Arc<dyn Storage>,
+    layout: Layout,
+    options: PageStoreOptions,
+    cache: PageCache,
+    allocator: FileAllocator,
+    /// The last durable header slot.
+    durable_header: Mutex<HeaderSlot>,
+    /// Serializes checkpoints and holds their bookkeeping.
+    checkpointer: Mutex<CheckpointerState>,
+    poisoned: AtomicBool,
+}
+
+/// State only checkpoints touch.
+#[derive(Debug)]
+pub(crate) struct CheckpointerState {
+    /// File length as last grown (preallocated space included).
+    pub(crate) file_bytes: u64,
+    pub(crate) checkpoints: u64,
+    pub(crate) last: CheckpointStats,
+}
+
+/// The durable allocation state, for integrity checks and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationReport {
+    /// Pages the durable state covers (page ids below it).
+    pub high_water: u64,
+    /// Free pages of the durable state.
+    pub free: ExtentSet,
+    /// Pages holding the durable free list (in use, not free).
+    pub freelist_pages: Vec<PageId>,
+}
+
+impl PageStore {
+    /// Creates a new store on empty `storage`: preallocates the header, writes the first
+    /// slot and syncs.
+    pub fn create(storage: Arc<dyn Storage>, options: PageStoreOptions) -> Result<Self> {
+        options.validate()?;
+        let len = storage.len()?;
+        if len != 0 {
+            return Err(Error::NotEmpty { len });
+        }
+        let layout = Layout::new(options.page_size);
+        let slot = HeaderSlot {
+            page_size: options.page_size as u32,
+            sequence: 1,
+            version: 0,
+            high_water: 0,
+            freelist_head: NO_PAGE,
+            freelist_pages: 0,
+            free_extents: 0,
+            free_pages: 0,
+            roots: Vec::new(),
+        };
+        storage.allocate(layout.data_offset)?;
+        storage.write_all_at(&slot.encode()?, slot_offset(slot.sequence))?;
+        storage.sync_data()?;
+        let allocator =
+            FileAllocator::recovered(ExtentSet::new(), 0, Vec::new(), 0, options.page_size);
+        Ok(Self::assemble(
+            storage,
+            layout,
+            options,
+            allocator,
+            slot,
+            layout.data_offset,
+        ))
+    }
+
+    /// Opens an existing store: the newest valid header slot, then its free list. Open time
+    /// depends on the free list's length, not on the file's size. The file's page size wins
+    /// over `options.page_size`.
+    pub fn open(storage: Arc<dyn Storage>, mut options: PageStoreOptions) -> Result<Self> {
+        let len = storage.len()?;
+        let slot = read_header(&*storage, len)?;
+        options.page_size = slot.page_size as usize;
+        options.validate()?;
+        let layout = Layout::new(options.page_size);
+        let expected = layout.file_len_for(slot.high_water);
+        if len < expected {
+            return Err(Error::Truncated { len, expected });
+        }
+        let (free, freelist_pages) = decode_chain(
+            slot.freelist_head,
+            slot.freelist_pages,
+            slot.free_extents,
+            slot.free_pages,
+            slot.high_water,
+            |id| read_uncached(&*storage, layout, id),
+        )?;
+        let allocator = FileAllocator::recovered(
+            free,
+            slot.high_water,
+            freelist_pages,
+            slot.version,
+            options.page_size,
+        );
+        Ok(Self::assemble(
+            storage, layout, options, allocator, slot, len,
+        ))
+    }
+
+    /// Opens `storage` if it holds data, creates a store on it if it is empty.
+    pub fn open_or_create(storage: Arc<dyn Storage>, options: PageStoreOptions) -> Result<Self> {
+        if storage.len()? == 0 {
+            Self::create(storage, options)
+        } else {
+            Self::open(storage, options)
+        }
+    }
+
+    fn assemble(
+        storage: Arc<dyn Storage>,
+        layout: Layout,
+        options: PageStoreOptions,
+        allocator: FileAllocator,
+        slot: HeaderSlot,
+        file_bytes: u64,
+    ) -> Self {
+        let cache = PageCache::new(options.cache_bytes_max, options.cache_shards);
+        Self {
+            inner: Arc::new(StoreInner {
+                storage,
+                layout,
+                options,
+                cache,
+                allocator,
+                durable_header: Mutex::new(slot),
+                checkpointer: Mutex::new(CheckpointerState {
+                    file_bytes,
+                    checkpoints: 0,
+                    last: CheckpointStats::default(),
+                }),
+                poisoned: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Bytes per page.
+    pub fn page_size(&self) -> usize {
+        self.inner.layout.page_size
+    }
+
+    /// Usable bytes per page (the page minus its checksum trailer).
+    pub fn payload_size(&self) -> usize {
+        self.page_size() - crate::PAGE_TRAILER_BYTES
+    }
+
+    /// Where pages live in the file.
+    pub fn layout(&self) -> Layout {
+        self.inner.layout
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &PageStoreOptions {
+        &self.inner.options
+    }
+
+    /// The storage below.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// A new writer (one per owner, e.g. per column family).
+    pub fn writer(&self) -> PageWriter {
+        PageWriter::new(self.clone())
+    }
+
+    /// Reads page `id`: from the cache, or from storage with its checksum verified.
+    pub fn read(&self, id: PageId) -> Result<Page> {
+        if let Some(page) = self.inner.cache.get(id) {
+            return Ok(page);
+        }
+        let high_water = self.inner.allocator.high_water();
+        if id.0 >= high_water {
+            return Err(Error::PageOutOfRange {
+                page: id,
+                high_water,
+            });
+        }
+        let page = read_uncached(&*self.inner.storage, self.inner.layout, id)?;
+        Ok(self.inner.cache.insert_clean(id, page))
+    }
+
+    /// Drops a page from the cache if it is clean (a no-op for dirty pages).
+    pub fn evict_clean(&self, id: PageId) {
+        if self.inner.cache.is_dirty(id) == Some(false) {
+            self.inner.cache.discard(id);
+        }
+    }
+
+    /// The roots blob of the last durable checkpoint (empty for a new store).
+    pub fn roots(&self) -> Vec<u8> {
+        self.inner.durable_header.lock().roots.clone()
+    }
+
+    /// The version of the last durable checkpoint (0 for a new store).
+    pub fn durable_version(&self) -> u64 {
+        self.inner.durable_header.lock().version
+    }
+
+    /// Declares that no live reader can reach pages freed by versions `<= horizon` (the
+    /// oldest live snapshot's version). Default: no readers, everything reachable only by
+    /// the durable checkpoint is reusable once a newer checkpoint is durable.
+    pub fn set_reader_horizon(&self, horizon: u64) {
+        self.inner.allocator.set_reader_horizon(horizon);
+    }
+
+    /// True after a failed sync; see [`Error::Poisoned`].
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.poisoned.load(Ordering::Acquire)
+    }
+
+    /// The durable allocation state.
+    pub fn allocation_report(&self) -> AllocationReport {
+        let (free, high_water, freelist_pages) = self.inner.allocator.durable_free();
+        AllocationReport {
+            high_water,
+            free,
+            freelist_pages,
+        }
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> PageStoreStats {
+        let header = self.inner.durable_header.lock().clone();
+        let checkpointer = self.inner.checkpointer.lock();
+        PageStoreStats {
+            cache: self.inner.cache.stats(),
+            page_size: self.page_size(),
+            high_water_pages: self.inner.allocator.high_water(),
+            file_bytes: checkpointer.file_bytes,
+            reusable_pages: self.inner.allocator.pool_free_pages(),
+            durable_free_pages: header.free_pages,
+            durable_version: header.version,
+            checkpoints: checkpointer.checkpoints,
+            last_checkpoint: checkpointer.last,
+            poisoned: self.is_poisoned(),
+        }
+    }
+
+    pub(crate) fn cache(&self) -> &PageCache {
+        &self.inner.cache
+    }
+
+    pub(crate) fn allocator(&self) -> &FileAllocator {
+        &self.inner.allocator
+    }
+
+    pub(crate) fn checkpointer(&self) -> &Mutex<CheckpointerState> {
+        &self.inner.checkpointer
+    }
+
+    pub(crate) fn durable_header(&self) -> &Mutex<HeaderSlot> {
+        &self.inner.durable_header
+    }
+
+    pub(crate) fn poison(&self) {
+        self.inner.poisoned.store(true, Ordering::Release);
+    }
+}
+
+/// Reads and verifies page `id` straight from storage.
+pub(crate) fn read_uncached(storage: &dyn Storage, layout: Layout, id: PageId) -> Result<Page> {
+    let mut bytes = vec![0u8; layout.page_size];
+    storage.read_exact_at(&mut bytes, layout.offset(id))?;
+    Page::from_stored(bytes, id)
+}
+
+/// Reads both header slots and picks the newest valid one.
+fn read_header(storage: &dyn Storage, len: u64) -> Result<HeaderSlot> {
+    let header_bytes = 2 * HEADER_SLOT_BYTES as u64;
+    if len < header_bytes {
+        let mut magic = [0u8; MAGIC.len()];
+        if len >= magic.len() as u64 {
+            storage.read_exact_at(&mut magic, 0)?;
+        }
+        return if magic == MAGIC {
+            Err(Error::Truncated {
+                len,
+                expected: header_bytes,
+            })
+        } else {
+            Err(Error::NotAFolioFile)
+        };
+    }
+    let mut bytes = vec![0u8; 2 * HEADER_SLOT_BYTES];
+    storage.read_exact_at(&mut bytes, 0)?;
+    let (first, second) = bytes.split_at(HEADER_SLOT_BYTES);
+    select_slot(HeaderSlot::decode(first), HeaderSlot::decode(second))
+}
