@@ -135,3 +135,21 @@ fn unsynced_length_changes_are_subject_to_the_crash() {
     disk.set_len(100).unwrap();
     assert_eq!(disk.crash(CrashPolicy::DropUnsynced).len().unwrap(), 8192);
 }
+
+#[test]
+fn power_cut_refuses_later_operations_but_keeps_pending_writes_for_the_crash() {
+    let disk = SimStorage::new(2);
+    disk.cut_power_at(2);
+    disk.write_all_at(b"first", 0).unwrap(); // op 0
+    disk.write_all_at(b"second", 5).unwrap(); // op 1
+    assert!(!disk.power_was_cut());
+    assert!(matches!(disk.sync_data(), Err(folio_io::Error::Crashed))); // op 2: no effect
+    assert!(disk.power_was_cut());
+    assert_eq!(
+        disk.unsynced_ops(),
+        2,
+        "the refused sync neither synced nor dropped"
+    );
+    let kept = disk.crash(CrashPolicy::KeepUnsynced);
+    assert_eq!(read_all(&kept), b"firstsecond");
+}

@@ -42,7 +42,28 @@ struct DiskState {
     pending: Vec<PendingOp>,
     counts: OpCounts,
     faults: Vec<ActiveFault>,
+    /// Operations served or refused so far; the index [`SimStorage::cut_power_at`] compares.
+    op_index: u64,
+    /// From this operation index on, every operation fails without effect.
+    power_cut_at: Option<u64>,
     rng: fastrand::Rng,
+}
+
+/// Why an operation was refused.
+enum Refusal {
+    /// The disk crashed or lost power: the operation had no effect at all.
+    Dead,
+    /// An injected fault.
+    Fault(FaultKind),
+}
+
+impl Refusal {
+    fn into_error(self, op: Operation) -> Error {
+        match self {
+            Refusal::Dead => Error::Crashed,
+            Refusal::Fault(kind) => Error::io(op, kind.to_io_error()),
+        }
+    }
 }
 
 impl SimStorage {
@@ -61,6 +82,8 @@ impl SimStorage {
                 pending: Vec::new(),
                 counts: OpCounts::default(),
                 faults: Vec::new(),
+                op_index: 0,
+                power_cut_at: None,
                 rng: fastrand::Rng::with_seed(seed),
             })),
         }
@@ -79,6 +102,21 @@ impl SimStorage {
         let image = crash_image(durable, pending, policy, &mut state.rng);
         state.volatile = Vec::new();
         SimStorage::from_image(image, seed)
+    }
+
+    /// Cuts the power at operation index `index` (counted over all operations since the disk
+    /// was made, starting at 0): that operation and every later one fail with
+    /// [`Error::Crashed`] and have no effect, while the writes not yet synced stay pending.
+    /// Follow with [`SimStorage::crash`] to see what survived. This is how a crash "at I/O
+    /// operation N" is simulated; it differs from a failed sync, which loses pending writes.
+    pub fn cut_power_at(&self, index: u64) {
+        self.state.lock().power_cut_at = Some(index);
+    }
+
+    /// True once an operation was refused because of [`SimStorage::cut_power_at`].
+    pub fn power_was_cut(&self) -> bool {
+        let state = self.state.lock();
+        state.power_cut_at.is_some_and(|at| state.op_index > at)
     }
 
     /// Installs a fault rule; several may be active at once.
@@ -181,11 +219,13 @@ impl SimStorage {
 }
 
 impl DiskState {
-    /// Counts the operation, checks for death and faults. Every installed rule sees every
-    /// operation, so rule counters stay exact even when two rules fire together.
-    fn begin(&mut self, class: OpClass, op: Operation) -> Result<()> {
-        if self.crashed {
-            return Err(Error::Crashed);
+    /// Checks for death, power cut and faults. Every installed rule sees every operation, so
+    /// rule counters stay exact even when two rules fire together.
+    fn begin(&mut self, class: OpClass) -> Result<(), Refusal> {
+        let index = self.op_index;
+        self.op_index += 1;
+        if self.crashed || self.power_cut_at.is_some_and(|at| index >= at) {
+            return Err(Refusal::Dead);
         }
         let mut failure: Option<FaultKind> = None;
         for fault in &mut self.faults {
@@ -194,7 +234,7 @@ impl DiskState {
             }
         }
         match failure {
-            Some(kind) => Err(Error::io(op, kind.to_io_error())),
+            Some(kind) => Err(Refusal::Fault(kind)),
             None => Ok(()),
         }
     }
@@ -204,7 +244,9 @@ impl Storage for SimStorage {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
         let mut state = self.state.lock();
         state.counts.reads += 1;
-        state.begin(OpClass::Read, Operation::Read)?;
+        state
+            .begin(OpClass::Read)
+            .map_err(|r| r.into_error(Operation::Read))?;
         let range = checked_range(offset, buf.len(), state.volatile.len() as u64)?;
         buf.copy_from_slice(&state.volatile[range]);
         state.counts.bytes_read += buf.len() as u64;
@@ -215,7 +257,9 @@ impl Storage for SimStorage {
         let mut state = self.state.lock();
         state.counts.writes += 1;
         state.counts.write_syscalls += bufs.len().div_ceil(IOV_MAX).max(1) as u64;
-        state.begin(OpClass::Mutation, Operation::Write)?;
+        state
+            .begin(OpClass::Mutation)
+            .map_err(|r| r.into_error(Operation::Write))?;
         usize::try_from(offset).map_err(|_| too_large(Operation::Write))?;
         let mut data = Vec::with_capacity(crate::storage::total_len(bufs));
         for buf in bufs {
@@ -231,9 +275,16 @@ impl Storage for SimStorage {
     fn sync_data(&self) -> Result<()> {
         let mut state = self.state.lock();
         state.counts.syncs += 1;
+        match state.begin(OpClass::Sync) {
+            Ok(()) => {}
+            Err(Refusal::Fault(kind)) => {
+                // An injected sync failure loses the writes it covered (see `FaultRule`).
+                state.pending.clear();
+                return Err(Error::io(Operation::Sync, kind.to_io_error()));
+            }
+            Err(refusal) => return Err(refusal.into_error(Operation::Sync)),
+        }
         let pending = std::mem::take(&mut state.pending);
-        // On a failed sync the writes it covered are lost for good (see `FaultRule`).
-        state.begin(OpClass::Sync, Operation::Sync)?;
         for op in &pending {
             apply(&mut state.durable, op);
         }
@@ -243,7 +294,9 @@ impl Storage for SimStorage {
     fn allocate(&self, len: u64) -> Result<()> {
         let mut state = self.state.lock();
         state.counts.allocates += 1;
-        state.begin(OpClass::Mutation, Operation::Allocate)?;
+        state
+            .begin(OpClass::Mutation)
+            .map_err(|r| r.into_error(Operation::Allocate))?;
         usize::try_from(len).map_err(|_| too_large(Operation::Allocate))?;
         if (state.volatile.len() as u64) < len {
             let op = PendingOp::SetLen(len);
@@ -256,7 +309,9 @@ impl Storage for SimStorage {
     fn set_len(&self, len: u64) -> Result<()> {
         let mut state = self.state.lock();
         state.counts.set_lens += 1;
-        state.begin(OpClass::Mutation, Operation::SetLen)?;
+        state
+            .begin(OpClass::Mutation)
+            .map_err(|r| r.into_error(Operation::SetLen))?;
         usize::try_from(len).map_err(|_| too_large(Operation::SetLen))?;
         let op = PendingOp::SetLen(len);
         apply(&mut state.volatile, &op);
@@ -267,7 +322,9 @@ impl Storage for SimStorage {
     fn len(&self) -> Result<u64> {
         let mut state = self.state.lock();
         state.counts.lens += 1;
-        state.begin(OpClass::Len, Operation::Len)?;
+        state
+            .begin(OpClass::Len)
+            .map_err(|r| r.into_error(Operation::Len))?;
         Ok(state.volatile.len() as u64)
     }
 }
