@@ -181,7 +181,9 @@ impl Storage for FileStorage {
             // Short writes are rare but legal: advance past what was written and retry.
             let mut owned: Vec<IoSlice<'_>> = chunk.to_vec();
             let mut remaining: &mut [IoSlice<'_>] = &mut owned;
-            while !remaining.is_empty() {
+            // Loop on bytes, not slices: empty buffers are legal and write nothing.
+            let mut bytes_left = crate::total_len(remaining);
+            while bytes_left > 0 {
                 match pwritev(file, remaining, to_off_t(at, Operation::Write)?) {
                     Ok(0) => {
                         return Err(self.error(
@@ -191,6 +193,7 @@ impl Storage for FileStorage {
                     }
                     Ok(n) => {
                         at += n as u64;
+                        bytes_left -= n;
                         IoSlice::advance_slices(&mut remaining, n);
                     }
                     Err(Errno::EINTR) => {}

@@ -45,7 +45,7 @@ fn outcome(storage: &dyn Storage, op: &Op) -> Result<Vec<u8>, String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn backends_agree(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();

@@ -149,3 +149,19 @@ fn handle_pool_serves_parallel_readers() {
         }
     });
 }
+
+/// Regression (found by `backends_agree`): a write of empty buffers is a no-op, not a
+/// "wrote 0 bytes" error.
+#[test]
+fn empty_writes_are_no_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = FileStorage::open(dir.path().join("f")).unwrap();
+    file.write_all_vectored_at(&[IoSlice::new(&[])], 0).unwrap();
+    file.write_all_vectored_at(&[], 10).unwrap();
+    file.write_all_vectored_at(
+        &[IoSlice::new(&[]), IoSlice::new(b"ab"), IoSlice::new(&[])],
+        0,
+    )
+    .unwrap();
+    assert_eq!(file.len().unwrap(), 2);
+}

@@ -210,7 +210,7 @@ impl Harness {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
     #[test]
     fn allocator_never_double_allocates_or_leaks(seed in any::<u64>(), ops in prop::collection::vec(op(), 1..80)) {
         let mut harness = Harness::new(seed);

@@ -42,6 +42,9 @@ pub(crate) fn apply(image: &mut Vec<u8>, op: &PendingOp) {
 }
 
 fn write_into(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    if data.is_empty() {
+        return; // as with pwrite, writing nothing never extends the storage
+    }
     let start = offset as usize;
     let end = start + data.len();
     if image.len() < end {
