@@ -12,7 +12,10 @@
 //!   bytes apart. It can crash (dropping, keeping, tearing at 512-byte sectors or reordering
 //!   the unsynced writes), fail the Nth operation once or for good with `EIO`/`ENOSPC` or a
 //!   failed sync, flip stored bits, and count every operation. Every crash test in folio
-//!   runs on it.
+//!   runs on it;
+//! - [`Directory`]: named files on one device ([`FsDirectory`] on the real file system,
+//!   [`SimDirectory`] of simulated files sharing one power line, so several files crash at
+//!   the same instant).
 //!
 //! ```
 //! use folio_io::{CrashPolicy, SimStorage, Storage};
@@ -36,14 +39,18 @@
 
 #![forbid(unsafe_code)]
 
+mod directory;
 mod error;
 mod file;
 mod memory;
 mod sim;
 mod storage;
 
+pub use directory::{Directory, FsDirectory};
 pub use error::{Error, Operation, Result};
 pub use file::{FileOptions, FileStorage};
 pub use memory::MemoryStorage;
-pub use sim::{CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimStorage};
+pub use sim::{
+    CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimDirectory, SimStorage,
+};
 pub use storage::{IOV_MAX, Storage, total_len};

@@ -3,6 +3,7 @@
 use std::io::IoSlice;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -42,11 +43,41 @@ struct DiskState {
     pending: Vec<PendingOp>,
     counts: OpCounts,
     faults: Vec<ActiveFault>,
-    /// Operations served or refused so far; the index [`SimStorage::cut_power_at`] compares.
-    op_index: u64,
-    /// From this operation index on, every operation fails without effect.
-    power_cut_at: Option<u64>,
+    /// Shared by every file of one [`super::SimDirectory`]: one operation index, one power cut.
+    power: Arc<PowerLine>,
     rng: fastrand::Rng,
+}
+
+/// The operation counter and power switch shared by the files of one simulated device.
+#[derive(Debug)]
+pub(crate) struct PowerLine {
+    /// Operations served or refused so far, over every file on the line.
+    op_index: AtomicU64,
+    /// From this operation index on, every operation fails without effect (`u64::MAX`: never).
+    cut_at: AtomicU64,
+}
+
+impl PowerLine {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            op_index: AtomicU64::new(0),
+            cut_at: AtomicU64::new(u64::MAX),
+        })
+    }
+
+    pub(crate) fn cut_at(&self, index: u64) {
+        self.cut_at.store(index, Ordering::SeqCst);
+    }
+
+    pub(crate) fn was_cut(&self) -> bool {
+        self.op_index.load(Ordering::SeqCst) > self.cut_at.load(Ordering::SeqCst)
+    }
+
+    /// Takes the next operation index; false when the power is off for it.
+    pub(crate) fn next_op_has_power(&self) -> bool {
+        let index = self.op_index.fetch_add(1, Ordering::SeqCst);
+        index < self.cut_at.load(Ordering::SeqCst)
+    }
 }
 
 /// Why an operation was refused.
@@ -74,6 +105,10 @@ impl SimStorage {
 
     /// A disk whose durable and volatile contents are `image`.
     pub fn from_image(image: Vec<u8>, seed: u64) -> Self {
+        Self::on_power_line(image, seed, PowerLine::new())
+    }
+
+    pub(crate) fn on_power_line(image: Vec<u8>, seed: u64, power: Arc<PowerLine>) -> Self {
         Self {
             state: Arc::new(Mutex::new(DiskState {
                 crashed: false,
@@ -82,8 +117,7 @@ impl SimStorage {
                 pending: Vec::new(),
                 counts: OpCounts::default(),
                 faults: Vec::new(),
-                op_index: 0,
-                power_cut_at: None,
+                power,
                 rng: fastrand::Rng::with_seed(seed),
             })),
         }
@@ -94,6 +128,11 @@ impl SimStorage {
     /// This disk (and every clone of it) is dead from now on.
     #[must_use = "the crashed disk is dead: keep the returned one"]
     pub fn crash(&self, policy: CrashPolicy) -> SimStorage {
+        self.crash_onto(policy, PowerLine::new())
+    }
+
+    /// [`SimStorage::crash`], wiring the rebooted disk to `power`.
+    pub(crate) fn crash_onto(&self, policy: CrashPolicy, power: Arc<PowerLine>) -> SimStorage {
         let mut state = self.state.lock();
         state.crashed = true;
         let durable = std::mem::take(&mut state.durable);
@@ -101,7 +140,7 @@ impl SimStorage {
         let seed = state.rng.u64(..);
         let image = crash_image(durable, pending, policy, &mut state.rng);
         state.volatile = Vec::new();
-        SimStorage::from_image(image, seed)
+        SimStorage::on_power_line(image, seed, power)
     }
 
     /// Cuts the power at operation index `index` (counted over all operations since the disk
@@ -110,13 +149,12 @@ impl SimStorage {
     /// Follow with [`SimStorage::crash`] to see what survived. This is how a crash "at I/O
     /// operation N" is simulated; it differs from a failed sync, which loses pending writes.
     pub fn cut_power_at(&self, index: u64) {
-        self.state.lock().power_cut_at = Some(index);
+        self.state.lock().power.cut_at(index);
     }
 
     /// True once an operation was refused because of [`SimStorage::cut_power_at`].
     pub fn power_was_cut(&self) -> bool {
-        let state = self.state.lock();
-        state.power_cut_at.is_some_and(|at| state.op_index > at)
+        self.state.lock().power.was_cut()
     }
 
     /// Installs a fault rule; several may be active at once.
@@ -222,9 +260,8 @@ impl DiskState {
     /// Checks for death, power cut and faults. Every installed rule sees every operation, so
     /// rule counters stay exact even when two rules fire together.
     fn begin(&mut self, class: OpClass) -> Result<(), Refusal> {
-        let index = self.op_index;
-        self.op_index += 1;
-        if self.crashed || self.power_cut_at.is_some_and(|at| index >= at) {
+        let has_power = self.power.next_op_has_power();
+        if self.crashed || !has_power {
             return Err(Refusal::Dead);
         }
         let mut failure: Option<FaultKind> = None;

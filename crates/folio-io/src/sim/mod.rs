@@ -6,10 +6,12 @@
 
 mod counts;
 mod crash;
+mod directory;
 mod disk;
 mod fault;
 
 pub use counts::OpCounts;
 pub use crash::CrashPolicy;
+pub use directory::SimDirectory;
 pub use disk::{SECTOR_BYTES, SimStorage};
 pub use fault::{FaultKind, FaultOps, FaultRule};

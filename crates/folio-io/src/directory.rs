@@ -1,0 +1,106 @@
+//! [`Directory`]: a set of named files on one device (the WAL's segments), and
+//! [`FsDirectory`], the real one.
+
+use std::fmt::Debug;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::{Error, FileStorage, Operation, Result, Storage};
+
+/// Named files on one device. Creating and removing a file is durable when the call returns
+/// (the real directory is synced), so a crash never resurrects a removed file or loses a
+/// created one.
+pub trait Directory: Send + Sync + Debug {
+    /// Opens file `name`, creating it (empty) when `create` is true and it does not exist.
+    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn Storage>>;
+
+    /// Removes file `name` (no error if it does not exist).
+    fn remove(&self, name: &str) -> Result<()>;
+
+    /// The names of all files, sorted.
+    fn list(&self) -> Result<Vec<String>>;
+}
+
+/// A directory on the real file system; files are [`FileStorage`]s (each locked on open).
+#[derive(Debug, Clone)]
+pub struct FsDirectory {
+    path: PathBuf,
+}
+
+impl FsDirectory {
+    /// Opens (creating it and its parents if needed) the directory at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        fs::create_dir_all(&path).map_err(|source| Error::Io {
+            op: Operation::Open,
+            path: Some(path.clone()),
+            source,
+        })?;
+        Ok(Self { path })
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Syncs the directory itself, making created and removed entries durable.
+    fn sync(&self) -> Result<()> {
+        fs::File::open(&self.path)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|source| Error::Io {
+                op: Operation::Sync,
+                path: Some(self.path.clone()),
+                source,
+            })
+    }
+}
+
+impl Directory for FsDirectory {
+    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn Storage>> {
+        let path = self.path.join(name);
+        let existed = path.exists();
+        let options = crate::FileOptions {
+            create,
+            ..crate::FileOptions::default()
+        };
+        let file = FileStorage::open_with(&path, &options)?;
+        if !existed {
+            self.sync()?;
+        }
+        Ok(Arc::new(file))
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        let path = self.path.join(name);
+        match fs::remove_file(&path) {
+            Ok(()) => self.sync(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io {
+                op: Operation::SetLen,
+                path: Some(path),
+                source,
+            }),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<String>> {
+        let error = |source| Error::Io {
+            op: Operation::Open,
+            path: Some(self.path.clone()),
+            source,
+        };
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.path).map_err(error)? {
+            let entry = entry.map_err(error)?;
+            if entry.file_type().map_err(error)?.is_file()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}

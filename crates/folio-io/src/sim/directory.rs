@@ -1,0 +1,123 @@
+//! [`SimDirectory`]: several simulated files on one simulated device.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::disk::PowerLine;
+use super::{CrashPolicy, SimStorage};
+use crate::{Directory, Error, Result, Storage};
+
+/// Simulated files sharing one power line: one operation index over all of them, so
+/// [`SimDirectory::cut_power_at`] cuts every file at the same instant, and
+/// [`SimDirectory::crash`] crashes them together. Creating and removing a file count as
+/// operations and are durable when they return (as [`crate::FsDirectory`] syncs the
+/// directory). Clones are handles to the same device.
+#[derive(Debug, Clone)]
+pub struct SimDirectory {
+    inner: Arc<Mutex<DirectoryState>>,
+}
+
+#[derive(Debug)]
+struct DirectoryState {
+    files: BTreeMap<String, SimStorage>,
+    power: Arc<PowerLine>,
+    crashed: bool,
+    rng: fastrand::Rng,
+}
+
+impl SimDirectory {
+    /// An empty simulated device whose randomness derives from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(DirectoryState {
+                files: BTreeMap::new(),
+                power: PowerLine::new(),
+                crashed: false,
+                rng: fastrand::Rng::with_seed(seed),
+            })),
+        }
+    }
+
+    /// The simulated file `name`, if it exists (for installing faults or corrupting it).
+    pub fn file(&self, name: &str) -> Option<SimStorage> {
+        self.inner.lock().files.get(name).cloned()
+    }
+
+    /// Cuts the power at operation `index`, counted over every file and directory operation
+    /// since the device was made (see [`SimStorage::cut_power_at`]).
+    pub fn cut_power_at(&self, index: u64) {
+        self.inner.lock().power.cut_at(index);
+    }
+
+    /// True once an operation was refused for lack of power.
+    pub fn power_was_cut(&self) -> bool {
+        self.inner.lock().power.was_cut()
+    }
+
+    /// Crashes every file with `policy` and returns the rebooted device; this one is dead.
+    #[must_use = "the crashed device is dead: keep the returned one"]
+    pub fn crash(&self, policy: CrashPolicy) -> SimDirectory {
+        let mut state = self.inner.lock();
+        state.crashed = true;
+        let power = PowerLine::new();
+        let files = state
+            .files
+            .iter()
+            .map(|(name, file)| (name.clone(), file.crash_onto(policy, Arc::clone(&power))))
+            .collect();
+        let seed = state.rng.u64(..);
+        SimDirectory {
+            inner: Arc::new(Mutex::new(DirectoryState {
+                files,
+                power,
+                crashed: false,
+                rng: fastrand::Rng::with_seed(seed),
+            })),
+        }
+    }
+
+    fn begin(state: &DirectoryState) -> Result<()> {
+        if state.crashed || !state.power.next_op_has_power() {
+            Err(Error::Crashed)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Directory for SimDirectory {
+    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn Storage>> {
+        let mut guard = self.inner.lock();
+        let state = &mut *guard;
+        Self::begin(state)?;
+        if let Some(file) = state.files.get(name) {
+            return Ok(Arc::new(file.clone()));
+        }
+        if !create {
+            return Err(Error::Io {
+                op: crate::Operation::Open,
+                path: Some(name.into()),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        let seed = state.rng.u64(..);
+        let file = SimStorage::on_power_line(Vec::new(), seed, Arc::clone(&state.power));
+        state.files.insert(name.to_owned(), file.clone());
+        Ok(Arc::new(file))
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        let mut state = self.inner.lock();
+        Self::begin(&state)?;
+        state.files.remove(name);
+        Ok(())
+    }
+
+    fn list(&self) -> Result<Vec<String>> {
+        let state = self.inner.lock();
+        Self::begin(&state)?;
+        Ok(state.files.keys().cloned().collect())
+    }
+}
