@@ -8,7 +8,7 @@
 use std::process::{Command, ExitCode};
 
 /// Crates that hold loom models (`#[cfg(all(test, folio_loom))] mod loom_tests`).
-const LOOM_CRATES: &[&str] = &["folio-pagestore"];
+const LOOM_CRATES: &[&str] = &["folio-pagestore", "folio-wal"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

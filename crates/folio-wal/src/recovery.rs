@@ -1,0 +1,279 @@
+//! Opening a log: find the segments, check them, find the end of the valid records, and
+//! decide whether damage at the end is a torn tail (truncated) or corruption (an error).
+//!
+//! # Rules
+//! 1. Segments are read in LSN order; each must start where the previous one's records
+//!    ended ([`RecoveryError::Gap`] otherwise).
+//! 2. Records must carry consecutive LSNs and valid checksums.
+//! 3. At the first damaged record `L`, recovery looks at every valid-looking record after it
+//!    (in the rest of the segment, 8-byte aligned, and in later segments). If one of them
+//!    has `durable_before >= L`, `L` had been synced before that record was written: the log
+//!    is corrupt inside acknowledged records ([`RecoveryError::CorruptRecord`]). Otherwise
+//!    `L` and everything after it were never acknowledged as durable: the later segments are
+//!    removed (newest first) and the tail of `L`'s segment is zeroed and synced, so the next
+//!    append at `L` never meets stale bytes. A crash during this repair repeats it.
+//! 4. A last segment whose header was never written (a crash during its creation) is removed.
+
+use std::sync::Arc;
+
+use folio_io::{Directory, Storage};
+
+use crate::record::{Decoded, RECORD_ALIGN, RECORD_HEADER_BYTES, decode};
+use crate::segment::{
+    SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, SegmentHeaderError, SegmentMap, WritePosition,
+    create_segment, decode_segment_header, parse_segment_name,
+};
+use crate::{Lsn, RecoveryError, Result, WalOptions};
+
+/// What recovery found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Segments kept.
+    pub segments: usize,
+    /// Valid records found.
+    pub records: u64,
+    /// Payload bytes of those records.
+    pub payload_bytes: u64,
+    /// Bytes of segment files read.
+    pub bytes_read: u64,
+    /// The oldest LSN in the log (the next LSN if it is empty).
+    pub first_lsn: Lsn,
+    /// The next LSN to be assigned.
+    pub next_lsn: Lsn,
+    /// Bytes of a torn tail that were zeroed (0 when the log ended cleanly).
+    pub torn_tail_bytes: u64,
+    /// Segments removed: after a torn tail, or left unfinished by a crash during creation.
+    pub segments_removed: usize,
+}
+
+struct LoadedSegment {
+    first_lsn: Lsn,
+    name: String,
+    storage: Arc<dyn Storage>,
+    bytes: Vec<u8>,
+}
+
+/// Recovers the log in `directory`, creating it when empty.
+pub(crate) fn recover(
+    directory: &Arc<dyn Directory>,
+    options: &WalOptions,
+) -> Result<(WritePosition, RecoveryReport)> {
+    let mut report = RecoveryReport::default();
+    let mut segments = load_segments(&**directory, &mut report)?;
+    if segments.is_empty() {
+        let storage = create_segment(&**directory, 1, options.segment_bytes)?;
+        report.segments = 1;
+        report.first_lsn = 1;
+        report.next_lsn = 1;
+        let position = WritePosition {
+            segments: SegmentMap::from([(1, storage)]),
+            current: 1,
+            offset: SEGMENT_HEADER_BYTES,
+            capacity: options.segment_bytes,
+            unsynced: false,
+        };
+        return Ok((position, report));
+    }
+
+    let mut expected = segments[0].first_lsn;
+    report.first_lsn = expected;
+    let mut end_offset = SEGMENT_HEADER_BYTES;
+    let mut kept = segments.len();
+    'segments: for index in 0..segments.len() {
+        let segment = &segments[index];
+        if segment.first_lsn != expected {
+            return Err(RecoveryError::Gap {
+                segment: segment.name.clone(),
+                expected,
+                found: segment.first_lsn,
+            }
+            .into());
+        }
+        let mut offset = SEGMENT_HEADER_BYTES as usize;
+        loop {
+            match decode(&segment.bytes[offset..], options.record_bytes_max) {
+                Decoded::Record(record) if record.lsn == expected => {
+                    report.records += 1;
+                    report.payload_bytes += record.payload.len() as u64;
+                    expected += 1;
+                    offset += record.framed_len;
+                }
+                Decoded::End => {
+                    end_offset = offset as u64;
+                    continue 'segments;
+                }
+                other => {
+                    let reason = match other {
+                        Decoded::Invalid(reason) => reason,
+                        Decoded::Record(record) => {
+                            format!("LSN {} where {expected} was expected", record.lsn)
+                        }
+                        Decoded::End => unreachable!("handled above"),
+                    };
+                    if let Some(witness) = find_witness(&segments, index, offset, expected, options)
+                    {
+                        return Err(RecoveryError::CorruptRecord {
+                            lsn: expected,
+                            segment: segment.name.clone(),
+                            offset: offset as u64,
+                            reason,
+                            witness,
+                        }
+                        .into());
+                    }
+                    truncate_tail(&**directory, &segments, index, offset, &mut report)?;
+                    end_offset = offset as u64;
+                    kept = index + 1;
+                    break 'segments;
+                }
+            }
+        }
+    }
+    segments.truncate(kept);
+    let last = segments.last().expect("at least one segment is kept");
+    let position = WritePosition {
+        current: last.first_lsn,
+        offset: end_offset,
+        capacity: last.bytes.len() as u64,
+        unsynced: false,
+        segments: segments
+            .iter()
+            .map(|s| (s.first_lsn, Arc::clone(&s.storage)))
+            .collect(),
+    };
+    report.segments = segments.len();
+    report.next_lsn = expected;
+    Ok((position, report))
+}
+
+/// Lists, opens, reads and checks the headers of every segment, in LSN order.
+fn load_segments(
+    directory: &dyn Directory,
+    report: &mut RecoveryReport,
+) -> Result<Vec<LoadedSegment>> {
+    let mut named: Vec<(Lsn, String)> = directory
+        .list()?
+        .into_iter()
+        .filter_map(|name| parse_segment_name(&name).map(|lsn| (lsn, name)))
+        .collect();
+    named.sort();
+    let count = named.len();
+    let mut segments = Vec::with_capacity(count);
+    for (index, (first_lsn, name)) in named.into_iter().enumerate() {
+        let storage = directory.open(&name, false)?;
+        let mut bytes = vec![0u8; storage.len()? as usize];
+        storage.read_exact_at(&mut bytes, 0)?;
+        report.bytes_read += bytes.len() as u64;
+        match decode_segment_header(&bytes) {
+            Ok(lsn) if lsn == first_lsn => {}
+            Ok(lsn) => {
+                return Err(RecoveryError::CorruptSegmentHeader {
+                    segment: name,
+                    reason: format!("header says first LSN {lsn}"),
+                }
+                .into());
+            }
+            Err(SegmentHeaderError::Unwritten) if index + 1 == count => {
+                // Created but never finished: it holds no records.
+                directory.remove(&name)?;
+                report.segments_removed += 1;
+                continue;
+            }
+            Err(SegmentHeaderError::NewerFormat(found)) => {
+                return Err(RecoveryError::NewerFormat {
+                    segment: name,
+                    found,
+                    supported: SEGMENT_FORMAT_VERSION,
+                }
+                .into());
+            }
+            Err(SegmentHeaderError::Unwritten) => {
+                return Err(RecoveryError::CorruptSegmentHeader {
+                    segment: name,
+                    reason: "header is zero but later segments exist".into(),
+                }
+                .into());
+            }
+            Err(SegmentHeaderError::Corrupt(reason)) => {
+                return Err(RecoveryError::CorruptSegmentHeader {
+                    segment: name,
+                    reason,
+                }
+                .into());
+            }
+        }
+        segments.push(LoadedSegment {
+            first_lsn,
+            name,
+            storage,
+            bytes,
+        });
+    }
+    Ok(segments)
+}
+
+/// A valid record after the damaged one at (`index`, `offset`) whose `durable_before` shows
+/// the damaged record `bad_lsn` had been durable.
+fn find_witness(
+    segments: &[LoadedSegment],
+    index: usize,
+    offset: usize,
+    bad_lsn: Lsn,
+    options: &WalOptions,
+) -> Option<Lsn> {
+    let mut start = offset + RECORD_ALIGN;
+    for segment in &segments[index..] {
+        let bytes = &segment.bytes;
+        let mut at = start;
+        while at + RECORD_HEADER_BYTES <= bytes.len() {
+            // Cheap plausibility before the checksum: LSN and durable_before fields.
+            let lsn = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes"));
+            let durable_before =
+                u64::from_le_bytes(bytes[at + 16..at + 24].try_into().expect("8 bytes"));
+            if lsn > bad_lsn
+                && durable_before >= bad_lsn
+                && durable_before < lsn
+                && let Decoded::Record(record) = decode(&bytes[at..], options.record_bytes_max)
+            {
+                return Some(record.lsn);
+            }
+            at += RECORD_ALIGN;
+        }
+        start = SEGMENT_HEADER_BYTES as usize;
+    }
+    None
+}
+
+/// Removes the segments after `index` (newest first), then zeroes segment `index` from
+/// `offset` to its last non-zero byte and syncs it.
+fn truncate_tail(
+    directory: &dyn Directory,
+    segments: &[LoadedSegment],
+    index: usize,
+    offset: usize,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    for later in segments[index + 1..].iter().rev() {
+        directory.remove(&later.name)?;
+        report.segments_removed += 1;
+    }
+    let segment = &segments[index];
+    let dirty_end = segment
+        .bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(offset, |last| (last + 1).max(offset));
+    if dirty_end > offset {
+        const CHUNK: usize = 1 << 20;
+        let zeros = vec![0u8; CHUNK.min(dirty_end - offset)];
+        let mut at = offset;
+        while at < dirty_end {
+            let len = CHUNK.min(dirty_end - at);
+            segment.storage.write_all_at(&zeros[..len], at as u64)?;
+            at += len;
+        }
+        segment.storage.sync_data()?;
+        report.torn_tail_bytes = (dirty_end - offset) as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! [`Wal`]: the public log: append with a durability, wait, read, truncate, close.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use folio_io::Directory;
+
+use crate::group_commit::GroupCommit;
+use crate::recovery::recover;
+use crate::segment::{SegmentSink, segment_name};
+use crate::{CommitStats, Durability, Error, Lsn, RecoveryReport, Result, WalOptions, WalReader};
+
+/// A write-ahead log in a [`Directory`] of segment files.
+///
+/// Appends from many threads are merged by group commit: one write and one sync per round,
+/// shared by every record queued meanwhile. A failed write or sync poisons the log: every
+/// waiter and every later call gets [`Error::Poisoned`] until it is reopened. Dropping the
+/// log closes it (draining queued records); call [`Wal::close`] to see the result.
+#[derive(Debug)]
+pub struct Wal {
+    shared: Arc<WalShared>,
+    flusher: Option<Flusher>,
+}
+
+#[derive(Debug)]
+struct WalShared {
+    commit: GroupCommit<SegmentSink>,
+    options: WalOptions,
+}
+
+/// Counters and positions of a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalStats {
+    /// Records, bytes, rounds, syncs, group sizes and sync latency.
+    pub commit: CommitStats,
+    /// The next LSN to be assigned.
+    pub next_lsn: Lsn,
+    /// Records up to this LSN are written (not necessarily synced).
+    pub written_lsn: Lsn,
+    /// Records up to this LSN are durable.
+    pub durable_lsn: Lsn,
+    /// The oldest LSN still kept.
+    pub oldest_lsn: Lsn,
+    /// Segment files.
+    pub segments: usize,
+}
+
+/// The background flusher: syncs `Eventual` records every `sync_interval`.
+#[derive(Debug)]
+struct Flusher {
+    stop: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    handle: JoinHandle<()>,
+}
+
+impl Wal {
+    /// Opens (or creates) the log in `directory`, recovering it: see `docs/wal.md` for the
+    /// rules. Returns the log and what recovery found.
+    pub fn open(
+        directory: Arc<dyn Directory>,
+        options: WalOptions,
+    ) -> Result<(Self, RecoveryReport)> {
+        options.validate()?;
+        let (position, report) = recover(&directory, &options)?;
+        let sink = SegmentSink::new(directory, options.segment_bytes, position);
+        let shared = Arc::new(WalShared {
+            commit: GroupCommit::new(sink, report.next_lsn),
+            options,
+        });
+        let flusher = shared
+            .options
+            .sync_interval
+            .map(|interval| start_flusher(&shared, interval));
+        Ok((Self { shared, flusher }, report))
+    }
+
+    /// Appends `record`; returns its LSN once `durability` is met.
+    pub fn append(&self, record: &[u8], durability: Durability) -> Result<Lsn> {
+        self.check_size(record.len())?;
+        self.shared.commit.append(record.to_vec(), durability)
+    }
+
+    /// [`Wal::append`] taking ownership of the record (no copy).
+    pub fn append_owned(&self, record: Vec<u8>, durability: Durability) -> Result<Lsn> {
+        self.check_size(record.len())?;
+        self.shared.commit.append(record, durability)
+    }
+
+    fn check_size(&self, len: usize) -> Result<()> {
+        let max = self.shared.options.record_bytes_max;
+        if len > max {
+            Err(Error::RecordTooLarge { len, max })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Returns once `lsn` is durable (joining or leading a sync round).
+    pub fn wait_durable(&self, lsn: Lsn) -> Result<()> {
+        self.shared.commit.wait_durable(lsn)
+    }
+
+    /// Makes every record appended so far durable; returns the last LSN covered.
+    pub fn flush(&self) -> Result<Lsn> {
+        self.shared.commit.flush()
+    }
+
+    /// The last LSN known durable.
+    pub fn durable_lsn(&self) -> Lsn {
+        self.shared.commit.positions().2
+    }
+
+    /// The last LSN assigned (0 for an empty log that never had records).
+    pub fn last_lsn(&self) -> Lsn {
+        self.shared.commit.positions().0 - 1
+    }
+
+    /// Reads the written records from `from` on (up to those written when called).
+    pub fn read_from(&self, from: Lsn) -> Result<WalReader> {
+        let (next, written, _) = self.shared.commit.positions();
+        if from > next {
+            return Err(Error::BeyondEnd {
+                requested: from,
+                last: next - 1,
+            });
+        }
+        let position = self.shared.commit.sink().position();
+        let oldest = *position
+            .segments
+            .keys()
+            .next()
+            .expect("a log has a segment");
+        if from < oldest {
+            return Err(Error::Truncated {
+                requested: from,
+                oldest,
+            });
+        }
+        let start = *position
+            .segments
+            .range(..=from)
+            .next_back()
+            .expect("from >= oldest")
+            .0;
+        let segments = position
+            .segments
+            .range(start..)
+            .map(|(lsn, storage)| (*lsn, Arc::clone(storage)))
+            .collect();
+        Ok(WalReader::new(
+            segments,
+            from,
+            written,
+            self.shared.options.record_bytes_max,
+        ))
+    }
+
+    /// Removes whole segments whose records are all below `lsn` (what a checkpoint that
+    /// covers everything before `lsn` calls). The segment being written is never removed.
+    /// Returns how many segments were removed.
+    pub fn truncate_below(&self, lsn: Lsn) -> Result<usize> {
+        let sink = self.shared.commit.sink();
+        let mut position = sink.position();
+        let firsts: Vec<Lsn> = position.segments.keys().copied().collect();
+        let mut removed = 0;
+        for pair in firsts.windows(2) {
+            let (first, next_first) = (pair[0], pair[1]);
+            if next_first > lsn || first == position.current {
+                break;
+            }
+            sink.directory().remove(&segment_name(first))?;
+            position.segments.remove(&first);
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// Counters and positions.
+    pub fn stats(&self) -> WalStats {
+        let (next_lsn, written_lsn, durable_lsn) = self.shared.commit.positions();
+        let position = self.shared.commit.sink().position();
+        WalStats {
+            commit: self.shared.commit.stats(),
+            next_lsn,
+            written_lsn,
+            durable_lsn,
+            oldest_lsn: *position.segments.keys().next().unwrap_or(&next_lsn),
+            segments: position.segments.len(),
+        }
+    }
+
+    /// Refuses new appends, makes every appended record durable, stops the flusher.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let result = self.shared.commit.close();
+        if let Some(flusher) = self.flusher.take() {
+            *flusher
+                .stop
+                .0
+                .lock()
+                .expect("flusher lock is never poisoned") = true;
+            flusher.stop.1.notify_all();
+            let _ = flusher.handle.join();
+        }
+        result
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn start_flusher(shared: &Arc<WalShared>, interval: Duration) -> Flusher {
+    let stop = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let handle = {
+        let shared = Arc::clone(shared);
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("folio-wal-flusher".into())
+            .spawn(move || {
+                let (lock, wake) = &*stop;
+                let mut stopped = lock.lock().expect("flusher lock is never poisoned");
+                while !*stopped {
+                    stopped = wake
+                        .wait_timeout(stopped, interval)
+                        .expect("flusher lock is never poisoned")
+                        .0;
+                    let (_, written, durable) = shared.commit.positions();
+                    if written > durable && shared.commit.flush().is_err() {
+                        break; // poisoned: every caller sees the error
+                    }
+                }
+            })
+            .expect("spawning the flusher thread")
+    };
+    Flusher { stop, handle }
+}
