@@ -91,42 +91,40 @@ pub(crate) fn recover(
         }
         let mut offset = SEGMENT_HEADER_BYTES as usize;
         loop {
-            match decode(&segment.bytes[offset..], options.record_bytes_max) {
+            let damage = match decode(&segment.bytes[offset..], options.record_bytes_max) {
                 Decoded::Record(record) if record.lsn == expected => {
                     report.records += 1;
                     report.payload_bytes += record.payload.len() as u64;
                     expected += 1;
                     offset += record.framed_len;
+                    continue;
                 }
-                Decoded::End => {
+                Decoded::Record(record) => {
+                    format!("LSN {} where {expected} was expected", record.lsn)
+                }
+                // A zero header ends the records only if nothing follows it: a crash can keep
+                // later unsynced records while dropping an earlier one.
+                Decoded::End if segment.bytes[offset..].iter().all(|&b| b == 0) => {
                     end_offset = offset as u64;
                     continue 'segments;
                 }
-                other => {
-                    let reason = match other {
-                        Decoded::Invalid(reason) => reason,
-                        Decoded::Record(record) => {
-                            format!("LSN {} where {expected} was expected", record.lsn)
-                        }
-                        Decoded::End => unreachable!("handled above"),
-                    };
-                    if let Some(witness) = find_witness(&segments, index, offset, expected, options)
-                    {
-                        return Err(RecoveryError::CorruptRecord {
-                            lsn: expected,
-                            segment: segment.name.clone(),
-                            offset: offset as u64,
-                            reason,
-                            witness,
-                        }
-                        .into());
-                    }
-                    truncate_tail(&**directory, &segments, index, offset, &mut report)?;
-                    end_offset = offset as u64;
-                    kept = index + 1;
-                    break 'segments;
+                Decoded::End => "a zero header followed by non-zero bytes".to_owned(),
+                Decoded::Invalid(reason) => reason,
+            };
+            if let Some(witness) = find_witness(&segments, index, offset, expected, options) {
+                return Err(RecoveryError::CorruptRecord {
+                    lsn: expected,
+                    segment: segment.name.clone(),
+                    offset: offset as u64,
+                    reason: damage,
+                    witness,
                 }
+                .into());
             }
+            truncate_tail(&**directory, &segments, index, offset, &mut report)?;
+            end_offset = offset as u64;
+            kept = index + 1;
+            break 'segments;
         }
     }
     segments.truncate(kept);

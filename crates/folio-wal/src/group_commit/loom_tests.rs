@@ -206,9 +206,9 @@ fn loom_shutdown_while_waiters_are_parked() {
             let log = Arc::clone(&log);
             thread::spawn(move || log.close())
         };
-        let appended = appender.join().unwrap();
+        let outcome = appender.join().unwrap();
         closer.join().unwrap().expect("close drains without error");
-        match appended {
+        match outcome {
             Ok(lsn) => assert!(log.sink().synced_through() >= lsn),
             Err(error) => assert!(matches!(error, Error::Closed), "{error}"),
         }
