@@ -17,6 +17,11 @@ pub struct WalOptions {
     /// [`crate::Durability::Eventual`]; `None` starts no flusher (callers sync with
     /// [`crate::Wal::flush`]). Default: 10 ms.
     pub sync_interval: Option<Duration>,
+    /// How long a group-commit leader waits for more appenders before writing its round.
+    /// `None` (the default) never waits: followers already batch while a round's sync is in
+    /// flight, and on this machine a window only added latency (see `docs/wal.md`). At most
+    /// 10 ms.
+    pub commit_window: Option<Duration>,
 }
 
 impl Default for WalOptions {
@@ -25,6 +30,7 @@ impl Default for WalOptions {
             segment_bytes: 64 << 20,
             record_bytes_max: 1 << 30,
             sync_interval: Some(Duration::from_millis(10)),
+            commit_window: None,
         }
     }
 }
@@ -48,6 +54,15 @@ impl WalOptions {
             return Err(Error::InvalidOption {
                 name: "sync_interval",
                 reason: "zero; use None for no background flusher".into(),
+            });
+        }
+        if self
+            .commit_window
+            .is_some_and(|w| w > Duration::from_millis(10))
+        {
+            return Err(Error::InvalidOption {
+                name: "commit_window",
+                reason: "longer than 10 ms".into(),
             });
         }
         Ok(())

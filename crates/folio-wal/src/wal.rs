@@ -64,7 +64,7 @@ impl Wal {
         let (position, report) = recover(&directory, &options)?;
         let sink = SegmentSink::new(directory, options.segment_bytes, position);
         let shared = Arc::new(WalShared {
-            commit: GroupCommit::new(sink, report.next_lsn),
+            commit: GroupCommit::new(sink, report.next_lsn, options.commit_window),
             options,
         });
         let flusher = shared

@@ -96,11 +96,14 @@ pub(crate) struct GroupCommit<S> {
     state: Mutex<CommitState>,
     round_done: Condvar,
     sink: S,
+    /// Optional wait of a new leader for more appenders (`WalOptions::commit_window`).
+    window: Option<std::time::Duration>,
 }
 
 impl<S: BatchSink> GroupCommit<S> {
-    /// An engine whose next record gets `next_lsn`; everything before it is durable.
-    pub(crate) fn new(sink: S, next_lsn: Lsn) -> Self {
+    /// An engine whose next record gets `next_lsn` (everything before it is durable), whose
+    /// leaders wait `window` for more appenders before each round.
+    pub(crate) fn new(sink: S, next_lsn: Lsn, window: Option<std::time::Duration>) -> Self {
         Self {
             state: Mutex::new(CommitState {
                 next_lsn,
@@ -115,6 +118,7 @@ impl<S: BatchSink> GroupCommit<S> {
             }),
             round_done: Condvar::new(),
             sink,
+            window,
         }
     }
 
@@ -208,6 +212,12 @@ impl<S: BatchSink> GroupCommit<S> {
             }
             // Lead one round.
             state.flushing = true;
+            if let Some(window) = self.window {
+                // Let more appenders queue (they see `flushing` and wait for this round).
+                drop(state);
+                std::thread::sleep(window);
+                state = self.state.lock();
+            }
             let batch = std::mem::take(&mut state.pending);
             let sync = std::mem::take(&mut state.pending_needs_sync)
                 || matches!(target, Target::Durable(_));

@@ -91,7 +91,7 @@ impl BatchSink for MockSink {
 }
 
 fn engine(sink: MockSink) -> Arc<GroupCommit<MockSink>> {
-    Arc::new(GroupCommit::new(sink, 1))
+    Arc::new(GroupCommit::new(sink, 1, None))
 }
 
 /// Appends `Immediate` and checks the record is durable on return.
