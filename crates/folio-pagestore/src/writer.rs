@@ -86,6 +86,12 @@ impl PageWriter {
         }
     }
 
+    /// True when `id` was allocated by the open transaction: nothing committed refers to it,
+    /// so a copy-on-write structure may edit it in place instead of copying it again.
+    pub fn allocated_in_txn(&self, id: PageId) -> bool {
+        self.txn_allocated.contains(&id)
+    }
+
     /// Pages allocated in the open transaction.
     pub fn pending_allocations(&self) -> usize {
         self.txn_allocated.len()

@@ -1,0 +1,183 @@
+//! [`Catalog`]: the column-family catalog, itself a B-tree from name to [`CfState`], so any
+//! number of column families fits (the predecessor's catalog had to fit one header page).
+
+use folio_pagestore::{PageId, PageStore, PageWriter};
+
+use crate::{BTree, BTreeMut, Error, Result};
+
+/// Longest column-family name, in bytes.
+pub const CF_NAME_BYTES_MAX: usize = 1024;
+const NO_ROOT: u64 = u64::MAX;
+const STATE_BYTES: usize = 24;
+
+/// What the catalog records for one column family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CfState {
+    /// Stable identifier (never reused by another column family of this catalog).
+    pub id: u64,
+    /// Root of its tree; `None` when empty.
+    pub root: Option<PageId>,
+    /// Entries in its tree.
+    pub len: u64,
+}
+
+impl CfState {
+    fn encode(&self) -> [u8; STATE_BYTES] {
+        let mut out = [0u8; STATE_BYTES];
+        out[..8].copy_from_slice(&self.id.to_le_bytes());
+        out[8..16].copy_from_slice(&self.root.map_or(NO_ROOT, |p| p.0).to_le_bytes());
+        out[16..].copy_from_slice(&self.len.to_le_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8], name: &[u8]) -> Result<Self> {
+        if bytes.len() != STATE_BYTES {
+            return Err(Error::CorruptNode {
+                page: PageId(NO_ROOT),
+                reason: format!(
+                    "catalog entry for {:?} has {} bytes",
+                    String::from_utf8_lossy(name),
+                    bytes.len()
+                ),
+            });
+        }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let root = word(8);
+        Ok(Self {
+            id: word(0),
+            root: (root != NO_ROOT).then_some(PageId(root)),
+            len: word(16),
+        })
+    }
+}
+
+/// The column-family catalog. Changes go through its own writer and become durable with the
+/// commit that publishes [`Catalog::root`].
+#[derive(Debug)]
+pub struct Catalog {
+    tree: BTreeMut,
+    next_id: u64,
+}
+
+impl Catalog {
+    /// The catalog at `root` (`None`: no column families yet), changed through `writer`.
+    pub fn open(writer: PageWriter, root: Option<PageId>) -> Result<Self> {
+        let view = BTree::new(writer.store().clone(), root);
+        let mut next_id = 0;
+        let mut len = 0;
+        for entry in view.iter() {
+            let (name, value) = entry?;
+            next_id = next_id.max(CfState::decode(&value, &name)?.id + 1);
+            len += 1;
+        }
+        Ok(Self {
+            tree: BTreeMut::new(writer, root, len),
+            next_id,
+        })
+    }
+
+    /// The catalog tree's root, to store with a checkpoint.
+    pub fn root(&self) -> Option<PageId> {
+        self.tree.root()
+    }
+
+    /// The page store.
+    pub fn store(&self) -> &PageStore {
+        self.tree.store()
+    }
+
+    fn check_name(name: &str) -> Result<()> {
+        if name.is_empty() || name.len() > CF_NAME_BYTES_MAX {
+            return Err(Error::InvalidName {
+                reason: format!(
+                    "names must have 1 to {CF_NAME_BYTES_MAX} bytes, got {}",
+                    name.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The state of column family `name`.
+    pub fn get(&self, name: &str) -> Result<Option<CfState>> {
+        match self.tree.get(name.as_bytes())? {
+            Some(value) => Ok(Some(CfState::decode(&value, name.as_bytes())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates an empty column family.
+    pub fn create(&mut self, name: &str) -> Result<CfState> {
+        Self::check_name(name)?;
+        if self.get(name)?.is_some() {
+            return Err(Error::ColumnFamilyExists { name: name.into() });
+        }
+        let state = CfState {
+            id: self.next_id,
+            root: None,
+            len: 0,
+        };
+        self.tree.put(name.as_bytes(), &state.encode())?;
+        self.next_id += 1;
+        Ok(state)
+    }
+
+    /// Records a column family's new root and length (after its writer committed).
+    pub fn update(&mut self, name: &str, root: Option<PageId>, len: u64) -> Result<()> {
+        let mut state = self
+            .get(name)?
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
+        state.root = root;
+        state.len = len;
+        self.tree.put(name.as_bytes(), &state.encode())?;
+        Ok(())
+    }
+
+    /// Removes a column family and frees every page of its tree.
+    pub fn drop_cf(&mut self, name: &str) -> Result<CfState> {
+        let state = self
+            .get(name)?
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
+        // Free the column family's pages through the catalog's writer (any writer may free),
+        // so they are settled with the catalog's commit.
+        self.tree.free_tree_pages(state.root)?;
+        self.tree.delete_key(name.as_bytes())?;
+        Ok(state)
+    }
+
+    /// Renames a column family (its id and tree stay).
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        Self::check_name(to)?;
+        if self.get(to)?.is_some() {
+            return Err(Error::ColumnFamilyExists { name: to.into() });
+        }
+        let state = self
+            .get(from)?
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: from.into() })?;
+        self.tree.delete_key(from.as_bytes())?;
+        self.tree.put(to.as_bytes(), &state.encode())?;
+        Ok(())
+    }
+
+    /// Every column family, by name.
+    pub fn list(&self) -> Result<Vec<(String, CfState)>> {
+        let mut out = Vec::new();
+        for entry in self.tree.view().iter() {
+            let (name, value) = entry?;
+            let state = CfState::decode(&value, &name)?;
+            out.push((String::from_utf8_lossy(&name).into_owned(), state));
+        }
+        Ok(out)
+    }
+
+    /// Commits the catalog's changes as part of `version`.
+    pub fn commit(&mut self, version: u64) {
+        self.tree.commit(version);
+    }
+
+    /// Drops the catalog's uncommitted changes. Identifiers handed out meanwhile are not
+    /// reused (`next_id` only grows).
+    pub fn rollback(&mut self) {
+        self.tree.rollback();
+    }
+}

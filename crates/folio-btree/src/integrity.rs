@@ -1,0 +1,188 @@
+//! [`check_tree`]: verify a tree's structure, order, fill and pages.
+
+use std::collections::BTreeSet;
+
+use folio_pagestore::{AllocationReport, PageId, PageStore};
+
+use crate::node::{BranchNode, LeafNode, NodeKind, node_kind};
+use crate::overflow::{chain_pages, read_chain};
+use crate::tree::DEPTH_MAX;
+use crate::{Result, error::corrupt};
+
+/// What [`check_tree`] found in a healthy tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrityReport {
+    /// Entries.
+    pub entries: u64,
+    /// Leaf pages.
+    pub leaves: u64,
+    /// Branch pages.
+    pub branches: u64,
+    /// Overflow pages.
+    pub overflow_pages: u64,
+    /// Levels (0 for an empty tree).
+    pub depth: usize,
+    /// Every page the tree reaches.
+    pub pages: BTreeSet<PageId>,
+}
+
+/// Checks the tree at `root`: every page's checksum (by reading it), node decoding, keys
+/// strictly increasing within and across nodes and inside their separators' bounds, all
+/// leaves at one depth, no empty non-root node, overflow chains of the right length, and no
+/// page reached twice. The first problem is returned as an error naming its page.
+pub fn check_tree(store: &PageStore, root: Option<PageId>) -> Result<IntegrityReport> {
+    let mut report = IntegrityReport::default();
+    if let Some(root) = root {
+        let mut leaf_depth = None;
+        check_node(
+            store,
+            root,
+            None,
+            None,
+            1,
+            true,
+            &mut leaf_depth,
+            &mut report,
+        )?;
+        report.depth = leaf_depth.unwrap_or(0);
+    }
+    Ok(report)
+}
+
+/// Checks that no page a tree reaches is free in the page store's durable state (valid
+/// when `report` describes a checkpointed root).
+pub fn check_not_free(report: &IntegrityReport, allocation: &AllocationReport) -> Result<()> {
+    match report
+        .pages
+        .iter()
+        .find(|p| allocation.free.contains(p.0) || p.0 >= allocation.high_water)
+    {
+        Some(&page) => Err(corrupt(
+            page,
+            "page is reachable but free (or beyond the file)",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn claim(report: &mut IntegrityReport, page: PageId) -> Result<()> {
+    if report.pages.insert(page) {
+        Ok(())
+    } else {
+        Err(corrupt(page, "page reached twice"))
+    }
+}
+
+fn claim_chain(
+    store: &PageStore,
+    report: &mut IntegrityReport,
+    first: PageId,
+    len: usize,
+) -> Result<()> {
+    for page in chain_pages(store, first, len)? {
+        claim(report, page)?;
+        report.overflow_pages += 1;
+    }
+    Ok(())
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a recursive walk carrying its bounds"
+)]
+fn check_node(
+    store: &PageStore,
+    id: PageId,
+    low: Option<&[u8]>,
+    high: Option<&[u8]>,
+    depth: usize,
+    is_root: bool,
+    leaf_depth: &mut Option<usize>,
+    report: &mut IntegrityReport,
+) -> Result<()> {
+    if depth > DEPTH_MAX {
+        return Err(corrupt(id, "tree deeper than any valid tree"));
+    }
+    claim(report, id)?;
+    let page = store.read(id)?;
+    let load = |first, len| read_chain(store, first, len);
+    let in_bounds = |key: &[u8]| low.is_none_or(|l| key >= l) && high.is_none_or(|h| key < h);
+    match node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))? {
+        NodeKind::Leaf => {
+            let node = LeafNode::decode(&page, id, &load)?;
+            report.leaves += 1;
+            if node.entries.is_empty() && !is_root {
+                return Err(corrupt(id, "empty non-root leaf"));
+            }
+            match *leaf_depth {
+                None => *leaf_depth = Some(depth),
+                Some(d) if d != depth => return Err(corrupt(id, "leaves at different depths")),
+                Some(_) => {}
+            }
+            for (i, entry) in node.entries.iter().enumerate() {
+                if !in_bounds(&entry.key) {
+                    return Err(corrupt(id, format!("entry {i} outside its separators")));
+                }
+                if i > 0 && node.entries[i - 1].key >= entry.key {
+                    return Err(corrupt(
+                        id,
+                        format!("entries {} and {i} out of order", i - 1),
+                    ));
+                }
+                if let Some(first) = entry.key_overflow {
+                    claim_chain(store, report, first, entry.key.len())?;
+                }
+                if let crate::node::Stored::Overflow { first, len } = entry.value {
+                    claim_chain(store, report, first, len as usize)?;
+                }
+                report.entries += 1;
+            }
+        }
+        NodeKind::Branch => {
+            let node = BranchNode::decode(&page, id, &load)?;
+            report.branches += 1;
+            if node.entries.is_empty() && is_root {
+                return Err(corrupt(id, "root branch with a single child"));
+            }
+            for (i, entry) in node.entries.iter().enumerate() {
+                if !in_bounds(&entry.key) {
+                    return Err(corrupt(
+                        id,
+                        format!("separator {i} outside its parent's bounds"),
+                    ));
+                }
+                if i > 0 && node.entries[i - 1].key >= entry.key {
+                    return Err(corrupt(
+                        id,
+                        format!("separators {} and {i} out of order", i - 1),
+                    ));
+                }
+                if let Some(first) = entry.key_overflow {
+                    claim_chain(store, report, first, entry.key.len())?;
+                }
+            }
+            for index in 0..=node.entries.len() {
+                let child_low = if index == 0 {
+                    low
+                } else {
+                    Some(node.entries[index - 1].key.as_slice())
+                };
+                let child_high = node
+                    .entries
+                    .get(index)
+                    .map_or(high, |e| Some(e.key.as_slice()));
+                check_node(
+                    store,
+                    node.child(index),
+                    child_low,
+                    child_high,
+                    depth + 1,
+                    false,
+                    leaf_depth,
+                    report,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

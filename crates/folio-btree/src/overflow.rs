@@ -1,0 +1,108 @@
+//! Overflow chains: keys and values too long for a node, in a chain of pages.
+//!
+//! ```text
+//! overflow page payload
+//!   0  kind      u8    3
+//!   1  reserved  [u8; 3]
+//!   4  len       u32   data bytes in this page
+//!   8  next      u64   next page of the chain, u64::MAX at the end
+//!  16  data
+//! ```
+//! Each chain is owned by exactly one entry (a leaf entry's key or value, or a branch
+//! separator), so it is freed exactly once, when that entry goes away.
+
+use folio_pagestore::{PageBuf, PageId, PageStore, PageWriter};
+
+use crate::Result;
+use crate::error::corrupt;
+use crate::node::layout_consts::{KIND_OVERFLOW, get_u32, get_u64};
+
+const DATA_OFFSET: usize = 16;
+const NO_PAGE: u64 = u64::MAX;
+
+fn data_per_page(payload: usize) -> usize {
+    payload - DATA_OFFSET
+}
+
+/// Writes `bytes` into a new chain; returns its first page.
+pub(crate) fn write_chain(writer: &mut PageWriter, bytes: &[u8]) -> Result<PageId> {
+    let store = writer.store().clone();
+    let per_page = data_per_page(store.payload_size());
+    let count = bytes.len().div_ceil(per_page).max(1);
+    let ids: Vec<PageId> = (0..count)
+        .map(|_| writer.allocate())
+        .collect::<Result<_, _>>()?;
+    for (index, &id) in ids.iter().enumerate() {
+        let chunk = bytes.chunks(per_page).nth(index).unwrap_or(&[]);
+        let mut buf = PageBuf::zeroed(store.page_size());
+        let payload = buf.payload_mut();
+        payload[0] = KIND_OVERFLOW;
+        payload[4..8].copy_from_slice(&(chunk.len() as u32).to_le_bytes());
+        let next = ids.get(index + 1).map_or(NO_PAGE, |p| p.0);
+        payload[8..16].copy_from_slice(&next.to_le_bytes());
+        payload[DATA_OFFSET..DATA_OFFSET + chunk.len()].copy_from_slice(chunk);
+        writer.write(id, buf.seal(id));
+    }
+    Ok(ids[0])
+}
+
+/// Calls `visit(page, data)` for each page of the chain of `len` bytes starting at `first`,
+/// checking its structure.
+fn walk(
+    store: &PageStore,
+    first: PageId,
+    len: usize,
+    mut visit: impl FnMut(PageId, &[u8]),
+) -> Result<()> {
+    let per_page = data_per_page(store.payload_size());
+    let count = len.div_ceil(per_page).max(1);
+    let mut next = first.0;
+    let mut remaining = len;
+    for index in 0..count {
+        if next == NO_PAGE {
+            return Err(corrupt(
+                first,
+                format!("overflow chain ends after {index} pages"),
+            ));
+        }
+        let id = PageId(next);
+        let page = store.read(id)?;
+        if page.first() != Some(&KIND_OVERFLOW) {
+            return Err(corrupt(id, "expected an overflow page"));
+        }
+        let chunk = get_u32(&page, 4).unwrap_or(u32::MAX) as usize;
+        if chunk > per_page || chunk > remaining || (chunk < per_page && chunk != remaining) {
+            return Err(corrupt(id, "overflow page length does not fit the chain"));
+        }
+        visit(id, &page[DATA_OFFSET..DATA_OFFSET + chunk]);
+        remaining -= chunk;
+        next = get_u64(&page, 8).unwrap_or(NO_PAGE);
+    }
+    if next != NO_PAGE || remaining != 0 {
+        return Err(corrupt(first, "overflow chain longer than its entry says"));
+    }
+    Ok(())
+}
+
+/// Reads a chain of `len` bytes.
+pub(crate) fn read_chain(store: &PageStore, first: PageId, len: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    walk(store, first, len, |_, data| out.extend_from_slice(data))?;
+    Ok(out)
+}
+
+/// The pages of a chain (for freeing and integrity checks).
+pub(crate) fn chain_pages(store: &PageStore, first: PageId, len: usize) -> Result<Vec<PageId>> {
+    let mut pages = Vec::new();
+    walk(store, first, len, |id, _| pages.push(id))?;
+    Ok(pages)
+}
+
+/// Frees every page of a chain.
+pub(crate) fn free_chain(writer: &mut PageWriter, first: PageId, len: usize) -> Result<()> {
+    let store = writer.store().clone();
+    for page in chain_pages(&store, first, len)? {
+        writer.free(page);
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! [`BTree`]: a read-only view of one tree at one root, shareable by many threads.
+
+use std::cmp::Ordering;
+use std::ops::{Bound, RangeBounds};
+
+use folio_pagestore::{Page, PageId, PageStore};
+
+use crate::iter::{Direction, Range};
+use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
+use crate::overflow::read_chain;
+use crate::{Result, Value, error::corrupt};
+
+/// Deepest tree accepted while descending: a bound on corrupt (cyclic) pages. A tree of
+/// 4 KiB pages holding 2^64 keys is far shallower.
+pub(crate) const DEPTH_MAX: usize = 64;
+
+/// A read-only view of a tree at `root` (`None`: empty). Pages of a committed root never
+/// change, so the view is a consistent snapshot for as long as the caller keeps the pages
+/// from being reused (the page store's reader horizon).
+#[derive(Debug, Clone)]
+pub struct BTree {
+    store: PageStore,
+    root: Option<PageId>,
+}
+
+impl BTree {
+    /// The tree at `root` in `store`.
+    pub fn new(store: PageStore, root: Option<PageId>) -> Self {
+        Self { store, root }
+    }
+
+    /// The root page, `None` for an empty tree.
+    pub fn root(&self) -> Option<PageId> {
+        self.root
+    }
+
+    /// The page store.
+    pub fn store(&self) -> &PageStore {
+        &self.store
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        let Some(mut id) = self.root else {
+            return Ok(None);
+        };
+        for _ in 0..DEPTH_MAX {
+            let page = self.store.read(id)?;
+            match node_kind(&page) {
+                Some(NodeKind::Branch) => {
+                    id = child_for(&self.store, &page, id, key)?.1;
+                }
+                Some(NodeKind::Leaf) => {
+                    let view = LeafView::new(&page, id)?;
+                    return match search_leaf(&self.store, &view, key)? {
+                        Ok(index) => Ok(Some(value_of(&self.store, &page, &view, index)?)),
+                        Err(_) => Ok(None),
+                    };
+                }
+                None => return Err(corrupt(id, "not a tree node")),
+            }
+        }
+        Err(corrupt(id, "tree deeper than any valid tree"))
+    }
+
+    /// True when `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Entries in `range`, in ascending key order.
+    pub fn range<R: RangeBounds<[u8]>>(&self, range: R) -> Range {
+        Range::new(self.clone(), owned_bounds(&range), Direction::Forward)
+    }
+
+    /// Entries in `range`, in descending key order.
+    pub fn range_rev<R: RangeBounds<[u8]>>(&self, range: R) -> Range {
+        Range::new(self.clone(), owned_bounds(&range), Direction::Reverse)
+    }
+
+    /// Every entry, ascending.
+    #[expect(
+        clippy::iter_without_into_iter,
+        reason = "items are Results read from pages; `for x in &tree` would hide the error handling"
+    )]
+    pub fn iter(&self) -> Range {
+        self.range::<std::ops::RangeFull>(..)
+    }
+
+    /// Entries whose key starts with `prefix`, ascending.
+    pub fn prefix(&self, prefix: &[u8]) -> Range {
+        let end = prefix_end(prefix);
+        let bounds = (
+            Bound::Included(prefix.to_vec()),
+            end.map_or(Bound::Unbounded, Bound::Excluded),
+        );
+        Range::new(self.clone(), bounds, Direction::Forward)
+    }
+
+    /// The entry with the smallest key.
+    pub fn first(&self) -> Result<Option<(Vec<u8>, Value)>> {
+        self.iter().next().transpose()
+    }
+
+    /// The entry with the largest key.
+    pub fn last(&self) -> Result<Option<(Vec<u8>, Value)>> {
+        self.range_rev::<std::ops::RangeFull>(..).next().transpose()
+    }
+
+    /// Entries in the tree, by walking it (column families keep a count instead).
+    pub fn count(&self) -> Result<u64> {
+        let mut count = 0;
+        for entry in self.iter() {
+            entry?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix` (`None`: no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+pub(crate) type OwnedBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+fn owned_bounds<R: RangeBounds<[u8]>>(range: &R) -> OwnedBounds {
+    let own = |bound: Bound<&[u8]>| match bound {
+        Bound::Included(key) => Bound::Included(key.to_vec()),
+        Bound::Excluded(key) => Bound::Excluded(key.to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(range.start_bound()), own(range.end_bound()))
+}
+
+/// Compares a stored key with `key`, loading it from overflow if needed.
+pub(crate) fn compare_key(store: &PageStore, stored: KeyRef<'_>, key: &[u8]) -> Result<Ordering> {
+    Ok(match stored {
+        KeyRef::Inline(bytes) => bytes.cmp(key),
+        KeyRef::Overflow { first, len } => read_chain(store, first, len)?.as_slice().cmp(key),
+    })
+}
+
+/// The full bytes of a stored key.
+pub(crate) fn key_bytes(store: &PageStore, stored: KeyRef<'_>) -> Result<Vec<u8>> {
+    match stored {
+        KeyRef::Inline(bytes) => Ok(bytes.to_vec()),
+        KeyRef::Overflow { first, len } => read_chain(store, first, len),
+    }
+}
+
+/// The child of a branch to descend into for `key`: the number of separators `<= key`.
+pub(crate) fn child_for(
+    store: &PageStore,
+    page: &Page,
+    id: PageId,
+    key: &[u8],
+) -> Result<(usize, PageId)> {
+    let view = BranchView::new(page, id)?;
+    let (mut low, mut high) = (0, view.len());
+    while low < high {
+        let mid = usize::midpoint(low, high);
+        if compare_key(store, view.key(mid)?, key)? == Ordering::Greater {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    Ok((low, view.child(low)?))
+}
+
+/// Binary search in a leaf: `Ok(index)` of `key`, or `Err(insertion point)`.
+pub(crate) fn search_leaf(
+    store: &PageStore,
+    view: &LeafView<'_>,
+    key: &[u8],
+) -> Result<Result<usize, usize>> {
+    let (mut low, mut high) = (0, view.len());
+    while low < high {
+        let mid = usize::midpoint(low, high);
+        match compare_key(store, view.entry(mid)?.0, key)? {
+            Ordering::Less => low = mid + 1,
+            Ordering::Greater => high = mid,
+            Ordering::Equal => return Ok(Ok(mid)),
+        }
+    }
+    Ok(Err(low))
+}
+
+/// The value of entry `index` of a leaf.
+pub(crate) fn value_of(
+    store: &PageStore,
+    page: &Page,
+    view: &LeafView<'_>,
+    index: usize,
+) -> Result<Value> {
+    Ok(match view.entry(index)?.1 {
+        ValueRef::Inline(range) => Value::in_page(page.clone(), range),
+        ValueRef::Overflow { first, len } => Value::owned(read_chain(store, first, len as usize)?),
+    })
+}

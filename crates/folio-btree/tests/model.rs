@@ -1,0 +1,141 @@
+//! Model test against `BTreeMap`: inserts, removes, gets, ranges in both directions with every
+//! bound kind, long keys and values (overflow pages), commits, rollbacks, and committed
+//! snapshots that must never change. The integrity check runs after every step.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use folio_btree::{BTree, BTreeMut, check_tree};
+use folio_io::MemoryStorage;
+use folio_pagestore::{PageStore, PageStoreOptions};
+use proptest::prelude::*;
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(Vec<u8>, usize),
+    Remove(Vec<u8>),
+    Get(Vec<u8>),
+    Range(Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
+    Commit,
+    Rollback,
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => prop::collection::vec(0u8..4, 1..5),          // dense: many collisions
+        3 => prop::collection::vec(any::<u8>(), 0..40),     // varied
+        1 => prop::collection::vec(0u8..2, 500..1500),      // overflow keys (> 511 bytes)
+    ]
+}
+
+fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    prop_oneof![
+        key().prop_map(Bound::Included),
+        key().prop_map(Bound::Excluded),
+        Just(Bound::Unbounded),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => (key(), prop_oneof![8 => 0usize..200, 2 => 200usize..3000]).prop_map(|(k, n)| Op::Insert(k, n)),
+        4 => key().prop_map(Op::Remove),
+        2 => key().prop_map(Op::Get),
+        2 => (bound(), bound(), any::<bool>()).prop_map(|(s, e, r)| Op::Range(s, e, r)),
+        2 => Just(Op::Commit),
+        1 => Just(Op::Rollback),
+    ]
+}
+
+fn value(key: &[u8], len: usize, salt: u64) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64 ^ salt ^ key.len() as u64) as u8)
+        .collect()
+}
+
+fn collect(range: folio_btree::Range) -> Vec<(Vec<u8>, Vec<u8>)> {
+    range
+        .map(|e| e.map(|(k, v)| (k, v.to_vec())))
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn check_view(view: &BTree, model: &Model) {
+    let expected: Vec<(Vec<u8>, Vec<u8>)> =
+        model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(collect(view.iter()), expected);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
+    #[test]
+    fn btree_matches_btreemap(ops in prop::collection::vec(op(), 1..40)) {
+        let store = PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
+        let mut tree = BTreeMut::new(store.writer(), None, 0);
+        let mut model = Model::new();
+        let mut committed = Model::new();
+        let mut snapshots: Vec<(BTree, Model)> = Vec::new();
+        let mut version = 0;
+        for (step, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Insert(key, len) => {
+                    let value = value(&key, len, step as u64);
+                    let old = tree.insert(&key, &value).unwrap();
+                    prop_assert_eq!(old, model.insert(key, value));
+                }
+                Op::Remove(key) => {
+                    prop_assert_eq!(tree.remove(&key).unwrap(), model.remove(&key));
+                }
+                Op::Get(key) => {
+                    let got = tree.get(&key).unwrap().map(|v| v.to_vec());
+                    prop_assert_eq!(got.as_ref(), model.get(&key));
+                }
+                Op::Range(start, end, reverse) => {
+                    let valid = match (&start, &end) {
+                        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+                            s < e || (s == e && matches!((&start, &end), (Bound::Included(_), Bound::Included(_))))
+                        }
+                        _ => true,
+                    };
+                    let bounds = (start.as_ref().map(Vec::as_slice), end.as_ref().map(Vec::as_slice));
+                    let view = tree.view();
+                    let got = if reverse { collect(view.range_rev(bounds)) } else { collect(view.range(bounds)) };
+                    let mut expected: Vec<(Vec<u8>, Vec<u8>)> = if valid {
+                        model.range::<Vec<u8>, _>((start.clone(), end.clone())).map(|(k, v)| (k.clone(), v.clone())).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if reverse {
+                        expected.reverse();
+                    }
+                    prop_assert_eq!(got, expected);
+                }
+                Op::Commit => {
+                    version += 1;
+                    tree.commit(version);
+                    committed = model.clone();
+                    snapshots.push((tree.view(), model.clone()));
+                    if snapshots.len() > 3 {
+                        snapshots.remove(0);
+                    }
+                }
+                Op::Rollback => {
+                    tree.rollback();
+                    model = committed.clone();
+                }
+            }
+            prop_assert_eq!(tree.len(), model.len() as u64);
+            let report = check_tree(&store, tree.root()).unwrap();
+            prop_assert_eq!(report.entries, model.len() as u64);
+        }
+        check_view(&tree.view(), &model);
+        // Snapshots of earlier commits never change, whatever came after.
+        for (view, expected) in &snapshots {
+            check_view(view, expected);
+            check_tree(&store, view.root()).unwrap();
+        }
+    }
+}
