@@ -37,7 +37,7 @@
 //! catalog.commit(1);
 //!
 //! let snapshot = users.view();
-//! let names: Vec<Vec<u8>> = snapshot.range_rev(..).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! let names: Vec<Vec<u8>> = snapshot.iter_rev().map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
 //! assert_eq!(names, vec![b"bob".to_vec(), b"alice".to_vec()]);
 //! assert_eq!(&*snapshot.get(b"alice")?.unwrap(), b"3");
 //! # Ok(())

@@ -68,14 +68,20 @@ impl BTree {
         Ok(self.get(key)?.is_some())
     }
 
-    /// Entries in `range`, in ascending key order.
-    pub fn range<R: RangeBounds<[u8]>>(&self, range: R) -> Range {
+    /// Entries in `range`, in ascending key order. Keys may be given as anything that
+    /// views as bytes: `tree.range(b"a".as_slice()..b"m".as_slice())`, `tree.range(start_vec..)`.
+    pub fn range<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range {
         Range::new(self.clone(), owned_bounds(&range), Direction::Forward)
     }
 
     /// Entries in `range`, in descending key order.
-    pub fn range_rev<R: RangeBounds<[u8]>>(&self, range: R) -> Range {
+    pub fn range_rev<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range {
         Range::new(self.clone(), owned_bounds(&range), Direction::Reverse)
+    }
+
+    /// Every entry, descending.
+    pub fn iter_rev(&self) -> Range {
+        self.range_rev::<[u8], std::ops::RangeFull>(..)
     }
 
     /// Every entry, ascending.
@@ -84,7 +90,7 @@ impl BTree {
         reason = "items are Results read from pages; `for x in &tree` would hide the error handling"
     )]
     pub fn iter(&self) -> Range {
-        self.range::<std::ops::RangeFull>(..)
+        self.range::<[u8], std::ops::RangeFull>(..)
     }
 
     /// Entries whose key starts with `prefix`, ascending.
@@ -104,7 +110,7 @@ impl BTree {
 
     /// The entry with the largest key.
     pub fn last(&self) -> Result<Option<(Vec<u8>, Value)>> {
-        self.range_rev::<std::ops::RangeFull>(..).next().transpose()
+        self.iter_rev().next().transpose()
     }
 
     /// Entries in the tree, by walking it (column families keep a count instead).
@@ -132,10 +138,10 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 
 pub(crate) type OwnedBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
-fn owned_bounds<R: RangeBounds<[u8]>>(range: &R) -> OwnedBounds {
-    let own = |bound: Bound<&[u8]>| match bound {
-        Bound::Included(key) => Bound::Included(key.to_vec()),
-        Bound::Excluded(key) => Bound::Excluded(key.to_vec()),
+fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> OwnedBounds {
+    let own = |bound: Bound<&K>| match bound {
+        Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
+        Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
         Bound::Unbounded => Bound::Unbounded,
     };
     (own(range.start_bound()), own(range.end_bound()))

@@ -100,7 +100,7 @@ proptest! {
                         }
                         _ => true,
                     };
-                    let bounds = (start.as_ref().map(Vec::as_slice), end.as_ref().map(Vec::as_slice));
+                    let bounds = (start.clone(), end.clone());
                     let view = tree.view();
                     let got = if reverse { collect(view.range_rev(bounds)) } else { collect(view.range(bounds)) };
                     let mut expected: Vec<(Vec<u8>, Vec<u8>)> = if valid {
