@@ -8,11 +8,11 @@
 use folio_pagestore::{PageBuf, PageId, PageStore, PageWriter};
 
 use crate::node::{
-    BranchEntry, BranchNode, KEY_BYTES_MAX, LeafEntry, LeafNode, NodeKind, Stored, VALUE_BYTES_MAX,
-    key_inline_max, node_kind, value_inline_max,
+    BranchEntry, BranchNode, KEY_BYTES_MAX, KeyRef, LeafEntry, LeafNode, LeafView, NodeKind,
+    Stored, VALUE_BYTES_MAX, ValueRef, key_inline_max, node_kind, splice_leaf, value_inline_max,
 };
 use crate::overflow::{free_chain, read_chain, write_chain};
-use crate::tree::{BTree, DEPTH_MAX, child_for};
+use crate::tree::{BTree, DEPTH_MAX, child_for, search_leaf};
 use crate::{Error, Result, Value, error::corrupt};
 
 /// A tree being modified. Owns the [`PageWriter`] of its owner (one per column family), so
@@ -318,21 +318,44 @@ impl BTreeMut {
         let page = self.store().read(id)?;
         match node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))? {
             NodeKind::Leaf => {
-                let mut node = self.decode_leaf(id)?;
-                let appended = match node.entries.binary_search_by(|e| e.key.as_slice().cmp(key)) {
+                let view = LeafView::new(&page, id)?;
+                let (index, replacing, entry) = match search_leaf(self.store(), &view, key)? {
                     Ok(index) => {
+                        let (stored_key, stored_value) = view.entry(index)?;
+                        let previous = stored_of(&page, stored_value);
+                        let key_overflow = match stored_key {
+                            KeyRef::Overflow { first, .. } => Some(first),
+                            KeyRef::Inline(_) => None,
+                        };
                         let value = self.store_value(value)?;
-                        let previous = std::mem::replace(&mut node.entries[index].value, value);
                         outcome.replaced = true;
                         outcome.old = self.release(previous, want_old)?;
-                        false
+                        let entry = LeafEntry {
+                            key: key.to_vec(),
+                            key_overflow,
+                            value,
+                        };
+                        (index, true, entry)
                     }
-                    Err(index) => {
-                        let entry = self.new_entry(key, value)?;
-                        node.entries.insert(index, entry);
-                        index + 1 == node.entries.len()
-                    }
+                    Err(index) => (index, false, self.new_entry(key, value)?),
                 };
+                let appended = !replacing && index == view.len();
+                let mut encoded = Vec::new();
+                entry.encode_into(&mut encoded);
+                let page_size = self.store().page_size();
+                // Fast path: splice the entry's bytes into the page without decoding it.
+                if let Some((buf, _)) =
+                    splice_leaf(&page, id, index, replacing, Some(&encoded), page_size)?
+                {
+                    return Ok(Grown::Same(self.write_node(Some(id), buf)?));
+                }
+                // It no longer fits: decode and split.
+                let mut node = self.decode_leaf(id)?;
+                if replacing {
+                    node.entries[index] = entry;
+                } else {
+                    node.entries.insert(index, entry);
+                }
                 self.write_leaf(id, node, appended)
             }
             NodeKind::Branch => {
@@ -446,19 +469,24 @@ impl BTreeMut {
         let quarter = self.payload() / 4;
         match node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))? {
             NodeKind::Leaf => {
-                let mut node = self.decode_leaf(id)?;
-                let Ok(index) = node.entries.binary_search_by(|e| e.key.as_slice().cmp(key)) else {
+                let view = LeafView::new(&page, id)?;
+                let Ok(index) = search_leaf(self.store(), &view, key)? else {
                     return Ok(None);
                 };
-                let entry = node.entries.remove(index);
-                if let Some(first) = entry.key_overflow {
-                    free_chain(&mut self.writer, first, entry.key.len())?;
+                let (stored_key, stored_value) = view.entry(index)?;
+                if let KeyRef::Overflow { first, len } = stored_key {
+                    free_chain(&mut self.writer, first, len)?;
                 }
                 outcome.replaced = true;
-                outcome.old = self.release(entry.value, want_old)?;
-                let underfull = node.encoded_len() < quarter;
-                let id = self.write_node(Some(id), node.encode(self.store().page_size()))?;
-                Ok(Some(Shrunk { id, underfull }))
+                outcome.old = self.release(stored_of(&page, stored_value), want_old)?;
+                let (buf, used) =
+                    splice_leaf(&page, id, index, true, None, self.store().page_size())?
+                        .expect("a leaf with one entry fewer fits its page");
+                let id = self.write_node(Some(id), buf)?;
+                Ok(Some(Shrunk {
+                    id,
+                    underfull: used < quarter,
+                }))
             }
             NodeKind::Branch => {
                 let (index, child) = child_for(self.store(), &page, id, key)?;
@@ -559,6 +587,14 @@ impl BTreeMut {
         }
         self.writer.free(id);
         Ok(())
+    }
+}
+
+/// A stored value as an owned [`Stored`] (copying inline bytes out of the page).
+fn stored_of(page: &folio_pagestore::Page, value: ValueRef) -> Stored {
+    match value {
+        ValueRef::Inline(range) => Stored::Inline(page[range].to_vec()),
+        ValueRef::Overflow { first, len } => Stored::Overflow { first, len },
     }
 }
 

@@ -42,8 +42,10 @@ pub struct PageBuf {
 impl PageBuf {
     /// A zeroed page of `page_size` bytes.
     pub fn zeroed(page_size: usize) -> Self {
+        // Collecting a sized iterator allocates the `Arc` once and fills it in place;
+        // `Arc::from(vec![..])` would allocate twice and copy.
         Self {
-            bytes: Arc::from(vec![0u8; page_size]),
+            bytes: std::iter::repeat_n(0u8, page_size).collect(),
         }
     }
 

@@ -62,6 +62,31 @@ impl<'p> LeafView<'p> {
         Ok(offset)
     }
 
+    /// The byte just past entry `index`.
+    pub(crate) fn entry_end(&self, index: usize) -> Result<usize> {
+        let start = self.entry_start(index)?;
+        let bytes = self.bytes;
+        let bad = || corrupt(self.id, format!("entry {index} runs past the page"));
+        let flags = bytes[start];
+        let key_len = get_u32(bytes, start + 4).ok_or_else(bad)? as usize;
+        let value_len = get_u32(bytes, start + 8).ok_or_else(bad)? as usize;
+        let key = if flags & FLAG_KEY_OVERFLOW == 0 {
+            key_len
+        } else {
+            OVERFLOW_REF_BYTES
+        };
+        let value = if flags & FLAG_VALUE_OVERFLOW == 0 {
+            value_len
+        } else {
+            OVERFLOW_REF_BYTES
+        };
+        let end = start + LEAF_ENTRY_HEADER_BYTES + key + value;
+        if end > bytes.len() {
+            return Err(bad());
+        }
+        Ok(end)
+    }
+
     /// Entry `index`: its key and where its value is.
     pub(crate) fn entry(&self, index: usize) -> Result<(KeyRef<'p>, ValueRef)> {
         let start = self.entry_start(index)?;
@@ -109,6 +134,28 @@ pub(crate) struct LeafEntry {
 }
 
 impl LeafEntry {
+    /// Appends the entry's encoded bytes (its offset slot excluded).
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut flags = 0;
+        if self.key_overflow.is_some() {
+            flags |= FLAG_KEY_OVERFLOW;
+        }
+        if matches!(self.value, Stored::Overflow { .. }) {
+            flags |= FLAG_VALUE_OVERFLOW;
+        }
+        out.extend_from_slice(&[flags, 0, 0, 0]);
+        out.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.value.len() as u32).to_le_bytes());
+        match self.key_overflow {
+            Some(first) => out.extend_from_slice(&first.0.to_le_bytes()),
+            None => out.extend_from_slice(&self.key),
+        }
+        match &self.value {
+            Stored::Inline(bytes) => out.extend_from_slice(bytes),
+            Stored::Overflow { first, .. } => out.extend_from_slice(&first.0.to_le_bytes()),
+        }
+    }
+
     /// Bytes this entry takes in a node, its offset slot included.
     pub(crate) fn node_bytes(&self) -> usize {
         let key = if self.key_overflow.is_some() {
@@ -171,38 +218,85 @@ impl LeafNode {
         payload[0] = KIND_LEAF;
         payload[2..4].copy_from_slice(&(self.entries.len() as u16).to_le_bytes());
         let mut at = HEADER_BYTES + self.entries.len() * OFFSET_BYTES;
+        let mut bytes = Vec::with_capacity(payload.len());
         for (index, entry) in self.entries.iter().enumerate() {
             let slot = HEADER_BYTES + index * OFFSET_BYTES;
             payload[slot..slot + 2].copy_from_slice(&(at as u16).to_le_bytes());
-            let mut flags = 0;
-            if entry.key_overflow.is_some() {
-                flags |= FLAG_KEY_OVERFLOW;
-            }
-            if matches!(entry.value, Stored::Overflow { .. }) {
-                flags |= FLAG_VALUE_OVERFLOW;
-            }
-            payload[at] = flags;
-            payload[at + 4..at + 8].copy_from_slice(&(entry.key.len() as u32).to_le_bytes());
-            payload[at + 8..at + 12].copy_from_slice(&(entry.value.len() as u32).to_le_bytes());
-            at += LEAF_ENTRY_HEADER_BYTES;
-            if let Some(first) = entry.key_overflow {
-                payload[at..at + 8].copy_from_slice(&first.0.to_le_bytes());
-                at += OVERFLOW_REF_BYTES;
-            } else {
-                payload[at..at + entry.key.len()].copy_from_slice(&entry.key);
-                at += entry.key.len();
-            }
-            match &entry.value {
-                Stored::Inline(bytes) => {
-                    payload[at..at + bytes.len()].copy_from_slice(bytes);
-                    at += bytes.len();
-                }
-                Stored::Overflow { first, .. } => {
-                    payload[at..at + 8].copy_from_slice(&first.0.to_le_bytes());
-                    at += OVERFLOW_REF_BYTES;
-                }
-            }
+            bytes.clear();
+            entry.encode_into(&mut bytes);
+            payload[at..at + bytes.len()].copy_from_slice(&bytes);
+            at += bytes.len();
         }
         buf
     }
+}
+
+/// Rebuilds a leaf with entry `index` removed (when `remove`) and `insert` (encoded entry
+/// bytes) placed at `index`, copying the other entries as byte runs without decoding them.
+/// Returns the page and its encoded length, or `None` if the result does not fit.
+pub(crate) fn splice_leaf(
+    page: &Page,
+    id: PageId,
+    index: usize,
+    remove: bool,
+    insert: Option<&[u8]>,
+    page_size: usize,
+) -> Result<Option<(PageBuf, usize)>> {
+    let view = LeafView::new(page, id)?;
+    let count = view.len();
+    let bytes: &[u8] = page;
+    let data_start = HEADER_BYTES + count * OFFSET_BYTES;
+    let mut offsets = Vec::with_capacity(count + 1);
+    for k in 0..count {
+        offsets.push(view.entry_start(k)?);
+    }
+    let data_end = if count == 0 {
+        data_start
+    } else {
+        view.entry_end(count - 1)?
+    };
+    offsets.push(data_end);
+    // Entries are contiguous and in order (the encoder's invariant); verify before relying on it.
+    if offsets[0] != data_start || offsets.windows(2).any(|w| w[0] > w[1]) {
+        return Err(corrupt(id, "leaf entries are not contiguous"));
+    }
+    let removed = usize::from(remove);
+    let inserted = usize::from(insert.is_some());
+    let new_count = count - removed + inserted;
+    let new_data_start = HEADER_BYTES + new_count * OFFSET_BYTES;
+    let before = &bytes[data_start..offsets[index]];
+    let after = &bytes[offsets[index + removed]..data_end];
+    let new_entry = insert.unwrap_or(&[]);
+    let used = new_data_start + before.len() + new_entry.len() + after.len();
+    let mut buf = PageBuf::zeroed(page_size);
+    let payload = buf.payload_mut();
+    if used > payload.len() {
+        return Ok(None);
+    }
+    payload[0] = KIND_LEAF;
+    payload[2..4].copy_from_slice(&(new_count as u16).to_le_bytes());
+    let mut slot = HEADER_BYTES;
+    let mut put_offset = |payload: &mut [u8], offset: usize| {
+        payload[slot..slot + 2].copy_from_slice(&(offset as u16).to_le_bytes());
+        slot += OFFSET_BYTES;
+    };
+    for &offset in &offsets[..index] {
+        put_offset(payload, offset - data_start + new_data_start);
+    }
+    if insert.is_some() {
+        put_offset(payload, new_data_start + before.len());
+    }
+    let shift_from = offsets[index + removed];
+    for &offset in &offsets[index + removed..count] {
+        put_offset(
+            payload,
+            offset - shift_from + new_data_start + before.len() + new_entry.len(),
+        );
+    }
+    let mut at = new_data_start;
+    for run in [before, new_entry, after] {
+        payload[at..at + run.len()].copy_from_slice(run);
+        at += run.len();
+    }
+    Ok(Some((buf, used)))
 }

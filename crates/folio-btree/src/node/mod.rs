@@ -14,7 +14,7 @@ pub(crate) use branch::{BranchEntry, BranchNode, BranchView};
 pub use layout::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub(crate) use layout::{NodeKind, node_kind};
 pub(crate) use layout::{key_inline_max, value_inline_max};
-pub(crate) use leaf::{KeyRef, LeafEntry, LeafNode, LeafView, ValueRef};
+pub(crate) use leaf::{KeyRef, LeafEntry, LeafNode, LeafView, ValueRef, splice_leaf};
 pub(crate) use stored::Stored;
 
 /// Bytes of a leaf's header (before its offset table).
