@@ -34,6 +34,9 @@ pub struct Range {
     leaf: Option<(Page, PageId, isize)>,
     started: bool,
     done: bool,
+    /// The last key yielded: keys must move strictly in the iteration direction, which also
+    /// guarantees a damaged tree (a child listed twice, a cycle) cannot make us loop.
+    last_key: Option<Vec<u8>>,
 }
 
 impl Range {
@@ -46,6 +49,7 @@ impl Range {
             leaf: None,
             started: false,
             done: false,
+            last_key: None,
         }
     }
 
@@ -208,6 +212,19 @@ impl Range {
                 self.done = true;
                 break;
             }
+            if let Some(last) = &self.last_key {
+                let moved_on = match self.direction {
+                    Direction::Forward => key > *last,
+                    Direction::Reverse => key < *last,
+                };
+                if !moved_on {
+                    return Err(corrupt(
+                        id,
+                        "keys out of order across leaves (a damaged branch)",
+                    ));
+                }
+            }
+            self.last_key = Some(key.clone());
             let value = value_of(&store, &page, &view, position)?;
             let step = if self.direction == Direction::Forward {
                 1

@@ -5,6 +5,8 @@
 //! page is copied to a new page and the old one freed (it stays readable by older snapshots
 //! until the page store's reclamation rules let it go).
 
+use std::collections::HashSet;
+
 use folio_pagestore::{PageBuf, PageId, PageStore, PageWriter};
 
 use crate::node::{
@@ -129,7 +131,7 @@ impl BTreeMut {
     /// Frees every page of the tree (nodes and overflow chains) and empties it.
     pub fn clear(&mut self) -> Result<()> {
         if let Some(root) = self.root.take() {
-            self.free_subtree(root, 0)?;
+            self.free_subtree(root, 0, &mut HashSet::new())?;
         }
         self.len = 0;
         Ok(())
@@ -139,7 +141,7 @@ impl BTreeMut {
     /// frees are settled with this tree's next commit (dropping a column family).
     pub fn free_tree_pages(&mut self, root: Option<PageId>) -> Result<()> {
         match root {
-            Some(root) => self.free_subtree(root, 0),
+            Some(root) => self.free_subtree(root, 0, &mut HashSet::new()),
             None => Ok(()),
         }
     }
@@ -192,7 +194,7 @@ impl BTreeMut {
             },
         }
         if !outcome.replaced {
-            self.len += 1;
+            self.len = self.len.saturating_add(1);
         }
         Ok(outcome)
     }
@@ -205,7 +207,8 @@ impl BTreeMut {
         let Some(shrunk) = self.remove_from(root, key, want_old, &mut outcome, 0)? else {
             return Ok(outcome);
         };
-        self.len -= 1;
+        // Saturating: a length recorded by a damaged catalog must not panic here.
+        self.len = self.len.saturating_sub(1);
         self.root = Some(shrunk.id);
         self.collapse_root()?;
         Ok(outcome)
@@ -560,9 +563,19 @@ impl BTreeMut {
     }
 
     /// Frees a subtree: nodes, values' and keys' overflow chains, separators' chains.
-    fn free_subtree(&mut self, id: PageId, depth: usize) -> Result<()> {
+    /// `visited` makes a damaged tree that reaches a page twice an error, not a double free
+    /// or an exponential walk.
+    fn free_subtree(
+        &mut self,
+        id: PageId,
+        depth: usize,
+        visited: &mut HashSet<PageId>,
+    ) -> Result<()> {
         if depth > DEPTH_MAX {
             return Err(corrupt(id, "tree deeper than any valid tree"));
+        }
+        if !visited.insert(id) {
+            return Err(corrupt(id, "page reached twice"));
         }
         match self.kind(id)? {
             NodeKind::Leaf => {
@@ -576,7 +589,7 @@ impl BTreeMut {
             NodeKind::Branch => {
                 let node = self.decode_branch(id)?;
                 for index in 0..=node.entries.len() {
-                    self.free_subtree(node.child(index), depth + 1)?;
+                    self.free_subtree(node.child(index), depth + 1, visited)?;
                 }
                 for entry in node.entries {
                     if let Some(first) = entry.key_overflow {
