@@ -195,11 +195,12 @@ impl Range {
         }
         let store = self.tree.store().clone();
         while !self.done {
-            let Some((page, id, index)) = self.leaf.clone() else {
+            let Some((page, id, index)) = &self.leaf else {
                 self.done = true;
                 break;
             };
-            let view = LeafView::new(&page, id)?;
+            let (id, index) = (*id, *index);
+            let view = LeafView::new(page, id)?;
             if index < 0 || index >= view.len() as isize {
                 if !self.next_leaf()? {
                     self.done = true;
@@ -224,14 +225,19 @@ impl Range {
                     ));
                 }
             }
-            self.last_key = Some(key.clone());
-            let value = value_of(&store, &page, &view, position)?;
+            let value = value_of(&store, page, &view, position)?;
+            // Reuse the buffer: no allocation per entry for the order check.
+            let last = self.last_key.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(&key);
             let step = if self.direction == Direction::Forward {
                 1
             } else {
                 -1
             };
-            self.leaf = Some((page, id, index + step));
+            if let Some((_, _, next)) = &mut self.leaf {
+                *next = index + step;
+            }
             return Ok(Some((key, value)));
         }
         Ok(None)
