@@ -115,8 +115,10 @@ impl PageStore {
                 *self.durable_header().lock() = slot;
                 self.allocator().finish_checkpoint(prepared);
                 checkpointer.file_bytes = file_bytes;
-                checkpointer.checkpoints += 1;
-                checkpointer.last = stats;
+                let mut record = self.checkpoint_record().lock();
+                record.file_bytes = file_bytes;
+                record.checkpoints += 1;
+                record.last = stats;
                 Ok(stats)
             }
             Err(error) => {
@@ -125,6 +127,7 @@ impl PageStore {
                 self.allocator().abort_checkpoint(prepared);
                 if let Ok(len) = self.storage().len() {
                     checkpointer.file_bytes = len;
+                    self.checkpoint_record().lock().file_bytes = len;
                 }
                 Err(error)
             }

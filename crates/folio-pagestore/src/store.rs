@@ -30,8 +30,10 @@ struct StoreInner {
     allocator: FileAllocator,
     /// The last durable header slot.
     durable_header: Mutex<HeaderSlot>,
-    /// Serializes checkpoints and holds their bookkeeping.
+    /// Serializes checkpoints (held for a checkpoint's whole I/O).
     checkpointer: Mutex<CheckpointerState>,
+    /// What checkpoints report; locked only briefly, so `stats()` never waits for I/O.
+    checkpoint_record: Mutex<CheckpointRecord>,
     poisoned: AtomicBool,
 }
 
@@ -39,6 +41,12 @@ struct StoreInner {
 #[derive(Debug)]
 pub(crate) struct CheckpointerState {
     /// File length as last grown (preallocated space included).
+    pub(crate) file_bytes: u64,
+}
+
+/// Counters of completed checkpoints, for `stats()`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckpointRecord {
     pub(crate) file_bytes: u64,
     pub(crate) checkpoints: u64,
     pub(crate) last: CheckpointStats,
@@ -150,7 +158,8 @@ impl PageStore {
                 cache,
                 allocator,
                 durable_header: Mutex::new(slot),
-                checkpointer: Mutex::new(CheckpointerState {
+                checkpointer: Mutex::new(CheckpointerState { file_bytes }),
+                checkpoint_record: Mutex::new(CheckpointRecord {
                     file_bytes,
                     checkpoints: 0,
                     last: CheckpointStats::default(),
@@ -248,17 +257,17 @@ impl PageStore {
     /// Counters and sizes.
     pub fn stats(&self) -> PageStoreStats {
         let header = self.inner.durable_header.lock().clone();
-        let checkpointer = self.inner.checkpointer.lock();
+        let record = *self.inner.checkpoint_record.lock();
         PageStoreStats {
             cache: self.inner.cache.stats(),
             page_size: self.page_size(),
             high_water_pages: self.inner.allocator.high_water(),
-            file_bytes: checkpointer.file_bytes,
+            file_bytes: record.file_bytes,
             reusable_pages: self.inner.allocator.pool_free_pages(),
             durable_free_pages: header.free_pages,
             durable_version: header.version,
-            checkpoints: checkpointer.checkpoints,
-            last_checkpoint: checkpointer.last,
+            checkpoints: record.checkpoints,
+            last_checkpoint: record.last,
             poisoned: self.is_poisoned(),
         }
     }
@@ -273,6 +282,10 @@ impl PageStore {
 
     pub(crate) fn checkpointer(&self) -> &Mutex<CheckpointerState> {
         &self.inner.checkpointer
+    }
+
+    pub(crate) fn checkpoint_record(&self) -> &Mutex<CheckpointRecord> {
+        &self.inner.checkpoint_record
     }
 
     pub(crate) fn durable_header(&self) -> &Mutex<HeaderSlot> {

@@ -46,6 +46,19 @@ pub struct RecoveryReport {
     pub segments_removed: usize,
 }
 
+/// Where recovery is, reported after each segment is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryProgress {
+    /// Segments checked so far.
+    pub segments_done: usize,
+    /// Segments to check.
+    pub segments_total: usize,
+    /// Valid records found so far.
+    pub records: u64,
+    /// Bytes of the segments checked so far.
+    pub bytes: u64,
+}
+
 struct LoadedSegment {
     first_lsn: Lsn,
     name: String,
@@ -57,6 +70,7 @@ struct LoadedSegment {
 pub(crate) fn recover(
     directory: &Arc<dyn Directory>,
     options: &WalOptions,
+    progress: &mut dyn FnMut(&RecoveryProgress),
 ) -> Result<(WritePosition, RecoveryReport)> {
     let mut report = RecoveryReport::default();
     let mut segments = load_segments(&**directory, &mut report)?;
@@ -79,7 +93,17 @@ pub(crate) fn recover(
     report.first_lsn = expected;
     let mut end_offset = SEGMENT_HEADER_BYTES;
     let mut kept = segments.len();
+    let mut bytes_checked = 0;
     'segments: for index in 0..segments.len() {
+        if index > 0 {
+            bytes_checked += segments[index - 1].bytes.len() as u64;
+            progress(&RecoveryProgress {
+                segments_done: index,
+                segments_total: segments.len(),
+                records: report.records,
+                bytes: bytes_checked,
+            });
+        }
         let segment = &segments[index];
         if segment.first_lsn != expected {
             return Err(RecoveryError::Gap {
@@ -127,6 +151,12 @@ pub(crate) fn recover(
             break 'segments;
         }
     }
+    progress(&RecoveryProgress {
+        segments_done: segments.len(),
+        segments_total: segments.len(),
+        records: report.records,
+        bytes: report.bytes_read,
+    });
     segments.truncate(kept);
     let last = segments.last().expect("at least one segment is kept");
     let position = WritePosition {

@@ -9,7 +9,10 @@ use folio_io::Directory;
 use crate::group_commit::GroupCommit;
 use crate::recovery::recover;
 use crate::segment::{SegmentSink, segment_name};
-use crate::{CommitStats, Durability, Error, Lsn, RecoveryReport, Result, WalOptions, WalReader};
+use crate::{
+    CommitStats, Durability, Error, Lsn, RecoveryProgress, RecoveryReport, Result, WalOptions,
+    WalReader,
+};
 
 /// A write-ahead log in a [`Directory`] of segment files.
 ///
@@ -60,8 +63,18 @@ impl Wal {
         directory: Arc<dyn Directory>,
         options: WalOptions,
     ) -> Result<(Self, RecoveryReport)> {
+        Self::open_with_progress(directory, options, &mut |_| {})
+    }
+
+    /// [`Wal::open`], calling `progress` after each segment recovery has checked (for a
+    /// progress bar when the log is large).
+    pub fn open_with_progress(
+        directory: Arc<dyn Directory>,
+        options: WalOptions,
+        progress: &mut dyn FnMut(&RecoveryProgress),
+    ) -> Result<(Self, RecoveryReport)> {
         options.validate()?;
-        let (position, report) = recover(&directory, &options)?;
+        let (position, report) = recover(&directory, &options, progress)?;
         let sink = SegmentSink::new(directory, options.segment_bytes, position);
         let shared = Arc::new(WalShared {
             commit: GroupCommit::new(sink, report.next_lsn, options.commit_window),

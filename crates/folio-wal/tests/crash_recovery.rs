@@ -167,3 +167,27 @@ fn a_clean_close_keeps_everything_including_eventual_records() {
     );
     assert!(report.segments > 1, "the scenario should roll segments");
 }
+
+#[test]
+fn recovery_reports_progress_per_segment() {
+    let device = SimDirectory::new(9);
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    for i in 0..200u32 {
+        wal.append(&[i as u8; 2000], Durability::Eventual).unwrap();
+    }
+    wal.close().unwrap();
+    let mut seen = Vec::new();
+    let (_, report) = Wal::open_with_progress(
+        Arc::new(device.crash(CrashPolicy::DropUnsynced)),
+        options(),
+        &mut |progress| seen.push(*progress),
+    )
+    .unwrap();
+    assert_eq!(seen.len(), report.segments, "one report per segment");
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].records <= w[1].records && w[0].bytes < w[1].bytes)
+    );
+    let last = seen.last().unwrap();
+    assert_eq!((last.segments_done, last.records), (report.segments, 200));
+}
