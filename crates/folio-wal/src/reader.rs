@@ -6,7 +6,7 @@ use folio_io::Storage;
 
 use crate::record::{Decoded, decode};
 use crate::segment::SEGMENT_HEADER_BYTES;
-use crate::{Error, Lsn, RecoveryError, Result};
+use crate::{Lsn, RecoveryError, Result};
 
 /// Bytes read from a segment at a time (more when one record is larger).
 const READ_CHUNK_BYTES: usize = 1 << 20;
@@ -84,7 +84,12 @@ impl WalReader {
                         continue; // before the starting LSN
                     }
                     if record.lsn != self.next_lsn {
-                        return Err(corrupt(record.lsn, self.next_lsn));
+                        return Err(RecoveryError::Gap {
+                            segment: crate::segment::segment_name(first),
+                            expected: self.next_lsn,
+                            found: record.lsn,
+                        }
+                        .into());
                     }
                     self.next_lsn += 1;
                     return Ok(Some((record.lsn, record.payload.to_vec())));
@@ -96,6 +101,8 @@ impl WalReader {
                     self.buffer_offset = 0;
                 }
                 Decoded::Invalid(reason) => {
+                    // Everything up to `end_lsn` was written and checked at open, so damage
+                    // here is corruption since then; the log's written end stands as witness.
                     return Err(RecoveryError::CorruptRecord {
                         lsn: self.next_lsn,
                         segment: crate::segment::segment_name(first),
@@ -109,15 +116,6 @@ impl WalReader {
         }
         Ok(None)
     }
-}
-
-fn corrupt(found: Lsn, expected: Lsn) -> Error {
-    RecoveryError::Gap {
-        segment: String::new(),
-        expected,
-        found,
-    }
-    .into()
 }
 
 impl Iterator for WalReader {
