@@ -159,6 +159,21 @@ impl Catalog {
         Ok(())
     }
 
+    /// Records `state` for `name` as given (creating or overwriting the entry): for a layer
+    /// above that assigns ids itself and keeps the catalog in step at checkpoints.
+    pub fn set(&mut self, name: &str, state: CfState) -> Result<()> {
+        Self::check_name(name)?;
+        self.tree.put(name.as_bytes(), &state.encode())?;
+        self.next_id = self.next_id.max(state.id + 1);
+        Ok(())
+    }
+
+    /// Removes the entry for `name` without touching its tree's pages (the caller freed them
+    /// already); returns whether it existed.
+    pub fn forget(&mut self, name: &str) -> Result<bool> {
+        self.tree.delete_key(name.as_bytes())
+    }
+
     /// Every column family, by name.
     pub fn list(&self) -> Result<Vec<(String, CfState)>> {
         let mut out = Vec::new();

@@ -18,6 +18,10 @@ pub trait Directory: Send + Sync + Debug {
     /// Removes file `name` (no error if it does not exist).
     fn remove(&self, name: &str) -> Result<()>;
 
+    /// Renames `from` to `to` atomically, replacing `to` if it exists; durable on return.
+    /// Creating a file under a temporary name and renaming it makes its creation atomic.
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+
     /// The names of all files, sorted.
     fn list(&self) -> Result<Vec<String>>;
 }
@@ -83,6 +87,15 @@ impl Directory for FsDirectory {
                 source,
             }),
         }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        fs::rename(self.path.join(from), self.path.join(to)).map_err(|source| Error::Io {
+            op: Operation::Open,
+            path: Some(self.path.join(from)),
+            source,
+        })?;
+        self.sync()
     }
 
     fn list(&self) -> Result<Vec<String>> {

@@ -27,6 +27,16 @@ fn exercise(directory: &dyn Directory) {
     directory.remove("a").unwrap();
     directory.remove("never-existed").unwrap();
     assert_eq!(directory.list().unwrap(), vec!["b".to_owned()]);
+    directory.rename("b", "c").unwrap();
+    assert_eq!(directory.list().unwrap(), vec!["c".to_owned()]);
+    let mut buf = [0u8; 3];
+    directory
+        .open("c", false)
+        .unwrap()
+        .read_exact_at(&mut buf, 0)
+        .unwrap();
+    assert_eq!(&buf, b"bee");
+    assert!(directory.rename("missing", "x").is_err());
 }
 
 #[test]

@@ -115,6 +115,18 @@ impl Directory for SimDirectory {
         Ok(())
     }
 
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let mut state = self.inner.lock();
+        Self::begin(&state)?;
+        let file = state.files.remove(from).ok_or_else(|| Error::Io {
+            op: crate::Operation::Open,
+            path: Some(from.into()),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })?;
+        state.files.insert(to.to_owned(), file);
+        Ok(())
+    }
+
     fn list(&self) -> Result<Vec<String>> {
         let state = self.inner.lock();
         Self::begin(&state)?;

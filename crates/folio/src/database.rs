@@ -1,0 +1,360 @@
+//! [`Database`]: opening (with recovery), column families, transactions, checkpoints.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use folio_btree::{BTreeMut, Catalog, CfState};
+use folio_io::{Directory, FsDirectory};
+use folio_pagestore::{PageId, PageStore, PageStoreStats};
+use folio_wal::{Durability, Lsn, Wal, WalStats};
+use parking_lot::{Mutex, RwLock};
+
+use crate::log_record::RecordBuilder;
+use crate::snapshot::{CfRoot, Edit, Publisher, Snapshot};
+use crate::{DatabaseOptions, Error, ReadTransaction, Result, WriteTransaction};
+
+/// Name of the data file inside the database directory (the log's segments sit beside it).
+pub const DATA_FILE: &str = "data.folio";
+/// The data file while it is being created.
+const DATA_FILE_NEW: &str = "data.folio.new";
+const ROOTS_MAGIC: [u8; 8] = *b"FOLIODB1";
+const ROOTS_BYTES: usize = 24;
+const NO_PAGE: u64 = u64::MAX;
+
+/// One column family's writer: its tree, locked by one write transaction at a time.
+#[derive(Debug)]
+pub(crate) struct CfSlot {
+    pub(crate) id: u64,
+    pub(crate) tree: Arc<Mutex<BTreeMut>>,
+}
+
+/// An embedded, transactional, ordered key-value database: many column families in one
+/// data file, a shared write-ahead log with group commit, snapshots across column families.
+/// Cheap to clone; all clones share one database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) inner: Arc<DbInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct DbInner {
+    pub(crate) store: PageStore,
+    pub(crate) wal: Wal,
+    pub(crate) options: DatabaseOptions,
+    /// Live column families by name.
+    pub(crate) cfs: RwLock<BTreeMap<String, Arc<CfSlot>>>,
+    /// Serializes column-family creation, drop and rename; holds the next id.
+    ddl: Mutex<u64>,
+    pub(crate) publisher: Publisher,
+    /// Kept in step with the published roots at each checkpoint.
+    catalog: Mutex<Catalog>,
+    checkpoint_lock: Mutex<()>,
+}
+
+/// Counters and sizes of a database.
+#[derive(Debug, Clone)]
+pub struct DatabaseStats {
+    /// The data file: cache, dirty bytes, allocation, checkpoints.
+    pub page_store: PageStoreStats,
+    /// The log: records, syncs, group sizes, positions.
+    pub wal: WalStats,
+    /// The version (LSN) readers see.
+    pub published_version: Lsn,
+    /// Column families.
+    pub column_families: usize,
+}
+
+fn encode_roots(catalog: Option<PageId>, version: Lsn) -> Vec<u8> {
+    let mut out = ROOTS_MAGIC.to_vec();
+    out.extend_from_slice(&catalog.map_or(NO_PAGE, |p| p.0).to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
+    out
+}
+
+fn decode_roots(roots: &[u8]) -> Result<(Option<PageId>, Lsn)> {
+    if roots.is_empty() {
+        return Ok((None, 0));
+    }
+    if roots.len() != ROOTS_BYTES || roots[..8] != ROOTS_MAGIC {
+        return Err(Error::CorruptRoots {
+            reason: format!(
+                "{} bytes, expected {ROOTS_BYTES} starting with the folio magic",
+                roots.len()
+            ),
+        });
+    }
+    let catalog = u64::from_le_bytes(roots[8..16].try_into().expect("8 bytes"));
+    let version = u64::from_le_bytes(roots[16..24].try_into().expect("8 bytes"));
+    Ok(((catalog != NO_PAGE).then_some(PageId(catalog)), version))
+}
+
+impl Database {
+    /// Opens (creating if needed) the database in directory `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, DatabaseOptions::default())
+    }
+
+    /// Opens the database in directory `path` with `options`.
+    pub fn open_with(path: impl AsRef<Path>, options: DatabaseOptions) -> Result<Self> {
+        Self::open_in(Arc::new(FsDirectory::open(path)?), options)
+    }
+
+    /// Opens the database in `directory` (a real or simulated one): the data file's newest
+    /// checkpoint, then the log replayed past it.
+    pub fn open_in(directory: Arc<dyn Directory>, options: DatabaseOptions) -> Result<Self> {
+        options.validate()?;
+        if !directory.list()?.iter().any(|name| name == DATA_FILE) {
+            // Create under a temporary name and rename: a crash during creation leaves no
+            // half-made data file, only a temporary one the next open replaces.
+            directory.remove(DATA_FILE_NEW)?;
+            let fresh = directory.open(DATA_FILE_NEW, true)?;
+            drop(PageStore::create(fresh, options.page_store.clone())?);
+            directory.rename(DATA_FILE_NEW, DATA_FILE)?;
+        }
+        let data = directory.open(DATA_FILE, false)?;
+        let store = PageStore::open(data, options.page_store.clone())?;
+        let (catalog_root, checkpoint) = decode_roots(&store.roots())?;
+        let catalog = Catalog::open(store.writer(), catalog_root)?;
+        let mut cfs = BTreeMap::new();
+        let mut snapshot = Snapshot {
+            version: checkpoint,
+            by_id: BTreeMap::new(),
+        };
+        for (name, state) in catalog.list()? {
+            let tree = BTreeMut::new(store.writer(), state.root, state.len);
+            cfs.insert(
+                name.clone(),
+                Arc::new(CfSlot {
+                    id: state.id,
+                    tree: Arc::new(Mutex::new(tree)),
+                }),
+            );
+            snapshot.by_id.insert(
+                state.id,
+                CfRoot {
+                    name,
+                    root: state.root,
+                    len: state.len,
+                },
+            );
+        }
+        let (wal, _report) = Wal::open(directory, options.wal.clone())?;
+        if wal.last_lsn() < checkpoint {
+            return Err(Error::LogBehindData {
+                wal_last: wal.last_lsn(),
+                checkpoint,
+            });
+        }
+        crate::recovery::replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot)?;
+        let next_id = snapshot.by_id.keys().next_back().map_or(0, |id| id + 1);
+        let publisher = Publisher::new(snapshot, store.clone());
+        Ok(Self {
+            inner: Arc::new(DbInner {
+                store,
+                wal,
+                options,
+                cfs: RwLock::new(cfs),
+                ddl: Mutex::new(next_id),
+                publisher,
+                catalog: Mutex::new(catalog),
+                checkpoint_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Creates an empty column family; durable when this returns.
+    pub fn create_cf(&self, name: &str) -> Result<()> {
+        let mut next_id = self.inner.ddl.lock();
+        check_name(name)?;
+        if self.inner.cfs.read().contains_key(name) {
+            return Err(Error::ColumnFamilyExists { name: name.into() });
+        }
+        let id = *next_id;
+        let mut record = RecordBuilder::new();
+        record.create_cf(id, name);
+        let lsn = self
+            .inner
+            .wal
+            .append_owned(record.finish(), Durability::Eventual)?;
+        *next_id += 1;
+        let tree = BTreeMut::new(self.inner.store.writer(), None, 0);
+        self.inner.cfs.write().insert(
+            name.to_owned(),
+            Arc::new(CfSlot {
+                id,
+                tree: Arc::new(Mutex::new(tree)),
+            }),
+        );
+        self.inner.publisher.publish(
+            lsn,
+            vec![Edit::Create {
+                id,
+                name: name.to_owned(),
+            }],
+        );
+        drop(next_id);
+        self.inner.wal.wait_durable(lsn)?;
+        Ok(())
+    }
+
+    /// Creates column family `name` if it does not exist yet.
+    pub fn create_cf_if_missing(&self, name: &str) -> Result<()> {
+        match self.create_cf(name) {
+            Err(Error::ColumnFamilyExists { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Drops a column family: waits for its writer, then frees all its pages (readers of
+    /// older snapshots keep seeing it until they end).
+    pub fn drop_cf(&self, name: &str) -> Result<()> {
+        let _ddl = self.inner.ddl.lock();
+        let slot = self
+            .inner
+            .cfs
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
+        let mut tree = slot.tree.lock();
+        let mut record = RecordBuilder::new();
+        record.drop_cf(slot.id, name);
+        let lsn = self
+            .inner
+            .wal
+            .append_owned(record.finish(), Durability::Eventual)?;
+        tree.clear()?;
+        tree.commit(lsn);
+        self.inner.cfs.write().remove(name);
+        drop(tree);
+        self.inner
+            .publisher
+            .publish(lsn, vec![Edit::Drop { id: slot.id }]);
+        self.inner.wal.wait_durable(lsn)?;
+        Ok(())
+    }
+
+    /// Renames a column family.
+    pub fn rename_cf(&self, from: &str, to: &str) -> Result<()> {
+        let _ddl = self.inner.ddl.lock();
+        check_name(to)?;
+        let mut cfs = self.inner.cfs.write();
+        if cfs.contains_key(to) {
+            return Err(Error::ColumnFamilyExists { name: to.into() });
+        }
+        let slot = cfs
+            .get(from)
+            .cloned()
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: from.into() })?;
+        let mut record = RecordBuilder::new();
+        record.rename_cf(slot.id, from, to);
+        let lsn = self
+            .inner
+            .wal
+            .append_owned(record.finish(), Durability::Eventual)?;
+        cfs.remove(from);
+        cfs.insert(to.to_owned(), Arc::clone(&slot));
+        drop(cfs);
+        self.inner.publisher.publish(
+            lsn,
+            vec![Edit::Rename {
+                id: slot.id,
+                to: to.to_owned(),
+            }],
+        );
+        self.inner.wal.wait_durable(lsn)?;
+        Ok(())
+    }
+
+    /// The names of all column families.
+    pub fn cf_names(&self) -> Vec<String> {
+        self.inner.cfs.read().keys().cloned().collect()
+    }
+
+    /// A write transaction over the column families `cfs` (their writers are locked in one
+    /// global order, so transactions over overlapping sets never deadlock; transactions over
+    /// disjoint sets run in parallel).
+    pub fn begin_write(&self, cfs: &[&str]) -> Result<WriteTransaction> {
+        let mut slots = Vec::with_capacity(cfs.len());
+        {
+            let live = self.inner.cfs.read();
+            for name in cfs {
+                let slot = live.get(*name).ok_or_else(|| Error::ColumnFamilyNotFound {
+                    name: (*name).into(),
+                })?;
+                if !slots.iter().any(|(n, _): &(String, Arc<CfSlot>)| n == name) {
+                    slots.push(((*name).to_owned(), Arc::clone(slot)));
+                }
+            }
+        }
+        slots.sort_by_key(|(_, slot)| slot.id);
+        Ok(WriteTransaction::new(self.clone(), slots))
+    }
+
+    /// A read-only snapshot of every column family at the latest published version.
+    pub fn begin_read(&self) -> ReadTransaction {
+        ReadTransaction::new(self.clone(), self.inner.publisher.begin_read())
+    }
+
+    /// Makes the latest published version durable in the data file and drops the log
+    /// segments it covers. Writers keep running meanwhile.
+    pub fn checkpoint(&self) -> Result<Lsn> {
+        let _one_at_a_time = self.inner.checkpoint_lock.lock();
+        let snapshot = self.inner.publisher.current();
+        let version = snapshot.version;
+        // Every record up to `version` must be durable in the log first: otherwise a crash
+        // could lose some, and later commits would reuse their LSNs below the checkpoint.
+        if version > 0 {
+            self.inner.wal.wait_durable(version)?;
+        }
+        let catalog_root = {
+            let mut catalog = self.inner.catalog.lock();
+            let listed: Vec<String> = catalog.list()?.into_iter().map(|(name, _)| name).collect();
+            for name in listed {
+                if snapshot.find(&name).is_none() {
+                    catalog.forget(&name)?;
+                }
+            }
+            for (id, cf) in &snapshot.by_id {
+                let state = CfState {
+                    id: *id,
+                    root: cf.root,
+                    len: cf.len,
+                };
+                if catalog.get(&cf.name)? != Some(state) {
+                    catalog.set(&cf.name, state)?;
+                }
+            }
+            catalog.commit(version);
+            catalog.root()
+        };
+        self.inner
+            .store
+            .checkpoint(version, &encode_roots(catalog_root, version))?;
+        self.inner.wal.truncate_below(version + 1)?;
+        Ok(version)
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> DatabaseStats {
+        DatabaseStats {
+            page_store: self.inner.store.stats(),
+            wal: self.inner.wal.stats(),
+            published_version: self.inner.publisher.current().version,
+            column_families: self.inner.cfs.read().len(),
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > folio_btree::CF_NAME_BYTES_MAX {
+        return Err(Error::Tree(folio_btree::Error::InvalidName {
+            reason: format!(
+                "names must have 1 to {} bytes",
+                folio_btree::CF_NAME_BYTES_MAX
+            ),
+        }));
+    }
+    Ok(())
+}

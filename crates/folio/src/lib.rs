@@ -1,0 +1,52 @@
+//! # folio: an embedded, transactional, ordered key-value database
+//!
+//! One directory holds the data file (copy-on-write B+trees of many column families) and
+//! the write-ahead log. Write transactions name the column families they change; writers of
+//! different column families run in parallel and a transaction over several commits
+//! atomically. Read transactions see one consistent snapshot of every column family.
+//! Commits are logged with group commit; checkpoints write data pages later.
+//!
+//! ```
+//! use folio::Database;
+//!
+//! # fn main() -> folio::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Database::open(dir.path())?;
+//! db.create_cf("users")?;
+//! db.create_cf("emails")?;
+//!
+//! let mut txn = db.begin_write(&["users", "emails"])?;   // atomic across both
+//! txn.put("users", b"alice", b"Alice Liddell")?;
+//! txn.put("emails", b"alice@example.com", b"alice")?;
+//! txn.commit()?;                                          // durable on return
+//!
+//! let read = db.begin_read();                             // a snapshot of every CF
+//! assert_eq!(&*read.get("users", b"alice")?.unwrap(), b"Alice Liddell");
+//! db.checkpoint()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **Status** (issue 5 is open): transactions, snapshots, group-commit durability, explicit
+//! checkpoints and recovery work and are tested; the background checkpointer with dirty-byte
+//! back-pressure, savepoints, the `WriteBatch` commit queue, the bulk-load path and the
+//! full crash sweep are not written yet. See `docs/architecture.md`.
+
+#![forbid(unsafe_code)]
+
+mod database;
+mod error;
+mod log_record;
+mod options;
+mod read_txn;
+mod recovery;
+mod snapshot;
+mod write_txn;
+
+pub use database::{DATA_FILE, Database, DatabaseStats};
+pub use error::{Error, Result};
+pub use folio_btree::{BTree, Range, Value};
+pub use folio_wal::{Durability, Lsn};
+pub use options::DatabaseOptions;
+pub use read_txn::ReadTransaction;
+pub use write_txn::WriteTransaction;

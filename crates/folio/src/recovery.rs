@@ -1,0 +1,104 @@
+//! Replay of the write-ahead log past the data file's checkpoint.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use folio_btree::BTreeMut;
+use folio_pagestore::PageStore;
+use folio_wal::{Lsn, Wal};
+use parking_lot::Mutex;
+
+use crate::database::CfSlot;
+use crate::log_record::{LogOp, decode};
+use crate::snapshot::{CfRoot, Snapshot};
+use crate::{Error, Result};
+
+/// Applies every log record after `checkpoint` to the column families, committing each
+/// record's changes under its LSN, and advances `snapshot` to the last one.
+pub(crate) fn replay(
+    store: &PageStore,
+    wal: &Wal,
+    checkpoint: Lsn,
+    cfs: &mut BTreeMap<String, Arc<CfSlot>>,
+    snapshot: &mut Snapshot,
+) -> Result<()> {
+    if wal.last_lsn() == checkpoint {
+        return Ok(());
+    }
+    let name_of = |cfs: &BTreeMap<String, Arc<CfSlot>>, id: u64, lsn: Lsn| {
+        cfs.iter()
+            .find(|(_, slot)| slot.id == id)
+            .map(|(name, _)| name.clone())
+            .ok_or_else(|| Error::CorruptLogRecord {
+                lsn,
+                reason: format!("names column family {id}, which does not exist"),
+            })
+    };
+    for record in wal.read_from(checkpoint + 1)? {
+        let (lsn, payload) = record?;
+        let mut touched = BTreeSet::new();
+        for op in decode(lsn, &payload)? {
+            match op {
+                LogOp::Put { cf, key, value } => {
+                    let name = name_of(cfs, cf, lsn)?;
+                    cfs[&name].tree.lock().put(&key, &value)?;
+                    touched.insert(name);
+                }
+                LogOp::Delete { cf, key } => {
+                    let name = name_of(cfs, cf, lsn)?;
+                    cfs[&name].tree.lock().delete_key(&key)?;
+                    touched.insert(name);
+                }
+                LogOp::CreateCf { cf, name } => {
+                    let tree = BTreeMut::new(store.writer(), None, 0);
+                    cfs.insert(
+                        name.clone(),
+                        Arc::new(CfSlot {
+                            id: cf,
+                            tree: Arc::new(Mutex::new(tree)),
+                        }),
+                    );
+                    snapshot.by_id.insert(
+                        cf,
+                        CfRoot {
+                            name,
+                            root: None,
+                            len: 0,
+                        },
+                    );
+                }
+                LogOp::DropCf { cf, .. } => {
+                    let name = name_of(cfs, cf, lsn)?;
+                    let slot = cfs.remove(&name).expect("found by name_of");
+                    let mut tree = slot.tree.lock();
+                    tree.clear()?;
+                    tree.commit(lsn);
+                    snapshot.by_id.remove(&cf);
+                    touched.remove(&name);
+                }
+                LogOp::RenameCf { cf, to, .. } => {
+                    let name = name_of(cfs, cf, lsn)?;
+                    let slot = cfs.remove(&name).expect("found by name_of");
+                    cfs.insert(to.clone(), slot);
+                    if let Some(root) = snapshot.by_id.get_mut(&cf) {
+                        root.name.clone_from(&to);
+                    }
+                    if touched.remove(&name) {
+                        touched.insert(to);
+                    }
+                }
+            }
+        }
+        for name in touched {
+            let slot = &cfs[&name];
+            let mut tree = slot.tree.lock();
+            tree.commit(lsn);
+            if let Some(root) = snapshot.by_id.get_mut(&slot.id) {
+                root.root = tree.root();
+                root.len = tree.len();
+            }
+        }
+        snapshot.version = lsn;
+    }
+    Ok(())
+}

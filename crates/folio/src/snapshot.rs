@@ -1,0 +1,169 @@
+//! Published versions: the snapshot readers see, advanced strictly in LSN order, and the
+//! reader horizon that keeps pages alive while a snapshot can reach them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use folio_pagestore::{PageId, PageStore};
+use folio_wal::Lsn;
+use parking_lot::Mutex;
+
+/// One column family in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CfRoot {
+    pub(crate) name: String,
+    pub(crate) root: Option<PageId>,
+    pub(crate) len: u64,
+}
+
+/// A consistent cut of every column family at one version (an LSN).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) version: Lsn,
+    pub(crate) by_id: BTreeMap<u64, CfRoot>,
+}
+
+impl Snapshot {
+    pub(crate) fn find(&self, name: &str) -> Option<(u64, &CfRoot)> {
+        self.by_id
+            .iter()
+            .find(|(_, cf)| cf.name == name)
+            .map(|(id, cf)| (*id, cf))
+    }
+}
+
+/// A change to apply to the published snapshot at one LSN.
+#[derive(Debug, Clone)]
+pub(crate) enum Edit {
+    Tree {
+        id: u64,
+        root: Option<PageId>,
+        len: u64,
+    },
+    Create {
+        id: u64,
+        name: String,
+    },
+    Drop {
+        id: u64,
+    },
+    Rename {
+        id: u64,
+        to: String,
+    },
+}
+
+#[derive(Debug)]
+struct PublishState {
+    current: Arc<Snapshot>,
+    /// Changes of commits whose predecessors are not published yet, by LSN.
+    waiting: BTreeMap<Lsn, Vec<Edit>>,
+}
+
+/// Publishes commits to readers in LSN order and tracks live readers.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    state: Mutex<PublishState>,
+    /// Live read snapshots: version -> count.
+    readers: Mutex<BTreeMap<Lsn, usize>>,
+    store: PageStore,
+}
+
+impl Publisher {
+    pub(crate) fn new(initial: Snapshot, store: PageStore) -> Self {
+        let publisher = Self {
+            state: Mutex::new(PublishState {
+                current: Arc::new(initial),
+                waiting: BTreeMap::new(),
+            }),
+            readers: Mutex::new(BTreeMap::new()),
+            store,
+        };
+        publisher.update_horizon(&publisher.state.lock().current);
+        publisher
+    }
+
+    /// The latest published snapshot.
+    pub(crate) fn current(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.state.lock().current)
+    }
+
+    /// Publishes the changes of commit `lsn`: visible once every earlier LSN is published.
+    pub(crate) fn publish(&self, lsn: Lsn, edits: Vec<Edit>) {
+        let mut state = self.state.lock();
+        state.waiting.insert(lsn, edits);
+        let next = state.current.version + 1;
+        if !state.waiting.contains_key(&next) {
+            return;
+        }
+        let mut snapshot = (*state.current).clone();
+        while let Some(edits) = state.waiting.remove(&(snapshot.version + 1)) {
+            snapshot.version += 1;
+            for edit in edits {
+                apply(&mut snapshot, edit);
+            }
+        }
+        state.current = Arc::new(snapshot);
+        self.update_horizon(&state.current);
+    }
+
+    /// Registers a reader of the latest snapshot.
+    pub(crate) fn begin_read(&self) -> Arc<Snapshot> {
+        let state = self.state.lock();
+        let snapshot = Arc::clone(&state.current);
+        *self.readers.lock().entry(snapshot.version).or_default() += 1;
+        snapshot
+    }
+
+    /// Unregisters a reader of `version`.
+    pub(crate) fn end_read(&self, version: Lsn) {
+        let state = self.state.lock();
+        {
+            let mut readers = self.readers.lock();
+            if let Some(count) = readers.get_mut(&version) {
+                *count -= 1;
+                if *count == 0 {
+                    readers.remove(&version);
+                }
+            }
+        }
+        self.update_horizon(&state.current);
+    }
+
+    /// Pages freed by versions at or below the horizon are unreachable: by live readers
+    /// (oldest live version) and by future ones (they read the published version or later).
+    fn update_horizon(&self, current: &Snapshot) {
+        let oldest_reader = self.readers.lock().keys().next().copied();
+        let horizon = oldest_reader.map_or(current.version, |r| r.min(current.version));
+        self.store.set_reader_horizon(horizon);
+    }
+}
+
+fn apply(snapshot: &mut Snapshot, edit: Edit) {
+    match edit {
+        Edit::Tree { id, root, len } => {
+            if let Some(cf) = snapshot.by_id.get_mut(&id) {
+                cf.root = root;
+                cf.len = len;
+            }
+        }
+        Edit::Create { id, name } => {
+            snapshot.by_id.insert(
+                id,
+                CfRoot {
+                    name,
+                    root: None,
+                    len: 0,
+                },
+            );
+        }
+        Edit::Drop { id } => {
+            snapshot.by_id.remove(&id);
+        }
+        Edit::Rename { id, to } => {
+            if let Some(cf) = snapshot.by_id.get_mut(&id) {
+                cf.name = to;
+            }
+        }
+    }
+}
