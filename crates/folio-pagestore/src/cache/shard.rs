@@ -25,8 +25,10 @@ pub(crate) struct Slot {
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
     map: HashMap<PageId, Slot>,
-    /// CLOCK order. May hold ids no longer in `map` (skipped, and dropped when the queue
-    /// grows past twice the map: bound `2 * map.len() + 64`).
+    /// CLOCK order of *clean* pages: a page joins when it is read in or marked clean, so
+    /// eviction never walks pinned dirty pages (which made every insert O(dirty pages) once
+    /// the cache was full of them). May hold ids that left `map` or became dirty (skipped
+    /// and dropped; the queue is rebuilt when it grows past `2 * map.len() + 64`).
     clock: VecDeque<PageId>,
     pub(crate) budget_bytes: usize,
     pub(crate) clean_bytes: usize,
@@ -48,6 +50,12 @@ impl Shard {
 
     pub(crate) fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Entries in the eviction queue (for tests).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.clock.len()
     }
 
     fn cost(page: &Page) -> usize {
@@ -95,9 +103,8 @@ impl Shard {
             dirty: Some(generation),
             referenced: true,
         };
-        match self.map.insert(id, slot) {
-            Some(old) => self.uncount(&old),
-            None => self.push_clock(id),
+        if let Some(old) = self.map.insert(id, slot) {
+            self.uncount(&old);
         }
         self.dirty_bytes += cost;
         self.dirty_pages += 1;
@@ -130,6 +137,7 @@ impl Shard {
             self.dirty_bytes -= cost;
             self.dirty_pages -= 1;
             self.clean_bytes += cost;
+            self.push_clock(id);
         }
     }
 
@@ -150,15 +158,23 @@ impl Shard {
     fn push_clock(&mut self, id: PageId) {
         self.clock.push_back(id);
         if self.clock.len() > 2 * self.map.len() + 64 {
-            self.clock = self.map.keys().copied().collect();
+            self.clock = self
+                .map
+                .iter()
+                .filter(|(_, slot)| slot.dirty.is_none())
+                .map(|(id, _)| *id)
+                .collect();
         }
     }
 
-    /// Evicts clean pages in CLOCK order until the shard is within budget or one full turn
-    /// found nothing evictable (everything dirty or recently referenced twice).
+    /// Evicts clean pages in CLOCK order until the shard is within budget, no clean page is
+    /// left, or two turns of the queue found nothing evictable. Costs O(clean pages) at most.
     pub(crate) fn evict_over_budget(&mut self) {
         let mut budget_turns = 2 * self.clock.len();
-        while self.clean_bytes + self.dirty_bytes > self.budget_bytes && budget_turns > 0 {
+        while self.clean_bytes + self.dirty_bytes > self.budget_bytes
+            && self.clean_bytes > 0
+            && budget_turns > 0
+        {
             budget_turns -= 1;
             let Some(id) = self.clock.pop_front() else {
                 break;
@@ -167,7 +183,7 @@ impl Shard {
                 continue; // stale queue entry
             };
             if slot.dirty.is_some() {
-                self.clock.push_back(id); // pinned
+                // Pinned; it rejoins the queue when a flush marks it clean.
             } else if slot.referenced {
                 slot.referenced = false;
                 self.clock.push_back(id);

@@ -1,0 +1,125 @@
+//! Parallel writers, one column family each: workload W1 of `../shared/BENCHMARKS.md` on
+//! folio alone. T threads each own a column family and commit 50 transactions of 1,000
+//! random inserts (8-byte keys, 150-byte incompressible values), durable (`Immediate`) and
+//! not (`Eventual`), in a fresh database per run. Prints ops/s and commit latency.
+//!
+//! Run: `cargo run --release -p folio --example parallel_writers [-- --threads 1,2,4,8 --txns 50]`
+
+use std::time::{Duration, Instant};
+
+use folio::{Database, Durability};
+
+struct Args {
+    threads: Vec<usize>,
+    txns: usize,
+    ops: usize,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        threads: vec![1, 2, 4, 8],
+        txns: 50,
+        ops: 1000,
+    };
+    let mut iter = std::env::args().skip(1);
+    while let Some(arg) = iter.next() {
+        let mut value = || iter.next().expect("a value after the flag");
+        match arg.as_str() {
+            "--threads" => {
+                args.threads = value()
+                    .split(',')
+                    .map(|t| t.parse().expect("thread counts"))
+                    .collect();
+            }
+            "--txns" => args.txns = value().parse().expect("--txns N"),
+            "--ops" => args.ops = value().parse().expect("--ops N"),
+            other => panic!("unknown argument {other}; use --threads 1,2,4,8 --txns 50 --ops 1000"),
+        }
+    }
+    args
+}
+
+fn run(
+    threads: usize,
+    durability: Durability,
+    args: &Args,
+) -> folio::Result<(f64, Duration, Duration)> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = Database::open(dir.path())?;
+    for t in 0..threads {
+        db.create_cf(&format!("cf-{t}"))?;
+    }
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let db = &db;
+                scope.spawn(move || -> folio::Result<Vec<Duration>> {
+                    let cf = format!("cf-{t}");
+                    let mut rng = fastrand_lite(t as u64 + 1);
+                    let mut latencies = Vec::with_capacity(args.txns);
+                    let mut value = [0u8; 150];
+                    for _ in 0..args.txns {
+                        let mut txn = db.begin_write(&[cf.as_str()])?;
+                        for _ in 0..args.ops {
+                            let key = rng().to_be_bytes();
+                            for chunk in value.chunks_mut(8) {
+                                let random = rng().to_le_bytes();
+                                chunk.copy_from_slice(&random[..chunk.len()]);
+                            }
+                            txn.put(&cf, &key, &value)?;
+                        }
+                        let begun = Instant::now();
+                        txn.commit_with(durability)?;
+                        latencies.push(begun.elapsed());
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("writer thread").expect("writer"))
+            .collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let ops = (threads * args.txns * args.ops) as f64;
+    Ok((
+        ops / elapsed,
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100],
+    ))
+}
+
+/// A small seeded generator (splitmix64), so every run sees the same keys.
+fn fastrand_lite(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn main() -> folio::Result<()> {
+    let args = parse_args();
+    println!(
+        "W1 cf-batch: T threads x {} transactions x {} random inserts (150-byte values), one column family per thread\n",
+        args.txns, args.ops
+    );
+    println!("| durability | threads | ops/s | commit p50 | commit p99 |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, durability) in [
+        ("sync", Durability::Immediate),
+        ("no-sync", Durability::Eventual),
+    ] {
+        for &threads in &args.threads {
+            let (ops, p50, p99) = run(threads, durability, &args)?;
+            println!("| {name} | {threads} | {ops:.0} | {p50:.2?} | {p99:.2?} |");
+        }
+    }
+    Ok(())
+}
