@@ -49,7 +49,17 @@ pub(crate) struct DbInner {
     pub(crate) publisher: Publisher,
     /// Kept in step with the published roots at each checkpoint.
     catalog: Mutex<Catalog>,
-    checkpoint_lock: Mutex<()>,
+    /// Serializes checkpoints; holds the version and log bytes of the last one.
+    checkpoint_lock: Mutex<LastCheckpoint>,
+    /// Stops the background checkpointer when the database goes away.
+    checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
+}
+
+/// What the last checkpoint covered, for the checkpointer's triggers.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LastCheckpoint {
+    version: Lsn,
+    log_bytes: u64,
 }
 
 /// Counters and sizes of a database.
@@ -149,7 +159,7 @@ impl Database {
         crate::recovery::replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot)?;
         let next_id = snapshot.by_id.keys().next_back().map_or(0, |id| id + 1);
         let publisher = Publisher::new(snapshot, store.clone());
-        Ok(Self {
+        let db = Self {
             inner: Arc::new(DbInner {
                 store,
                 wal,
@@ -158,9 +168,14 @@ impl Database {
                 ddl: Mutex::new(next_id),
                 publisher,
                 catalog: Mutex::new(catalog),
-                checkpoint_lock: Mutex::new(()),
+                checkpoint_lock: Mutex::new(LastCheckpoint::default()),
+                checkpointer: Mutex::new(None),
             }),
-        })
+        };
+        if let Some(interval) = db.inner.options.checkpoint_interval {
+            *db.inner.checkpointer.lock() = Some(crate::checkpointer::start(&db.inner, interval));
+        }
+        Ok(db)
     }
 
     /// Creates an empty column family; durable when this returns.
@@ -300,9 +315,10 @@ impl Database {
     /// Makes the latest published version durable in the data file and drops the log
     /// segments it covers. Writers keep running meanwhile.
     pub fn checkpoint(&self) -> Result<Lsn> {
-        let _one_at_a_time = self.inner.checkpoint_lock.lock();
+        let mut last = self.inner.checkpoint_lock.lock();
         let snapshot = self.inner.publisher.current();
         let version = snapshot.version;
+        let log_bytes = self.inner.wal.stats().commit.bytes;
         // Every record up to `version` must be durable in the log first: otherwise a crash
         // could lose some, and later commits would reuse their LSNs below the checkpoint.
         if version > 0 {
@@ -333,7 +349,38 @@ impl Database {
             .store
             .checkpoint(version, &encode_roots(catalog_root, version))?;
         self.inner.wal.truncate_below(version + 1)?;
+        *last = LastCheckpoint { version, log_bytes };
         Ok(version)
+    }
+
+    /// True when a trigger asks for a checkpoint: dirty bytes, log bytes since the last one,
+    /// or (`interval_passed`) any commit since the last one.
+    pub(crate) fn checkpoint_due(&self, interval_passed: bool) -> bool {
+        let options = &self.inner.options;
+        let last = *self.inner.checkpoint_lock.lock();
+        let published = self.inner.publisher.current().version;
+        if published == last.version {
+            return false;
+        }
+        let dirty = self.inner.store.stats().cache.dirty_bytes;
+        let log = self
+            .inner
+            .wal
+            .stats()
+            .commit
+            .bytes
+            .saturating_sub(last.log_bytes);
+        interval_passed
+            || dirty >= options.checkpoint_dirty_bytes
+            || log >= options.checkpoint_log_bytes
+    }
+
+    /// Back-pressure after a commit: past `dirty_bytes_max`, checkpoint before returning.
+    pub(crate) fn relieve_pressure(&self) -> Result<()> {
+        if self.inner.store.stats().cache.dirty_bytes > self.inner.options.dirty_bytes_max {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Counters and sizes.

@@ -60,6 +60,14 @@ pub enum Error {
         /// The data file's checkpoint LSN.
         checkpoint: Lsn,
     },
+    /// An option is out of range.
+    #[error("invalid option {name}: {reason}")]
+    InvalidOption {
+        /// The option.
+        name: &'static str,
+        /// Why, and what is allowed.
+        reason: String,
+    },
     /// The data file's roots are not folio's.
     #[error("the data file's roots are malformed ({reason})")]
     CorruptRoots {

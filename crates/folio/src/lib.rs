@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod checkpointer;
 mod database;
 mod error;
 mod log_record;

@@ -1,5 +1,7 @@
 //! [`DatabaseOptions`]: every option of a database, with the layers' own options inside.
 
+use std::time::Duration;
+
 use folio_pagestore::PageStoreOptions;
 use folio_wal::{Durability, WalOptions};
 
@@ -16,6 +18,19 @@ pub struct DatabaseOptions {
     /// Durability of [`crate::WriteTransaction::commit`]. Default: `Immediate` (the commit
     /// returns after its log record is synced, sharing the sync with concurrent commits).
     pub default_durability: Durability,
+    /// The background checkpointer starts a checkpoint once this many bytes of pages are
+    /// dirty (written by commits, not yet in the data file). Default: 64 MiB.
+    pub checkpoint_dirty_bytes: usize,
+    /// ... or once this many bytes of log were written since the last checkpoint (bounding
+    /// replay, hence open time). Default: 256 MiB.
+    pub checkpoint_log_bytes: u64,
+    /// ... or after this long with commits since the last checkpoint. `None` disables the
+    /// background checkpointer (call [`crate::Database::checkpoint`] yourself). Default: 5 s.
+    pub checkpoint_interval: Option<Duration>,
+    /// Back-pressure: a commit that finds more dirty bytes than this checkpoints before it
+    /// returns, so memory stays bounded even when commits outrun the checkpointer.
+    /// Default: 4 x `checkpoint_dirty_bytes`.
+    pub dirty_bytes_max: usize,
 }
 
 impl Default for DatabaseOptions {
@@ -24,6 +39,10 @@ impl Default for DatabaseOptions {
             page_store: PageStoreOptions::default(),
             wal: WalOptions::default(),
             default_durability: Durability::Immediate,
+            checkpoint_dirty_bytes: 64 << 20,
+            checkpoint_log_bytes: 256 << 20,
+            checkpoint_interval: Some(Duration::from_secs(5)),
+            dirty_bytes_max: 256 << 20,
         }
     }
 }
@@ -33,6 +52,21 @@ impl DatabaseOptions {
     pub fn validate(&self) -> Result<()> {
         self.page_store.validate().map_err(Error::from)?;
         self.wal.validate().map_err(Error::from)?;
+        if self.dirty_bytes_max < self.checkpoint_dirty_bytes {
+            return Err(Error::InvalidOption {
+                name: "dirty_bytes_max",
+                reason: format!(
+                    "{} is below checkpoint_dirty_bytes ({})",
+                    self.dirty_bytes_max, self.checkpoint_dirty_bytes
+                ),
+            });
+        }
+        if self.checkpoint_interval.is_some_and(|d| d.is_zero()) {
+            return Err(Error::InvalidOption {
+                name: "checkpoint_interval",
+                reason: "zero; use None to disable the background checkpointer".into(),
+            });
+        }
         Ok(())
     }
 }

@@ -141,6 +141,7 @@ impl WriteTransaction {
         if durability == Durability::Immediate {
             self.db.inner.wal.wait_durable(lsn)?;
         }
+        self.db.relieve_pressure()?;
         Ok(lsn)
     }
 }
