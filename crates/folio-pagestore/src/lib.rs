@@ -72,8 +72,3 @@ pub use page::{PAGE_TRAILER_BYTES, Page, PageBuf, PageId};
 pub use stats::{CheckpointStats, PageStoreStats};
 pub use store::{AllocationReport, PageStore};
 pub use writer::PageWriter;
-
-/// The README's code blocks, compiled and run as doctests so they cannot drift.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;

@@ -51,3 +51,8 @@ pub use folio_wal::{Durability, Lsn};
 pub use options::DatabaseOptions;
 pub use read_txn::ReadTransaction;
 pub use write_txn::WriteTransaction;
+
+/// The README's code blocks, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
