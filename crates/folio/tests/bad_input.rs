@@ -1,0 +1,75 @@
+//! Misuse and foreign files give typed errors and change nothing.
+
+use std::sync::Arc;
+
+use folio::{DATA_FILE, Database, DatabaseOptions, Error};
+use folio_io::{Directory, SimDirectory};
+
+fn options() -> DatabaseOptions {
+    let mut options = DatabaseOptions::default();
+    options.wal.sync_interval = None;
+    options
+}
+
+#[test]
+fn oversize_keys_and_unknown_column_families_are_refused() {
+    let db = Database::open_in(Arc::new(SimDirectory::new(1)), options()).unwrap();
+    db.create_cf("cf").unwrap();
+    let mut txn = db.begin_write(&["cf"]).unwrap();
+    let error = txn
+        .put("cf", &vec![0u8; folio_btree::KEY_BYTES_MAX + 1], b"v")
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Tree(folio_btree::Error::KeyTooLarge { .. })),
+        "{error}"
+    );
+    txn.put("cf", b"ok", b"v").unwrap();
+    txn.commit().unwrap();
+    assert_eq!(
+        db.begin_read().len("cf").unwrap(),
+        1,
+        "the refused put changed nothing"
+    );
+    assert!(matches!(
+        db.begin_read().get("nope", b"k"),
+        Err(Error::ColumnFamilyNotFound { .. })
+    ));
+    assert!(matches!(
+        db.rename_cf("nope", "x"),
+        Err(Error::ColumnFamilyNotFound { .. })
+    ));
+}
+
+#[test]
+fn a_foreign_data_file_is_not_opened() {
+    let device = SimDirectory::new(2);
+    let file = device.open(DATA_FILE, true).unwrap();
+    file.write_all_at(&vec![0x42; 20_000], 0).unwrap();
+    let error = Database::open_in(Arc::new(device), options()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::PageStore(folio_pagestore::Error::NotAFolioFile)
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_log_is_detected() {
+    let device = SimDirectory::new(3);
+    let db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+    db.create_cf("cf").unwrap();
+    let mut txn = db.begin_write(&["cf"]).unwrap();
+    txn.put("cf", b"k", b"v").unwrap();
+    txn.commit().unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    for name in device.list().unwrap() {
+        if folio_wal::parse_segment_name(&name).is_some() {
+            device.remove(&name).unwrap();
+        }
+    }
+    let error = Database::open_in(Arc::new(device), options()).unwrap_err();
+    assert!(matches!(error, Error::LogBehindData { .. }), "{error}");
+}
