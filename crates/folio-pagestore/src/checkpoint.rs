@@ -17,7 +17,7 @@
 //!    release the old free list's pages and the pages freed by covered versions that no
 //!    reader can reach.
 
-use crate::allocator::encode_chain;
+use crate::allocator::{PreparedCheckpoint, encode_chain};
 use crate::flush::{WriteStrategy, write_pages};
 use crate::header::{HeaderSlot, NO_PAGE, slot_offset};
 use crate::{CheckpointStats, Error, Page, PageId, PageStore, Result};
@@ -49,61 +49,15 @@ impl PageStore {
             });
         }
         let prepared = self.allocator().prepare_checkpoint(version)?;
-        let dirty = self.cache().dirty_pages();
-        let layout = self.layout();
-
-        let outcome = (|| -> Result<(CheckpointStats, HeaderSlot, u64)> {
-            let mut pages: Vec<(PageId, Page)> = dirty
-                .iter()
-                .map(|(id, page, _)| (*id, page.clone()))
-                .collect();
-            pages.extend(encode_chain(
-                &prepared.free,
-                &prepared.freelist_pages,
-                layout.page_size,
-            ));
-            let pages_end = pages.iter().map(|(id, _)| id.0 + 1).max().unwrap_or(0);
-            let file_bytes = self.grow_to(
-                checkpointer.file_bytes,
-                layout.file_len_for(pages_end.max(prepared.high_water)),
-            )?;
-
-            let flush = write_pages(
-                &**self.storage(),
-                layout,
-                &mut pages,
-                WriteStrategy::Coalesced,
-            )?;
-            self.sync_or_poison()?;
-
-            let slot = HeaderSlot {
-                page_size: layout.page_size as u32,
-                sequence: durable.sequence + 1,
-                version,
-                high_water: prepared.high_water,
-                freelist_head: prepared.freelist_pages.first().map_or(NO_PAGE, |p| p.0),
-                freelist_pages: prepared.freelist_pages.len() as u32,
-                free_extents: prepared.free.extent_count() as u64,
-                free_pages: prepared.free.page_count(),
-                roots: roots.to_vec(),
-            };
-            let encoded = slot.encode()?;
-            self.storage()
-                .write_all_at(&encoded, slot_offset(slot.sequence))?;
-            self.sync_or_poison()?;
-
-            let stats = CheckpointStats {
-                version,
-                pages_written: dirty.len() as u64,
-                freelist_pages: prepared.freelist_pages.len() as u64,
-                runs: flush.runs,
-                write_calls: flush.write_calls + 1,
-                syncs: 2,
-                bytes_written: flush.bytes + encoded.len() as u64,
-                file_bytes,
-            };
-            Ok((stats, slot, file_bytes))
-        })();
+        // Superseded page versions no reader can reach are free in this state: skip them.
+        let garbage: std::collections::HashSet<PageId> = prepared.garbage.iter().copied().collect();
+        let dirty: Vec<(PageId, Page, u64)> = self
+            .cache()
+            .dirty_pages()
+            .into_iter()
+            .filter(|(id, _, _)| !garbage.contains(id))
+            .collect();
+        let outcome = self.write_state(&prepared, &dirty, &durable, roots, checkpointer.file_bytes);
 
         match outcome {
             Ok((stats, slot, file_bytes)) => {
@@ -112,6 +66,11 @@ impl PageStore {
                     .map(|(id, _, generation)| (*id, *generation))
                     .collect();
                 self.cache().mark_clean(&flushed);
+                // Before `finish_checkpoint` hands these pages out again: after it, a writer
+                // could reuse one and we would drop its new contents.
+                for &page in &prepared.garbage {
+                    self.cache().discard(page);
+                }
                 *self.durable_header().lock() = slot;
                 self.allocator().finish_checkpoint(prepared);
                 checkpointer.file_bytes = file_bytes;
@@ -132,6 +91,70 @@ impl PageStore {
                 Err(error)
             }
         }
+    }
+
+    /// Steps 2-6: grow, write the pages and the free list, sync, write the other header slot,
+    /// sync. Returns the stats, the new slot and the file length.
+    fn write_state(
+        &self,
+        prepared: &PreparedCheckpoint,
+        dirty: &[(PageId, Page, u64)],
+        durable: &HeaderSlot,
+        roots: &[u8],
+        file_bytes: u64,
+    ) -> Result<(CheckpointStats, HeaderSlot, u64)> {
+        let layout = self.layout();
+        let mut pages: Vec<(PageId, Page)> = dirty
+            .iter()
+            .map(|(id, page, _)| (*id, page.clone()))
+            .collect();
+        pages.extend(encode_chain(
+            &prepared.free,
+            &prepared.freelist_pages,
+            layout.page_size,
+        ));
+        let pages_end = pages.iter().map(|(id, _)| id.0 + 1).max().unwrap_or(0);
+        let file_bytes = self.grow_to(
+            file_bytes,
+            layout.file_len_for(pages_end.max(prepared.high_water)),
+        )?;
+
+        let flush = write_pages(
+            &**self.storage(),
+            layout,
+            &mut pages,
+            WriteStrategy::Coalesced,
+        )?;
+        self.sync_or_poison()?;
+
+        let slot = HeaderSlot {
+            page_size: layout.page_size as u32,
+            sequence: durable.sequence + 1,
+            version: prepared.version,
+            high_water: prepared.high_water,
+            freelist_head: prepared.freelist_pages.first().map_or(NO_PAGE, |p| p.0),
+            freelist_pages: prepared.freelist_pages.len() as u32,
+            free_extents: prepared.free.extent_count() as u64,
+            free_pages: prepared.free.page_count(),
+            roots: roots.to_vec(),
+        };
+        let encoded = slot.encode()?;
+        self.storage()
+            .write_all_at(&encoded, slot_offset(slot.sequence))?;
+        self.sync_or_poison()?;
+
+        let stats = CheckpointStats {
+            version: prepared.version,
+            pages_written: dirty.len() as u64,
+            garbage_pages_dropped: prepared.garbage.len() as u64,
+            freelist_pages: prepared.freelist_pages.len() as u64,
+            runs: flush.runs,
+            write_calls: flush.write_calls + 1,
+            syncs: 2,
+            bytes_written: flush.bytes + encoded.len() as u64,
+            file_bytes,
+        };
+        Ok((stats, slot, file_bytes))
     }
 
     /// Grows the file to at least `needed` bytes: by at least `growth_bytes_min` and an eighth

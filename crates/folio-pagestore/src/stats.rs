@@ -9,6 +9,9 @@ pub struct CheckpointStats {
     pub version: u64,
     /// Data pages written (every dirty page in the cache).
     pub pages_written: u64,
+    /// Superseded page versions freed before this checkpoint and unreachable by readers:
+    /// dropped from the cache without being written.
+    pub garbage_pages_dropped: u64,
     /// Pages the free list took.
     pub freelist_pages: u64,
     /// Contiguous runs among all pages written.

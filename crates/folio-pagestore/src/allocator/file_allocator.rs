@@ -78,6 +78,10 @@ pub(crate) struct PreparedCheckpoint {
     pub(crate) freelist_pages: Vec<PageId>,
     /// How many of the (version-sorted) backlog settlements this checkpoint covers.
     covered: usize,
+    /// Pages freed by covered settlements at or below the reader horizon: free in the
+    /// checkpointed state and unreachable by any reader, so their (dirty) contents need not
+    /// be written; the checkpoint drops them from the cache instead.
+    pub(crate) garbage: Vec<PageId>,
 }
 
 /// The shared allocator. Writers touch the pool's lock once per extent and push one
@@ -243,12 +247,19 @@ impl FileAllocator {
                 .map_err(|_| invariant(&format!("pool page {page} is not free at checkpoint")))?;
             freelist_pages.push(PageId(page));
         }
+        let horizon = self.horizon.load(Ordering::Acquire);
+        let garbage = durable.backlog[..covered]
+            .iter()
+            .filter(|settlement| settlement.version <= horizon)
+            .flat_map(|settlement| settlement.freed.iter().copied())
+            .collect();
         Ok(PreparedCheckpoint {
             version,
             free,
             high_water,
             freelist_pages,
             covered,
+            garbage,
         })
     }
 

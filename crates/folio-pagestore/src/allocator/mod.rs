@@ -6,5 +6,5 @@ mod file_allocator;
 mod freelist;
 
 pub use extent_set::ExtentSet;
-pub(crate) use file_allocator::{FileAllocator, Settlement};
+pub(crate) use file_allocator::{FileAllocator, PreparedCheckpoint, Settlement};
 pub(crate) use freelist::{decode_chain, encode_chain};
