@@ -65,5 +65,5 @@ pub use integrity::{IntegrityReport, check_not_free, check_tree};
 pub use iter::Range;
 pub use node::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use tree::BTree;
-pub use tree_mut::BTreeMut;
+pub use tree_mut::{BTreeMut, TreeSavepoint};
 pub use value::Value;

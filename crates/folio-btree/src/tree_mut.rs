@@ -28,6 +28,14 @@ pub struct BTreeMut {
     committed_len: u64,
 }
 
+/// A point inside a transaction a [`BTreeMut`] can roll back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeSavepoint {
+    root: Option<PageId>,
+    len: u64,
+    writer: folio_pagestore::WriterSavepoint,
+}
+
 /// How a subtree changed after an insert.
 enum Grown {
     Same(PageId),
@@ -119,6 +127,23 @@ impl BTreeMut {
         self.writer.commit(version);
         self.committed_root = self.root;
         self.committed_len = self.len;
+    }
+
+    /// Marks the current state of the tree; [`BTreeMut::rollback_to`] returns to it.
+    pub fn savepoint(&mut self) -> TreeSavepoint {
+        TreeSavepoint {
+            root: self.root,
+            len: self.len,
+            writer: self.writer.savepoint(),
+        }
+    }
+
+    /// Returns the tree to `savepoint` (taken in the current transaction), undoing every
+    /// change since; the savepoint stays valid.
+    pub fn rollback_to(&mut self, savepoint: &TreeSavepoint) {
+        self.writer.rollback_to(savepoint.writer);
+        self.root = savepoint.root;
+        self.len = savepoint.len;
     }
 
     /// Drops every change since the last commit.

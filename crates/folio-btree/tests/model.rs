@@ -21,6 +21,8 @@ enum Op {
     Range(Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
     Commit,
     Rollback,
+    Savepoint,
+    RollbackTo(usize),
 }
 
 fn key() -> impl Strategy<Value = Vec<u8>> {
@@ -47,6 +49,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (bound(), bound(), any::<bool>()).prop_map(|(s, e, r)| Op::Range(s, e, r)),
         2 => Just(Op::Commit),
         1 => Just(Op::Rollback),
+        1 => Just(Op::Savepoint),
+        1 => any::<usize>().prop_map(Op::RollbackTo),
     ]
 }
 
@@ -78,6 +82,7 @@ proptest! {
         let mut model = Model::new();
         let mut committed = Model::new();
         let mut snapshots: Vec<(BTree, Model)> = Vec::new();
+        let mut savepoints: Vec<(folio_btree::TreeSavepoint, Model)> = Vec::new();
         let mut version = 0;
         for (step, op) in ops.into_iter().enumerate() {
             match op {
@@ -121,10 +126,25 @@ proptest! {
                     if snapshots.len() > 3 {
                         snapshots.remove(0);
                     }
+                    savepoints.clear();
                 }
                 Op::Rollback => {
                     tree.rollback();
                     model = committed.clone();
+                    savepoints.clear();
+                }
+                Op::Savepoint => {
+                    savepoints.push((tree.savepoint(), model.clone()));
+                }
+                Op::RollbackTo(pick) => {
+                    if !savepoints.is_empty() {
+                        let index = pick % savepoints.len();
+                        // Later savepoints are gone once we roll back past them.
+                        savepoints.truncate(index + 1);
+                        let (savepoint, saved) = &savepoints[index];
+                        tree.rollback_to(savepoint);
+                        model = saved.clone();
+                    }
                 }
             }
             prop_assert_eq!(tree.len(), model.len() as u64);

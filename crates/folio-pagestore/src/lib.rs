@@ -71,4 +71,4 @@ pub use options::{PAGE_SIZE_MAX, PAGE_SIZE_MIN, PageStoreOptions};
 pub use page::{PAGE_TRAILER_BYTES, Page, PageBuf, PageId};
 pub use stats::{CheckpointStats, PageStoreStats};
 pub use store::{AllocationReport, PageStore};
-pub use writer::PageWriter;
+pub use writer::{PageWriter, WriterSavepoint};

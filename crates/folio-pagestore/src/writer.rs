@@ -21,7 +21,19 @@ pub struct PageWriter {
     /// Reserved pages, used from the end (stored descending so allocation is ascending).
     local_free: Vec<PageId>,
     txn_allocated: HashSet<PageId>,
+    /// `txn_allocated` in allocation order (may hold pages since given back; check the set).
+    txn_allocation_order: Vec<PageId>,
     txn_freed: Vec<PageId>,
+    /// Pages of this transaction frozen by a savepoint: a savepoint's state refers to them,
+    /// so they are no longer edited in place and their frees are deferred to the commit.
+    frozen: HashSet<PageId>,
+}
+
+/// A position in a writer's transaction to roll back to ([`PageWriter::savepoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterSavepoint {
+    allocations: usize,
+    frees: usize,
 }
 
 impl PageWriter {
@@ -30,7 +42,9 @@ impl PageWriter {
             store,
             local_free: Vec::new(),
             txn_allocated: HashSet::new(),
+            txn_allocation_order: Vec::new(),
             txn_freed: Vec::new(),
+            frozen: HashSet::new(),
         }
     }
 
@@ -56,6 +70,7 @@ impl PageWriter {
             .pop()
             .expect("the local list was just refilled with at least one page");
         self.txn_allocated.insert(id);
+        self.txn_allocation_order.push(id);
         Ok(id)
     }
 
@@ -78,7 +93,7 @@ impl PageWriter {
     /// earlier commit stays intact until the commit that frees it is checkpointed and no
     /// reader can reach it.
     pub fn free(&mut self, id: PageId) {
-        if self.txn_allocated.remove(&id) {
+        if !self.frozen.contains(&id) && self.txn_allocated.remove(&id) {
             self.store.cache().discard(id);
             self.local_free.push(id);
         } else {
@@ -89,7 +104,33 @@ impl PageWriter {
     /// True when `id` was allocated by the open transaction: nothing committed refers to it,
     /// so a copy-on-write structure may edit it in place instead of copying it again.
     pub fn allocated_in_txn(&self, id: PageId) -> bool {
-        self.txn_allocated.contains(&id)
+        self.txn_allocated.contains(&id) && !self.frozen.contains(&id)
+    }
+
+    /// Marks the current point of the transaction: every page it wrote so far is frozen
+    /// (copied on its next change, freed only at commit), so [`PageWriter::rollback_to`] can
+    /// return to exactly this state.
+    pub fn savepoint(&mut self) -> WriterSavepoint {
+        self.frozen.extend(self.txn_allocated.iter().copied());
+        WriterSavepoint {
+            allocations: self.txn_allocation_order.len(),
+            frees: self.txn_freed.len(),
+        }
+    }
+
+    /// Undoes everything since `savepoint`: pages allocated since are given back and
+    /// discarded, frees since are forgotten. Earlier savepoints stay valid.
+    pub fn rollback_to(&mut self, savepoint: WriterSavepoint) {
+        for id in self
+            .txn_allocation_order
+            .drain(savepoint.allocations.min(self.txn_allocation_order.len())..)
+        {
+            if !self.frozen.contains(&id) && self.txn_allocated.remove(&id) {
+                self.store.cache().discard(id);
+                self.local_free.push(id);
+            }
+        }
+        self.txn_freed.truncate(savepoint.frees);
     }
 
     /// Pages allocated in the open transaction.
@@ -100,6 +141,8 @@ impl PageWriter {
     /// Ends the transaction as committed at `version` (the caller's commit order: versions of
     /// all writers must be distinct and increase in the order commits become visible).
     pub fn commit(&mut self, version: u64) {
+        self.txn_allocation_order.clear();
+        self.frozen.clear();
         if self.txn_allocated.is_empty() && self.txn_freed.is_empty() {
             return;
         }
@@ -119,6 +162,8 @@ impl PageWriter {
             self.store.cache().discard(id);
             self.local_free.push(id);
         }
+        self.txn_allocation_order.clear();
+        self.frozen.clear();
         self.txn_freed.clear();
     }
 }

@@ -288,8 +288,10 @@ impl Database {
     }
 
     /// A write transaction over the column families `cfs` (their writers are locked in one
-    /// global order, so transactions over overlapping sets never deadlock; transactions over
-    /// disjoint sets run in parallel).
+    /// global order, so transactions over overlapping sets never deadlock each other;
+    /// transactions over disjoint sets run in parallel). It waits while another write
+    /// transaction holds one of them, so one thread must not open a second write transaction
+    /// on a column family its first one still holds: that waits forever.
     pub fn begin_write(&self, cfs: &[&str]) -> Result<WriteTransaction> {
         let mut slots = Vec::with_capacity(cfs.len());
         {

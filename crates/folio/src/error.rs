@@ -36,6 +36,9 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// A savepoint was used with a transaction other than the one that made it.
+    #[error("this savepoint belongs to another write transaction")]
+    ForeignSavepoint,
     /// The column family was dropped after this handle was obtained.
     #[error("column family {name:?} was dropped")]
     ColumnFamilyDropped {

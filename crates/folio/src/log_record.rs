@@ -94,6 +94,17 @@ impl RecordBuilder {
         self.push(RENAME, cf, from.as_bytes(), to.as_bytes());
     }
 
+    /// The current position, to truncate back to.
+    pub(crate) fn mark(&self) -> (usize, u32) {
+        (self.bytes.len(), self.count)
+    }
+
+    /// Drops every operation added after `mark`.
+    pub(crate) fn truncate(&mut self, mark: (usize, u32)) {
+        self.bytes.truncate(mark.0);
+        self.count = mark.1;
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.count == 0
     }

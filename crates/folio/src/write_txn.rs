@@ -14,10 +14,15 @@ use crate::{Database, Error, Result};
 
 type TreeGuard = ArcMutexGuard<RawMutex, BTreeMut>;
 
+/// Numbers write transactions, so a savepoint can be checked against its transaction.
+static NEXT_TRANSACTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A write transaction over the column families named when it began. Its changes are seen by
 /// its own reads immediately and by everyone else once it commits; dropping it without
 /// committing discards them.
 pub struct WriteTransaction {
+    /// Identifies this transaction's savepoints.
+    id: u64,
     db: Database,
     /// Locked writers, in column-family id order; name, id, tree.
     trees: Vec<(String, u64, TreeGuard)>,
@@ -50,11 +55,38 @@ impl WriteTransaction {
             })
             .collect();
         Self {
+            id: NEXT_TRANSACTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             db,
             trees,
             record: RecordBuilder::new(),
             finished: false,
         }
+    }
+
+    /// Marks the transaction's current state; [`WriteTransaction::rollback_to`] returns to it.
+    pub fn savepoint(&mut self) -> Savepoint {
+        Savepoint {
+            transaction: self.id,
+            trees: self
+                .trees
+                .iter_mut()
+                .map(|(_, _, tree)| tree.savepoint())
+                .collect(),
+            record: self.record.mark(),
+        }
+    }
+
+    /// Undoes every change made since `savepoint` (which must come from this transaction and
+    /// not from before an earlier `rollback_to` past it). The savepoint stays valid.
+    pub fn rollback_to(&mut self, savepoint: &Savepoint) -> Result<()> {
+        if savepoint.transaction != self.id {
+            return Err(Error::ForeignSavepoint);
+        }
+        for ((_, _, tree), tree_savepoint) in self.trees.iter_mut().zip(&savepoint.trees) {
+            tree.rollback_to(tree_savepoint);
+        }
+        self.record.truncate(savepoint.record);
+        Ok(())
     }
 
     fn tree(&mut self, cf: &str) -> Result<(u64, &mut BTreeMut)> {
@@ -144,6 +176,14 @@ impl WriteTransaction {
         self.db.relieve_pressure()?;
         Ok(lsn)
     }
+}
+
+/// A point inside a [`WriteTransaction`] to roll back to.
+#[derive(Debug, Clone)]
+pub struct Savepoint {
+    transaction: u64,
+    trees: Vec<folio_btree::TreeSavepoint>,
+    record: (usize, u32),
 }
 
 impl Drop for WriteTransaction {

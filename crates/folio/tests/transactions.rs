@@ -183,3 +183,44 @@ fn opens_a_real_directory() {
     // A second open of the same directory is refused while the first is alive.
     assert!(Database::open(dir.path()).is_err());
 }
+
+#[test]
+fn savepoints_roll_back_part_of_a_transaction_across_column_families() {
+    let device = SimDirectory::new(6);
+    let db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+    db.create_cf("a").unwrap();
+    db.create_cf("b").unwrap();
+    let mut txn = db.begin_write(&["a", "b"]).unwrap();
+    txn.put("a", b"kept", b"1").unwrap();
+    let savepoint = txn.savepoint();
+    txn.put("a", b"undone", b"2").unwrap();
+    txn.put("b", b"undone", b"2").unwrap();
+    txn.delete("a", b"kept").unwrap();
+    txn.rollback_to(&savepoint).unwrap();
+    assert!(txn.get("a", b"undone").unwrap().is_none());
+    assert_eq!(&*txn.get("a", b"kept").unwrap().unwrap(), b"1");
+    txn.put("b", b"after", b"3").unwrap();
+    txn.commit().unwrap();
+    // The log replays exactly what was committed.
+    drop(db);
+    let db =
+        Database::open_in(Arc::new(device.crash(CrashPolicy::DropUnsynced)), options()).unwrap();
+    let read = db.begin_read();
+    assert_eq!(read.len("a").unwrap(), 1);
+    assert_eq!(read.len("b").unwrap(), 1);
+    assert_eq!(&*read.get("b", b"after").unwrap().unwrap(), b"3");
+}
+
+#[test]
+fn a_savepoint_from_another_transaction_is_refused() {
+    let db = Database::open_in(Arc::new(SimDirectory::new(7)), options()).unwrap();
+    db.create_cf("a").unwrap();
+    db.create_cf("b").unwrap();
+    let mut first = db.begin_write(&["a"]).unwrap();
+    let savepoint = first.savepoint();
+    let mut second = db.begin_write(&["b"]).unwrap();
+    assert!(matches!(
+        second.rollback_to(&savepoint),
+        Err(Error::ForeignSavepoint)
+    ));
+}
