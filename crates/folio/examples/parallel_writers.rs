@@ -4,6 +4,9 @@
 //! not (`Eventual`), in a fresh database per run. Prints ops/s and commit latency.
 //!
 //! Run: `cargo run --release -p folio --example parallel_writers [-- --threads 1,2,4,8 --txns 50]`
+//!
+//! With `--shared` every thread writes to one column family instead (workload W3 with
+//! `--txns 500 --ops 10`: many threads committing small batches to the same column family).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,7 @@ struct Args {
     threads: Vec<usize>,
     txns: usize,
     ops: usize,
+    shared: bool,
 }
 
 fn parse_args() -> Args {
@@ -20,6 +24,7 @@ fn parse_args() -> Args {
         threads: vec![1, 2, 4, 8],
         txns: 50,
         ops: 1000,
+        shared: false,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
@@ -33,6 +38,7 @@ fn parse_args() -> Args {
             }
             "--txns" => args.txns = value().parse().expect("--txns N"),
             "--ops" => args.ops = value().parse().expect("--ops N"),
+            "--shared" => args.shared = true,
             other => panic!("unknown argument {other}; use --threads 1,2,4,8 --txns 50 --ops 1000"),
         }
     }
@@ -46,16 +52,23 @@ fn run(
 ) -> folio::Result<(f64, Duration, Duration)> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = Database::open(dir.path())?;
+    let cf_of = |t: usize| {
+        if args.shared {
+            "cf-0".to_owned()
+        } else {
+            format!("cf-{t}")
+        }
+    };
     for t in 0..threads {
-        db.create_cf(&format!("cf-{t}"))?;
+        db.create_cf_if_missing(&cf_of(t))?;
     }
     let started = Instant::now();
     let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let db = &db;
+                let (db, cf_of) = (&db, &cf_of);
                 scope.spawn(move || -> folio::Result<Vec<Duration>> {
-                    let cf = format!("cf-{t}");
+                    let cf = cf_of(t);
                     let mut rng = fastrand_lite(t as u64 + 1);
                     let mut latencies = Vec::with_capacity(args.txns);
                     let mut value = [0u8; 150];
@@ -107,8 +120,19 @@ fn fastrand_lite(seed: u64) -> impl FnMut() -> u64 {
 fn main() -> folio::Result<()> {
     let args = parse_args();
     println!(
-        "W1 cf-batch: T threads x {} transactions x {} random inserts (150-byte values), one column family per thread\n",
-        args.txns, args.ops
+        "{}: T threads x {} transactions x {} random inserts (150-byte values), {}\n",
+        if args.shared {
+            "W3 same-cf"
+        } else {
+            "W1 cf-batch"
+        },
+        args.txns,
+        args.ops,
+        if args.shared {
+            "all threads on one column family"
+        } else {
+            "one column family per thread"
+        }
     );
     println!("| durability | threads | ops/s | commit p50 | commit p99 |");
     println!("|---|---:|---:|---:|---:|");
