@@ -84,7 +84,8 @@ pub(crate) fn recover(
             current: 1,
             offset: SEGMENT_HEADER_BYTES,
             capacity: options.segment_bytes,
-            unsynced: false,
+            writes: 0,
+            synced_writes: 0,
         };
         return Ok((position, report));
     }
@@ -163,7 +164,8 @@ pub(crate) fn recover(
         current: last.first_lsn,
         offset: end_offset,
         capacity: last.bytes.len() as u64,
-        unsynced: false,
+        writes: 0,
+        synced_writes: 0,
         segments: segments
             .iter()
             .map(|s| (s.first_lsn, Arc::clone(&s.storage)))

@@ -126,8 +126,10 @@ pub(crate) struct WritePosition {
     pub(crate) offset: u64,
     /// Its length (preallocated).
     pub(crate) capacity: u64,
-    /// Written bytes in it not yet synced.
-    pub(crate) unsynced: bool,
+    /// Writes into the current segment so far, and how many of them a completed sync
+    /// covered (counters, not a flag: a sync racing a write must not mark it synced).
+    pub(crate) writes: u64,
+    pub(crate) synced_writes: u64,
 }
 
 /// The real sink: writes batches into segment files, rolling to a new segment when a batch
@@ -180,9 +182,9 @@ impl BatchSink for SegmentSink {
         if position.offset + total > position.capacity {
             // Roll. The old segment's unsynced records must be durable before any record of
             // the new one can be, or a crash could keep a later record and lose an earlier.
-            if position.unsynced {
+            if position.writes > position.synced_writes {
                 Self::storage(&position).sync_data()?;
-                position.unsynced = false;
+                position.synced_writes = position.writes;
             }
             let first = batch[0].lsn;
             let capacity = self
@@ -194,6 +196,8 @@ impl BatchSink for SegmentSink {
             position.current = first;
             position.offset = SEGMENT_HEADER_BYTES;
             position.capacity = capacity;
+            position.writes = 0;
+            position.synced_writes = 0;
         }
         let headers: Vec<[u8; RECORD_HEADER_BYTES]> = batch
             .iter()
@@ -217,14 +221,27 @@ impl BatchSink for SegmentSink {
         }
         Self::storage(&position).write_all_vectored_at(&slices, position.offset)?;
         position.offset += total;
-        position.unsynced = true;
+        position.writes += 1;
         Ok(())
     }
 
     fn sync(&self) -> Result<()> {
+        // Sync without the position lock, so the next batch can be written meanwhile. The
+        // segment current now holds every record written so far (a roll syncs the old one
+        // before switching), so syncing it covers them.
+        let (storage, first, writes) = {
+            let position = self.position.lock();
+            (
+                Arc::clone(Self::storage(&position)),
+                position.current,
+                position.writes,
+            )
+        };
+        storage.sync_data()?;
         let mut position = self.position.lock();
-        Self::storage(&position).sync_data()?;
-        position.unsynced = false;
+        if position.current == first {
+            position.synced_writes = position.synced_writes.max(writes);
+        }
         Ok(())
     }
 }

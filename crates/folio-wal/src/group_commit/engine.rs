@@ -2,27 +2,32 @@
 //!
 //! # Protocol
 //! State lives under one mutex, held only to push a record (no payload copy: the payload
-//! moves in, hashed beforehand outside the lock) and to hand over rounds:
+//! moves in, hashed beforehand outside the lock) and to hand the two tokens over: the write
+//! token (`writing`) and the sync token (`syncing`).
 //!
 //! 1. An appender takes the next LSN, pushes its record on `pending`, and *drives* until its
 //!    target is met: `Written(lsn)` for [`Durability::Eventual`], `Durable(lsn)` for
 //!    [`Durability::Immediate`].
-//! 2. Driving: if the target is met, return. If the log is poisoned, fail. If a round is in
-//!    flight (`flushing`), wait for it to end. Otherwise become the **leader**: set
-//!    `flushing`, take all of `pending`, release the lock, write the batch with one vectored
-//!    write, sync once if anyone in the batch (or the leader's own target) needs it, retake
-//!    the lock, advance `written_lsn` / `durable_lsn`, clear `flushing`, wake everyone, and
-//!    re-check the target.
-//! 3. Appenders that arrive during a round queue on `pending` and wait; when the round ends
-//!    one of them leads the next. Nobody sleeps on a timer on this path.
+//! 2. **Eventual** appenders need only the write token: if free, take it, write everything
+//!    queued with one vectored write, release it. They never wait for a sync in flight; the
+//!    database appends while holding column-family writer locks, so those are never held
+//!    across an fsync.
+//! 3. **Durable** appenders lead whole rounds: when neither token is taken, take the sync
+//!    token, write everything queued (taking and releasing the write token), note
+//!    `written_lsn`, sync once, advance `durable_lsn` to the noted LSN, wake everyone.
+//!    Durable appenders that arrive meanwhile wait and are covered by the next round, so
+//!    many commits share one sync; eventual ones may write during the sync.
+//! 4. Durable waiters sleep on their own condition variable, so the end of a write does not
+//!    wake them while a sync is in flight. Nobody sleeps on a timer on this path.
 //!
 //! # Invariants (checked by the loom models in `loom_tests.rs`)
-//! - At most one leader at a time (`flushing` is the token); the sink is never entered twice.
+//! - At most one writer and at most one syncer at a time (the two tokens).
 //! - Records reach the sink in LSN order, each exactly once.
-//! - `durable_lsn <= written_lsn < next_lsn`; `durable_lsn` only moves after a successful
-//!   sync covering it, so no appender is released before its LSN is durable.
-//! - No lost wake-up: a waiter only waits while `flushing` is set, and the leader clears it
-//!   and notifies under the lock.
+//! - `durable_lsn <= written_lsn < next_lsn`; `durable_lsn` only moves to an LSN that was
+//!   written before a successful sync began, so no appender is released before its LSN is
+//!   durable.
+//! - No lost wake-up: a waiter only waits while a token it needs is taken, and the holder
+//!   releases it and notifies the matching condition variable under the lock.
 //! - A failed write or sync poisons: `failure` is set before anyone is woken, and every
 //!   driver checks it first, so the error reaches every waiter and every later call.
 
@@ -71,9 +76,10 @@ enum Target {
 struct CommitState {
     next_lsn: Lsn,
     pending: Vec<PendingRecord>,
-    pending_needs_sync: bool,
-    /// A leader is writing or syncing: the round token.
-    flushing: bool,
+    /// A leader is writing a batch: the write token.
+    writing: bool,
+    /// A leader is syncing: the sync token (held while the next batch is written).
+    syncing: bool,
     written_lsn: Lsn,
     durable_lsn: Lsn,
     failure: Option<String>,
@@ -94,7 +100,10 @@ impl CommitState {
 #[derive(Debug)]
 pub(crate) struct GroupCommit<S> {
     state: Mutex<CommitState>,
-    round_done: Condvar,
+    /// Woken when a write round ends (eventual appenders wait here).
+    written: Condvar,
+    /// Woken when a sync round ends (durable appenders wait here).
+    durable: Condvar,
     sink: S,
     /// Optional wait of a new leader for more appenders (`WalOptions::commit_window`).
     window: Option<std::time::Duration>,
@@ -108,15 +117,16 @@ impl<S: BatchSink> GroupCommit<S> {
             state: Mutex::new(CommitState {
                 next_lsn,
                 pending: Vec::new(),
-                pending_needs_sync: false,
-                flushing: false,
+                writing: false,
+                syncing: false,
                 written_lsn: next_lsn - 1,
                 durable_lsn: next_lsn - 1,
                 failure: None,
                 closed: false,
                 stats: CommitStats::default(),
             }),
-            round_done: Condvar::new(),
+            written: Condvar::new(),
+            durable: Condvar::new(),
             sink,
             window,
         }
@@ -148,10 +158,7 @@ impl<S: BatchSink> GroupCommit<S> {
             payload_hash,
         });
         let target = match durability {
-            Durability::Immediate => {
-                state.pending_needs_sync = true;
-                Target::Durable(lsn)
-            }
+            Durability::Immediate => Target::Durable(lsn),
             Durability::Eventual => Target::Written(lsn),
         };
         self.drive(state, target)?;
@@ -206,57 +213,91 @@ impl<S: BatchSink> GroupCommit<S> {
             if state.met(target) {
                 return Ok(());
             }
-            if state.flushing {
-                state = self.round_done.wait(state);
-                continue;
-            }
-            // Lead one round.
-            state.flushing = true;
-            if let Some(window) = self.window {
-                // Let more appenders queue (they see `flushing` and wait for this round).
-                drop(state);
-                std::thread::sleep(window);
-                state = self.state.lock();
-            }
-            let batch = std::mem::take(&mut state.pending);
-            let sync = std::mem::take(&mut state.pending_needs_sync)
-                || matches!(target, Target::Durable(_));
-            drop(state);
-            let result = self.run_round(&batch, sync);
-            state = self.state.lock();
-            state.flushing = false;
-            match result {
-                Ok(sync_micros) => {
-                    if let Some(last) = batch.last() {
-                        state.written_lsn = last.lsn;
-                        let bytes = batch.iter().map(|r| r.payload.len() as u64).sum();
-                        state.stats.record_round(batch.len(), bytes);
+            match target {
+                Target::Written(_) => {
+                    // An eventual append only needs the write token: it never waits for a
+                    // sync in flight.
+                    if state.writing {
+                        state = self.written.wait(state);
+                        continue;
                     }
-                    if let Some(micros) = sync_micros {
-                        state.durable_lsn = state.written_lsn;
-                        state.stats.record_sync(micros);
-                    }
-                    self.round_done.notify_all();
+                    state = self.write_round(state)?;
                 }
-                Err(error) => {
-                    state.failure = Some(error.to_string());
-                    self.round_done.notify_all();
-                    return Err(error);
+                Target::Durable(_) => {
+                    // A durable append leads a whole round (write everything queued, then sync)
+                    // or waits for the one in flight, as followers queue meanwhile.
+                    if state.syncing || state.writing {
+                        state = self.durable.wait(state);
+                        continue;
+                    }
+                    state.syncing = true;
+                    if let Some(window) = self.window {
+                        // Let more appenders queue (they see `syncing` and wait for this round).
+                        drop(state);
+                        std::thread::sleep(window);
+                        state = self.state.lock();
+                    }
+                    if state.writing {
+                        // An eventual append took the write token during the window.
+                        state.syncing = false;
+                        continue;
+                    }
+                    state = self.write_round(state)?;
+                    let upto = state.written_lsn;
+                    drop(state);
+                    let started = Instant::now();
+                    let result = self.sink.sync();
+                    let micros = started.elapsed().as_micros() as u64;
+                    state = self.state.lock();
+                    state.syncing = false;
+                    if let Err(error) = result {
+                        return Err(self.fail(state, error));
+                    }
+                    state.durable_lsn = state.durable_lsn.max(upto);
+                    state.stats.record_sync(micros);
+                    self.durable.notify_all();
+                    self.written.notify_all();
                 }
             }
         }
     }
 
-    /// Writes and syncs one round; returns the sync's duration when it synced.
-    fn run_round(&self, batch: &[PendingRecord], sync: bool) -> Result<Option<u64>> {
-        if !batch.is_empty() {
-            self.sink.write(batch)?;
+    /// Takes the write token, writes everything queued, releases the token (waking eventual
+    /// appenders, which may write during the sync that may follow).
+    fn write_round<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, CommitState>,
+    ) -> Result<MutexGuard<'a, CommitState>> {
+        state.writing = true;
+        let batch = std::mem::take(&mut state.pending);
+        drop(state);
+        let result = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.sink.write(&batch)
+        };
+        let mut state = self.state.lock();
+        state.writing = false;
+        if let Err(error) = result {
+            return Err(self.fail(state, error));
         }
-        if !sync {
-            return Ok(None);
+        if let Some(last) = batch.last() {
+            state.written_lsn = last.lsn;
+            let bytes = batch.iter().map(|r| r.payload.len() as u64).sum();
+            state.stats.record_round(batch.len(), bytes);
         }
-        let started = Instant::now();
-        self.sink.sync()?;
-        Ok(Some(started.elapsed().as_micros() as u64))
+        self.written.notify_all();
+        if !state.syncing {
+            self.durable.notify_all();
+        }
+        Ok(state)
+    }
+
+    /// Poisons the log with `error`, wakes everyone, and returns the error for the caller.
+    fn fail(&self, mut state: MutexGuard<'_, CommitState>, error: Error) -> Error {
+        state.failure = Some(error.to_string());
+        self.written.notify_all();
+        self.durable.notify_all();
+        error
     }
 }

@@ -11,10 +11,12 @@ use super::{BatchSink, Durability, GroupCommit, PendingRecord};
 use crate::sync::Mutex;
 use crate::{Error, Lsn, Result};
 
-/// Records what reached "disk"; fails the `fail_sync`-th sync (0-based) if set.
+/// Records what reached "disk"; fails the `fail_sync`-th sync (0-based) if set. A sync covers
+/// exactly what was written before it (it is atomic in the model).
 #[derive(Debug, Default)]
 struct MockSink {
-    in_io: AtomicBool,
+    in_write: AtomicBool,
+    in_sync: AtomicBool,
     disk: Mutex<MockDisk>,
     fail_sync: Option<usize>,
 }
@@ -34,15 +36,15 @@ impl MockSink {
         }
     }
 
-    fn enter(&self) {
+    fn enter(flag: &AtomicBool, what: &str) {
         assert!(
-            !self.in_io.swap(true, Ordering::SeqCst),
-            "two leaders in the sink at once"
+            !flag.swap(true, Ordering::SeqCst),
+            "two {what}s in the sink at once"
         );
     }
 
-    fn leave(&self) {
-        self.in_io.store(false, Ordering::SeqCst);
+    fn leave(flag: &AtomicBool) {
+        flag.store(false, Ordering::SeqCst);
     }
 
     fn synced_through(&self) -> Lsn {
@@ -56,7 +58,7 @@ impl MockSink {
 
 impl BatchSink for MockSink {
     fn write(&self, batch: &[PendingRecord]) -> Result<()> {
-        self.enter();
+        Self::enter(&self.in_write, "writer");
         {
             let mut disk = self.disk.lock();
             for record in batch {
@@ -65,12 +67,12 @@ impl BatchSink for MockSink {
                 disk.written.push(record.lsn);
             }
         }
-        self.leave();
+        Self::leave(&self.in_write);
         Ok(())
     }
 
     fn sync(&self) -> Result<()> {
-        self.enter();
+        Self::enter(&self.in_sync, "syncer");
         let result = {
             let mut disk = self.disk.lock();
             let index = disk.syncs;
@@ -85,7 +87,7 @@ impl BatchSink for MockSink {
                 Ok(())
             }
         };
-        self.leave();
+        Self::leave(&self.in_sync);
         result
     }
 }
