@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (matklad's xtask pattern).
 //!
 //! - `cargo xtask ci`: what CI checks: formatting, clippy with `-D warnings`, the README's test
-//!   command, and the quick loom models.
+//!   command, the quick loom models, and the docs without broken links.
 //! - `cargo xtask loom [--quick]`: the loom models of the concurrent code, with
 //!   `LOOM_MAX_PREEMPTIONS=3` (2 with `--quick`, the CI set).
 
@@ -46,7 +46,10 @@ fn ci() -> Result<(), String> {
     ]))?;
     // The README's test command, exactly.
     run(cargo(&["test", "--workspace"]))?;
-    loom(true)
+    loom(true)?;
+    let mut docs = cargo(&["doc", "--workspace", "--no-deps", "--quiet"]);
+    docs.env("RUSTDOCFLAGS", "-D warnings");
+    run(docs)
 }
 
 fn loom(quick: bool) -> Result<(), String> {

@@ -11,7 +11,7 @@
 //!   (CLOCK) to stay within [`PageStoreOptions::cache_bytes_max`]; dirty pages are pinned until
 //!   a checkpoint writes them. [`CacheStats`] counts bytes exactly.
 //! - **Allocation**: each owner (a column-family writer) holds a [`PageWriter`] that takes
-//!   whole extents from the shared [`FileAllocator`](allocator) and settles its allocations and
+//!   whole extents from the shared file-level allocator and settles its allocations and
 //!   frees per commit on a lock-free queue, so owners do not contend.
 //! - **Checkpoints** ([`PageStore::checkpoint`]) write all dirty pages sorted into one vectored
 //!   write per contiguous run, then the free list, sync, then the other header slot, sync.

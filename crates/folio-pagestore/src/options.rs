@@ -12,8 +12,8 @@ pub const PAGE_SIZE_MAX: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct PageStoreOptions {
     /// Page size in bytes for a new store (a power of two, 4 KiB ..= 64 KiB). An existing
-    /// file keeps the page size it was created with; opening it with a different one is
-    /// [`Error::PageSizeMismatch`]. Default: 4096.
+    /// file keeps the page size it was created with: opening it adopts the file's page size
+    /// whatever this says. Default: 4096.
     pub page_size: usize,
     /// Upper bound, in bytes, of *clean* cached pages plus dirty ones: once it is exceeded,
     /// clean pages are evicted. Dirty pages are pinned until a checkpoint writes them, so
