@@ -153,3 +153,19 @@ fn power_cut_refuses_later_operations_but_keeps_pending_writes_for_the_crash() {
     let kept = disk.crash(CrashPolicy::KeepUnsynced);
     assert_eq!(read_all(&kept), b"firstsecond");
 }
+
+#[test]
+fn sweep_power_cuts_visits_every_cut_under_every_policy() {
+    let mut seen = std::collections::BTreeSet::new();
+    let report = folio_io::sweep_power_cuts(0..2, |cut, policy, seed| {
+        seen.insert((format!("{policy:?}"), seed, cut));
+        cut < 3 + seed // scenario of 3 operations for seed 0, 4 for seed 1
+    });
+    assert_eq!(report.shortest_scenario, 3);
+    assert_eq!(report.points, 4 * (3 + 4));
+    assert_eq!(
+        seen.len(),
+        4 * (4 + 5),
+        "each cut index once, plus the final uncut run"
+    );
+}

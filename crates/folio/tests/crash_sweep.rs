@@ -159,25 +159,13 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, states: &[State]) -> bool 
 #[test]
 fn power_cut_at_every_operation_keeps_every_invariant() {
     let states = expected_states();
-    let mut points = 0;
-    for policy in [
-        CrashPolicy::DropUnsynced,
-        CrashPolicy::KeepUnsynced,
-        CrashPolicy::TearUnsynced,
-        CrashPolicy::Random,
-    ] {
-        for seed in 0..10 {
-            let mut cut = 0;
-            while crash_at(cut, policy, seed, &states) {
-                cut += 1;
-                points += 1;
-            }
-            assert!(
-                cut > 40,
-                "the workload should span many operations, got {cut}"
-            );
-        }
-    }
-    println!("crash points covered: {points}");
-    assert!(points >= 2_000, "only {points} crash points");
+    let report = folio_io::sweep_power_cuts(0..10, |cut, policy, seed| {
+        crash_at(cut, policy, seed, &states)
+    });
+    assert!(
+        report.shortest_scenario > 40,
+        "the scenario should span many operations: {report:?}"
+    );
+    assert!(report.points >= 2000, "only {} crash points", report.points);
+    println!("crash points covered: {}", report.points);
 }

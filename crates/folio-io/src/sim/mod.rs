@@ -9,9 +9,11 @@ mod crash;
 mod directory;
 mod disk;
 mod fault;
+mod sweep;
 
 pub use counts::OpCounts;
 pub use crash::CrashPolicy;
 pub use directory::SimDirectory;
 pub use disk::{SECTOR_BYTES, SimStorage};
 pub use fault::{FaultKind, FaultOps, FaultRule};
+pub use sweep::{SweepReport, sweep_power_cuts};
