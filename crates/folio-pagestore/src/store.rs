@@ -254,6 +254,12 @@ impl PageStore {
         }
     }
 
+    /// Bytes of dirty (not yet checkpointed) pages in the cache. Cheap: no shard is locked,
+    /// so it can be checked on every commit.
+    pub fn dirty_bytes(&self) -> usize {
+        self.inner.cache.dirty_bytes()
+    }
+
     /// Counters and sizes.
     pub fn stats(&self) -> PageStoreStats {
         let header = self.inner.durable_header.lock().clone();

@@ -364,7 +364,7 @@ impl Database {
         if published == last.version {
             return false;
         }
-        let dirty = self.inner.store.stats().cache.dirty_bytes;
+        let dirty = self.inner.store.dirty_bytes();
         let log = self
             .inner
             .wal
@@ -379,7 +379,7 @@ impl Database {
 
     /// Back-pressure after a commit: past `dirty_bytes_max`, checkpoint before returning.
     pub(crate) fn relieve_pressure(&self) -> Result<()> {
-        if self.inner.store.stats().cache.dirty_bytes > self.inner.options.dirty_bytes_max {
+        if self.inner.store.dirty_bytes() > self.inner.options.dirty_bytes_max {
             self.checkpoint()?;
         }
         Ok(())

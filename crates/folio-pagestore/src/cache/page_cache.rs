@@ -42,6 +42,9 @@ pub(crate) struct PageCache {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: u64,
     budget_bytes: usize,
+    /// Sum of the shards' dirty bytes, kept in step under each shard's lock, so the layer
+    /// above can check its dirty bound on every commit without locking every shard.
+    dirty_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl PageCache {
@@ -56,7 +59,30 @@ impl PageCache {
                 .collect(),
             shard_mask: shards as u64 - 1,
             budget_bytes,
+            dirty_bytes: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Runs `op` on `id`'s shard and carries the change of its dirty bytes into the total.
+    fn with_shard<R>(&self, id: PageId, op: impl FnOnce(&mut Shard) -> R) -> R {
+        use std::sync::atomic::Ordering;
+        let mut shard = self.shard(id).lock();
+        let before = shard.dirty_bytes;
+        let result = op(&mut shard);
+        let after = shard.dirty_bytes;
+        if after > before {
+            self.dirty_bytes
+                .fetch_add(after - before, Ordering::Relaxed);
+        } else if before > after {
+            self.dirty_bytes
+                .fetch_sub(before - after, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Bytes held by dirty pages, without locking the shards.
+    pub(crate) fn dirty_bytes(&self) -> usize {
+        self.dirty_bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn shard(&self, id: PageId) -> &Mutex<Shard> {
@@ -74,11 +100,11 @@ impl PageCache {
     }
 
     pub(crate) fn put_dirty(&self, id: PageId, page: Page) {
-        self.shard(id).lock().put_dirty(id, page);
+        self.with_shard(id, |shard| shard.put_dirty(id, page));
     }
 
     pub(crate) fn discard(&self, id: PageId) {
-        self.shard(id).lock().discard(id);
+        self.with_shard(id, |shard| shard.discard(id));
     }
 
     /// Every dirty page with the generation a later [`PageCache::mark_clean`] must match.
@@ -92,7 +118,7 @@ impl PageCache {
 
     pub(crate) fn mark_clean(&self, flushed: &[(PageId, u64)]) {
         for &(id, generation) in flushed {
-            self.shard(id).lock().mark_clean(id, generation);
+            self.with_shard(id, |shard| shard.mark_clean(id, generation));
         }
         for shard in &*self.shards {
             shard.lock().evict_over_budget();
@@ -237,6 +263,11 @@ mod tests {
         // Reinserting a cached id as clean keeps the existing (dirty) page.
         let kept = cache.insert_clean(PageId(5), page(5, 9));
         assert_eq!(kept[0], 1);
+        assert_eq!(
+            cache.dirty_bytes(),
+            stats.dirty_bytes,
+            "the lock-free total agrees"
+        );
         assert_eq!(cache.stats(), stats.with_lookups(&cache.stats()));
     }
 
