@@ -7,16 +7,19 @@
 //!
 //! With `--shared` every thread writes to one column family instead (workload W3 with
 //! `--txns 500 --ops 10`: many threads committing small batches to the same column family).
+//! With `--batches` each transaction is a `WriteBatch` given to `Database::write` (the commit
+//! queue merges concurrent batches) instead of a write transaction.
 
 use std::time::{Duration, Instant};
 
-use folio::{Database, Durability};
+use folio::{Database, Durability, WriteBatch};
 
 struct Args {
     threads: Vec<usize>,
     txns: usize,
     ops: usize,
     shared: bool,
+    batches: bool,
 }
 
 fn parse_args() -> Args {
@@ -25,6 +28,7 @@ fn parse_args() -> Args {
         txns: 50,
         ops: 1000,
         shared: false,
+        batches: false,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
@@ -39,6 +43,7 @@ fn parse_args() -> Args {
             "--txns" => args.txns = value().parse().expect("--txns N"),
             "--ops" => args.ops = value().parse().expect("--ops N"),
             "--shared" => args.shared = true,
+            "--batches" => args.batches = true,
             other => panic!("unknown argument {other}; use --threads 1,2,4,8 --txns 50 --ops 1000"),
         }
     }
@@ -73,17 +78,31 @@ fn run(
                     let mut latencies = Vec::with_capacity(args.txns);
                     let mut value = [0u8; 150];
                     for _ in 0..args.txns {
-                        let mut txn = db.begin_write(&[cf.as_str()])?;
-                        for _ in 0..args.ops {
+                        let mut entries = (0..args.ops).map(|_| {
                             let key = rng().to_be_bytes();
                             for chunk in value.chunks_mut(8) {
                                 let random = rng().to_le_bytes();
                                 chunk.copy_from_slice(&random[..chunk.len()]);
                             }
-                            txn.put(&cf, &key, &value)?;
-                        }
-                        let begun = Instant::now();
-                        txn.commit_with(durability)?;
+                            (key, value)
+                        });
+                        let begun = if args.batches {
+                            let mut batch = WriteBatch::new();
+                            for (key, value) in entries.by_ref() {
+                                batch.put(&cf, &key, &value);
+                            }
+                            let begun = Instant::now();
+                            db.write_with(batch, durability)?;
+                            begun
+                        } else {
+                            let mut txn = db.begin_write(&[cf.as_str()])?;
+                            for (key, value) in entries.by_ref() {
+                                txn.put(&cf, &key, &value)?;
+                            }
+                            let begun = Instant::now();
+                            txn.commit_with(durability)?;
+                            begun
+                        };
                         latencies.push(begun.elapsed());
                     }
                     Ok(latencies)

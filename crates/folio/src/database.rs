@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use folio_btree::{BTreeMut, Catalog, CfState};
 use folio_io::{Directory, FsDirectory};
@@ -10,9 +11,10 @@ use folio_pagestore::{PageId, PageStore, PageStoreStats};
 use folio_wal::{Durability, Lsn, Wal, WalStats};
 use parking_lot::{Mutex, RwLock};
 
+use crate::commit_queue::CommitQueue;
 use crate::log_record::RecordBuilder;
 use crate::snapshot::{CfRoot, Edit, Publisher, Snapshot};
-use crate::{DatabaseOptions, Error, ReadTransaction, Result, WriteTransaction};
+use crate::{DatabaseOptions, Error, ReadTransaction, Result, WriteBatch, WriteTransaction};
 
 /// Name of the data file inside the database directory (the log's segments sit beside it).
 pub const DATA_FILE: &str = "data.folio";
@@ -27,6 +29,19 @@ const NO_PAGE: u64 = u64::MAX;
 pub(crate) struct CfSlot {
     pub(crate) id: u64,
     pub(crate) tree: Arc<Mutex<BTreeMut>>,
+    /// Set (under the tree's lock) when the column family is dropped: a transaction that
+    /// looked the slot up before the drop must not write to it once it gets the lock.
+    pub(crate) dropped: AtomicBool,
+}
+
+impl CfSlot {
+    pub(crate) fn new(id: u64, tree: BTreeMut) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            tree: Arc::new(Mutex::new(tree)),
+            dropped: AtomicBool::new(false),
+        })
+    }
 }
 
 /// An embedded, transactional, ordered key-value database: many column families in one
@@ -51,6 +66,8 @@ pub(crate) struct DbInner {
     catalog: Mutex<Catalog>,
     /// Serializes checkpoints; holds the version and log bytes of the last one.
     checkpoint_lock: Mutex<LastCheckpoint>,
+    /// Merges concurrent [`Database::write`] batches.
+    commit_queue: CommitQueue,
     /// Stops the background checkpointer when the database goes away.
     checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
 }
@@ -69,6 +86,8 @@ pub struct DatabaseStats {
     pub page_store: PageStoreStats,
     /// The log: records, syncs, group sizes, positions.
     pub wal: WalStats,
+    /// Batches and group commits of [`Database::write`].
+    pub commit_queue: crate::CommitQueueStats,
     /// The version (LSN) readers see.
     pub published_version: Lsn,
     /// Column families.
@@ -133,13 +152,7 @@ impl Database {
         };
         for (name, state) in catalog.list()? {
             let tree = BTreeMut::new(store.writer(), state.root, state.len);
-            cfs.insert(
-                name.clone(),
-                Arc::new(CfSlot {
-                    id: state.id,
-                    tree: Arc::new(Mutex::new(tree)),
-                }),
-            );
+            cfs.insert(name.clone(), CfSlot::new(state.id, tree));
             snapshot.by_id.insert(
                 state.id,
                 CfRoot {
@@ -169,6 +182,7 @@ impl Database {
                 publisher,
                 catalog: Mutex::new(catalog),
                 checkpoint_lock: Mutex::new(LastCheckpoint::default()),
+                commit_queue: CommitQueue::default(),
                 checkpointer: Mutex::new(None),
             }),
         };
@@ -194,13 +208,10 @@ impl Database {
             .append_owned(record.finish(), Durability::Eventual)?;
         *next_id += 1;
         let tree = BTreeMut::new(self.inner.store.writer(), None, 0);
-        self.inner.cfs.write().insert(
-            name.to_owned(),
-            Arc::new(CfSlot {
-                id,
-                tree: Arc::new(Mutex::new(tree)),
-            }),
-        );
+        self.inner
+            .cfs
+            .write()
+            .insert(name.to_owned(), CfSlot::new(id, tree));
         self.inner.publisher.publish(
             lsn,
             vec![Edit::Create {
@@ -241,6 +252,7 @@ impl Database {
             .append_owned(record.finish(), Durability::Eventual)?;
         tree.clear()?;
         tree.commit(lsn);
+        slot.dropped.store(true, Ordering::Release);
         self.inner.cfs.write().remove(name);
         drop(tree);
         self.inner
@@ -306,7 +318,28 @@ impl Database {
             }
         }
         slots.sort_by_key(|(_, slot)| slot.id);
-        Ok(WriteTransaction::new(self.clone(), slots))
+        self.relieve_pressure()?;
+        WriteTransaction::new(self.clone(), slots)
+    }
+
+    /// Commits `batch` atomically with the default durability; returns its LSN (0 for an
+    /// empty batch). Concurrent calls are merged into group commits by the commit queue.
+    pub fn write(&self, batch: WriteBatch) -> Result<Lsn> {
+        self.write_with(batch, self.inner.options.default_durability)
+    }
+
+    /// Commits `batch` atomically with `durability`.
+    pub fn write_with(&self, batch: WriteBatch, durability: Durability) -> Result<Lsn> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.inner.commit_queue.submit(self, batch, durability)
+    }
+
+    /// Makes every commit so far durable (syncs the log); returns the last LSN synced. Use it
+    /// after `Eventual` commits when a point of durability is needed.
+    pub fn flush(&self) -> Result<Lsn> {
+        Ok(self.inner.wal.flush()?)
     }
 
     /// A read-only snapshot of every column family at the latest published version.
@@ -377,7 +410,8 @@ impl Database {
             || log >= options.checkpoint_log_bytes
     }
 
-    /// Back-pressure after a commit: past `dirty_bytes_max`, checkpoint before returning.
+    /// Back-pressure before a write transaction starts: past `dirty_bytes_max`, checkpoint
+    /// first (an error then leaves nothing half done).
     pub(crate) fn relieve_pressure(&self) -> Result<()> {
         if self.inner.store.dirty_bytes() > self.inner.options.dirty_bytes_max {
             self.checkpoint()?;
@@ -391,6 +425,7 @@ impl Database {
             page_store: self.inner.store.stats(),
             wal: self.inner.wal.stats(),
             published_version: self.inner.publisher.current().version,
+            commit_queue: self.inner.commit_queue.stats(),
             column_families: self.inner.cfs.read().len(),
         }
     }

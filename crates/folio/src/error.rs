@@ -63,6 +63,12 @@ pub enum Error {
         /// The data file's checkpoint LSN.
         checkpoint: Lsn,
     },
+    /// The group commit a batch was merged into failed (the batch did not commit).
+    #[error("the group commit this batch joined failed: {reason}")]
+    CommitFailed {
+        /// The error the group's commit met.
+        reason: String,
+    },
     /// An option is out of range.
     #[error("invalid option {name}: {reason}")]
     InvalidOption {

@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 mod checkpointer;
+mod commit_queue;
 mod database;
 mod error;
 mod log_record;
@@ -42,14 +43,17 @@ mod options;
 mod read_txn;
 mod recovery;
 mod snapshot;
+mod write_batch;
 mod write_txn;
 
+pub use commit_queue::CommitQueueStats;
 pub use database::{DATA_FILE, Database, DatabaseStats};
 pub use error::{Error, Result};
 pub use folio_btree::{BTree, Range, Value};
 pub use folio_wal::{Durability, Lsn};
 pub use options::DatabaseOptions;
 pub use read_txn::ReadTransaction;
+pub use write_batch::WriteBatch;
 pub use write_txn::{Savepoint, WriteTransaction};
 
 /// The README's code blocks, compiled and run as doctests so they cannot drift.

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use folio_btree::BTreeMut;
 use folio_pagestore::PageStore;
 use folio_wal::{Lsn, Wal};
-use parking_lot::Mutex;
 
 use crate::database::CfSlot;
 use crate::log_record::{LogOp, decode};
@@ -51,13 +50,7 @@ pub(crate) fn replay(
                 }
                 LogOp::CreateCf { cf, name } => {
                     let tree = BTreeMut::new(store.writer(), None, 0);
-                    cfs.insert(
-                        name.clone(),
-                        Arc::new(CfSlot {
-                            id: cf,
-                            tree: Arc::new(Mutex::new(tree)),
-                        }),
-                    );
+                    cfs.insert(name.clone(), CfSlot::new(cf, tree));
                     snapshot.by_id.insert(
                         cf,
                         CfRoot {

@@ -45,22 +45,23 @@ impl std::fmt::Debug for WriteTransaction {
 }
 
 impl WriteTransaction {
-    pub(crate) fn new(db: Database, slots: Vec<(String, Arc<CfSlot>)>) -> Self {
+    pub(crate) fn new(db: Database, slots: Vec<(String, Arc<CfSlot>)>) -> Result<Self> {
         // Locks are taken in ascending id order: transactions never deadlock.
-        let trees = slots
-            .into_iter()
-            .map(|(name, slot)| {
-                let guard = slot.tree.lock_arc();
-                (name, slot.id, guard)
-            })
-            .collect();
-        Self {
+        let mut trees = Vec::with_capacity(slots.len());
+        for (name, slot) in slots {
+            let guard = slot.tree.lock_arc();
+            if slot.dropped.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(Error::ColumnFamilyDropped { name });
+            }
+            trees.push((name, slot.id, guard));
+        }
+        Ok(Self {
             id: NEXT_TRANSACTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             db,
             trees,
             record: RecordBuilder::new(),
             finished: false,
-        }
+        })
     }
 
     /// Marks the transaction's current state; [`WriteTransaction::rollback_to`] returns to it.
@@ -173,7 +174,6 @@ impl WriteTransaction {
         if durability == Durability::Immediate {
             self.db.inner.wal.wait_durable(lsn)?;
         }
-        self.db.relieve_pressure()?;
         Ok(lsn)
     }
 }
