@@ -174,6 +174,10 @@ impl WriteTransaction {
         if durability == Durability::Immediate {
             self.db.inner.wal.wait_durable(lsn)?;
         }
+        // Back-pressure: past the dirty bound, checkpoint before returning. The commit has
+        // happened, so a failed checkpoint must not turn it into an error; the next
+        // `begin_write` checks the bound again and reports the failure.
+        let _ = self.db.relieve_pressure();
         Ok(lsn)
     }
 }
