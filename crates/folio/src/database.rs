@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use folio_btree::{BTreeMut, Catalog, CfState};
 use folio_io::{Directory, FsDirectory};
@@ -14,7 +14,9 @@ use parking_lot::{Mutex, RwLock};
 use crate::commit_queue::CommitQueue;
 use crate::log_record::RecordBuilder;
 use crate::snapshot::{CfRoot, Edit, Publisher, Snapshot};
-use crate::{DatabaseOptions, Error, ReadTransaction, Result, WriteBatch, WriteTransaction};
+use crate::{
+    BulkLoad, DatabaseOptions, Error, ReadTransaction, Result, WriteBatch, WriteTransaction,
+};
 
 /// Name of the data file inside the database directory (the log's segments sit beside it).
 pub const DATA_FILE: &str = "data.folio";
@@ -32,6 +34,10 @@ pub(crate) struct CfSlot {
     /// Set (under the tree's lock) when the column family is dropped: a transaction that
     /// looked the slot up before the drop must not write to it once it gets the lock.
     pub(crate) dropped: AtomicBool,
+    /// LSN of a bulk-load chunk not yet covered by a checkpoint (0: none). Its data is not
+    /// in the log, so no logged commit may change this column family until a checkpoint
+    /// covers it.
+    pub(crate) unlogged_through: AtomicU64,
 }
 
 impl CfSlot {
@@ -40,6 +46,7 @@ impl CfSlot {
             id,
             tree: Arc::new(Mutex::new(tree)),
             dropped: AtomicBool::new(false),
+            unlogged_through: AtomicU64::new(0),
         })
     }
 }
@@ -386,6 +393,27 @@ impl Database {
         self.inner.wal.truncate_below(version + 1)?;
         *last = LastCheckpoint { version, log_bytes };
         Ok(version)
+    }
+
+    /// Loads entries into column family `cf` without logging them; see [`BulkLoad`]. Holds
+    /// the column family's writer until finished or dropped.
+    pub fn bulk_load(&self, cf: &str) -> Result<BulkLoad> {
+        BulkLoad::new(self.clone(), cf)
+    }
+
+    /// When `slot` holds an unlogged bulk-load chunk, checkpoints until one covers it. Called
+    /// with the slot's writer held.
+    pub(crate) fn settle_unlogged(&self, slot: &CfSlot) -> Result<()> {
+        let lsn = slot.unlogged_through.load(Ordering::Acquire);
+        if lsn == 0 {
+            return Ok(());
+        }
+        self.inner.publisher.wait_published(lsn);
+        if self.inner.checkpoint_lock.lock().version < lsn {
+            self.checkpoint()?;
+        }
+        slot.unlogged_through.store(0, Ordering::Release);
+        Ok(())
     }
 
     /// True when a trigger asks for a checkpoint: dirty bytes, log bytes since the last one,

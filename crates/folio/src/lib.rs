@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bulk_load;
 mod checkpointer;
 mod commit_queue;
 mod database;
@@ -46,6 +47,7 @@ mod snapshot;
 mod write_batch;
 mod write_txn;
 
+pub use bulk_load::BulkLoad;
 pub use commit_queue::CommitQueueStats;
 pub use database::{DATA_FILE, Database, DatabaseStats};
 pub use error::{Error, Result};

@@ -8,6 +8,9 @@
 //!   kind 2 delete   (a = key)
 //!   kind 3 create   (a = name)          kind 4 drop (a = name)
 //!   kind 5 rename   (a = old name, b = new name)
+//!   kind 6 bulk     (a, b empty): a bulk-load chunk went into this column family without
+//!                   logging its data; replay skips it (the chunk is durable only once a
+//!                   checkpoint at or past this record succeeded, and then replay starts after)
 //! ```
 
 use folio_wal::Lsn;
@@ -39,6 +42,9 @@ pub(crate) enum LogOp {
         from: String,
         to: String,
     },
+    BulkChunk {
+        cf: u64,
+    },
 }
 
 const PUT: u8 = 1;
@@ -46,6 +52,7 @@ const DELETE: u8 = 2;
 const CREATE: u8 = 3;
 const DROP: u8 = 4;
 const RENAME: u8 = 5;
+const BULK: u8 = 6;
 
 /// Builds one record incrementally (a write transaction appends as it goes).
 #[derive(Debug, Default)]
@@ -92,6 +99,10 @@ impl RecordBuilder {
 
     pub(crate) fn rename_cf(&mut self, cf: u64, from: &str, to: &str) {
         self.push(RENAME, cf, from.as_bytes(), to.as_bytes());
+    }
+
+    pub(crate) fn bulk_chunk(&mut self, cf: u64) {
+        self.push(BULK, cf, &[], &[]);
     }
 
     /// The current position, to truncate back to.
@@ -156,6 +167,7 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp>> {
                 from: name(a)?,
                 to: name(b)?,
             },
+            BULK => LogOp::BulkChunk { cf },
             _ => return Err(bad("unknown operation")),
         });
     }
@@ -177,9 +189,11 @@ mod tests {
         record.delete(3, b"gone");
         record.rename_cf(3, "users", "people");
         record.drop_cf(3, "people");
+        record.bulk_chunk(4);
         let bytes = record.finish();
         let ops = decode(7, &bytes).unwrap();
-        assert_eq!(ops.len(), 5);
+        assert_eq!(ops.len(), 6);
+        assert_eq!(ops[5], LogOp::BulkChunk { cf: 4 });
         assert_eq!(
             ops[1],
             LogOp::Put {

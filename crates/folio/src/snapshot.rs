@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use folio_pagestore::{PageId, PageStore};
 use folio_wal::Lsn;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 /// One column family in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,8 @@ struct PublishState {
 #[derive(Debug)]
 pub(crate) struct Publisher {
     state: Mutex<PublishState>,
+    /// Signalled whenever the published version advances.
+    advanced: Condvar,
     /// Live read snapshots: version -> count.
     readers: Mutex<BTreeMap<Lsn, usize>>,
     store: PageStore,
@@ -76,6 +78,7 @@ impl Publisher {
                 current: Arc::new(initial),
                 waiting: BTreeMap::new(),
             }),
+            advanced: Condvar::new(),
             readers: Mutex::new(BTreeMap::new()),
             store,
         };
@@ -105,6 +108,16 @@ impl Publisher {
         }
         state.current = Arc::new(snapshot);
         self.update_horizon(&state.current);
+        self.advanced.notify_all();
+    }
+
+    /// Waits until version `lsn` is published (its predecessors are all in flight).
+    pub(crate) fn wait_published(&self, lsn: Lsn) -> Arc<Snapshot> {
+        let mut state = self.state.lock();
+        while state.current.version < lsn {
+            self.advanced.wait(&mut state);
+        }
+        Arc::clone(&state.current)
     }
 
     /// Registers a reader of the latest snapshot.

@@ -53,6 +53,7 @@ impl WriteTransaction {
             if slot.dropped.load(std::sync::atomic::Ordering::Acquire) {
                 return Err(Error::ColumnFamilyDropped { name });
             }
+            db.settle_unlogged(&slot)?;
             trees.push((name, slot.id, guard));
         }
         Ok(Self {
