@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use folio_btree::{BTreeMut, Catalog, CfState};
 use folio_io::{Directory, FsDirectory};
@@ -15,7 +16,8 @@ use crate::commit_queue::CommitQueue;
 use crate::log_record::RecordBuilder;
 use crate::snapshot::{CfRoot, Edit, Publisher, Snapshot};
 use crate::{
-    BulkLoad, DatabaseOptions, Error, ReadTransaction, Result, WriteBatch, WriteTransaction,
+    BulkLoad, DatabaseOptions, Error, ReadTransaction, RecoveryProgress, RecoveryReport, Result,
+    WriteBatch, WriteTransaction,
 };
 
 /// Name of the data file inside the database directory (the log's segments sit beside it).
@@ -73,6 +75,8 @@ pub(crate) struct DbInner {
     catalog: Mutex<Catalog>,
     /// Serializes checkpoints; holds the version and log bytes of the last one.
     checkpoint_lock: Mutex<LastCheckpoint>,
+    /// What the open found.
+    recovery: RecoveryReport,
     /// Merges concurrent [`Database::write`] batches.
     commit_queue: CommitQueue,
     /// Stops the background checkpointer when the database goes away.
@@ -140,6 +144,7 @@ impl Database {
     /// checkpoint, then the log replayed past it.
     pub fn open_in(directory: Arc<dyn Directory>, options: DatabaseOptions) -> Result<Self> {
         options.validate()?;
+        let opened_at = Instant::now();
         if !directory.list()?.iter().any(|name| name == DATA_FILE) {
             // Create under a temporary name and rename: a crash during creation leaves no
             // half-made data file, only a temporary one the next open replaces.
@@ -169,14 +174,45 @@ impl Database {
                 },
             );
         }
-        let (wal, _report) = Wal::open(directory, options.wal.clone())?;
+        let progress = |step: &RecoveryProgress| {
+            tracing::debug!(target: "folio::recovery", ?step, "recovery progress");
+            if let Some(callback) = &options.recovery_progress {
+                (callback.0)(step);
+            }
+        };
+        let (wal, wal_report) =
+            Wal::open_with_progress(directory, options.wal.clone(), &mut |scan| {
+                progress(&RecoveryProgress::ScanningLog {
+                    segments_done: scan.segments_done,
+                    segments_total: scan.segments_total,
+                    bytes: scan.bytes,
+                });
+            })?;
         if wal.last_lsn() < checkpoint {
             return Err(Error::LogBehindData {
                 wal_last: wal.last_lsn(),
                 checkpoint,
             });
         }
-        crate::recovery::replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot)?;
+        let replayed =
+            crate::recovery::replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot, &progress)?;
+        let recovery = RecoveryReport {
+            checkpoint,
+            replayed_records: replayed,
+            log_bytes_scanned: wal_report.bytes_read,
+            torn_tail_bytes: wal_report.torn_tail_bytes,
+            version: snapshot.version,
+            duration: opened_at.elapsed(),
+        };
+        tracing::info!(
+            target: "folio::recovery",
+            checkpoint,
+            replayed,
+            version = snapshot.version,
+            torn_tail_bytes = wal_report.torn_tail_bytes,
+            duration_ms = recovery.duration.as_millis() as u64,
+            "database opened"
+        );
         let next_id = snapshot.by_id.keys().next_back().map_or(0, |id| id + 1);
         let publisher = Publisher::new(snapshot, store.clone());
         let db = Self {
@@ -190,6 +226,7 @@ impl Database {
                 catalog: Mutex::new(catalog),
                 checkpoint_lock: Mutex::new(LastCheckpoint::default()),
                 commit_queue: CommitQueue::default(),
+                recovery,
                 checkpointer: Mutex::new(None),
             }),
         };
@@ -445,6 +482,11 @@ impl Database {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// What recovery found and did when this database was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
     }
 
     /// Counters and sizes.

@@ -43,6 +43,7 @@ mod log_record;
 mod options;
 mod read_txn;
 mod recovery;
+mod recovery_progress;
 mod snapshot;
 mod write_batch;
 mod write_txn;
@@ -55,6 +56,7 @@ pub use folio_btree::{BTree, Range, Value};
 pub use folio_wal::{Durability, Lsn};
 pub use options::DatabaseOptions;
 pub use read_txn::ReadTransaction;
+pub use recovery_progress::{ProgressCallback, RecoveryProgress, RecoveryReport};
 pub use write_batch::WriteBatch;
 pub use write_txn::{Savepoint, WriteTransaction};
 

@@ -31,6 +31,9 @@ pub struct DatabaseOptions {
     /// returns, so memory stays bounded even when commits outrun the checkpointer.
     /// Default: 4 x `checkpoint_dirty_bytes`.
     pub dirty_bytes_max: usize,
+    /// Called with recovery progress while the database opens (log scan, replay). The same
+    /// steps are also emitted as `tracing` events (target `folio::recovery`). Default: none.
+    pub recovery_progress: Option<crate::ProgressCallback>,
 }
 
 impl Default for DatabaseOptions {
@@ -43,6 +46,7 @@ impl Default for DatabaseOptions {
             checkpoint_log_bytes: 256 << 20,
             checkpoint_interval: Some(Duration::from_secs(5)),
             dirty_bytes_max: 256 << 20,
+            recovery_progress: None,
         }
     }
 }

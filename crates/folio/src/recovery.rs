@@ -10,7 +10,7 @@ use folio_wal::{Lsn, Wal};
 use crate::database::CfSlot;
 use crate::log_record::{LogOp, decode};
 use crate::snapshot::{CfRoot, Snapshot};
-use crate::{Error, Result};
+use crate::{Error, RecoveryProgress, Result};
 
 /// Applies every log record after `checkpoint` to the column families, committing each
 /// record's changes under its LSN, and advances `snapshot` to the last one.
@@ -20,10 +20,15 @@ pub(crate) fn replay(
     checkpoint: Lsn,
     cfs: &mut BTreeMap<String, Arc<CfSlot>>,
     snapshot: &mut Snapshot,
-) -> Result<()> {
+    progress: &dyn Fn(&RecoveryProgress),
+) -> Result<u64> {
+    /// Records between two progress reports.
+    const REPORT_EVERY: u64 = 4096;
     if wal.last_lsn() == checkpoint {
-        return Ok(());
+        return Ok(0);
     }
+    let records_total = wal.last_lsn() - checkpoint;
+    let mut records_done = 0;
     let name_of = |cfs: &BTreeMap<String, Arc<CfSlot>>, id: u64, lsn: Lsn| {
         cfs.iter()
             .find(|(_, slot)| slot.id == id)
@@ -95,6 +100,13 @@ pub(crate) fn replay(
             }
         }
         snapshot.version = lsn;
+        records_done += 1;
+        if records_done % REPORT_EVERY == 0 || records_done == records_total {
+            progress(&RecoveryProgress::Replaying {
+                records_done,
+                records_total,
+            });
+        }
     }
-    Ok(())
+    Ok(records_done)
 }

@@ -224,3 +224,43 @@ fn a_savepoint_from_another_transaction_is_refused() {
         Err(Error::ForeignSavepoint)
     ));
 }
+
+#[test]
+fn reopening_reports_recovery_progress_and_a_summary() {
+    let device = SimDirectory::new(11);
+    let mut opts = options();
+    opts.checkpoint_interval = None;
+    let db = Database::open_in(Arc::new(device.clone()), opts.clone()).unwrap();
+    db.create_cf("a").unwrap();
+    for i in 0..5_000u32 {
+        let mut txn = db.begin_write(&["a"]).unwrap();
+        txn.put("a", &i.to_be_bytes(), b"v").unwrap();
+        txn.commit_with(Durability::Eventual).unwrap();
+    }
+    let last = db.flush().unwrap();
+    drop(db);
+    let steps = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&steps);
+    opts.recovery_progress = Some(folio::ProgressCallback::new(move |step| {
+        sink.lock().unwrap().push(step.clone());
+    }));
+    let db = Database::open_in(Arc::new(device.crash(CrashPolicy::DropUnsynced)), opts).unwrap();
+    let report = db.recovery_report();
+    assert_eq!(report.checkpoint, 0);
+    assert_eq!(report.replayed_records, last);
+    assert_eq!(report.version, last);
+    assert!(report.log_bytes_scanned > 5_000 * 20);
+    let steps = steps.lock().unwrap();
+    assert!(matches!(
+        steps.first(),
+        Some(folio::RecoveryProgress::ScanningLog { .. })
+    ));
+    assert_eq!(
+        steps.last(),
+        Some(&folio::RecoveryProgress::Replaying {
+            records_done: last,
+            records_total: last
+        })
+    );
+    assert_eq!(db.begin_read().len("a").unwrap(), 5_000);
+}
