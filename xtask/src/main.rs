@@ -4,6 +4,9 @@
 //!   command, the quick loom models, and the docs without broken links.
 //! - `cargo xtask loom [--quick]`: the loom models of the concurrent code, with
 //!   `LOOM_MAX_PREEMPTIONS=3` (2 with `--quick`, the CI set).
+//! - `cargo xtask crash [--full]`: the crash suites in release mode with more seeds than CI:
+//!   every power-cut point of every crash sweep under every crash policy for 40 seeds (200 with
+//!   `--full`), and the process-kill tests with `FOLIO_KILLS` kills.
 
 use std::process::{Command, ExitCode};
 
@@ -15,12 +18,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("loom") => loom(args.iter().any(|a| a == "--quick")),
+        Some("crash") => crash(args.iter().any(|a| a == "--full")),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  ci              fmt check, clippy -D warnings, tests, quick loom models\n  \
-                 loom [--quick]  loom models (LOOM_MAX_PREEMPTIONS=3, or 2 with --quick)"
+                 loom [--quick]  loom models (LOOM_MAX_PREEMPTIONS=3, or 2 with --quick)\n  \
+                 crash [--full]  crash sweeps with 40 seeds (200 with --full) and 1,000 process kills"
             );
             return ExitCode::from(2);
         }
@@ -63,6 +68,42 @@ fn loom(quick: bool) -> Result<(), String> {
             .env("CARGO_TARGET_DIR", "target/loom");
         run(command)?;
     }
+    Ok(())
+}
+
+/// Crash suites: (package, test target).
+const CRASH_SUITES: &[(&str, &str)] = &[
+    ("folio-io", "sim_crash"),
+    ("folio-pagestore", "crash_checkpoint"),
+    ("folio-wal", "crash_recovery"),
+    ("folio", "crash_sweep"),
+    ("folio", "bulk_load"),
+    ("folio", "process_kill"),
+];
+
+fn crash(full: bool) -> Result<(), String> {
+    let seeds = if full { "200" } else { "40" };
+    let started = std::time::Instant::now();
+    for (package, test) in CRASH_SUITES {
+        let mut command = cargo(&[
+            "test",
+            "--release",
+            "-p",
+            package,
+            "--test",
+            test,
+            "--",
+            "--nocapture",
+        ]);
+        command
+            .env("FOLIO_CRASH_SEEDS", seeds)
+            .env("FOLIO_KILLS", "1000");
+        run(command)?;
+    }
+    eprintln!(
+        "xtask: crash suites passed in {:.0} s ({seeds} seeds per policy)",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

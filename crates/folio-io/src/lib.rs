@@ -52,6 +52,6 @@ pub use file::{FileOptions, FileStorage};
 pub use memory::MemoryStorage;
 pub use sim::{
     CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimDirectory, SimStorage,
-    SweepReport, sweep_power_cuts,
+    SweepReport, crash_seeds, sweep_power_cuts,
 };
 pub use storage::{IOV_MAX, Storage, total_len};

@@ -112,7 +112,7 @@ fn crash_at(fail_from: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_recovers_a_checkpoint() {
-    let report = folio_io::sweep_power_cuts(0..8, crash_at);
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(8), crash_at);
     assert!(
         report.shortest_scenario > 20,
         "the scenario should span many operations: {report:?}"

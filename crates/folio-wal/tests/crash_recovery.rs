@@ -129,7 +129,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_during_concurrent_appends() {
-    let report = folio_io::sweep_power_cuts(0..4, crash_at);
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(4), crash_at);
     assert!(
         report.shortest_scenario > 20,
         "the scenario should span many operations: {report:?}"

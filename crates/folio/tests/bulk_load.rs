@@ -161,7 +161,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_of_a_bulk_load() {
-    let report = folio_io::sweep_power_cuts(0..2, crash_at);
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), crash_at);
     assert!(report.points >= 200, "{report:?}");
     println!("bulk-load crash points covered: {}", report.points);
 }

@@ -16,4 +16,4 @@ pub use crash::CrashPolicy;
 pub use directory::SimDirectory;
 pub use disk::{SECTOR_BYTES, SimStorage};
 pub use fault::{FaultKind, FaultOps, FaultRule};
-pub use sweep::{SweepReport, sweep_power_cuts};
+pub use sweep::{SweepReport, crash_seeds, sweep_power_cuts};

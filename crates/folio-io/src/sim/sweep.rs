@@ -49,3 +49,13 @@ pub fn sweep_power_cuts(
     }
     report
 }
+
+/// Seeds for a crash sweep: `0..default`, or `0..N` when the environment variable
+/// `FOLIO_CRASH_SEEDS` says N (`cargo xtask crash --full` raises it).
+pub fn crash_seeds(default: u64) -> Range<u64> {
+    let seeds = std::env::var("FOLIO_CRASH_SEEDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default);
+    0..seeds
+}

@@ -1,0 +1,174 @@
+//! Real process kills: a child process commits multi-column-family transactions on a real
+//! directory and reports each acknowledged durable commit on stdout; the parent kills it with
+//! SIGKILL at a random point, reopens, and checks that every acknowledged commit is there,
+//! that the state is a prefix of the commits, and that the column families agree. CI runs
+//! 50 kills; `FOLIO_KILLS=N` (used by `cargo xtask crash`) runs N.
+//!
+//! The child is this test binary run again with `FOLIO_KILL_CHILD_DIR` set, executing only
+//! [`child_process_entry`] (which does nothing without that variable).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use folio::{Database, DatabaseOptions, Durability};
+
+const CFS: [&str; 3] = ["a", "b", "c"];
+const CHILD_DIR_VAR: &str = "FOLIO_KILL_CHILD_DIR";
+
+fn options() -> DatabaseOptions {
+    let mut options = DatabaseOptions::default();
+    options.checkpoint_dirty_bytes = 256 * 1024;
+    options.dirty_bytes_max = 1 << 20;
+    options.wal.segment_bytes = 256 * 1024;
+    options
+}
+
+fn value(i: u64) -> Vec<u8> {
+    vec![(i % 251) as u8; 50 + (i as usize * 97) % 3000]
+}
+
+/// The last committed transaction number (0 when none), read from every column family.
+fn committed_counter(db: &Database) -> Vec<u64> {
+    let read = db.begin_read();
+    CFS.iter()
+        .map(|cf| {
+            read.get(cf, b"counter").unwrap().map_or(0, |v| {
+                u64::from_be_bytes((&*v).try_into().expect("8-byte counter"))
+            })
+        })
+        .collect()
+}
+
+/// The child's work: commit forever, printing `ACK n` after each durable commit.
+fn child_main(dir: &Path) {
+    let db = Database::open_with(dir, options()).expect("child open");
+    for cf in CFS {
+        db.create_cf_if_missing(cf).expect("child create_cf");
+    }
+    let mut next = committed_counter(&db)[0] + 1;
+    loop {
+        let mut txn = db.begin_write(&CFS).expect("child begin_write");
+        for cf in CFS {
+            txn.put(cf, b"counter", &next.to_be_bytes()).unwrap();
+            txn.put(cf, format!("k{next:08}").as_bytes(), &value(next))
+                .unwrap();
+            if next > 10 {
+                txn.delete(cf, format!("k{:08}", next - 10).as_bytes())
+                    .unwrap();
+            }
+        }
+        let durability = if next % 4 == 0 {
+            Durability::Eventual
+        } else {
+            Durability::Immediate
+        };
+        txn.commit_with(durability).expect("child commit");
+        if durability == Durability::Immediate {
+            println!("ACK {next}");
+        }
+        if next % 25 == 0 {
+            db.checkpoint().expect("child checkpoint");
+        }
+        next += 1;
+    }
+}
+
+/// Entry point of the child process; a no-op in the normal test run.
+#[test]
+fn child_process_entry() {
+    if let Some(dir) = std::env::var_os(CHILD_DIR_VAR) {
+        child_main(Path::new(&dir));
+    }
+}
+
+fn verify(dir: &Path, acked: u64, kill: u64) -> u64 {
+    let db = Database::open_with(dir, options())
+        .unwrap_or_else(|e| panic!("kill {kill}: reopen failed: {e}"));
+    if db.cf_names().len() < CFS.len() {
+        assert_eq!(acked, 0, "kill {kill}: column families lost");
+        return 0;
+    }
+    let counters = committed_counter(&db);
+    assert!(
+        counters.iter().all(|c| *c == counters[0]),
+        "kill {kill}: column families disagree: {counters:?}"
+    );
+    let counter = counters[0];
+    assert!(
+        counter >= acked,
+        "kill {kill}: commit {acked} was acknowledged, only {counter} recovered"
+    );
+    let read = db.begin_read();
+    for cf in CFS {
+        let tree = read.tree(cf).unwrap();
+        folio_btree::check_tree(tree.store(), tree.root()).unwrap();
+        // Exactly the last ten keys of the prefix, plus the counter.
+        let expected = counter.min(10) + 1;
+        assert_eq!(
+            read.len(cf).unwrap(),
+            expected,
+            "kill {kill}: {cf} has the wrong entries"
+        );
+        for i in counter.saturating_sub(9).max(1)..=counter {
+            let got = read.get(cf, format!("k{i:08}").as_bytes()).unwrap();
+            assert_eq!(
+                got.as_deref(),
+                Some(&value(i)[..]),
+                "kill {kill}: {cf} k{i}"
+            );
+        }
+    }
+    counter
+}
+
+#[test]
+fn acknowledged_commits_survive_sigkill() {
+    let kills: u64 = std::env::var("FOLIO_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut rng = fastrand::Rng::with_seed(0x5EED);
+    let mut recovered = 0;
+    for kill in 0..kills {
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "child_process_entry",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_DIR_VAR, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill after a random number of acknowledgements (0 kills during open/recovery).
+        let wait_for = rng.u64(0..12);
+        let mut acked = recovered;
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = 0;
+        while seen < wait_for {
+            let Some(Ok(line)) = lines.next() else {
+                panic!("kill {kill}: the child stopped early: {:?}", child.wait());
+            };
+            if let Some(n) = line.strip_prefix("ACK ") {
+                acked = n.parse().unwrap();
+                seen += 1;
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Acknowledgements printed before the kill landed count too.
+        for line in lines.map_while(Result::ok) {
+            if let Some(n) = line.strip_prefix("ACK ") {
+                acked = n.parse().unwrap();
+            }
+        }
+        recovered = verify(dir.path(), acked, kill);
+    }
+    assert!(recovered > 0, "no commit ever survived");
+    println!("kills survived: {kills}, last recovered commit {recovered}");
+}
