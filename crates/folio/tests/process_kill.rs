@@ -17,9 +17,11 @@ const CFS: [&str; 3] = ["a", "b", "c"];
 const CHILD_DIR_VAR: &str = "FOLIO_KILL_CHILD_DIR";
 
 fn options() -> DatabaseOptions {
-    let mut options = DatabaseOptions::default();
-    options.checkpoint_dirty_bytes = 256 * 1024;
-    options.dirty_bytes_max = 1 << 20;
+    let mut options = DatabaseOptions {
+        checkpoint_dirty_bytes: 256 * 1024,
+        dirty_bytes_max: 1 << 20,
+        ..DatabaseOptions::default()
+    };
     options.wal.segment_bytes = 256 * 1024;
     options
 }
@@ -58,7 +60,7 @@ fn child_main(dir: &Path) {
                     .unwrap();
             }
         }
-        let durability = if next % 4 == 0 {
+        let durability = if next.is_multiple_of(4) {
             Durability::Eventual
         } else {
             Durability::Immediate
@@ -67,7 +69,7 @@ fn child_main(dir: &Path) {
         if durability == Durability::Immediate {
             println!("ACK {next}");
         }
-        if next % 25 == 0 {
+        if next.is_multiple_of(25) {
             db.checkpoint().expect("child checkpoint");
         }
         next += 1;
