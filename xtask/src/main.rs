@@ -73,7 +73,6 @@ fn loom(quick: bool) -> Result<(), String> {
 
 /// Crash suites: (package, test target).
 const CRASH_SUITES: &[(&str, &str)] = &[
-    ("folio-io", "sim_crash"),
     ("folio-pagestore", "crash_checkpoint"),
     ("folio-wal", "crash_recovery"),
     ("folio", "crash_sweep"),
