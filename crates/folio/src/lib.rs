@@ -27,10 +27,10 @@
 //! # }
 //! ```
 //!
-//! **Status** (issue 5 is open): transactions with savepoints, snapshots, group-commit
-//! durability, background checkpoints with back-pressure, and recovery work and are tested
-//! (a 2,120-point power-cut sweep, a whole-API model); the `WriteBatch` commit queue, the
-//! bulk-load path and `tracing` progress are not written yet. See `docs/architecture.md`.
+//! Also: [`WriteBatch`] with [`Database::write`] (concurrent batches merged by a commit
+//! queue), [`Database::bulk_load`] (no logging, durable by checkpoint), savepoints,
+//! `Eventual` durability, recovery progress. See `docs/architecture.md` and
+//! `docs/durability.md`.
 
 #![forbid(unsafe_code)]
 
