@@ -30,18 +30,26 @@ pub trait Directory: Send + Sync + Debug {
 #[derive(Debug, Clone)]
 pub struct FsDirectory {
     path: PathBuf,
+    /// Options for every file opened (`create` is set per call).
+    file_options: crate::FileOptions,
 }
 
 impl FsDirectory {
     /// Opens (creating it and its parents if needed) the directory at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, crate::FileOptions::default())
+    }
+
+    /// [`FsDirectory::open`], opening its files with `file_options` (descriptor pool size,
+    /// read-only; `create` is decided per file).
+    pub fn open_with(path: impl AsRef<Path>, file_options: crate::FileOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         fs::create_dir_all(&path).map_err(|source| Error::Io {
             op: Operation::Open,
             path: Some(path.clone()),
             source,
         })?;
-        Ok(Self { path })
+        Ok(Self { path, file_options })
     }
 
     /// The directory's path.
@@ -67,7 +75,7 @@ impl Directory for FsDirectory {
         let existed = path.exists();
         let options = crate::FileOptions {
             create,
-            ..crate::FileOptions::default()
+            ..self.file_options.clone()
         };
         let file = FileStorage::open_with(&path, &options)?;
         if !existed {

@@ -137,7 +137,15 @@ impl Database {
 
     /// Opens the database in directory `path` with `options`.
     pub fn open_with(path: impl AsRef<Path>, options: DatabaseOptions) -> Result<Self> {
-        Self::open_in(Arc::new(FsDirectory::open(path)?), options)
+        options.validate()?; // before touching the file system
+        let file_options = folio_io::FileOptions {
+            handles: options.file_handles,
+            ..folio_io::FileOptions::default()
+        };
+        Self::open_in(
+            Arc::new(FsDirectory::open_with(path, file_options)?),
+            options,
+        )
     }
 
     /// Opens the database in `directory` (a real or simulated one): the data file's newest
@@ -394,42 +402,7 @@ impl Database {
     /// Makes the latest published version durable in the data file and drops the log
     /// segments it covers. Writers keep running meanwhile.
     pub fn checkpoint(&self) -> Result<Lsn> {
-        let mut last = self.inner.checkpoint_lock.lock();
-        let snapshot = self.inner.publisher.current();
-        let version = snapshot.version;
-        let log_bytes = self.inner.wal.stats().commit.bytes;
-        // Every record up to `version` must be durable in the log first: otherwise a crash
-        // could lose some, and later commits would reuse their LSNs below the checkpoint.
-        if version > 0 {
-            self.inner.wal.wait_durable(version)?;
-        }
-        let catalog_root = {
-            let mut catalog = self.inner.catalog.lock();
-            let listed: Vec<String> = catalog.list()?.into_iter().map(|(name, _)| name).collect();
-            for name in listed {
-                if snapshot.find(&name).is_none() {
-                    catalog.forget(&name)?;
-                }
-            }
-            for (id, cf) in &snapshot.by_id {
-                let state = CfState {
-                    id: *id,
-                    root: cf.root,
-                    len: cf.len,
-                };
-                if catalog.get(&cf.name)? != Some(state) {
-                    catalog.set(&cf.name, state)?;
-                }
-            }
-            catalog.commit(version);
-            catalog.root()
-        };
-        self.inner
-            .store
-            .checkpoint(version, &encode_roots(catalog_root, version))?;
-        self.inner.wal.truncate_below(version + 1)?;
-        *last = LastCheckpoint { version, log_bytes };
-        Ok(version)
+        self.inner.checkpoint()
     }
 
     /// Loads entries into column family `cf` without logging them; see [`BulkLoad`]. Holds
@@ -497,6 +470,62 @@ impl Database {
             published_version: self.inner.publisher.current().version,
             commit_queue: self.inner.commit_queue.stats(),
             column_families: self.inner.cfs.read().len(),
+        }
+    }
+}
+
+impl DbInner {
+    /// Makes the latest published version durable in the data file and drops the log
+    /// segments it covers. Writers keep running meanwhile.
+    pub(crate) fn checkpoint(&self) -> Result<Lsn> {
+        let mut last = self.checkpoint_lock.lock();
+        let snapshot = self.publisher.current();
+        let version = snapshot.version;
+        let log_bytes = self.wal.stats().commit.bytes;
+        // Every record up to `version` must be durable in the log first: otherwise a crash
+        // could lose some, and later commits would reuse their LSNs below the checkpoint.
+        if version > 0 {
+            self.wal.wait_durable(version)?;
+        }
+        let catalog_root = {
+            let mut catalog = self.catalog.lock();
+            let listed: Vec<String> = catalog.list()?.into_iter().map(|(name, _)| name).collect();
+            for name in listed {
+                if snapshot.find(&name).is_none() {
+                    catalog.forget(&name)?;
+                }
+            }
+            for (id, cf) in &snapshot.by_id {
+                let state = CfState {
+                    id: *id,
+                    root: cf.root,
+                    len: cf.len,
+                };
+                if catalog.get(&cf.name)? != Some(state) {
+                    catalog.set(&cf.name, state)?;
+                }
+            }
+            catalog.commit(version);
+            catalog.root()
+        };
+        self.store
+            .checkpoint(version, &encode_roots(catalog_root, version))?;
+        self.wal.truncate_below(version + 1)?;
+        *last = LastCheckpoint { version, log_bytes };
+        Ok(version)
+    }
+}
+
+impl Drop for DbInner {
+    /// A clean close: checkpoints when there were commits since the last checkpoint (with
+    /// `checkpoint_on_close`), so the next open has no log to replay. Best effort: a failure
+    /// leaves the log, which the next open replays.
+    fn drop(&mut self) {
+        if self.options.checkpoint_on_close
+            && !self.store.is_poisoned()
+            && self.publisher.current().version > self.checkpoint_lock.lock().version
+        {
+            let _ = self.checkpoint();
         }
     }
 }

@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod builder;
 mod bulk_load;
 mod checkpointer;
 mod commit_queue;
@@ -48,6 +49,7 @@ mod snapshot;
 mod write_batch;
 mod write_txn;
 
+pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;
 pub use commit_queue::CommitQueueStats;
 pub use database::{DATA_FILE, Database, DatabaseStats};

@@ -1,5 +1,6 @@
 //! [`DatabaseOptions`]: every option of a database, with the layers' own options inside.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use folio_pagestore::PageStoreOptions;
@@ -34,6 +35,12 @@ pub struct DatabaseOptions {
     /// Called with recovery progress while the database opens (log scan, replay). The same
     /// steps are also emitted as `tracing` events (target `folio::recovery`). Default: none.
     pub recovery_progress: Option<crate::ProgressCallback>,
+    /// File descriptors per file for parallel reads ([`crate::Database::open_with`] only).
+    /// Default: 1 (more measured no gain on 2 cores; see `docs/pagestore.md`).
+    pub file_handles: NonZeroUsize,
+    /// Checkpoint when the last handle is dropped, so the next open replays nothing.
+    /// Default: true.
+    pub checkpoint_on_close: bool,
 }
 
 impl Default for DatabaseOptions {
@@ -47,6 +54,8 @@ impl Default for DatabaseOptions {
             checkpoint_interval: Some(Duration::from_secs(5)),
             dirty_bytes_max: 256 << 20,
             recovery_progress: None,
+            file_handles: NonZeroUsize::MIN,
+            checkpoint_on_close: true,
         }
     }
 }

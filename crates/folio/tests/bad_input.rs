@@ -73,3 +73,28 @@ fn a_missing_log_is_detected() {
     let error = Database::open_in(Arc::new(device), options()).unwrap_err();
     assert!(matches!(error, Error::LogBehindData { .. }), "{error}");
 }
+
+#[test]
+fn the_builder_validates_every_option_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, folio::DatabaseBuilder)> = vec![
+        ("page_size", Database::builder().page_size(1000)),
+        ("cache_bytes_max", Database::builder().cache_bytes(1)),
+        ("dirty_bytes_max", Database::builder().dirty_bytes_max(1)),
+        (
+            "checkpoint_interval",
+            Database::builder().checkpoint_interval(Some(std::time::Duration::ZERO)),
+        ),
+        ("segment_bytes", Database::builder().wal_segment_bytes(10)),
+    ];
+    for (option, builder) in cases {
+        let error = builder.open(dir.path()).unwrap_err().to_string();
+        assert!(error.contains(option), "{option}: {error}");
+    }
+    let db = Database::builder()
+        .cache_bytes(1 << 20)
+        .file_handles(std::num::NonZeroUsize::new(2).unwrap())
+        .open(dir.path())
+        .unwrap();
+    db.create_cf("ok").unwrap();
+}

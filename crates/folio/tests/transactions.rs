@@ -230,6 +230,7 @@ fn reopening_reports_recovery_progress_and_a_summary() {
     let device = SimDirectory::new(11);
     let mut opts = options();
     opts.checkpoint_interval = None;
+    opts.checkpoint_on_close = false;
     let db = Database::open_in(Arc::new(device.clone()), opts.clone()).unwrap();
     db.create_cf("a").unwrap();
     for i in 0..5_000u32 {
@@ -263,4 +264,20 @@ fn reopening_reports_recovery_progress_and_a_summary() {
         })
     );
     assert_eq!(db.begin_read().len("a").unwrap(), 5_000);
+}
+
+#[test]
+fn closing_checkpoints_so_the_next_open_replays_nothing() {
+    let device = SimDirectory::new(12);
+    let db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+    db.create_cf("a").unwrap();
+    let mut txn = db.begin_write(&["a"]).unwrap();
+    txn.put("a", b"k", b"v").unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let db =
+        Database::open_in(Arc::new(device.crash(CrashPolicy::DropUnsynced)), options()).unwrap();
+    assert_eq!(db.recovery_report().replayed_records, 0);
+    assert_eq!(db.recovery_report().checkpoint, 2);
+    assert_eq!(value_of(&db, "a", b"k").as_deref(), Some(&b"v"[..]));
 }

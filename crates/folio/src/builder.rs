@@ -1,0 +1,158 @@
+//! [`DatabaseBuilder`]: the options of a database set one by one, then opened.
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use folio_io::Directory;
+use folio_wal::Durability;
+
+use crate::{Database, DatabaseOptions, ProgressCallback, RecoveryProgress, Result};
+
+/// Sets a database's options (each documented on [`DatabaseOptions`], validated on open) and
+/// opens it.
+///
+/// ```
+/// # fn main() -> folio::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use std::time::Duration;
+/// let db = folio::Database::builder()
+///     .cache_bytes(256 << 20)
+///     .dirty_bytes_max(512 << 20)
+///     .checkpoint_interval(Some(Duration::from_secs(10)))
+///     .default_durability(folio::Durability::Eventual)
+///     .open(dir.path())?;
+/// # drop(db);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseBuilder {
+    options: DatabaseOptions,
+}
+
+impl DatabaseBuilder {
+    /// Starts from `options`.
+    pub fn from_options(options: DatabaseOptions) -> Self {
+        Self { options }
+    }
+
+    /// The options set so far.
+    pub fn options(&self) -> &DatabaseOptions {
+        &self.options
+    }
+
+    /// Bytes of page cache (`page_store.cache_bytes_max`).
+    #[must_use]
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.options.page_store.cache_bytes_max = bytes;
+        self
+    }
+
+    /// Page size of a new data file (`page_store.page_size`); an existing file keeps its own.
+    #[must_use]
+    pub fn page_size(mut self, bytes: usize) -> Self {
+        self.options.page_store.page_size = bytes;
+        self
+    }
+
+    /// Bound on dirty page bytes before commits checkpoint (`dirty_bytes_max`).
+    #[must_use]
+    pub fn dirty_bytes_max(mut self, bytes: usize) -> Self {
+        self.options.dirty_bytes_max = bytes;
+        self
+    }
+
+    /// Dirty bytes that start a background checkpoint (`checkpoint_dirty_bytes`).
+    #[must_use]
+    pub fn checkpoint_dirty_bytes(mut self, bytes: usize) -> Self {
+        self.options.checkpoint_dirty_bytes = bytes;
+        self
+    }
+
+    /// Log bytes since the last checkpoint that start one (`checkpoint_log_bytes`).
+    #[must_use]
+    pub fn checkpoint_log_bytes(mut self, bytes: u64) -> Self {
+        self.options.checkpoint_log_bytes = bytes;
+        self
+    }
+
+    /// Time with new commits that starts a checkpoint; `None` stops the background
+    /// checkpointer (`checkpoint_interval`).
+    #[must_use]
+    pub fn checkpoint_interval(mut self, interval: Option<Duration>) -> Self {
+        self.options.checkpoint_interval = interval;
+        self
+    }
+
+    /// Checkpoint when the last handle is dropped (`checkpoint_on_close`).
+    #[must_use]
+    pub fn checkpoint_on_close(mut self, enabled: bool) -> Self {
+        self.options.checkpoint_on_close = enabled;
+        self
+    }
+
+    /// Size of each log segment (`wal.segment_bytes`).
+    #[must_use]
+    pub fn wal_segment_bytes(mut self, bytes: u64) -> Self {
+        self.options.wal.segment_bytes = bytes;
+        self
+    }
+
+    /// How often `Eventual` commits are synced in the background (`wal.sync_interval`).
+    #[must_use]
+    pub fn eventual_sync_interval(mut self, interval: Option<Duration>) -> Self {
+        self.options.wal.sync_interval = interval;
+        self
+    }
+
+    /// The group-commit batching window (`wal.commit_window`; measured no gain, see
+    /// `docs/wal.md`).
+    #[must_use]
+    pub fn commit_window(mut self, window: Option<Duration>) -> Self {
+        self.options.wal.commit_window = window;
+        self
+    }
+
+    /// File descriptors per file for parallel reads (`file_handles`).
+    #[must_use]
+    pub fn file_handles(mut self, handles: NonZeroUsize) -> Self {
+        self.options.file_handles = handles;
+        self
+    }
+
+    /// Durability of `commit()` and `write()` (`default_durability`).
+    #[must_use]
+    pub fn default_durability(mut self, durability: Durability) -> Self {
+        self.options.default_durability = durability;
+        self
+    }
+
+    /// Called with recovery progress while opening (`recovery_progress`).
+    #[must_use]
+    pub fn recovery_progress(
+        mut self,
+        callback: impl Fn(&RecoveryProgress) + Send + Sync + 'static,
+    ) -> Self {
+        self.options.recovery_progress = Some(ProgressCallback::new(callback));
+        self
+    }
+
+    /// Opens (creating if needed) the database in directory `path`.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
+        Database::open_with(path, self.options)
+    }
+
+    /// Opens the database in `directory` (a real or simulated one).
+    pub fn open_in(self, directory: Arc<dyn Directory>) -> Result<Database> {
+        Database::open_in(directory, self.options)
+    }
+}
+
+impl Database {
+    /// A builder of the database's options.
+    pub fn builder() -> DatabaseBuilder {
+        DatabaseBuilder::default()
+    }
+}
