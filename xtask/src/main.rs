@@ -75,9 +75,9 @@ fn loom(quick: bool) -> Result<(), String> {
 const CRASH_SUITES: &[(&str, &str)] = &[
     ("folio-pagestore", "crash_checkpoint"),
     ("folio-wal", "crash_recovery"),
-    ("folio", "crash_sweep"),
-    ("folio", "bulk_load"),
-    ("folio", "process_kill"),
+    ("folio-tests", "crash_sweep"),
+    ("folio-tests", "bulk_load"),
+    ("folio-tests", "process_kill"),
 ];
 
 fn crash(full: bool) -> Result<(), String> {

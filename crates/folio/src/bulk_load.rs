@@ -68,6 +68,7 @@ impl BulkLoad {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
+        db.refuse_if_poisoned()?;
         db.relieve_pressure()?;
         let tree = slot.tree.lock_arc();
         if slot.dropped.load(Ordering::Acquire) {

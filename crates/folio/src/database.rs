@@ -74,7 +74,7 @@ pub(crate) struct DbInner {
     /// Kept in step with the published roots at each checkpoint.
     catalog: Mutex<Catalog>,
     /// Serializes checkpoints; holds the version and log bytes of the last one.
-    checkpoint_lock: Mutex<LastCheckpoint>,
+    pub(crate) checkpoint_lock: Mutex<LastCheckpoint>,
     /// What the open found.
     recovery: RecoveryReport,
     /// Merges concurrent [`Database::write`] batches.
@@ -86,7 +86,7 @@ pub(crate) struct DbInner {
 /// What the last checkpoint covered, for the checkpointer's triggers.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct LastCheckpoint {
-    version: Lsn,
+    pub(crate) version: Lsn,
     log_bytes: u64,
 }
 
@@ -112,7 +112,7 @@ fn encode_roots(catalog: Option<PageId>, version: Lsn) -> Vec<u8> {
     out
 }
 
-fn decode_roots(roots: &[u8]) -> Result<(Option<PageId>, Lsn)> {
+pub(crate) fn decode_roots(roots: &[u8]) -> Result<(Option<PageId>, Lsn)> {
     if roots.is_empty() {
         return Ok((None, 0));
     }
@@ -246,6 +246,7 @@ impl Database {
 
     /// Creates an empty column family; durable when this returns.
     pub fn create_cf(&self, name: &str) -> Result<()> {
+        self.refuse_if_poisoned()?;
         let mut next_id = self.inner.ddl.lock();
         check_name(name)?;
         if self.inner.cfs.read().contains_key(name) {
@@ -287,6 +288,7 @@ impl Database {
     /// Drops a column family: waits for its writer, then frees all its pages (readers of
     /// older snapshots keep seeing it until they end).
     pub fn drop_cf(&self, name: &str) -> Result<()> {
+        self.refuse_if_poisoned()?;
         let _ddl = self.inner.ddl.lock();
         let slot = self
             .inner
@@ -316,6 +318,7 @@ impl Database {
 
     /// Renames a column family.
     pub fn rename_cf(&self, from: &str, to: &str) -> Result<()> {
+        self.refuse_if_poisoned()?;
         let _ddl = self.inner.ddl.lock();
         check_name(to)?;
         let mut cfs = self.inner.cfs.write();
@@ -370,6 +373,7 @@ impl Database {
             }
         }
         slots.sort_by_key(|(_, slot)| slot.id);
+        self.refuse_if_poisoned()?;
         self.relieve_pressure()?;
         WriteTransaction::new(self.clone(), slots)
     }
@@ -446,6 +450,16 @@ impl Database {
         interval_passed
             || dirty >= options.checkpoint_dirty_bytes
             || log >= options.checkpoint_log_bytes
+    }
+
+    /// After a failed sync of the data file nothing is known about what reached the disk:
+    /// writes are refused until the database is reopened (the log is poisoned by its own
+    /// failures the same way).
+    pub(crate) fn refuse_if_poisoned(&self) -> Result<()> {
+        if self.inner.store.is_poisoned() {
+            return Err(Error::PageStore(folio_pagestore::Error::Poisoned));
+        }
+        Ok(())
     }
 
     /// Back-pressure before a write transaction starts: past `dirty_bytes_max`, checkpoint

@@ -45,6 +45,22 @@ impl SimDirectory {
         self.inner.lock().files.get(name).cloned()
     }
 
+    /// Installs a fault rule that counts the operations of every file of the device
+    /// together (file reads, writes and syncs; directory operations are not counted).
+    pub fn install_fault(&self, rule: super::FaultRule) {
+        self.inner.lock().power.install_fault(rule);
+    }
+
+    /// Removes the device-wide fault rules.
+    pub fn clear_faults(&self) {
+        self.inner.lock().power.clear_faults();
+    }
+
+    /// True once a device-wide fault rule has failed an operation.
+    pub fn fault_fired(&self) -> bool {
+        self.inner.lock().power.fault_fired()
+    }
+
     /// Cuts the power at operation `index`, counted over every file and directory operation
     /// since the device was made (see [`SimStorage::cut_power_at`]).
     pub fn cut_power_at(&self, index: u64) {

@@ -55,6 +55,8 @@ pub(crate) struct PowerLine {
     op_index: AtomicU64,
     /// From this operation index on, every operation fails without effect (`u64::MAX`: never).
     cut_at: AtomicU64,
+    /// Fault rules counting the operations of every file on the line.
+    faults: Mutex<Vec<ActiveFault>>,
 }
 
 impl PowerLine {
@@ -62,7 +64,31 @@ impl PowerLine {
         Arc::new(Self {
             op_index: AtomicU64::new(0),
             cut_at: AtomicU64::new(u64::MAX),
+            faults: Mutex::new(Vec::new()),
         })
+    }
+
+    pub(crate) fn install_fault(&self, rule: FaultRule) {
+        self.faults.lock().push(ActiveFault::new(rule));
+    }
+
+    pub(crate) fn clear_faults(&self) {
+        self.faults.lock().clear();
+    }
+
+    pub(crate) fn fault_fired(&self) -> bool {
+        self.faults.lock().iter().any(|f| f.fired)
+    }
+
+    /// Counts one operation against the line's fault rules.
+    fn check_faults(&self, class: OpClass) -> Option<FaultKind> {
+        let mut failure = None;
+        for fault in self.faults.lock().iter_mut() {
+            if let Some(kind) = fault.check(class) {
+                failure.get_or_insert(kind);
+            }
+        }
+        failure
     }
 
     pub(crate) fn cut_at(&self, index: u64) {
@@ -264,7 +290,7 @@ impl DiskState {
         if self.crashed || !has_power {
             return Err(Refusal::Dead);
         }
-        let mut failure: Option<FaultKind> = None;
+        let mut failure: Option<FaultKind> = self.power.check_faults(class);
         for fault in &mut self.faults {
             if let Some(kind) = fault.check(class) {
                 failure.get_or_insert(kind);
