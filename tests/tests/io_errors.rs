@@ -4,7 +4,8 @@
 //! error is returned (nothing panics or hangs), the live state is exactly before or after the
 //! failing step, a failed sync poisons the database until reopened, and after a reopen every
 //! acknowledged commit is there, the state is a prefix of the commits, and the integrity
-//! check (allocator included: no page leaked or used twice) is clean.
+//! check (allocator included: no page leaked or used twice) is clean. The workload commits,
+//! checkpoints, writes a batch, bulk-loads, checks integrity and compacts.
 
 use std::sync::Arc;
 
@@ -96,6 +97,7 @@ fn workload(db: &Database, acked: &mut Acked) -> folio::Result<()> {
         }
     }
     db.check_integrity()?;
+    db.compact()?;
     db.checkpoint()?;
     acked.finished = true;
     Ok(())

@@ -81,6 +81,13 @@ impl Catalog {
         self.tree.root()
     }
 
+    /// Moves the catalog's pages at or above `boundary` lower; see
+    /// [`BTreeMut::relocate_from`]. Part of the open change: commit as usual.
+    pub fn relocate_from(&mut self, boundary: u64) -> Result<u64> {
+        self.tree.return_unused_pages();
+        self.tree.relocate_from(boundary)
+    }
+
     /// The page store.
     pub fn store(&self) -> &PageStore {
         self.tree.store()

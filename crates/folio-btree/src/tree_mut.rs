@@ -17,6 +17,8 @@ use crate::overflow::{free_chain, read_chain, write_chain};
 use crate::tree::{BTree, DEPTH_MAX, child_for, search_leaf};
 use crate::{Error, Result, Value, error::corrupt};
 
+mod relocate;
+
 /// A tree being modified. Owns the [`PageWriter`] of its owner (one per column family), so
 /// trees of different owners never contend.
 #[derive(Debug)]
@@ -144,6 +146,11 @@ impl BTreeMut {
         self.writer.rollback_to(savepoint.writer);
         self.root = savepoint.root;
         self.len = savepoint.len;
+    }
+
+    /// Gives the pages its writer reserved but has not used back to the page store's pool.
+    pub fn return_unused_pages(&mut self) {
+        self.writer.return_unused();
     }
 
     /// Drops every change since the last commit.

@@ -32,6 +32,41 @@ impl PageStore {
     /// Writers keep running during the checkpoint; only checkpoints wait for each other.
     pub fn checkpoint(&self, version: u64, roots: &[u8]) -> Result<CheckpointStats> {
         let mut checkpointer = self.checkpointer().lock();
+        self.checkpoint_locked(&mut checkpointer, version, roots)
+    }
+
+    /// [`PageStore::checkpoint`], first giving up the free pages at the end of the file
+    /// (the allocator hands out the lowest free pages, so after a compaction the free space
+    /// gathers there), then truncating the file to the new end once the header recording it
+    /// is durable. Returns the checkpoint's stats and the bytes the file shrank by.
+    pub fn checkpoint_and_shrink(
+        &self,
+        version: u64,
+        roots: &[u8],
+    ) -> Result<(CheckpointStats, u64)> {
+        let mut checkpointer = self.checkpointer().lock();
+        self.allocator().trim_tail();
+        let stats = self.checkpoint_locked(&mut checkpointer, version, roots)?;
+        // Pages handed out since the trim lie below the pool's mark; the next checkpoint
+        // (which waits for this lock) grows the file again if they need it.
+        let target = self.layout().file_len_for(self.allocator().high_water());
+        let before = checkpointer.file_bytes;
+        if target >= before {
+            return Ok((stats, 0));
+        }
+        self.storage().set_len(target)?;
+        self.sync_or_poison()?;
+        checkpointer.file_bytes = target;
+        self.checkpoint_record().lock().file_bytes = target;
+        Ok((stats, before - target))
+    }
+
+    fn checkpoint_locked(
+        &self,
+        checkpointer: &mut crate::store::CheckpointerState,
+        version: u64,
+        roots: &[u8],
+    ) -> Result<CheckpointStats> {
         if self.is_poisoned() {
             return Err(Error::Poisoned);
         }

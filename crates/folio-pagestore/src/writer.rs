@@ -133,6 +133,14 @@ impl PageWriter {
         self.txn_freed.truncate(savepoint.frees);
     }
 
+    /// Gives the pages this writer reserved but has not used back to the shared pool (a
+    /// compaction calls it so every free page can be handed out lowest first, and the end of
+    /// the file can be given back). Pages of the open transaction stay.
+    pub fn return_unused(&mut self) {
+        let unused = std::mem::take(&mut self.local_free);
+        self.store.allocator().return_pages(&unused);
+    }
+
     /// Pages allocated in the open transaction.
     pub fn pending_allocations(&self) -> usize {
         self.txn_allocated.len()

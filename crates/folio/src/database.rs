@@ -72,7 +72,9 @@ pub(crate) struct DbInner {
     ddl: Mutex<u64>,
     pub(crate) publisher: Publisher,
     /// Kept in step with the published roots at each checkpoint.
-    catalog: Mutex<Catalog>,
+    pub(crate) catalog: Mutex<Catalog>,
+    /// Serializes compactions.
+    pub(crate) compaction: Mutex<()>,
     /// Serializes checkpoints; holds the version and log bytes of the last one.
     pub(crate) checkpoint_lock: Mutex<LastCheckpoint>,
     /// What the open found.
@@ -234,6 +236,7 @@ impl Database {
                 catalog: Mutex::new(catalog),
                 checkpoint_lock: Mutex::new(LastCheckpoint::default()),
                 commit_queue: CommitQueue::default(),
+                compaction: Mutex::new(()),
                 recovery,
                 checkpointer: Mutex::new(None),
             }),
@@ -492,6 +495,12 @@ impl DbInner {
     /// Makes the latest published version durable in the data file and drops the log
     /// segments it covers. Writers keep running meanwhile.
     pub(crate) fn checkpoint(&self) -> Result<Lsn> {
+        Ok(self.checkpoint_with(false)?.0)
+    }
+
+    /// A checkpoint; with `shrink`, the free pages at the end of the data file are given
+    /// back to the file system. Returns the version and the bytes given back.
+    pub(crate) fn checkpoint_with(&self, shrink: bool) -> Result<(Lsn, u64)> {
         let mut last = self.checkpoint_lock.lock();
         let snapshot = self.publisher.current();
         let version = snapshot.version;
@@ -522,11 +531,16 @@ impl DbInner {
             catalog.commit(version);
             catalog.root()
         };
-        self.store
-            .checkpoint(version, &encode_roots(catalog_root, version))?;
+        let roots = encode_roots(catalog_root, version);
+        let released = if shrink {
+            self.store.checkpoint_and_shrink(version, &roots)?.1
+        } else {
+            self.store.checkpoint(version, &roots)?;
+            0
+        };
         self.wal.truncate_below(version + 1)?;
         *last = LastCheckpoint { version, log_bytes };
-        Ok(version)
+        Ok((version, released))
     }
 }
 

@@ -11,6 +11,8 @@
 //!   kind 6 bulk     (a, b empty): a bulk-load chunk went into this column family without
 //!                   logging its data; replay skips it (the chunk is durable only once a
 //!                   checkpoint at or past this record succeeded, and then replay starts after)
+//!   kind 7 moved    (a, b empty): compaction moved the column family's pages; its
+//!                   contents did not change, so replay has nothing to do
 //! ```
 
 use folio_wal::Lsn;
@@ -45,6 +47,9 @@ pub(crate) enum LogOp {
     BulkChunk {
         cf: u64,
     },
+    Moved {
+        cf: u64,
+    },
 }
 
 const PUT: u8 = 1;
@@ -53,6 +58,7 @@ const CREATE: u8 = 3;
 const DROP: u8 = 4;
 const RENAME: u8 = 5;
 const BULK: u8 = 6;
+const MOVED: u8 = 7;
 
 /// Builds one record incrementally (a write transaction appends as it goes).
 #[derive(Debug, Default)]
@@ -103,6 +109,10 @@ impl RecordBuilder {
 
     pub(crate) fn bulk_chunk(&mut self, cf: u64) {
         self.push(BULK, cf, &[], &[]);
+    }
+
+    pub(crate) fn moved(&mut self, cf: u64) {
+        self.push(MOVED, cf, &[], &[]);
     }
 
     /// The current position, to truncate back to.
@@ -168,6 +178,7 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp>> {
                 to: name(b)?,
             },
             BULK => LogOp::BulkChunk { cf },
+            MOVED => LogOp::Moved { cf },
             _ => return Err(bad("unknown operation")),
         });
     }
@@ -190,9 +201,10 @@ mod tests {
         record.rename_cf(3, "users", "people");
         record.drop_cf(3, "people");
         record.bulk_chunk(4);
+        record.moved(4);
         let bytes = record.finish();
         let ops = decode(7, &bytes).unwrap();
-        assert_eq!(ops.len(), 6);
+        assert_eq!(ops.len(), 7);
         assert_eq!(ops[5], LogOp::BulkChunk { cf: 4 });
         assert_eq!(
             ops[1],

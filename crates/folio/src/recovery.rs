@@ -74,9 +74,10 @@ pub(crate) fn replay(
                     snapshot.by_id.remove(&cf);
                     touched.remove(&name);
                 }
-                // The chunk's data was never logged: its checkpoint did not complete (or replay
-                // would start past it), so the chunk was never acknowledged.
-                LogOp::BulkChunk { .. } => {}
+                // A bulk chunk's data was never logged: its checkpoint did not complete (or
+                // replay would start past it), so the chunk was never acknowledged. A move
+                // (compaction) changed pages, not contents.
+                LogOp::BulkChunk { .. } | LogOp::Moved { .. } => {}
                 LogOp::RenameCf { cf, to, .. } => {
                     let name = name_of(cfs, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");

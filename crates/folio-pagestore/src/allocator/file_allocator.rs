@@ -140,6 +140,25 @@ impl FileAllocator {
         (start, max)
     }
 
+    /// Gives up the pool's last free extent when it ends at the high-water mark, lowering
+    /// the mark to its start (the next checkpoint records the shorter file). Pool pages are
+    /// free in every state anyone can reach, so nothing refers to them. Returns the pages
+    /// given up.
+    pub(crate) fn trim_tail(&self) -> u64 {
+        let mut pool = self.pool.lock();
+        let Some((start, len)) = pool.free.iter().last() else {
+            return 0;
+        };
+        if start + len != pool.high_water {
+            return 0;
+        }
+        pool.free
+            .remove(start, len)
+            .expect("the extent was just read from the set");
+        pool.high_water = start;
+        len
+    }
+
     /// Returns pages a writer reserved but never used to the pool.
     pub(crate) fn return_pages(&self, pages: &[PageId]) {
         let mut pool = self.pool.lock();
@@ -214,8 +233,14 @@ impl FileAllocator {
 
         let mut free = durable.free.clone();
         let mut high_water = self.high_water();
-        free.insert(durable.high_water, high_water - durable.high_water)
-            .map_err(|_| invariant("pages above the durable high water were already free"))?;
+        if high_water >= durable.high_water {
+            free.insert(durable.high_water, high_water - durable.high_water)
+                .map_err(|_| invariant("pages above the durable high water were already free"))?;
+        } else {
+            // `trim_tail` gave up the end of the file: those pages leave the free set.
+            free.remove(high_water, durable.high_water - high_water)
+                .map_err(|_| invariant("trimmed pages were not free in the durable state"))?;
+        }
         for settlement in &durable.backlog[..covered] {
             for page in &settlement.allocated {
                 free.remove(page.0, 1).map_err(|_| {

@@ -1,0 +1,110 @@
+//! [`Database::compact`]: online compaction. Moves every page above the packed size of the
+//! live data lower (copy-on-write relocation: the allocator hands out the lowest free pages),
+//! then gives the free end of the data file back to the file system.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use folio_wal::Durability;
+
+use crate::database::CfSlot;
+use crate::log_record::RecordBuilder;
+use crate::snapshot::Edit;
+use crate::{Database, Result};
+
+/// What [`Database::compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// Pages copied lower.
+    pub pages_moved: u64,
+    /// Data file length before.
+    pub bytes_before: u64,
+    /// Data file length after.
+    pub bytes_after: u64,
+}
+
+impl CompactionReport {
+    /// Bytes given back to the file system.
+    pub fn bytes_reclaimed(&self) -> u64 {
+        self.bytes_before.saturating_sub(self.bytes_after)
+    }
+}
+
+impl Database {
+    /// Compacts the data file while readers and writers continue: checkpoints, moves the
+    /// pages of every column family (and of the catalog) that lie above the space the live
+    /// pages need, each column family under its own writer lock for the time of its move,
+    /// checkpoints again and truncates the file's free end. Space still reachable by a
+    /// snapshot older than the compaction is freed only once that snapshot ends (run it
+    /// again then).
+    pub fn compact(&self) -> Result<CompactionReport> {
+        self.refuse_if_poisoned()?;
+        let _one_at_a_time = self.inner.compaction.lock();
+        let bytes_before = self.inner.store.stats().file_bytes;
+        // Frees from earlier commits become durable and return to the pool.
+        self.checkpoint()?;
+        let allocation = self.inner.store.allocation_report();
+        let used = allocation.high_water - allocation.free.page_count();
+        // Room for the copies of the paths above moved pages and for the free list.
+        let boundary = used + used / 8 + 16;
+        let mut pages_moved = 0;
+        if boundary < allocation.high_water {
+            let slots: Vec<Arc<CfSlot>> = self.inner.cfs.read().values().cloned().collect();
+            for slot in &slots {
+                pages_moved += self.relocate_cf(slot, boundary)?;
+            }
+            pages_moved += self.inner.catalog.lock().relocate_from(boundary)?;
+        }
+        // The first checkpoint makes the moved trees durable (their old pages become free
+        // and return to the pool once no snapshot reaches them); the second records the
+        // shorter file, then truncates it.
+        self.checkpoint()?;
+        self.inner.checkpoint_with(true)?;
+        Ok(CompactionReport {
+            pages_moved,
+            bytes_before,
+            bytes_after: self.inner.store.stats().file_bytes,
+        })
+    }
+
+    /// Moves one column family's pages at or above `boundary`, committed as a logged no-op.
+    fn relocate_cf(&self, slot: &CfSlot, boundary: u64) -> Result<u64> {
+        let mut tree = slot.tree.lock();
+        if slot.dropped.load(Ordering::Acquire) {
+            return Ok(0);
+        }
+        self.settle_unlogged(slot)?;
+        tree.return_unused_pages();
+        let moved = match tree.relocate_from(boundary) {
+            Ok(0) => return Ok(0),
+            Ok(moved) => moved,
+            Err(error) => {
+                tree.rollback();
+                return Err(error.into());
+            }
+        };
+        let mut record = RecordBuilder::new();
+        record.moved(slot.id);
+        let lsn = match self
+            .inner
+            .wal
+            .append_owned(record.finish(), Durability::Eventual)
+        {
+            Ok(lsn) => lsn,
+            Err(error) => {
+                tree.rollback();
+                return Err(error.into());
+            }
+        };
+        tree.commit(lsn);
+        self.inner.publisher.publish(
+            lsn,
+            vec![Edit::Tree {
+                id: slot.id,
+                root: tree.root(),
+                len: tree.len(),
+            }],
+        );
+        Ok(moved)
+    }
+}

@@ -1,0 +1,189 @@
+//! Space: a steady overwrite workload keeps the data file bounded (DESIGN.md invariant 8);
+//! compaction after deleting most data shrinks the file, online, and survives a power cut at
+//! any of its operations.
+
+use std::sync::Arc;
+
+use folio::{Database, DatabaseOptions, Durability};
+use folio_io::{CrashPolicy, SimDirectory};
+use folio_tests::{State, read_cf, small_options};
+
+fn key(i: u64) -> Vec<u8> {
+    format!("key-{:06}", (i * 7919) % 1_000_003).into_bytes()
+}
+
+fn value(i: u64, round: u64) -> Vec<u8> {
+    // Every 11th value spills into an overflow chain.
+    let len = if i.is_multiple_of(11) { 5000 } else { 150 };
+    vec![(i + round) as u8; len]
+}
+
+fn fill(db: &Database, cf: &str, range: std::ops::Range<u64>, round: u64) {
+    for chunk in range.collect::<Vec<_>>().chunks(500) {
+        let mut txn = db.begin_write(&[cf]).unwrap();
+        for &i in chunk {
+            txn.put(cf, &key(i), &value(i, round)).unwrap();
+        }
+        txn.commit_with(Durability::Eventual).unwrap();
+    }
+}
+
+fn file_bytes(db: &Database) -> u64 {
+    db.stats().page_store.file_bytes
+}
+
+#[test]
+fn a_steady_overwrite_workload_keeps_the_file_bounded() {
+    let db = Database::open_in(Arc::new(SimDirectory::new(1)), small_options()).unwrap();
+    db.create_cf("hot").unwrap();
+    let mut sizes = Vec::new();
+    for round in 0..30 {
+        fill(&db, "hot", 0..2_000, round);
+        db.checkpoint().unwrap();
+        sizes.push(file_bytes(&db));
+    }
+    let warm = sizes[4];
+    let last = *sizes.last().unwrap();
+    println!("file bytes after round 5: {warm}, after round 30: {last}");
+    assert!(
+        last <= warm + warm / 2,
+        "the file keeps growing under overwrites: {sizes:?}"
+    );
+    let report = db.check_integrity().unwrap();
+    assert!(
+        report.is_ok() && report.allocator_checked,
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
+fn compaction_after_deleting_most_data_shrinks_the_file_online() {
+    let device = SimDirectory::new(2);
+    let db = Database::open_in(Arc::new(device.clone()), small_options()).unwrap();
+    db.create_cf("a").unwrap();
+    db.create_cf("b").unwrap();
+    fill(&db, "a", 0..20_000, 0);
+    fill(&db, "b", 0..2_000, 0);
+    db.checkpoint().unwrap();
+    let full = file_bytes(&db);
+    // Delete 90% of "a".
+    for chunk in (2_000..20_000u64).collect::<Vec<_>>().chunks(1_000) {
+        let mut txn = db.begin_write(&["a"]).unwrap();
+        for &i in chunk {
+            assert!(txn.delete("a", &key(i)).unwrap());
+        }
+        txn.commit().unwrap();
+    }
+    let snapshot_before = db.begin_read();
+    let expected_b = read_cf(&snapshot_before, "b").unwrap();
+    drop(snapshot_before);
+
+    // A writer keeps committing to "b" and a reader holds a snapshot while compacting.
+    let report = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            for i in 0..50u64 {
+                let mut txn = db.begin_write(&["b"]).unwrap();
+                txn.put("b", format!("during-{i}").as_bytes(), b"x")
+                    .unwrap();
+                txn.commit_with(Durability::Eventual).unwrap();
+            }
+        });
+        let reader = db.begin_read();
+        let report = db.compact().unwrap();
+        assert_eq!(
+            read_cf(&reader, "b").unwrap(),
+            expected_b,
+            "snapshot changed"
+        );
+        writer.join().unwrap();
+        report
+    });
+    // The reader's snapshot may have kept some pages: compact again now that it ended.
+    let second = db.compact().unwrap();
+    let after = file_bytes(&db);
+    println!(
+        "file bytes: full {full}, after deleting 90% and compacting {} then {after} (moved {} + {} pages)",
+        report.bytes_after, report.pages_moved, second.pages_moved
+    );
+    assert!(after < full / 3, "compaction left {after} of {full} bytes");
+    assert!(report.bytes_reclaimed() + second.bytes_reclaimed() > 0);
+
+    let check = db.check_integrity().unwrap();
+    assert!(
+        check.is_ok() && check.allocator_checked,
+        "{:?}",
+        check.problems
+    );
+    let read = db.begin_read();
+    assert_eq!(read.len("a").unwrap(), 2_000);
+    assert_eq!(read.len("b").unwrap(), 2_050);
+    for i in (0..2_000).step_by(37) {
+        assert_eq!(&*read.get("a", &key(i)).unwrap().unwrap(), &value(i, 0)[..]);
+    }
+    drop(read);
+    drop(db);
+    let db = Database::open_in(
+        Arc::new(device.crash(CrashPolicy::DropUnsynced)),
+        small_options(),
+    )
+    .unwrap();
+    assert_eq!(db.begin_read().len("a").unwrap(), 2_000);
+    assert!(file_bytes(&db) < full / 3);
+}
+
+fn sweep_options() -> DatabaseOptions {
+    small_options()
+}
+
+/// A database with most of its entries deleted (a compaction has work), closed; and its
+/// contents.
+fn sparse_database(seed: u64) -> (SimDirectory, State) {
+    let base = SimDirectory::new(seed);
+    let db = Database::open_in(Arc::new(base.clone()), sweep_options()).unwrap();
+    db.create_cf("a").unwrap();
+    fill(&db, "a", 0..600, 0);
+    let mut txn = db.begin_write(&["a"]).unwrap();
+    for i in 60..600 {
+        txn.delete("a", &key(i)).unwrap();
+    }
+    txn.commit().unwrap();
+    let expected = read_cf(&db.begin_read(), "a").unwrap();
+    drop(db);
+    (base.crash(CrashPolicy::DropUnsynced), expected)
+}
+
+/// Power cut at every operation of a compaction: the contents never change.
+#[test]
+fn power_cut_at_every_operation_of_a_compaction() {
+    // Uncut, the scenario moves pages and shrinks the file.
+    let (device, _) = sparse_database(0);
+    let db = Database::open_in(Arc::new(device), sweep_options()).unwrap();
+    let uncut = db.compact().unwrap();
+    assert!(
+        uncut.pages_moved > 0 && uncut.bytes_reclaimed() > 0,
+        "{uncut:?}"
+    );
+    drop(db);
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), |cut, policy, seed| {
+        let (device, expected) = sparse_database(seed);
+        let db = Database::open_in(Arc::new(device.clone()), sweep_options()).unwrap();
+        device.cut_power_at(cut);
+        let _ = db.compact();
+        drop(db);
+        let was_cut = device.power_was_cut();
+        let context = format!("cut at {cut}, {policy:?}, seed {seed}");
+        let db = Database::open_in(Arc::new(device.crash(policy)), sweep_options())
+            .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
+        assert_eq!(
+            read_cf(&db.begin_read(), "a").unwrap(),
+            expected,
+            "{context}"
+        );
+        let check = db.check_integrity().unwrap();
+        assert!(check.is_ok(), "{context}: {:?}", check.problems);
+        was_cut
+    });
+    assert!(report.shortest_scenario > 10, "{report:?}");
+    println!("compaction crash points covered: {}", report.points);
+}
