@@ -48,10 +48,12 @@ struct Acked {
     /// Transactions acknowledged durable (a prefix).
     durable: u64,
     bulk: bool,
+    /// The version a finished backup holds.
+    backup: Option<u64>,
     finished: bool,
 }
 
-fn workload(db: &Database, acked: &mut Acked) -> folio::Result<()> {
+fn workload(db: &Database, backup: &SimDirectory, acked: &mut Acked) -> folio::Result<()> {
     for cf in CFS {
         db.create_cf(cf)?;
     }
@@ -98,6 +100,7 @@ fn workload(db: &Database, acked: &mut Acked) -> folio::Result<()> {
     }
     db.check_integrity()?;
     db.compact()?;
+    acked.backup = Some(db.backup_into(Arc::new(backup.clone()), |_| {})?.version);
     db.checkpoint()?;
     acked.finished = true;
     Ok(())
@@ -112,11 +115,14 @@ fn cf_states(db: &Database) -> Vec<State> {
 fn run_with_fault(rule: FaultRule, seed: u64, states: &[State]) -> bool {
     let device = SimDirectory::new(seed);
     device.install_fault(rule);
+    // The backup goes to a second device failing the same way.
+    let backup = SimDirectory::new(seed + 1);
+    backup.install_fault(rule);
     let context = format!("{rule:?}");
     let mut acked = Acked::default();
     let outcome = Database::open_in(Arc::new(device.clone()), small_options())
-        .map(|db| (workload(&db, &mut acked), db));
-    let fired = device.fault_fired();
+        .map(|db| (workload(&db, &backup, &mut acked), db));
+    let fired = device.fault_fired() || backup.fault_fired();
     if let Ok((result, db)) = &outcome {
         if !fired {
             assert!(
@@ -176,6 +182,18 @@ fn run_with_fault(rule: FaultRule, seed: u64, states: &[State]) -> bool {
     let report = db.check_integrity().unwrap();
     assert!(report.is_ok(), "{context}: {:?}", report.problems);
     assert!(report.allocator_checked, "{context}");
+    if acked.backup.is_some() {
+        let copy = Database::open_in(
+            Arc::new(backup.crash(CrashPolicy::DropUnsynced)),
+            small_options(),
+        )
+        .unwrap_or_else(|e| panic!("{context}: the finished backup does not open: {e}"));
+        assert_eq!(
+            cf_states(&copy),
+            vec![states[TXNS as usize].clone(); 2],
+            "{context}"
+        );
+    }
     fired
 }
 

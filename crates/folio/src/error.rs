@@ -69,6 +69,12 @@ pub enum Error {
         /// The error the group's commit met.
         reason: String,
     },
+    /// A backup's target already exists.
+    #[error("the backup target {path:?} already exists; choose a new directory")]
+    BackupTargetExists {
+        /// The target.
+        path: std::path::PathBuf,
+    },
     /// An option is out of range.
     #[error("invalid option {name}: {reason}")]
     InvalidOption {

@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backup;
 mod builder;
 mod bulk_load;
 mod checkpointer;
@@ -51,6 +52,7 @@ mod snapshot;
 mod write_batch;
 mod write_txn;
 
+pub use backup::{BackupProgress, BackupReport};
 pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;
 pub use commit_queue::CommitQueueStats;
