@@ -79,8 +79,8 @@ pub(crate) struct DbInner {
     pub(crate) checkpoint_lock: Mutex<LastCheckpoint>,
     /// What the open found.
     recovery: RecoveryReport,
-    /// Merges concurrent [`Database::write`] batches.
-    commit_queue: CommitQueue,
+    /// Merge concurrent [`Database::write`] batches, one queue per set of column families.
+    commit_queues: Mutex<std::collections::HashMap<Vec<String>, Arc<CommitQueue>>>,
     /// Stops the background checkpointer when the database goes away.
     checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
 }
@@ -234,8 +234,11 @@ impl Database {
                 ddl: Mutex::new(next_id),
                 publisher,
                 catalog: Mutex::new(catalog),
-                checkpoint_lock: Mutex::new(LastCheckpoint::default()),
-                commit_queue: CommitQueue::default(),
+                checkpoint_lock: Mutex::new(LastCheckpoint {
+                    version: checkpoint,
+                    log_bytes: 0,
+                }),
+                commit_queues: Mutex::default(),
                 compaction: Mutex::new(()),
                 recovery,
                 checkpointer: Mutex::new(None),
@@ -392,7 +395,14 @@ impl Database {
         if batch.is_empty() {
             return Ok(0);
         }
-        self.inner.commit_queue.submit(self, batch, durability)
+        // One queue per set of column families: batches over the same set merge; batches
+        // over other sets commit in parallel (they take other writer locks).
+        let queue = {
+            let key: Vec<String> = batch.cf_names().into_iter().map(str::to_owned).collect();
+            let mut queues = self.inner.commit_queues.lock();
+            Arc::clone(queues.entry(key).or_default())
+        };
+        queue.submit(self, batch, durability)
     }
 
     /// Makes every commit so far durable (syncs the log); returns the last LSN synced. Use it
@@ -485,7 +495,16 @@ impl Database {
             page_store: self.inner.store.stats(),
             wal: self.inner.wal.stats(),
             published_version: self.inner.publisher.current().version,
-            commit_queue: self.inner.commit_queue.stats(),
+            commit_queue: self.inner.commit_queues.lock().values().fold(
+                crate::CommitQueueStats::default(),
+                |total, queue| {
+                    let stats = queue.stats();
+                    crate::CommitQueueStats {
+                        batches: total.batches + stats.batches,
+                        groups: total.groups + stats.groups,
+                    }
+                },
+            ),
             column_families: self.inner.cfs.read().len(),
         }
     }

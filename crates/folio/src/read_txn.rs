@@ -49,13 +49,16 @@ impl ReadTransaction {
             .ok_or_else(|| Error::ColumnFamilyNotFound { name: cf.into() })
     }
 
-    /// Column families in this snapshot.
+    /// Column families in this snapshot, sorted by name.
     pub fn cf_names(&self) -> Vec<String> {
-        self.snapshot
+        let mut names: Vec<String> = self
+            .snapshot
             .by_id
             .values()
             .map(|cf| cf.name.clone())
-            .collect()
+            .collect();
+        names.sort_unstable();
+        names
     }
 }
 

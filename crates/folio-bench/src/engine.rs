@@ -1,0 +1,68 @@
+//! [`Engine`]: what a database must offer to run the workloads.
+
+use std::path::Path;
+
+/// Errors of engines and workloads.
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Whether each commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum SyncMode {
+    /// Each commit is durable (fsync, or a group commit's shared one) when it returns.
+    Sync,
+    /// Commits return once written; the disk catches up later.
+    NoSync,
+}
+
+impl SyncMode {
+    /// `sync` or `no-sync`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sync => "sync",
+            Self::NoSync => "no-sync",
+        }
+    }
+}
+
+/// A key-value store under test. Keyspaces are column families, partitions, tables or
+/// named databases, whatever the engine calls them.
+pub trait Engine: Send + Sync {
+    /// The engine's name in reports.
+    fn name(&self) -> &'static str;
+
+    /// Creates keyspace `name`.
+    fn create_keyspace(&self, name: &str) -> BenchResult<()>;
+
+    /// Commits `entries` (puts) into `keyspace` atomically, durable when `mode` says so.
+    fn write(
+        &self,
+        keyspace: &str,
+        entries: &[(Vec<u8>, Vec<u8>)],
+        mode: SyncMode,
+    ) -> BenchResult<()>;
+
+    /// The value of `key` in `keyspace`.
+    fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>>;
+
+    /// Up to `limit` entries from `start` on (a range read); returns how many.
+    fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize>;
+
+    /// Loads `entries` (ascending keys) as fast as the engine can; durable on return.
+    fn bulk_load(
+        &self,
+        keyspace: &str,
+        entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> BenchResult<()>;
+
+    /// fsync calls so far, when the engine counts its own.
+    fn syncs(&self) -> Option<u64> {
+        None
+    }
+
+    /// Whether writers of different keyspaces commit in parallel (else they take turns,
+    /// which the report notes).
+    fn parallel_writers(&self) -> bool;
+}
+
+/// Opens an engine in a fresh directory.
+pub type Opener = dyn Fn(&Path) -> BenchResult<Box<dyn Engine>> + Sync;

@@ -1,0 +1,99 @@
+//! [`FolioEngine`]: folio behind the [`Engine`] trait.
+
+use std::path::Path;
+
+use folio::{Database, Durability, WriteBatch};
+
+use crate::{BenchResult, Engine, SyncMode};
+
+/// folio with a given cache budget. Writes go through `Database::write` (the commit queue
+/// merges small batches to one column family; batches to different column families commit
+/// in parallel).
+#[derive(Debug)]
+pub struct FolioEngine {
+    db: Database,
+}
+
+impl FolioEngine {
+    /// Opens folio in `dir` with `cache_bytes` of page cache.
+    pub fn open(dir: &Path, cache_bytes: usize) -> BenchResult<Box<dyn Engine>> {
+        let db = Database::builder().cache_bytes(cache_bytes).open(dir)?;
+        Ok(Box::new(Self { db }))
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+}
+
+fn durability(mode: SyncMode) -> Durability {
+    match mode {
+        SyncMode::Sync => Durability::Immediate,
+        SyncMode::NoSync => Durability::Eventual,
+    }
+}
+
+impl Engine for FolioEngine {
+    fn name(&self) -> &'static str {
+        "folio"
+    }
+
+    fn create_keyspace(&self, name: &str) -> BenchResult<()> {
+        Ok(self.db.create_cf(name)?)
+    }
+
+    fn write(
+        &self,
+        keyspace: &str,
+        entries: &[(Vec<u8>, Vec<u8>)],
+        mode: SyncMode,
+    ) -> BenchResult<()> {
+        let mut batch = WriteBatch::new();
+        for (key, value) in entries {
+            batch.put(keyspace, key, value);
+        }
+        self.db.write_with(batch, durability(mode))?;
+        Ok(())
+    }
+
+    fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .begin_read()
+            .get(keyspace, key)?
+            .map(|value| value.to_vec()))
+    }
+
+    fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
+        let tree = self.db.begin_read().tree(keyspace)?;
+        let mut count = 0;
+        for entry in tree.range(start..).take(limit) {
+            entry?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn bulk_load(
+        &self,
+        keyspace: &str,
+        entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> BenchResult<()> {
+        let mut load = self.db.bulk_load(keyspace)?;
+        for (key, value) in entries {
+            load.put(&key, &value)?;
+        }
+        load.finish()?;
+        Ok(())
+    }
+
+    fn syncs(&self) -> Option<u64> {
+        let stats = self.db.stats();
+        Some(stats.wal.commit.syncs + stats.page_store.checkpoints * 2)
+    }
+
+    fn parallel_writers(&self) -> bool {
+        true
+    }
+}

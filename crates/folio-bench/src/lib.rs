@@ -1,0 +1,36 @@
+//! # folio-bench: the benchmark workloads of `BENCHMARKS.md`
+//!
+//! Workloads W1, W2, W3, W4 (its write and read parts) and W6 run against anything that
+//! implements [`Engine`]: folio here ([`FolioEngine`]), the peers (`RocksDB`, fjall, redb,
+//! LMDB, `SQLite`) in `benches/peers`, so every system runs exactly the same code. Each run
+//! measures throughput, commit latency percentiles, syncs per commit (when the engine
+//! counts them), write amplification (bytes the process wrote to storage per byte of user
+//! data, from `/proc/self/io`) and peak resident memory.
+//!
+//! ```
+//! use folio_bench::{FolioEngine, SyncMode, Workload, run_workload};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let rows = run_workload(
+//!     &|path| FolioEngine::open(path, 8 << 20),
+//!     &Workload::W1 { txns: 2, ops: 100 },
+//!     &[2],
+//!     SyncMode::NoSync,
+//!     dir.path(),
+//! )
+//! .unwrap();
+//! assert_eq!(rows[0].ops, 2 * 2 * 100);
+//! ```
+
+mod engine;
+mod folio_engine;
+mod measure;
+mod report;
+mod workloads;
+mod zipf;
+
+pub use engine::{BenchResult, Engine, Opener, SyncMode};
+pub use folio_engine::FolioEngine;
+pub use measure::{Latencies, ProcessCounters};
+pub use report::{Row, markdown_table};
+pub use workloads::{Workload, run_workload};

@@ -1,0 +1,82 @@
+//! Measurements: commit latency percentiles, and the process's storage writes and peak
+//! memory from `/proc` (Linux; absent elsewhere).
+
+use std::time::Duration;
+
+/// Commit latencies of a run.
+#[derive(Debug, Default, Clone)]
+pub struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    /// Records one.
+    pub fn push(&mut self, latency: Duration) {
+        self.0.push(latency);
+    }
+
+    /// Merges another set.
+    pub fn extend(&mut self, other: Latencies) {
+        self.0.extend(other.0);
+    }
+
+    /// The `p`-th percentile (0..=100), or zero when empty.
+    pub fn percentile(&mut self, p: usize) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        self.0.sort_unstable();
+        let index = (self.0.len() * p / 100).min(self.0.len() - 1);
+        self.0[index]
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when none was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Storage bytes written by this process so far and its peak resident memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessCounters {
+    /// Bytes sent to the storage layer (`write_bytes`), or, where the file system does not
+    /// count them (tmpfs, overlays), bytes passed to write calls (`wchar`).
+    pub written_bytes: u64,
+    /// Peak resident set since the last [`ProcessCounters::reset_peak`], in bytes.
+    pub peak_rss_bytes: u64,
+}
+
+impl ProcessCounters {
+    /// Reads the counters now (zeros where `/proc` is missing).
+    pub fn now() -> Self {
+        let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+        let field = |name: &str| {
+            io.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let written = match field("write_bytes:") {
+            0 => field("wchar:"),
+            bytes => bytes,
+        };
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let peak_kb = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        Self {
+            written_bytes: written,
+            peak_rss_bytes: peak_kb * 1024,
+        }
+    }
+
+    /// Resets the kernel's peak-RSS mark, so the next reading is the peak of what follows.
+    pub fn reset_peak() {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+}

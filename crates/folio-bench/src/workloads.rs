@@ -1,0 +1,472 @@
+//! The workloads. Keys are 8-byte big-endian integers (24-byte decimal strings in W4),
+//! values 150 random bytes; every random choice comes from a generator seeded by the thread
+//! number, so every system sees the same sequence.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::zipf::Zipf;
+use crate::{BenchResult, Engine, Latencies, Opener, ProcessCounters, Row, SyncMode};
+
+/// Bytes per value.
+const VALUE_BYTES: usize = 150;
+
+/// A workload of `BENCHMARKS.md` with its sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Workload {
+    /// cf-batch: each thread owns a keyspace and commits `txns` transactions of `ops`
+    /// random inserts.
+    W1 {
+        /// Transactions per thread.
+        txns: usize,
+        /// Inserts per transaction.
+        ops: usize,
+    },
+    /// durable-small: each thread commits `commits` durable transactions of `batch`
+    /// inserts to its own keyspace.
+    W2 {
+        /// Commits per thread.
+        commits: usize,
+        /// Inserts per commit (1 and 10 in `BENCHMARKS.md`).
+        batch: usize,
+    },
+    /// same-cf: every thread commits `batches` batches of `batch` inserts to one keyspace.
+    W3 {
+        /// Batches per thread.
+        batches: usize,
+        /// Inserts per batch.
+        batch: usize,
+    },
+    /// standard: bulk load `n`, single durable writes, durable batches, no-sync writes,
+    /// point reads at each thread count, range reads of 10.
+    W4 {
+        /// Entries loaded and read.
+        n: u64,
+    },
+    /// mixed: `n` preloaded keys; each thread does `ops` operations, `read_percent` reads
+    /// and the rest single-key updates, keys chosen zipfian.
+    W6 {
+        /// Keys preloaded.
+        n: u64,
+        /// Operations per thread.
+        ops: usize,
+        /// Share of reads, percent.
+        read_percent: u32,
+    },
+}
+
+impl Workload {
+    /// `W1` ... `W6`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Self::W1 { .. } => "W1",
+            Self::W2 { .. } => "W2",
+            Self::W3 { .. } => "W3",
+            Self::W4 { .. } => "W4",
+            Self::W6 { .. } => "W6",
+        }
+    }
+}
+
+/// What a timed phase did.
+struct Measured {
+    ops: u64,
+    commits: u64,
+    elapsed: Duration,
+    latencies: Latencies,
+}
+
+/// Runs `workload` once per thread count, each in a fresh directory under `dir` with an
+/// engine from `open`.
+pub fn run_workload(
+    open: &Opener,
+    workload: &Workload,
+    threads: &[usize],
+    mode: SyncMode,
+    dir: &Path,
+) -> BenchResult<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (run, &t) in threads.iter().enumerate() {
+        let path = dir.join(format!("{}-{}-{t}-{run}", workload.id(), mode.label()));
+        let engine = open(&path)?;
+        match workload {
+            Workload::W1 { txns, ops } => {
+                let own = |i: usize| format!("cf-{i}");
+                for i in 0..t {
+                    engine.create_keyspace(&own(i))?;
+                }
+                let row = timed(&*engine, "W1", "cf-batch", t, mode, || {
+                    writers(&*engine, t, &own, *txns, *ops, mode)
+                })?;
+                rows.push(row);
+            }
+            Workload::W2 { commits, batch } => {
+                let own = |i: usize| format!("cf-{i}");
+                for i in 0..t {
+                    engine.create_keyspace(&own(i))?;
+                }
+                let variant = format!("durable, {batch} per txn");
+                let row = timed(&*engine, "W2", &variant, t, SyncMode::Sync, || {
+                    writers(&*engine, t, &own, *commits, *batch, SyncMode::Sync)
+                })?;
+                rows.push(row);
+            }
+            Workload::W3 { batches, batch } => {
+                let shared = |_: usize| "shared".to_owned();
+                engine.create_keyspace("shared")?;
+                let variant = format!("one keyspace, {batch} per batch");
+                let row = timed(&*engine, "W3", &variant, t, mode, || {
+                    writers(&*engine, t, &shared, *batches, *batch, mode)
+                })?;
+                rows.push(row);
+            }
+            Workload::W6 {
+                n,
+                ops,
+                read_percent,
+            } => {
+                preload(&*engine, *n)?;
+                let variant = format!("{read_percent}/{} read/update", 100 - read_percent);
+                let row = timed(&*engine, "W6", &variant, t, mode, || {
+                    mixed(&*engine, t, *n, *ops, *read_percent, mode)
+                })?;
+                rows.push(row);
+            }
+            Workload::W4 { n } => {
+                rows.extend(standard(&*engine, *n, t, mode)?);
+                break; // W4 makes its own thread sweep for reads
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Times `phase`, reading the process counters and the engine's syncs around it.
+fn timed(
+    engine: &dyn Engine,
+    workload: &str,
+    variant: &str,
+    threads: usize,
+    mode: SyncMode,
+    phase: impl FnOnce() -> BenchResult<Measured>,
+) -> BenchResult<Row> {
+    ProcessCounters::reset_peak();
+    let before = ProcessCounters::now();
+    let syncs_before = engine.syncs();
+    let mut measured = phase()?;
+    let after = ProcessCounters::now();
+    let seconds = measured.elapsed.as_secs_f64();
+    let user_bytes = measured.ops * (8 + VALUE_BYTES as u64);
+    let syncs = engine
+        .syncs()
+        .zip(syncs_before)
+        .map(|(after, before)| after - before);
+    let note = if engine.parallel_writers() || threads == 1 {
+        String::new()
+    } else {
+        "writers take turns (one writer at a time)".to_owned()
+    };
+    Ok(Row {
+        workload: workload.to_owned(),
+        variant: variant.to_owned(),
+        system: engine.name().to_owned(),
+        threads,
+        mode: mode.label().to_owned(),
+        ops: measured.ops,
+        commits: measured.commits,
+        seconds,
+        ops_per_sec: measured.ops as f64 / seconds.max(1e-9),
+        p50_us: measured.latencies.percentile(50).as_secs_f64() * 1e6,
+        p99_us: measured.latencies.percentile(99).as_secs_f64() * 1e6,
+        syncs_per_commit: syncs
+            .filter(|_| measured.commits > 0)
+            .map(|s| s as f64 / measured.commits as f64),
+        write_amplification: (measured.commits > 0 && user_bytes > 0).then(|| {
+            after.written_bytes.saturating_sub(before.written_bytes) as f64 / user_bytes as f64
+        }),
+        peak_rss_mib: after.peak_rss_bytes as f64 / f64::from(1u32 << 20),
+        note,
+    })
+}
+
+fn random_value(rng: &mut fastrand::Rng) -> Vec<u8> {
+    let mut value = vec![0; VALUE_BYTES];
+    rng.fill(&mut value);
+    value
+}
+
+/// `threads` writers, thread `i` committing `commits` batches of `batch` random inserts to
+/// `keyspace(i)`.
+fn writers(
+    engine: &dyn Engine,
+    threads: usize,
+    keyspace: &(dyn Fn(usize) -> String + Sync),
+    commits: usize,
+    batch: usize,
+    mode: SyncMode,
+) -> BenchResult<Measured> {
+    let started = Instant::now();
+    let per_thread: Vec<BenchResult<Latencies>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                scope.spawn(move || -> BenchResult<Latencies> {
+                    let name = keyspace(i);
+                    let mut rng = fastrand::Rng::with_seed(i as u64 + 1);
+                    let mut latencies = Latencies::default();
+                    for _ in 0..commits {
+                        let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..batch)
+                            .map(|_| (rng.u64(..).to_be_bytes().to_vec(), random_value(&mut rng)))
+                            .collect();
+                        let begun = Instant::now();
+                        engine.write(&name, &entries, mode)?;
+                        latencies.push(begun.elapsed());
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("writer thread panicked".into()))
+            })
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let mut latencies = Latencies::default();
+    for result in per_thread {
+        latencies.extend(result?);
+    }
+    Ok(Measured {
+        ops: (threads * commits * batch) as u64,
+        commits: (threads * commits) as u64,
+        elapsed,
+        latencies,
+    })
+}
+
+/// Loads keys `0..n` into keyspace `data`.
+fn preload(engine: &dyn Engine, n: u64) -> BenchResult<()> {
+    engine.create_keyspace("data")?;
+    let mut rng = fastrand::Rng::with_seed(0);
+    engine.bulk_load(
+        "data",
+        &mut (0..n).map(|i| (i.to_be_bytes().to_vec(), random_value(&mut rng))),
+    )
+}
+
+/// W6: zipfian reads and single-key updates of `data`.
+fn mixed(
+    engine: &dyn Engine,
+    threads: usize,
+    n: u64,
+    ops: usize,
+    read_percent: u32,
+    mode: SyncMode,
+) -> BenchResult<Measured> {
+    let zipf = Zipf::new(n);
+    let started = Instant::now();
+    let results: Vec<BenchResult<(Latencies, u64)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let zipf = &zipf;
+                scope.spawn(move || -> BenchResult<(Latencies, u64)> {
+                    let mut rng = fastrand::Rng::with_seed(100 + i as u64);
+                    let mut latencies = Latencies::default();
+                    let mut updates = 0;
+                    for _ in 0..ops {
+                        let key = zipf.next(&mut rng).to_be_bytes().to_vec();
+                        let begun = Instant::now();
+                        if rng.u32(0..100) < read_percent {
+                            engine.get("data", &key)?;
+                        } else {
+                            engine.write("data", &[(key, random_value(&mut rng))], mode)?;
+                            updates += 1;
+                        }
+                        latencies.push(begun.elapsed());
+                    }
+                    Ok((latencies, updates))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("worker thread panicked".into()))
+            })
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let mut latencies = Latencies::default();
+    let mut commits = 0;
+    for result in results {
+        let (l, u) = result?;
+        latencies.extend(l);
+        commits += u;
+    }
+    Ok(Measured {
+        ops: (threads * ops) as u64,
+        commits,
+        elapsed,
+        latencies,
+    })
+}
+
+fn w4_key(i: u64) -> Vec<u8> {
+    format!("{i:024}").into_bytes()
+}
+
+/// W4: the parts of redb's table this harness can run on every engine.
+fn standard(
+    engine: &dyn Engine,
+    n: u64,
+    max_threads: usize,
+    mode: SyncMode,
+) -> BenchResult<Vec<Row>> {
+    engine.create_keyspace("w4")?;
+    let mut rows = Vec::new();
+    let mut rng = fastrand::Rng::with_seed(4);
+    let single = |count: usize, batch: usize, mode: SyncMode, rng: &mut fastrand::Rng| {
+        let mut latencies = Latencies::default();
+        let started = Instant::now();
+        for _ in 0..count {
+            let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..batch)
+                .map(|_| (w4_key(n + rng.u64(..n.max(1) * 100)), random_value(rng)))
+                .collect();
+            let begun = Instant::now();
+            engine.write("w4", &entries, mode)?;
+            latencies.push(begun.elapsed());
+        }
+        Ok(Measured {
+            ops: (count * batch) as u64,
+            commits: count as u64,
+            elapsed: started.elapsed(),
+            latencies,
+        })
+    };
+    rows.push(timed(
+        engine,
+        "W4",
+        &format!("bulk load {n}"),
+        1,
+        SyncMode::Sync,
+        || {
+            let started = Instant::now();
+            let mut values = fastrand::Rng::with_seed(5);
+            engine.bulk_load(
+                "w4",
+                &mut (0..n).map(|i| (w4_key(i), random_value(&mut values))),
+            )?;
+            Ok(Measured {
+                ops: n,
+                commits: 1,
+                elapsed: started.elapsed(),
+                latencies: Latencies::default(),
+            })
+        },
+    )?);
+    rows.push(timed(
+        engine,
+        "W4",
+        "1,000 single durable writes",
+        1,
+        SyncMode::Sync,
+        || single(1_000, 1, SyncMode::Sync, &mut rng),
+    )?);
+    let mut rng = fastrand::Rng::with_seed(6);
+    rows.push(timed(
+        engine,
+        "W4",
+        "100 durable batches of 1,000",
+        1,
+        SyncMode::Sync,
+        || single(100, 1_000, SyncMode::Sync, &mut rng),
+    )?);
+    let mut rng = fastrand::Rng::with_seed(7);
+    rows.push(timed(
+        engine,
+        "W4",
+        "10,000 no-sync writes",
+        1,
+        SyncMode::NoSync,
+        || single(10_000, 1, SyncMode::NoSync, &mut rng),
+    )?);
+    let mut threads = 1;
+    while threads <= max_threads {
+        rows.push(timed(
+            engine,
+            "W4",
+            &format!("{n} random reads"),
+            threads,
+            mode,
+            || {
+                reads(engine, threads, n, |engine, key| {
+                    engine.get("w4", key).map(|_| ())
+                })
+            },
+        )?);
+        threads *= 2;
+    }
+    rows.push(timed(
+        engine,
+        "W4",
+        &format!("{n} range reads of 10"),
+        1,
+        mode,
+        || {
+            reads(engine, 1, n, |engine, key| {
+                engine.scan("w4", key, 10).map(|_| ())
+            })
+        },
+    )?);
+    Ok(rows)
+}
+
+/// `threads` readers sharing `n` random reads of keys `0..n`.
+fn reads(
+    engine: &dyn Engine,
+    threads: usize,
+    n: u64,
+    read: impl Fn(&dyn Engine, &[u8]) -> BenchResult<()> + Sync,
+) -> BenchResult<Measured> {
+    let per_thread = n / threads as u64;
+    let started = Instant::now();
+    let results: Vec<BenchResult<Latencies>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let read = &read;
+                scope.spawn(move || -> BenchResult<Latencies> {
+                    let mut rng = fastrand::Rng::with_seed(200 + i as u64);
+                    let mut latencies = Latencies::default();
+                    for _ in 0..per_thread {
+                        let key = w4_key(rng.u64(..n.max(1)));
+                        let begun = Instant::now();
+                        read(engine, &key)?;
+                        latencies.push(begun.elapsed());
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("reader thread panicked".into()))
+            })
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let mut latencies = Latencies::default();
+    for result in results {
+        latencies.extend(result?);
+    }
+    Ok(Measured {
+        ops: per_thread * threads as u64,
+        commits: 0,
+        elapsed,
+        latencies,
+    })
+}

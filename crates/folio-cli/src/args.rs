@@ -1,0 +1,206 @@
+//! The command line, as `clap` derives it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  error (I/O, damaged file, bad data)
+  2  bad arguments
+  3  not found (database, column family or key)
+  4  the database is in use by another process
+  5  `folio check` found problems";
+
+/// folio: an embedded, transactional key-value database with column families.
+///
+/// DB is a database directory (the data file `data.folio` and the log's segments).
+#[derive(Debug, Parser)]
+#[command(name = "folio", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the benchmark workloads of BENCHMARKS.md on folio alone and print a table.
+    Bench(BenchArgs),
+    /// Sizes, counters and column families of a database.
+    Stats {
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every page, tree, the allocator and the log; exit code 5 when problems are found.
+    Check {
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, create or drop column families.
+    Cf {
+        #[command(subcommand)]
+        action: CfAction,
+    },
+    /// Print the value of KEY in a column family (exit code 3 when absent).
+    Get {
+        db: PathBuf,
+        #[arg(long)]
+        cf: String,
+        key: String,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Set KEY to VALUE in a column family (created if missing), durably.
+    Put {
+        db: PathBuf,
+        #[arg(long)]
+        cf: String,
+        key: String,
+        value: String,
+        /// KEY and VALUE are hexadecimal.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Remove KEY from a column family (exit code 3 when absent).
+    Delete {
+        db: PathBuf,
+        #[arg(long)]
+        cf: String,
+        key: String,
+        /// KEY is hexadecimal.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Print entries of a column family in key order.
+    Scan(ScanArgs),
+    /// Write every column family to a versioned, streaming text format (see docs/cli.md).
+    Dump {
+        db: PathBuf,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Load a dump into a database (created if missing); its column families must not exist.
+    Load {
+        db: PathBuf,
+        /// Input file (default: standard input).
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+    },
+    /// Move live pages to the start of the data file and give the free end back.
+    Compact {
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent copy of the database to DEST (a directory that must not exist).
+    Backup {
+        db: PathBuf,
+        dest: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CfAction {
+    /// List column families and their entry counts.
+    List {
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a column family (the database is created if missing).
+    Create { db: PathBuf, name: String },
+    /// Drop a column family and free its pages.
+    Drop { db: PathBuf, name: String },
+}
+
+/// How keys and values are printed (and KEY arguments read).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Format {
+    /// Keys and values in hexadecimal (KEY arguments too); default: UTF-8 where valid.
+    #[arg(long)]
+    pub hex: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    pub db: PathBuf,
+    #[arg(long)]
+    pub cf: String,
+    /// Only keys starting with P.
+    #[arg(long, value_name = "P", conflicts_with_all = ["from", "to"])]
+    pub prefix: Option<String>,
+    /// First key (inclusive).
+    #[arg(long, value_name = "K")]
+    pub from: Option<String>,
+    /// Last key (exclusive).
+    #[arg(long, value_name = "K")]
+    pub to: Option<String>,
+    /// Descending key order.
+    #[arg(long)]
+    pub reverse: bool,
+    /// At most N entries.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchWorkload {
+    #[value(name = "W1")]
+    W1,
+    #[value(name = "W2")]
+    W2,
+    #[value(name = "W3")]
+    W3,
+    #[value(name = "W4")]
+    W4,
+    #[value(name = "W6")]
+    W6,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchDurability {
+    Immediate,
+    Eventual,
+    Both,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Workloads to run (default: W1, W2, W3 and W6).
+    #[arg(long, value_delimiter = ',')]
+    pub workload: Vec<BenchWorkload>,
+    /// Thread counts (default: each workload's own list).
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Durability of the commits (W2 is always immediate).
+    #[arg(long, value_enum, default_value_t = BenchDurability::Both)]
+    pub durability: BenchDurability,
+    /// Directory for the databases (default: a temporary directory, removed after).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Sizes: `quick` finishes in under a minute on 2 cores; `full` is BENCHMARKS.md's.
+    #[arg(long, value_enum, default_value_t = BenchSize::Quick)]
+    pub size: BenchSize,
+    /// Print the rows as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchSize {
+    /// Tiny sizes, for smoke tests (seconds).
+    Smoke,
+    Quick,
+    Full,
+}

@@ -1,0 +1,385 @@
+//! End-to-end tests of the `folio` binary: every command, and bad arguments, a missing
+//! database, a non-folio file, a corrupted file and a database locked by another process.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn folio() -> Command {
+    Command::cargo_bin("folio").unwrap()
+}
+
+fn put(db: &Path, cf: &str, key: &str, value: &str) {
+    folio()
+        .arg("put")
+        .arg(db)
+        .args(["--cf", cf, key, value])
+        .assert()
+        .success();
+}
+
+/// Every file of the database with its bytes, to show read commands change nothing.
+fn snapshot(db: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(db)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A database with three users and one binary entry.
+fn sample_db(dir: &Path) -> std::path::PathBuf {
+    let db = dir.join("db");
+    put(&db, "users", "alice", "Alice Liddell");
+    put(&db, "users", "bob", "Bob");
+    put(&db, "users", "carol", "Carol");
+    folio()
+        .arg("put")
+        .arg(&db)
+        .args(["--cf", "bin", "--hex", "00ff", "0x0102"])
+        .assert()
+        .success();
+    db
+}
+
+#[test]
+fn get_scan_list_stats_and_check_read_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path());
+    let before = snapshot(&db);
+    let users = ["--cf", "users"];
+    assert_eq!(
+        stdout_of(&["get"], &db, &["--cf", "users", "alice"]),
+        "Alice Liddell\n"
+    );
+    assert!(
+        stdout_of(&["get"], &db, &["--cf", "users", "alice", "--json"])
+            .contains("\"value\": \"Alice Liddell\"")
+    );
+    assert_eq!(
+        stdout_of(&["get"], &db, &["--cf", "bin", "--hex", "00ff"]),
+        "0x0102\n"
+    );
+    assert!(stderr_of(&["get"], &db, &["--cf", "users", "nobody"], 3).contains("no key nobody"));
+    assert_eq!(
+        stdout_of(&["scan"], &db, &users),
+        "alice\tAlice Liddell\nbob\tBob\ncarol\tCarol\n"
+    );
+    assert_eq!(
+        stdout_of(
+            &["scan"],
+            &db,
+            &["--cf", "users", "--reverse", "--limit", "2"]
+        ),
+        "carol\tCarol\nbob\tBob\n"
+    );
+    assert_eq!(
+        stdout_of(
+            &["scan"],
+            &db,
+            &["--cf", "users", "--from", "b", "--to", "c"]
+        ),
+        "bob\tBob\n"
+    );
+    assert!(
+        stdout_of(
+            &["scan"],
+            &db,
+            &["--cf", "users", "--prefix", "al", "--json"]
+        )
+        .contains("\"key\": \"alice\"")
+    );
+    assert_eq!(
+        stdout_of(&["scan"], &db, &["--cf", "bin"]),
+        "0x00ff\t0x0102\n"
+    );
+    assert_eq!(stdout_of(&["cf", "list"], &db, &[]), "bin\t1\nusers\t3\n");
+    assert!(stdout_of(&["stats"], &db, &[]).contains("users"));
+    assert!(stdout_of(&["stats"], &db, &["--json"]).contains("\"column_families\""));
+    assert!(stdout_of(&["check"], &db, &[]).contains("allocator checked"));
+    assert!(stdout_of(&["check"], &db, &["--json"]).contains("\"ok\": true"));
+    let scan_missing = stderr_of(&["scan"], &db, &["--cf", "missing"], 3);
+    assert!(scan_missing.contains("folio cf list"), "{scan_missing}");
+    assert_eq!(
+        before,
+        snapshot(&db),
+        "a read command wrote to the database"
+    );
+}
+
+/// Runs `folio COMMAND DB ARGS...`; asserts success; returns standard output.
+fn stdout_of(command: &[&str], db: &Path, args: &[&str]) -> String {
+    let output = folio().args(command).arg(db).args(args).output().unwrap();
+    assert!(output.status.success(), "{command:?} {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs `folio COMMAND DB ARGS...`; asserts exit code `code`; returns standard error.
+fn stderr_of(command: &[&str], db: &Path, args: &[&str], code: i32) -> String {
+    let output = folio().args(command).arg(db).args(args).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{command:?} {args:?}: {output:?}"
+    );
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn delete_and_column_family_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path());
+
+    folio()
+        .arg("delete")
+        .arg(&db)
+        .args(["--cf", "users", "bob"])
+        .assert()
+        .success();
+    folio()
+        .arg("delete")
+        .arg(&db)
+        .args(["--cf", "users", "bob"])
+        .assert()
+        .code(3);
+    folio()
+        .args(["cf", "create"])
+        .arg(&db)
+        .arg("empty")
+        .assert()
+        .success();
+    folio()
+        .args(["cf", "create"])
+        .arg(&db)
+        .arg("empty")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    folio()
+        .args(["cf", "drop"])
+        .arg(&db)
+        .arg("empty")
+        .assert()
+        .success();
+    folio()
+        .args(["cf", "drop"])
+        .arg(&db)
+        .arg("empty")
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn dump_load_backup_and_compact_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    for i in 0..50 {
+        put(&db, "a", &format!("k{i:02}"), &format!("v{i}"));
+    }
+    put(&db, "b", "x", "y");
+    let dump = dir.path().join("dump.txt");
+    folio()
+        .arg("dump")
+        .arg(&db)
+        .arg("-o")
+        .arg(&dump)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(text.starts_with("folio-dump 1\n") && text.ends_with("done 2\n"));
+
+    let copy = dir.path().join("copy");
+    folio()
+        .arg("load")
+        .arg(&copy)
+        .arg("-i")
+        .arg(&dump)
+        .assert()
+        .success();
+    let scan = |db: &Path| {
+        folio()
+            .arg("scan")
+            .arg(db)
+            .args(["--cf", "a"])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(scan(&db), scan(&copy));
+    // Loading into a database that has the column families already is refused.
+    folio()
+        .arg("load")
+        .arg(&copy)
+        .arg("-i")
+        .arg(&dump)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    // A truncated dump is refused.
+    let truncated = dir.path().join("truncated.txt");
+    std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+    folio()
+        .arg("load")
+        .arg(dir.path().join("other"))
+        .arg("-i")
+        .arg(&truncated)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("truncated").or(predicate::str::contains("expected")));
+    // Through a pipe too.
+    let piped = dir.path().join("piped");
+    folio()
+        .arg("load")
+        .arg(&piped)
+        .write_stdin(text.clone())
+        .assert()
+        .success();
+    assert_eq!(scan(&db), scan(&piped));
+
+    let backup = dir.path().join("backup");
+    folio()
+        .arg("backup")
+        .arg(&db)
+        .arg(&backup)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("51 entries"));
+    assert_eq!(scan(&db), scan(&backup));
+    folio()
+        .arg("backup")
+        .arg(&db)
+        .arg(&backup)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+
+    folio()
+        .arg("compact")
+        .arg(&db)
+        .arg("--json")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("bytes_reclaimed"));
+    assert_eq!(scan(&db), scan(&backup));
+}
+
+#[test]
+fn missing_foreign_corrupted_and_locked_databases_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // Bad arguments.
+    folio().arg("frobnicate").assert().code(2);
+    folio().arg("get").assert().code(2);
+    folio()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"));
+    // A missing database.
+    folio()
+        .arg("stats")
+        .arg(dir.path().join("nowhere"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no such database"));
+    // A file that is not a database directory, and a directory with a foreign data file.
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "hello").unwrap();
+    folio()
+        .arg("stats")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a folio database"));
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join(folio::DATA_FILE), vec![7u8; 20_000]).unwrap();
+    folio()
+        .arg("stats")
+        .arg(&foreign)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a folio database"));
+
+    // A corrupted data page: `check` reports it (exit 5), reads fail with an error.
+    let db = dir.path().join("db");
+    folio()
+        .arg("load")
+        .arg(&db)
+        .write_stdin(big_dump())
+        .assert()
+        .success();
+    let data = db.join(folio::DATA_FILE);
+    let mut bytes = std::fs::read(&data).unwrap();
+    for page in 0..20 {
+        bytes[8192 + page * 4096 + 100] ^= 0x55;
+    }
+    std::fs::write(&data, &bytes).unwrap();
+    let check = folio().arg("check").arg(&db).output().unwrap();
+    assert!(
+        matches!(check.status.code(), Some(1 | 5)),
+        "check of a damaged file: {check:?}"
+    );
+    assert!(!check.stderr.is_empty());
+
+    // A database open in another process (here, this test process) is reported as such.
+    let locked = dir.path().join("locked");
+    put(&locked, "a", "k", "v");
+    let holder = folio::Database::open(&locked).unwrap();
+    folio()
+        .arg("get")
+        .arg(&locked)
+        .args(["--cf", "a", "k"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("in use by another process"));
+    drop(holder);
+}
+
+/// A dump of 3,000 entries (several pages of data).
+fn big_dump() -> String {
+    let mut text = String::from("folio-dump 1\ncf 61\n");
+    for i in 0..3_000u32 {
+        writeln!(text, "{:08x} {}", i, "ab".repeat(100)).unwrap();
+    }
+    text.push_str("end 3000\ndone 1\n");
+    text
+}
+
+#[test]
+fn bench_prints_a_table_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    folio()
+        .args([
+            "bench",
+            "--size",
+            "smoke",
+            "--workload",
+            "W1,W3",
+            "--threads",
+            "1,2",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "| W1 | cf-batch | folio | 2 | sync |",
+        ))
+        .stdout(predicate::str::contains("| W3 |"));
+    let output = folio()
+        .args(["bench", "--size", "smoke", "--workload", "W2", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.trim_start().starts_with('[') && text.contains("\"ops_per_sec\""));
+}
