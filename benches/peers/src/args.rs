@@ -1,0 +1,136 @@
+//! Command-line arguments (passed on by `cargo xtask bench`) and the run plan.
+
+use std::path::PathBuf;
+
+use folio_bench::{SyncMode, Workload};
+
+use crate::Plan;
+
+pub struct Args {
+    pub full: bool,
+    pub smoke: bool,
+    pub only: Vec<String>,
+    pub systems: Vec<String>,
+    pub threads: Vec<usize>,
+    pub runs: usize,
+    pub out: PathBuf,
+    pub scratch: PathBuf,
+    pub command_line: String,
+}
+
+pub fn parse() -> Args {
+    let mut args = Args {
+        full: false,
+        smoke: false,
+        only: vec!["W1".into(), "W2".into(), "W3".into(), "W4".into(), "W6".into()],
+        systems: vec!["folio".into()],
+        threads: vec![1, 2, 4, 8],
+        runs: 3,
+        out: PathBuf::from("target/bench"),
+        scratch: std::env::temp_dir(),
+        command_line: String::new(),
+    };
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    args.command_line = format!("cargo xtask bench {}", raw.join(" "));
+    let mut iter = raw.into_iter();
+    let list = |v: Option<String>| -> Vec<String> {
+        v.unwrap_or_default().split(',').map(str::to_owned).collect()
+    };
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--full" => args.full = true,
+            "--quick" => args.full = false,
+            "--smoke" => {
+                args.smoke = true;
+                args.runs = 1;
+            }
+            "--only" => args.only = list(iter.next()),
+            "--systems" => args.systems = list(iter.next()),
+            "--threads" => {
+                args.threads = list(iter.next())
+                    .iter()
+                    .map(|t| t.parse().expect("--threads takes numbers: 1,2,4,8"))
+                    .collect();
+            }
+            "--runs" => args.runs = iter.next().and_then(|r| r.parse().ok()).expect("--runs N"),
+            "--out" => args.out = iter.next().map(PathBuf::from).expect("--out DIR"),
+            "--scratch" => args.scratch = iter.next().map(PathBuf::from).expect("--scratch DIR"),
+            other => {
+                eprintln!("folio-peers: unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    args
+}
+
+/// Workloads with their sizes, thread counts and modes.
+pub fn plan(args: &Args) -> Plan {
+    let size = |smoke: usize, quick: usize, full: usize| {
+        if args.smoke {
+            smoke
+        } else if args.full {
+            full
+        } else {
+            quick
+        }
+    };
+    let mut plan = Vec::new();
+    let modes = [SyncMode::Sync, SyncMode::NoSync];
+    for id in &args.only {
+        match id.as_str() {
+            "W1" => {
+                for mode in modes {
+                    plan.push((
+                        Workload::W1 { txns: size(2, 20, 50), ops: size(100, 1_000, 1_000) },
+                        args.threads.clone(),
+                        mode,
+                    ));
+                }
+            }
+            "W2" => {
+                for batch in [1, 10] {
+                    plan.push((
+                        Workload::W2 { commits: size(5, 100, 1_000), batch },
+                        if args.smoke { vec![1, 2] } else { vec![1, 8, 32, 128] },
+                        SyncMode::Sync,
+                    ));
+                }
+            }
+            "W3" => {
+                for mode in modes {
+                    plan.push((
+                        Workload::W3 { batches: size(5, 200, 500), batch: 10 },
+                        args.threads.clone(),
+                        mode,
+                    ));
+                }
+            }
+            "W4" => plan.push((
+                Workload::W4 { n: size(1_000, 100_000, 5_000_000) as u64 },
+                vec![args.threads.iter().copied().max().unwrap_or(1)],
+                SyncMode::Sync,
+            )),
+            "W6" => {
+                for read_percent in [95, 50] {
+                    for mode in modes {
+                        plan.push((
+                            Workload::W6 {
+                                n: size(1_000, 100_000, 1_000_000) as u64,
+                                ops: size(200, 20_000, 200_000),
+                                read_percent,
+                            },
+                            vec![1, 2],
+                            mode,
+                        ));
+                    }
+                }
+            }
+            other => {
+                eprintln!("folio-peers: unknown workload {other} (W1, W2, W3, W4, W6; W5 is not built)");
+                std::process::exit(2);
+            }
+        }
+    }
+    plan
+}

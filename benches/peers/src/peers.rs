@@ -1,0 +1,455 @@
+//! One adapter per peer, configured as `BENCHMARKS.md` says: the same cache budget as folio
+//! and the same durability per variant.
+
+use std::path::Path;
+
+use folio_bench::{BenchResult, Engine, Opener};
+
+/// The opener of `system`, when it was compiled in.
+pub fn opener(system: &str) -> Option<Box<Opener>> {
+    match system {
+        #[cfg(feature = "rocksdb")]
+        "rocksdb" => Some(Box::new(|p: &Path| rocks::Rocks::open(p))),
+        #[cfg(feature = "fjall")]
+        "fjall" => Some(Box::new(|p: &Path| fjall_peer::Fjall::open(p))),
+        #[cfg(feature = "redb")]
+        "redb" => Some(Box::new(|p: &Path| redb_peer::Redb::open(p))),
+        #[cfg(feature = "lmdb")]
+        "lmdb" => Some(Box::new(|p: &Path| lmdb::Lmdb::open(p))),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Some(Box::new(|p: &Path| sqlite::Sqlite::open(p))),
+        _ => {
+            let _ = |p: &Path| -> BenchResult<Box<dyn Engine>> { Err(format!("{p:?}").into()) };
+            None
+        }
+    }
+}
+
+/// RocksDB: one column family per writer, `WriteBatch` + `write_opt` with `set_sync`.
+#[cfg(feature = "rocksdb")]
+mod rocks {
+    use std::path::Path;
+
+    use folio_bench::{BenchResult, Engine, SyncMode};
+    use rocksdb::{
+        BlockBasedOptions, Cache, DBWithThreadMode, Direction, IteratorMode, MultiThreaded,
+        Options, WriteBatch, WriteOptions,
+    };
+
+    pub struct Rocks {
+        db: DBWithThreadMode<MultiThreaded>,
+        options: Options,
+    }
+
+    impl Rocks {
+        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+            let mut options = Options::default();
+            options.create_if_missing(true);
+            options.create_missing_column_families(true);
+            let cache = Cache::new_lru_cache(crate::CACHE_BYTES);
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            options.set_block_based_table_factory(&table);
+            let db = DBWithThreadMode::open(&options, path)?;
+            Ok(Box::new(Self { db, options }))
+        }
+
+        fn cf(&self, name: &str) -> BenchResult<std::sync::Arc<rocksdb::BoundColumnFamily<'_>>> {
+            self.db.cf_handle(name).ok_or_else(|| format!("no column family {name}").into())
+        }
+    }
+
+    impl Engine for Rocks {
+        fn name(&self) -> &'static str {
+            "rocksdb"
+        }
+        fn create_keyspace(&self, name: &str) -> BenchResult<()> {
+            Ok(self.db.create_cf(name, &self.options)?)
+        }
+        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+            let cf = self.cf(keyspace)?;
+            let mut batch = WriteBatch::default();
+            for (key, value) in entries {
+                batch.put_cf(&cf, key, value);
+            }
+            let mut options = WriteOptions::default();
+            options.set_sync(mode == SyncMode::Sync);
+            Ok(self.db.write_opt(batch, &options)?)
+        }
+        fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
+            Ok(self.db.get_cf(&self.cf(keyspace)?, key)?)
+        }
+        fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
+            let cf = self.cf(keyspace)?;
+            let mut count = 0;
+            for entry in self.db.iterator_cf(&cf, IteratorMode::From(start, Direction::Forward)).take(limit) {
+                entry?;
+                count += 1;
+            }
+            Ok(count)
+        }
+        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+            let cf = self.cf(keyspace)?;
+            let mut options = WriteOptions::default();
+            options.disable_wal(true);
+            let mut batch = WriteBatch::default();
+            for (key, value) in entries {
+                batch.put_cf(&cf, key, value);
+                if batch.len() >= 10_000 {
+                    self.db.write_opt(std::mem::take(&mut batch), &options)?;
+                }
+            }
+            self.db.write_opt(batch, &options)?;
+            Ok(self.db.flush_cf(&cf)?)
+        }
+        fn parallel_writers(&self) -> bool {
+            true
+        }
+    }
+}
+
+/// fjall: one keyspace per writer; sync = persist with fsync on each commit.
+#[cfg(feature = "fjall")]
+mod fjall_peer {
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::RwLock;
+
+    use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+    use folio_bench::{BenchResult, Engine, SyncMode};
+
+    pub struct Fjall {
+        db: Database,
+        keyspaces: RwLock<HashMap<String, Keyspace>>,
+    }
+
+    impl Fjall {
+        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+            let db = Database::builder(path).cache_size(crate::CACHE_BYTES as u64).open()?;
+            Ok(Box::new(Self { db, keyspaces: RwLock::new(HashMap::new()) }))
+        }
+
+        fn keyspace(&self, name: &str) -> BenchResult<Keyspace> {
+            self.keyspaces
+                .read()
+                .expect("lock")
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("no keyspace {name}").into())
+        }
+    }
+
+    impl Engine for Fjall {
+        fn name(&self) -> &'static str {
+            "fjall"
+        }
+        fn create_keyspace(&self, name: &str) -> BenchResult<()> {
+            let keyspace = self.db.keyspace(name, KeyspaceCreateOptions::default)?;
+            self.keyspaces.write().expect("lock").insert(name.to_owned(), keyspace);
+            Ok(())
+        }
+        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+            let keyspace = self.keyspace(keyspace)?;
+            let durability = (mode == SyncMode::Sync).then_some(PersistMode::SyncAll);
+            let mut batch = self.db.batch().durability(durability);
+            for (key, value) in entries {
+                batch.insert(&keyspace, key.clone(), value.clone());
+            }
+            Ok(batch.commit()?)
+        }
+        fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
+            Ok(self.keyspace(keyspace)?.get(key)?.map(|v| v.to_vec()))
+        }
+        fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
+            let keyspace = self.keyspace(keyspace)?;
+            let mut count = 0;
+            for guard in keyspace.range(start.to_vec()..).take(limit) {
+                guard.into_inner()?;
+                count += 1;
+            }
+            Ok(count)
+        }
+        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+            let keyspace = self.keyspace(keyspace)?;
+            let mut ingestion = keyspace.start_ingestion()?;
+            for (key, value) in entries {
+                ingestion.write(key, value)?;
+            }
+            ingestion.finish()?;
+            Ok(self.db.persist(PersistMode::SyncAll)?)
+        }
+        fn parallel_writers(&self) -> bool {
+            true
+        }
+    }
+}
+
+/// redb: one table per writer in one database (one writer at a time);
+/// sync = `Durability::Immediate`, no-sync = `Durability::None`.
+#[cfg(feature = "redb")]
+mod redb_peer {
+    use std::path::Path;
+
+    use folio_bench::{BenchResult, Engine, SyncMode};
+    use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+
+    pub struct Redb {
+        db: Database,
+    }
+
+    fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
+        TableDefinition::new(name)
+    }
+
+    impl Redb {
+        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+            std::fs::create_dir_all(path)?;
+            let db = Database::builder()
+                .set_cache_size(crate::CACHE_BYTES)
+                .create(path.join("db.redb"))?;
+            Ok(Box::new(Self { db }))
+        }
+    }
+
+    impl Engine for Redb {
+        fn name(&self) -> &'static str {
+            "redb"
+        }
+        fn create_keyspace(&self, name: &str) -> BenchResult<()> {
+            let txn = self.db.begin_write()?;
+            txn.open_table(table(name))?;
+            Ok(txn.commit()?)
+        }
+        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(match mode {
+                SyncMode::Sync => Durability::Immediate,
+                SyncMode::NoSync => Durability::None,
+            })?;
+            {
+                let mut table = txn.open_table(table(keyspace))?;
+                for (key, value) in entries {
+                    table.insert(key.as_slice(), value.as_slice())?;
+                }
+            }
+            Ok(txn.commit()?)
+        }
+        fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(table(keyspace))?;
+            Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        }
+        fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(table(keyspace))?;
+            let mut count = 0;
+            for entry in table.range(start..)?.take(limit) {
+                entry?;
+                count += 1;
+            }
+            Ok(count)
+        }
+        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+            let txn = self.db.begin_write()?;
+            {
+                let mut table = txn.open_table(table(keyspace))?;
+                for (key, value) in entries {
+                    table.insert(key.as_slice(), value.as_slice())?;
+                }
+            }
+            Ok(txn.commit()?)
+        }
+        fn parallel_writers(&self) -> bool {
+            false
+        }
+    }
+}
+
+/// LMDB through heed: one named database per writer in one environment (one writer at a
+/// time). The environment runs with `NO_SYNC`; sync commits then call `force_sync`, which is
+/// what LMDB's default flags do inside the commit.
+#[cfg(feature = "lmdb")]
+mod lmdb {
+    use std::collections::HashMap;
+    use std::ops::Bound;
+    use std::path::Path;
+    use std::sync::RwLock;
+
+    use folio_bench::{BenchResult, Engine, SyncMode};
+    use heed::types::Bytes;
+    use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions};
+
+    /// heed ties database handles to the environment's lifetime, so the environment is
+    /// leaked for the life of the process (a few dozen per benchmark run; their files go
+    /// with the scratch directory when the process ends).
+    pub struct Lmdb {
+        env: &'static Env,
+        dbs: RwLock<HashMap<String, Database<'static, Bytes, Bytes>>>,
+    }
+
+    impl Lmdb {
+        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+            std::fs::create_dir_all(path)?;
+            let mut options = EnvOpenOptions::new();
+            options.map_size(64 << 30).max_dbs(1024);
+            // SAFETY: the directory is fresh and private to this run: no other process or
+            // environment maps it, which is what heed's `flags` and `open` require.
+            let env = unsafe {
+                options.flags(EnvFlags::NO_SYNC);
+                options.open(path)?
+            };
+            Ok(Box::new(Self { env: Box::leak(Box::new(env)), dbs: RwLock::new(HashMap::new()) }))
+        }
+
+        fn db(&self, name: &str) -> BenchResult<Database<'static, Bytes, Bytes>> {
+            self.dbs.read().expect("lock").get(name).copied().ok_or_else(|| format!("no database {name}").into())
+        }
+    }
+
+    impl Engine for Lmdb {
+        fn name(&self) -> &'static str {
+            "lmdb"
+        }
+        fn create_keyspace(&self, name: &str) -> BenchResult<()> {
+            let txn = self.env.write_txn()?;
+            let db: Database<'static, Bytes, Bytes> = self
+                .env
+                .create_databases_and_commit(txn, |opener, txn| {
+                    opener.create_database(txn, Some(name)).map(CommitOrAbort::<_, ()>::Commit)
+                })?
+                .unwrap_commit();
+            self.dbs.write().expect("lock").insert(name.to_owned(), db);
+            Ok(())
+        }
+        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+            let db = self.db(keyspace)?;
+            let mut txn = self.env.write_txn()?;
+            for (key, value) in entries {
+                db.put(&mut txn, key, value)?;
+            }
+            txn.commit()?;
+            if mode == SyncMode::Sync {
+                self.env.force_sync()?;
+            }
+            Ok(())
+        }
+        fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
+            let db = self.db(keyspace)?;
+            let txn = self.env.read_txn()?;
+            Ok(db.get(&txn, key)?.map(<[u8]>::to_vec))
+        }
+        fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
+            let db = self.db(keyspace)?;
+            let txn = self.env.read_txn()?;
+            let range = (Bound::Included(start), Bound::Unbounded);
+            let mut count = 0;
+            for entry in db.range(&txn, &range)?.take(limit) {
+                entry?;
+                count += 1;
+            }
+            Ok(count)
+        }
+        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+            let db = self.db(keyspace)?;
+            let mut txn = self.env.write_txn()?;
+            for (key, value) in entries {
+                db.put(&mut txn, &key, &value)?;
+            }
+            txn.commit()?;
+            Ok(self.env.force_sync()?)
+        }
+        fn parallel_writers(&self) -> bool {
+            false
+        }
+    }
+}
+
+/// SQLite (bundled): WAL journal, one table per writer, one connection (one writer at a
+/// time); sync = `synchronous=FULL`, no-sync = `synchronous=OFF`.
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use folio_bench::{BenchResult, Engine, SyncMode};
+    use rusqlite::{Connection, OptionalExtension, params};
+
+    pub struct Sqlite {
+        conn: Mutex<(Connection, Option<SyncMode>)>,
+    }
+
+    impl Sqlite {
+        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+            std::fs::create_dir_all(path)?;
+            let conn = Connection::open(path.join("db.sqlite"))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "cache_size", -((crate::CACHE_BYTES / 1024) as i64))?;
+            Ok(Box::new(Self { conn: Mutex::new((conn, None)) }))
+        }
+    }
+
+    fn quoted(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    impl Engine for Sqlite {
+        fn name(&self) -> &'static str {
+            "sqlite"
+        }
+        fn create_keyspace(&self, name: &str) -> BenchResult<()> {
+            let guard = self.conn.lock().expect("lock");
+            guard.0.execute_batch(&format!(
+                "CREATE TABLE {} (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID",
+                quoted(name)
+            ))?;
+            Ok(())
+        }
+        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+            let mut guard = self.conn.lock().expect("lock");
+            let (conn, current) = &mut *guard;
+            if *current != Some(mode) {
+                let level = if mode == SyncMode::Sync { "FULL" } else { "OFF" };
+                conn.pragma_update(None, "synchronous", level)?;
+                *current = Some(mode);
+            }
+            let txn = conn.transaction()?;
+            {
+                let mut insert = txn.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO {} (k, v) VALUES (?1, ?2)",
+                    quoted(keyspace)
+                ))?;
+                for (key, value) in entries {
+                    insert.execute(params![key, value])?;
+                }
+            }
+            Ok(txn.commit()?)
+        }
+        fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
+            let guard = self.conn.lock().expect("lock");
+            let mut select = guard
+                .0
+                .prepare_cached(&format!("SELECT v FROM {} WHERE k = ?1", quoted(keyspace)))?;
+            Ok(select.query_row(params![key], |row| row.get(0)).optional()?)
+        }
+        fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
+            let guard = self.conn.lock().expect("lock");
+            let mut select = guard.0.prepare_cached(&format!(
+                "SELECT k, v FROM {} WHERE k >= ?1 ORDER BY k LIMIT ?2",
+                quoted(keyspace)
+            ))?;
+            let mut rows = select.query(params![start, limit as i64])?;
+            let mut count = 0;
+            while rows.next()?.is_some() {
+                count += 1;
+            }
+            Ok(count)
+        }
+        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+            let batch: Vec<(Vec<u8>, Vec<u8>)> = entries.collect();
+            self.write(keyspace, &batch, SyncMode::Sync)
+        }
+        fn parallel_writers(&self) -> bool {
+            false
+        }
+    }
+}
