@@ -4,9 +4,12 @@
 //!   command, the quick loom models, and the docs without broken links.
 //! - `cargo xtask loom [--quick]`: the loom models of the concurrent code, with
 //!   `LOOM_MAX_PREEMPTIONS=3` (2 with `--quick`, the CI set).
+//! - `cargo xtask bench [...]`: the peer comparison (see `bench.rs`).
 //! - `cargo xtask crash [--full]`: the crash suites in release mode with more seeds than CI:
 //!   every power-cut point of every crash sweep under every crash policy for 40 seeds (200 with
 //!   `--full`), and the process-kill tests with `FOLIO_KILLS` kills.
+
+mod bench;
 
 use std::process::{Command, ExitCode};
 
@@ -19,13 +22,17 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("loom") => loom(args.iter().any(|a| a == "--quick")),
         Some("crash") => crash(args.iter().any(|a| a == "--full")),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  ci              fmt check, clippy -D warnings, tests, quick loom models\n  \
                  loom [--quick]  loom models (LOOM_MAX_PREEMPTIONS=3, or 2 with --quick)\n  \
-                 crash [--full]  crash sweeps with 40 seeds (200 with --full) and 1,000 process kills"
+                 crash [--full]  crash sweeps with 40 seeds (200 with --full) and 1,000 process kills\n  \
+                 bench [--quick|--full|--smoke] [--only W1,W4] [--systems folio,rocksdb,fjall,redb,lmdb,sqlite]\n  \
+                       [--threads 1,2,4,8] [--runs N] [--update-docs]\n  \
+                                 folio against its peers (benches/peers), medians of 3 runs"
             );
             return ExitCode::from(2);
         }
@@ -52,6 +59,8 @@ fn ci() -> Result<(), String> {
     // The README's test command, exactly.
     run(cargo(&["test", "--workspace"]))?;
     loom(true)?;
+    // The peer-benchmark harness on folio alone, tiny sizes: it must not rot.
+    bench::run(&["--smoke".to_owned()])?;
     let mut docs = cargo(&["doc", "--workspace", "--no-deps", "--quiet"]);
     docs.env("RUSTDOCFLAGS", "-D warnings");
     run(docs)
@@ -106,13 +115,13 @@ fn crash(full: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn cargo(args: &[&str]) -> Command {
+pub(crate) fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.args(args);
     command
 }
 
-fn run(mut command: Command) -> Result<(), String> {
+pub(crate) fn run(mut command: Command) -> Result<(), String> {
     eprintln!("xtask: running {command:?}");
     let status = command
         .status()

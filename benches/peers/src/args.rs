@@ -22,7 +22,13 @@ pub fn parse() -> Args {
     let mut args = Args {
         full: false,
         smoke: false,
-        only: vec!["W1".into(), "W2".into(), "W3".into(), "W4".into(), "W6".into()],
+        only: vec![
+            "W1".into(),
+            "W2".into(),
+            "W3".into(),
+            "W4".into(),
+            "W6".into(),
+        ],
         systems: vec!["folio".into()],
         threads: vec![1, 2, 4, 8],
         runs: 3,
@@ -34,7 +40,10 @@ pub fn parse() -> Args {
     args.command_line = format!("cargo xtask bench {}", raw.join(" "));
     let mut iter = raw.into_iter();
     let list = |v: Option<String>| -> Vec<String> {
-        v.unwrap_or_default().split(',').map(str::to_owned).collect()
+        v.unwrap_or_default()
+            .split(',')
+            .map(str::to_owned)
+            .collect()
     };
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -82,7 +91,10 @@ pub fn plan(args: &Args) -> Plan {
             "W1" => {
                 for mode in modes {
                     plan.push((
-                        Workload::W1 { txns: size(2, 20, 50), ops: size(100, 1_000, 1_000) },
+                        Workload::W1 {
+                            txns: size(2, 20, 50),
+                            ops: size(100, 1_000, 1_000),
+                        },
                         args.threads.clone(),
                         mode,
                     ));
@@ -91,8 +103,15 @@ pub fn plan(args: &Args) -> Plan {
             "W2" => {
                 for batch in [1, 10] {
                     plan.push((
-                        Workload::W2 { commits: size(5, 100, 1_000), batch },
-                        if args.smoke { vec![1, 2] } else { vec![1, 8, 32, 128] },
+                        Workload::W2 {
+                            commits: size(5, 100, 1_000),
+                            batch,
+                        },
+                        if args.smoke {
+                            vec![1, 2]
+                        } else {
+                            vec![1, 8, 32, 128]
+                        },
                         SyncMode::Sync,
                     ));
                 }
@@ -100,14 +119,19 @@ pub fn plan(args: &Args) -> Plan {
             "W3" => {
                 for mode in modes {
                     plan.push((
-                        Workload::W3 { batches: size(5, 200, 500), batch: 10 },
+                        Workload::W3 {
+                            batches: size(5, 200, 500),
+                            batch: 10,
+                        },
                         args.threads.clone(),
                         mode,
                     ));
                 }
             }
             "W4" => plan.push((
-                Workload::W4 { n: size(1_000, 100_000, 5_000_000) as u64 },
+                Workload::W4 {
+                    n: size(1_000, 100_000, 5_000_000) as u64,
+                },
                 vec![args.threads.iter().copied().max().unwrap_or(1)],
                 SyncMode::Sync,
             )),
@@ -127,7 +151,9 @@ pub fn plan(args: &Args) -> Plan {
                 }
             }
             other => {
-                eprintln!("folio-peers: unknown workload {other} (W1, W2, W3, W4, W6; W5 is not built)");
+                eprintln!(
+                    "folio-peers: unknown workload {other} (W1, W2, W3, W4, W6; W5 is not built)"
+                );
                 std::process::exit(2);
             }
         }

@@ -55,7 +55,9 @@ mod rocks {
         }
 
         fn cf(&self, name: &str) -> BenchResult<std::sync::Arc<rocksdb::BoundColumnFamily<'_>>> {
-            self.db.cf_handle(name).ok_or_else(|| format!("no column family {name}").into())
+            self.db
+                .cf_handle(name)
+                .ok_or_else(|| format!("no column family {name}").into())
         }
     }
 
@@ -66,7 +68,12 @@ mod rocks {
         fn create_keyspace(&self, name: &str) -> BenchResult<()> {
             Ok(self.db.create_cf(name, &self.options)?)
         }
-        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+        fn write(
+            &self,
+            keyspace: &str,
+            entries: &[(Vec<u8>, Vec<u8>)],
+            mode: SyncMode,
+        ) -> BenchResult<()> {
             let cf = self.cf(keyspace)?;
             let mut batch = WriteBatch::default();
             for (key, value) in entries {
@@ -82,13 +89,21 @@ mod rocks {
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let cf = self.cf(keyspace)?;
             let mut count = 0;
-            for entry in self.db.iterator_cf(&cf, IteratorMode::From(start, Direction::Forward)).take(limit) {
+            for entry in self
+                .db
+                .iterator_cf(&cf, IteratorMode::From(start, Direction::Forward))
+                .take(limit)
+            {
                 entry?;
                 count += 1;
             }
             Ok(count)
         }
-        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+        fn bulk_load(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
             let cf = self.cf(keyspace)?;
             let mut options = WriteOptions::default();
             options.disable_wal(true);
@@ -125,8 +140,13 @@ mod fjall_peer {
 
     impl Fjall {
         pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
-            let db = Database::builder(path).cache_size(crate::CACHE_BYTES as u64).open()?;
-            Ok(Box::new(Self { db, keyspaces: RwLock::new(HashMap::new()) }))
+            let db = Database::builder(path)
+                .cache_size(crate::CACHE_BYTES as u64)
+                .open()?;
+            Ok(Box::new(Self {
+                db,
+                keyspaces: RwLock::new(HashMap::new()),
+            }))
         }
 
         fn keyspace(&self, name: &str) -> BenchResult<Keyspace> {
@@ -145,10 +165,18 @@ mod fjall_peer {
         }
         fn create_keyspace(&self, name: &str) -> BenchResult<()> {
             let keyspace = self.db.keyspace(name, KeyspaceCreateOptions::default)?;
-            self.keyspaces.write().expect("lock").insert(name.to_owned(), keyspace);
+            self.keyspaces
+                .write()
+                .expect("lock")
+                .insert(name.to_owned(), keyspace);
             Ok(())
         }
-        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+        fn write(
+            &self,
+            keyspace: &str,
+            entries: &[(Vec<u8>, Vec<u8>)],
+            mode: SyncMode,
+        ) -> BenchResult<()> {
             let keyspace = self.keyspace(keyspace)?;
             let durability = (mode == SyncMode::Sync).then_some(PersistMode::SyncAll);
             let mut batch = self.db.batch().durability(durability);
@@ -169,7 +197,11 @@ mod fjall_peer {
             }
             Ok(count)
         }
-        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+        fn bulk_load(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
             let keyspace = self.keyspace(keyspace)?;
             let mut ingestion = keyspace.start_ingestion()?;
             for (key, value) in entries {
@@ -220,7 +252,12 @@ mod redb_peer {
             txn.open_table(table(name))?;
             Ok(txn.commit()?)
         }
-        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+        fn write(
+            &self,
+            keyspace: &str,
+            entries: &[(Vec<u8>, Vec<u8>)],
+            mode: SyncMode,
+        ) -> BenchResult<()> {
             let mut txn = self.db.begin_write()?;
             txn.set_durability(match mode {
                 SyncMode::Sync => Durability::Immediate,
@@ -249,7 +286,11 @@ mod redb_peer {
             }
             Ok(count)
         }
-        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+        fn bulk_load(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
             let txn = self.db.begin_write()?;
             {
                 let mut table = txn.open_table(table(keyspace))?;
@@ -298,11 +339,19 @@ mod lmdb {
                 options.flags(EnvFlags::NO_SYNC);
                 options.open(path)?
             };
-            Ok(Box::new(Self { env: Box::leak(Box::new(env)), dbs: RwLock::new(HashMap::new()) }))
+            Ok(Box::new(Self {
+                env: Box::leak(Box::new(env)),
+                dbs: RwLock::new(HashMap::new()),
+            }))
         }
 
         fn db(&self, name: &str) -> BenchResult<Database<'static, Bytes, Bytes>> {
-            self.dbs.read().expect("lock").get(name).copied().ok_or_else(|| format!("no database {name}").into())
+            self.dbs
+                .read()
+                .expect("lock")
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("no database {name}").into())
         }
     }
 
@@ -315,13 +364,20 @@ mod lmdb {
             let db: Database<'static, Bytes, Bytes> = self
                 .env
                 .create_databases_and_commit(txn, |opener, txn| {
-                    opener.create_database(txn, Some(name)).map(CommitOrAbort::<_, ()>::Commit)
+                    opener
+                        .create_database(txn, Some(name))
+                        .map(CommitOrAbort::<_, ()>::Commit)
                 })?
                 .unwrap_commit();
             self.dbs.write().expect("lock").insert(name.to_owned(), db);
             Ok(())
         }
-        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+        fn write(
+            &self,
+            keyspace: &str,
+            entries: &[(Vec<u8>, Vec<u8>)],
+            mode: SyncMode,
+        ) -> BenchResult<()> {
             let db = self.db(keyspace)?;
             let mut txn = self.env.write_txn()?;
             for (key, value) in entries {
@@ -349,7 +405,11 @@ mod lmdb {
             }
             Ok(count)
         }
-        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+        fn bulk_load(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
             let db = self.db(keyspace)?;
             let mut txn = self.env.write_txn()?;
             for (key, value) in entries {
@@ -384,7 +444,9 @@ mod sqlite {
             let conn = Connection::open(path.join("db.sqlite"))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "cache_size", -((crate::CACHE_BYTES / 1024) as i64))?;
-            Ok(Box::new(Self { conn: Mutex::new((conn, None)) }))
+            Ok(Box::new(Self {
+                conn: Mutex::new((conn, None)),
+            }))
         }
     }
 
@@ -404,11 +466,20 @@ mod sqlite {
             ))?;
             Ok(())
         }
-        fn write(&self, keyspace: &str, entries: &[(Vec<u8>, Vec<u8>)], mode: SyncMode) -> BenchResult<()> {
+        fn write(
+            &self,
+            keyspace: &str,
+            entries: &[(Vec<u8>, Vec<u8>)],
+            mode: SyncMode,
+        ) -> BenchResult<()> {
             let mut guard = self.conn.lock().expect("lock");
             let (conn, current) = &mut *guard;
             if *current != Some(mode) {
-                let level = if mode == SyncMode::Sync { "FULL" } else { "OFF" };
+                let level = if mode == SyncMode::Sync {
+                    "FULL"
+                } else {
+                    "OFF"
+                };
                 conn.pragma_update(None, "synchronous", level)?;
                 *current = Some(mode);
             }
@@ -429,7 +500,9 @@ mod sqlite {
             let mut select = guard
                 .0
                 .prepare_cached(&format!("SELECT v FROM {} WHERE k = ?1", quoted(keyspace)))?;
-            Ok(select.query_row(params![key], |row| row.get(0)).optional()?)
+            Ok(select
+                .query_row(params![key], |row| row.get(0))
+                .optional()?)
         }
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let guard = self.conn.lock().expect("lock");
@@ -444,7 +517,11 @@ mod sqlite {
             }
             Ok(count)
         }
-        fn bulk_load(&self, keyspace: &str, entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BenchResult<()> {
+        fn bulk_load(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
             let batch: Vec<(Vec<u8>, Vec<u8>)> = entries.collect();
             self.write(keyspace, &batch, SyncMode::Sync)
         }

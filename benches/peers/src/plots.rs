@@ -38,9 +38,17 @@ pub fn draw(medians: &[Row], out: &Path) -> Result<Vec<String>> {
         let line = matches!(workload.as_str(), "W1" | "W2" | "W3");
         let svg = out.join(format!("{name}.svg"));
         let drawn = if line {
-            lines(SVGBackend::new(&svg, (800, 480)).into_drawing_area(), &title, rows)
+            lines(
+                SVGBackend::new(&svg, (800, 480)).into_drawing_area(),
+                &title,
+                rows,
+            )
         } else {
-            bars(SVGBackend::new(&svg, (800, 480)).into_drawing_area(), &title, rows)
+            bars(
+                SVGBackend::new(&svg, (800, 480)).into_drawing_area(),
+                &title,
+                rows,
+            )
         };
         drawn?;
         files.push(format!("{name}.svg"));
@@ -77,7 +85,11 @@ fn systems(rows: &[&Row]) -> Vec<String> {
     systems
 }
 
-fn lines<B: DrawingBackend>(area: DrawingArea<B, plotters::coord::Shift>, title: &str, rows: &[&Row]) -> Result<()>
+fn lines<B: DrawingBackend>(
+    area: DrawingArea<B, plotters::coord::Shift>,
+    title: &str,
+    rows: &[&Row],
+) -> Result<()>
 where
     B::ErrorType: 'static,
 {
@@ -90,7 +102,11 @@ where
         .x_label_area_size(36)
         .y_label_area_size(70)
         .build_cartesian_2d((0.5f64..max_threads * 1.2).log_scale(), 0.0..max_ops)?;
-    chart.configure_mesh().x_desc("threads").y_desc("ops/s").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("threads")
+        .y_desc("ops/s")
+        .draw()?;
     for (index, system) in systems(rows).iter().enumerate() {
         let color = COLORS[index % COLORS.len()];
         let mut points: Vec<(f64, f64)> = rows
@@ -103,14 +119,26 @@ where
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
             .label(system.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 4, color.filled())),
+        )?;
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
     area.present()?;
     Ok(())
 }
 
-fn bars<B: DrawingBackend>(area: DrawingArea<B, plotters::coord::Shift>, title: &str, rows: &[&Row]) -> Result<()>
+fn bars<B: DrawingBackend>(
+    area: DrawingArea<B, plotters::coord::Shift>,
+    title: &str,
+    rows: &[&Row],
+) -> Result<()>
 where
     B::ErrorType: 'static,
 {
@@ -146,7 +174,10 @@ where
             .filter_map(|r| {
                 let group = threads.iter().position(|t| *t == r.threads)? as f64;
                 let x = group * width + index as f64 + 0.5;
-                Some(Rectangle::new([(x, 0.0), (x + 0.9, r.ops_per_sec)], color.filled()))
+                Some(Rectangle::new(
+                    [(x, 0.0), (x + 0.9, r.ops_per_sec)],
+                    color.filled(),
+                ))
             })
             .collect();
         chart
@@ -154,7 +185,11 @@ where
             .label(system.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
     area.present()?;
     Ok(())
 }

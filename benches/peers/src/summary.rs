@@ -115,7 +115,11 @@ pub fn machine_line() -> String {
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let fs = command_output("df", &["-T", &std::env::temp_dir().display().to_string()]);
-    let fs = fs.lines().nth(1).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("?");
+    let fs = fs
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("?");
     let date = command_output("date", &["-u", "+%Y-%m-%d"]);
     let commit = command_output("git", &["rev-parse", "--short", "HEAD"]);
     format!(
