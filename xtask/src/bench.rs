@@ -89,8 +89,9 @@ fn check_rocksdb_prerequisites() -> Result<(), String> {
                 .flatten()
                 .flatten()
                 .any(|f| {
-                    f.file_name().to_string_lossy().starts_with("libclang")
-                        && f.file_name().to_string_lossy().contains(".so")
+                    // libclang.so.1 or libclang-14.so.1, not libclang-cpp (the C++ library).
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    name.starts_with("libclang") && name.contains(".so") && !name.contains("cpp")
                 })
         })
         || std::env::var_os("LIBCLANG_PATH").is_some();
