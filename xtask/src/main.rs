@@ -86,6 +86,7 @@ const CRASH_SUITES: &[(&str, &str)] = &[
     ("folio-wal", "crash_recovery"),
     ("folio-tests", "crash_sweep"),
     ("folio-tests", "bulk_load"),
+    ("folio-tests", "compaction"),
     ("folio-tests", "process_kill"),
 ];
 
