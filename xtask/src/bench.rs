@@ -22,6 +22,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--update-docs" => update_docs = true,
+            // Regenerates the docs from the last run without running again.
+            "--docs-only" => return write_docs(),
             "--systems" => {
                 let list = iter.next().ok_or("--systems needs a list")?;
                 systems = list.split(',').map(str::to_owned).collect();
@@ -131,6 +133,8 @@ fn write_docs() -> Result<(), String> {
         .find_map(|l| l.trim().strip_prefix("\"command\": \""))
         .map(|c| c.trim_end_matches("\",").to_owned())
         .unwrap_or_default();
+    // The docs show this run's plots only.
+    let _ = std::fs::remove_dir_all(DOCS_PLOTS);
     std::fs::create_dir_all(DOCS_PLOTS).map_err(|e| e.to_string())?;
     let mut plots: Vec<PathBuf> = std::fs::read_dir(OUT)
         .map_err(|e| e.to_string())?

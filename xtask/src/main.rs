@@ -31,7 +31,7 @@ fn main() -> ExitCode {
                  loom [--quick]  loom models (LOOM_MAX_PREEMPTIONS=3, or 2 with --quick)\n  \
                  crash [--full]  crash sweeps with 40 seeds (200 with --full) and 1,000 process kills\n  \
                  bench [--quick|--full|--smoke] [--only W1,W4] [--systems folio,rocksdb,fjall,redb,lmdb,sqlite]\n  \
-                       [--threads 1,2,4,8] [--runs N] [--update-docs]\n  \
+                       [--threads 1,2,4,8] [--runs N] [--update-docs] [--docs-only]\n  \
                                  folio against its peers (benches/peers), medians of 3 runs"
             );
             return ExitCode::from(2);

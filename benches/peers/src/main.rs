@@ -31,6 +31,13 @@ fn opener(system: &str) -> Option<Box<Opener>> {
 
 fn run(args: &args::Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     std::fs::create_dir_all(&args.out)?;
+    // Plots of an earlier run would be mistaken for this one's.
+    for entry in std::fs::read_dir(&args.out)?.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "svg" || x == "png") {
+            std::fs::remove_file(path)?;
+        }
+    }
     let scratch = tempfile::tempdir_in(&args.scratch)?;
     let plan = args::plan(args);
     let total = plan.len() * args.systems.len() * args.runs;
