@@ -32,3 +32,24 @@ pub fn read_cf(read: &ReadTransaction, cf: &str) -> folio::Result<State> {
     }
     Ok(state)
 }
+
+/// Key `i` of the rolling workloads.
+pub fn rolling_key(i: u64) -> Vec<u8> {
+    format!("key-{i:03}").into_bytes()
+}
+
+/// The states of a rolling workload of `txns` transactions: transaction `i` puts
+/// `rolling_key(i)` = `value(i)` and removes the key of transaction `i - 3`. `states[0]` is
+/// empty; `states[i + 1]` follows transaction `i`.
+pub fn rolling_states(txns: u64, value: impl Fn(u64) -> Vec<u8>) -> Vec<State> {
+    let mut states = vec![State::new()];
+    let mut state = State::new();
+    for i in 0..txns {
+        state.insert(rolling_key(i), value(i));
+        if i >= 3 {
+            state.remove(&rolling_key(i - 3));
+        }
+        states.push(state.clone());
+    }
+    states
+}

@@ -10,13 +10,7 @@ const CHUNKS: u64 = 3;
 const PER_CHUNK: u64 = 40;
 
 fn options() -> DatabaseOptions {
-    let mut options = DatabaseOptions::default();
-    options.wal.sync_interval = None;
-    options.wal.segment_bytes = 64 * 1024;
-    options.page_store.growth_bytes_min = 64 * 1024;
-    options.page_store.extent_pages = 8;
-    options.checkpoint_interval = None;
-    options
+    folio_tests::small_options()
 }
 
 fn key(i: u64) -> [u8; 8] {

@@ -9,28 +9,25 @@
 //!
 //! `FOLIO_CRASH_SEEDS=N` runs N seeds per crash policy (`cargo xtask crash --full`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_io::{CrashPolicy, SimDirectory};
+use folio_tests::{State, rolling_key, rolling_states, small_options};
 
 const CFS: [&str; 3] = ["a", "b", "c"];
 const TXNS: u64 = 12;
 
-type State = BTreeMap<Vec<u8>, Vec<u8>>;
-
 fn options() -> DatabaseOptions {
-    let mut options = DatabaseOptions::default();
-    options.wal.sync_interval = None;
-    options.wal.segment_bytes = 64 * 1024;
-    options.page_store.growth_bytes_min = 64 * 1024;
-    options.page_store.extent_pages = 8;
-    options
+    // The background checkpointer stays on here: it runs during the sweep too.
+    DatabaseOptions {
+        checkpoint_interval: DatabaseOptions::default().checkpoint_interval,
+        ..small_options()
+    }
 }
 
 fn key(i: u64) -> Vec<u8> {
-    format!("key-{i:03}").into_bytes()
+    rolling_key(i)
 }
 
 fn value(i: u64) -> Vec<u8> {
@@ -39,16 +36,7 @@ fn value(i: u64) -> Vec<u8> {
 
 /// The states after each commit: `states[0]` is empty, `states[i + 1]` follows txn `i`.
 fn expected_states() -> Vec<State> {
-    let mut states = vec![State::new()];
-    let mut state = State::new();
-    for i in 0..TXNS {
-        state.insert(key(i), value(i));
-        if i >= 3 {
-            state.remove(&key(i - 3));
-        }
-        states.push(state.clone());
-    }
-    states
+    rolling_states(TXNS, value)
 }
 
 /// Contents of every column family in one snapshot (None once the database fails).

@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use folio::{Database, Durability, WriteBatch};
 use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimDirectory};
-use folio_tests::{State, read_cf, small_options};
+use folio_tests::{State, read_cf, rolling_key, rolling_states, small_options};
 
 const CFS: [&str; 2] = ["a", "b"];
 const TXNS: u64 = 8;
 const BULK: u64 = 30;
 
 fn key(i: u64) -> Vec<u8> {
-    format!("key-{i:03}").into_bytes()
+    rolling_key(i)
 }
 
 fn value(i: u64) -> Vec<u8> {
@@ -27,16 +27,7 @@ fn value(i: u64) -> Vec<u8> {
 
 /// `states[i]`: the column families' contents after `i` transactions.
 fn expected_states() -> Vec<State> {
-    let mut states = vec![State::new()];
-    let mut state = State::new();
-    for i in 0..TXNS {
-        state.insert(key(i), value(i));
-        if i >= 3 {
-            state.remove(&key(i - 3));
-        }
-        states.push(state.clone());
-    }
-    states
+    rolling_states(TXNS, value)
 }
 
 /// What the workload got acknowledged before its first error.

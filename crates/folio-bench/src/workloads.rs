@@ -205,38 +205,23 @@ fn writers(
     batch: usize,
     mode: SyncMode,
 ) -> BenchResult<Measured> {
-    let started = Instant::now();
-    let per_thread: Vec<BenchResult<Latencies>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|i| {
-                scope.spawn(move || -> BenchResult<Latencies> {
-                    let name = keyspace(i);
-                    let mut rng = fastrand::Rng::with_seed(i as u64 + 1);
-                    let mut latencies = Latencies::default();
-                    for _ in 0..commits {
-                        let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..batch)
-                            .map(|_| (rng.u64(..).to_be_bytes().to_vec(), random_value(&mut rng)))
-                            .collect();
-                        let begun = Instant::now();
-                        engine.write(&name, &entries, mode)?;
-                        latencies.push(begun.elapsed());
-                    }
-                    Ok(latencies)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("writer thread panicked".into()))
-            })
-            .collect()
-    });
-    let elapsed = started.elapsed();
+    let (per_thread, elapsed) = on_threads(threads, |i| {
+        let name = keyspace(i);
+        let mut rng = fastrand::Rng::with_seed(i as u64 + 1);
+        let mut latencies = Latencies::default();
+        for _ in 0..commits {
+            let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..batch)
+                .map(|_| (rng.u64(..).to_be_bytes().to_vec(), random_value(&mut rng)))
+                .collect();
+            let begun = Instant::now();
+            engine.write(&name, &entries, mode)?;
+            latencies.push(begun.elapsed());
+        }
+        Ok(latencies)
+    })?;
     let mut latencies = Latencies::default();
-    for result in per_thread {
-        latencies.extend(result?);
+    for thread in per_thread {
+        latencies.extend(thread);
     }
     Ok(Measured {
         ops: (threads * commits * batch) as u64,
@@ -266,45 +251,28 @@ fn mixed(
     mode: SyncMode,
 ) -> BenchResult<Measured> {
     let zipf = Zipf::new(n);
-    let started = Instant::now();
-    let results: Vec<BenchResult<(Latencies, u64)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|i| {
-                let zipf = &zipf;
-                scope.spawn(move || -> BenchResult<(Latencies, u64)> {
-                    let mut rng = fastrand::Rng::with_seed(100 + i as u64);
-                    let mut latencies = Latencies::default();
-                    let mut updates = 0;
-                    for _ in 0..ops {
-                        let key = zipf.next(&mut rng).to_be_bytes().to_vec();
-                        let begun = Instant::now();
-                        if rng.u32(0..100) < read_percent {
-                            engine.get("data", &key)?;
-                        } else {
-                            engine.write("data", &[(key, random_value(&mut rng))], mode)?;
-                            updates += 1;
-                        }
-                        latencies.push(begun.elapsed());
-                    }
-                    Ok((latencies, updates))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("worker thread panicked".into()))
-            })
-            .collect()
-    });
-    let elapsed = started.elapsed();
+    let (per_thread, elapsed) = on_threads(threads, |i| {
+        let mut rng = fastrand::Rng::with_seed(100 + i as u64);
+        let mut latencies = Latencies::default();
+        let mut updates = 0;
+        for _ in 0..ops {
+            let key = zipf.next(&mut rng).to_be_bytes().to_vec();
+            let begun = Instant::now();
+            if rng.u32(0..100) < read_percent {
+                engine.get("data", &key)?;
+            } else {
+                engine.write("data", &[(key, random_value(&mut rng))], mode)?;
+                updates += 1;
+            }
+            latencies.push(begun.elapsed());
+        }
+        Ok((latencies, updates))
+    })?;
     let mut latencies = Latencies::default();
     let mut commits = 0;
-    for result in results {
-        let (l, u) = result?;
-        latencies.extend(l);
-        commits += u;
+    for (thread, updates) in per_thread {
+        latencies.extend(thread);
+        commits += updates;
     }
     Ok(Measured {
         ops: (threads * ops) as u64,
@@ -432,36 +400,20 @@ fn reads(
     read: impl Fn(&dyn Engine, &[u8]) -> BenchResult<()> + Sync,
 ) -> BenchResult<Measured> {
     let per_thread = n / threads as u64;
-    let started = Instant::now();
-    let results: Vec<BenchResult<Latencies>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|i| {
-                let read = &read;
-                scope.spawn(move || -> BenchResult<Latencies> {
-                    let mut rng = fastrand::Rng::with_seed(200 + i as u64);
-                    let mut latencies = Latencies::default();
-                    for _ in 0..per_thread {
-                        let key = w4_key(rng.u64(..n.max(1)));
-                        let begun = Instant::now();
-                        read(engine, &key)?;
-                        latencies.push(begun.elapsed());
-                    }
-                    Ok(latencies)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("reader thread panicked".into()))
-            })
-            .collect()
-    });
-    let elapsed = started.elapsed();
+    let (results, elapsed) = on_threads(threads, |i| {
+        let mut rng = fastrand::Rng::with_seed(200 + i as u64);
+        let mut latencies = Latencies::default();
+        for _ in 0..per_thread {
+            let key = w4_key(rng.u64(..n.max(1)));
+            let begun = Instant::now();
+            read(engine, &key)?;
+            latencies.push(begun.elapsed());
+        }
+        Ok(latencies)
+    })?;
     let mut latencies = Latencies::default();
-    for result in results {
-        latencies.extend(result?);
+    for thread in results {
+        latencies.extend(thread);
     }
     Ok(Measured {
         ops: per_thread * threads as u64,
@@ -469,4 +421,33 @@ fn reads(
         elapsed,
         latencies,
     })
+}
+
+/// Runs `work(i)` for `i` in `0..threads`, each on its own thread; returns the results and
+/// the wall time of the whole.
+fn on_threads<T: Send>(
+    threads: usize,
+    work: impl Fn(usize) -> BenchResult<T> + Sync,
+) -> BenchResult<(Vec<T>, Duration)> {
+    let started = Instant::now();
+    let results: Vec<BenchResult<T>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let work = &work;
+                scope.spawn(move || work(i))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("worker thread panicked".into()))
+            })
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    Ok((
+        results.into_iter().collect::<BenchResult<Vec<T>>>()?,
+        elapsed,
+    ))
 }

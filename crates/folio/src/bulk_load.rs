@@ -61,13 +61,7 @@ impl std::fmt::Debug for BulkLoad {
 
 impl BulkLoad {
     pub(crate) fn new(db: Database, name: &str) -> Result<Self> {
-        let slot = db
-            .inner
-            .cfs
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
+        let slot = db.slot(name)?;
         db.refuse_if_poisoned()?;
         db.relieve_pressure()?;
         let tree = slot.tree.lock_arc();

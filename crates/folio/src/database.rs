@@ -296,13 +296,7 @@ impl Database {
     pub fn drop_cf(&self, name: &str) -> Result<()> {
         self.refuse_if_poisoned()?;
         let _ddl = self.inner.ddl.lock();
-        let slot = self
-            .inner
-            .cfs
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
+        let slot = self.slot(name)?;
         let mut tree = slot.tree.lock();
         let mut record = RecordBuilder::new();
         record.drop_cf(slot.id, name);
@@ -353,6 +347,16 @@ impl Database {
         );
         self.inner.wal.wait_durable(lsn)?;
         Ok(())
+    }
+
+    /// The writer slot of live column family `name`.
+    pub(crate) fn slot(&self, name: &str) -> Result<Arc<CfSlot>> {
+        self.inner
+            .cfs
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })
     }
 
     /// The names of all column families.
