@@ -1,9 +1,16 @@
 //! One adapter per peer, configured as `BENCHMARKS.md` says: the same cache budget as folio
 //! and the same durability per variant.
 
+#[cfg(any(
+    feature = "rocksdb",
+    feature = "fjall",
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite"
+))]
 use std::path::Path;
 
-use folio_bench::{BenchResult, Engine, Opener};
+use folio_bench::Opener;
 
 /// The opener of `system`, when it was compiled in.
 pub fn opener(system: &str) -> Option<Box<Opener>> {
@@ -18,10 +25,7 @@ pub fn opener(system: &str) -> Option<Box<Opener>> {
         "lmdb" => Some(Box::new(|p: &Path| lmdb::Lmdb::open(p))),
         #[cfg(feature = "sqlite")]
         "sqlite" => Some(Box::new(|p: &Path| sqlite::Sqlite::open(p))),
-        _ => {
-            let _ = |p: &Path| -> BenchResult<Box<dyn Engine>> { Err(format!("{p:?}").into()) };
-            None
-        }
+        _ => None,
     }
 }
 
@@ -30,7 +34,7 @@ pub fn opener(system: &str) -> Option<Box<Opener>> {
 mod rocks {
     use std::path::Path;
 
-    use folio_bench::{BenchResult, Engine, SyncMode};
+    use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
     use rocksdb::{
         BlockBasedOptions, Cache, DBWithThreadMode, Direction, IteratorMode, MultiThreaded,
         Options, WriteBatch, WriteOptions,
@@ -88,16 +92,10 @@ mod rocks {
         }
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let cf = self.cf(keyspace)?;
-            let mut count = 0;
-            for entry in self
+            let entries = self
                 .db
-                .iterator_cf(&cf, IteratorMode::From(start, Direction::Forward))
-                .take(limit)
-            {
-                entry?;
-                count += 1;
-            }
-            Ok(count)
+                .iterator_cf(&cf, IteratorMode::From(start, Direction::Forward));
+            Ok(count_entries(entries.take(limit))?)
         }
         fn bulk_load(
             &self,
@@ -131,7 +129,7 @@ mod fjall_peer {
     use std::sync::RwLock;
 
     use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-    use folio_bench::{BenchResult, Engine, SyncMode};
+    use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
 
     pub struct Fjall {
         db: Database,
@@ -190,12 +188,10 @@ mod fjall_peer {
         }
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let keyspace = self.keyspace(keyspace)?;
-            let mut count = 0;
-            for guard in keyspace.range(start.to_vec()..).take(limit) {
-                guard.into_inner()?;
-                count += 1;
-            }
-            Ok(count)
+            let entries = keyspace
+                .range(start.to_vec()..)
+                .map(fjall::Guard::into_inner);
+            Ok(count_entries(entries.take(limit))?)
         }
         fn bulk_load(
             &self,
@@ -222,7 +218,7 @@ mod fjall_peer {
 mod redb_peer {
     use std::path::Path;
 
-    use folio_bench::{BenchResult, Engine, SyncMode};
+    use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
     use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 
     pub struct Redb {
@@ -279,12 +275,7 @@ mod redb_peer {
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let txn = self.db.begin_read()?;
             let table = txn.open_table(table(keyspace))?;
-            let mut count = 0;
-            for entry in table.range(start..)?.take(limit) {
-                entry?;
-                count += 1;
-            }
-            Ok(count)
+            Ok(count_entries(table.range(start..)?.take(limit))?)
         }
         fn bulk_load(
             &self,
@@ -316,7 +307,7 @@ mod lmdb {
     use std::path::Path;
     use std::sync::RwLock;
 
-    use folio_bench::{BenchResult, Engine, SyncMode};
+    use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
     use heed::types::Bytes;
     use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions};
 
@@ -398,12 +389,7 @@ mod lmdb {
             let db = self.db(keyspace)?;
             let txn = self.env.read_txn()?;
             let range = (Bound::Included(start), Bound::Unbounded);
-            let mut count = 0;
-            for entry in db.range(&txn, &range)?.take(limit) {
-                entry?;
-                count += 1;
-            }
-            Ok(count)
+            Ok(count_entries(db.range(&txn, &range)?.take(limit))?)
         }
         fn bulk_load(
             &self,

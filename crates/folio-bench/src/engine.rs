@@ -66,3 +66,14 @@ pub trait Engine: Send + Sync {
 
 /// Opens an engine in a fresh directory.
 pub type Opener = dyn Fn(&Path) -> BenchResult<Box<dyn Engine>> + Sync;
+
+/// Counts the entries of a scan, stopping at the first error (what every engine's
+/// [`Engine::scan`] does with its iterator).
+pub fn count_entries<T, E>(entries: impl Iterator<Item = Result<T, E>>) -> Result<usize, E> {
+    let mut count = 0;
+    for entry in entries {
+        entry?;
+        count += 1;
+    }
+    Ok(count)
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use folio::{Database, Durability, WriteBatch};
 
-use crate::{BenchResult, Engine, SyncMode};
+use crate::{BenchResult, Engine, SyncMode, count_entries};
 
 /// folio with a given cache budget. Writes go through `Database::write` (the commit queue
 /// merges small batches to one column family; batches to different column families commit
@@ -67,12 +67,7 @@ impl Engine for FolioEngine {
 
     fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
         let tree = self.db.begin_read().tree(keyspace)?;
-        let mut count = 0;
-        for entry in tree.range(start..).take(limit) {
-            entry?;
-            count += 1;
-        }
-        Ok(count)
+        Ok(count_entries(tree.range(start..).take(limit))?)
     }
 
     fn bulk_load(

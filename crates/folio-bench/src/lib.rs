@@ -29,7 +29,7 @@ mod report;
 mod workloads;
 mod zipf;
 
-pub use engine::{BenchResult, Engine, Opener, SyncMode};
+pub use engine::{BenchResult, Engine, Opener, SyncMode, count_entries};
 pub use folio_engine::FolioEngine;
 pub use measure::{Latencies, ProcessCounters};
 pub use report::{Row, markdown_table};
