@@ -26,10 +26,6 @@ fn options() -> DatabaseOptions {
     }
 }
 
-fn key(i: u64) -> Vec<u8> {
-    rolling_key(i)
-}
-
 fn value(i: u64) -> Vec<u8> {
     vec![i as u8; 100 + (i as usize * 37) % 900]
 }
@@ -94,10 +90,10 @@ fn workload(db: &Database, states: &[State]) -> (usize, u64) {
             return (created, durable);
         };
         for cf in CFS {
-            if txn.put(cf, &key(i), &value(i)).is_err() {
+            if txn.put(cf, &rolling_key(i), &value(i)).is_err() {
                 return (created, durable);
             }
-            if i >= 3 && txn.delete(cf, &key(i - 3)).is_err() {
+            if i >= 3 && txn.delete(cf, &rolling_key(i - 3)).is_err() {
                 return (created, durable);
             }
         }

@@ -17,10 +17,6 @@ const CFS: [&str; 2] = ["a", "b"];
 const TXNS: u64 = 8;
 const BULK: u64 = 30;
 
-fn key(i: u64) -> Vec<u8> {
-    rolling_key(i)
-}
-
 fn value(i: u64) -> Vec<u8> {
     vec![i as u8; 200 + (i as usize * 53) % 700]
 }
@@ -60,15 +56,17 @@ fn workload(db: &Database, backup: &SimDirectory, acked: &mut Acked) -> folio::R
             // One transaction as a write batch through the commit queue.
             let mut batch = WriteBatch::new();
             for cf in CFS {
-                batch.put(cf, &key(i), &value(i)).delete(cf, &key(i - 3));
+                batch
+                    .put(cf, &rolling_key(i), &value(i))
+                    .delete(cf, &rolling_key(i - 3));
             }
             db.write_with(batch, durability)?;
         } else {
             let mut txn = db.begin_write(&CFS)?;
             for cf in CFS {
-                txn.put(cf, &key(i), &value(i))?;
+                txn.put(cf, &rolling_key(i), &value(i))?;
                 if i >= 3 {
-                    txn.delete(cf, &key(i - 3))?;
+                    txn.delete(cf, &rolling_key(i - 3))?;
                 }
             }
             txn.commit_with(durability)?;
@@ -83,7 +81,7 @@ fn workload(db: &Database, backup: &SimDirectory, acked: &mut Acked) -> folio::R
         if i == 4 {
             let mut load = db.bulk_load("bulk")?;
             for n in 0..BULK {
-                load.put(&key(n), &value(n))?;
+                load.put(&rolling_key(n), &value(n))?;
             }
             load.finish()?;
             acked.bulk = true;

@@ -139,43 +139,22 @@ fn delete_and_column_family_changes() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample_db(dir.path());
 
-    folio()
-        .arg("delete")
-        .arg(&db)
-        .args(["--cf", "users", "bob"])
-        .assert()
-        .success();
-    folio()
-        .arg("delete")
-        .arg(&db)
-        .args(["--cf", "users", "bob"])
-        .assert()
-        .code(3);
-    folio()
-        .args(["cf", "create"])
-        .arg(&db)
-        .arg("empty")
-        .assert()
-        .success();
-    folio()
-        .args(["cf", "create"])
-        .arg(&db)
-        .arg("empty")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("already exists"));
-    folio()
-        .args(["cf", "drop"])
-        .arg(&db)
-        .arg("empty")
-        .assert()
-        .success();
-    folio()
-        .args(["cf", "drop"])
-        .arg(&db)
-        .arg("empty")
-        .assert()
-        .code(3);
+    let bob = ["--cf", "users", "bob"];
+    stdout_of(&["delete"], &db, &bob);
+    stderr_of(&["delete"], &db, &bob, 3);
+    assert_eq!(
+        stdout_of(&["get"], &db, &["--cf", "users", "alice"]),
+        "Alice Liddell\n"
+    );
+    stdout_of(&["cf", "create"], &db, &["empty"]);
+    assert!(stderr_of(&["cf", "create"], &db, &["empty"], 1).contains("already exists"));
+    assert_eq!(
+        stdout_of(&["cf", "list"], &db, &[]),
+        "bin\t1\nempty\t0\nusers\t2\n"
+    );
+    stdout_of(&["cf", "drop"], &db, &["empty"]);
+    stderr_of(&["cf", "drop"], &db, &["empty"], 3);
+    assert_eq!(stdout_of(&["cf", "list"], &db, &[]), "bin\t1\nusers\t2\n");
 }
 
 #[test]
