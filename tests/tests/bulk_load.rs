@@ -31,7 +31,10 @@ fn large_loads_flush_in_chunks_and_survive_a_crash_without_logging_data() {
         load.put(&key(i), &[i as u8; 100]).unwrap();
         // Invariant 9: a load's dirty pages stay under the bound, chunk after chunk.
         let dirty = db.stats().page_store.cache.dirty_bytes;
-        assert!(dirty <= options.dirty_bytes_max, "{dirty} dirty bytes at entry {i}");
+        assert!(
+            dirty <= options.dirty_bytes_max,
+            "{dirty} dirty bytes at entry {i}"
+        );
     }
     load.finish().unwrap();
     let stats = db.stats();
