@@ -108,7 +108,7 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
     }
     let names: BTreeSet<&str> = runnable
         .iter()
-        .flat_map(|(_, batch)| batch.ops.iter().map(BatchOp::cf))
+        .flat_map(|(_, batch)| batch.cfs.iter().map(String::as_str))
         .collect();
     let names: Vec<&str> = names.into_iter().collect();
     let mut txn = match db.begin_write(&names) {
@@ -130,8 +130,8 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
     for (ticket, batch) in runnable {
         let savepoint = txn.savepoint();
         let outcome = batch.ops.iter().try_for_each(|op| match op {
-            BatchOp::Put { cf, key, value } => txn.put(cf, key, value),
-            BatchOp::Delete { cf, key } => txn.delete(cf, key).map(|_| ()),
+            BatchOp::Put { cf, key, value } => txn.put(&batch.cfs[*cf], key, value),
+            BatchOp::Delete { cf, key } => txn.delete(&batch.cfs[*cf], key).map(|_| ()),
         });
         match outcome {
             Ok(()) => applied.push(ticket),

@@ -1,26 +1,18 @@
 //! [`WriteBatch`]: blind writes to any column families, committed atomically by
 //! [`crate::Database::write`] through the commit queue.
 
-/// One change in a batch.
+/// One change in a batch; `cf` indexes the batch's column-family names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum BatchOp {
     Put {
-        cf: String,
+        cf: usize,
         key: Vec<u8>,
         value: Vec<u8>,
     },
     Delete {
-        cf: String,
+        cf: usize,
         key: Vec<u8>,
     },
-}
-
-impl BatchOp {
-    pub(crate) fn cf(&self) -> &str {
-        match self {
-            Self::Put { cf, .. } | Self::Delete { cf, .. } => cf,
-        }
-    }
 }
 
 /// Puts and deletes to apply together, atomically, without reading first. Many threads
@@ -42,6 +34,9 @@ impl BatchOp {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
+    /// Distinct column-family names, in order of first use (each op refers to one by index,
+    /// so a batch of many changes to one column family holds its name once).
+    pub(crate) cfs: Vec<String>,
     pub(crate) ops: Vec<BatchOp>,
     bytes: usize,
 }
@@ -55,8 +50,9 @@ impl WriteBatch {
     /// Sets `key` to `value` in column family `cf` (the last change to a key wins).
     pub fn put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> &mut Self {
         self.bytes += key.len() + value.len();
+        let cf = self.cf_index(cf);
         self.ops.push(BatchOp::Put {
-            cf: cf.to_owned(),
+            cf,
             key: key.to_vec(),
             value: value.to_vec(),
         });
@@ -66,8 +62,9 @@ impl WriteBatch {
     /// Removes `key` from column family `cf`.
     pub fn delete(&mut self, cf: &str, key: &[u8]) -> &mut Self {
         self.bytes += key.len();
+        let cf = self.cf_index(cf);
         self.ops.push(BatchOp::Delete {
-            cf: cf.to_owned(),
+            cf,
             key: key.to_vec(),
         });
         self
@@ -90,15 +87,25 @@ impl WriteBatch {
 
     /// Removes every change, keeping the allocation.
     pub fn clear(&mut self) {
+        self.cfs.clear();
         self.ops.clear();
         self.bytes = 0;
     }
 
     /// The distinct column families the batch writes, sorted.
     pub(crate) fn cf_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.ops.iter().map(BatchOp::cf).collect();
+        let mut names: Vec<&str> = self.cfs.iter().map(String::as_str).collect();
         names.sort_unstable();
-        names.dedup();
         names
+    }
+
+    /// The index of `cf` in `cfs`, adding it on first use (batches name few column
+    /// families, so a scan beats a map).
+    fn cf_index(&mut self, cf: &str) -> usize {
+        if let Some(index) = self.cfs.iter().position(|name| name == cf) {
+            return index;
+        }
+        self.cfs.push(cf.to_owned());
+        self.cfs.len() - 1
     }
 }
