@@ -8,6 +8,7 @@
 //! long, say) is rolled back alone and gets its own error; the others commit.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use folio_wal::{Durability, Lsn};
 use parking_lot::{Condvar, Mutex};
@@ -87,6 +88,62 @@ impl CommitQueue {
     }
 }
 
+impl CommitQueueStats {
+    fn add(self, other: Self) -> Self {
+        Self {
+            batches: self.batches + other.batches,
+            groups: self.groups + other.groups,
+        }
+    }
+}
+
+/// Idle queues kept before the map is pruned: bounds memory when an application writes
+/// batches over many different sets of column families.
+const QUEUES_KEPT: usize = 64;
+
+/// One [`CommitQueue`] per set of column families: batches over the same set merge;
+/// batches over other sets commit in parallel (they take other writer locks).
+#[derive(Debug, Default)]
+pub(crate) struct CommitQueues {
+    queues: Mutex<HashMap<Vec<String>, Arc<CommitQueue>>>,
+    /// Counters of pruned queues.
+    retired: Mutex<CommitQueueStats>,
+}
+
+impl CommitQueues {
+    /// The queue of the sorted column-family set `cfs`.
+    pub(crate) fn queue_for(&self, cfs: &[&str]) -> Arc<CommitQueue> {
+        let key: Vec<String> = cfs.iter().map(|cf| (*cf).to_owned()).collect();
+        let mut queues = self.queues.lock();
+        if !queues.contains_key(&key) && queues.len() >= QUEUES_KEPT {
+            // Only the map holds an idle queue: no batch is in it or on its way.
+            let mut retired = self.retired.lock();
+            queues.retain(|_, queue| {
+                let idle = Arc::strong_count(queue) == 1;
+                if idle {
+                    *retired = retired.add(queue.stats());
+                }
+                !idle
+            });
+        }
+        Arc::clone(queues.entry(key).or_default())
+    }
+
+    /// Counters over every queue, pruned ones included.
+    pub(crate) fn stats(&self) -> CommitQueueStats {
+        let queues = self.queues.lock();
+        queues.values().fold(*self.retired.lock(), |total, queue| {
+            total.add(queue.stats())
+        })
+    }
+
+    /// Queues kept now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.queues.lock().len()
+    }
+}
+
 /// Applies `group` as one write transaction; returns each ticket's result.
 fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Result<Lsn>)> {
     let live: BTreeSet<String> = db.cf_names().into_iter().collect();
@@ -157,4 +214,31 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
         }
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_queues_are_pruned_and_their_counts_kept() {
+        let queues = CommitQueues::default();
+        let names: Vec<String> = (0..QUEUES_KEPT * 3).map(|i| format!("cf-{i}")).collect();
+        let held = queues.queue_for(&["held"]);
+        held.state.lock().stats.batches = 5;
+        for name in &names {
+            let queue = queues.queue_for(&[name.as_str()]);
+            queue.state.lock().stats.batches = 1;
+        }
+        assert!(
+            queues.len() <= QUEUES_KEPT + 1,
+            "{} queues kept",
+            queues.len()
+        );
+        assert_eq!(queues.stats().batches, 5 + names.len() as u64);
+        assert!(
+            Arc::ptr_eq(&held, &queues.queue_for(&["held"])),
+            "a busy queue was dropped"
+        );
+    }
 }

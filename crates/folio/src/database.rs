@@ -12,7 +12,7 @@ use folio_pagestore::{PageId, PageStore, PageStoreStats};
 use folio_wal::{Durability, Lsn, Wal, WalStats};
 use parking_lot::{Mutex, RwLock};
 
-use crate::commit_queue::CommitQueue;
+use crate::commit_queue::CommitQueues;
 use crate::log_record::RecordBuilder;
 use crate::snapshot::{CfRoot, Edit, Publisher, Snapshot};
 use crate::{
@@ -80,7 +80,7 @@ pub(crate) struct DbInner {
     /// What the open found.
     recovery: RecoveryReport,
     /// Merge concurrent [`Database::write`] batches, one queue per set of column families.
-    commit_queues: Mutex<std::collections::HashMap<Vec<String>, Arc<CommitQueue>>>,
+    commit_queues: CommitQueues,
     /// Stops the background checkpointer when the database goes away.
     checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
 }
@@ -238,7 +238,7 @@ impl Database {
                     version: checkpoint,
                     log_bytes: 0,
                 }),
-                commit_queues: Mutex::default(),
+                commit_queues: CommitQueues::default(),
                 compaction: Mutex::new(()),
                 recovery,
                 checkpointer: Mutex::new(None),
@@ -399,13 +399,7 @@ impl Database {
         if batch.is_empty() {
             return Ok(0);
         }
-        // One queue per set of column families: batches over the same set merge; batches
-        // over other sets commit in parallel (they take other writer locks).
-        let queue = {
-            let key: Vec<String> = batch.cf_names().into_iter().map(str::to_owned).collect();
-            let mut queues = self.inner.commit_queues.lock();
-            Arc::clone(queues.entry(key).or_default())
-        };
+        let queue = self.inner.commit_queues.queue_for(&batch.cf_names());
         queue.submit(self, batch, durability)
     }
 
@@ -499,16 +493,7 @@ impl Database {
             page_store: self.inner.store.stats(),
             wal: self.inner.wal.stats(),
             published_version: self.inner.publisher.current().version,
-            commit_queue: self.inner.commit_queues.lock().values().fold(
-                crate::CommitQueueStats::default(),
-                |total, queue| {
-                    let stats = queue.stats();
-                    crate::CommitQueueStats {
-                        batches: total.batches + stats.batches,
-                        groups: total.groups + stats.groups,
-                    }
-                },
-            ),
+            commit_queue: self.inner.commit_queues.stats(),
             column_families: self.inner.cfs.read().len(),
         }
     }
