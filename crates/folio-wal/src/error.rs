@@ -16,6 +16,18 @@ pub enum Error {
         /// The failure that poisoned the log.
         cause: String,
     },
+    /// The log could not take this record (for example no room for a new segment: the disk
+    /// is full) and wrote none of it. Nothing durable changed and the log stays usable: the
+    /// record can be appended again. The appender whose round failed gets the cause itself.
+    #[error(
+        "the log could not write this record and wrote nothing of it ({cause}); the log is still usable"
+    )]
+    Refused {
+        /// The failure that made the log refuse the record.
+        cause: String,
+        /// The failure was `ENOSPC`: the device is full.
+        no_space: bool,
+    },
     /// The log was closed.
     #[error("the log is closed")]
     Closed,
@@ -79,6 +91,23 @@ pub enum RecoveryError {
         /// A later valid record written after `lsn` was durable.
         witness: Lsn,
     },
+    /// A record is damaged in a segment the log had already moved past: a segment is synced
+    /// before the next one is created, so this is damage to synced log, not a torn write.
+    #[error(
+        "record {lsn} in segment {segment} at offset {offset} is corrupt ({reason}), but the log had already moved on to segment {next_segment}, which is only created once {segment} is synced; restore the log from a backup"
+    )]
+    CorruptSealedSegment {
+        /// The damaged record's LSN.
+        lsn: Lsn,
+        /// The segment file.
+        segment: String,
+        /// Its byte offset in the segment.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+        /// The segment after it.
+        next_segment: String,
+    },
     /// A segment's header is damaged.
     #[error("segment {segment} has a corrupt header ({reason})")]
     CorruptSegmentHeader {
@@ -107,6 +136,17 @@ pub enum RecoveryError {
         /// The newest this build reads.
         supported: u32,
     },
+}
+
+impl Error {
+    /// True when the device is out of space (`ENOSPC`), directly or as a refusal's cause.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::Storage(error) => error.is_no_space(),
+            Error::Refused { no_space, .. } => *no_space,
+            _ => false,
+        }
+    }
 }
 
 /// Result alias of the WAL.

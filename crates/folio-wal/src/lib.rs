@@ -52,7 +52,10 @@ pub use options::WalOptions;
 pub use reader::WalReader;
 pub use record::{RECORD_ALIGN, RECORD_HEADER_BYTES, framed_len};
 pub use recovery::{RecoveryProgress, RecoveryReport};
-pub use segment::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, parse_segment_name, segment_name};
+pub use segment::{
+    SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, encode_segment_header, parse_segment_name,
+    segment_name,
+};
 pub use stats::{CommitStats, GROUP_SIZE_BUCKETS};
 pub use wal::{Wal, WalStats};
 

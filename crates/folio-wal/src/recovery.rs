@@ -5,13 +5,15 @@
 //! 1. Segments are read in LSN order; each must start where the previous one's records
 //!    ended ([`RecoveryError::Gap`] otherwise).
 //! 2. Records must carry consecutive LSNs and valid checksums.
-//! 3. At the first damaged record `L`, recovery looks at every valid-looking record after it
-//!    (in the rest of the segment, 8-byte aligned, and in later segments). If one of them
+//! 3. At the first damaged record `L`: if a later segment exists, `L`'s segment was synced
+//!    before that one was created (a roll syncs first), so the damage is not a torn write:
+//!    [`RecoveryError::CorruptSealedSegment`]. Otherwise recovery looks at every valid-looking
+//!    record after it in the rest of the segment (8-byte aligned). If one of them
 //!    has `durable_before >= L`, `L` had been synced before that record was written: the log
 //!    is corrupt inside acknowledged records ([`RecoveryError::CorruptRecord`]). Otherwise
-//!    `L` and everything after it were never acknowledged as durable: the later segments are
-//!    removed (newest first) and the tail of `L`'s segment is zeroed and synced, so the next
-//!    append at `L` never meets stale bytes. A crash during this repair repeats it.
+//!    `L` and everything after it were never acknowledged as durable: the tail of the segment
+//!    is zeroed and synced, so the next append at `L` never meets stale bytes. A crash
+//!    during this repair repeats it.
 //! 4. A last segment whose header was never written (a crash during its creation) is removed.
 
 use std::sync::Arc;
@@ -73,7 +75,7 @@ pub(crate) fn recover(
     progress: &mut dyn FnMut(&RecoveryProgress),
 ) -> Result<(WritePosition, RecoveryReport)> {
     let mut report = RecoveryReport::default();
-    let mut segments = load_segments(&**directory, &mut report)?;
+    let segments = load_segments(&**directory, &mut report)?;
     if segments.is_empty() {
         let storage = create_segment(&**directory, 1, options.segment_bytes)?;
         report.segments = 1;
@@ -93,7 +95,6 @@ pub(crate) fn recover(
     let mut expected = segments[0].first_lsn;
     report.first_lsn = expected;
     let mut end_offset = SEGMENT_HEADER_BYTES;
-    let mut kept = segments.len();
     let mut bytes_checked = 0;
     'segments: for index in 0..segments.len() {
         if index > 0 {
@@ -136,19 +137,9 @@ pub(crate) fn recover(
                 Decoded::End => "a zero header followed by non-zero bytes".to_owned(),
                 Decoded::Invalid(reason) => reason,
             };
-            if let Some(witness) = find_witness(&segments, index, offset, expected, options) {
-                return Err(RecoveryError::CorruptRecord {
-                    lsn: expected,
-                    segment: segment.name.clone(),
-                    offset: offset as u64,
-                    reason: damage,
-                    witness,
-                }
-                .into());
-            }
-            truncate_tail(&**directory, &segments, index, offset, &mut report)?;
+            refuse_acknowledged_damage(&segments, index, offset, expected, damage, options)?;
+            truncate_tail(segment, offset, &mut report)?;
             end_offset = offset as u64;
-            kept = index + 1;
             break 'segments;
         }
     }
@@ -158,7 +149,6 @@ pub(crate) fn recover(
         records: report.records,
         bytes: report.bytes_read,
     });
-    segments.truncate(kept);
     let last = segments.last().expect("at least one segment is kept");
     let position = WritePosition {
         current: last.first_lsn,
@@ -174,6 +164,43 @@ pub(crate) fn recover(
     report.segments = segments.len();
     report.next_lsn = expected;
     Ok((position, report))
+}
+
+/// Rule 3: the damaged record `lsn` at `offset` of segment `index` is corruption (an error)
+/// when a later segment or a later record proves it had been synced; otherwise it is a torn
+/// tail, and this returns `Ok`.
+fn refuse_acknowledged_damage(
+    segments: &[LoadedSegment],
+    index: usize,
+    offset: usize,
+    lsn: Lsn,
+    reason: String,
+    options: &WalOptions,
+) -> Result<()> {
+    let segment = &segments[index];
+    if let Some(next) = segments.get(index + 1) {
+        // A roll syncs a segment before it creates the next one, so no crash leaves damage
+        // in a segment that has a successor.
+        return Err(RecoveryError::CorruptSealedSegment {
+            lsn,
+            segment: segment.name.clone(),
+            offset: offset as u64,
+            reason,
+            next_segment: next.name.clone(),
+        }
+        .into());
+    }
+    if let Some(witness) = find_witness(&segment.bytes, offset, lsn, options) {
+        return Err(RecoveryError::CorruptRecord {
+            lsn,
+            segment: segment.name.clone(),
+            offset: offset as u64,
+            reason,
+            witness,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Lists, opens, reads and checks the headers of every segment, in LSN order.
@@ -242,52 +269,34 @@ fn load_segments(
     Ok(segments)
 }
 
-/// A valid record after the damaged one at (`index`, `offset`) whose `durable_before` shows
-/// the damaged record `bad_lsn` had been durable.
-fn find_witness(
-    segments: &[LoadedSegment],
-    index: usize,
-    offset: usize,
-    bad_lsn: Lsn,
-    options: &WalOptions,
-) -> Option<Lsn> {
-    let mut start = offset + RECORD_ALIGN;
-    for segment in &segments[index..] {
-        let bytes = &segment.bytes;
-        let mut at = start;
-        while at + RECORD_HEADER_BYTES <= bytes.len() {
-            // Cheap plausibility before the checksum: LSN and durable_before fields.
-            let lsn = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes"));
-            let durable_before =
-                u64::from_le_bytes(bytes[at + 16..at + 24].try_into().expect("8 bytes"));
-            if lsn > bad_lsn
-                && durable_before >= bad_lsn
-                && durable_before < lsn
-                && let Decoded::Record(record) = decode(&bytes[at..], options.record_bytes_max)
-            {
-                return Some(record.lsn);
-            }
-            at += RECORD_ALIGN;
+/// A valid record after the damaged one at `offset` of the last segment whose
+/// `durable_before` shows the damaged record `bad_lsn` had been durable.
+fn find_witness(bytes: &[u8], offset: usize, bad_lsn: Lsn, options: &WalOptions) -> Option<Lsn> {
+    let mut at = offset + RECORD_ALIGN;
+    while at + RECORD_HEADER_BYTES <= bytes.len() {
+        // Cheap plausibility before the checksum: LSN and durable_before fields.
+        let lsn = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes"));
+        let durable_before =
+            u64::from_le_bytes(bytes[at + 16..at + 24].try_into().expect("8 bytes"));
+        if lsn > bad_lsn
+            && durable_before >= bad_lsn
+            && durable_before < lsn
+            && let Decoded::Record(record) = decode(&bytes[at..], options.record_bytes_max)
+        {
+            return Some(record.lsn);
         }
-        start = SEGMENT_HEADER_BYTES as usize;
+        at += RECORD_ALIGN;
     }
     None
 }
 
-/// Removes the segments after `index` (newest first), then zeroes segment `index` from
-/// `offset` to its last non-zero byte and syncs it.
+/// Zeroes the last segment from `offset` (the torn record) to its last non-zero byte and
+/// syncs it, so later appends never meet stale bytes.
 fn truncate_tail(
-    directory: &dyn Directory,
-    segments: &[LoadedSegment],
-    index: usize,
+    segment: &LoadedSegment,
     offset: usize,
     report: &mut RecoveryReport,
 ) -> Result<()> {
-    for later in segments[index + 1..].iter().rev() {
-        directory.remove(&later.name)?;
-        report.segments_removed += 1;
-    }
-    let segment = &segments[index];
     let dirty_end = segment
         .bytes
         .iter()

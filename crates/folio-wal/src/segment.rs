@@ -21,9 +21,9 @@ use std::sync::Arc;
 use folio_io::{Directory, Storage};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::group_commit::{BatchSink, PendingRecord};
+use crate::group_commit::{BatchSink, PendingRecord, SinkError};
 use crate::record::{RECORD_HEADER_BYTES, encode_header, framed_len, padding_len};
-use crate::{Lsn, Result};
+use crate::{Error, Lsn, Result};
 
 /// Bytes of a segment header; records start here.
 pub const SEGMENT_HEADER_BYTES: u64 = 64;
@@ -164,40 +164,88 @@ impl SegmentSink {
         self.position.lock()
     }
 
-    fn storage(position: &WritePosition) -> &Arc<dyn Storage> {
+    /// The current segment; [`Error::Closed`] once [`SegmentSink::release`] let go of it.
+    fn storage(position: &WritePosition) -> Result<&Arc<dyn Storage>> {
         position
             .segments
             .get(&position.current)
-            .expect("the current segment is in the map")
+            .ok_or(Error::Closed)
+    }
+
+    /// Drops every segment file handle (the log is closed and drained).
+    pub(crate) fn release(&self) {
+        self.position.lock().segments.clear();
+    }
+}
+
+impl SegmentSink {
+    /// Makes room for `total` bytes of records starting at LSN `first` (the batch's first).
+    ///
+    /// Every segment in the map starts at or below the current one, and the current one holds
+    /// records below `first` unless it is empty, in which case its name *is* `first` (a crash
+    /// between a roll and its first record leaves exactly that). So an empty current segment
+    /// is grown in place, and only a non-empty one is rolled past: a roll never reuses the
+    /// name of a segment that exists.
+    ///
+    /// Failures that change nothing durable (growing or creating a segment) refuse the batch
+    /// without poisoning the log; a failed sync of the old segment poisons it.
+    fn make_room(
+        &self,
+        position: &mut WritePosition,
+        first: Lsn,
+        total: u64,
+    ) -> Result<(), SinkError> {
+        let capacity = self
+            .segment_bytes
+            .max(SEGMENT_HEADER_BYTES + total)
+            .next_multiple_of(4096);
+        if position.current == first {
+            debug_assert_eq!(position.offset, SEGMENT_HEADER_BYTES, "an empty segment");
+            // Growing an empty segment: its header stays, and until a record is synced into
+            // the new space a crash only finds the header again.
+            Self::storage(position)?
+                .allocate(capacity)
+                .map_err(|error| SinkError::Refused(error.into()))?;
+            position.capacity = capacity;
+            return Ok(());
+        }
+        // The old segment's unsynced records must be durable before any record of the new
+        // one can be, or a crash could keep a later record and lose an earlier.
+        if position.writes > position.synced_writes {
+            Self::storage(position)?.sync_data()?;
+            position.synced_writes = position.writes;
+        }
+        let storage = match create_segment(&*self.directory, first, capacity) {
+            Ok(storage) => storage,
+            Err(error) => {
+                // Nothing is written to it yet. Remove what was made, so no segment named
+                // `first` is left behind the records the current one will take instead; if
+                // even that fails, the directory's state is unknown: poison.
+                return match self.directory.remove(&segment_name(first)) {
+                    Ok(()) => Err(SinkError::Refused(error)),
+                    Err(_) => Err(SinkError::Failed(error)),
+                };
+            }
+        };
+        position.segments.insert(first, storage);
+        position.current = first;
+        position.offset = SEGMENT_HEADER_BYTES;
+        position.capacity = capacity;
+        position.writes = 0;
+        position.synced_writes = 0;
+        Ok(())
     }
 }
 
 impl BatchSink for SegmentSink {
-    fn write(&self, batch: &[PendingRecord]) -> Result<()> {
+    fn write(&self, batch: &[PendingRecord]) -> Result<(), SinkError> {
         let total: u64 = batch
             .iter()
             .map(|r| framed_len(r.payload.len()) as u64)
             .sum();
         let mut position = self.position.lock();
         if position.offset + total > position.capacity {
-            // Roll. The old segment's unsynced records must be durable before any record of
-            // the new one can be, or a crash could keep a later record and lose an earlier.
-            if position.writes > position.synced_writes {
-                Self::storage(&position).sync_data()?;
-                position.synced_writes = position.writes;
-            }
-            let first = batch[0].lsn;
-            let capacity = self
-                .segment_bytes
-                .max(SEGMENT_HEADER_BYTES + total)
-                .next_multiple_of(4096);
-            let storage = create_segment(&*self.directory, first, capacity)?;
-            position.segments.insert(first, storage);
-            position.current = first;
-            position.offset = SEGMENT_HEADER_BYTES;
-            position.capacity = capacity;
-            position.writes = 0;
-            position.synced_writes = 0;
+            self.make_room(&mut position, batch[0].lsn, total)?;
         }
         let headers: Vec<[u8; RECORD_HEADER_BYTES]> = batch
             .iter()
@@ -219,7 +267,7 @@ impl BatchSink for SegmentSink {
                 slices.push(IoSlice::new(&ZEROS[..padding]));
             }
         }
-        Self::storage(&position).write_all_vectored_at(&slices, position.offset)?;
+        Self::storage(&position)?.write_all_vectored_at(&slices, position.offset)?;
         position.offset += total;
         position.writes += 1;
         Ok(())
@@ -232,7 +280,7 @@ impl BatchSink for SegmentSink {
         let (storage, first, writes) = {
             let position = self.position.lock();
             (
-                Arc::clone(Self::storage(&position)),
+                Arc::clone(Self::storage(&position)?),
                 position.current,
                 position.writes,
             )

@@ -21,6 +21,9 @@ pub struct CommitStats {
     pub sync_micros_total: u64,
     /// Longest sync, microseconds.
     pub sync_micros_max: u64,
+    /// Batches the sink refused without writing anything (no room for a new segment): their
+    /// appenders got errors, the log stayed usable.
+    pub refused_batches: u64,
 }
 
 impl CommitStats {

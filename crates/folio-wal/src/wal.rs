@@ -23,7 +23,7 @@ use crate::{
 #[derive(Debug)]
 pub struct Wal {
     shared: Arc<WalShared>,
-    flusher: Option<Flusher>,
+    flusher: parking_lot::Mutex<Option<Flusher>>,
 }
 
 #[derive(Debug)]
@@ -84,7 +84,13 @@ impl Wal {
             .options
             .sync_interval
             .map(|interval| start_flusher(&shared, interval));
-        Ok((Self { shared, flusher }, report))
+        Ok((
+            Self {
+                shared,
+                flusher: parking_lot::Mutex::new(flusher),
+            },
+            report,
+        ))
     }
 
     /// Appends `record`; returns its LSN once `durability` is met.
@@ -138,11 +144,7 @@ impl Wal {
             });
         }
         let position = self.shared.commit.sink().position();
-        let oldest = *position
-            .segments
-            .keys()
-            .next()
-            .expect("a log has a segment");
+        let oldest = *position.segments.keys().next().ok_or(Error::Closed)?;
         if from < oldest {
             return Err(Error::Truncated {
                 requested: from,
@@ -203,13 +205,16 @@ impl Wal {
     }
 
     /// Refuses new appends, makes every appended record durable, stops the flusher.
-    pub fn close(mut self) -> Result<()> {
-        self.shutdown()
+    pub fn close(self) -> Result<()> {
+        self.shut_down()
     }
 
-    fn shutdown(&mut self) -> Result<()> {
+    /// [`Wal::close`] through a shared reference: refuses new appends, makes every appended
+    /// record durable, stops the flusher and closes the segment files. Later calls return
+    /// [`Error::Closed`] (or, for reads, find nothing to read); closing twice does nothing.
+    pub fn shut_down(&self) -> Result<()> {
         let result = self.shared.commit.close();
-        if let Some(flusher) = self.flusher.take() {
+        if let Some(flusher) = self.flusher.lock().take() {
             *flusher
                 .stop
                 .0
@@ -218,13 +223,15 @@ impl Wal {
             flusher.stop.1.notify_all();
             let _ = flusher.handle.join();
         }
+        // Even after a failure: the files must be free for the reopen that recovers.
+        self.shared.commit.sink().release();
         result
     }
 }
 
 impl Drop for Wal {
     fn drop(&mut self) {
-        let _ = self.shutdown();
+        let _ = self.shut_down();
     }
 }
 

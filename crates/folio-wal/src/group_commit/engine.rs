@@ -30,6 +30,13 @@
 //!   releases it and notifies the matching condition variable under the lock.
 //! - A failed write or sync poisons: `failure` is set before anyone is woken, and every
 //!   driver checks it first, so the error reaches every waiter and every later call.
+//! - A *refused* batch (the sink wrote none of it and changed nothing durable, e.g. no room
+//!   for a new segment) does not poison: its records and every record queued after them are
+//!   dropped, `next_lsn` goes back to the batch's first LSN, and a new epoch begins. A waiter
+//!   whose record was dropped gets an error, never success (its target names the epoch it
+//!   was appended in, and `refusals[epoch]` says where that epoch was cut); `flush` and
+//!   `close` stop waiting for records that no longer exist. After [`REFUSALS_MAX`] refusals
+//!   in one open log the next one poisons, which bounds the refusal list.
 
 use std::time::Instant;
 
@@ -58,18 +65,71 @@ pub(crate) struct PendingRecord {
     pub(crate) payload_hash: u64,
 }
 
+/// Refusals one open log accepts before the next one poisons it (bounds `refusals`).
+pub(crate) const REFUSALS_MAX: usize = 1024;
+
+/// Why a batch did not reach the sink.
+#[derive(Debug)]
+pub(crate) enum SinkError {
+    /// Nothing of the batch was written and nothing durable changed: the log stays usable,
+    /// the batch's records are dropped and their LSNs reused.
+    Refused(Error),
+    /// Anything else: the log is poisoned.
+    Failed(Error),
+}
+
+impl From<Error> for SinkError {
+    fn from(error: Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<folio_io::Error> for SinkError {
+    fn from(error: folio_io::Error) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
 /// Where the leader sends batches. Only the leader calls it, one call at a time.
 pub(crate) trait BatchSink: Send + Sync {
     /// Writes `batch` (non-empty, consecutive LSNs) after everything written before.
-    fn write(&self, batch: &[PendingRecord]) -> Result<()>;
+    fn write(&self, batch: &[PendingRecord]) -> Result<(), SinkError>;
     /// Makes everything written so far durable.
     fn sync(&self) -> Result<()>;
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    Written,
+    Durable,
+}
+
+/// What a driver waits for: `lsn` written or durable, as numbered in `epoch`.
 #[derive(Debug, Clone, Copy)]
-enum Target {
-    Written(Lsn),
-    Durable(Lsn),
+struct Target {
+    goal: Goal,
+    lsn: Lsn,
+    epoch: u64,
+    /// `lsn` is the caller's own record, so its refusal is the caller's error; otherwise
+    /// (`flush`, `close`) the caller waits for whatever of the range still exists.
+    own: bool,
+}
+
+/// Where an epoch was cut by a refused batch.
+#[derive(Debug)]
+struct Refusal {
+    /// The first LSN dropped: records of the epoch at or past it never reached the log.
+    from: Lsn,
+    cause: String,
+    no_space: bool,
+}
+
+/// How a write round failed.
+enum RoundFailure {
+    /// The log is poisoned.
+    Poisoned(Error),
+    /// The batch from `from` on was refused and dropped; the log stays usable.
+    Refused { error: Error, from: Lsn },
 }
 
 #[derive(Debug)]
@@ -84,14 +144,51 @@ struct CommitState {
     durable_lsn: Lsn,
     failure: Option<String>,
     closed: bool,
+    /// `refusals[e]` cut epoch `e`; the current epoch is `refusals.len()`.
+    refusals: Vec<Refusal>,
     stats: CommitStats,
 }
 
 impl CommitState {
+    fn epoch(&self) -> u64 {
+        self.refusals.len() as u64
+    }
+
+    fn target(&self, goal: Goal, lsn: Lsn, own: bool) -> Target {
+        Target {
+            goal,
+            lsn,
+            epoch: self.epoch(),
+            own,
+        }
+    }
+
+    /// Brings `target` into the current epoch: `Err` when its own record was refused, a
+    /// lower LSN when the records it waited for were dropped.
+    fn revise(&self, target: &mut Target) -> Result<()> {
+        if target.epoch == self.epoch() {
+            return Ok(());
+        }
+        // Epochs are cut at non-decreasing LSNs, so only the first cut after the target's
+        // epoch matters: an LSN below it was written and stays valid in every later epoch.
+        let refusal = &self.refusals[target.epoch as usize];
+        if target.lsn >= refusal.from {
+            if target.own {
+                return Err(Error::Refused {
+                    cause: refusal.cause.clone(),
+                    no_space: refusal.no_space,
+                });
+            }
+            target.lsn = refusal.from - 1;
+        }
+        target.epoch = self.epoch();
+        Ok(())
+    }
+
     fn met(&self, target: Target) -> bool {
-        match target {
-            Target::Written(lsn) => self.written_lsn >= lsn,
-            Target::Durable(lsn) => self.durable_lsn >= lsn,
+        match target.goal {
+            Goal::Written => self.written_lsn >= target.lsn,
+            Goal::Durable => self.durable_lsn >= target.lsn,
         }
     }
 }
@@ -123,6 +220,7 @@ impl<S: BatchSink> GroupCommit<S> {
                 durable_lsn: next_lsn - 1,
                 failure: None,
                 closed: false,
+                refusals: Vec::new(),
                 stats: CommitStats::default(),
             }),
             written: Condvar::new(),
@@ -157,10 +255,11 @@ impl<S: BatchSink> GroupCommit<S> {
             payload,
             payload_hash,
         });
-        let target = match durability {
-            Durability::Immediate => Target::Durable(lsn),
-            Durability::Eventual => Target::Written(lsn),
+        let goal = match durability {
+            Durability::Immediate => Goal::Durable,
+            Durability::Eventual => Goal::Written,
         };
+        let target = state.target(goal, lsn, true);
         self.drive(state, target)?;
         Ok(lsn)
     }
@@ -174,23 +273,24 @@ impl<S: BatchSink> GroupCommit<S> {
                 last: state.next_lsn - 1,
             });
         }
-        self.drive(state, Target::Durable(lsn))
+        let target = state.target(Goal::Durable, lsn, true);
+        self.drive(state, target).map(|_| ())
     }
 
-    /// Makes every record appended so far durable; returns the last one.
+    /// Makes every record appended so far durable; returns the last one covered (records
+    /// refused meanwhile are not: they no longer exist).
     pub(crate) fn flush(&self) -> Result<Lsn> {
         let state = self.state.lock();
-        let last = state.next_lsn - 1;
-        self.drive(state, Target::Durable(last))?;
-        Ok(last)
+        let target = state.target(Goal::Durable, state.next_lsn - 1, false);
+        self.drive(state, target)
     }
 
     /// Refuses new appends, then makes everything appended durable (shutdown drains).
     pub(crate) fn close(&self) -> Result<()> {
         let mut state = self.state.lock();
         state.closed = true;
-        let last = state.next_lsn - 1;
-        self.drive(state, Target::Durable(last))
+        let target = state.target(Goal::Durable, state.next_lsn - 1, false);
+        self.drive(state, target).map(|_| ())
     }
 
     /// `(next, written, durable)` LSNs.
@@ -203,27 +303,38 @@ impl<S: BatchSink> GroupCommit<S> {
         self.state.lock().stats.clone()
     }
 
-    fn drive<'a>(&'a self, mut state: MutexGuard<'a, CommitState>, target: Target) -> Result<()> {
+    /// Drives toward `target`; returns the LSN it finally covered (lower than asked when
+    /// a flush's records were refused meanwhile).
+    fn drive<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, CommitState>,
+        mut target: Target,
+    ) -> Result<Lsn> {
         loop {
             if let Some(cause) = &state.failure {
                 return Err(Error::Poisoned {
                     cause: cause.clone(),
                 });
             }
+            state.revise(&mut target)?;
             if state.met(target) {
-                return Ok(());
+                return Ok(target.lsn);
             }
-            match target {
-                Target::Written(_) => {
+            match target.goal {
+                Goal::Written => {
                     // An eventual append only needs the write token: it never waits for a
                     // sync in flight.
                     if state.writing {
                         state = self.written.wait(state);
                         continue;
                     }
-                    state = self.write_round(state)?;
+                    let (guard, outcome) = self.write_round(state);
+                    state = guard;
+                    if let Err(failure) = outcome {
+                        Self::own_failure(failure, target)?;
+                    }
                 }
-                Target::Durable(_) => {
+                Goal::Durable => {
                     // A durable append leads a whole round (write everything queued, then sync)
                     // or waits for the one in flight, as followers queue meanwhile.
                     if state.syncing || state.writing {
@@ -242,7 +353,15 @@ impl<S: BatchSink> GroupCommit<S> {
                         state.syncing = false;
                         continue;
                     }
-                    state = self.write_round(state)?;
+                    let (guard, outcome) = self.write_round(state);
+                    state = guard;
+                    if let Err(failure) = outcome {
+                        // No sync this round: let another driver lead.
+                        state.syncing = false;
+                        self.durable.notify_all();
+                        Self::own_failure(failure, target)?;
+                        continue;
+                    }
                     let upto = state.written_lsn;
                     drop(state);
                     let started = Instant::now();
@@ -262,12 +381,24 @@ impl<S: BatchSink> GroupCommit<S> {
         }
     }
 
+    /// What a failed round means for the driver that led it: the sink's own error when the
+    /// log is poisoned or the driver's record was refused; nothing when only other records
+    /// were refused (the driver goes on, its target revised).
+    fn own_failure(failure: RoundFailure, target: Target) -> Result<()> {
+        match failure {
+            RoundFailure::Poisoned(error) => Err(error),
+            RoundFailure::Refused { error, from } if target.own && target.lsn >= from => Err(error),
+            RoundFailure::Refused { .. } => Ok(()),
+        }
+    }
+
     /// Takes the write token, writes everything queued, releases the token (waking eventual
-    /// appenders, which may write during the sync that may follow).
+    /// appenders, which may write during the sync that may follow). Returns the guard and
+    /// how the round failed, if it did.
     fn write_round<'a>(
         &'a self,
         mut state: MutexGuard<'a, CommitState>,
-    ) -> Result<MutexGuard<'a, CommitState>> {
+    ) -> (MutexGuard<'a, CommitState>, Result<(), RoundFailure>) {
         state.writing = true;
         let batch = std::mem::take(&mut state.pending);
         drop(state);
@@ -278,8 +409,19 @@ impl<S: BatchSink> GroupCommit<S> {
         };
         let mut state = self.state.lock();
         state.writing = false;
-        if let Err(error) = result {
-            return Err(self.fail(state, error));
+        match result {
+            Ok(()) => {}
+            Err(SinkError::Refused(error)) if state.refusals.len() < REFUSALS_MAX => {
+                let from = batch[0].lsn;
+                Self::refuse(&mut state, from, &error);
+                self.written.notify_all();
+                self.durable.notify_all();
+                return (state, Err(RoundFailure::Refused { error, from }));
+            }
+            Err(SinkError::Refused(error) | SinkError::Failed(error)) => {
+                let error = self.fail_in_place(&mut state, error);
+                return (state, Err(RoundFailure::Poisoned(error)));
+            }
         }
         if let Some(last) = batch.last() {
             state.written_lsn = last.lsn;
@@ -290,11 +432,33 @@ impl<S: BatchSink> GroupCommit<S> {
         if !state.syncing {
             self.durable.notify_all();
         }
-        Ok(state)
+        (state, Ok(()))
+    }
+
+    /// Drops the refused batch (first LSN `from`) and everything queued after it, and starts
+    /// a new epoch numbering from `from` again.
+    fn refuse(state: &mut CommitState, from: Lsn, error: &Error) {
+        debug_assert_eq!(
+            state.written_lsn + 1,
+            from,
+            "batches are written in LSN order"
+        );
+        state.pending.clear();
+        state.next_lsn = from;
+        state.refusals.push(Refusal {
+            from,
+            cause: error.to_string(),
+            no_space: error.is_no_space(),
+        });
+        state.stats.refused_batches += 1;
     }
 
     /// Poisons the log with `error`, wakes everyone, and returns the error for the caller.
     fn fail(&self, mut state: MutexGuard<'_, CommitState>, error: Error) -> Error {
+        self.fail_in_place(&mut state, error)
+    }
+
+    fn fail_in_place(&self, state: &mut CommitState, error: Error) -> Error {
         state.failure = Some(error.to_string());
         self.written.notify_all();
         self.durable.notify_all();

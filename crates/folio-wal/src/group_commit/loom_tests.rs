@@ -7,7 +7,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
 
-use super::{BatchSink, Durability, GroupCommit, PendingRecord};
+use super::{BatchSink, Durability, GroupCommit, PendingRecord, SinkError};
 use crate::sync::Mutex;
 use crate::{Error, Lsn, Result};
 
@@ -19,6 +19,8 @@ struct MockSink {
     in_sync: AtomicBool,
     disk: Mutex<MockDisk>,
     fail_sync: Option<usize>,
+    /// Refuse the `refuse_write`-th write (0-based) without writing anything.
+    refuse_write: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -26,12 +28,20 @@ struct MockDisk {
     written: Vec<Lsn>,
     synced_through: Lsn,
     syncs: usize,
+    writes: usize,
 }
 
 impl MockSink {
     fn failing_sync(index: usize) -> Self {
         Self {
             fail_sync: Some(index),
+            ..Self::default()
+        }
+    }
+
+    fn refusing_write(index: usize) -> Self {
+        Self {
+            refuse_write: Some(index),
             ..Self::default()
         }
     }
@@ -57,10 +67,20 @@ impl MockSink {
 }
 
 impl BatchSink for MockSink {
-    fn write(&self, batch: &[PendingRecord]) -> Result<()> {
+    fn write(&self, batch: &[PendingRecord]) -> Result<(), SinkError> {
         Self::enter(&self.in_write, "writer");
         {
             let mut disk = self.disk.lock();
+            let index = disk.writes;
+            disk.writes += 1;
+            if self.refuse_write == Some(index) {
+                drop(disk);
+                Self::leave(&self.in_write);
+                return Err(SinkError::Refused(Error::Storage(folio_io::Error::io(
+                    folio_io::Operation::Allocate,
+                    std::io::Error::from_raw_os_error(28),
+                ))));
+            }
             for record in batch {
                 let expected = disk.written.last().map_or(1, |last| last + 1);
                 assert_eq!(record.lsn, expected, "records out of order or repeated");
@@ -252,5 +272,56 @@ fn loom_background_flush_mode() {
         // The flusher's next step covers whatever the first one missed.
         log.flush().unwrap();
         assert!(log.sink().synced_through() >= lsn);
+    });
+}
+
+#[test]
+fn loom_refused_batch_fails_its_appenders_and_the_log_goes_on() {
+    loom::model(|| {
+        let log = engine(MockSink::refusing_write(0));
+        let appenders: Vec<_> = [Durability::Immediate, Durability::Eventual]
+            .into_iter()
+            .enumerate()
+            .map(|(tag, durability)| {
+                let log = Arc::clone(&log);
+                thread::spawn(move || {
+                    let outcome = log.append(vec![tag as u8], durability);
+                    if let Ok(lsn) = outcome {
+                        // Success means the record really is there (and durable if asked).
+                        assert!(
+                            log.sink().written().contains(&lsn),
+                            "acknowledged, not written"
+                        );
+                        if durability == Durability::Immediate {
+                            assert!(log.sink().synced_through() >= lsn);
+                        }
+                    }
+                    outcome
+                })
+            })
+            .collect();
+        let flusher = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let through = log.flush().expect("a refusal does not fail a flush");
+                assert!(log.sink().synced_through() >= through);
+            })
+        };
+        let results: Vec<Result<Lsn>> = appenders.into_iter().map(|h| h.join().unwrap()).collect();
+        flusher.join().unwrap();
+        // The first write was refused: at least one appender failed, and what was written is
+        // a gap-free run from LSN 1 (refused LSNs were reused).
+        assert!(results.iter().any(Result::is_err), "{results:?}");
+        let written = log.sink().written();
+        assert_eq!(written, (1..=written.len() as Lsn).collect::<Vec<_>>());
+        let acknowledged = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            acknowledged,
+            written.len(),
+            "every written record was acknowledged"
+        );
+        // Not poisoned: the next record takes the next LSN and becomes durable.
+        let next = durable_append(&log, 9);
+        assert_eq!(next, written.len() as Lsn + 1);
     });
 }

@@ -3,7 +3,7 @@
 mod engine;
 
 pub use engine::Durability;
-pub(crate) use engine::{BatchSink, GroupCommit, PendingRecord};
+pub(crate) use engine::{BatchSink, GroupCommit, PendingRecord, SinkError};
 
 #[cfg(all(test, folio_loom))]
 mod loom_tests;
