@@ -21,7 +21,7 @@ fn key(i: u64) -> [u8; 8] {
 fn large_loads_flush_in_chunks_and_survive_a_crash_without_logging_data() {
     let mut options = options();
     options.checkpoint_dirty_bytes = 256 * 1024;
-    options.dirty_bytes_max = 1 << 20;
+    options.dirty_bytes_max = Some(1 << 20);
     let device = SimDirectory::new(3);
     let db = Database::open_in(Arc::new(device.clone()), options.clone()).unwrap();
     db.create_cf("bulk").unwrap();
@@ -32,7 +32,7 @@ fn large_loads_flush_in_chunks_and_survive_a_crash_without_logging_data() {
         // Invariant 9: a load's dirty pages stay under the bound, chunk after chunk.
         let dirty = db.stats().page_store.cache.dirty_bytes;
         assert!(
-            dirty <= options.dirty_bytes_max,
+            dirty <= options.dirty_bytes_bound(),
             "{dirty} dirty bytes at entry {i}"
         );
     }
@@ -52,7 +52,7 @@ fn large_loads_flush_in_chunks_and_survive_a_crash_without_logging_data() {
         &[12_345u64 as u8; 100]
     );
     let tree = read.tree("bulk").unwrap();
-    folio_btree::check_tree(tree.store(), tree.root()).unwrap();
+    tree.verify().unwrap();
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
         return was_cut;
     }
     let tree = read.tree("b").unwrap();
-    folio_btree::check_tree(tree.store(), tree.root()).unwrap();
+    tree.verify().unwrap();
     let last = read.get("b", b"last").unwrap().is_some();
     assert_eq!(
         last,

@@ -14,7 +14,7 @@ fn options() -> DatabaseOptions {
     let mut options = DatabaseOptions::default();
     options.wal.sync_interval = None;
     options.checkpoint_dirty_bytes = 512 << 10; // checkpoints happen during the run
-    options.dirty_bytes_max = 2 << 20;
+    options.dirty_bytes_max = Some(2 << 20);
     options
 }
 

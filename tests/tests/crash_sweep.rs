@@ -130,7 +130,7 @@ fn workload(db: &Database, states: &[State]) -> (usize, u64) {
 fn read_state(db: &Database, cf: &str) -> State {
     let read = db.begin_read();
     let tree = read.tree(cf).unwrap();
-    folio_btree::check_tree(tree.store(), tree.root()).unwrap();
+    tree.verify().unwrap();
     tree.iter()
         .map(|e| e.map(|(k, v)| (k, v.to_vec())))
         .collect::<Result<_, _>>()

@@ -94,14 +94,7 @@ enum Damage {
 fn reachable_pages(db: &Database) -> BTreeSet<u64> {
     let read = db.begin_read();
     CFS.iter()
-        .flat_map(|cf| {
-            let tree = read.tree(cf).unwrap();
-            folio_btree::check_tree(tree.store(), tree.root())
-                .unwrap()
-                .pages
-                .into_iter()
-                .map(|p| p.0)
-        })
+        .flat_map(|cf| read.tree(cf).unwrap().verify().unwrap().page_ids)
         .collect()
 }
 

@@ -19,7 +19,7 @@ const CHILD_DIR_VAR: &str = "FOLIO_KILL_CHILD_DIR";
 fn options() -> DatabaseOptions {
     let mut options = DatabaseOptions {
         checkpoint_dirty_bytes: 256 * 1024,
-        dirty_bytes_max: 1 << 20,
+        dirty_bytes_max: Some(1 << 20),
         ..DatabaseOptions::default()
     };
     options.wal.segment_bytes = 256 * 1024;
@@ -104,7 +104,7 @@ fn verify(dir: &Path, acked: u64, kill: u64) -> u64 {
     let read = db.begin_read();
     for cf in CFS {
         let tree = read.tree(cf).unwrap();
-        folio_btree::check_tree(tree.store(), tree.root()).unwrap();
+        tree.verify().unwrap();
         // Exactly the last ten keys of the prefix, plus the counter.
         let expected = counter.min(10) + 1;
         assert_eq!(

@@ -63,7 +63,26 @@ fn ci() -> Result<(), String> {
     bench::run(&["--smoke".to_owned()])?;
     let mut docs = cargo(&["doc", "--workspace", "--no-deps", "--quiet"]);
     docs.env("RUSTDOCFLAGS", "-D warnings");
-    run(docs)
+    run_without_warnings(docs)
+}
+
+/// Runs `command`, failing when it fails or prints a cargo warning (such as an output
+/// filename collision, which `-D warnings` does not catch).
+fn run_without_warnings(mut command: Command) -> Result<(), String> {
+    eprintln!("xtask: running {command:?}");
+    let output = command
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| format!("could not start {command:?}: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
+    if !output.status.success() {
+        return Err(format!("{command:?} failed with {}", output.status));
+    }
+    if stderr.lines().any(|line| line.starts_with("warning")) {
+        return Err(format!("{command:?} printed warnings"));
+    }
+    Ok(())
 }
 
 fn loom(quick: bool) -> Result<(), String> {
@@ -85,6 +104,7 @@ const CRASH_SUITES: &[(&str, &str)] = &[
     ("folio-pagestore", "crash_checkpoint"),
     ("folio-wal", "crash_recovery"),
     ("folio-tests", "crash_sweep"),
+    ("folio-tests", "crash_log_roll"),
     ("folio-tests", "bulk_load"),
     ("folio-tests", "compaction"),
     ("folio-tests", "process_kill"),

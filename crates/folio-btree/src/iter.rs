@@ -20,11 +20,87 @@ pub(crate) enum Direction {
     Reverse,
 }
 
-/// An iterator over `(key, value)` pairs of a [`BTree`] in a key range. Holds the pages of
-/// its current path (a consistent snapshot as long as the tree's root is). Yields an error
-/// once and then stops if a page cannot be read.
+/// An iterator over `(key, value)` pairs of a [`BTree`] in a key range, from either end
+/// (`next` and `next_back` meet in the middle without yielding an entry twice). Holds the
+/// pages of its current paths (a consistent snapshot as long as the tree's root is). Yields
+/// an error once and then stops if a page cannot be read.
 #[derive(Debug)]
 pub struct Range {
+    /// Walks in the range's own direction.
+    front: Cursor,
+    /// Walks from the other end, for `next_back`.
+    back: Cursor,
+    done: bool,
+}
+
+impl Range {
+    pub(crate) fn new(tree: BTree, bounds: OwnedBounds, direction: Direction) -> Self {
+        let opposite = match direction {
+            Direction::Forward => Direction::Reverse,
+            Direction::Reverse => Direction::Forward,
+        };
+        Self {
+            front: Cursor::new(tree.clone(), bounds.clone(), direction),
+            back: Cursor::new(tree, bounds, opposite),
+            done: false,
+        }
+    }
+
+    /// Takes the next entry of `cursor`, ending the range where it meets what `other` yielded.
+    fn step(
+        cursor: &mut Cursor,
+        other: &Cursor,
+        done: &mut bool,
+    ) -> Option<Result<(Vec<u8>, Value)>> {
+        if *done {
+            return None;
+        }
+        match cursor.advance() {
+            Ok(Some((key, value))) => {
+                let met = other
+                    .last_key
+                    .as_ref()
+                    .is_some_and(|last| match cursor.direction {
+                        Direction::Forward => key >= *last,
+                        Direction::Reverse => key <= *last,
+                    });
+                if met {
+                    *done = true;
+                    return None;
+                }
+                Some(Ok((key, value)))
+            }
+            Ok(None) => {
+                *done = true;
+                None
+            }
+            Err(error) => {
+                *done = true;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+impl Iterator for Range {
+    type Item = Result<(Vec<u8>, Value)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Self::step(&mut self.front, &self.back, &mut self.done)
+    }
+}
+
+impl DoubleEndedIterator for Range {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        Self::step(&mut self.back, &self.front, &mut self.done)
+    }
+}
+
+impl std::iter::FusedIterator for Range {}
+
+/// One direction of a [`Range`]: a path from the root to the current leaf.
+#[derive(Debug)]
+struct Cursor {
     tree: BTree,
     bounds: OwnedBounds,
     direction: Direction,
@@ -39,8 +115,8 @@ pub struct Range {
     last_key: Option<Vec<u8>>,
 }
 
-impl Range {
-    pub(crate) fn new(tree: BTree, bounds: OwnedBounds, direction: Direction) -> Self {
+impl Cursor {
+    fn new(tree: BTree, bounds: OwnedBounds, direction: Direction) -> Self {
         Self {
             tree,
             bounds,
@@ -252,19 +328,5 @@ fn bounds_nonempty(bounds: &OwnedBounds) -> bool {
         (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e))
         | (Bound::Excluded(s), Bound::Included(e)) => s.as_slice().cmp(e) == Ordering::Less,
         _ => true,
-    }
-}
-
-impl Iterator for Range {
-    type Item = Result<(Vec<u8>, Value)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.advance() {
-            Ok(item) => item.map(Ok),
-            Err(error) => {
-                self.done = true;
-                Some(Err(error))
-            }
-        }
     }
 }

@@ -95,12 +95,24 @@ impl BTree {
 
     /// Entries whose key starts with `prefix`, ascending.
     pub fn prefix(&self, prefix: &[u8]) -> Range {
-        let end = prefix_end(prefix);
-        let bounds = (
-            Bound::Included(prefix.to_vec()),
-            end.map_or(Bound::Unbounded, Bound::Excluded),
-        );
-        Range::new(self.clone(), bounds, Direction::Forward)
+        Range::new(self.clone(), prefix_bounds(prefix), Direction::Forward)
+    }
+
+    /// Entries whose key starts with `prefix`, descending.
+    pub fn prefix_rev(&self, prefix: &[u8]) -> Range {
+        Range::new(self.clone(), prefix_bounds(prefix), Direction::Reverse)
+    }
+
+    /// Entries whose key starts with `prefix` and is greater than `after`, ascending: the
+    /// next page of a prefix scan whose previous page ended at key `after`.
+    pub fn prefix_after(&self, prefix: &[u8], after: &[u8]) -> Range {
+        let (start, end) = prefix_bounds(prefix);
+        let start = if after >= prefix {
+            Bound::Excluded(after.to_vec())
+        } else {
+            start
+        };
+        Range::new(self.clone(), (start, end), Direction::Forward)
     }
 
     /// The entry with the smallest key.
@@ -122,6 +134,14 @@ impl BTree {
         }
         Ok(count)
     }
+}
+
+/// The bounds of the keys starting with `prefix`.
+fn prefix_bounds(prefix: &[u8]) -> OwnedBounds {
+    (
+        Bound::Included(prefix.to_vec()),
+        prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded),
+    )
 }
 
 /// The smallest key greater than every key starting with `prefix` (`None`: no such key).

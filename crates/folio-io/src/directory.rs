@@ -35,7 +35,8 @@ pub struct FsDirectory {
 }
 
 impl FsDirectory {
-    /// Opens (creating it and its parents if needed) the directory at `path`.
+    /// Opens (creating it and its parents if needed) the directory at `path`;
+    /// [`Error::NotADirectory`] when something else is there.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, crate::FileOptions::default())
     }
@@ -44,6 +45,9 @@ impl FsDirectory {
     /// read-only; `create` is decided per file).
     pub fn open_with(path: impl AsRef<Path>, file_options: crate::FileOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        if path.exists() && !path.is_dir() {
+            return Err(Error::NotADirectory { path });
+        }
         fs::create_dir_all(&path).map_err(|source| Error::Io {
             op: Operation::Open,
             path: Some(path.clone()),

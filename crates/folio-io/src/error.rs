@@ -67,6 +67,13 @@ pub enum Error {
         /// The locked file.
         path: PathBuf,
     },
+    /// A directory was expected at `path` (a database is a directory), but something else
+    /// is there.
+    #[error("{} is not a directory: a database is a directory; choose another path or move the file away", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
     /// A write, sync or resize was attempted on storage opened read-only.
     #[error("storage was opened read-only; reopen it read-write to {op}")]
     ReadOnly {

@@ -54,7 +54,7 @@ impl PageStore {
         if target >= before {
             return Ok((stats, 0));
         }
-        self.storage().set_len(target)?;
+        self.storage()?.set_len(target)?;
         self.sync_or_poison()?;
         checkpointer.file_bytes = target;
         self.checkpoint_record().lock().file_bytes = target;
@@ -67,6 +67,9 @@ impl PageStore {
         version: u64,
         roots: &[u8],
     ) -> Result<CheckpointStats> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         if self.is_poisoned() {
             return Err(Error::Poisoned);
         }
@@ -119,7 +122,7 @@ impl PageStore {
                 // The durable header still names the previous state, which nothing above
                 // touched; give back what this attempt took.
                 self.allocator().abort_checkpoint(prepared);
-                if let Ok(len) = self.storage().len() {
+                if let Ok(len) = self.storage().and_then(|s| Ok(s.len()?)) {
                     checkpointer.file_bytes = len;
                     self.checkpoint_record().lock().file_bytes = len;
                 }
@@ -154,12 +157,8 @@ impl PageStore {
             layout.file_len_for(pages_end.max(prepared.high_water)),
         )?;
 
-        let flush = write_pages(
-            &**self.storage(),
-            layout,
-            &mut pages,
-            WriteStrategy::Coalesced,
-        )?;
+        let storage = self.storage()?;
+        let flush = write_pages(&*storage, layout, &mut pages, WriteStrategy::Coalesced)?;
         self.sync_or_poison()?;
 
         let slot = HeaderSlot {
@@ -174,8 +173,7 @@ impl PageStore {
             roots: roots.to_vec(),
         };
         let encoded = slot.encode()?;
-        self.storage()
-            .write_all_at(&encoded, slot_offset(slot.sequence))?;
+        storage.write_all_at(&encoded, slot_offset(slot.sequence))?;
         self.sync_or_poison()?;
 
         let stats = CheckpointStats {
@@ -202,12 +200,12 @@ impl PageStore {
         let target = needed
             .max(current + step)
             .next_multiple_of(self.page_size() as u64);
-        self.storage().allocate(target)?;
+        self.storage()?.allocate(target)?;
         Ok(target)
     }
 
     fn sync_or_poison(&self) -> Result<()> {
-        self.storage().sync_data().map_err(|error| {
+        self.storage()?.sync_data().map_err(|error| {
             self.poison();
             Error::from(error)
         })

@@ -94,6 +94,9 @@ pub enum Error {
         "the page store is poisoned by an earlier failed sync; reopen the database to recover the last durable state"
     )]
     Poisoned,
+    /// The store (or the database it belongs to) was closed.
+    #[error("the page store is closed")]
+    Closed,
     /// A checkpoint's version went backwards.
     #[error("checkpoint version {requested} is older than the durable version {durable}")]
     VersionRegressed {

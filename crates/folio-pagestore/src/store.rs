@@ -13,6 +13,7 @@ use crate::{
     CheckpointStats, Error, Layout, Page, PageId, PageStoreOptions, PageStoreStats, PageWriter,
     Result,
 };
+use parking_lot::RwLock;
 
 /// A paged file: a cache of checksummed pages over a [`Storage`], an allocator, and
 /// checkpoints that make a state durable atomically. Cheap to clone (handles share state).
@@ -23,7 +24,10 @@ pub struct PageStore {
 
 #[derive(Debug)]
 struct StoreInner {
-    storage: Arc<dyn Storage>,
+    /// `None` once closed. Reads from storage hold the read lock for their I/O, so
+    /// [`PageStore::close`] returns only when no read still uses the file.
+    storage: RwLock<Option<Arc<dyn Storage>>>,
+    closed: AtomicBool,
     layout: Layout,
     options: PageStoreOptions,
     cache: PageCache,
@@ -152,7 +156,8 @@ impl PageStore {
         let cache = PageCache::new(options.cache_bytes_max, options.cache_shards);
         Self {
             inner: Arc::new(StoreInner {
-                storage,
+                storage: RwLock::new(Some(storage)),
+                closed: AtomicBool::new(false),
                 layout,
                 options,
                 cache,
@@ -189,9 +194,28 @@ impl PageStore {
         &self.inner.options
     }
 
-    /// The storage below.
-    pub fn storage(&self) -> &Arc<dyn Storage> {
-        &self.inner.storage
+    /// The storage below ([`Error::Closed`] once the store is closed).
+    pub fn storage(&self) -> Result<Arc<dyn Storage>> {
+        self.inner.storage.read().clone().ok_or(Error::Closed)
+    }
+
+    /// Closes the store: waits for a checkpoint in flight, then releases the storage (for a
+    /// file: its descriptor and lock, so it can be opened again at once) and every cached
+    /// page. Dirty pages are dropped, not written: checkpoint first to keep them. Every
+    /// later read, write or checkpoint through any handle is [`Error::Closed`]. Closing
+    /// twice does nothing.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let _no_checkpoint_in_flight = self.inner.checkpointer.lock();
+        // Waits for reads in flight: they hold the read lock during their I/O.
+        let storage = self.inner.storage.write().take();
+        drop(storage);
+        self.inner.cache.clear();
+    }
+
+    /// True once [`PageStore::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     /// A new writer (one per owner, e.g. per column family).
@@ -201,6 +225,9 @@ impl PageStore {
 
     /// Reads page `id`: from the cache, or from storage with its checksum verified.
     pub fn read(&self, id: PageId) -> Result<Page> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         if let Some(page) = self.inner.cache.get(id) {
             return Ok(page);
         }
@@ -211,7 +238,9 @@ impl PageStore {
                 high_water,
             });
         }
-        let page = read_uncached(&*self.inner.storage, self.inner.layout, id)?;
+        let storage = self.inner.storage.read();
+        let storage = storage.as_ref().ok_or(Error::Closed)?;
+        let page = read_uncached(&**storage, self.inner.layout, id)?;
         Ok(self.inner.cache.insert_clean(id, page))
     }
 

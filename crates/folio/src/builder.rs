@@ -60,7 +60,7 @@ impl DatabaseBuilder {
     /// Bound on dirty page bytes before commits checkpoint (`dirty_bytes_max`).
     #[must_use]
     pub fn dirty_bytes_max(mut self, bytes: usize) -> Self {
-        self.options.dirty_bytes_max = bytes;
+        self.options.dirty_bytes_max = Some(bytes);
         self
     }
 

@@ -11,12 +11,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use folio_btree::BTreeMut;
 use folio_wal::{Durability, Lsn};
-use parking_lot::RawMutex;
-use parking_lot::lock_api::ArcMutexGuard;
 
-use crate::database::CfSlot;
+use crate::cf_slot::{CfSlot, Wait, WriterGuard};
 use crate::log_record::RecordBuilder;
 use crate::snapshot::Edit;
 use crate::{Database, Error, Result};
@@ -41,13 +38,14 @@ use crate::{Database, Error, Result};
 /// # }
 /// ```
 pub struct BulkLoad {
-    db: Database,
     slot: Arc<CfSlot>,
-    tree: ArcMutexGuard<RawMutex, BTreeMut>,
+    tree: WriterGuard,
     /// Puts since the last chunk.
     unflushed: u64,
     /// LSN of the last durable chunk.
     last_lsn: Lsn,
+    /// Last, so the writer is released before a close this handle may run.
+    db: Database,
 }
 
 impl std::fmt::Debug for BulkLoad {
@@ -62,9 +60,9 @@ impl std::fmt::Debug for BulkLoad {
 impl BulkLoad {
     pub(crate) fn new(db: Database, name: &str) -> Result<Self> {
         let slot = db.slot(name)?;
-        db.refuse_if_poisoned()?;
+        db.check_writable()?;
         db.relieve_pressure()?;
-        let tree = slot.tree.lock_arc();
+        let tree = slot.lock_writer(name, Wait::Forever)?;
         if slot.dropped.load(Ordering::Acquire) {
             return Err(Error::ColumnFamilyDropped { name: name.into() });
         }

@@ -4,7 +4,6 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::Database;
 use crate::database::DbInner;
 
 /// How often the checkpointer looks at its triggers.
@@ -33,8 +32,8 @@ impl Drop for CheckpointerHandle {
     }
 }
 
-/// Starts the checkpointer for `db`. It holds only a weak reference, so dropping the last
-/// `Database` handle stops it.
+/// Starts the checkpointer for `db`. It holds only a weak reference; closing the database
+/// stops it.
 pub(crate) fn start(db: &Arc<DbInner>, interval: Duration) -> CheckpointerHandle {
     let stop = Arc::new((Mutex::new(false), Condvar::new()));
     let weak: Weak<DbInner> = Arc::downgrade(db);
@@ -69,14 +68,18 @@ fn run(weak: &Weak<DbInner>, stop: &(Mutex<bool>, Condvar), interval: Duration) 
                 return;
             }
         }
+        // Upgraded only for one check: the database's close joins this thread, and never
+        // runs on it (the handle that closes is held by `Database` clones only).
         let Some(inner) = weak.upgrade() else {
             return;
         };
-        let db = Database { inner };
-        if db.checkpoint_due(last.elapsed() >= interval) {
+        if inner.is_closed() {
+            return;
+        }
+        if inner.checkpoint_due(last.elapsed() >= interval) {
             // A failed checkpoint leaves the previous one durable; the error is kept in the
             // stats and the next trigger tries again (a poisoned store keeps failing).
-            let _ = db.checkpoint();
+            let _ = inner.checkpoint();
             last = Instant::now();
         }
     }

@@ -171,12 +171,13 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
     let mut txn = match db.begin_write(&names) {
         Ok(txn) => txn,
         Err(error) => {
-            let reason = error.to_string();
+            let (reason, kind) = (error.to_string(), error.kind());
             results.extend(runnable.into_iter().map(|(ticket, _)| {
                 (
                     ticket,
                     Err(Error::CommitFailed {
                         reason: reason.clone(),
+                        kind,
                     }),
                 )
             }));
@@ -203,11 +204,12 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
     match txn.commit_with(Durability::Eventual) {
         Ok(lsn) => results.extend(applied.into_iter().map(|ticket| (ticket, Ok(lsn)))),
         Err(error) => {
-            let reason = error.to_string();
+            let (reason, kind) = (error.to_string(), error.kind());
             let mut first = Some(error);
             for ticket in applied {
                 let error = first.take().unwrap_or_else(|| Error::CommitFailed {
                     reason: reason.clone(),
+                    kind,
                 });
                 results.push((ticket, Err(error)));
             }

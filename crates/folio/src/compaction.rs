@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use folio_wal::Durability;
 
-use crate::database::CfSlot;
+use crate::cf_slot::{CfSlot, Wait};
 use crate::log_record::RecordBuilder;
 use crate::snapshot::Edit;
 use crate::{Database, Result};
@@ -38,7 +38,8 @@ impl Database {
     /// snapshot older than the compaction is freed only once that snapshot ends (run it
     /// again then).
     pub fn compact(&self) -> Result<CompactionReport> {
-        self.refuse_if_poisoned()?;
+        self.check_writable()?;
+        self.refuse_held_writers()?;
         let _one_at_a_time = self.inner.compaction.lock();
         let bytes_before = self.inner.store.stats().file_bytes;
         // Frees from earlier commits become durable and return to the pool.
@@ -49,9 +50,15 @@ impl Database {
         let boundary = used + used / 8 + 16;
         let mut pages_moved = 0;
         if boundary < allocation.high_water {
-            let slots: Vec<Arc<CfSlot>> = self.inner.cfs.read().values().cloned().collect();
-            for slot in &slots {
-                pages_moved += self.relocate_cf(slot, boundary)?;
+            let slots: Vec<(String, Arc<CfSlot>)> = self
+                .inner
+                .cfs
+                .read()
+                .iter()
+                .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
+                .collect();
+            for (name, slot) in &slots {
+                pages_moved += self.relocate_cf(name, slot, boundary)?;
             }
             pages_moved += self.inner.catalog.lock().relocate_from(boundary)?;
         }
@@ -68,8 +75,8 @@ impl Database {
     }
 
     /// Moves one column family's pages at or above `boundary`, committed as a logged no-op.
-    fn relocate_cf(&self, slot: &CfSlot, boundary: u64) -> Result<u64> {
-        let mut tree = slot.tree.lock();
+    fn relocate_cf(&self, name: &str, slot: &Arc<CfSlot>, boundary: u64) -> Result<u64> {
+        let mut tree = slot.lock_writer(name, Wait::Forever)?;
         if slot.dropped.load(Ordering::Acquire) {
             return Ok(0);
         }

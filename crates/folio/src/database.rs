@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use folio_btree::{BTreeMut, Catalog, CfState};
@@ -12,6 +12,7 @@ use folio_pagestore::{PageId, PageStore, PageStoreStats};
 use folio_wal::{Durability, Lsn, Wal, WalStats};
 use parking_lot::{Mutex, RwLock};
 
+use crate::cf_slot::{CfSlot, Wait};
 use crate::commit_queue::CommitQueues;
 use crate::log_record::RecordBuilder;
 use crate::snapshot::{CfRoot, Edit, Publisher, Snapshot};
@@ -28,37 +29,38 @@ const ROOTS_MAGIC: [u8; 8] = *b"FOLIODB1";
 const ROOTS_BYTES: usize = 24;
 const NO_PAGE: u64 = u64::MAX;
 
-/// One column family's writer: its tree, locked by one write transaction at a time.
-#[derive(Debug)]
-pub(crate) struct CfSlot {
-    pub(crate) id: u64,
-    pub(crate) tree: Arc<Mutex<BTreeMut>>,
-    /// Set (under the tree's lock) when the column family is dropped: a transaction that
-    /// looked the slot up before the drop must not write to it once it gets the lock.
-    pub(crate) dropped: AtomicBool,
-    /// LSN of a bulk-load chunk not yet covered by a checkpoint (0: none). Its data is not
-    /// in the log, so no logged commit may change this column family until a checkpoint
-    /// covers it.
-    pub(crate) unlogged_through: AtomicU64,
-}
-
-impl CfSlot {
-    pub(crate) fn new(id: u64, tree: BTreeMut) -> Arc<Self> {
-        Arc::new(Self {
-            id,
-            tree: Arc::new(Mutex::new(tree)),
-            dropped: AtomicBool::new(false),
-            unlogged_through: AtomicU64::new(0),
-        })
-    }
-}
-
 /// An embedded, transactional, ordered key-value database: many column families in one
 /// data file, a shared write-ahead log with group commit, snapshots across column families.
 /// Cheap to clone; all clones share one database.
+///
+/// # Closing
+/// The database closes when [`Database::close`] is called on any clone, or when the last
+/// clone (and the last write transaction or bulk load, which hold one) is dropped: it
+/// checkpoints (with [`DatabaseOptions::checkpoint_on_close`]), stops its background
+/// threads, makes the log durable and releases its files, so the same process or another
+/// can open it again at once. Read transactions, trees and iterators do not keep it open:
+/// once it is closed they return [`Error::Closed`]. Dropping closes synchronously too and
+/// logs a failure with `tracing`; call `close` to see it.
 #[derive(Debug, Clone)]
 pub struct Database {
     pub(crate) inner: Arc<DbInner>,
+    /// Shared by the clones: the last one dropped closes the database. Background threads
+    /// hold only `inner`, never this, so a close never runs on one of them.
+    _open: Arc<OpenGuard>,
+}
+
+/// Closes the database when the last [`Database`] clone goes.
+#[derive(Debug)]
+struct OpenGuard {
+    inner: Arc<DbInner>,
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.inner.close() {
+            tracing::error!(target: "folio", %error, "closing the database failed; the next open recovers from the log");
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -83,6 +85,8 @@ pub(crate) struct DbInner {
     commit_queues: CommitQueues,
     /// Stops the background checkpointer when the database goes away.
     checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
+    /// Set once by [`DbInner::close`].
+    closed: AtomicBool,
 }
 
 /// What the last checkpoint covered, for the checkpointer's triggers.
@@ -167,23 +171,7 @@ impl Database {
         let store = PageStore::open(data, options.page_store.clone())?;
         let (catalog_root, checkpoint) = decode_roots(&store.roots())?;
         let catalog = Catalog::open(store.writer(), catalog_root)?;
-        let mut cfs = BTreeMap::new();
-        let mut snapshot = Snapshot {
-            version: checkpoint,
-            by_id: BTreeMap::new(),
-        };
-        for (name, state) in catalog.list()? {
-            let tree = BTreeMut::new(store.writer(), state.root, state.len);
-            cfs.insert(name.clone(), CfSlot::new(state.id, tree));
-            snapshot.by_id.insert(
-                state.id,
-                CfRoot {
-                    name,
-                    root: state.root,
-                    len: state.len,
-                },
-            );
-        }
+        let (mut cfs, mut snapshot) = load_column_families(&store, &catalog, checkpoint)?;
         let progress = |step: &RecoveryProgress| {
             tracing::debug!(target: "folio::recovery", ?step, "recovery progress");
             if let Some(callback) = &options.recovery_progress {
@@ -198,12 +186,7 @@ impl Database {
                     bytes: scan.bytes,
                 });
             })?;
-        if wal.last_lsn() < checkpoint {
-            return Err(Error::LogBehindData {
-                wal_last: wal.last_lsn(),
-                checkpoint,
-            });
-        }
+        check_log_covers(&wal, checkpoint)?;
         let replayed =
             crate::recovery::replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot, &progress)?;
         let recovery = RecoveryReport {
@@ -225,34 +208,53 @@ impl Database {
         );
         let next_id = snapshot.by_id.keys().next_back().map_or(0, |id| id + 1);
         let publisher = Publisher::new(snapshot, store.clone());
-        let db = Self {
-            inner: Arc::new(DbInner {
-                store,
-                wal,
-                options,
-                cfs: RwLock::new(cfs),
-                ddl: Mutex::new(next_id),
-                publisher,
-                catalog: Mutex::new(catalog),
-                checkpoint_lock: Mutex::new(LastCheckpoint {
-                    version: checkpoint,
-                    log_bytes: 0,
-                }),
-                commit_queues: CommitQueues::default(),
-                compaction: Mutex::new(()),
-                recovery,
-                checkpointer: Mutex::new(None),
+        let inner = Arc::new(DbInner {
+            store,
+            wal,
+            options,
+            cfs: RwLock::new(cfs),
+            ddl: Mutex::new(next_id),
+            publisher,
+            catalog: Mutex::new(catalog),
+            checkpoint_lock: Mutex::new(LastCheckpoint {
+                version: checkpoint,
+                log_bytes: 0,
             }),
-        };
-        if let Some(interval) = db.inner.options.checkpoint_interval {
-            *db.inner.checkpointer.lock() = Some(crate::checkpointer::start(&db.inner, interval));
+            commit_queues: CommitQueues::default(),
+            compaction: Mutex::new(()),
+            recovery,
+            checkpointer: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+        if let Some(interval) = inner.options.checkpoint_interval {
+            *inner.checkpointer.lock() = Some(crate::checkpointer::start(&inner, interval));
         }
-        Ok(db)
+        Ok(Self {
+            _open: Arc::new(OpenGuard {
+                inner: Arc::clone(&inner),
+            }),
+            inner,
+        })
+    }
+
+    /// Closes the database: checkpoints (with [`DatabaseOptions::checkpoint_on_close`]),
+    /// stops the background checkpointer, makes every commit durable in the log, and
+    /// releases the files. Every clone is closed with it: later calls on any of them, and
+    /// on read transactions, trees and iterators, return [`Error::Closed`]. A write
+    /// transaction still open elsewhere fails to commit. Once this returns the database can
+    /// be opened again, in this process or another. Closing twice does nothing.
+    pub fn close(self) -> Result<()> {
+        self.inner.close()
+    }
+
+    /// True once the database was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     /// Creates an empty column family; durable when this returns.
     pub fn create_cf(&self, name: &str) -> Result<()> {
-        self.refuse_if_poisoned()?;
+        self.check_writable()?;
         let mut next_id = self.inner.ddl.lock();
         check_name(name)?;
         if self.inner.cfs.read().contains_key(name) {
@@ -294,10 +296,10 @@ impl Database {
     /// Drops a column family: waits for its writer, then frees all its pages (readers of
     /// older snapshots keep seeing it until they end).
     pub fn drop_cf(&self, name: &str) -> Result<()> {
-        self.refuse_if_poisoned()?;
+        self.check_writable()?;
         let _ddl = self.inner.ddl.lock();
         let slot = self.slot(name)?;
-        let mut tree = slot.tree.lock();
+        let mut tree = slot.lock_writer(name, Wait::Forever)?;
         let mut record = RecordBuilder::new();
         record.drop_cf(slot.id, name);
         let lsn = self
@@ -318,7 +320,7 @@ impl Database {
 
     /// Renames a column family.
     pub fn rename_cf(&self, from: &str, to: &str) -> Result<()> {
-        self.refuse_if_poisoned()?;
+        self.check_writable()?;
         let _ddl = self.inner.ddl.lock();
         check_name(to)?;
         let mut cfs = self.inner.cfs.write();
@@ -367,9 +369,30 @@ impl Database {
     /// A write transaction over the column families `cfs` (their writers are locked in one
     /// global order, so transactions over overlapping sets never deadlock each other;
     /// transactions over disjoint sets run in parallel). It waits while another write
-    /// transaction holds one of them, so one thread must not open a second write transaction
-    /// on a column family its first one still holds: that waits forever.
+    /// transaction holds one of them; when the calling thread holds one itself (a write
+    /// transaction or bulk load it has not finished), waiting would never end, so it
+    /// returns [`Error::WouldDeadlock`] instead.
     pub fn begin_write(&self, cfs: &[&str]) -> Result<WriteTransaction> {
+        self.begin_write_waiting(cfs, Wait::Forever)
+    }
+
+    /// [`Database::begin_write`] without waiting: [`Error::Busy`] when another transaction
+    /// holds one of the column families.
+    pub fn try_begin_write(&self, cfs: &[&str]) -> Result<WriteTransaction> {
+        self.begin_write_waiting(cfs, Wait::No)
+    }
+
+    /// [`Database::begin_write`] waiting at most `timeout` for the column families' writers:
+    /// [`Error::Busy`] after that.
+    pub fn begin_write_timeout(
+        &self,
+        cfs: &[&str],
+        timeout: std::time::Duration,
+    ) -> Result<WriteTransaction> {
+        self.begin_write_waiting(cfs, Wait::at_most(timeout))
+    }
+
+    fn begin_write_waiting(&self, cfs: &[&str], wait: Wait) -> Result<WriteTransaction> {
         let mut slots = Vec::with_capacity(cfs.len());
         {
             let live = self.inner.cfs.read();
@@ -383,9 +406,9 @@ impl Database {
             }
         }
         slots.sort_by_key(|(_, slot)| slot.id);
-        self.refuse_if_poisoned()?;
+        self.check_writable()?;
         self.relieve_pressure()?;
-        WriteTransaction::new(self.clone(), slots)
+        WriteTransaction::new(self.clone(), slots, wait)
     }
 
     /// Commits `batch` atomically with the default durability; returns its LSN (0 for an
@@ -399,6 +422,15 @@ impl Database {
         if batch.is_empty() {
             return Ok(0);
         }
+        self.check_writable()?;
+        for name in batch.cf_names() {
+            // The group's leader may be this thread: it would wait for itself.
+            if let Ok(slot) = self.slot(name)
+                && slot.held_by_this_thread()
+            {
+                return Err(Error::WouldDeadlock { cf: name.into() });
+            }
+        }
         let queue = self.inner.commit_queues.queue_for(&batch.cf_names());
         queue.submit(self, batch, durability)
     }
@@ -406,17 +438,19 @@ impl Database {
     /// Makes every commit so far durable (syncs the log); returns the last LSN synced. Use it
     /// after `Eventual` commits when a point of durability is needed.
     pub fn flush(&self) -> Result<Lsn> {
+        self.inner.check_open()?;
         Ok(self.inner.wal.flush()?)
     }
 
     /// A read-only snapshot of every column family at the latest published version.
     pub fn begin_read(&self) -> ReadTransaction {
-        ReadTransaction::new(self.clone(), self.inner.publisher.begin_read())
+        ReadTransaction::new(Arc::clone(&self.inner))
     }
 
     /// Makes the latest published version durable in the data file and drops the log
     /// segments it covers. Writers keep running meanwhile.
     pub fn checkpoint(&self) -> Result<Lsn> {
+        self.inner.check_open()?;
         self.inner.checkpoint()
     }
 
@@ -441,42 +475,31 @@ impl Database {
         Ok(())
     }
 
-    /// True when a trigger asks for a checkpoint: dirty bytes, log bytes since the last one,
-    /// or (`interval_passed`) any commit since the last one.
-    pub(crate) fn checkpoint_due(&self, interval_passed: bool) -> bool {
-        let options = &self.inner.options;
-        let last = *self.inner.checkpoint_lock.lock();
-        let published = self.inner.publisher.current().version;
-        if published == last.version {
-            return false;
-        }
-        let dirty = self.inner.store.dirty_bytes();
-        let log = self
-            .inner
-            .wal
-            .stats()
-            .commit
-            .bytes
-            .saturating_sub(last.log_bytes);
-        interval_passed
-            || dirty >= options.checkpoint_dirty_bytes
-            || log >= options.checkpoint_log_bytes
-    }
-
-    /// After a failed sync of the data file nothing is known about what reached the disk:
-    /// writes are refused until the database is reopened (the log is poisoned by its own
-    /// failures the same way).
-    pub(crate) fn refuse_if_poisoned(&self) -> Result<()> {
+    /// Refuses writes after a close, and after a failed sync of the data file: then nothing
+    /// is known about what reached the disk, so writes wait for a reopen (the log is
+    /// poisoned by its own failures the same way).
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.inner.check_open()?;
         if self.inner.store.is_poisoned() {
             return Err(Error::PageStore(folio_pagestore::Error::Poisoned));
         }
         Ok(())
     }
 
+    /// [`Error::WouldDeadlock`] when the calling thread holds the writer of any column family:
+    /// for calls that take every writer in turn (compaction).
+    pub(crate) fn refuse_held_writers(&self) -> Result<()> {
+        let cfs = self.inner.cfs.read();
+        match cfs.iter().find(|(_, slot)| slot.held_by_this_thread()) {
+            Some((name, _)) => Err(Error::WouldDeadlock { cf: name.clone() }),
+            None => Ok(()),
+        }
+    }
+
     /// Back-pressure before a write transaction starts: past `dirty_bytes_max`, checkpoint
     /// first (an error then leaves nothing half done).
     pub(crate) fn relieve_pressure(&self) -> Result<()> {
-        if self.inner.store.dirty_bytes() > self.inner.options.dirty_bytes_max {
+        if self.inner.store.dirty_bytes() > self.inner.options.dirty_bytes_bound() {
             self.checkpoint()?;
         }
         Ok(())
@@ -504,6 +527,58 @@ impl DbInner {
     /// segments it covers. Writers keep running meanwhile.
     pub(crate) fn checkpoint(&self) -> Result<Lsn> {
         Ok(self.checkpoint_with(false)?.0)
+    }
+
+    /// [`Error::Closed`] once closed.
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the database (see [`Database::close`]); the first call does the work, later
+    /// ones return `Ok`.
+    pub(crate) fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // Joins the checkpointer: it holds only a weak reference and checks `closed`, so at
+        // most the checkpoint it is running finishes first.
+        drop(self.checkpointer.lock().take());
+        let mut result = Ok(());
+        if self.options.checkpoint_on_close
+            && !self.store.is_poisoned()
+            && self.publisher.current().version > self.checkpoint_lock.lock().version
+        {
+            result = self.checkpoint().map(|_| ());
+        }
+        // Drains the log (every commit appended so far becomes durable) and closes it; then
+        // the data file. A commit still in flight elsewhere fails from here on.
+        let log = self.wal.shut_down().map_err(Error::from);
+        self.store.close();
+        result.and(log)
+    }
+
+    /// True when a trigger asks for a checkpoint: dirty bytes, log bytes since the last one,
+    /// or (`interval_passed`) any commit since the last one.
+    pub(crate) fn checkpoint_due(&self, interval_passed: bool) -> bool {
+        let options = &self.options;
+        let last = *self.checkpoint_lock.lock();
+        let published = self.publisher.current().version;
+        if published == last.version {
+            return false;
+        }
+        let dirty = self.store.dirty_bytes();
+        let log = self.wal.stats().commit.bytes.saturating_sub(last.log_bytes);
+        interval_passed
+            || dirty >= options.checkpoint_dirty_bytes
+            || log >= options.checkpoint_log_bytes
     }
 
     /// A checkpoint; with `shrink`, the free pages at the end of the data file are given
@@ -552,18 +627,50 @@ impl DbInner {
     }
 }
 
-impl Drop for DbInner {
-    /// A clean close: checkpoints when there were commits since the last checkpoint (with
-    /// `checkpoint_on_close`), so the next open has no log to replay. Best effort: a failure
-    /// leaves the log, which the next open replays.
-    fn drop(&mut self) {
-        if self.options.checkpoint_on_close
-            && !self.store.is_poisoned()
-            && self.publisher.current().version > self.checkpoint_lock.lock().version
-        {
-            let _ = self.checkpoint();
-        }
+/// The column families of the checkpoint: their writers and the snapshot readers start from.
+fn load_column_families(
+    store: &PageStore,
+    catalog: &Catalog,
+    checkpoint: Lsn,
+) -> Result<(BTreeMap<String, Arc<CfSlot>>, Snapshot)> {
+    let mut cfs = BTreeMap::new();
+    let mut snapshot = Snapshot {
+        version: checkpoint,
+        by_id: BTreeMap::new(),
+    };
+    for (name, state) in catalog.list()? {
+        let tree = BTreeMut::new(store.writer(), state.root, state.len);
+        cfs.insert(name.clone(), CfSlot::new(state.id, tree));
+        snapshot.by_id.insert(
+            state.id,
+            CfRoot {
+                name,
+                root: state.root,
+                len: state.len,
+            },
+        );
     }
+    Ok((cfs, snapshot))
+}
+
+/// The log must hold every record after the data file's checkpoint: none missing at its
+/// start (deleted segments) and none at its end (a log that ends before the checkpoint).
+fn check_log_covers(wal: &Wal, checkpoint: Lsn) -> Result<()> {
+    let oldest_lsn = wal.stats().oldest_lsn;
+    if oldest_lsn > checkpoint + 1 {
+        return Err(Error::LogMissing {
+            checkpoint,
+            oldest_lsn,
+            oldest_segment: folio_wal::segment_name(oldest_lsn),
+        });
+    }
+    if wal.last_lsn() < checkpoint {
+        return Err(Error::LogBehindData {
+            wal_last: wal.last_lsn(),
+            checkpoint,
+        });
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<()> {

@@ -1,23 +1,58 @@
-//! The error type users of folio see.
+//! The error type users of folio see, and [`ErrorKind`] to branch on without matching the
+//! lower layers' enums.
 
 use folio_wal::Lsn;
 
-/// Errors of the database. Lower layers' errors are wrapped with their source.
+/// Errors of the B-trees and the column-family catalog, carried by [`Error::Tree`].
+pub use folio_btree::Error as TreeError;
+/// Errors of the storage layer (files, the simulated disk), carried by [`Error::Storage`].
+pub use folio_io::Error as StorageError;
+/// Errors of the data file, carried by [`Error::PageStore`].
+pub use folio_pagestore::Error as PageStoreError;
+/// Errors of the write-ahead log, carried by [`Error::Wal`].
+pub use folio_wal::Error as WalError;
+/// What recovery of the write-ahead log refused to repair, carried by [`WalError::Recovery`].
+pub use folio_wal::RecoveryError as WalRecoveryError;
+
+/// Errors of the database. Lower layers' errors are wrapped with their source; use
+/// [`Error::kind`] to branch on what happened without matching them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Opening or using a file or directory failed.
     #[error(transparent)]
-    Storage(#[from] folio_io::Error),
+    Storage(StorageError),
     /// The data file.
     #[error(transparent)]
-    PageStore(#[from] folio_pagestore::Error),
+    PageStore(PageStoreError),
     /// The write-ahead log.
     #[error(transparent)]
-    Wal(#[from] folio_wal::Error),
+    Wal(WalError),
     /// A tree or the column-family catalog.
     #[error(transparent)]
-    Tree(#[from] folio_btree::Error),
+    Tree(TreeError),
+    /// The database was closed ([`crate::Database::close`], or its last handle dropped).
+    /// Read transactions, trees and iterators do not keep a database open.
+    #[error("the database is closed")]
+    Closed,
+    /// A column family's writer is held by another transaction and the caller asked not to
+    /// wait ([`crate::Database::try_begin_write`]) or not that long
+    /// ([`crate::Database::begin_write_timeout`]).
+    #[error("column family {cf:?} is being written by another transaction")]
+    Busy {
+        /// The column family whose writer was busy.
+        cf: String,
+    },
+    /// The calling thread already holds the writer of this column family (an open write
+    /// transaction, write batch leader or bulk load of its own) and the call would wait for
+    /// it forever. Commit or drop that first.
+    #[error(
+        "this thread already holds the writer of column family {cf:?} (an open write transaction or bulk load): waiting for it would never end; commit or drop it first"
+    )]
+    WouldDeadlock {
+        /// The column family.
+        cf: String,
+    },
     /// No column family has this name.
     #[error("no column family named {name:?}; create it first (Database::create_cf)")]
     ColumnFamilyNotFound {
@@ -63,11 +98,26 @@ pub enum Error {
         /// The data file's checkpoint LSN.
         checkpoint: Lsn,
     },
+    /// The log's oldest segment starts after the first record the data file needs: segments
+    /// were deleted.
+    #[error(
+        "the data file was checkpointed at {checkpoint}, so the write-ahead log must hold every record from {} on, but its oldest segment {oldest_segment} starts at {oldest_lsn}: log segments are missing; restore from a backup", checkpoint + 1
+    )]
+    LogMissing {
+        /// The data file's checkpoint LSN.
+        checkpoint: Lsn,
+        /// The first LSN the log still holds.
+        oldest_lsn: Lsn,
+        /// The oldest segment file.
+        oldest_segment: String,
+    },
     /// The group commit a batch was merged into failed (the batch did not commit).
     #[error("the group commit this batch joined failed: {reason}")]
     CommitFailed {
         /// The error the group's commit met.
         reason: String,
+        /// Its kind.
+        kind: ErrorKind,
     },
     /// A backup's target already exists.
     #[error("the backup target {path:?} already exists; choose a new directory")]
@@ -93,3 +143,163 @@ pub enum Error {
 
 /// Result alias of folio.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+// Conversions from the layers below turn "closed" into [`Error::Closed`] so callers see one
+// error for it whichever layer noticed.
+impl From<StorageError> for Error {
+    fn from(error: StorageError) -> Self {
+        Self::Storage(error)
+    }
+}
+
+impl From<PageStoreError> for Error {
+    fn from(error: PageStoreError) -> Self {
+        match error {
+            PageStoreError::Closed => Self::Closed,
+            other => Self::PageStore(other),
+        }
+    }
+}
+
+impl From<WalError> for Error {
+    fn from(error: WalError) -> Self {
+        match error {
+            WalError::Closed => Self::Closed,
+            other => Self::Wal(other),
+        }
+    }
+}
+
+impl From<TreeError> for Error {
+    fn from(error: TreeError) -> Self {
+        match error {
+            TreeError::PageStore(inner) => inner.into(),
+            other => Self::Tree(other),
+        }
+    }
+}
+
+/// What kind of failure an [`Error`] is, for callers that branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A column family (or another named thing) does not exist, or was dropped.
+    NotFound,
+    /// A column family or backup target exists already.
+    AlreadyExists,
+    /// The database's files are open in another process or handle.
+    AlreadyOpen,
+    /// Stored data failed verification or is missing (bit rot, a damaged or deleted file):
+    /// restore from a backup.
+    Corruption,
+    /// The device is full (`ENOSPC`). Nothing was changed; free space and retry.
+    NoSpace,
+    /// Another I/O failure of the device or file system.
+    Io,
+    /// An earlier failed sync poisoned the database: reopen it.
+    Poisoned,
+    /// The database was closed.
+    Closed,
+    /// The writer was busy and the caller asked not to wait.
+    Busy,
+    /// The call would wait for the calling thread itself.
+    WouldDeadlock,
+    /// Bad input: an oversize key or value, an invalid name or option, a misused handle.
+    InvalidInput,
+    /// The files were written by a newer folio, or are not folio files.
+    Incompatible,
+}
+
+impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Storage(error) => storage_kind(error),
+            Error::PageStore(error) => page_store_kind(error),
+            Error::Wal(error) => wal_kind(error),
+            Error::Tree(error) => tree_kind(error),
+            Error::Closed => ErrorKind::Closed,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::WouldDeadlock { .. } => ErrorKind::WouldDeadlock,
+            Error::ColumnFamilyNotFound { .. } | Error::ColumnFamilyDropped { .. } => {
+                ErrorKind::NotFound
+            }
+            Error::ColumnFamilyExists { .. } | Error::BackupTargetExists { .. } => {
+                ErrorKind::AlreadyExists
+            }
+            Error::NotInTransaction { .. }
+            | Error::ForeignSavepoint
+            | Error::InvalidOption { .. } => ErrorKind::InvalidInput,
+            Error::CorruptLogRecord { .. }
+            | Error::LogBehindData { .. }
+            | Error::LogMissing { .. }
+            | Error::CorruptRoots { .. } => ErrorKind::Corruption,
+            Error::CommitFailed { kind, .. } => *kind,
+        }
+    }
+
+    /// True when the database's files are open elsewhere ([`ErrorKind::AlreadyOpen`]).
+    pub fn is_already_open(&self) -> bool {
+        self.kind() == ErrorKind::AlreadyOpen
+    }
+
+    /// True when a column family does not exist ([`ErrorKind::NotFound`]).
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == ErrorKind::NotFound
+    }
+
+    /// True when stored data failed verification or is missing ([`ErrorKind::Corruption`]).
+    pub fn is_corruption(&self) -> bool {
+        self.kind() == ErrorKind::Corruption
+    }
+}
+
+fn storage_kind(error: &StorageError) -> ErrorKind {
+    match error {
+        StorageError::AlreadyOpen { .. } => ErrorKind::AlreadyOpen,
+        StorageError::NotADirectory { .. } | StorageError::ReadOnly { .. } => {
+            ErrorKind::InvalidInput
+        }
+        StorageError::ReadPastEnd { .. } => ErrorKind::Corruption,
+        error if error.is_no_space() => ErrorKind::NoSpace,
+        _ => ErrorKind::Io,
+    }
+}
+
+fn page_store_kind(error: &PageStoreError) -> ErrorKind {
+    match error {
+        PageStoreError::Storage(error) => storage_kind(error),
+        PageStoreError::Poisoned => ErrorKind::Poisoned,
+        PageStoreError::Closed => ErrorKind::Closed,
+        PageStoreError::NotAFolioFile | PageStoreError::NewerFormat { .. } => {
+            ErrorKind::Incompatible
+        }
+        PageStoreError::InvalidOption { .. }
+        | PageStoreError::RootsTooLarge { .. }
+        | PageStoreError::NotEmpty { .. } => ErrorKind::InvalidInput,
+        _ => ErrorKind::Corruption,
+    }
+}
+
+fn wal_kind(error: &WalError) -> ErrorKind {
+    match error {
+        WalError::Storage(error) => storage_kind(error),
+        WalError::Poisoned { .. } => ErrorKind::Poisoned,
+        WalError::Closed => ErrorKind::Closed,
+        error if error.is_no_space() => ErrorKind::NoSpace,
+        WalError::Refused { .. } => ErrorKind::Io,
+        WalError::RecordTooLarge { .. } | WalError::InvalidOption { .. } => ErrorKind::InvalidInput,
+        WalError::Recovery(WalRecoveryError::NewerFormat { .. }) => ErrorKind::Incompatible,
+        _ => ErrorKind::Corruption,
+    }
+}
+
+fn tree_kind(error: &TreeError) -> ErrorKind {
+    match error {
+        TreeError::PageStore(error) => page_store_kind(error),
+        TreeError::CorruptNode { .. } => ErrorKind::Corruption,
+        TreeError::ColumnFamilyExists { .. } => ErrorKind::AlreadyExists,
+        TreeError::ColumnFamilyNotFound { .. } => ErrorKind::NotFound,
+        _ => ErrorKind::InvalidInput,
+    }
+}

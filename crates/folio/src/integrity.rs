@@ -234,7 +234,7 @@ impl Reachability {
         let mut column_families = Vec::with_capacity(names.len());
         for (done, name) in names.iter().enumerate() {
             let tree = read.tree(name)?;
-            match folio_btree::check_tree(tree.store(), tree.root()) {
+            match folio_btree::check_tree(tree.btree().store(), tree.btree().root()) {
                 Ok(report) => {
                     let recorded = read.len(name)?;
                     if recorded != report.entries {

@@ -37,6 +37,7 @@
 mod backup;
 mod builder;
 mod bulk_load;
+mod cf_slot;
 mod checkpointer;
 mod commit_queue;
 mod compaction;
@@ -49,6 +50,7 @@ mod read_txn;
 mod recovery;
 mod recovery_progress;
 mod snapshot;
+mod tree;
 mod write_batch;
 mod write_txn;
 
@@ -58,13 +60,16 @@ pub use bulk_load::BulkLoad;
 pub use commit_queue::CommitQueueStats;
 pub use compaction::CompactionReport;
 pub use database::{DATA_FILE, Database, DatabaseStats};
-pub use error::{Error, Result};
-pub use folio_btree::{BTree, Range, Value};
+pub use error::{
+    Error, ErrorKind, PageStoreError, Result, StorageError, TreeError, WalError, WalRecoveryError,
+};
+pub use folio_btree::Value;
 pub use folio_wal::{Durability, Lsn};
 pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityReport};
 pub use options::DatabaseOptions;
 pub use read_txn::ReadTransaction;
 pub use recovery_progress::{ProgressCallback, RecoveryProgress, RecoveryReport};
+pub use tree::{Range, Tree, TreeReport};
 pub use write_batch::WriteBatch;
 pub use write_txn::{Savepoint, WriteTransaction};
 

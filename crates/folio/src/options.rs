@@ -29,9 +29,10 @@ pub struct DatabaseOptions {
     /// background checkpointer (call [`crate::Database::checkpoint`] yourself). Default: 5 s.
     pub checkpoint_interval: Option<Duration>,
     /// Back-pressure: a commit that finds more dirty bytes than this checkpoints before it
-    /// returns, so memory stays bounded even when commits outrun the checkpointer.
-    /// Default: 4 x `checkpoint_dirty_bytes`.
-    pub dirty_bytes_max: usize,
+    /// returns, so memory stays bounded even when commits outrun the checkpointer. `None`
+    /// (the default) means 4 x `checkpoint_dirty_bytes`, whatever that is set to; see
+    /// [`DatabaseOptions::dirty_bytes_bound`].
+    pub dirty_bytes_max: Option<usize>,
     /// Called with recovery progress while the database opens (log scan, replay). The same
     /// steps are also emitted as `tracing` events (target `folio::recovery`). Default: none.
     pub recovery_progress: Option<crate::ProgressCallback>,
@@ -52,7 +53,7 @@ impl Default for DatabaseOptions {
             checkpoint_dirty_bytes: 64 << 20,
             checkpoint_log_bytes: 256 << 20,
             checkpoint_interval: Some(Duration::from_secs(5)),
-            dirty_bytes_max: 256 << 20,
+            dirty_bytes_max: None,
             recovery_progress: None,
             file_handles: NonZeroUsize::MIN,
             checkpoint_on_close: true,
@@ -61,16 +62,25 @@ impl Default for DatabaseOptions {
 }
 
 impl DatabaseOptions {
+    /// The dirty-byte bound in force: `dirty_bytes_max`, or 4 x `checkpoint_dirty_bytes`
+    /// when it is not set.
+    pub fn dirty_bytes_bound(&self) -> usize {
+        self.dirty_bytes_max
+            .unwrap_or_else(|| self.checkpoint_dirty_bytes.saturating_mul(4))
+    }
+
     /// Checks every option, naming the first one out of range.
     pub fn validate(&self) -> Result<()> {
         self.page_store.validate().map_err(Error::from)?;
         self.wal.validate().map_err(Error::from)?;
-        if self.dirty_bytes_max < self.checkpoint_dirty_bytes {
+        if let Some(max) = self.dirty_bytes_max
+            && max < self.checkpoint_dirty_bytes
+        {
             return Err(Error::InvalidOption {
                 name: "dirty_bytes_max",
                 reason: format!(
-                    "{} is below checkpoint_dirty_bytes ({})",
-                    self.dirty_bytes_max, self.checkpoint_dirty_bytes
+                    "{max} is below checkpoint_dirty_bytes ({})",
+                    self.checkpoint_dirty_bytes
                 ),
             });
         }

@@ -2,68 +2,101 @@
 
 use std::sync::Arc;
 
-use folio_btree::{BTree, Value};
+use folio_btree::BTree;
 use folio_wal::Lsn;
 
-use crate::snapshot::Snapshot;
-use crate::{Database, Error, Result};
+use crate::database::DbInner;
+use crate::snapshot::{CfRoot, ReadPin};
+use crate::{Error, Result, Tree, Value};
 
 /// A snapshot of every column family at one version. It never changes while it lives, never
 /// blocks writers, and is never blocked by them. Keep it short: pages it can reach are not
-/// reused until it ends.
+/// reused until it, and every [`Tree`] and [`crate::Range`] made from it, are dropped. It
+/// does not keep the database open: once the database is closed, reads return
+/// [`Error::Closed`].
+///
+/// ```
+/// # fn main() -> folio::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = folio::Database::open(dir.path())?;
+/// db.create_cf("a")?;
+/// db.create_cf("b")?;
+/// let mut txn = db.begin_write(&["a", "b"])?;
+/// txn.put("a", b"k", b"1")?;
+/// txn.put("b", b"k", b"1")?;
+/// txn.commit()?;
+///
+/// let read = db.begin_read();
+/// let mut txn = db.begin_write(&["a"])?;
+/// txn.put("a", b"k", b"2")?;
+/// txn.commit()?;
+/// // The snapshot still shows both column families as they were.
+/// assert_eq!(&*read.get("a", b"k")?.unwrap(), b"1");
+/// assert_eq!(read.cf_names(), ["a", "b"]);
+/// assert_eq!(&*db.begin_read().get("a", b"k")?.unwrap(), b"2");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct ReadTransaction {
-    db: Database,
-    snapshot: Arc<Snapshot>,
+    pin: Arc<ReadPin>,
 }
 
 impl ReadTransaction {
-    pub(crate) fn new(db: Database, snapshot: Arc<Snapshot>) -> Self {
-        Self { db, snapshot }
+    pub(crate) fn new(inner: Arc<DbInner>) -> Self {
+        Self {
+            pin: Arc::new(ReadPin::new(inner)),
+        }
     }
 
     /// The version (LSN of the last commit) this snapshot shows.
     pub fn version(&self) -> Lsn {
-        self.snapshot.version
+        self.pin.snapshot().version
     }
 
-    /// The tree of `cf` in this snapshot: `get`, `range`, `range_rev`, `prefix`, ...
-    pub fn tree(&self, cf: &str) -> Result<BTree> {
-        let (_, root) = self
-            .snapshot
+    fn root(&self, cf: &str) -> Result<&CfRoot> {
+        self.pin.inner().check_open()?;
+        self.pin
+            .snapshot()
             .find(cf)
-            .ok_or_else(|| Error::ColumnFamilyNotFound { name: cf.into() })?;
-        Ok(BTree::new(self.db.inner.store.clone(), root.root))
+            .map(|(_, root)| root)
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: cf.into() })
+    }
+
+    /// The tree of `cf` in this snapshot: `get`, `range`, `range_rev`, `prefix`, ... It keeps
+    /// the snapshot registered, so it reads this snapshot even after the transaction is
+    /// dropped.
+    pub fn tree(&self, cf: &str) -> Result<Tree<'static>> {
+        let root = self.root(cf)?;
+        Ok(Tree::new(
+            BTree::new(self.pin.inner().store.clone(), root.root),
+            root.len,
+            Some(Arc::clone(&self.pin)),
+        ))
     }
 
     /// The value of `key` in `cf`.
     pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Value>> {
-        Ok(self.tree(cf)?.get(key)?)
+        let root = self.root(cf)?;
+        // The transaction is alive for the whole call: no pin needed.
+        Ok(BTree::new(self.pin.inner().store.clone(), root.root).get(key)?)
     }
 
     /// Entries in `cf`.
     pub fn len(&self, cf: &str) -> Result<u64> {
-        self.snapshot
-            .find(cf)
-            .map(|(_, root)| root.len)
-            .ok_or_else(|| Error::ColumnFamilyNotFound { name: cf.into() })
+        Ok(self.root(cf)?.len)
     }
 
     /// Column families in this snapshot, sorted by name.
     pub fn cf_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
-            .snapshot
+            .pin
+            .snapshot()
             .by_id
             .values()
             .map(|cf| cf.name.clone())
             .collect();
         names.sort_unstable();
         names
-    }
-}
-
-impl Drop for ReadTransaction {
-    fn drop(&mut self) {
-        self.db.inner.publisher.end_read(self.snapshot.version);
     }
 }

@@ -7,7 +7,7 @@ use folio_btree::BTreeMut;
 use folio_pagestore::PageStore;
 use folio_wal::{Lsn, Wal};
 
-use crate::database::CfSlot;
+use crate::cf_slot::CfSlot;
 use crate::log_record::{LogOp, decode};
 use crate::snapshot::{CfRoot, Snapshot};
 use crate::{Error, RecoveryProgress, Result};
@@ -45,12 +45,12 @@ pub(crate) fn replay(
             match op {
                 LogOp::Put { cf, key, value } => {
                     let name = name_of(cfs, cf, lsn)?;
-                    cfs[&name].tree.lock().put(&key, &value)?;
+                    cfs[&name].lock_for_recovery().put(&key, &value)?;
                     touched.insert(name);
                 }
                 LogOp::Delete { cf, key } => {
                     let name = name_of(cfs, cf, lsn)?;
-                    cfs[&name].tree.lock().delete_key(&key)?;
+                    cfs[&name].lock_for_recovery().delete_key(&key)?;
                     touched.insert(name);
                 }
                 LogOp::CreateCf { cf, name } => {
@@ -68,7 +68,7 @@ pub(crate) fn replay(
                 LogOp::DropCf { cf, .. } => {
                     let name = name_of(cfs, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");
-                    let mut tree = slot.tree.lock();
+                    let mut tree = slot.lock_for_recovery();
                     tree.clear()?;
                     tree.commit(lsn);
                     snapshot.by_id.remove(&cf);
@@ -93,7 +93,7 @@ pub(crate) fn replay(
         }
         for name in touched {
             let slot = &cfs[&name];
-            let mut tree = slot.tree.lock();
+            let mut tree = slot.lock_for_recovery();
             tree.commit(lsn);
             if let Some(root) = snapshot.by_id.get_mut(&slot.id) {
                 root.root = tree.root();

@@ -8,6 +8,39 @@ use folio_pagestore::{PageId, PageStore};
 use folio_wal::Lsn;
 use parking_lot::{Condvar, Mutex};
 
+use crate::database::DbInner;
+
+/// A registered reader of one snapshot: while it lives, no page the snapshot reaches is
+/// reused. Shared by a read transaction and every tree and range made from it; the last one
+/// dropped unregisters.
+#[derive(Debug)]
+pub(crate) struct ReadPin {
+    inner: Arc<DbInner>,
+    snapshot: Arc<Snapshot>,
+}
+
+impl ReadPin {
+    /// Registers a reader of the latest published snapshot.
+    pub(crate) fn new(inner: Arc<DbInner>) -> Self {
+        let snapshot = inner.publisher.begin_read();
+        Self { inner, snapshot }
+    }
+
+    pub(crate) fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<DbInner> {
+        &self.inner
+    }
+}
+
+impl Drop for ReadPin {
+    fn drop(&mut self) {
+        self.inner.publisher.end_read(self.snapshot.version);
+    }
+}
+
 /// One column family in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CfRoot {

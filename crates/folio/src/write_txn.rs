@@ -2,41 +2,53 @@
 
 use std::sync::Arc;
 
-use folio_btree::{BTree, BTreeMut, Value};
+use folio_btree::BTreeMut;
 use folio_wal::{Durability, Lsn};
-use parking_lot::RawMutex;
-use parking_lot::lock_api::ArcMutexGuard;
 
-use crate::database::CfSlot;
+use crate::cf_slot::{CfSlot, Wait, WriterGuard};
 use crate::log_record::RecordBuilder;
 use crate::snapshot::Edit;
-use crate::{Database, Error, Result};
-
-type TreeGuard = ArcMutexGuard<RawMutex, BTreeMut>;
+use crate::{Database, Error, Result, Tree, Value};
 
 /// Numbers write transactions, so a savepoint can be checked against its transaction.
 static NEXT_TRANSACTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A write transaction over the column families named when it began. Its changes are seen by
 /// its own reads immediately and by everyone else once it commits; dropping it without
-/// committing discards them.
+/// committing discards them. It holds the writers of its column families until then (other
+/// transactions on them wait), and keeps the database open. It may be moved to another
+/// thread.
+///
+/// ```
+/// # fn main() -> folio::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use folio::Durability;
+///
+/// let db = folio::Database::open(dir.path())?;
+/// db.create_cf("accounts")?;
+/// db.create_cf("audit")?;
+/// let mut txn = db.begin_write(&["accounts", "audit"])?;
+/// txn.put("accounts", b"alice", b"90")?;
+/// txn.put("audit", b"0001", b"alice -10")?;
+/// assert_eq!(&*txn.get("accounts", b"alice")?.unwrap(), b"90"); // sees its own changes
+/// txn.commit_with(Durability::Immediate)?; // both column families, atomically, durably
+/// # Ok(())
+/// # }
+/// ```
 pub struct WriteTransaction {
     /// Identifies this transaction's savepoints.
     id: u64,
-    db: Database,
-    /// Locked writers, in column-family id order; name, id, tree.
-    trees: Vec<(String, u64, TreeGuard)>,
+    /// Locked writers, in column-family id order, with their names.
+    trees: Vec<(String, WriterGuard)>,
     record: RecordBuilder,
     finished: bool,
+    /// Last: the writers are released before a close this handle may run on drop.
+    db: Database,
 }
 
 impl std::fmt::Debug for WriteTransaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cfs: Vec<&str> = self
-            .trees
-            .iter()
-            .map(|(name, _, _)| name.as_str())
-            .collect();
+        let cfs: Vec<&str> = self.trees.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("WriteTransaction")
             .field("column_families", &cfs)
             .field("log_bytes", &self.record.len())
@@ -45,16 +57,16 @@ impl std::fmt::Debug for WriteTransaction {
 }
 
 impl WriteTransaction {
-    pub(crate) fn new(db: Database, slots: Vec<(String, Arc<CfSlot>)>) -> Result<Self> {
-        // Locks are taken in ascending id order: transactions never deadlock.
+    pub(crate) fn new(db: Database, slots: Vec<(String, Arc<CfSlot>)>, wait: Wait) -> Result<Self> {
+        // Locks are taken in ascending id order: transactions never deadlock each other.
         let mut trees = Vec::with_capacity(slots.len());
         for (name, slot) in slots {
-            let guard = slot.tree.lock_arc();
+            let guard = slot.lock_writer(&name, wait)?;
             if slot.dropped.load(std::sync::atomic::Ordering::Acquire) {
                 return Err(Error::ColumnFamilyDropped { name });
             }
             db.settle_unlogged(&slot)?;
-            trees.push((name, slot.id, guard));
+            trees.push((name, guard));
         }
         Ok(Self {
             id: NEXT_TRANSACTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -72,7 +84,7 @@ impl WriteTransaction {
             trees: self
                 .trees
                 .iter_mut()
-                .map(|(_, _, tree)| tree.savepoint())
+                .map(|(_, tree)| tree.savepoint())
                 .collect(),
             record: self.record.mark(),
         }
@@ -84,24 +96,32 @@ impl WriteTransaction {
         if savepoint.transaction != self.id {
             return Err(Error::ForeignSavepoint);
         }
-        for ((_, _, tree), tree_savepoint) in self.trees.iter_mut().zip(&savepoint.trees) {
+        for ((_, tree), tree_savepoint) in self.trees.iter_mut().zip(&savepoint.trees) {
             tree.rollback_to(tree_savepoint);
         }
         self.record.truncate(savepoint.record);
         Ok(())
     }
 
-    fn tree(&mut self, cf: &str) -> Result<(u64, &mut BTreeMut)> {
+    fn tree_mut(&mut self, cf: &str) -> Result<(u64, &mut BTreeMut)> {
         self.trees
             .iter_mut()
-            .find(|(name, _, _)| name == cf)
-            .map(|(_, id, guard)| (*id, &mut **guard))
+            .find(|(name, _)| name == cf)
+            .map(|(_, guard)| (guard.slot().id, &mut **guard))
+            .ok_or_else(|| Error::NotInTransaction { name: cf.into() })
+    }
+
+    fn tree(&self, cf: &str) -> Result<&BTreeMut> {
+        self.trees
+            .iter()
+            .find(|(name, _)| name == cf)
+            .map(|(_, guard)| &**guard)
             .ok_or_else(|| Error::NotInTransaction { name: cf.into() })
     }
 
     /// Inserts or replaces `key` in `cf`.
     pub fn put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        let (id, tree) = self.tree(cf)?;
+        let (id, tree) = self.tree_mut(cf)?;
         tree.put(key, value)?;
         self.record.put(id, key, value);
         Ok(())
@@ -109,7 +129,7 @@ impl WriteTransaction {
 
     /// Removes `key` from `cf`; returns whether it was there.
     pub fn delete(&mut self, cf: &str, key: &[u8]) -> Result<bool> {
-        let (id, tree) = self.tree(cf)?;
+        let (id, tree) = self.tree_mut(cf)?;
         let existed = tree.delete_key(key)?;
         if existed {
             self.record.delete(id, key);
@@ -118,13 +138,45 @@ impl WriteTransaction {
     }
 
     /// The value of `key` in `cf`, this transaction's changes included.
-    pub fn get(&mut self, cf: &str, key: &[u8]) -> Result<Option<Value>> {
-        Ok(self.tree(cf)?.1.get(key)?)
+    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Value>> {
+        Ok(self.tree(cf)?.get(key)?)
     }
 
-    /// A read view of `cf` with this transaction's changes (for ranges and scans).
-    pub fn view(&mut self, cf: &str) -> Result<BTree> {
-        Ok(self.tree(cf)?.1.view())
+    /// A read view of `cf` with this transaction's changes so far (for ranges and scans). It
+    /// borrows the transaction: no change can be made while it lives, and it cannot outlive
+    /// the transaction.
+    ///
+    /// ```
+    /// # fn main() -> folio::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = folio::Database::open(dir.path())?;
+    /// # db.create_cf("t")?;
+    /// let mut txn = db.begin_write(&["t"])?;
+    /// txn.put("t", b"a", b"1")?;
+    /// txn.put("t", b"b", b"2")?;
+    /// let view = txn.view("t")?;
+    /// assert_eq!(view.iter().count(), 2);
+    /// drop(view); // before the next change
+    /// txn.put("t", b"c", b"3")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// A view cannot outlive its transaction (its pages would be freed under it):
+    ///
+    /// ```compile_fail
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = folio::Database::open(dir.path()).unwrap();
+    /// # db.create_cf("t").unwrap();
+    /// let view = {
+    ///     let txn = db.begin_write(&["t"]).unwrap();
+    ///     txn.view("t").unwrap()
+    /// }; // `txn` does not live long enough
+    /// view.get(b"a").unwrap();
+    /// ```
+    pub fn view(&self, cf: &str) -> Result<Tree<'_>> {
+        let tree = self.tree(cf)?;
+        Ok(Tree::new(tree.view(), tree.len(), None))
     }
 
     /// Bytes of log this transaction will write.
@@ -144,7 +196,7 @@ impl WriteTransaction {
     pub fn commit_with(mut self, durability: Durability) -> Result<Lsn> {
         self.finished = true;
         if self.record.is_empty() {
-            for (_, _, tree) in &mut self.trees {
+            for (_, tree) in &mut self.trees {
                 tree.rollback();
             }
             return Ok(0);
@@ -155,17 +207,17 @@ impl WriteTransaction {
         let lsn = match self.db.inner.wal.append_owned(record, Durability::Eventual) {
             Ok(lsn) => lsn,
             Err(error) => {
-                for (_, _, tree) in &mut self.trees {
+                for (_, tree) in &mut self.trees {
                     tree.rollback();
                 }
                 return Err(error.into());
             }
         };
         let mut edits = Vec::with_capacity(self.trees.len());
-        for (_, id, tree) in &mut self.trees {
+        for (_, tree) in &mut self.trees {
             tree.commit(lsn);
             edits.push(Edit::Tree {
-                id: *id,
+                id: tree.slot().id,
                 root: tree.root(),
                 len: tree.len(),
             });
@@ -194,7 +246,7 @@ pub struct Savepoint {
 impl Drop for WriteTransaction {
     fn drop(&mut self) {
         if !self.finished {
-            for (_, _, tree) in &mut self.trees {
+            for (_, tree) in &mut self.trees {
                 tree.rollback();
             }
         }

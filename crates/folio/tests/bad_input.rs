@@ -45,6 +45,7 @@ fn a_foreign_data_file_is_not_opened() {
     let device = SimDirectory::new(2);
     let file = device.open(DATA_FILE, true).unwrap();
     file.write_all_at(&vec![0x42; 20_000], 0).unwrap();
+    drop(file); // the simulated directory locks open files as a real one does
     let error = Database::open_in(Arc::new(device), options()).unwrap_err();
     assert!(
         matches!(

@@ -12,7 +12,7 @@ fn commits_never_leave_more_dirty_bytes_than_the_bound() {
     options.wal.sync_interval = None;
     options.checkpoint_interval = None; // only back-pressure here
     options.checkpoint_dirty_bytes = 256 << 10;
-    options.dirty_bytes_max = 1 << 20;
+    options.dirty_bytes_max = Some(1 << 20);
     let device = SimDirectory::new(1);
     let db = Database::open_in(Arc::new(device.clone()), options.clone()).unwrap();
     db.create_cf("cf").unwrap();
@@ -29,7 +29,7 @@ fn commits_never_leave_more_dirty_bytes_than_the_bound() {
         let dirty = db.stats().page_store.cache.dirty_bytes;
         max_seen = max_seen.max(dirty);
         assert!(
-            dirty <= options.dirty_bytes_max,
+            dirty <= options.dirty_bytes_bound(),
             "{dirty} dirty bytes after commit {txn_index}"
         );
     }
@@ -50,7 +50,7 @@ fn commits_never_leave_more_dirty_bytes_than_the_bound() {
 #[test]
 fn invalid_checkpoint_options_are_refused() {
     let options = DatabaseOptions {
-        dirty_bytes_max: 1,
+        dirty_bytes_max: Some(1),
         ..DatabaseOptions::default()
     };
     let error = Database::open_in(Arc::new(SimDirectory::new(2)), options).unwrap_err();

@@ -1,7 +1,8 @@
 //! [`SimDirectory`]: several simulated files on one simulated device.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::io::IoSlice;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -14,6 +15,10 @@ use crate::{Directory, Error, Result, Storage};
 /// [`SimDirectory::crash`] crashes them together. Creating and removing a file count as
 /// operations and are durable when they return (as [`crate::FsDirectory`] syncs the
 /// directory). Clones are handles to the same device.
+///
+/// Files are locked as [`crate::FsDirectory`] locks them: while a handle returned by
+/// [`Directory::open`] lives, opening the same file again is [`Error::AlreadyOpen`] (the
+/// lock follows a rename and ends with a remove). [`SimDirectory::file`] takes no lock.
 #[derive(Debug, Clone)]
 pub struct SimDirectory {
     inner: Arc<Mutex<DirectoryState>>,
@@ -22,6 +27,8 @@ pub struct SimDirectory {
 #[derive(Debug)]
 struct DirectoryState {
     files: BTreeMap<String, SimStorage>,
+    /// The lock of each file opened through [`Directory::open`], held by its handles.
+    locks: BTreeMap<String, Weak<()>>,
     power: Arc<PowerLine>,
     crashed: bool,
     rng: fastrand::Rng,
@@ -33,6 +40,7 @@ impl SimDirectory {
         Self {
             inner: Arc::new(Mutex::new(DirectoryState {
                 files: BTreeMap::new(),
+                locks: BTreeMap::new(),
                 power: PowerLine::new(),
                 crashed: false,
                 rng: fastrand::Rng::with_seed(seed),
@@ -87,6 +95,7 @@ impl SimDirectory {
         SimDirectory {
             inner: Arc::new(Mutex::new(DirectoryState {
                 files,
+                locks: BTreeMap::new(),
                 power,
                 crashed: false,
                 rng: fastrand::Rng::with_seed(seed),
@@ -108,26 +117,37 @@ impl Directory for SimDirectory {
         let mut guard = self.inner.lock();
         let state = &mut *guard;
         Self::begin(state)?;
-        if let Some(file) = state.files.get(name) {
-            return Ok(Arc::new(file.clone()));
+        if state
+            .locks
+            .get(name)
+            .is_some_and(|lock| lock.strong_count() > 0)
+        {
+            return Err(Error::AlreadyOpen { path: name.into() });
         }
-        if !create {
+        let file = if let Some(file) = state.files.get(name) {
+            file.clone()
+        } else if create {
+            let seed = state.rng.u64(..);
+            let file = SimStorage::on_power_line(Vec::new(), seed, Arc::clone(&state.power));
+            state.files.insert(name.to_owned(), file.clone());
+            file
+        } else {
             return Err(Error::Io {
                 op: crate::Operation::Open,
                 path: Some(name.into()),
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
-        }
-        let seed = state.rng.u64(..);
-        let file = SimStorage::on_power_line(Vec::new(), seed, Arc::clone(&state.power));
-        state.files.insert(name.to_owned(), file.clone());
-        Ok(Arc::new(file))
+        };
+        let lock = Arc::new(());
+        state.locks.insert(name.to_owned(), Arc::downgrade(&lock));
+        Ok(Arc::new(LockedFile { file, _lock: lock }))
     }
 
     fn remove(&self, name: &str) -> Result<()> {
         let mut state = self.inner.lock();
         Self::begin(&state)?;
         state.files.remove(name);
+        state.locks.remove(name);
         Ok(())
     }
 
@@ -140,6 +160,10 @@ impl Directory for SimDirectory {
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         })?;
         state.files.insert(to.to_owned(), file);
+        match state.locks.remove(from) {
+            Some(lock) => state.locks.insert(to.to_owned(), lock),
+            None => state.locks.remove(to),
+        };
         Ok(())
     }
 
@@ -147,5 +171,38 @@ impl Directory for SimDirectory {
         let state = self.inner.lock();
         Self::begin(&state)?;
         Ok(state.files.keys().cloned().collect())
+    }
+}
+
+/// A file opened through [`Directory::open`]: the simulated file and its lock.
+#[derive(Debug)]
+struct LockedFile {
+    file: SimStorage,
+    _lock: Arc<()>,
+}
+
+impl Storage for LockedFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn write_all_vectored_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> Result<()> {
+        self.file.write_all_vectored_at(bufs, offset)
+    }
+
+    fn sync_data(&self) -> Result<()> {
+        self.file.sync_data()
+    }
+
+    fn allocate(&self, len: u64) -> Result<()> {
+        self.file.allocate(len)
+    }
+
+    fn set_len(&self, len: u64) -> Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn len(&self) -> Result<u64> {
+        self.file.len()
     }
 }

@@ -125,6 +125,17 @@ impl PageCache {
         }
     }
 
+    /// Drops every page, dirty ones included (the store is closing).
+    pub(crate) fn clear(&self) {
+        for shard in &*self.shards {
+            let mut shard = shard.lock();
+            let budget = shard.budget_bytes;
+            *shard = Shard::new(budget);
+        }
+        self.dirty_bytes
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// `Some(true)` when `id` is cached and dirty, `Some(false)` when cached and clean.
     pub(crate) fn is_dirty(&self, id: PageId) -> Option<bool> {
         self.shard(id).lock().is_dirty(id)

@@ -1,0 +1,134 @@
+//! [`CfSlot`]: one column family's writer, and [`WriterGuard`], the lock on it that knows
+//! which thread took it, so a thread waiting for a writer it holds itself gets
+//! [`Error::WouldDeadlock`] instead of waiting forever.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use folio_btree::BTreeMut;
+use parking_lot::lock_api::ArcMutexGuard;
+use parking_lot::{Mutex, RawMutex};
+
+use crate::{Error, Result};
+
+/// One column family's writer: its tree, locked by one write transaction at a time.
+#[derive(Debug)]
+pub(crate) struct CfSlot {
+    pub(crate) id: u64,
+    tree: Arc<Mutex<BTreeMut>>,
+    /// The token of the thread holding `tree` ([`thread_token`]), 0 when none. Only the
+    /// holder writes its own token, so a thread that reads its own token holds the lock.
+    holder: AtomicU64,
+    /// Set (under the tree's lock) when the column family is dropped: a transaction that
+    /// looked the slot up before the drop must not write to it once it gets the lock.
+    pub(crate) dropped: AtomicBool,
+    /// LSN of a bulk-load chunk not yet covered by a checkpoint (0: none). Its data is not
+    /// in the log, so no logged commit may change this column family until a checkpoint
+    /// covers it.
+    pub(crate) unlogged_through: AtomicU64,
+}
+
+/// How long to wait for a writer another transaction holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Wait {
+    /// Until it is free.
+    Forever,
+    /// Not at all: [`Error::Busy`].
+    No,
+    /// Until this instant: [`Error::Busy`] after.
+    Until(Instant),
+}
+
+impl Wait {
+    pub(crate) fn at_most(timeout: Duration) -> Self {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Wait::Forever, Wait::Until)
+    }
+}
+
+/// A number unique to the calling thread (never 0).
+fn thread_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.with(|token| *token)
+}
+
+impl CfSlot {
+    pub(crate) fn new(id: u64, tree: BTreeMut) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            tree: Arc::new(Mutex::new(tree)),
+            holder: AtomicU64::new(0),
+            dropped: AtomicBool::new(false),
+            unlogged_through: AtomicU64::new(0),
+        })
+    }
+
+    /// Locks the writer of column family `name` for the calling thread, waiting as `wait`
+    /// says. [`Error::WouldDeadlock`] when this thread holds it already (the check is by
+    /// thread: a transaction moved to another thread still counts as its starter's).
+    pub(crate) fn lock_writer(self: &Arc<Self>, name: &str, wait: Wait) -> Result<WriterGuard> {
+        let token = thread_token();
+        if self.holder.load(Ordering::Acquire) == token {
+            return Err(Error::WouldDeadlock { cf: name.into() });
+        }
+        let guard = match wait {
+            Wait::Forever => Some(self.tree.lock_arc()),
+            Wait::No => self.tree.try_lock_arc(),
+            Wait::Until(deadline) => self.tree.try_lock_arc_until(deadline),
+        };
+        let guard = guard.ok_or_else(|| Error::Busy { cf: name.into() })?;
+        self.holder.store(token, Ordering::Release);
+        Ok(WriterGuard {
+            guard,
+            slot: Arc::clone(self),
+        })
+    }
+
+    /// True when the calling thread holds this writer.
+    pub(crate) fn held_by_this_thread(&self) -> bool {
+        self.holder.load(Ordering::Acquire) == thread_token()
+    }
+
+    /// Locks the writer during open (recovery), when no other thread can hold it.
+    pub(crate) fn lock_for_recovery(&self) -> parking_lot::MutexGuard<'_, BTreeMut> {
+        self.tree.lock()
+    }
+}
+
+/// A locked column-family writer. Dereferences to its tree.
+pub(crate) struct WriterGuard {
+    guard: ArcMutexGuard<RawMutex, BTreeMut>,
+    slot: Arc<CfSlot>,
+}
+
+impl WriterGuard {
+    pub(crate) fn slot(&self) -> &Arc<CfSlot> {
+        &self.slot
+    }
+}
+
+impl std::ops::Deref for WriterGuard {
+    type Target = BTreeMut;
+
+    fn deref(&self) -> &BTreeMut {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for WriterGuard {
+    fn deref_mut(&mut self) -> &mut BTreeMut {
+        &mut self.guard
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        // Before the guard field unlocks: the next holder sets its own token after locking.
+        self.slot.holder.store(0, Ordering::Release);
+    }
+}

@@ -1,0 +1,237 @@
+//! [`Tree`]: one column family as a read transaction (or a write transaction's view) sees
+//! it, and [`Range`], its iterator.
+//!
+//! # Lifetimes
+//! A tree from [`crate::ReadTransaction::tree`] and every range made from it keep the
+//! transaction's snapshot registered: the pages they can reach are never reused while any
+//! of them lives, even after the transaction itself is dropped, so they keep reading exactly
+//! that snapshot. A tree from [`crate::WriteTransaction::view`] borrows the transaction
+//! instead: the compiler keeps it from outliving the transaction or from living across a
+//! change to it. Neither keeps the database open: after [`crate::Database::close`] they
+//! return [`Error::Closed`].
+
+use std::marker::PhantomData;
+use std::ops::RangeBounds;
+use std::sync::Arc;
+
+use crate::snapshot::ReadPin;
+use crate::{Error, Result, Value};
+
+/// A column family at one snapshot: point reads, ranges both ways, prefix scans. Cheap to
+/// clone (clones share the snapshot).
+///
+/// ```
+/// # fn main() -> folio::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = folio::Database::open(dir.path())?;
+/// db.create_cf("users")?;
+/// let mut txn = db.begin_write(&["users"])?;
+/// for (key, value) in [("ada", "1815"), ("alan", "1912"), ("grace", "1906")] {
+///     txn.put("users", key.as_bytes(), value.as_bytes())?;
+/// }
+/// txn.commit()?;
+///
+/// let users = db.begin_read().tree("users")?; // keeps its snapshot
+/// assert_eq!(&*users.get(b"alan")?.unwrap(), b"1912");
+/// let names: Vec<Vec<u8>> = users.prefix(b"a").map(|e| e.map(|(k, _)| k)).collect::<folio::Result<_>>()?;
+/// assert_eq!(names, [b"ada".to_vec(), b"alan".to_vec()]);
+/// let last = users.iter().next_back().transpose()?.unwrap();
+/// assert_eq!(last.0, b"grace");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tree<'txn> {
+    btree: folio_btree::BTree,
+    len: u64,
+    /// The snapshot registration of a read transaction's tree; `None` for a write
+    /// transaction's view, which borrows the transaction instead.
+    pin: Option<Arc<ReadPin>>,
+    _txn: PhantomData<&'txn ()>,
+}
+
+impl<'txn> Tree<'txn> {
+    pub(crate) fn new(tree: folio_btree::BTree, len: u64, pin: Option<Arc<ReadPin>>) -> Self {
+        Self {
+            btree: tree,
+            len,
+            pin,
+            _txn: PhantomData,
+        }
+    }
+
+    /// The tree below, for the database's own checks.
+    pub(crate) fn btree(&self) -> &folio_btree::BTree {
+        &self.btree
+    }
+
+    /// Entries in the column family at this snapshot.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the column family is empty at this snapshot.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// [`Error::Closed`] once the database is closed (also for an empty tree, which reads no
+    /// page that could say so).
+    fn check_open(&self) -> Result<()> {
+        match &self.pin {
+            Some(pin) => pin.inner().check_open(),
+            None => Ok(()),
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.check_open()?;
+        Ok(self.btree.get(key)?)
+    }
+
+    /// True when `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Entries in `range`, ascending (and from the top with `next_back`). Keys may be
+    /// anything that views as bytes: `tree.range(b"a".as_slice()..b"m".as_slice())`.
+    pub fn range<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range<'txn> {
+        self.wrap(self.btree.range(range))
+    }
+
+    /// Entries in `range`, descending.
+    pub fn range_rev<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range<'txn> {
+        self.wrap(self.btree.range_rev(range))
+    }
+
+    /// Every entry, ascending.
+    #[expect(
+        clippy::iter_without_into_iter,
+        reason = "items are Results read from pages; `for x in &tree` would hide the error handling"
+    )]
+    pub fn iter(&self) -> Range<'txn> {
+        self.wrap(self.btree.iter())
+    }
+
+    /// Every entry, descending.
+    pub fn iter_rev(&self) -> Range<'txn> {
+        self.wrap(self.btree.iter_rev())
+    }
+
+    /// Entries whose key starts with `prefix`, ascending.
+    pub fn prefix(&self, prefix: &[u8]) -> Range<'txn> {
+        self.wrap(self.btree.prefix(prefix))
+    }
+
+    /// Entries whose key starts with `prefix`, descending.
+    pub fn prefix_rev(&self, prefix: &[u8]) -> Range<'txn> {
+        self.wrap(self.btree.prefix_rev(prefix))
+    }
+
+    /// Entries whose key starts with `prefix` and is greater than `after`, ascending: the
+    /// next page of a prefix scan whose previous page ended at `after`.
+    pub fn prefix_after(&self, prefix: &[u8], after: &[u8]) -> Range<'txn> {
+        self.wrap(self.btree.prefix_after(prefix, after))
+    }
+
+    /// The entry with the smallest key.
+    pub fn first(&self) -> Result<Option<(Vec<u8>, Value)>> {
+        self.iter().next().transpose()
+    }
+
+    /// The entry with the largest key.
+    pub fn last(&self) -> Result<Option<(Vec<u8>, Value)>> {
+        self.iter_rev().next().transpose()
+    }
+
+    /// Reads every page of the tree (verifying each checksum) and checks its structure:
+    /// keys in order within and across pages, balanced depth, overflow chains whole, no page
+    /// reached twice. Returns what it counted; the first problem found is an error.
+    pub fn verify(&self) -> Result<TreeReport> {
+        let report = folio_btree::check_tree(self.btree.store(), self.btree.root())?;
+        Ok(TreeReport {
+            entries: report.entries,
+            leaves: report.leaves,
+            branches: report.branches,
+            overflow_pages: report.overflow_pages,
+            depth: report.depth,
+            page_ids: report.pages.iter().map(|page| page.0).collect(),
+        })
+    }
+
+    fn wrap(&self, range: folio_btree::Range) -> Range<'txn> {
+        Range {
+            entries: range,
+            pin: self.pin.clone(),
+            closed_reported: false,
+            _txn: PhantomData,
+        }
+    }
+}
+
+/// What [`Tree::verify`] counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeReport {
+    /// Entries.
+    pub entries: u64,
+    /// Leaf pages.
+    pub leaves: u64,
+    /// Branch pages.
+    pub branches: u64,
+    /// Overflow pages (long keys and values).
+    pub overflow_pages: u64,
+    /// Levels (0 for an empty tree).
+    pub depth: usize,
+    /// Every page the tree reaches, ascending (for diagnostics and tools).
+    pub page_ids: Vec<u64>,
+}
+
+/// Entries of a [`Tree`] in a key range, from either end: `next` and `next_back` meet in
+/// the middle without yielding an entry twice. Yields an error once and then stops if a page
+/// cannot be read.
+#[derive(Debug)]
+pub struct Range<'txn> {
+    entries: folio_btree::Range,
+    pin: Option<Arc<ReadPin>>,
+    /// `Error::Closed` was yielded (once; then the range ends).
+    closed_reported: bool,
+    _txn: PhantomData<&'txn ()>,
+}
+
+impl Range<'_> {
+    /// Maps an entry's error, and ends the range with [`Error::Closed`] once the database
+    /// is closed.
+    fn yield_entry(
+        &mut self,
+        entry: Option<folio_btree::Result<(Vec<u8>, Value)>>,
+    ) -> Option<Result<(Vec<u8>, Value)>> {
+        if let Some(pin) = &self.pin
+            && pin.inner().is_closed()
+        {
+            let first = !std::mem::replace(&mut self.closed_reported, true);
+            return first.then_some(Err(Error::Closed));
+        }
+        entry.map(|entry| entry.map_err(Error::from))
+    }
+}
+
+impl Iterator for Range<'_> {
+    type Item = Result<(Vec<u8>, Value)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next();
+        self.yield_entry(entry)
+    }
+}
+
+impl DoubleEndedIterator for Range<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next_back();
+        self.yield_entry(entry)
+    }
+}
+
+impl std::iter::FusedIterator for Range<'_> {}
