@@ -1,8 +1,10 @@
 //! Real process kills: a child process commits multi-column-family transactions on a real
 //! directory and reports each acknowledged durable commit on stdout; the parent kills it with
 //! SIGKILL at a random point, reopens, and checks that every acknowledged commit is there,
-//! that the state is a prefix of the commits, and that the column families agree. CI runs
-//! 50 kills; `FOLIO_KILLS=N` (used by `cargo xtask crash`) runs N.
+//! that the state is a prefix of the commits, and that the column families agree; the
+//! restarted child must then keep committing. Some records are larger than a log segment,
+//! so kills also land between a log roll and its first record. CI runs 50 kills;
+//! `FOLIO_KILLS=N` (used by `cargo xtask crash`) runs N.
 //!
 //! The child is this test binary run again with `FOLIO_KILL_CHILD_DIR` set, executing only
 //! [`child_process_entry`] (which does nothing without that variable).
@@ -26,8 +28,15 @@ fn options() -> DatabaseOptions {
     options
 }
 
+/// Mostly small values; every seventh commit's are larger than a log segment (a record of
+/// three of them spans several), so kills land in every step of a log roll too.
 fn value(i: u64) -> Vec<u8> {
-    vec![(i % 251) as u8; 50 + (i as usize * 97) % 3000]
+    let len = if i % 7 == 3 {
+        300 * 1024 + (i as usize * 997) % (400 * 1024)
+    } else {
+        50 + (i as usize * 97) % 3000
+    };
+    vec![(i % 251) as u8; len]
 }
 
 /// The last committed transaction number (0 when none), read from every column family.
