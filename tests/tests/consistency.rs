@@ -13,8 +13,11 @@ const CFS: [&str; 3] = ["a", "b", "c"];
 fn options() -> DatabaseOptions {
     let mut options = DatabaseOptions::default();
     options.wal.sync_interval = None;
-    options.checkpoint_dirty_bytes = 512 << 10; // checkpoints happen during the run
+    options.checkpoint_dirty_bytes = 512 << 10;
     options.dirty_bytes_max = Some(2 << 20);
+    // The working set is a few pages (superseded versions are dropped as soon as no reader
+    // needs them), so the log is what triggers checkpoints during the run.
+    options.checkpoint_log_bytes = 8 << 10;
     options
 }
 

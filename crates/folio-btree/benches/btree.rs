@@ -84,7 +84,7 @@ fn reads(c: &mut Criterion) {
         map.insert(key(n).to_vec(), vec![7u8; 100]);
     }
     tree.commit(1);
-    let view: BTree = tree.view();
+    let view: BTree = BTree::new(store.clone(), tree.root());
     let probes = shuffled(LOOKUP_ENTRIES, 2);
 
     let mut group = c.benchmark_group("get");

@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 
 use folio_pagestore::{AllocationReport, PageId, PageStore};
 
-use crate::node::{BranchNode, LeafNode, NodeKind, node_kind};
-use crate::overflow::{chain_pages, read_chain};
-use crate::tree::DEPTH_MAX;
+use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, check_slotted, node_kind};
+use crate::overflow::chain_pages;
+use crate::pages::Pages;
+use crate::tree::{DEPTH_MAX, key_bytes};
 use crate::{Result, error::corrupt};
 
 /// What [`check_tree`] found in a healthy tree.
@@ -31,11 +32,16 @@ pub struct IntegrityReport {
 /// leaves at one depth, no empty non-root node, overflow chains of the right length, and no
 /// page reached twice. The first problem is returned as an error naming its page.
 pub fn check_tree(store: &PageStore, root: Option<PageId>) -> Result<IntegrityReport> {
+    check_pages(Pages::new(store, None), root)
+}
+
+/// [`check_tree`] over `pages` (a transaction's own pages included).
+pub(crate) fn check_pages(pages: Pages<'_>, root: Option<PageId>) -> Result<IntegrityReport> {
     let mut report = IntegrityReport::default();
     if let Some(root) = root {
         let mut leaf_depth = None;
         check_node(
-            store,
+            pages,
             root,
             None,
             None,
@@ -74,12 +80,12 @@ fn claim(report: &mut IntegrityReport, page: PageId) -> Result<()> {
 }
 
 fn claim_chain(
-    store: &PageStore,
+    pages: Pages<'_>,
     report: &mut IntegrityReport,
     first: PageId,
     len: usize,
 ) -> Result<()> {
-    for page in chain_pages(store, first, len)? {
+    for page in chain_pages(pages, first, len)? {
         claim(report, page)?;
         report.overflow_pages += 1;
     }
@@ -91,7 +97,7 @@ fn claim_chain(
     reason = "a recursive walk carrying its bounds"
 )]
 fn check_node(
-    store: &PageStore,
+    pages: Pages<'_>,
     id: PageId,
     low: Option<&[u8]>,
     high: Option<&[u8]>,
@@ -104,14 +110,16 @@ fn check_node(
         return Err(corrupt(id, "tree deeper than any valid tree"));
     }
     claim(report, id)?;
-    let page = store.read(id)?;
-    let load = |first, len| read_chain(store, first, len);
+    let page = pages.read(id)?;
     let in_bounds = |key: &[u8]| low.is_none_or(|l| key >= l) && high.is_none_or(|h| key < h);
-    match node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))? {
+    let kind = node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))?;
+    // The layout an edit relies on (offsets inside the data area, dead bytes accounted).
+    check_slotted(&page, id, kind)?;
+    match kind {
         NodeKind::Leaf => {
-            let node = LeafNode::decode(&page, id, &load)?;
+            let view = LeafView::new(&page, id)?;
             report.leaves += 1;
-            if node.entries.is_empty() && !is_root {
+            if view.len() == 0 && !is_root {
                 return Err(corrupt(id, "empty non-root leaf"));
             }
             match *leaf_depth {
@@ -119,61 +127,66 @@ fn check_node(
                 Some(d) if d != depth => return Err(corrupt(id, "leaves at different depths")),
                 Some(_) => {}
             }
-            for (i, entry) in node.entries.iter().enumerate() {
-                if !in_bounds(&entry.key) {
+            let mut previous: Option<Vec<u8>> = None;
+            for i in 0..view.len() {
+                let (key, value) = view.entry(i)?;
+                let full = key_bytes(pages, key)?;
+                if !in_bounds(&full) {
                     return Err(corrupt(id, format!("entry {i} outside its separators")));
                 }
-                if i > 0 && node.entries[i - 1].key >= entry.key {
+                if previous.as_ref().is_some_and(|p| *p >= full) {
                     return Err(corrupt(
                         id,
                         format!("entries {} and {i} out of order", i - 1),
                     ));
                 }
-                if let Some(first) = entry.key_overflow {
-                    claim_chain(store, report, first, entry.key.len())?;
+                if let KeyRef::Overflow { first, len } = key {
+                    claim_chain(pages, report, first, len)?;
                 }
-                if let crate::node::Stored::Overflow { first, len } = entry.value {
-                    claim_chain(store, report, first, len as usize)?;
+                if let ValueRef::Overflow { first, len } = value {
+                    claim_chain(pages, report, first, len as usize)?;
                 }
                 report.entries += 1;
+                previous = Some(full);
             }
         }
         NodeKind::Branch => {
-            let node = BranchNode::decode(&page, id, &load)?;
+            let view = BranchView::new(&page, id)?;
             report.branches += 1;
-            if node.entries.is_empty() && is_root {
+            if view.len() == 0 && is_root {
                 return Err(corrupt(id, "root branch with a single child"));
             }
-            for (i, entry) in node.entries.iter().enumerate() {
-                if !in_bounds(&entry.key) {
+            let mut separators: Vec<Vec<u8>> = Vec::with_capacity(view.len());
+            for i in 0..view.len() {
+                let key = view.key(i)?;
+                let full = key_bytes(pages, key)?;
+                if !in_bounds(&full) {
                     return Err(corrupt(
                         id,
                         format!("separator {i} outside its parent's bounds"),
                     ));
                 }
-                if i > 0 && node.entries[i - 1].key >= entry.key {
+                if separators.last().is_some_and(|p| *p >= full) {
                     return Err(corrupt(
                         id,
                         format!("separators {} and {i} out of order", i - 1),
                     ));
                 }
-                if let Some(first) = entry.key_overflow {
-                    claim_chain(store, report, first, entry.key.len())?;
+                if let KeyRef::Overflow { first, len } = key {
+                    claim_chain(pages, report, first, len)?;
                 }
+                separators.push(full);
             }
-            for index in 0..=node.entries.len() {
+            for index in 0..=view.len() {
                 let child_low = if index == 0 {
                     low
                 } else {
-                    Some(node.entries[index - 1].key.as_slice())
+                    Some(separators[index - 1].as_slice())
                 };
-                let child_high = node
-                    .entries
-                    .get(index)
-                    .map_or(high, |e| Some(e.key.as_slice()));
+                let child_high = separators.get(index).map_or(high, |e| Some(e.as_slice()));
                 check_node(
-                    store,
-                    node.child(index),
+                    pages,
+                    view.child(index)?,
                     child_low,
                     child_high,
                     depth + 1,

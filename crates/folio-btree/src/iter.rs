@@ -25,16 +25,16 @@ pub(crate) enum Direction {
 /// pages of its current paths (a consistent snapshot as long as the tree's root is). Yields
 /// an error once and then stops if a page cannot be read.
 #[derive(Debug)]
-pub struct Range {
+pub struct Range<'a> {
     /// Walks in the range's own direction.
-    front: Cursor,
+    front: Cursor<'a>,
     /// Walks from the other end, for `next_back`.
-    back: Cursor,
+    back: Cursor<'a>,
     done: bool,
 }
 
-impl Range {
-    pub(crate) fn new(tree: BTree, bounds: OwnedBounds, direction: Direction) -> Self {
+impl<'a> Range<'a> {
+    pub(crate) fn new(tree: BTree<'a>, bounds: OwnedBounds, direction: Direction) -> Self {
         let opposite = match direction {
             Direction::Forward => Direction::Reverse,
             Direction::Reverse => Direction::Forward,
@@ -82,7 +82,7 @@ impl Range {
     }
 }
 
-impl Iterator for Range {
+impl Iterator for Range<'_> {
     type Item = Result<(Vec<u8>, Value)>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -90,18 +90,18 @@ impl Iterator for Range {
     }
 }
 
-impl DoubleEndedIterator for Range {
+impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         Self::step(&mut self.back, &self.front, &mut self.done)
     }
 }
 
-impl std::iter::FusedIterator for Range {}
+impl std::iter::FusedIterator for Range<'_> {}
 
 /// One direction of a [`Range`]: a path from the root to the current leaf.
 #[derive(Debug)]
-struct Cursor {
-    tree: BTree,
+struct Cursor<'a> {
+    tree: BTree<'a>,
     bounds: OwnedBounds,
     direction: Direction,
     /// Branch pages on the path, with the child index taken at each.
@@ -115,8 +115,8 @@ struct Cursor {
     last_key: Option<Vec<u8>>,
 }
 
-impl Cursor {
-    fn new(tree: BTree, bounds: OwnedBounds, direction: Direction) -> Self {
+impl<'a> Cursor<'a> {
+    fn new(tree: BTree<'a>, bounds: OwnedBounds, direction: Direction) -> Self {
         Self {
             tree,
             bounds,
@@ -135,13 +135,14 @@ impl Cursor {
             self.done = true;
             return Ok(());
         };
-        let store = self.tree.store().clone();
+        let tree = self.tree.clone();
+        let pages = tree.pages();
         let start = match self.direction {
             Direction::Forward => self.bounds.0.clone(),
             Direction::Reverse => self.bounds.1.clone(),
         };
         for _ in 0..DEPTH_MAX {
-            let page = store.read(id)?;
+            let page = pages.read(id)?;
             match node_kind(&page) {
                 Some(NodeKind::Branch) => {
                     let (index, child) = match (&start, self.direction) {
@@ -153,7 +154,7 @@ impl Cursor {
                             (view.len(), view.child(view.len())?)
                         }
                         (Bound::Included(key) | Bound::Excluded(key), _) => {
-                            child_for(&store, &page, id, key)?
+                            child_for(pages, &page, id, key)?
                         }
                     };
                     self.path.push((page, id, index));
@@ -166,24 +167,24 @@ impl Cursor {
                         (Bound::Unbounded, Direction::Forward) => 0,
                         (Bound::Unbounded, Direction::Reverse) => len - 1,
                         (Bound::Included(key), Direction::Forward) => {
-                            match search_leaf(&store, &view, key)? {
+                            match search_leaf(pages, &view, key)? {
                                 Ok(i) | Err(i) => i as isize,
                             }
                         }
                         (Bound::Excluded(key), Direction::Forward) => {
-                            match search_leaf(&store, &view, key)? {
+                            match search_leaf(pages, &view, key)? {
                                 Ok(i) => i as isize + 1,
                                 Err(i) => i as isize,
                             }
                         }
                         (Bound::Included(key), Direction::Reverse) => {
-                            match search_leaf(&store, &view, key)? {
+                            match search_leaf(pages, &view, key)? {
                                 Ok(i) => i as isize,
                                 Err(i) => i as isize - 1,
                             }
                         }
                         (Bound::Excluded(key), Direction::Reverse) => {
-                            match search_leaf(&store, &view, key)? {
+                            match search_leaf(pages, &view, key)? {
                                 Ok(i) | Err(i) => i as isize - 1,
                             }
                         }
@@ -199,7 +200,8 @@ impl Cursor {
 
     /// Moves to the next leaf in the iteration direction; false at the end of the tree.
     fn next_leaf(&mut self) -> Result<bool> {
-        let store = self.tree.store().clone();
+        let tree = self.tree.clone();
+        let pages = tree.pages();
         // Climb until a branch has a further child in our direction.
         loop {
             let Some((page, id, index)) = self.path.pop() else {
@@ -216,7 +218,7 @@ impl Cursor {
                 self.path.push((page, id, next));
                 // Descend to the outermost leaf of that child.
                 for _ in 0..DEPTH_MAX {
-                    let page = store.read(child)?;
+                    let page = pages.read(child)?;
                     match node_kind(&page) {
                         Some(NodeKind::Branch) => {
                             let view = BranchView::new(&page, child)?;
@@ -269,7 +271,8 @@ impl Cursor {
                 self.done = true;
             }
         }
-        let store = self.tree.store().clone();
+        let tree = self.tree.clone();
+        let pages = tree.pages();
         while !self.done {
             let Some((page, id, index)) = &self.leaf else {
                 self.done = true;
@@ -284,7 +287,7 @@ impl Cursor {
                 continue;
             }
             let position = index as usize;
-            let key = key_bytes(&store, view.entry(position)?.0)?;
+            let key = key_bytes(pages, view.entry(position)?.0)?;
             if !self.in_bounds(&key) {
                 self.done = true;
                 break;
@@ -301,7 +304,7 @@ impl Cursor {
                     ));
                 }
             }
-            let value = value_of(&store, page, &view, position)?;
+            let value = value_of(pages, page, &view, position)?;
             // Reuse the buffer: no allocation per entry for the order check.
             let last = self.last_key.get_or_insert_with(Vec::new);
             last.clear();

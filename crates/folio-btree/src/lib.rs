@@ -21,7 +21,7 @@
 //! use std::sync::Arc;
 //! use folio_io::MemoryStorage;
 //! use folio_pagestore::{PageStore, PageStoreOptions};
-//! use folio_btree::{BTreeMut, Catalog};
+//! use folio_btree::{BTree, BTreeMut, Catalog};
 //!
 //! # fn main() -> folio_btree::Result<()> {
 //! let store = PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default())?;
@@ -36,7 +36,7 @@
 //! catalog.update("users", users.root(), users.len())?;
 //! catalog.commit(1);
 //!
-//! let snapshot = users.view();
+//! let snapshot = BTree::new(store.clone(), users.root()); // committed: shareable
 //! let names: Vec<Vec<u8>> = snapshot.iter_rev().map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
 //! assert_eq!(names, vec![b"bob".to_vec(), b"alice".to_vec()]);
 //! assert_eq!(&*snapshot.get(b"alice")?.unwrap(), b"3");
@@ -55,6 +55,7 @@ mod integrity;
 mod iter;
 mod node;
 mod overflow;
+mod pages;
 mod tree;
 mod tree_mut;
 mod value;

@@ -11,11 +11,12 @@
 //! Each chain is owned by exactly one entry (a leaf entry's key or value, or a branch
 //! separator), so it is freed exactly once, when that entry goes away.
 
-use folio_pagestore::{PageBuf, PageId, PageStore, PageWriter};
+use folio_pagestore::{PageBuf, PageId, PageWriter};
 
 use crate::Result;
 use crate::error::corrupt;
 use crate::node::layout_consts::{KIND_OVERFLOW, get_u32, get_u64};
+use crate::pages::Pages;
 
 const DATA_OFFSET: usize = 16;
 const NO_PAGE: u64 = u64::MAX;
@@ -32,8 +33,10 @@ pub(crate) fn write_chain(writer: &mut PageWriter, bytes: &[u8]) -> Result<PageI
     let ids: Vec<PageId> = (0..count)
         .map(|_| writer.allocate())
         .collect::<Result<_, _>>()?;
-    for (index, &id) in ids.iter().enumerate() {
-        let chunk = bytes.chunks(per_page).nth(index).unwrap_or(&[]);
+    let chunks = bytes
+        .chunks(per_page)
+        .chain(bytes.is_empty().then_some(&[][..]));
+    for (index, (&id, chunk)) in ids.iter().zip(chunks).enumerate() {
         let mut buf = PageBuf::zeroed(store.page_size());
         let payload = buf.payload_mut();
         payload[0] = KIND_OVERFLOW;
@@ -41,7 +44,7 @@ pub(crate) fn write_chain(writer: &mut PageWriter, bytes: &[u8]) -> Result<PageI
         let next = ids.get(index + 1).map_or(NO_PAGE, |p| p.0);
         payload[8..16].copy_from_slice(&next.to_le_bytes());
         payload[DATA_OFFSET..DATA_OFFSET + chunk.len()].copy_from_slice(chunk);
-        writer.write(id, buf.seal(id));
+        writer.write(id, buf.into_page());
     }
     Ok(ids[0])
 }
@@ -49,12 +52,12 @@ pub(crate) fn write_chain(writer: &mut PageWriter, bytes: &[u8]) -> Result<PageI
 /// Calls `visit(page, data)` for each page of the chain of `len` bytes starting at `first`,
 /// checking its structure.
 fn walk(
-    store: &PageStore,
+    pages: Pages<'_>,
     first: PageId,
     len: usize,
     mut visit: impl FnMut(PageId, &[u8]),
 ) -> Result<()> {
-    let per_page = data_per_page(store.payload_size());
+    let per_page = data_per_page(pages.store().payload_size());
     let count = len.div_ceil(per_page).max(1);
     let mut next = first.0;
     let mut remaining = len;
@@ -66,7 +69,7 @@ fn walk(
             ));
         }
         let id = PageId(next);
-        let page = store.read(id)?;
+        let page = pages.read(id)?;
         if page.first() != Some(&KIND_OVERFLOW) {
             return Err(corrupt(id, "expected an overflow page"));
         }
@@ -85,23 +88,24 @@ fn walk(
 }
 
 /// Reads a chain of `len` bytes.
-pub(crate) fn read_chain(store: &PageStore, first: PageId, len: usize) -> Result<Vec<u8>> {
+pub(crate) fn read_chain(pages: Pages<'_>, first: PageId, len: usize) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(len);
-    walk(store, first, len, |_, data| out.extend_from_slice(data))?;
+    walk(pages, first, len, |_, data| out.extend_from_slice(data))?;
     Ok(out)
 }
 
 /// The pages of a chain (for freeing and integrity checks).
-pub(crate) fn chain_pages(store: &PageStore, first: PageId, len: usize) -> Result<Vec<PageId>> {
-    let mut pages = Vec::new();
-    walk(store, first, len, |id, _| pages.push(id))?;
-    Ok(pages)
+pub(crate) fn chain_pages(pages: Pages<'_>, first: PageId, len: usize) -> Result<Vec<PageId>> {
+    let mut ids = Vec::new();
+    walk(pages, first, len, |id, _| ids.push(id))?;
+    Ok(ids)
 }
 
-/// Frees every page of a chain.
+/// Frees every page of a chain (which may be the transaction's own).
 pub(crate) fn free_chain(writer: &mut PageWriter, first: PageId, len: usize) -> Result<()> {
     let store = writer.store().clone();
-    for page in chain_pages(&store, first, len)? {
+    let ids = chain_pages(Pages::new(&store, Some(writer)), first, len)?;
+    for page in ids {
         writer.free(page);
     }
     Ok(())

@@ -3,11 +3,12 @@
 use std::cmp::Ordering;
 use std::ops::{Bound, RangeBounds};
 
-use folio_pagestore::{Page, PageId, PageStore};
+use folio_pagestore::{Page, PageId, PageStore, PageWriter};
 
 use crate::iter::{Direction, Range};
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
 use crate::overflow::read_chain;
+use crate::pages::Pages;
 use crate::{Result, Value, error::corrupt};
 
 /// Deepest tree accepted while descending: a bound on corrupt (cyclic) pages. A tree of
@@ -16,17 +17,38 @@ pub(crate) const DEPTH_MAX: usize = 64;
 
 /// A read-only view of a tree at `root` (`None`: empty). Pages of a committed root never
 /// change, so the view is a consistent snapshot for as long as the caller keeps the pages
-/// from being reused (the page store's reader horizon).
+/// from being reused (the page store's reader horizon). A view of a tree being changed
+/// ([`crate::BTreeMut::view`]) borrows it, and also reads the pages its transaction wrote.
 #[derive(Debug, Clone)]
-pub struct BTree {
+pub struct BTree<'a> {
     store: PageStore,
+    own: Option<&'a PageWriter>,
     root: Option<PageId>,
 }
 
-impl BTree {
-    /// The tree at `root` in `store`.
+impl BTree<'static> {
+    /// The committed tree at `root` in `store`.
     pub fn new(store: PageStore, root: Option<PageId>) -> Self {
-        Self { store, root }
+        Self {
+            store,
+            own: None,
+            root,
+        }
+    }
+}
+
+impl<'a> BTree<'a> {
+    /// The tree at `root` as the transaction of `writer` sees it.
+    pub(crate) fn with_writer(writer: &'a PageWriter, root: Option<PageId>) -> Self {
+        Self {
+            store: writer.store().clone(),
+            own: Some(writer),
+            root,
+        }
+    }
+
+    pub(crate) fn pages(&self) -> Pages<'_> {
+        Pages::new(&self.store, self.own)
     }
 
     /// The root page, `None` for an empty tree.
@@ -44,16 +66,17 @@ impl BTree {
         let Some(mut id) = self.root else {
             return Ok(None);
         };
+        let pages = self.pages();
         for _ in 0..DEPTH_MAX {
-            let page = self.store.read(id)?;
+            let page = pages.read(id)?;
             match node_kind(&page) {
                 Some(NodeKind::Branch) => {
-                    id = child_for(&self.store, &page, id, key)?.1;
+                    id = child_for(pages, &page, id, key)?.1;
                 }
                 Some(NodeKind::Leaf) => {
                     let view = LeafView::new(&page, id)?;
-                    return match search_leaf(&self.store, &view, key)? {
-                        Ok(index) => Ok(Some(value_of(&self.store, &page, &view, index)?)),
+                    return match search_leaf(pages, &view, key)? {
+                        Ok(index) => Ok(Some(value_of(pages, &page, &view, index)?)),
                         Err(_) => Ok(None),
                     };
                 }
@@ -63,24 +86,38 @@ impl BTree {
         Err(corrupt(id, "tree deeper than any valid tree"))
     }
 
-    /// True when `key` is present.
+    /// True when `key` is present (its value is not read).
     pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.get(key)?.is_some())
+        let Some(mut id) = self.root else {
+            return Ok(false);
+        };
+        let pages = self.pages();
+        for _ in 0..DEPTH_MAX {
+            let page = pages.read(id)?;
+            match node_kind(&page) {
+                Some(NodeKind::Branch) => id = child_for(pages, &page, id, key)?.1,
+                Some(NodeKind::Leaf) => {
+                    return Ok(search_leaf(pages, &LeafView::new(&page, id)?, key)?.is_ok());
+                }
+                None => return Err(corrupt(id, "not a tree node")),
+            }
+        }
+        Err(corrupt(id, "tree deeper than any valid tree"))
     }
 
     /// Entries in `range`, in ascending key order. Keys may be given as anything that
     /// views as bytes: `tree.range(b"a".as_slice()..b"m".as_slice())`, `tree.range(start_vec..)`.
-    pub fn range<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range {
+    pub fn range<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range<'a> {
         Range::new(self.clone(), owned_bounds(&range), Direction::Forward)
     }
 
     /// Entries in `range`, in descending key order.
-    pub fn range_rev<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range {
+    pub fn range_rev<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range<'a> {
         Range::new(self.clone(), owned_bounds(&range), Direction::Reverse)
     }
 
     /// Every entry, descending.
-    pub fn iter_rev(&self) -> Range {
+    pub fn iter_rev(&self) -> Range<'a> {
         self.range_rev::<[u8], std::ops::RangeFull>(..)
     }
 
@@ -89,23 +126,23 @@ impl BTree {
         clippy::iter_without_into_iter,
         reason = "items are Results read from pages; `for x in &tree` would hide the error handling"
     )]
-    pub fn iter(&self) -> Range {
+    pub fn iter(&self) -> Range<'a> {
         self.range::<[u8], std::ops::RangeFull>(..)
     }
 
     /// Entries whose key starts with `prefix`, ascending.
-    pub fn prefix(&self, prefix: &[u8]) -> Range {
+    pub fn prefix(&self, prefix: &[u8]) -> Range<'a> {
         Range::new(self.clone(), prefix_bounds(prefix), Direction::Forward)
     }
 
     /// Entries whose key starts with `prefix`, descending.
-    pub fn prefix_rev(&self, prefix: &[u8]) -> Range {
+    pub fn prefix_rev(&self, prefix: &[u8]) -> Range<'a> {
         Range::new(self.clone(), prefix_bounds(prefix), Direction::Reverse)
     }
 
     /// Entries whose key starts with `prefix` and is greater than `after`, ascending: the
     /// next page of a prefix scan whose previous page ended at key `after`.
-    pub fn prefix_after(&self, prefix: &[u8], after: &[u8]) -> Range {
+    pub fn prefix_after(&self, prefix: &[u8], after: &[u8]) -> Range<'a> {
         let (start, end) = prefix_bounds(prefix);
         let start = if after >= prefix {
             Bound::Excluded(after.to_vec())
@@ -168,25 +205,26 @@ fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> OwnedB
 }
 
 /// Compares a stored key with `key`, loading it from overflow if needed.
-pub(crate) fn compare_key(store: &PageStore, stored: KeyRef<'_>, key: &[u8]) -> Result<Ordering> {
+pub(crate) fn compare_key(pages: Pages<'_>, stored: KeyRef<'_>, key: &[u8]) -> Result<Ordering> {
     Ok(match stored {
         KeyRef::Inline(bytes) => bytes.cmp(key),
-        KeyRef::Overflow { first, len } => read_chain(store, first, len)?.as_slice().cmp(key),
+        KeyRef::Overflow { first, len } => read_chain(pages, first, len)?.as_slice().cmp(key),
     })
 }
 
 /// The full bytes of a stored key.
-pub(crate) fn key_bytes(store: &PageStore, stored: KeyRef<'_>) -> Result<Vec<u8>> {
+pub(crate) fn key_bytes(pages: Pages<'_>, stored: KeyRef<'_>) -> Result<Vec<u8>> {
     match stored {
         KeyRef::Inline(bytes) => Ok(bytes.to_vec()),
-        KeyRef::Overflow { first, len } => read_chain(store, first, len),
+        KeyRef::Overflow { first, len } => read_chain(pages, first, len),
     }
 }
 
-/// The child of a branch to descend into for `key`: the number of separators `<= key`.
+/// The child of a branch (its payload) to descend into for `key`: the number of separators
+/// `<= key`.
 pub(crate) fn child_for(
-    store: &PageStore,
-    page: &Page,
+    pages: Pages<'_>,
+    page: &[u8],
     id: PageId,
     key: &[u8],
 ) -> Result<(usize, PageId)> {
@@ -194,7 +232,11 @@ pub(crate) fn child_for(
     let (mut low, mut high) = (0, view.len());
     while low < high {
         let mid = usize::midpoint(low, high);
-        if compare_key(store, view.key(mid)?, key)? == Ordering::Greater {
+        let order = match view.inline_key_cmp(mid, key) {
+            Some(order) => order,
+            None => compare_key(pages, view.key(mid)?, key)?,
+        };
+        if order == Ordering::Greater {
             high = mid;
         } else {
             low = mid + 1;
@@ -205,14 +247,18 @@ pub(crate) fn child_for(
 
 /// Binary search in a leaf: `Ok(index)` of `key`, or `Err(insertion point)`.
 pub(crate) fn search_leaf(
-    store: &PageStore,
+    pages: Pages<'_>,
     view: &LeafView<'_>,
     key: &[u8],
 ) -> Result<Result<usize, usize>> {
     let (mut low, mut high) = (0, view.len());
     while low < high {
         let mid = usize::midpoint(low, high);
-        match compare_key(store, view.entry(mid)?.0, key)? {
+        let order = match view.inline_key_cmp(mid, key) {
+            Some(order) => order,
+            None => compare_key(pages, view.entry(mid)?.0, key)?,
+        };
+        match order {
             Ordering::Less => low = mid + 1,
             Ordering::Greater => high = mid,
             Ordering::Equal => return Ok(Ok(mid)),
@@ -223,13 +269,13 @@ pub(crate) fn search_leaf(
 
 /// The value of entry `index` of a leaf.
 pub(crate) fn value_of(
-    store: &PageStore,
+    pages: Pages<'_>,
     page: &Page,
     view: &LeafView<'_>,
     index: usize,
 ) -> Result<Value> {
     Ok(match view.entry(index)?.1 {
         ValueRef::Inline(range) => Value::in_page(page.clone(), range),
-        ValueRef::Overflow { first, len } => Value::owned(read_chain(store, first, len as usize)?),
+        ValueRef::Overflow { first, len } => Value::owned(read_chain(pages, first, len as usize)?),
     })
 }

@@ -1,23 +1,37 @@
-//! [`BTreeMut`]: a tree being changed inside a write transaction (copy-on-write).
+//! [`BTreeMut`]: a tree being changed inside a write transaction (copy-on-write, then in
+//! place).
 //!
-//! Every change rewrites the path from the changed leaf to the root. A page the open
-//! transaction allocated is rewritten in place (nothing committed refers to it); any other
-//! page is copied to a new page and the old one freed (it stays readable by older snapshots
-//! until the page store's reclamation rules let it go).
-
-use std::collections::HashSet;
+//! # How a change is made
+//! 1. Descend from the root to the leaf, making each page on the path the transaction's own
+//!    ([`BTreeMut::own_child`]): a page the transaction already owns is used as it is; any
+//!    other (committed, shared with readers) is copied to a newly allocated page, the parent's
+//!    child pointer (an 8-byte write into the already-owned parent) is pointed at the copy,
+//!    and the old page is freed (readers of older snapshots keep reading it until the page
+//!    store's reclamation rules let it go).
+//! 2. Edit the leaf in place ([`crate::node::Slotted`]): an insert shifts a few offset slots
+//!    and writes one entry; nothing is decoded or re-encoded.
+//! 3. A leaf (or branch) that is full splits into a new page; the separator goes up the path
+//!    the descent recorded (`split.rs`). A leaf or branch left under a quarter full merges with
+//!    a neighbour (`remove.rs`).
+//!
+//! So a transaction copies each page it touches once, however many changes it makes there;
+//! its pages stay private to it ([`folio_pagestore::PageWriter`]) until it commits.
 
 use folio_pagestore::{PageBuf, PageId, PageStore, PageWriter};
 
 use crate::node::{
-    BranchEntry, BranchNode, KEY_BYTES_MAX, KeyRef, LeafEntry, LeafNode, LeafView, NodeKind,
-    Stored, VALUE_BYTES_MAX, ValueRef, key_inline_max, node_kind, splice_leaf, value_inline_max,
+    KEY_BYTES_MAX, KeyRef, LeafEntry, LeafView, NodeKind, Slotted, StoredRef, VALUE_BYTES_MAX,
+    ValueRef, check_slotted, entry_key, key_inline_max, node_kind, value_inline_max,
 };
 use crate::overflow::{free_chain, read_chain, write_chain};
+use crate::pages::Pages;
 use crate::tree::{BTree, DEPTH_MAX, child_for, search_leaf};
 use crate::{Error, Result, Value, error::corrupt};
 
+mod free;
 mod relocate;
+mod remove;
+mod split;
 
 /// A tree being modified. Owns the [`PageWriter`] of its owner (one per column family), so
 /// trees of different owners never contend.
@@ -28,6 +42,10 @@ pub struct BTreeMut {
     len: u64,
     committed_root: Option<PageId>,
     committed_len: u64,
+    /// Reused by every edit: the page compaction buffer and the descent's path (each
+    /// owned branch with the child index taken), so an edit allocates nothing.
+    scratch: Vec<u8>,
+    path: Vec<(PageId, usize)>,
 }
 
 /// A point inside a transaction a [`BTreeMut`] can roll back to.
@@ -38,26 +56,46 @@ pub struct TreeSavepoint {
     writer: folio_pagestore::WriterSavepoint,
 }
 
-/// How a subtree changed after an insert.
-enum Grown {
-    Same(PageId),
-    /// Split in two: `left`, and the separator whose child is the right half.
-    Split {
-        left: PageId,
-        separator: BranchEntry,
-    },
-}
-
-/// A subtree after a removal: its (possibly new) page and whether it is underfull.
-struct Shrunk {
-    id: PageId,
-    underfull: bool,
-}
-
+/// What an insert or removal found.
 #[derive(Default)]
 struct Outcome {
-    replaced: bool,
+    /// An entry with the key was there (replaced or removed).
+    found: bool,
+    /// Its value, when asked for.
     old: Option<Vec<u8>>,
+}
+
+/// A key or value copied out of a page, to be written elsewhere (a separator going up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OwnedKey {
+    Inline(Vec<u8>),
+    Overflow { first: PageId, len: usize },
+}
+
+impl OwnedKey {
+    pub(crate) fn from_ref(key: KeyRef<'_>) -> Self {
+        match key {
+            KeyRef::Inline(bytes) => OwnedKey::Inline(bytes.to_vec()),
+            KeyRef::Overflow { first, len } => OwnedKey::Overflow { first, len },
+        }
+    }
+
+    pub(crate) fn from_stored(key: StoredRef<'_>) -> Self {
+        match key {
+            StoredRef::Inline(bytes) => OwnedKey::Inline(bytes.to_vec()),
+            StoredRef::Overflow { first, len } => OwnedKey::Overflow { first, len },
+        }
+    }
+
+    pub(crate) fn as_stored(&self) -> StoredRef<'_> {
+        match self {
+            OwnedKey::Inline(bytes) => StoredRef::Inline(bytes),
+            OwnedKey::Overflow { first, len } => StoredRef::Overflow {
+                first: *first,
+                len: *len,
+            },
+        }
+    }
 }
 
 impl BTreeMut {
@@ -69,6 +107,8 @@ impl BTreeMut {
             len,
             committed_root: root,
             committed_len: len,
+            scratch: Vec::new(),
+            path: Vec::new(),
         }
     }
 
@@ -92,14 +132,20 @@ impl BTreeMut {
         self.len == 0
     }
 
-    /// A read view of the current state (uncommitted changes included).
-    pub fn view(&self) -> BTree {
-        BTree::new(self.store().clone(), self.root)
+    /// A read view of the current state (uncommitted changes included). It borrows the tree:
+    /// no change can be made while it lives.
+    pub fn view(&self) -> BTree<'_> {
+        BTree::with_writer(&self.writer, self.root)
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
         self.view().get(key)
+    }
+
+    /// [`crate::check_tree`] of the current state (uncommitted changes included).
+    pub fn check(&self) -> Result<crate::IntegrityReport> {
+        crate::integrity::check_pages(self.pages(), self.root)
     }
 
     /// Inserts or replaces `key`; returns the previous value.
@@ -110,7 +156,7 @@ impl BTreeMut {
     /// Inserts or replaces `key` without reading the previous value (cheaper when it is
     /// large); returns whether a value was replaced.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
-        Ok(self.upsert(key, value, false)?.replaced)
+        Ok(self.upsert(key, value, false)?.found)
     }
 
     /// Removes `key`; returns its value.
@@ -120,7 +166,7 @@ impl BTreeMut {
 
     /// Removes `key` without reading its value; returns whether it was present.
     pub fn delete_key(&mut self, key: &[u8]) -> Result<bool> {
-        Ok(self.delete(key, false)?.replaced)
+        Ok(self.delete(key, false)?.found)
     }
 
     /// Makes the changes part of commit `version` (see [`PageWriter::commit`]); the caller
@@ -160,22 +206,9 @@ impl BTreeMut {
         self.len = self.committed_len;
     }
 
-    /// Frees every page of the tree (nodes and overflow chains) and empties it.
-    pub fn clear(&mut self) -> Result<()> {
-        if let Some(root) = self.root.take() {
-            self.free_subtree(root, 0, &mut HashSet::new())?;
-        }
-        self.len = 0;
-        Ok(())
-    }
-
-    /// Frees every page of *another* tree (at `root`) through this tree's writer, so the
-    /// frees are settled with this tree's next commit (dropping a column family).
-    pub fn free_tree_pages(&mut self, root: Option<PageId>) -> Result<()> {
-        match root {
-            Some(root) => self.free_subtree(root, 0, &mut HashSet::new()),
-            None => Ok(()),
-        }
+    /// Bytes of pages the open transaction wrote and holds until it commits.
+    pub fn private_bytes(&self) -> usize {
+        self.writer.private_bytes()
     }
 
     /// Gives the writer back (for example to open another tree with it).
@@ -185,6 +218,11 @@ impl BTreeMut {
 
     fn payload(&self) -> usize {
         self.store().payload_size()
+    }
+
+    /// Where this tree reads pages: its transaction's own first.
+    fn pages(&self) -> Pages<'_> {
+        Pages::new(self.writer.store(), Some(&self.writer))
     }
 
     fn check_sizes(key: &[u8], value: &[u8]) -> Result<()> {
@@ -203,118 +241,125 @@ impl BTreeMut {
         Ok(())
     }
 
-    fn upsert(&mut self, key: &[u8], value: &[u8], want_old: bool) -> Result<Outcome> {
-        Self::check_sizes(key, value)?;
-        let mut outcome = Outcome::default();
-        match self.root {
-            None => {
-                let entry = self.new_entry(key, value)?;
-                let node = LeafNode {
-                    entries: vec![entry],
-                };
-                self.root = Some(self.write_node(None, node.encode(self.store().page_size()))?);
-            }
-            Some(root) => match self.insert_into(root, key, value, want_old, &mut outcome, 0)? {
-                Grown::Same(id) => self.root = Some(id),
-                Grown::Split { left, separator } => {
-                    let node = BranchNode {
-                        first_child: left,
-                        entries: vec![separator],
-                    };
-                    self.root = Some(self.write_node(None, node.encode(self.store().page_size()))?);
-                }
-            },
-        }
-        if !outcome.replaced {
-            self.len = self.len.saturating_add(1);
-        }
-        Ok(outcome)
-    }
-
-    fn delete(&mut self, key: &[u8], want_old: bool) -> Result<Outcome> {
-        let mut outcome = Outcome::default();
-        let Some(root) = self.root else {
-            return Ok(outcome);
-        };
-        let Some(shrunk) = self.remove_from(root, key, want_old, &mut outcome, 0)? else {
-            return Ok(outcome);
-        };
-        // Saturating: a length recorded by a damaged catalog must not panic here.
-        self.len = self.len.saturating_sub(1);
-        self.root = Some(shrunk.id);
-        self.collapse_root()?;
-        Ok(outcome)
-    }
-
-    /// Removes empty roots: an empty leaf root empties the tree, a branch root with one child
-    /// is replaced by that child.
-    fn collapse_root(&mut self) -> Result<()> {
-        while let Some(root) = self.root {
-            let page = self.store().read(root)?;
-            let count = u16::from_le_bytes([page[2], page[3]]);
-            match node_kind(&page) {
-                Some(NodeKind::Leaf) if count == 0 => {
-                    self.writer.free(root);
-                    self.root = None;
-                }
-                Some(NodeKind::Branch) if count == 0 => {
-                    let node =
-                        BranchNode::decode(&page, root, &|f, l| read_chain(self.store(), f, l))?;
-                    self.writer.free(root);
-                    self.root = Some(node.first_child);
-                }
-                _ => break,
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes a node: in place if this transaction allocated `old`, else to a new page
-    /// (freeing `old`).
-    fn write_node(&mut self, old: Option<PageId>, buf: PageBuf) -> Result<PageId> {
-        let id = match old {
-            Some(id) if self.writer.allocated_in_txn(id) => id,
-            Some(id) => {
-                self.writer.free(id);
-                self.writer.allocate()?
-            }
-            None => self.writer.allocate()?,
-        };
-        self.writer.write(id, buf.seal(id));
+    /// A new, empty node of `kind`, owned by the transaction.
+    fn new_node(&mut self, kind: NodeKind) -> Result<PageId> {
+        let id = self.writer.allocate()?;
+        let page = PageBuf::zeroed(self.store().page_size()).into_page();
+        self.writer.write(id, page);
+        Slotted::init(self.node_bytes(id), kind);
         Ok(id)
     }
 
-    fn new_entry(&mut self, key: &[u8], value: &[u8]) -> Result<LeafEntry> {
-        let key_overflow = if key.len() > key_inline_max(self.payload()) {
-            Some(write_chain(&mut self.writer, key)?)
+    /// The bytes of a node the transaction owns, for editing.
+    fn node_bytes(&mut self, id: PageId) -> &mut [u8] {
+        self.writer
+            .private_mut(id)
+            .expect("the node was made the transaction's own before it is edited")
+    }
+
+    /// A node the transaction owns, as an editable page of `kind`.
+    fn node_mut(&mut self, id: PageId, kind: NodeKind) -> Slotted<&mut [u8]> {
+        edit(&mut self.writer, id, kind)
+    }
+
+    /// The payload of a page the transaction owns, to read.
+    fn own_page(&self, id: PageId) -> &[u8] {
+        self.writer
+            .private(id)
+            .expect("the node was made the transaction's own before it is read as such")
+    }
+
+    /// Makes node `id` the transaction's own: returns it when it is already, else copies it
+    /// to a new page (checked first: an edit must never trust a damaged page) and frees it.
+    fn own(&mut self, id: PageId) -> Result<PageId> {
+        if self.writer.allocated_in_txn(id) {
+            return Ok(id);
+        }
+        let page = self.pages().read(id)?;
+        let kind = node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))?;
+        check_slotted(&page, id, kind)?;
+        let copy = self.writer.allocate()?;
+        self.writer.write(copy, page.to_buf().into_page());
+        self.writer.free(id);
+        Ok(copy)
+    }
+
+    /// Makes child `index` of the owned branch `parent` the transaction's own, pointing the
+    /// parent at the copy when one was made; returns the child's (new) id.
+    fn own_child(&mut self, parent: PageId, index: usize) -> Result<PageId> {
+        let child = self.node_mut(parent, NodeKind::Branch).child(index);
+        let owned = self.own(child)?;
+        if owned != child {
+            self.node_mut(parent, NodeKind::Branch)
+                .set_child(index, owned);
+        }
+        Ok(owned)
+    }
+
+    /// Makes the root the transaction's own.
+    fn own_root(&mut self, root: PageId) -> Result<PageId> {
+        let owned = self.own(root)?;
+        self.root = Some(owned);
+        Ok(owned)
+    }
+
+    /// Descends from the root to the leaf for `key`, making every page on the way the
+    /// transaction's own and recording the branches in `self.path`; returns the leaf.
+    fn descend_owned(&mut self, root: PageId, key: &[u8]) -> Result<PageId> {
+        self.path.clear();
+        let mut id = self.own_root(root)?;
+        for _ in 0..DEPTH_MAX {
+            let page = self.own_page(id);
+            match node_kind(page) {
+                Some(NodeKind::Leaf) => return Ok(id),
+                Some(NodeKind::Branch) => {
+                    let (index, _) = child_for(self.pages(), self.own_page(id), id, key)?;
+                    let child = self.own_child(id, index)?;
+                    self.path.push((id, index));
+                    id = child;
+                }
+                None => return Err(corrupt(id, "not a tree node")),
+            }
+        }
+        Err(corrupt(id, "tree deeper than any valid tree"))
+    }
+
+    /// The key as a leaf stores it: inline, or in a new overflow chain when long.
+    fn store_key<'k>(&mut self, key: &'k [u8]) -> Result<StoredRef<'k>> {
+        Ok(if key.len() > key_inline_max(self.payload()) {
+            StoredRef::Overflow {
+                first: write_chain(&mut self.writer, key)?,
+                len: key.len(),
+            }
         } else {
-            None
-        };
-        Ok(LeafEntry {
-            key: key.to_vec(),
-            key_overflow,
-            value: self.store_value(value)?,
+            StoredRef::Inline(key)
         })
     }
 
-    fn store_value(&mut self, value: &[u8]) -> Result<Stored> {
-        if value.len() > value_inline_max(self.payload()) {
-            Ok(Stored::Overflow {
+    /// The value as a leaf stores it: inline, or in a new overflow chain when long.
+    fn store_value<'v>(&mut self, value: &'v [u8]) -> Result<StoredRef<'v>> {
+        Ok(if value.len() > value_inline_max(self.payload()) {
+            StoredRef::Overflow {
                 first: write_chain(&mut self.writer, value)?,
-                len: value.len() as u32,
-            })
+                len: value.len(),
+            }
         } else {
-            Ok(Stored::Inline(value.to_vec()))
-        }
+            StoredRef::Inline(value)
+        })
     }
 
-    /// Frees a stored value, first reading it if `want` is set.
-    fn release(&mut self, stored: Stored, want: bool) -> Result<Option<Vec<u8>>> {
-        match stored {
-            Stored::Inline(bytes) => Ok(want.then_some(bytes)),
-            Stored::Overflow { first, len } => {
+    /// Frees a stored value (its overflow chain), first reading it if `want` is set.
+    fn release_value(
+        &mut self,
+        leaf: PageId,
+        value: ValueRef,
+        want: bool,
+    ) -> Result<Option<Vec<u8>>> {
+        match value {
+            ValueRef::Inline(range) => Ok(want.then(|| self.own_page(leaf)[range].to_vec())),
+            ValueRef::Overflow { first, len } => {
                 let bytes = if want {
-                    Some(read_chain(self.store(), first, len as usize)?)
+                    Some(read_chain(self.pages(), first, len as usize)?)
                 } else {
                     None
                 };
@@ -324,335 +369,122 @@ impl BTreeMut {
         }
     }
 
-    fn decode_leaf(&self, id: PageId) -> Result<LeafNode> {
-        let page = self.store().read(id)?;
-        LeafNode::decode(&page, id, &|f, l| read_chain(self.store(), f, l))
-    }
-
-    fn decode_branch(&self, id: PageId) -> Result<BranchNode> {
-        let page = self.store().read(id)?;
-        BranchNode::decode(&page, id, &|f, l| read_chain(self.store(), f, l))
-    }
-
-    fn kind(&self, id: PageId) -> Result<NodeKind> {
-        node_kind(&self.store().read(id)?).ok_or_else(|| corrupt(id, "not a tree node"))
-    }
-
-    fn insert_into(
-        &mut self,
-        id: PageId,
-        key: &[u8],
-        value: &[u8],
-        want_old: bool,
-        outcome: &mut Outcome,
-        depth: usize,
-    ) -> Result<Grown> {
-        if depth > DEPTH_MAX {
-            return Err(corrupt(id, "tree deeper than any valid tree"));
-        }
-        let page = self.store().read(id)?;
-        match node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))? {
-            NodeKind::Leaf => {
-                let view = LeafView::new(&page, id)?;
-                let (index, replacing, entry) = match search_leaf(self.store(), &view, key)? {
-                    Ok(index) => {
-                        let (stored_key, stored_value) = view.entry(index)?;
-                        let previous = stored_of(&page, stored_value);
-                        let key_overflow = match stored_key {
-                            KeyRef::Overflow { first, .. } => Some(first),
-                            KeyRef::Inline(_) => None,
-                        };
-                        let value = self.store_value(value)?;
-                        outcome.replaced = true;
-                        outcome.old = self.release(previous, want_old)?;
-                        let entry = LeafEntry {
-                            key: key.to_vec(),
-                            key_overflow,
-                            value,
-                        };
-                        (index, true, entry)
-                    }
-                    Err(index) => (index, false, self.new_entry(key, value)?),
+    fn upsert(&mut self, key: &[u8], value: &[u8], want_old: bool) -> Result<Outcome> {
+        Self::check_sizes(key, value)?;
+        let Some(root) = self.root else {
+            let entry = LeafEntry {
+                key: self.store_key(key)?,
+                value: self.store_value(value)?,
+            };
+            let leaf = self.new_node(NodeKind::Leaf)?;
+            let mut node = edit(&mut self.writer, leaf, NodeKind::Leaf);
+            let at = node
+                .insert(0, entry.len(), &mut self.scratch)
+                .expect("an empty leaf holds any entry");
+            entry.write(&mut node.bytes_mut()[at..at + entry.len()]);
+            self.root = Some(leaf);
+            self.len = self.len.saturating_add(1);
+            return Ok(Outcome::default());
+        };
+        let leaf = self.descend_owned(root, key)?;
+        let found = {
+            let view = LeafView::new(self.own_page(leaf), leaf)?;
+            match search_leaf(self.pages(), &view, key)? {
+                Ok(index) => {
+                    let (stored_key, stored_value) = view.entry(index)?;
+                    Ok((index, OwnedKey::from_ref(stored_key), stored_value))
+                }
+                Err(index) => Err(index),
+            }
+        };
+        let mut outcome = Outcome::default();
+        match found {
+            Ok((index, stored_key, old_value)) => {
+                outcome.found = true;
+                outcome.old = self.release_value(leaf, old_value, want_old)?;
+                // The key keeps its form (and its overflow chain, if any).
+                let key = match &stored_key {
+                    OwnedKey::Inline(_) => StoredRef::Inline(key),
+                    OwnedKey::Overflow { first, len } => StoredRef::Overflow {
+                        first: *first,
+                        len: *len,
+                    },
                 };
-                let appended = !replacing && index == view.len();
-                let mut encoded = Vec::new();
-                entry.encode_into(&mut encoded);
-                let page_size = self.store().page_size();
-                // Fast path: splice the entry's bytes into the page without decoding it.
-                if let Some((buf, _)) =
-                    splice_leaf(&page, id, index, replacing, Some(&encoded), page_size)?
-                {
-                    return Ok(Grown::Same(self.write_node(Some(id), buf)?));
-                }
-                // It no longer fits: decode and split.
-                let mut node = self.decode_leaf(id)?;
-                if replacing {
-                    node.entries[index] = entry;
-                } else {
-                    node.entries.insert(index, entry);
-                }
-                self.write_leaf(id, node, appended)
-            }
-            NodeKind::Branch => {
-                let (index, child) = child_for(self.store(), &page, id, key)?;
-                drop(page);
-                match self.insert_into(child, key, value, want_old, outcome, depth + 1)? {
-                    Grown::Same(new_child) if new_child == child => Ok(Grown::Same(id)),
-                    Grown::Same(new_child) => {
-                        let mut node = self.decode_branch(id)?;
-                        node.set_child(index, new_child);
-                        self.write_branch(id, node)
-                    }
-                    Grown::Split { left, separator } => {
-                        let mut node = self.decode_branch(id)?;
-                        node.set_child(index, left);
-                        node.entries.insert(index, separator);
-                        self.write_branch(id, node)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Writes a leaf, splitting it if it no longer fits. After an append at the end the left
-    /// half keeps everything but the new entry, so sorted inserts fill pages completely.
-    fn write_leaf(&mut self, id: PageId, mut node: LeafNode, appended: bool) -> Result<Grown> {
-        let payload = self.payload();
-        let page_size = self.store().page_size();
-        if node.encoded_len() <= payload {
-            return Ok(Grown::Same(
-                self.write_node(Some(id), node.encode(page_size))?,
-            ));
-        }
-        let sizes: Vec<usize> = node.entries.iter().map(LeafEntry::node_bytes).collect();
-        let last = node.entries.len() - 1;
-        let split = if appended
-            && crate::node::leaf_header_bytes() + sizes[..last].iter().sum::<usize>() <= payload
-        {
-            last
-        } else {
-            balanced_split(&sizes, crate::node::leaf_header_bytes(), payload)
-                .ok_or_else(|| corrupt(id, "leaf entries too large to split"))?
-        };
-        let right = LeafNode {
-            entries: node.entries.split_off(split),
-        };
-        let separator_key = shortest_separator(&node.entries[split - 1].key, &right.entries[0].key);
-        let key_overflow = if separator_key.len() > key_inline_max(payload) {
-            Some(write_chain(&mut self.writer, &separator_key)?)
-        } else {
-            None
-        };
-        let left = self.write_node(Some(id), node.encode(page_size))?;
-        let right = self.write_node(None, right.encode(page_size))?;
-        Ok(Grown::Split {
-            left,
-            separator: BranchEntry {
-                key: separator_key,
-                key_overflow,
-                child: right,
-            },
-        })
-    }
-
-    /// Writes a branch, splitting it around a middle separator (which moves up) if needed.
-    fn write_branch(&mut self, id: PageId, mut node: BranchNode) -> Result<Grown> {
-        let payload = self.payload();
-        let page_size = self.store().page_size();
-        if node.encoded_len() <= payload {
-            return Ok(Grown::Same(
-                self.write_node(Some(id), node.encode(page_size))?,
-            ));
-        }
-        let sizes: Vec<usize> = node.entries.iter().map(BranchEntry::node_bytes).collect();
-        // The middle entry moves up: left = entries[..middle], right = entries[middle + 1..].
-        let header = crate::node::branch_header_bytes();
-        let middle = (1..sizes.len() - 1)
-            .filter(|&m| {
-                header + sizes[..m].iter().sum::<usize>() <= payload
-                    && header + sizes[m + 1..].iter().sum::<usize>() <= payload
-            })
-            .min_by_key(|&m| {
-                let left: usize = sizes[..m].iter().sum();
-                let right: usize = sizes[m + 1..].iter().sum();
-                left.abs_diff(right)
-            })
-            .ok_or_else(|| corrupt(id, "branch entries too large to split"))?;
-        let mut right_entries = node.entries.split_off(middle);
-        let mut separator = right_entries.remove(0);
-        let right = BranchNode {
-            first_child: separator.child,
-            entries: right_entries,
-        };
-        let left = self.write_node(Some(id), node.encode(page_size))?;
-        separator.child = self.write_node(None, right.encode(page_size))?;
-        Ok(Grown::Split { left, separator })
-    }
-
-    fn remove_from(
-        &mut self,
-        id: PageId,
-        key: &[u8],
-        want_old: bool,
-        outcome: &mut Outcome,
-        depth: usize,
-    ) -> Result<Option<Shrunk>> {
-        if depth > DEPTH_MAX {
-            return Err(corrupt(id, "tree deeper than any valid tree"));
-        }
-        let page = self.store().read(id)?;
-        let quarter = self.payload() / 4;
-        match node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))? {
-            NodeKind::Leaf => {
-                let view = LeafView::new(&page, id)?;
-                let Ok(index) = search_leaf(self.store(), &view, key)? else {
-                    return Ok(None);
+                let entry = LeafEntry {
+                    key,
+                    value: self.store_value(value)?,
                 };
-                let (stored_key, stored_value) = view.entry(index)?;
-                if let KeyRef::Overflow { first, len } = stored_key {
-                    free_chain(&mut self.writer, first, len)?;
-                }
-                outcome.replaced = true;
-                outcome.old = self.release(stored_of(&page, stored_value), want_old)?;
-                let (buf, used) =
-                    splice_leaf(&page, id, index, true, None, self.store().page_size())?
-                        .expect("a leaf with one entry fewer fits its page");
-                let id = self.write_node(Some(id), buf)?;
-                Ok(Some(Shrunk {
-                    id,
-                    underfull: used < quarter,
-                }))
+                self.replace_entry(leaf, index, &entry)?;
             }
-            NodeKind::Branch => {
-                let (index, child) = child_for(self.store(), &page, id, key)?;
-                drop(page);
-                let Some(shrunk) = self.remove_from(child, key, want_old, outcome, depth + 1)?
-                else {
-                    return Ok(None);
+            Err(index) => {
+                let entry = LeafEntry {
+                    key: self.store_key(key)?,
+                    value: self.store_value(value)?,
                 };
-                if shrunk.id == child && !shrunk.underfull {
-                    return Ok(Some(Shrunk {
-                        id,
-                        underfull: false,
-                    }));
-                }
-                let mut node = self.decode_branch(id)?;
-                node.set_child(index, shrunk.id);
-                if shrunk.underfull && !node.entries.is_empty() {
-                    self.merge_children(&mut node, index)?;
-                }
-                let underfull = node.encoded_len() < quarter;
-                let id = self.write_node(Some(id), node.encode(self.store().page_size()))?;
-                Ok(Some(Shrunk { id, underfull }))
+                self.insert_entry(leaf, index, &entry)?;
+                self.len = self.len.saturating_add(1);
             }
         }
+        Ok(outcome)
     }
 
-    /// Merges child `index` of `node` with a neighbour when both fit in one page.
-    fn merge_children(&mut self, node: &mut BranchNode, index: usize) -> Result<()> {
-        let left_index = if index > 0 { index - 1 } else { 0 };
-        let (left_id, right_id) = (node.child(left_index), node.child(left_index + 1));
-        let payload = self.payload();
-        let page_size = self.store().page_size();
-        let merged = match self.kind(left_id)? {
-            NodeKind::Leaf => {
-                let mut left = self.decode_leaf(left_id)?;
-                let right = self.decode_leaf(right_id)?;
-                left.entries.extend(right.entries);
-                if left.encoded_len() > payload {
-                    return Ok(());
-                }
-                // The separator disappears: free its own overflow chain.
-                let separator = node.entries.remove(left_index);
-                if let Some(first) = separator.key_overflow {
-                    free_chain(&mut self.writer, first, separator.key.len())?;
-                }
-                left.encode(page_size)
-            }
-            NodeKind::Branch => {
-                let mut left = self.decode_branch(left_id)?;
-                let right = self.decode_branch(right_id)?;
-                let separator = &node.entries[left_index];
-                let pulled_down = BranchEntry {
-                    key: separator.key.clone(),
-                    key_overflow: separator.key_overflow,
-                    child: right.first_child,
-                };
-                left.entries.push(pulled_down);
-                left.entries.extend(right.entries);
-                if left.encoded_len() > payload {
-                    return Ok(());
-                }
-                // The separator moved down into the merged node, with its overflow chain.
-                node.entries.remove(left_index);
-                left.encode(page_size)
-            }
-        };
-        let merged_id = self.write_node(Some(left_id), merged)?;
-        self.writer.free(right_id);
-        node.set_child(left_index, merged_id);
-        Ok(())
+    /// Writes `entry` at position `index` of the owned leaf, splitting it when it is full.
+    fn insert_entry(&mut self, leaf: PageId, index: usize, entry: &LeafEntry<'_>) -> Result<()> {
+        let mut node = edit(&mut self.writer, leaf, NodeKind::Leaf);
+        if let Some(at) = node.insert(index, entry.len(), &mut self.scratch) {
+            entry.write(&mut node.bytes_mut()[at..at + entry.len()]);
+            return Ok(());
+        }
+        self.split_leaf(leaf, index, entry)
     }
 
-    /// Frees a subtree: nodes, values' and keys' overflow chains, separators' chains.
-    /// `visited` makes a damaged tree that reaches a page twice an error, not a double free
-    /// or an exponential walk.
-    fn free_subtree(
-        &mut self,
-        id: PageId,
-        depth: usize,
-        visited: &mut HashSet<PageId>,
-    ) -> Result<()> {
-        if depth > DEPTH_MAX {
-            return Err(corrupt(id, "tree deeper than any valid tree"));
+    /// Replaces entry `index` of the owned leaf with `entry` (same key).
+    fn replace_entry(&mut self, leaf: PageId, index: usize, entry: &LeafEntry<'_>) -> Result<()> {
+        let mut node = edit(&mut self.writer, leaf, NodeKind::Leaf);
+        let old_len = node.entry_len(index);
+        if old_len == entry.len() {
+            entry.write(node.entry_mut(index));
+            return Ok(());
         }
-        if !visited.insert(id) {
-            return Err(corrupt(id, "page reached twice"));
-        }
-        match self.kind(id)? {
-            NodeKind::Leaf => {
-                for entry in self.decode_leaf(id)?.entries {
-                    if let Some(first) = entry.key_overflow {
-                        free_chain(&mut self.writer, first, entry.key.len())?;
-                    }
-                    self.release(entry.value, false)?;
-                }
-            }
-            NodeKind::Branch => {
-                let node = self.decode_branch(id)?;
-                for index in 0..=node.entries.len() {
-                    self.free_subtree(node.child(index), depth + 1, visited)?;
-                }
-                for entry in node.entries {
-                    if let Some(first) = entry.key_overflow {
-                        free_chain(&mut self.writer, first, entry.key.len())?;
-                    }
-                }
-            }
-        }
-        self.writer.free(id);
-        Ok(())
+        node.remove(index);
+        self.insert_entry(leaf, index, entry)
     }
 }
 
-/// A stored value as an owned [`Stored`] (copying inline bytes out of the page).
-fn stored_of(page: &folio_pagestore::Page, value: ValueRef) -> Stored {
-    match value {
-        ValueRef::Inline(range) => Stored::Inline(page[range].to_vec()),
-        ValueRef::Overflow { first, len } => Stored::Overflow { first, len },
-    }
+/// Node `id` (the transaction's own) of `writer`, as an editable page of `kind`; borrows
+/// only the writer, so the tree's scratch buffer can be used alongside.
+fn edit(writer: &mut PageWriter, id: PageId, kind: NodeKind) -> Slotted<&mut [u8]> {
+    Slotted::new(
+        writer
+            .private_mut(id)
+            .expect("the node was made the transaction's own before it is edited"),
+        kind,
+    )
 }
 
-/// The split index `k` (left = entries[..k]) with both halves fitting `payload` and the
-/// halves closest in size. Exists whenever every entry is at most half a page.
-fn balanced_split(sizes: &[usize], header: usize, payload: usize) -> Option<usize> {
+/// The full bytes of the key of an encoded leaf entry.
+pub(crate) fn leaf_entry_key_bytes(pages: Pages<'_>, entry: &[u8]) -> Result<Vec<u8>> {
+    crate::tree::key_bytes(pages, entry_key(entry))
+}
+
+/// The shortest key `s` with `left < s <= right` (for `left < right`): keeps branch
+/// separators short, so branches hold more children.
+pub(crate) fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
+    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
+    right[..(common + 1).min(right.len())].to_vec()
+}
+
+/// The split index `k` (left = entries[..k]) with both halves fitting `room` and the halves
+/// closest in size; `sizes` include each entry's slot. Exists whenever every entry is at
+/// most half of `room`.
+pub(crate) fn balanced_split(sizes: &[usize], room: usize) -> Option<usize> {
     let total: usize = sizes.iter().sum();
     let mut left = 0;
     let mut best: Option<(usize, usize)> = None;
     for k in 1..sizes.len() {
         left += sizes[k - 1];
         let right = total - left;
-        if header + left <= payload && header + right <= payload {
+        if left <= room && right <= room {
             let imbalance = left.abs_diff(right);
             if best.is_none_or(|(_, b)| imbalance < b) {
                 best = Some((k, imbalance));
@@ -660,13 +492,6 @@ fn balanced_split(sizes: &[usize], header: usize, payload: usize) -> Option<usiz
         }
     }
     best.map(|(k, _)| k)
-}
-
-/// The shortest key `s` with `left < s <= right` (for `left < right`): keeps branch
-/// separators short, so branches hold more children.
-fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
-    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
-    right[..(common + 1).min(right.len())].to_vec()
 }
 
 #[cfg(test)]
@@ -694,8 +519,8 @@ mod tests {
     #[test]
     fn balanced_split_keeps_both_halves_within_a_page() {
         let sizes = [500, 500, 500, 500, 3000];
-        let k = balanced_split(&sizes, 8, 4088).unwrap();
+        let k = balanced_split(&sizes, 4080).unwrap();
         let left: usize = sizes[..k].iter().sum();
-        assert!(8 + left <= 4088 && 8 + sizes.iter().sum::<usize>() - left <= 4088);
+        assert!(left <= 4080 && sizes.iter().sum::<usize>() - left <= 4080);
     }
 }

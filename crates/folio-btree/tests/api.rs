@@ -7,7 +7,7 @@ use folio_btree::{BTree, BTreeMut};
 use folio_io::MemoryStorage;
 use folio_pagestore::{PageStore, PageStoreOptions};
 
-fn tree(keys: &[&[u8]]) -> BTree {
+fn tree(keys: &[&[u8]]) -> BTree<'static> {
     let store =
         PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
     let mut tree = BTreeMut::new(store.writer(), None, 0);
@@ -15,10 +15,10 @@ fn tree(keys: &[&[u8]]) -> BTree {
         tree.put(key, &key.len().to_le_bytes()).unwrap();
     }
     tree.commit(1);
-    tree.view()
+    BTree::new(store, tree.root())
 }
 
-fn keys(range: folio_btree::Range) -> Vec<Vec<u8>> {
+fn keys(range: folio_btree::Range<'_>) -> Vec<Vec<u8>> {
     range
         .map(|e| e.map(|(k, _)| k))
         .collect::<Result<_, _>>()

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use folio_btree::{BTreeMut, check_not_free, check_tree};
+use folio_btree::{BTreeMut, check_not_free};
 use folio_io::MemoryStorage;
 use folio_pagestore::{PageStore, PageStoreOptions};
 
@@ -29,7 +29,7 @@ fn deep_tree_matches_btreemap_through_inserts_and_removes() {
             model.insert(key(n), value)
         );
     }
-    let report = check_tree(&store, tree.root()).unwrap();
+    let report = tree.check().unwrap();
     assert!(
         report.depth >= 3,
         "expected a deep tree, got depth {}",
@@ -40,7 +40,7 @@ fn deep_tree_matches_btreemap_through_inserts_and_removes() {
     for &n in &victims[..15_000] {
         assert_eq!(tree.remove(&key(n)).unwrap(), model.remove(&key(n)));
     }
-    let report = check_tree(&store, tree.root()).unwrap();
+    let report = tree.check().unwrap();
     assert_eq!(report.entries, 5_000);
     assert_eq!(tree.len(), 5_000);
     let all: Vec<(Vec<u8>, Vec<u8>)> = tree
@@ -65,7 +65,7 @@ fn sorted_appends_fill_leaves_completely() {
         for n in order {
             tree.put(format!("{n:012}").as_bytes(), &[7u8; 40]).unwrap();
         }
-        check_tree(&store, tree.root()).unwrap().leaves
+        tree.check().unwrap().leaves
     };
     let sorted = leaves_for(true);
     let random = leaves_for(false);
@@ -94,7 +94,7 @@ fn deleting_everything_returns_every_page() {
     tree.put(&long_key, b"long key").unwrap();
     tree.commit(1);
     store.checkpoint(1, b"").unwrap();
-    let full = check_tree(&store, tree.root()).unwrap();
+    let full = tree.check().unwrap();
     check_not_free(&full, &store.allocation_report()).unwrap();
     assert!(full.overflow_pages > 0);
 
@@ -132,13 +132,13 @@ fn megabyte_keys_and_large_values_round_trip() {
     }
     assert_eq!(&*tree.get(&big_key).unwrap().unwrap(), &big_value[..]);
     assert_eq!(&*tree.get(&other_key).unwrap().unwrap(), b"neighbour");
-    let report = check_tree(&store, tree.root()).unwrap();
+    let report = tree.check().unwrap();
     assert!(report.overflow_pages > (32 << 20) / 4096);
     assert_eq!(
         tree.remove(&big_key).unwrap().unwrap().len(),
         big_value.len()
     );
-    check_tree(&store, tree.root()).unwrap();
+    tree.check().unwrap();
     assert!(tree.get(&big_key).unwrap().is_none());
 }
 
@@ -155,7 +155,7 @@ fn oversize_keys_are_refused_without_change() {
         "{error}"
     );
     assert_eq!(tree.len(), 1);
-    assert_eq!(check_tree(&store, tree.root()).unwrap().entries, 1);
+    assert_eq!(tree.check().unwrap().entries, 1);
 }
 
 #[test]

@@ -79,6 +79,7 @@ fn thousands_of_column_families_fit() {
     assert_eq!(list.len(), 2_000);
     let ids: std::collections::BTreeSet<u64> = list.iter().map(|(_, s)| s.id).collect();
     assert_eq!(ids.len(), 2_000, "ids are unique");
+    catalog.commit(1);
     let report = check_tree(&store, catalog.root()).unwrap();
     assert!(report.leaves > 1, "the catalog spans many pages");
 }
@@ -98,7 +99,7 @@ fn dropping_a_column_family_frees_its_pages_and_ids_are_not_reused() {
     catalog.update("big", tree.root(), tree.len()).unwrap();
     catalog.commit(1);
     store.checkpoint(1, &roots_of(catalog.root())).unwrap();
-    let tree_pages = check_tree(&store, tree.root()).unwrap().pages.len() as u64;
+    let tree_pages = tree.check().unwrap().pages.len() as u64;
     let used = |store: &PageStore| {
         let r = store.allocation_report();
         r.high_water - r.free.page_count() - r.freelist_pages.len() as u64

@@ -122,7 +122,7 @@ proptest! {
                     version += 1;
                     tree.commit(version);
                     committed = model.clone();
-                    snapshots.push((tree.view(), model.clone()));
+                    snapshots.push((BTree::new(store.clone(), tree.root()), model.clone()));
                     if snapshots.len() > 3 {
                         snapshots.remove(0);
                     }
@@ -148,7 +148,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(tree.len(), model.len() as u64);
-            let report = check_tree(&store, tree.root()).unwrap();
+            let report = tree.check().unwrap();
             prop_assert_eq!(report.entries, model.len() as u64);
         }
         check_view(&tree.view(), &model);

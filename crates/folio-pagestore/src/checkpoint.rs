@@ -110,6 +110,8 @@ impl PageStore {
                     self.cache().discard(page);
                 }
                 *self.durable_header().lock() = slot;
+                // Before the allocator may release pages for reuse (see `set_reader_horizon`).
+                self.drop_superseded(self.allocator().horizon());
                 self.allocator().finish_checkpoint(prepared);
                 checkpointer.file_bytes = file_bytes;
                 let mut record = self.checkpoint_record().lock();

@@ -4,7 +4,7 @@ use std::io::IoSlice;
 
 use folio_io::{IOV_MAX, Storage};
 
-use crate::{Layout, Page, PageId, Result};
+use crate::{Layout, PAGE_TRAILER_BYTES, Page, PageId, Result};
 
 /// How [`write_pages`] issues its writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,43 +29,60 @@ pub struct FlushStats {
     pub bytes: u64,
 }
 
-/// Writes `pages` with `strategy`, verifying each page's checksum right before it is written
-/// (the write half of the pair assertion at the I/O boundary; reads verify the other half).
-/// Sorts `pages` by id when coalescing. Does not sync.
+/// Writes `pages` with `strategy`, each page's payload followed by its checksum as page id
+/// (computed here, from the very bytes written: pages in memory carry none, see `page.rs`;
+/// reads verify it). Sorts `pages` by id when coalescing. Does not sync.
 pub fn write_pages(
     storage: &dyn Storage,
     layout: Layout,
     pages: &mut [(PageId, Page)],
     strategy: WriteStrategy,
 ) -> Result<FlushStats> {
-    for (id, page) in pages.iter() {
-        page.verify(*id)?;
-    }
     let mut stats = FlushStats::default();
+    if strategy == WriteStrategy::Coalesced {
+        pages.sort_unstable_by_key(|(id, _)| *id);
+    }
+    let checksums: Vec<[u8; PAGE_TRAILER_BYTES]> = pages
+        .iter()
+        .map(|(id, page)| page.checksum(*id).to_le_bytes())
+        .collect();
+    let page_slices = |range: std::ops::Range<usize>| -> Vec<IoSlice<'_>> {
+        let mut slices = Vec::with_capacity(2 * range.len());
+        for at in range {
+            slices.push(IoSlice::new(pages[at].1.payload()));
+            slices.push(IoSlice::new(&checksums[at]));
+        }
+        slices
+    };
     match strategy {
         WriteStrategy::PerPage => {
-            for (id, page) in pages.iter() {
-                storage.write_all_at(page.stored_bytes(), layout.offset(*id))?;
+            for (at, (id, _)) in pages.iter().enumerate() {
+                let slices = page_slices(at..at + 1);
+                storage.write_all_vectored_at(&slices, layout.offset(*id))?;
                 stats.write_calls += 1;
                 stats.runs += 1;
                 stats.pages += 1;
-                stats.bytes += page.stored_bytes().len() as u64;
+                stats.bytes += folio_io::total_len(&slices) as u64;
             }
         }
         WriteStrategy::Coalesced => {
-            pages.sort_unstable_by_key(|(id, _)| *id);
-            for run in pages.chunk_by(|(a, _), (b, _)| a.0 + 1 == b.0) {
+            let mut start = 0;
+            while start < pages.len() {
+                let mut end = start + 1;
+                while end < pages.len() && pages[end - 1].0.0 + 1 == pages[end].0.0 {
+                    end += 1;
+                }
                 stats.runs += 1;
-                for chunk in run.chunks(IOV_MAX) {
-                    let slices: Vec<IoSlice<'_>> = chunk
-                        .iter()
-                        .map(|(_, page)| IoSlice::new(page.stored_bytes()))
-                        .collect();
-                    storage.write_all_vectored_at(&slices, layout.offset(chunk[0].0))?;
+                // Two buffers a page: at most IOV_MAX / 2 pages per system call.
+                for chunk_start in (start..end).step_by(IOV_MAX / 2) {
+                    let chunk = chunk_start..end.min(chunk_start + IOV_MAX / 2);
+                    let slices = page_slices(chunk.clone());
+                    storage.write_all_vectored_at(&slices, layout.offset(pages[chunk.start].0))?;
                     stats.write_calls += 1;
                     stats.pages += chunk.len() as u64;
                     stats.bytes += folio_io::total_len(&slices) as u64;
                 }
+                start = end;
             }
         }
     }
@@ -108,7 +125,8 @@ mod tests {
     #[test]
     fn long_runs_split_at_iov_max() {
         let disk = SimStorage::new(0);
-        let ids: Vec<u64> = (0..=(IOV_MAX as u64 * 2)).collect();
+        // Two buffers a page (payload, checksum): IOV_MAX / 2 pages per call.
+        let ids: Vec<u64> = (0..=(IOV_MAX as u64)).collect();
         let mut batch = pages(&ids);
         let stats = write_pages(
             &disk,
@@ -133,19 +151,19 @@ mod tests {
     }
 
     #[test]
-    fn a_page_corrupted_in_memory_is_refused_before_it_is_written() {
+    fn pages_without_a_checksum_are_written_with_one_for_their_own_id() {
         let disk = SimStorage::new(0);
-        let mut batch = pages(&[1]);
-        batch[0].0 = PageId(2); // sealed for 1, about to be written as 2
-        assert!(
-            write_pages(
-                &disk,
-                Layout::new(4096),
-                &mut batch,
-                WriteStrategy::Coalesced
-            )
-            .is_err()
-        );
-        assert_eq!(disk.counts().writes, 0);
+        let layout = Layout::new(4096);
+        let mut buf = PageBuf::zeroed(4096);
+        buf.payload_mut()[..3].copy_from_slice(b"abc");
+        let unsealed = buf.into_page();
+        assert!(unsealed.verify(PageId(5)).is_err(), "no checksum in memory");
+        let mut batch = vec![(PageId(5), unsealed)];
+        write_pages(&disk, layout, &mut batch, WriteStrategy::Coalesced).unwrap();
+        let mut stored = vec![0u8; 4096];
+        disk.read_exact_at(&mut stored, layout.offset(PageId(5)))
+            .unwrap();
+        let page = Page::from_stored(stored, PageId(5)).unwrap();
+        assert_eq!(&page[..3], b"abc");
     }
 }

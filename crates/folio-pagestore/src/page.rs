@@ -9,6 +9,12 @@
 //! ```
 //! Seeding with the page id makes a page written at the wrong offset fail verification, and
 //! a never-written (zeroed) page fails too.
+//!
+//! Pages in memory need no checksum: a transaction edits its pages in place many times, and
+//! only the bytes that reach the disk must carry one. So the checksum is computed once, by
+//! the flush, from the exact bytes it writes ([`Page::checksum`]); pages read from disk are
+//! verified before use. [`PageBuf::seal`] stamps one early for callers that want a
+//! self-contained page.
 
 use std::fmt;
 use std::ops::Deref;
@@ -61,6 +67,11 @@ impl PageBuf {
         &mut bytes[..len]
     }
 
+    /// Freezes the page without a checksum (the flush computes it when the page is written).
+    pub fn into_page(self) -> Page {
+        Page { bytes: self.bytes }
+    }
+
     /// Stamps the checksum for page `id` and freezes the page.
     pub fn seal(mut self, id: PageId) -> Page {
         let bytes = Arc::get_mut(&mut self.bytes).expect("a PageBuf's Arc is unique until sealed");
@@ -100,6 +111,21 @@ impl Page {
         PageBuf {
             bytes: Arc::from(&self.bytes[..]),
         }
+    }
+
+    /// The payload, mutably: in place when this handle is the page's only one, else after
+    /// copying it (other handles keep the old bytes). The trailer is cleared: a changed page
+    /// has no valid checksum until the flush computes one.
+    pub fn make_mut(&mut self) -> &mut [u8] {
+        let bytes = Arc::make_mut(&mut self.bytes);
+        let split = bytes.len() - PAGE_TRAILER_BYTES;
+        bytes[split..].fill(0);
+        &mut bytes[..split]
+    }
+
+    /// The checksum of the payload as page `id`: what the trailer holds on disk.
+    pub fn checksum(&self, id: PageId) -> u64 {
+        xxh3_64_with_seed(self.payload(), id.0)
     }
 
     /// Checks that the stored checksum matches the payload for page `id`.

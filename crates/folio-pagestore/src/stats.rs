@@ -49,4 +49,7 @@ pub struct PageStoreStats {
     pub last_checkpoint: CheckpointStats,
     /// True after a failed sync (see [`crate::Error::Poisoned`]).
     pub poisoned: bool,
+    /// Bytes of pages open transactions hold until they commit
+    /// ([`crate::PageStore::private_bytes`]).
+    pub private_bytes: usize,
 }

@@ -39,6 +39,12 @@ struct StoreInner {
     /// What checkpoints report; locked only briefly, so `stats()` never waits for I/O.
     checkpoint_record: Mutex<CheckpointRecord>,
     poisoned: AtomicBool,
+    /// Pages freed by commits, by version, until the reader horizon passes it: then no
+    /// reader can reach them and their cached versions (dirty ones included: superseded
+    /// before any checkpoint wrote them) are dropped. Bounds dirty memory by the live pages.
+    superseded: Mutex<std::collections::BTreeMap<u64, Vec<PageId>>>,
+    /// Bytes of pages open transactions hold privately (see [`PageWriter`]).
+    private_bytes: std::sync::atomic::AtomicIsize,
 }
 
 /// State only checkpoints touch.
@@ -170,6 +176,8 @@ impl PageStore {
                     last: CheckpointStats::default(),
                 }),
                 poisoned: AtomicBool::new(false),
+                superseded: Mutex::new(std::collections::BTreeMap::new()),
+                private_bytes: std::sync::atomic::AtomicIsize::new(0),
             }),
         }
     }
@@ -265,7 +273,39 @@ impl PageStore {
     /// oldest live snapshot's version). Default: no readers, everything reachable only by
     /// the durable checkpoint is reusable once a newer checkpoint is durable.
     pub fn set_reader_horizon(&self, horizon: u64) {
+        // Before the allocator may release pages for reuse: a reused page's new contents
+        // must never be dropped.
+        self.drop_superseded(horizon);
         self.inner.allocator.set_reader_horizon(horizon);
+    }
+
+    /// Records the pages commit `version` freed: their cached versions go once the reader
+    /// horizon passes `version` (see `set_reader_horizon`). The caller must keep every state
+    /// it still needs (a checkpoint in progress) covered by the horizon.
+    pub(crate) fn supersede(&self, version: u64, freed: &[PageId]) {
+        if !freed.is_empty() {
+            self.inner
+                .superseded
+                .lock()
+                .entry(version)
+                .or_default()
+                .extend_from_slice(freed);
+        }
+    }
+
+    /// Drops the cached versions of pages freed by versions `<= horizon`.
+    pub(crate) fn drop_superseded(&self, horizon: u64) {
+        let pages: Vec<PageId> = {
+            let mut superseded = self.inner.superseded.lock();
+            let later = superseded.split_off(&horizon.saturating_add(1));
+            std::mem::replace(&mut *superseded, later)
+                .into_values()
+                .flatten()
+                .collect()
+        };
+        for page in pages {
+            self.inner.cache.discard(page);
+        }
     }
 
     /// True after a failed sync; see [`Error::Poisoned`].
@@ -289,6 +329,16 @@ impl PageStore {
         self.inner.cache.dirty_bytes()
     }
 
+    /// Bytes of pages that open transactions wrote and hold until they commit (not in the
+    /// cache yet). With [`PageStore::dirty_bytes`], the memory of everything not in the file.
+    pub fn private_bytes(&self) -> usize {
+        self.inner.private_bytes.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    pub(crate) fn add_private_bytes(&self, delta: isize) {
+        self.inner.private_bytes.fetch_add(delta, Ordering::Relaxed);
+    }
+
     /// Counters and sizes.
     pub fn stats(&self) -> PageStoreStats {
         let header = self.inner.durable_header.lock().clone();
@@ -304,6 +354,7 @@ impl PageStore {
             checkpoints: record.checkpoints,
             last_checkpoint: record.last,
             poisoned: self.is_poisoned(),
+            private_bytes: self.private_bytes(),
         }
     }
 

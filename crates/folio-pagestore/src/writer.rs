@@ -1,10 +1,39 @@
 //! [`PageWriter`]: one owner's (one column-family writer's) handle for allocating, writing
 //! and freeing pages, without contending with other owners.
+//!
+//! The pages an open transaction writes are *private*: kept by the writer, not in the
+//! shared cache, and edited in place ([`PageWriter::private_mut`]) however often the
+//! transaction changes them. Nothing committed refers to them, so no reader can reach them.
+//! [`PageWriter::commit`] hands them to the cache as dirty pages; their checksums are
+//! computed when a checkpoint writes them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::allocator::Settlement;
 use crate::{Error, Page, PageId, PageStore, Result};
+
+/// Hashes page ids for the writer's maps: ids are small distinct integers, so a multiply is
+/// enough (and `SipHash` would be most of a lookup's cost).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PageIdHasher(u64);
+
+impl std::hash::Hasher for PageIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8 | u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+}
+
+pub(crate) type IdBuild = std::hash::BuildHasherDefault<PageIdHasher>;
 
 /// Allocates, writes and frees pages for one owner, in transactions.
 ///
@@ -20,13 +49,17 @@ pub struct PageWriter {
     store: PageStore,
     /// Reserved pages, used from the end (stored descending so allocation is ascending).
     local_free: Vec<PageId>,
-    txn_allocated: HashSet<PageId>,
+    txn_allocated: HashSet<PageId, IdBuild>,
     /// `txn_allocated` in allocation order (may hold pages since given back; check the set).
     txn_allocation_order: Vec<PageId>,
     txn_freed: Vec<PageId>,
     /// Pages of this transaction frozen by a savepoint: a savepoint's state refers to them,
     /// so they are no longer edited in place and their frees are deferred to the commit.
-    frozen: HashSet<PageId>,
+    frozen: HashSet<PageId, IdBuild>,
+    /// Contents of the pages this transaction wrote (a subset of `txn_allocated`).
+    private: HashMap<PageId, Page, IdBuild>,
+    /// `private.len()` as last added to the store's count of private bytes.
+    private_reported: usize,
 }
 
 /// A position in a writer's transaction to roll back to ([`PageWriter::savepoint`]).
@@ -41,10 +74,12 @@ impl PageWriter {
         Self {
             store,
             local_free: Vec::new(),
-            txn_allocated: HashSet::new(),
+            txn_allocated: HashSet::default(),
             txn_allocation_order: Vec::new(),
             txn_freed: Vec::new(),
-            frozen: HashSet::new(),
+            frozen: HashSet::default(),
+            private: HashMap::default(),
+            private_reported: 0,
         }
     }
 
@@ -74,19 +109,65 @@ impl PageWriter {
         Ok(id)
     }
 
-    /// Stores `page` (sealed for `id`) as page `id`'s new contents: dirty and pinned in the
-    /// cache until a checkpoint writes it.
+    /// Stores `page` as the contents of `id`, a page this transaction allocated: private
+    /// until the commit, then dirty in the cache until a checkpoint writes it.
     pub fn write(&mut self, id: PageId, page: Page) {
         debug_assert!(
-            page.verify(id).is_ok(),
-            "page sealed for another id than {id}"
+            self.txn_allocated.contains(&id),
+            "{id} is not this transaction's"
         );
-        self.store.cache().put_dirty(id, page);
+        self.private.insert(id, page);
+        self.report_private();
     }
 
-    /// Reads a page (through the cache).
+    /// Carries the change in private pages into the store's total
+    /// ([`PageStore::private_bytes`]).
+    fn report_private(&mut self) {
+        let now = self.private.len();
+        if now != self.private_reported {
+            let page = self.store.page_size().cast_signed();
+            let delta = now.cast_signed() - self.private_reported.cast_signed();
+            self.store.add_private_bytes(delta * page);
+            self.private_reported = now;
+        }
+    }
+
+    /// Reads a page: this transaction's own version of it, or the store's.
     pub fn read(&self, id: PageId) -> Result<Page> {
-        self.store.read(id)
+        match self.private.get(&id) {
+            Some(page) => Ok(page.clone()),
+            None => self.store.read(id),
+        }
+    }
+
+    /// This transaction's own version of page `id`, if it wrote one.
+    pub fn private(&self, id: PageId) -> Option<&Page> {
+        self.private.get(&id)
+    }
+
+    /// The payload of page `id` for editing in place, if this transaction wrote it and no
+    /// savepoint froze it (a handle someone still holds from [`PageWriter::read`] keeps the
+    /// old bytes: the page is copied first then).
+    pub fn private_mut(&mut self, id: PageId) -> Option<&mut [u8]> {
+        if self.frozen.contains(&id) {
+            return None;
+        }
+        self.private.get_mut(&id).map(Page::make_mut)
+    }
+
+    /// Two of this transaction's pages for editing at once (see [`PageWriter::private_mut`]);
+    /// `None` unless both are editable and distinct.
+    pub fn private_pair_mut(&mut self, a: PageId, b: PageId) -> Option<(&mut [u8], &mut [u8])> {
+        if a == b || self.frozen.contains(&a) || self.frozen.contains(&b) {
+            return None;
+        }
+        let [first, second] = self.private.get_disjoint_mut([&a, &b]);
+        Some((first?.make_mut(), second?.make_mut()))
+    }
+
+    /// Bytes of the pages this transaction wrote and holds privately.
+    pub fn private_bytes(&self) -> usize {
+        self.private.len() * self.store.page_size()
     }
 
     /// Frees `id`. A page allocated in this transaction is reusable at once; a page from an
@@ -94,15 +175,17 @@ impl PageWriter {
     /// reader can reach it.
     pub fn free(&mut self, id: PageId) {
         if !self.frozen.contains(&id) && self.txn_allocated.remove(&id) {
-            self.store.cache().discard(id);
+            self.private.remove(&id);
+            self.report_private();
             self.local_free.push(id);
         } else {
             self.txn_freed.push(id);
         }
     }
 
-    /// True when `id` was allocated by the open transaction: nothing committed refers to it,
-    /// so a copy-on-write structure may edit it in place instead of copying it again.
+    /// True when `id` was allocated by the open transaction and no savepoint froze it:
+    /// nothing committed refers to it, so a copy-on-write structure may edit it in place
+    /// instead of copying it again.
     pub fn allocated_in_txn(&self, id: PageId) -> bool {
         self.txn_allocated.contains(&id) && !self.frozen.contains(&id)
     }
@@ -126,10 +209,11 @@ impl PageWriter {
             .drain(savepoint.allocations.min(self.txn_allocation_order.len())..)
         {
             if !self.frozen.contains(&id) && self.txn_allocated.remove(&id) {
-                self.store.cache().discard(id);
+                self.private.remove(&id);
                 self.local_free.push(id);
             }
         }
+        self.report_private();
         self.txn_freed.truncate(savepoint.frees);
     }
 
@@ -147,27 +231,48 @@ impl PageWriter {
     }
 
     /// Ends the transaction as committed at `version` (the caller's commit order: versions of
-    /// all writers must be distinct and increase in the order commits become visible).
+    /// all writers must be distinct and increase in the order commits become visible). Its
+    /// pages join the cache as dirty pages, before the caller publishes the commit.
     pub fn commit(&mut self, version: u64) {
         self.txn_allocation_order.clear();
-        self.frozen.clear();
         if self.txn_allocated.is_empty() && self.txn_freed.is_empty() {
+            self.frozen.clear();
             return;
         }
+        // Pages frozen by a savepoint and freed later are garbage from the start.
+        let freed_here: HashSet<PageId, IdBuild> = if self.frozen.is_empty() {
+            HashSet::default()
+        } else {
+            self.txn_freed
+                .iter()
+                .copied()
+                .filter(|id| self.frozen.contains(id))
+                .collect()
+        };
+        self.frozen.clear();
+        self.store.cache().put_dirty_batch(
+            self.private
+                .drain()
+                .filter(|(id, _)| !freed_here.contains(id)),
+        );
+        self.report_private();
         let mut allocated: Vec<PageId> = self.txn_allocated.drain().collect();
         allocated.sort_unstable();
+        let freed = std::mem::take(&mut self.txn_freed);
+        self.store.supersede(version, &freed);
         self.store.allocator().settle(Settlement {
             version,
             allocated,
-            freed: std::mem::take(&mut self.txn_freed),
+            freed,
         });
     }
 
     /// Ends the transaction as aborted: its pages are discarded and reusable, its frees
     /// forgotten.
     pub fn rollback(&mut self) {
+        self.private.clear();
+        self.report_private();
         for id in self.txn_allocated.drain() {
-            self.store.cache().discard(id);
             self.local_free.push(id);
         }
         self.txn_allocation_order.clear();

@@ -161,7 +161,16 @@ impl Harness {
             }
             Op::Checkpoint { lag } => {
                 let versions: Vec<u64> = self.history.keys().copied().collect();
-                let version = versions[versions.len().saturating_sub(1 + lag)];
+                // A checkpoint reads its version like a reader, so the horizon covers it (the
+                // database registers it): never older than the declared horizon.
+                let version = versions[versions.len().saturating_sub(1 + lag)].max(
+                    versions
+                        .iter()
+                        .copied()
+                        .filter(|v| *v <= self.horizon)
+                        .max()
+                        .unwrap_or(0),
+                );
                 if version < self.durable_version {
                     return;
                 }

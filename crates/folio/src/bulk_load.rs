@@ -86,7 +86,9 @@ impl BulkLoad {
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.tree.put(key, value)?;
         self.unflushed += 1;
-        if self.db.inner.store.dirty_bytes() >= self.db.inner.options.checkpoint_dirty_bytes {
+        // The chunk's own pages are private to it until it commits: count them too.
+        let unflushed = self.db.inner.store.dirty_bytes() + self.tree.private_bytes();
+        if unflushed >= self.db.inner.options.checkpoint_dirty_bytes {
             self.flush_chunk()?;
         }
         Ok(())

@@ -25,7 +25,10 @@ use crate::{
 pub const DATA_FILE: &str = "data.folio";
 /// The data file while it is being created.
 const DATA_FILE_NEW: &str = "data.folio.new";
-const ROOTS_MAGIC: [u8; 8] = *b"FOLIODB1";
+/// Names the data file's format: `2` since nodes became slotted pages edited in place.
+const ROOTS_MAGIC: [u8; 8] = *b"FOLIODB2";
+/// The format before slotted nodes (never released).
+const ROOTS_MAGIC_V1: [u8; 8] = *b"FOLIODB1";
 const ROOTS_BYTES: usize = 24;
 const NO_PAGE: u64 = u64::MAX;
 
@@ -121,6 +124,11 @@ fn encode_roots(catalog: Option<PageId>, version: Lsn) -> Vec<u8> {
 pub(crate) fn decode_roots(roots: &[u8]) -> Result<(Option<PageId>, Lsn)> {
     if roots.is_empty() {
         return Ok((None, 0));
+    }
+    if roots.len() == ROOTS_BYTES && roots[..8] == ROOTS_MAGIC_V1 {
+        return Err(Error::CorruptRoots {
+            reason: "the file was written by a development version of folio with the first node format; dump it with that version and load the dump".into(),
+        });
     }
     if roots.len() != ROOTS_BYTES || roots[..8] != ROOTS_MAGIC {
         return Err(Error::CorruptRoots {
@@ -585,7 +593,10 @@ impl DbInner {
     /// back to the file system. Returns the version and the bytes given back.
     pub(crate) fn checkpoint_with(&self, shrink: bool) -> Result<(Lsn, u64)> {
         let mut last = self.checkpoint_lock.lock();
-        let snapshot = self.publisher.current();
+        // Registered like a reader until the page store has written it: the pages of this
+        // version stay cached even when later commits supersede them.
+        let reading = self.publisher.read_latest();
+        let snapshot = Arc::clone(reading.snapshot());
         let version = snapshot.version;
         let log_bytes = self.wal.stats().commit.bytes;
         // Every record up to `version` must be durable in the log first: otherwise a crash

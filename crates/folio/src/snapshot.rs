@@ -161,6 +161,15 @@ impl Publisher {
         snapshot
     }
 
+    /// Registers a reader of the latest snapshot until the returned guard is dropped (for
+    /// readers inside the database, such as a checkpoint).
+    pub(crate) fn read_latest(&self) -> ReadGuard<'_> {
+        ReadGuard {
+            publisher: self,
+            snapshot: self.begin_read(),
+        }
+    }
+
     /// Unregisters a reader of `version`.
     pub(crate) fn end_read(&self, version: Lsn) {
         let state = self.state.lock();
@@ -182,6 +191,24 @@ impl Publisher {
         let oldest_reader = self.readers.lock().keys().next().copied();
         let horizon = oldest_reader.map_or(current.version, |r| r.min(current.version));
         self.store.set_reader_horizon(horizon);
+    }
+}
+
+/// A registered reader inside the database; unregisters when dropped.
+pub(crate) struct ReadGuard<'a> {
+    publisher: &'a Publisher,
+    snapshot: Arc<Snapshot>,
+}
+
+impl ReadGuard<'_> {
+    pub(crate) fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+}
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        self.publisher.end_read(self.snapshot.version);
     }
 }
 

@@ -42,7 +42,7 @@ use crate::{Error, Result, Value};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Tree<'txn> {
-    btree: folio_btree::BTree,
+    btree: folio_btree::BTree<'txn>,
     len: u64,
     /// The snapshot registration of a read transaction's tree; `None` for a write
     /// transaction's view, which borrows the transaction instead.
@@ -51,7 +51,7 @@ pub struct Tree<'txn> {
 }
 
 impl<'txn> Tree<'txn> {
-    pub(crate) fn new(tree: folio_btree::BTree, len: u64, pin: Option<Arc<ReadPin>>) -> Self {
+    pub(crate) fn new(tree: folio_btree::BTree<'txn>, len: u64, pin: Option<Arc<ReadPin>>) -> Self {
         Self {
             btree: tree,
             len,
@@ -61,7 +61,7 @@ impl<'txn> Tree<'txn> {
     }
 
     /// The tree below, for the database's own checks.
-    pub(crate) fn btree(&self) -> &folio_btree::BTree {
+    pub(crate) fn btree(&self) -> &folio_btree::BTree<'txn> {
         &self.btree
     }
 
@@ -161,7 +161,7 @@ impl<'txn> Tree<'txn> {
         })
     }
 
-    fn wrap(&self, range: folio_btree::Range) -> Range<'txn> {
+    fn wrap(&self, range: folio_btree::Range<'txn>) -> Range<'txn> {
         Range {
             entries: range,
             pin: self.pin.clone(),
@@ -194,7 +194,7 @@ pub struct TreeReport {
 /// cannot be read.
 #[derive(Debug)]
 pub struct Range<'txn> {
-    entries: folio_btree::Range,
+    entries: folio_btree::Range<'txn>,
     pin: Option<Arc<ReadPin>>,
     /// `Error::Closed` was yielded (once; then the range ends).
     closed_reported: bool,

@@ -1,18 +1,18 @@
 //! Branch nodes: `count` separator keys and `count + 1` children. Child 0 holds keys below
 //! separator 0; child `i + 1` holds keys at or above separator `i` (and below `i + 1`).
 
-use folio_pagestore::{Page, PageBuf, PageId};
+use folio_pagestore::PageId;
 
 use super::layout::{
-    BRANCH_ENTRY_HEADER_BYTES, BRANCH_HEADER_BYTES, FLAG_KEY_OVERFLOW, HEADER_BYTES, KIND_BRANCH,
-    OFFSET_BYTES, OVERFLOW_REF_BYTES, get_u16, get_u32, get_u64,
+    BRANCH_CHILD_AT, BRANCH_ENTRY_HEADER_BYTES, BRANCH_HEADER_BYTES, FIRST_CHILD_AT,
+    FLAG_KEY_OVERFLOW, KIND_BRANCH, KeyRef, OFFSET_BYTES, get_u16, get_u32, get_u64, put_u32,
+    put_u64,
 };
-use super::leaf::KeyRef;
-use super::stored::KeyLoader;
+use super::leaf::StoredRef;
 use crate::Result;
 use crate::error::corrupt;
 
-/// Reads a branch page in place.
+/// Reads a branch page (its payload) in place.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BranchView<'p> {
     bytes: &'p [u8],
@@ -21,8 +21,7 @@ pub(crate) struct BranchView<'p> {
 }
 
 impl<'p> BranchView<'p> {
-    pub(crate) fn new(page: &'p Page, id: PageId) -> Result<Self> {
-        let bytes: &[u8] = page;
+    pub(crate) fn new(bytes: &'p [u8], id: PageId) -> Result<Self> {
         if bytes.first() != Some(&KIND_BRANCH) {
             return Err(corrupt(id, "expected a branch"));
         }
@@ -41,9 +40,9 @@ impl<'p> BranchView<'p> {
     /// Child `index` in `0 ..= len()`.
     pub(crate) fn child(&self, index: usize) -> Result<PageId> {
         let at = if index == 0 {
-            HEADER_BYTES
+            FIRST_CHILD_AT
         } else {
-            self.entry_start(index - 1)? + 8
+            self.entry_start(index - 1)? + BRANCH_CHILD_AT
         };
         get_u64(self.bytes, at)
             .map(PageId)
@@ -57,6 +56,19 @@ impl<'p> BranchView<'p> {
             return Err(corrupt(self.id, "entry offset past the page"));
         }
         Ok(offset)
+    }
+
+    /// Compares separator `index` with `key` when it is stored inline; `None` otherwise (see
+    /// [`super::LeafView::inline_key_cmp`]).
+    #[inline]
+    pub(crate) fn inline_key_cmp(&self, index: usize, key: &[u8]) -> Option<std::cmp::Ordering> {
+        super::leaf::inline_key_cmp(
+            self.bytes,
+            BRANCH_HEADER_BYTES,
+            index,
+            BRANCH_ENTRY_HEADER_BYTES,
+            key,
+        )
     }
 
     /// Separator `index`.
@@ -77,109 +89,38 @@ impl<'p> BranchView<'p> {
     }
 }
 
-/// A separator and the child to its right.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BranchEntry {
-    pub(crate) key: Vec<u8>,
-    pub(crate) key_overflow: Option<PageId>,
-    pub(crate) child: PageId,
+/// Bytes of a branch entry for `key` (its slot excluded).
+pub(crate) fn branch_entry_len(key: StoredRef<'_>) -> usize {
+    BRANCH_ENTRY_HEADER_BYTES + key.node_bytes()
 }
 
-impl BranchEntry {
-    pub(crate) fn node_bytes(&self) -> usize {
-        let key = if self.key_overflow.is_some() {
-            OVERFLOW_REF_BYTES
-        } else {
-            self.key.len()
-        };
-        OFFSET_BYTES + BRANCH_ENTRY_HEADER_BYTES + key
+/// Encodes a branch entry (separator `key`, `child` to its right) into `out`.
+pub(crate) fn write_branch_entry(out: &mut [u8], key: StoredRef<'_>, child: PageId) {
+    let flags = if matches!(key, StoredRef::Overflow { .. }) {
+        FLAG_KEY_OVERFLOW
+    } else {
+        0
+    };
+    out[..4].copy_from_slice(&[flags, 0, 0, 0]);
+    put_u32(out, 4, key.len() as u32);
+    put_u64(out, BRANCH_CHILD_AT, child.0);
+    let at = BRANCH_ENTRY_HEADER_BYTES;
+    match key {
+        StoredRef::Inline(bytes) => out[at..at + bytes.len()].copy_from_slice(bytes),
+        StoredRef::Overflow { first, .. } => put_u64(out, at, first.0),
     }
 }
 
-/// A branch being edited.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BranchNode {
-    pub(crate) first_child: PageId,
-    pub(crate) entries: Vec<BranchEntry>,
-}
-
-impl BranchNode {
-    pub(crate) fn encoded_len(&self) -> usize {
-        BRANCH_HEADER_BYTES
-            + self
-                .entries
-                .iter()
-                .map(BranchEntry::node_bytes)
-                .sum::<usize>()
-    }
-
-    /// Child `index` in `0 ..= entries.len()`.
-    pub(crate) fn child(&self, index: usize) -> PageId {
-        if index == 0 {
-            self.first_child
-        } else {
-            self.entries[index - 1].child
+/// The separator key of an encoded branch entry.
+pub(crate) fn branch_entry_key(entry: &[u8]) -> KeyRef<'_> {
+    let len = get_u32(entry, 4).unwrap_or(0) as usize;
+    let at = BRANCH_ENTRY_HEADER_BYTES;
+    if entry[0] & FLAG_KEY_OVERFLOW != 0 {
+        KeyRef::Overflow {
+            first: PageId(get_u64(entry, at).unwrap_or(u64::MAX)),
+            len,
         }
-    }
-
-    pub(crate) fn set_child(&mut self, index: usize, child: PageId) {
-        if index == 0 {
-            self.first_child = child;
-        } else {
-            self.entries[index - 1].child = child;
-        }
-    }
-
-    pub(crate) fn decode(page: &Page, id: PageId, load_key: &KeyLoader<'_>) -> Result<Self> {
-        let view = BranchView::new(page, id)?;
-        let mut entries = Vec::with_capacity(view.len());
-        for index in 0..view.len() {
-            let (key, key_overflow) = match view.key(index)? {
-                KeyRef::Inline(bytes) => (bytes.to_vec(), None),
-                KeyRef::Overflow { first, len } => (load_key(first, len)?, Some(first)),
-            };
-            entries.push(BranchEntry {
-                key,
-                key_overflow,
-                child: view.child(index + 1)?,
-            });
-        }
-        Ok(Self {
-            first_child: view.child(0)?,
-            entries,
-        })
-    }
-
-    pub(crate) fn encode(&self, page_size: usize) -> PageBuf {
-        let mut buf = PageBuf::zeroed(page_size);
-        let payload = buf.payload_mut();
-        assert!(
-            self.encoded_len() <= payload.len(),
-            "branch does not fit its page"
-        );
-        payload[0] = KIND_BRANCH;
-        payload[2..4].copy_from_slice(&(self.entries.len() as u16).to_le_bytes());
-        payload[8..16].copy_from_slice(&self.first_child.0.to_le_bytes());
-        let mut at = BRANCH_HEADER_BYTES + self.entries.len() * OFFSET_BYTES;
-        for (index, entry) in self.entries.iter().enumerate() {
-            let slot = BRANCH_HEADER_BYTES + index * OFFSET_BYTES;
-            payload[slot..slot + 2].copy_from_slice(&(at as u16).to_le_bytes());
-            payload[at] = if entry.key_overflow.is_some() {
-                FLAG_KEY_OVERFLOW
-            } else {
-                0
-            };
-            payload[at + 4..at + 8].copy_from_slice(&(entry.key.len() as u32).to_le_bytes());
-            payload[at + 8..at + 16].copy_from_slice(&entry.child.0.to_le_bytes());
-            at += BRANCH_ENTRY_HEADER_BYTES;
-            if let Some(first) = entry.key_overflow {
-                payload[at..at + 8].copy_from_slice(&first.0.to_le_bytes());
-                at += OVERFLOW_REF_BYTES;
-            } else {
-                payload[at..at + entry.key.len()].copy_from_slice(&entry.key);
-                at += entry.key.len();
-            }
-        }
-        buf
+    } else {
+        KeyRef::Inline(&entry[at..at + len])
     }
 }

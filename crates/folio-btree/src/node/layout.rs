@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! common header (8 bytes)
-//!   0  kind      u8    1 = leaf, 2 = branch, 3 = overflow
-//!   1  flags     u8    zero
-//!   2  count     u16   entries (leaf) or keys (branch)
-//!   4  reserved  u32   zero
-//! leaf:    8 offsets [u16; count]   then the entries they point at
-//! branch:  8 first_child u64, 16 offsets [u16; count], then the entries
+//!   0  kind        u8    1 = leaf, 2 = branch, 3 = overflow
+//!   1  flags       u8    zero
+//!   2  count       u16   entries (leaf) or separator keys (branch)
+//!   4  data_start  u16   lowest byte used by an entry (the payload length when empty)
+//!   6  dead        u16   bytes at or above data_start that no entry uses any more
+//! leaf:    8 offsets [u16; count]
+//! branch:  8 first_child u64, 16 offsets [u16; count]
+//! then free space, then (from data_start to the end of the payload) the entries, in any
+//! order, with the dead bytes of removed entries between them
 //!
 //! leaf entry                          branch entry
 //!   0  flags u8 (1: key overflow,       0  flags u8 (1: key overflow)
@@ -18,9 +21,13 @@
 //!  12  key: bytes, or first overflow page u64
 //!  ..  value: bytes, or first overflow page u64
 //! ```
-//! Entries are sorted by key (bytewise); offsets are in entry order.
+//! Offsets are in key order (bytewise); the entries they point at may lie anywhere in the
+//! data area. A slotted page is edited in place: an insert shifts the offsets after it by
+//! one slot and writes the entry at the bottom of the data area; a removal closes its slot
+//! and counts its bytes as dead; when the free space between the offsets and the data area
+//! runs out, the live entries are packed again (see `slotted.rs`).
 
-use folio_pagestore::Page;
+use folio_pagestore::PageId;
 
 /// Longest key accepted (keys longer than a fraction of a page go to overflow pages).
 pub const KEY_BYTES_MAX: usize = 16 << 20;
@@ -28,10 +35,16 @@ pub const KEY_BYTES_MAX: usize = 16 << 20;
 pub const VALUE_BYTES_MAX: usize = u32::MAX as usize;
 
 pub(crate) const HEADER_BYTES: usize = 8;
+pub(crate) const COUNT_AT: usize = 2;
+pub(crate) const DATA_START_AT: usize = 4;
+pub(crate) const DEAD_AT: usize = 6;
+pub(crate) const FIRST_CHILD_AT: usize = 8;
 pub(crate) const BRANCH_HEADER_BYTES: usize = 16;
 pub(crate) const OFFSET_BYTES: usize = 2;
 pub(crate) const LEAF_ENTRY_HEADER_BYTES: usize = 12;
 pub(crate) const BRANCH_ENTRY_HEADER_BYTES: usize = 16;
+/// Where a branch entry's child pointer is, from the entry's start.
+pub(crate) const BRANCH_CHILD_AT: usize = 8;
 pub(crate) const OVERFLOW_REF_BYTES: usize = 8;
 pub(crate) const FLAG_KEY_OVERFLOW: u8 = 1;
 pub(crate) const FLAG_VALUE_OVERFLOW: u8 = 2;
@@ -47,12 +60,20 @@ pub(crate) const KIND_LEAF: u8 = 1;
 pub(crate) const KIND_BRANCH: u8 = 2;
 pub(crate) const KIND_OVERFLOW: u8 = 3;
 
-/// The kind of a node page, if it is one.
-pub(crate) fn node_kind(page: &Page) -> Option<NodeKind> {
-    match page.first() {
+/// The kind of a node page (its payload), if it is one.
+pub(crate) fn node_kind(payload: &[u8]) -> Option<NodeKind> {
+    match payload.first() {
         Some(&KIND_LEAF) => Some(NodeKind::Leaf),
         Some(&KIND_BRANCH) => Some(NodeKind::Branch),
         _ => None,
+    }
+}
+
+/// Where a node's offset table starts.
+pub(crate) fn table_at(kind: NodeKind) -> usize {
+    match kind {
+        NodeKind::Leaf => HEADER_BYTES,
+        NodeKind::Branch => BRANCH_HEADER_BYTES,
     }
 }
 
@@ -81,4 +102,51 @@ pub(crate) fn get_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
+pub(crate) fn put_u16(bytes: &mut [u8], at: usize, value: u16) {
+    bytes[at..at + 2].copy_from_slice(&value.to_le_bytes());
+}
+
+pub(crate) fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+pub(crate) fn put_u64(bytes: &mut [u8], at: usize, value: u64) {
+    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+}
+
+/// The bytes of an entry at `start` of a page of `kind`, read from its header, if they lie
+/// within `bytes`. Inline keys and values take their length; overflow ones a page id.
+pub(crate) fn entry_len(kind: NodeKind, bytes: &[u8], start: usize) -> Option<usize> {
+    let flags = *bytes.get(start)?;
+    let key_len = get_u32(bytes, start + 4)? as usize;
+    let key = if flags & FLAG_KEY_OVERFLOW == 0 {
+        key_len
+    } else {
+        OVERFLOW_REF_BYTES
+    };
+    let len = match kind {
+        NodeKind::Leaf => {
+            let value_len = get_u32(bytes, start + 8)? as usize;
+            let value = if flags & FLAG_VALUE_OVERFLOW == 0 {
+                value_len
+            } else {
+                OVERFLOW_REF_BYTES
+            };
+            LEAF_ENTRY_HEADER_BYTES
+                .checked_add(key)?
+                .checked_add(value)?
+        }
+        NodeKind::Branch => BRANCH_ENTRY_HEADER_BYTES.checked_add(key)?,
+    };
+    (start.checked_add(len)? <= bytes.len()).then_some(len)
+}
+
+/// A key as a node stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyRef<'p> {
+    Inline(&'p [u8]),
+    Overflow { first: PageId, len: usize },
+}
+
 const _: () = assert!(LEAF_ENTRY_HEADER_BYTES + 2 * OVERFLOW_REF_BYTES < 64);
+const _: () = assert!(BRANCH_HEADER_BYTES == FIRST_CHILD_AT + 8);

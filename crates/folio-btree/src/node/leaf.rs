@@ -1,21 +1,15 @@
-//! Leaf nodes: a zero-copy view for reads and an owned node for edits.
+//! Leaves: a zero-copy view for reads, and the entries an edit writes into a [`Slotted`]
+//! page.
 
-use folio_pagestore::{Page, PageBuf, PageId};
+use folio_pagestore::PageId;
 
 use super::layout::{
-    FLAG_KEY_OVERFLOW, FLAG_VALUE_OVERFLOW, HEADER_BYTES, KIND_LEAF, LEAF_ENTRY_HEADER_BYTES,
-    OFFSET_BYTES, OVERFLOW_REF_BYTES, get_u16, get_u32, get_u64,
+    FLAG_KEY_OVERFLOW, FLAG_VALUE_OVERFLOW, HEADER_BYTES, KIND_LEAF, KeyRef,
+    LEAF_ENTRY_HEADER_BYTES, OFFSET_BYTES, OVERFLOW_REF_BYTES, get_u16, get_u32, get_u64, put_u32,
+    put_u64,
 };
-use super::stored::{KeyLoader, Stored};
 use crate::Result;
 use crate::error::corrupt;
-
-/// A key as a node holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyRef<'p> {
-    Inline(&'p [u8]),
-    Overflow { first: PageId, len: usize },
-}
 
 /// Where an entry's value lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +22,7 @@ pub(crate) enum ValueRef {
     },
 }
 
-/// Reads a leaf page in place.
+/// Reads a leaf page (its payload) in place.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LeafView<'p> {
     bytes: &'p [u8],
@@ -37,8 +31,7 @@ pub(crate) struct LeafView<'p> {
 }
 
 impl<'p> LeafView<'p> {
-    pub(crate) fn new(page: &'p Page, id: PageId) -> Result<Self> {
-        let bytes: &[u8] = page;
+    pub(crate) fn new(bytes: &'p [u8], id: PageId) -> Result<Self> {
         if bytes.first() != Some(&KIND_LEAF) {
             return Err(corrupt(id, "expected a leaf"));
         }
@@ -62,29 +55,18 @@ impl<'p> LeafView<'p> {
         Ok(offset)
     }
 
-    /// The byte just past entry `index`.
-    pub(crate) fn entry_end(&self, index: usize) -> Result<usize> {
-        let start = self.entry_start(index)?;
-        let bytes = self.bytes;
-        let bad = || corrupt(self.id, format!("entry {index} runs past the page"));
-        let flags = bytes[start];
-        let key_len = get_u32(bytes, start + 4).ok_or_else(bad)? as usize;
-        let value_len = get_u32(bytes, start + 8).ok_or_else(bad)? as usize;
-        let key = if flags & FLAG_KEY_OVERFLOW == 0 {
-            key_len
-        } else {
-            OVERFLOW_REF_BYTES
-        };
-        let value = if flags & FLAG_VALUE_OVERFLOW == 0 {
-            value_len
-        } else {
-            OVERFLOW_REF_BYTES
-        };
-        let end = start + LEAF_ENTRY_HEADER_BYTES + key + value;
-        if end > bytes.len() {
-            return Err(bad());
-        }
-        Ok(end)
+    /// Compares the key of entry `index` with `key` when it is stored inline (the common
+    /// case, without building a [`KeyRef`]); `None` for an overflow key or a damaged entry
+    /// (the caller then takes the general path, which reports the damage).
+    #[inline]
+    pub(crate) fn inline_key_cmp(&self, index: usize, key: &[u8]) -> Option<std::cmp::Ordering> {
+        inline_key_cmp(
+            self.bytes,
+            HEADER_BYTES,
+            index,
+            LEAF_ENTRY_HEADER_BYTES,
+            key,
+        )
     }
 
     /// Entry `index`: its key and where its value is.
@@ -124,179 +106,116 @@ impl<'p> LeafView<'p> {
     }
 }
 
-/// One entry of an owned leaf. `key` is always the full key (loaded from overflow if needed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LeafEntry {
-    pub(crate) key: Vec<u8>,
-    /// Where the key's bytes live when it is too long for the node.
-    pub(crate) key_overflow: Option<PageId>,
-    pub(crate) value: Stored,
+/// Compares the inline key of entry `index` of a node (offset table at `table`, key at
+/// `key_at` in the entry) with `key`; `None` for an overflow key or bytes out of range.
+#[inline]
+pub(crate) fn inline_key_cmp(
+    bytes: &[u8],
+    table: usize,
+    index: usize,
+    key_at: usize,
+    key: &[u8],
+) -> Option<std::cmp::Ordering> {
+    let start = usize::from(get_u16(bytes, table + index * OFFSET_BYTES)?);
+    if *bytes.get(start)? & FLAG_KEY_OVERFLOW != 0 {
+        return None;
+    }
+    let len = get_u32(bytes, start + 4)? as usize;
+    let at = start + key_at;
+    Some(bytes.get(at..at + len)?.cmp(key))
 }
 
-impl LeafEntry {
-    /// Appends the entry's encoded bytes (its offset slot excluded).
-    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+/// A value (or key) to store: its bytes in the node, or the chain holding them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoredRef<'a> {
+    Inline(&'a [u8]),
+    Overflow { first: PageId, len: usize },
+}
+
+impl StoredRef<'_> {
+    /// Bytes it takes in a node.
+    pub(crate) fn node_bytes(&self) -> usize {
+        match self {
+            StoredRef::Inline(bytes) => bytes.len(),
+            StoredRef::Overflow { .. } => OVERFLOW_REF_BYTES,
+        }
+    }
+
+    /// The full length of the key or value.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            StoredRef::Inline(bytes) => bytes.len(),
+            StoredRef::Overflow { len, .. } => *len,
+        }
+    }
+
+    fn write(&self, out: &mut [u8]) {
+        match self {
+            StoredRef::Inline(bytes) => out[..bytes.len()].copy_from_slice(bytes),
+            StoredRef::Overflow { first, .. } => put_u64(out, 0, first.0),
+        }
+    }
+}
+
+/// A leaf entry to write: key and value, each inline or in an overflow chain.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LeafEntry<'a> {
+    pub(crate) key: StoredRef<'a>,
+    pub(crate) value: StoredRef<'a>,
+}
+
+impl LeafEntry<'_> {
+    /// Bytes of the encoded entry (its slot excluded).
+    pub(crate) fn len(&self) -> usize {
+        LEAF_ENTRY_HEADER_BYTES + self.key.node_bytes() + self.value.node_bytes()
+    }
+
+    /// Encodes into `out` (exactly [`LeafEntry::len`] bytes).
+    pub(crate) fn write(&self, out: &mut [u8]) {
         let mut flags = 0;
-        if self.key_overflow.is_some() {
+        if matches!(self.key, StoredRef::Overflow { .. }) {
             flags |= FLAG_KEY_OVERFLOW;
         }
-        if matches!(self.value, Stored::Overflow { .. }) {
+        if matches!(self.value, StoredRef::Overflow { .. }) {
             flags |= FLAG_VALUE_OVERFLOW;
         }
-        out.extend_from_slice(&[flags, 0, 0, 0]);
-        out.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(self.value.len() as u32).to_le_bytes());
-        match self.key_overflow {
-            Some(first) => out.extend_from_slice(&first.0.to_le_bytes()),
-            None => out.extend_from_slice(&self.key),
-        }
-        match &self.value {
-            Stored::Inline(bytes) => out.extend_from_slice(bytes),
-            Stored::Overflow { first, .. } => out.extend_from_slice(&first.0.to_le_bytes()),
-        }
-    }
-
-    /// Bytes this entry takes in a node, its offset slot included.
-    pub(crate) fn node_bytes(&self) -> usize {
-        let key = if self.key_overflow.is_some() {
-            OVERFLOW_REF_BYTES
-        } else {
-            self.key.len()
-        };
-        OFFSET_BYTES + LEAF_ENTRY_HEADER_BYTES + key + self.value.node_bytes()
+        out[..4].copy_from_slice(&[flags, 0, 0, 0]);
+        put_u32(out, 4, self.key.len() as u32);
+        put_u32(out, 8, self.value.len() as u32);
+        let key_at = LEAF_ENTRY_HEADER_BYTES;
+        self.key.write(&mut out[key_at..]);
+        self.value.write(&mut out[key_at + self.key.node_bytes()..]);
     }
 }
 
-/// A leaf being edited.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct LeafNode {
-    pub(crate) entries: Vec<LeafEntry>,
-}
-
-impl LeafNode {
-    /// Bytes the encoded node takes.
-    pub(crate) fn encoded_len(&self) -> usize {
-        HEADER_BYTES
-            + self
-                .entries
-                .iter()
-                .map(LeafEntry::node_bytes)
-                .sum::<usize>()
-    }
-
-    /// Reads a leaf page into an owned node.
-    pub(crate) fn decode(page: &Page, id: PageId, load_key: &KeyLoader<'_>) -> Result<Self> {
-        let view = LeafView::new(page, id)?;
-        let mut entries = Vec::with_capacity(view.len());
-        for index in 0..view.len() {
-            let (key, value) = view.entry(index)?;
-            let (key, key_overflow) = match key {
-                KeyRef::Inline(bytes) => (bytes.to_vec(), None),
-                KeyRef::Overflow { first, len } => (load_key(first, len)?, Some(first)),
-            };
-            let value = match value {
-                ValueRef::Inline(range) => Stored::Inline(page[range].to_vec()),
-                ValueRef::Overflow { first, len } => Stored::Overflow { first, len },
-            };
-            entries.push(LeafEntry {
-                key,
-                key_overflow,
-                value,
-            });
+/// The key of an encoded leaf entry (`entry` as [`super::Slotted::entry`] returns it).
+pub(crate) fn entry_key(entry: &[u8]) -> KeyRef<'_> {
+    let key_len = get_u32(entry, 4).unwrap_or(0) as usize;
+    let at = LEAF_ENTRY_HEADER_BYTES;
+    if entry[0] & FLAG_KEY_OVERFLOW != 0 {
+        KeyRef::Overflow {
+            first: PageId(get_u64(entry, at).unwrap_or(u64::MAX)),
+            len: key_len,
         }
-        Ok(Self { entries })
-    }
-
-    /// Encodes into a page of `page_size` bytes (the caller seals it). The node must fit.
-    pub(crate) fn encode(&self, page_size: usize) -> PageBuf {
-        let mut buf = PageBuf::zeroed(page_size);
-        let payload = buf.payload_mut();
-        assert!(
-            self.encoded_len() <= payload.len(),
-            "leaf does not fit its page"
-        );
-        payload[0] = KIND_LEAF;
-        payload[2..4].copy_from_slice(&(self.entries.len() as u16).to_le_bytes());
-        let mut at = HEADER_BYTES + self.entries.len() * OFFSET_BYTES;
-        let mut bytes = Vec::with_capacity(payload.len());
-        for (index, entry) in self.entries.iter().enumerate() {
-            let slot = HEADER_BYTES + index * OFFSET_BYTES;
-            payload[slot..slot + 2].copy_from_slice(&(at as u16).to_le_bytes());
-            bytes.clear();
-            entry.encode_into(&mut bytes);
-            payload[at..at + bytes.len()].copy_from_slice(&bytes);
-            at += bytes.len();
-        }
-        buf
-    }
-}
-
-/// Rebuilds a leaf with entry `index` removed (when `remove`) and `insert` (encoded entry
-/// bytes) placed at `index`, copying the other entries as byte runs without decoding them.
-/// Returns the page and its encoded length, or `None` if the result does not fit.
-pub(crate) fn splice_leaf(
-    page: &Page,
-    id: PageId,
-    index: usize,
-    remove: bool,
-    insert: Option<&[u8]>,
-    page_size: usize,
-) -> Result<Option<(PageBuf, usize)>> {
-    let view = LeafView::new(page, id)?;
-    let count = view.len();
-    let bytes: &[u8] = page;
-    let data_start = HEADER_BYTES + count * OFFSET_BYTES;
-    let mut offsets = Vec::with_capacity(count + 1);
-    for k in 0..count {
-        offsets.push(view.entry_start(k)?);
-    }
-    let data_end = if count == 0 {
-        data_start
     } else {
-        view.entry_end(count - 1)?
+        KeyRef::Inline(&entry[at..at + key_len])
+    }
+}
+
+/// Where the value of an encoded leaf entry is, relative to the entry's start.
+pub(crate) fn entry_value(entry: &[u8]) -> ValueRef {
+    let key = match entry_key(entry) {
+        KeyRef::Inline(bytes) => bytes.len(),
+        KeyRef::Overflow { .. } => OVERFLOW_REF_BYTES,
     };
-    offsets.push(data_end);
-    // Entries are contiguous and in order (the encoder's invariant); verify before relying on it.
-    if offsets[0] != data_start || offsets.windows(2).any(|w| w[0] > w[1]) {
-        return Err(corrupt(id, "leaf entries are not contiguous"));
+    let value_len = get_u32(entry, 8).unwrap_or(0);
+    let at = LEAF_ENTRY_HEADER_BYTES + key;
+    if entry[0] & FLAG_VALUE_OVERFLOW != 0 {
+        ValueRef::Overflow {
+            first: PageId(get_u64(entry, at).unwrap_or(u64::MAX)),
+            len: value_len,
+        }
+    } else {
+        ValueRef::Inline(at..at + value_len as usize)
     }
-    let removed = usize::from(remove);
-    let inserted = usize::from(insert.is_some());
-    let new_count = count - removed + inserted;
-    let new_data_start = HEADER_BYTES + new_count * OFFSET_BYTES;
-    let before = &bytes[data_start..offsets[index]];
-    let after = &bytes[offsets[index + removed]..data_end];
-    let new_entry = insert.unwrap_or(&[]);
-    let used = new_data_start + before.len() + new_entry.len() + after.len();
-    let mut buf = PageBuf::zeroed(page_size);
-    let payload = buf.payload_mut();
-    if used > payload.len() {
-        return Ok(None);
-    }
-    payload[0] = KIND_LEAF;
-    payload[2..4].copy_from_slice(&(new_count as u16).to_le_bytes());
-    let mut slot = HEADER_BYTES;
-    let mut put_offset = |payload: &mut [u8], offset: usize| {
-        payload[slot..slot + 2].copy_from_slice(&(offset as u16).to_le_bytes());
-        slot += OFFSET_BYTES;
-    };
-    for &offset in &offsets[..index] {
-        put_offset(payload, offset - data_start + new_data_start);
-    }
-    if insert.is_some() {
-        put_offset(payload, new_data_start + before.len());
-    }
-    let shift_from = offsets[index + removed];
-    for &offset in &offsets[index + removed..count] {
-        put_offset(
-            payload,
-            offset - shift_from + new_data_start + before.len() + new_entry.len(),
-        );
-    }
-    let mut at = new_data_start;
-    for run in [before, new_entry, after] {
-        payload[at..at + run.len()].copy_from_slice(run);
-        at += run.len();
-    }
-    Ok(Some((buf, used)))
 }

@@ -5,10 +5,14 @@ use std::collections::HashSet;
 use folio_pagestore::PageId;
 
 use super::BTreeMut;
-use crate::node::{NodeKind, Stored};
+use crate::node::{BranchView, check_slotted};
+use crate::node::{KeyRef, NodeKind, Slotted, ValueRef, entry_key, entry_value, node_kind};
 use crate::overflow::{chain_pages, free_chain, read_chain, write_chain};
 use crate::tree::DEPTH_MAX;
 use crate::{Result, error::corrupt};
+
+/// Bytes of an overflow reference (a page id) inside an entry.
+const REF_BYTES: usize = 8;
 
 impl BTreeMut {
     /// Copies every page of the tree at or above page `boundary` (nodes, overflow chains of
@@ -36,16 +40,17 @@ impl BTreeMut {
         boundary: u64,
         moved: &mut u64,
     ) -> Result<PageId> {
-        let pages = chain_pages(self.store(), first, len)?;
+        let pages = chain_pages(self.pages(), first, len)?;
         if pages.iter().all(|page| page.0 < boundary) {
             return Ok(first);
         }
-        let bytes = read_chain(self.store(), first, len)?;
+        let bytes = read_chain(self.pages(), first, len)?;
         free_chain(&mut self.writer, first, len)?;
         *moved += pages.len() as u64;
         write_chain(&mut self.writer, &bytes)
     }
 
+    /// Relocates the node at `id` and everything below it; returns its (possibly new) id.
     fn relocate_node(
         &mut self,
         id: PageId,
@@ -60,53 +65,57 @@ impl BTreeMut {
         if !visited.insert(id) {
             return Err(corrupt(id, "page reached twice"));
         }
-        let page_size = self.store().page_size();
-        let mut changed = id.0 >= boundary;
-        let encoded = match self.kind(id)? {
-            NodeKind::Leaf => {
-                let mut node = self.decode_leaf(id)?;
-                for entry in &mut node.entries {
-                    if let Some(first) = entry.key_overflow {
-                        let new = self.relocate_chain(first, entry.key.len(), boundary, moved)?;
-                        changed |= new != first;
-                        entry.key_overflow = Some(new);
-                    }
-                    if let Stored::Overflow { first, len } = entry.value {
-                        let new = self.relocate_chain(first, len as usize, boundary, moved)?;
-                        changed |= new != first;
-                        entry.value = Stored::Overflow { first: new, len };
-                    }
-                }
-                changed.then(|| node.encode(page_size))
-            }
-            NodeKind::Branch => {
-                let mut node = self.decode_branch(id)?;
-                for index in 0..=node.entries.len() {
-                    let child = node.child(index);
-                    let new = self.relocate_node(child, boundary, depth + 1, moved, visited)?;
-                    if new != child {
-                        node.set_child(index, new);
-                        changed = true;
-                    }
-                }
-                for entry in &mut node.entries {
-                    if let Some(first) = entry.key_overflow {
-                        let new = self.relocate_chain(first, entry.key.len(), boundary, moved)?;
-                        changed |= new != first;
-                        entry.key_overflow = Some(new);
-                    }
-                }
-                changed.then(|| node.encode(page_size))
-            }
-        };
-        match encoded {
-            Some(buf) => {
-                if id.0 >= boundary {
-                    *moved += 1;
-                }
-                self.write_node(Some(id), buf)
-            }
-            None => Ok(id),
+        let page = self.pages().read(id)?;
+        let kind = node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))?;
+        check_slotted(&page, id, kind)?;
+        let mut node = id;
+        if id.0 >= boundary {
+            node = self.own(id)?;
+            *moved += 1;
         }
+        let count = Slotted::new(&page[..], kind).count();
+        if kind == NodeKind::Branch {
+            let view = BranchView::new(&page, id)?;
+            for index in 0..=count {
+                let child = view.child(index)?;
+                let new = self.relocate_node(child, boundary, depth + 1, moved, visited)?;
+                if new != child {
+                    node = self.own(node)?;
+                    self.node_mut(node, kind).set_child(index, new);
+                }
+            }
+        }
+        // Overflow chains of keys (and of leaf values), rewritten in the owned copy.
+        for index in 0..count {
+            let entry = Slotted::new(&page[..], kind).entry(index).to_vec();
+            let key_at = match kind {
+                NodeKind::Leaf => crate::node::LEAF_KEY_AT,
+                NodeKind::Branch => crate::node::BRANCH_KEY_AT,
+            };
+            let key = match kind {
+                NodeKind::Leaf => entry_key(&entry),
+                NodeKind::Branch => crate::node::branch_entry_key(&entry),
+            };
+            if let KeyRef::Overflow { first, len } = key {
+                let new = self.relocate_chain(first, len, boundary, moved)?;
+                if new != first {
+                    node = self.own(node)?;
+                    self.node_mut(node, kind).entry_mut(index)[key_at..key_at + REF_BYTES]
+                        .copy_from_slice(&new.0.to_le_bytes());
+                }
+            }
+            if kind == NodeKind::Leaf
+                && let ValueRef::Overflow { first, len } = entry_value(&entry)
+            {
+                let new = self.relocate_chain(first, len as usize, boundary, moved)?;
+                if new != first {
+                    let value_at = key_at + crate::node::stored_key_bytes(key);
+                    node = self.own(node)?;
+                    self.node_mut(node, kind).entry_mut(index)[value_at..value_at + REF_BYTES]
+                        .copy_from_slice(&new.0.to_le_bytes());
+                }
+            }
+        }
+        Ok(node)
     }
 }

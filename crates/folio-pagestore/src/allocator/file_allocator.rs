@@ -201,6 +201,11 @@ impl FileAllocator {
         self.release_retired();
     }
 
+    /// The reader horizon last declared.
+    pub(crate) fn horizon(&self) -> u64 {
+        self.horizon.load(Ordering::Acquire)
+    }
+
     fn release_retired(&self) {
         let released: Vec<PageId> = {
             let mut retired = self.retired.lock();

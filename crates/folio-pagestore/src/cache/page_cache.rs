@@ -103,6 +103,13 @@ impl PageCache {
         self.with_shard(id, |shard| shard.put_dirty(id, page));
     }
 
+    /// [`PageCache::put_dirty`] for each page.
+    pub(crate) fn put_dirty_batch(&self, pages: impl Iterator<Item = (PageId, Page)>) {
+        for (id, page) in pages {
+            self.put_dirty(id, page);
+        }
+    }
+
     pub(crate) fn discard(&self, id: PageId) {
         self.with_shard(id, |shard| shard.discard(id));
     }

@@ -1,0 +1,171 @@
+//! Model test for deep trees: long runs of inserts and removals with values large enough
+//! that leaves hold a handful of entries, so branches split and merge at several levels,
+//! with long keys (overflow separators) mixed in, savepoints, commits and rollbacks, against
+//! a `BTreeMap`. The integrity check (order, separators, balanced depth, fill, overflow
+//! chains, no page reached twice) runs every few dozen steps and at the end.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use folio_btree::{BTree, BTreeMut, check_tree};
+use folio_io::MemoryStorage;
+use folio_pagestore::{PageStore, PageStoreOptions};
+use proptest::prelude::*;
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Inserts `count` keys from `start` with a stride (a burst that fills leaves).
+    InsertRun {
+        start: u16,
+        count: u16,
+        stride: u16,
+        len: u16,
+    },
+    /// Removes `count` keys from `start` with a stride (a burst that empties leaves).
+    RemoveRun {
+        start: u16,
+        count: u16,
+        stride: u16,
+    },
+    /// One long key (its separator may go to overflow pages).
+    InsertLong(u16, u16),
+    Commit,
+    Rollback,
+    Savepoint,
+    RollbackToLast,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (any::<u16>(), 1u16..2500, 1u16..12, 0u16..900)
+            .prop_map(|(start, count, stride, len)| Op::InsertRun { start, count, stride, len }),
+        4 => (any::<u16>(), 1u16..4000, 1u16..12)
+            .prop_map(|(start, count, stride)| Op::RemoveRun { start, count, stride }),
+        1 => (any::<u16>(), 400u16..2000).prop_map(|(k, len)| Op::InsertLong(k, len)),
+        2 => Just(Op::Commit),
+        1 => Just(Op::Rollback),
+        1 => Just(Op::Savepoint),
+        1 => Just(Op::RollbackToLast),
+    ]
+}
+
+fn key(n: u16) -> Vec<u8> {
+    n.to_be_bytes().to_vec()
+}
+
+fn long_key(n: u16, len: u16) -> Vec<u8> {
+    let mut key = key(n);
+    key.resize(usize::from(len), n as u8);
+    key
+}
+
+fn value(n: u16, len: u16, step: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (u32::from(i) ^ u32::from(n) ^ step as u32) as u8)
+        .collect()
+}
+
+fn contents(view: &BTree<'_>) -> Model {
+    view.iter()
+        .map(|e| e.map(|(k, v)| (k, v.to_vec())))
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn deep_trees_match_btreemap(ops in prop::collection::vec(op(), 1..40)) {
+        let store = PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
+        let mut tree = BTreeMut::new(store.writer(), None, 0);
+        let mut model = Model::new();
+        let mut committed = Model::new();
+        let mut savepoints: Vec<(folio_btree::TreeSavepoint, Model)> = Vec::new();
+        let mut snapshot: Option<(BTree<'static>, Model)> = None;
+        let mut version = 0;
+        let mut max_depth = 0;
+        for (step, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::InsertRun { start, count, stride, len } => {
+                    for i in 0..count {
+                        let n = start.wrapping_add(i.wrapping_mul(stride));
+                        let value = value(n, len, step);
+                        let old = tree.insert(&key(n), &value).unwrap();
+                        prop_assert_eq!(old, model.insert(key(n), value));
+                    }
+                }
+                Op::RemoveRun { start, count, stride } => {
+                    for i in 0..count {
+                        let n = start.wrapping_add(i.wrapping_mul(stride));
+                        prop_assert_eq!(tree.remove(&key(n)).unwrap(), model.remove(&key(n)));
+                    }
+                }
+                Op::InsertLong(n, len) => {
+                    let key = long_key(n, len);
+                    let value = value(n, 50, step);
+                    prop_assert_eq!(tree.insert(&key, &value).unwrap(), model.insert(key, value));
+                }
+                Op::Commit => {
+                    version += 1;
+                    tree.commit(version);
+                    committed = model.clone();
+                    savepoints.clear();
+                    snapshot = Some((BTree::new(store.clone(), tree.root()), model.clone()));
+                }
+                Op::Rollback => {
+                    tree.rollback();
+                    model = committed.clone();
+                    savepoints.clear();
+                }
+                Op::Savepoint => savepoints.push((tree.savepoint(), model.clone())),
+                Op::RollbackToLast => {
+                    if let Some((savepoint, saved)) = savepoints.last() {
+                        tree.rollback_to(savepoint);
+                        model = saved.clone();
+                    }
+                }
+            }
+            prop_assert_eq!(tree.len(), model.len() as u64);
+            if step % 8 == 0 {
+                let report = tree.check().unwrap();
+                prop_assert_eq!(report.entries, model.len() as u64);
+                max_depth = max_depth.max(report.depth);
+            }
+        }
+        let report = tree.check().unwrap();
+        prop_assert_eq!(report.entries, model.len() as u64);
+        prop_assert_eq!(&contents(&tree.view()), &model);
+        // Every key answers point reads too, and a sample of missing ones is absent.
+        for (key, value) in model.iter().step_by(7) {
+            let got = tree.get(key).unwrap().map(|v| v.to_vec());
+            prop_assert_eq!(got.as_ref(), Some(value));
+        }
+        if let Some((view, expected)) = &snapshot {
+            prop_assert_eq!(&contents(view), expected, "a committed snapshot changed");
+            check_tree(&store, view.root()).unwrap();
+        }
+        let _ = max_depth;
+    }
+}
+
+/// The sequences above do reach several levels: one deterministic run as a witness.
+#[test]
+fn the_model_reaches_three_levels_and_back() {
+    let store =
+        PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
+    let mut tree = BTreeMut::new(store.writer(), None, 0);
+    for n in 0..20_000u16 {
+        tree.put(&key(n.wrapping_mul(7919)), &[1u8; 300]).unwrap();
+    }
+    assert!(tree.check().unwrap().depth >= 3);
+    for n in 0..20_000u16 {
+        assert!(tree.delete_key(&key(n.wrapping_mul(7919))).unwrap());
+        if n % 2_000 == 0 {
+            tree.check().unwrap();
+        }
+    }
+    assert!(tree.is_empty());
+    assert_eq!(tree.root(), None);
+}
