@@ -15,6 +15,9 @@ const START: &str = "<!-- xtask-bench:start -->";
 const END: &str = "<!-- xtask-bench:end -->";
 
 pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(at) = args.iter().position(|a| a == "--baseline") {
+        return baseline_request(args, at).and_then(|request| crate::baseline::run(&request));
+    }
     let mut systems: Vec<String> = SYSTEMS.iter().map(|s| (*s).to_owned()).collect();
     let mut passed: Vec<String> = Vec::new();
     let mut update_docs = false;
@@ -75,6 +78,42 @@ pub fn run(args: &[String]) -> Result<(), String> {
         write_docs()?;
     }
     Ok(())
+}
+
+/// `--baseline REV [--runs N] [--only W1,W3] [--threads 1,2] [--quick|--smoke|--full]
+/// [--durability both|immediate|eventual]`: what to compare.
+fn baseline_request(args: &[String], at: usize) -> Result<crate::baseline::Request, String> {
+    let rev = args
+        .get(at + 1)
+        .ok_or("--baseline needs a revision (a commit, tag or branch)")?
+        .clone();
+    let mut runs = 3;
+    let mut bench_args = Vec::new();
+    let mut iter = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at && *i != at + 1);
+    while let Some((_, arg)) = iter.next() {
+        let mut value = || {
+            iter.next()
+                .map(|(_, v)| v.clone())
+                .ok_or(format!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "--runs" => runs = value()?.parse().map_err(|_| "--runs needs a number")?,
+            "--only" => bench_args.extend(["--workload".to_owned(), value()?]),
+            "--threads" | "--durability" => bench_args.extend([arg.clone(), value()?]),
+            "--quick" | "--smoke" | "--full" => {
+                bench_args.extend(["--size".to_owned(), arg.trim_start_matches("--").to_owned()]);
+            }
+            other => return Err(format!("{other} is not an option of --baseline")),
+        }
+    }
+    Ok(crate::baseline::Request {
+        rev,
+        runs,
+        bench_args,
+    })
 }
 
 /// `RocksDB`'s build needs libclang (bindgen); its first build takes about 30 minutes on 2

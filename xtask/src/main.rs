@@ -4,11 +4,13 @@
 //!   command, the quick loom models, and the docs without broken links.
 //! - `cargo xtask loom [--quick]`: the loom models of the concurrent code, with
 //!   `LOOM_MAX_PREEMPTIONS=3` (2 with `--quick`, the CI set).
-//! - `cargo xtask bench [...]`: the peer comparison (see `bench.rs`).
+//! - `cargo xtask bench [...]`: the peer comparison (see `bench.rs`); `cargo xtask bench
+//!   --baseline REV` compares folio at REV with the working tree (see `baseline.rs`).
 //! - `cargo xtask crash [--full]`: the crash suites in release mode with more seeds than CI:
 //!   every power-cut point of every crash sweep under every crash policy for 40 seeds (200 with
 //!   `--full`), and the process-kill tests with `FOLIO_KILLS` kills.
 
+mod baseline;
 mod bench;
 
 use std::process::{Command, ExitCode};
@@ -32,7 +34,10 @@ fn main() -> ExitCode {
                  crash [--full]  crash sweeps with 40 seeds (200 with --full) and 1,000 process kills\n  \
                  bench [--quick|--full|--smoke] [--only W1,W4] [--systems folio,rocksdb,fjall,redb,lmdb,sqlite]\n  \
                        [--threads 1,2,4,8] [--runs N] [--update-docs] [--docs-only]\n  \
-                                 folio against its peers (benches/peers), medians of 3 runs"
+                                 folio against its peers (benches/peers), medians of 3 runs\n  \
+                 bench --baseline REV [--runs N] [--only W1,W3] [--threads 1,2] [--quick|--smoke]\n  \
+                       [--durability both|immediate|eventual]\n  \
+                                 folio at REV against the working tree, run alternately"
             );
             return ExitCode::from(2);
         }

@@ -17,7 +17,7 @@
 //! So a transaction copies each page it touches once, however many changes it makes there;
 //! its pages stay private to it ([`folio_pagestore::PageWriter`]) until it commits.
 
-use folio_pagestore::{PageBuf, PageId, PageStore, PageWriter};
+use folio_pagestore::{PageId, PageStore, PageWriter};
 
 use crate::node::{
     KEY_BYTES_MAX, KeyRef, LeafEntry, LeafView, NodeKind, Slotted, StoredRef, VALUE_BYTES_MAX,
@@ -244,7 +244,7 @@ impl BTreeMut {
     /// A new, empty node of `kind`, owned by the transaction.
     fn new_node(&mut self, kind: NodeKind) -> Result<PageId> {
         let id = self.writer.allocate()?;
-        let page = PageBuf::zeroed(self.store().page_size()).into_page();
+        let page = self.store().zeroed_page().into_page();
         self.writer.write(id, page);
         Slotted::init(self.node_bytes(id), kind);
         Ok(id)
@@ -270,7 +270,8 @@ impl BTreeMut {
     }
 
     /// Makes node `id` the transaction's own: returns it when it is already, else copies it
-    /// to a new page (checked first: an edit must never trust a damaged page) and frees it.
+    /// to a new page and frees it. The page is checked first: an edit must never trust a
+    /// damaged page (whether the file or a bug elsewhere damaged it).
     fn own(&mut self, id: PageId) -> Result<PageId> {
         if self.writer.allocated_in_txn(id) {
             return Ok(id);
@@ -279,7 +280,8 @@ impl BTreeMut {
         let kind = node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))?;
         check_slotted(&page, id, kind)?;
         let copy = self.writer.allocate()?;
-        self.writer.write(copy, page.to_buf().into_page());
+        let bytes = self.store().copy_page(&page);
+        self.writer.write(copy, bytes);
         self.writer.free(id);
         Ok(copy)
     }

@@ -31,8 +31,20 @@ impl PageStore {
     /// pages of later versions may be written too (they are free in the checkpointed state).
     /// Writers keep running during the checkpoint; only checkpoints wait for each other.
     pub fn checkpoint(&self, version: u64, roots: &[u8]) -> Result<CheckpointStats> {
+        self.checkpoint_then(version, roots, || {})
+    }
+
+    /// [`PageStore::checkpoint`], calling `collected` as soon as the checkpoint holds every
+    /// page it will write (before its I/O): from then on the caller's reader horizon no longer
+    /// needs to protect `version`'s pages for it.
+    pub fn checkpoint_then(
+        &self,
+        version: u64,
+        roots: &[u8],
+        collected: impl FnOnce(),
+    ) -> Result<CheckpointStats> {
         let mut checkpointer = self.checkpointer().lock();
-        self.checkpoint_locked(&mut checkpointer, version, roots)
+        self.checkpoint_locked(&mut checkpointer, version, roots, collected)
     }
 
     /// [`PageStore::checkpoint`], first giving up the free pages at the end of the file
@@ -43,10 +55,11 @@ impl PageStore {
         &self,
         version: u64,
         roots: &[u8],
+        collected: impl FnOnce(),
     ) -> Result<(CheckpointStats, u64)> {
         let mut checkpointer = self.checkpointer().lock();
         self.allocator().trim_tail();
-        let stats = self.checkpoint_locked(&mut checkpointer, version, roots)?;
+        let stats = self.checkpoint_locked(&mut checkpointer, version, roots, collected)?;
         // Pages handed out since the trim lie below the pool's mark; the next checkpoint
         // (which waits for this lock) grows the file again if they need it.
         let target = self.layout().file_len_for(self.allocator().high_water());
@@ -66,6 +79,7 @@ impl PageStore {
         checkpointer: &mut crate::store::CheckpointerState,
         version: u64,
         roots: &[u8],
+        collected: impl FnOnce(),
     ) -> Result<CheckpointStats> {
         if self.is_closed() {
             return Err(Error::Closed);
@@ -95,6 +109,7 @@ impl PageStore {
             .into_iter()
             .filter(|(id, _, _)| !garbage.contains(id))
             .collect();
+        collected();
         let outcome = self.write_state(&prepared, &dirty, &durable, roots, checkpointer.file_bytes);
 
         match outcome {
@@ -107,7 +122,7 @@ impl PageStore {
                 // Before `finish_checkpoint` hands these pages out again: after it, a writer
                 // could reuse one and we would drop its new contents.
                 for &page in &prepared.garbage {
-                    self.cache().discard(page);
+                    self.discard(page);
                 }
                 *self.durable_header().lock() = slot;
                 // Before the allocator may release pages for reuse (see `set_reader_horizon`).

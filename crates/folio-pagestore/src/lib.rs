@@ -56,6 +56,7 @@ mod header;
 mod layout;
 mod options;
 mod page;
+mod pool;
 mod stats;
 mod store;
 mod sync;

@@ -67,9 +67,18 @@ impl PageBuf {
         &mut bytes[..len]
     }
 
+    /// Wraps a buffer nothing else refers to.
+    pub(crate) fn from_unique(bytes: Arc<[u8]>) -> Self {
+        debug_assert_eq!(Arc::strong_count(&bytes), 1);
+        Self { bytes }
+    }
+
     /// Freezes the page without a checksum (the flush computes it when the page is written).
     pub fn into_page(self) -> Page {
-        Page { bytes: self.bytes }
+        Page {
+            bytes: self.bytes,
+            from_storage: false,
+        }
     }
 
     /// Stamps the checksum for page `id` and freezes the page.
@@ -78,7 +87,10 @@ impl PageBuf {
         let split = bytes.len() - PAGE_TRAILER_BYTES;
         let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
         bytes[split..].copy_from_slice(&checksum.to_le_bytes());
-        Page { bytes: self.bytes }
+        Page {
+            bytes: self.bytes,
+            from_storage: false,
+        }
     }
 }
 
@@ -88,11 +100,13 @@ impl fmt::Debug for PageBuf {
     }
 }
 
-/// A sealed page: immutable, shared by reference count, its checksum valid for the id it was
-/// sealed (or read) with. Dereferences to its payload.
+/// A page: immutable, shared by reference count. Dereferences to its payload.
 #[derive(Clone)]
 pub struct Page {
     bytes: Arc<[u8]>,
+    /// Read from storage (its checksum verified) rather than built by this process: the
+    /// layer above checks its structure before trusting it for an edit.
+    from_storage: bool,
 }
 
 impl Page {
@@ -106,6 +120,19 @@ impl Page {
         &self.bytes
     }
 
+    /// The buffer, when this is its only handle (for reuse by the page pool).
+    pub(crate) fn into_unique(self) -> Option<Arc<[u8]>> {
+        let mut bytes = self.bytes;
+        Arc::get_mut(&mut bytes)?;
+        Some(bytes)
+    }
+
+    /// True when these bytes were read from storage (verified by their checksum only),
+    /// false when this process built them.
+    pub fn is_from_storage(&self) -> bool {
+        self.from_storage
+    }
+
     /// A mutable copy of the payload, for copy-on-write.
     pub fn to_buf(&self) -> PageBuf {
         PageBuf {
@@ -117,6 +144,7 @@ impl Page {
     /// copying it (other handles keep the old bytes). The trailer is cleared: a changed page
     /// has no valid checksum until the flush computes one.
     pub fn make_mut(&mut self) -> &mut [u8] {
+        self.from_storage = false;
         let bytes = Arc::make_mut(&mut self.bytes);
         let split = bytes.len() - PAGE_TRAILER_BYTES;
         bytes[split..].fill(0);
@@ -138,6 +166,7 @@ impl Page {
         verify_stored(&bytes, id)?;
         Ok(Self {
             bytes: Arc::from(bytes),
+            from_storage: true,
         })
     }
 

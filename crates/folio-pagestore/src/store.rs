@@ -45,6 +45,8 @@ struct StoreInner {
     superseded: Mutex<std::collections::BTreeMap<u64, Vec<PageId>>>,
     /// Bytes of pages open transactions hold privately (see [`PageWriter`]).
     private_bytes: std::sync::atomic::AtomicIsize,
+    /// Spare page buffers for copies and new pages.
+    pool: crate::pool::PagePool,
 }
 
 /// State only checkpoints touch.
@@ -178,6 +180,7 @@ impl PageStore {
                 poisoned: AtomicBool::new(false),
                 superseded: Mutex::new(std::collections::BTreeMap::new()),
                 private_bytes: std::sync::atomic::AtomicIsize::new(0),
+                pool: crate::pool::PagePool::new(layout.page_size),
             }),
         }
     }
@@ -252,10 +255,33 @@ impl PageStore {
         Ok(self.inner.cache.insert_clean(id, page))
     }
 
+    /// A new page holding a copy of `page`'s payload (copy-on-write), in a spare buffer when
+    /// one is at hand.
+    pub fn copy_page(&self, page: &Page) -> Page {
+        self.inner.pool.copy(page)
+    }
+
+    /// A new zeroed page, in a spare buffer when one is at hand.
+    pub fn zeroed_page(&self) -> crate::PageBuf {
+        self.inner.pool.zeroed()
+    }
+
+    /// Drops page `id` from the cache whatever its state, keeping its buffer for reuse.
+    pub(crate) fn discard(&self, id: PageId) {
+        if let Some(page) = self.inner.cache.discard(id) {
+            self.recycle(page);
+        }
+    }
+
+    /// Keeps a dropped page's buffer for reuse when nothing else holds it.
+    pub(crate) fn recycle(&self, page: Page) {
+        self.inner.pool.give(page);
+    }
+
     /// Drops a page from the cache if it is clean (a no-op for dirty pages).
     pub fn evict_clean(&self, id: PageId) {
         if self.inner.cache.is_dirty(id) == Some(false) {
-            self.inner.cache.discard(id);
+            self.discard(id);
         }
     }
 
@@ -295,16 +321,18 @@ impl PageStore {
 
     /// Drops the cached versions of pages freed by versions `<= horizon`.
     pub(crate) fn drop_superseded(&self, horizon: u64) {
-        let pages: Vec<PageId> = {
+        let mut pages = Vec::new();
+        {
             let mut superseded = self.inner.superseded.lock();
-            let later = superseded.split_off(&horizon.saturating_add(1));
-            std::mem::replace(&mut *superseded, later)
-                .into_values()
-                .flatten()
-                .collect()
-        };
+            while let Some(entry) = superseded.first_entry() {
+                if *entry.key() > horizon {
+                    break;
+                }
+                pages.extend(entry.remove());
+            }
+        }
         for page in pages {
-            self.inner.cache.discard(page);
+            self.discard(page);
         }
     }
 

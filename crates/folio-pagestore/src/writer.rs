@@ -175,7 +175,9 @@ impl PageWriter {
     /// reader can reach it.
     pub fn free(&mut self, id: PageId) {
         if !self.frozen.contains(&id) && self.txn_allocated.remove(&id) {
-            self.private.remove(&id);
+            if let Some(page) = self.private.remove(&id) {
+                self.store.recycle(page);
+            }
             self.report_private();
             self.local_free.push(id);
         } else {
@@ -209,7 +211,9 @@ impl PageWriter {
             .drain(savepoint.allocations.min(self.txn_allocation_order.len())..)
         {
             if !self.frozen.contains(&id) && self.txn_allocated.remove(&id) {
-                self.private.remove(&id);
+                if let Some(page) = self.private.remove(&id) {
+                    self.store.recycle(page);
+                }
                 self.local_free.push(id);
             }
         }
@@ -270,7 +274,9 @@ impl PageWriter {
     /// Ends the transaction as aborted: its pages are discarded and reusable, its frees
     /// forgotten.
     pub fn rollback(&mut self) {
-        self.private.clear();
+        for (_, page) in self.private.drain() {
+            self.store.recycle(page);
+        }
         self.report_private();
         for id in self.txn_allocated.drain() {
             self.local_free.push(id);

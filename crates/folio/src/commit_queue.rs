@@ -13,6 +13,7 @@ use std::sync::Arc;
 use folio_wal::{Durability, Lsn};
 use parking_lot::{Condvar, Mutex};
 
+use crate::log_record::OP_HEADER_BYTES;
 use crate::write_batch::{BatchOp, WriteBatch};
 use crate::{Database, Error, Result};
 
@@ -144,19 +145,57 @@ impl CommitQueues {
     }
 }
 
-/// Applies `group` as one write transaction; returns each ticket's result.
+/// Why `batch` cannot be applied (a missing column family, a key or value over the
+/// limits), checked before the group's transaction starts so that applying the rest cannot
+/// fail for a reason of one batch's own.
+fn refuse(db: &Database, batch: &WriteBatch) -> Option<Error> {
+    if let Some(missing) = batch.cfs.iter().find(|cf| db.slot(cf).is_err()) {
+        return Some(Error::ColumnFamilyNotFound {
+            name: missing.clone(),
+        });
+    }
+    let (key, value) = batch.largest();
+    if key > folio_btree::KEY_BYTES_MAX {
+        return Some(Error::Tree(folio_btree::Error::KeyTooLarge {
+            len: key,
+            max: folio_btree::KEY_BYTES_MAX,
+        }));
+    }
+    if value > folio_btree::VALUE_BYTES_MAX {
+        return Some(Error::Tree(folio_btree::Error::ValueTooLarge {
+            len: value,
+            max: folio_btree::VALUE_BYTES_MAX,
+        }));
+    }
+    None
+}
+
+/// The error each batch of a failed group gets: the first the error itself, the others a
+/// [`Error::CommitFailed`] describing it.
+fn fail_all(tickets: impl IntoIterator<Item = u64>, error: Error) -> Vec<(u64, Result<Lsn>)> {
+    let (reason, kind) = (error.to_string(), error.kind());
+    let mut first = Some(error);
+    tickets
+        .into_iter()
+        .map(|ticket| {
+            let error = first.take().unwrap_or_else(|| Error::CommitFailed {
+                reason: reason.clone(),
+                kind,
+            });
+            (ticket, Err(error))
+        })
+        .collect()
+}
+
+/// Applies `group` as one write transaction; returns each ticket's result. Batches that
+/// cannot be applied get their own error first; the others are applied and committed
+/// together (an I/O failure while applying fails them all: nothing of them commits).
 fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Result<Lsn>)> {
-    let live: BTreeSet<String> = db.cf_names().into_iter().collect();
     let mut results = Vec::with_capacity(group.len());
     let mut runnable = Vec::with_capacity(group.len());
     for (ticket, batch) in group {
-        match batch.cf_names().into_iter().find(|cf| !live.contains(*cf)) {
-            Some(missing) => results.push((
-                ticket,
-                Err(Error::ColumnFamilyNotFound {
-                    name: missing.to_owned(),
-                }),
-            )),
+        match refuse(db, &batch) {
+            Some(error) => results.push((ticket, Err(error))),
             None => runnable.push((ticket, batch)),
         }
     }
@@ -168,52 +207,35 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
         .flat_map(|(_, batch)| batch.cfs.iter().map(String::as_str))
         .collect();
     let names: Vec<&str> = names.into_iter().collect();
+    let tickets = || {
+        runnable
+            .iter()
+            .map(|(ticket, _)| *ticket)
+            .collect::<Vec<_>>()
+    };
     let mut txn = match db.begin_write(&names) {
         Ok(txn) => txn,
         Err(error) => {
-            let (reason, kind) = (error.to_string(), error.kind());
-            results.extend(runnable.into_iter().map(|(ticket, _)| {
-                (
-                    ticket,
-                    Err(Error::CommitFailed {
-                        reason: reason.clone(),
-                        kind,
-                    }),
-                )
-            }));
+            results.extend(fail_all(tickets(), error));
             return results;
         }
     };
-    let mut applied = Vec::with_capacity(runnable.len());
-    for (ticket, batch) in runnable {
-        let savepoint = txn.savepoint();
-        let outcome = batch.ops.iter().try_for_each(|op| match op {
-            BatchOp::Put { cf, key, value } => txn.put(&batch.cfs[*cf], key, value),
-            BatchOp::Delete { cf, key } => txn.delete(&batch.cfs[*cf], key).map(|_| ()),
-        });
-        match outcome {
-            Ok(()) => applied.push(ticket),
-            Err(error) => {
-                // Undoes this batch only; the savepoint is of this transaction.
-                txn.rollback_to(&savepoint)
-                    .expect("the savepoint was taken in this transaction");
-                results.push((ticket, Err(error)));
-            }
-        }
-    }
-    match txn.commit_with(Durability::Eventual) {
-        Ok(lsn) => results.extend(applied.into_iter().map(|ticket| (ticket, Ok(lsn)))),
-        Err(error) => {
-            let (reason, kind) = (error.to_string(), error.kind());
-            let mut first = Some(error);
-            for ticket in applied {
-                let error = first.take().unwrap_or_else(|| Error::CommitFailed {
-                    reason: reason.clone(),
-                    kind,
-                });
-                results.push((ticket, Err(error)));
-            }
-        }
+    txn.reserve_log(
+        runnable
+            .iter()
+            .map(|(_, batch)| batch.payload_bytes() + batch.len() * OP_HEADER_BYTES)
+            .sum(),
+    );
+    let applied = runnable.iter().try_for_each(|(_, batch)| {
+        batch.ops().try_for_each(|op| match op {
+            BatchOp::Put { cf, key, value } => txn.put(&batch.cfs[cf], key, value),
+            BatchOp::Delete { cf, key } => txn.delete(&batch.cfs[cf], key).map(|_| ()),
+        })
+    });
+    let outcome = applied.and_then(|()| txn.commit_with(Durability::Eventual));
+    match outcome {
+        Ok(lsn) => results.extend(runnable.iter().map(|(ticket, _)| (*ticket, Ok(lsn)))),
+        Err(error) => results.extend(fail_all(tickets(), error)),
     }
     results
 }

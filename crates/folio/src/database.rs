@@ -626,10 +626,15 @@ impl DbInner {
             catalog.root()
         };
         let roots = encode_roots(catalog_root, version);
+        // Once the page store holds the pages it writes, later commits may drop the
+        // versions they supersede again.
+        let collected = move || drop(reading);
         let released = if shrink {
-            self.store.checkpoint_and_shrink(version, &roots)?.1
+            self.store
+                .checkpoint_and_shrink(version, &roots, collected)?
+                .1
         } else {
-            self.store.checkpoint(version, &roots)?;
+            self.store.checkpoint_then(version, &roots, collected)?;
             0
         };
         self.wal.truncate_below(version + 1)?;

@@ -60,6 +60,9 @@ const RENAME: u8 = 5;
 const BULK: u8 = 6;
 const MOVED: u8 = 7;
 
+/// Bytes of an operation's header in a record: kind, column family, two lengths.
+pub(crate) const OP_HEADER_BYTES: usize = 1 + 8 + 4 + 4;
+
 /// Builds one record incrementally (a write transaction appends as it goes).
 #[derive(Debug, Default)]
 pub(crate) struct RecordBuilder {
@@ -73,6 +76,11 @@ impl RecordBuilder {
             bytes: vec![0; 4],
             count: 0,
         }
+    }
+
+    /// Makes room for about `bytes` more of operation data.
+    pub(crate) fn reserve(&mut self, bytes: usize) {
+        self.bytes.reserve(bytes);
     }
 
     fn push(&mut self, kind: u8, cf: u64, a: &[u8], b: &[u8]) {

@@ -179,6 +179,12 @@ impl WriteTransaction {
         Ok(Tree::new(tree.view(), tree.len(), None))
     }
 
+    /// Makes room in the log record for about `bytes` more of keys and values (a commit
+    /// queue group knows its size up front).
+    pub(crate) fn reserve_log(&mut self, bytes: usize) {
+        self.record.reserve(bytes);
+    }
+
     /// Bytes of log this transaction will write.
     pub fn log_bytes(&self) -> usize {
         self.record.len()

@@ -110,8 +110,9 @@ impl PageCache {
         }
     }
 
-    pub(crate) fn discard(&self, id: PageId) {
-        self.with_shard(id, |shard| shard.discard(id));
+    /// Drops page `id` from the cache; returns it.
+    pub(crate) fn discard(&self, id: PageId) -> Option<Page> {
+        self.with_shard(id, |shard| shard.discard(id))
     }
 
     /// Every dirty page with the generation a later [`PageCache::mark_clean`] must match.

@@ -111,11 +111,12 @@ impl Shard {
         self.evict_over_budget();
     }
 
-    /// Drops a page whatever its state (a rolled-back or freed page's contents are garbage).
-    pub(crate) fn discard(&mut self, id: PageId) {
-        if let Some(old) = self.map.remove(&id) {
-            self.uncount(&old);
-        }
+    /// Drops a page whatever its state (a rolled-back or freed page's contents are garbage);
+    /// returns it.
+    pub(crate) fn discard(&mut self, id: PageId) -> Option<Page> {
+        let old = self.map.remove(&id)?;
+        self.uncount(&old);
+        Some(old.page)
     }
 
     /// Every dirty page with its generation.
