@@ -331,8 +331,10 @@ impl PageStore {
                 pages.extend(entry.remove());
             }
         }
-        for page in pages {
-            self.discard(page);
+        if !pages.is_empty() {
+            for page in self.inner.cache.discard_batch(&mut pages) {
+                self.recycle(page);
+            }
         }
     }
 

@@ -35,6 +35,10 @@ impl std::hash::Hasher for PageIdHasher {
 
 pub(crate) type IdBuild = std::hash::BuildHasherDefault<PageIdHasher>;
 
+/// Private pages a writer adds before it updates the store's shared total (so the total
+/// lags by at most this many pages per writer; commits and rollbacks settle it exactly).
+const PRIVATE_REPORT_STEP: usize = 64;
+
 /// Allocates, writes and frees pages for one owner, in transactions.
 ///
 /// Allocation comes from a private list refilled one extent at a time
@@ -117,7 +121,10 @@ impl PageWriter {
             "{id} is not this transaction's"
         );
         self.private.insert(id, page);
-        self.report_private();
+        // The store's total is shared by every writer: carried over in steps, not per page.
+        if self.private.len() >= self.private_reported + PRIVATE_REPORT_STEP {
+            self.report_private();
+        }
     }
 
     /// Carries the change in private pages into the store's total
@@ -149,7 +156,7 @@ impl PageWriter {
     /// savepoint froze it (a handle someone still holds from [`PageWriter::read`] keeps the
     /// old bytes: the page is copied first then).
     pub fn private_mut(&mut self, id: PageId) -> Option<&mut [u8]> {
-        if self.frozen.contains(&id) {
+        if self.is_frozen(id) {
             return None;
         }
         self.private.get_mut(&id).map(Page::make_mut)
@@ -158,7 +165,7 @@ impl PageWriter {
     /// Two of this transaction's pages for editing at once (see [`PageWriter::private_mut`]);
     /// `None` unless both are editable and distinct.
     pub fn private_pair_mut(&mut self, a: PageId, b: PageId) -> Option<(&mut [u8], &mut [u8])> {
-        if a == b || self.frozen.contains(&a) || self.frozen.contains(&b) {
+        if a == b || self.is_frozen(a) || self.is_frozen(b) {
             return None;
         }
         let [first, second] = self.private.get_disjoint_mut([&a, &b]);
@@ -174,11 +181,10 @@ impl PageWriter {
     /// earlier commit stays intact until the commit that frees it is checkpointed and no
     /// reader can reach it.
     pub fn free(&mut self, id: PageId) {
-        if !self.frozen.contains(&id) && self.txn_allocated.remove(&id) {
+        if !self.is_frozen(id) && self.txn_allocated.remove(&id) {
             if let Some(page) = self.private.remove(&id) {
                 self.store.recycle(page);
             }
-            self.report_private();
             self.local_free.push(id);
         } else {
             self.txn_freed.push(id);
@@ -189,7 +195,12 @@ impl PageWriter {
     /// nothing committed refers to it, so a copy-on-write structure may edit it in place
     /// instead of copying it again.
     pub fn allocated_in_txn(&self, id: PageId) -> bool {
-        self.txn_allocated.contains(&id) && !self.frozen.contains(&id)
+        self.txn_allocated.contains(&id) && !self.is_frozen(id)
+    }
+
+    /// True when a savepoint froze `id` (cheap when no savepoint did: the common case).
+    fn is_frozen(&self, id: PageId) -> bool {
+        !self.frozen.is_empty() && self.frozen.contains(&id)
     }
 
     /// Marks the current point of the transaction: every page it wrote so far is frozen

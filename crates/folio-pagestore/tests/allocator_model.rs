@@ -184,7 +184,14 @@ impl Harness {
                 self.release();
             }
             Op::Horizon { lag } => {
-                self.horizon = self.next_version.saturating_sub(1 + lag);
+                // Readers only ever start at the latest version, so once declared the
+                // horizon only moves forward (as the database's does).
+                let proposed = self.next_version.saturating_sub(1 + lag);
+                self.horizon = if self.horizon == u64::MAX {
+                    proposed
+                } else {
+                    self.horizon.max(proposed)
+                };
                 self.store.set_reader_horizon(self.horizon);
                 self.release();
             }

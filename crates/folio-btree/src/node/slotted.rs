@@ -265,8 +265,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Slotted<B> {
     /// becomes one gap and `dead` zero.
     pub(crate) fn compact(&mut self, scratch: &mut Vec<u8>) {
         let len = self.bytes().len();
-        scratch.clear();
-        scratch.resize(len, 0);
+        // Only the part below `at` that is written is read back: no need to clear it.
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
         let mut at = len;
         for index in 0..self.count() {
             let start = self.offset(index);
@@ -276,7 +278,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Slotted<B> {
             let slot = self.table + index * OFFSET_BYTES;
             put_u16(self.bytes_mut(), slot, at as u16);
         }
-        self.bytes_mut()[at..].copy_from_slice(&scratch[at..]);
+        self.bytes_mut()[at..].copy_from_slice(&scratch[at..len]);
         self.set_data_start(at);
         self.set_dead(0);
     }

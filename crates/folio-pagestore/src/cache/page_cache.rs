@@ -86,9 +86,13 @@ impl PageCache {
     }
 
     fn shard(&self, id: PageId) -> &Mutex<Shard> {
+        &self.shards[self.shard_index(id)]
+    }
+
+    fn shard_index(&self, id: PageId) -> usize {
         // Fibonacci hashing spreads consecutive ids (the common case) over all shards.
         let hash = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        &self.shards[(hash & self.shard_mask) as usize]
+        (hash & self.shard_mask) as usize
     }
 
     pub(crate) fn get(&self, id: PageId) -> Option<Page> {
@@ -99,14 +103,65 @@ impl PageCache {
         self.shard(id).lock().insert_clean(id, page)
     }
 
+    #[cfg(test)]
     pub(crate) fn put_dirty(&self, id: PageId, page: Page) {
         self.with_shard(id, |shard| shard.put_dirty(id, page));
     }
 
-    /// [`PageCache::put_dirty`] for each page.
+    /// [`PageCache::put_dirty`] for each page, locking each shard once (a commit hands
+    /// over hundreds of pages; writers contend on the shards and the dirty total otherwise).
     pub(crate) fn put_dirty_batch(&self, pages: impl Iterator<Item = (PageId, Page)>) {
-        for (id, page) in pages {
-            self.put_dirty(id, page);
+        let mut pages: Vec<(usize, PageId, Page)> = pages
+            .map(|(id, page)| (self.shard_index(id), id, page))
+            .collect();
+        pages.sort_unstable_by_key(|(shard, _, _)| *shard);
+        let mut pages = pages.into_iter().peekable();
+        let (mut added, mut removed) = (0, 0);
+        while let Some((shard_index, id, page)) = pages.next() {
+            let mut shard = self.shards[shard_index].lock();
+            let before = shard.dirty_bytes;
+            shard.put_dirty(id, page);
+            while let Some((_, id, page)) = pages.next_if(|(s, _, _)| *s == shard_index) {
+                shard.put_dirty(id, page);
+            }
+            let after = shard.dirty_bytes;
+            if after >= before {
+                added += after - before;
+            } else {
+                removed += before - after;
+            }
+        }
+        self.adjust_dirty(added, removed);
+    }
+
+    /// Drops `ids` from the cache, locking each shard once; returns the pages dropped.
+    pub(crate) fn discard_batch(&self, ids: &mut [PageId]) -> Vec<Page> {
+        ids.sort_unstable_by_key(|id| self.shard_index(*id));
+        let mut dropped = Vec::with_capacity(ids.len());
+        let (mut added, mut removed) = (0, 0);
+        for run in ids.chunk_by(|a, b| self.shard_index(*a) == self.shard_index(*b)) {
+            let mut shard = self.shards[self.shard_index(run[0])].lock();
+            let before = shard.dirty_bytes;
+            dropped.extend(run.iter().filter_map(|id| shard.discard(*id)));
+            let after = shard.dirty_bytes;
+            if after >= before {
+                added += after - before;
+            } else {
+                removed += before - after;
+            }
+        }
+        self.adjust_dirty(added, removed);
+        dropped
+    }
+
+    fn adjust_dirty(&self, added: usize, removed: usize) {
+        use std::sync::atomic::Ordering;
+        if added > removed {
+            self.dirty_bytes
+                .fetch_add(added - removed, Ordering::Relaxed);
+        } else if removed > added {
+            self.dirty_bytes
+                .fetch_sub(removed - added, Ordering::Relaxed);
         }
     }
 
