@@ -3,7 +3,11 @@
 
 #[cfg(not(folio_loom))]
 pub(crate) use real::{Condvar, Mutex, MutexGuard};
+#[cfg(not(folio_loom))]
+pub(crate) use std::sync::Arc;
 
+#[cfg(folio_loom)]
+pub(crate) use loom::sync::Arc;
 #[cfg(folio_loom)]
 pub(crate) use modelled::{Condvar, Mutex, MutexGuard};
 
@@ -24,8 +28,8 @@ mod real {
             guard
         }
 
-        pub(crate) fn notify_all(&self) {
-            self.0.notify_all();
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
         }
     }
 }
@@ -63,8 +67,8 @@ mod modelled {
                 .expect("loom mutexes are not poisoned in models")
         }
 
-        pub(crate) fn notify_all(&self) {
-            self.0.notify_all();
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
         }
     }
 }

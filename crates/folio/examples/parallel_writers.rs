@@ -8,7 +8,8 @@
 //! With `--shared` every thread writes to one column family instead (workload W3 with
 //! `--txns 500 --ops 10`: many threads committing small batches to the same column family).
 //! With `--batches` each transaction is a `WriteBatch` given to `Database::write` (the commit
-//! queue merges concurrent batches) instead of a write transaction.
+//! queue merges concurrent batches) instead of a write transaction. `FOLIO_EXAMPLE_STATS=1`
+//! prints the commit-queue and log counters of each run.
 
 use std::time::{Duration, Instant};
 
@@ -115,6 +116,17 @@ fn run(
             .collect()
     });
     let elapsed = started.elapsed().as_secs_f64();
+    if std::env::var_os("FOLIO_EXAMPLE_STATS").is_some() {
+        let stats = db.stats();
+        eprintln!(
+            "{threads} threads: commit queue {:?}, log {} records in {} writes, {} syncs; {} checkpoints",
+            stats.commit_queue,
+            stats.wal.commit.records,
+            stats.wal.commit.writes,
+            stats.wal.commit.syncs,
+            stats.page_store.checkpoints
+        );
+    }
     latencies.sort_unstable();
     let ops = (threads * args.txns * args.ops) as f64;
     Ok((

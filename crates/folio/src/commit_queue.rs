@@ -4,8 +4,13 @@
 //! then it hands each batch its result and steps down. Batches that arrive meanwhile form
 //! the next group, so under contention groups grow instead of threads queueing on a lock.
 //!
-//! Each batch stays atomic: it is applied behind a savepoint, and one that fails (a key too
-//! long, say) is rolled back alone and gets its own error; the others commit.
+//! Each batch stays atomic, and one that cannot be applied (a key too long, say) is refused
+//! alone before the group starts; the others commit.
+//!
+//! Waiting threads sleep on a condition variable of their own: the leader wakes exactly the
+//! owners of the batches it committed, and, when it steps down with batches still queued,
+//! one of their owners to lead next. It also keeps leading (a few groups at most) while
+//! batches queue up: every hand-over to a sleeping thread costs a wake-up.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -33,16 +38,28 @@ struct QueueState {
     pending: Vec<(u64, WriteBatch)>,
     /// Results of committed groups, by ticket, until their owners take them.
     results: HashMap<u64, Result<Lsn>>,
+    /// Sleeping owners of tickets (bounded by the threads calling in).
+    sleepers: HashMap<u64, Arc<Condvar>>,
     leader_active: bool,
+}
+
+impl QueueState {
+    /// Wakes the owner of `ticket` if it sleeps.
+    fn wake(&mut self, ticket: u64) {
+        if let Some(sleeper) = self.sleepers.remove(&ticket) {
+            sleeper.notify_one();
+        }
+    }
 }
 
 /// Merges concurrent batches into group commits.
 #[derive(Debug, Default)]
 pub(crate) struct CommitQueue {
     state: Mutex<QueueState>,
-    /// Signalled when a group's results are in and the leader stepped down.
-    group_done: Condvar,
 }
+
+/// Groups one leader commits in a row before it returns to its caller.
+const LEADER_ROUNDS_MAX: usize = 4;
 
 impl CommitQueue {
     /// Commits `batch` (merged with concurrent ones); returns its LSN once applied and
@@ -63,16 +80,31 @@ impl CommitQueue {
                 break result;
             }
             if state.leader_active {
-                self.group_done.wait(&mut state);
+                let signal = Arc::new(Condvar::new());
+                state.sleepers.insert(ticket, Arc::clone(&signal));
+                signal.wait(&mut state);
+                state.sleepers.remove(&ticket);
                 continue;
             }
             state.leader_active = true;
-            let group = std::mem::take(&mut state.pending);
-            state.stats.groups += 1;
-            let results = parking_lot::MutexGuard::unlocked(&mut state, || commit_group(db, group));
-            state.results.extend(results);
+            for _ in 0..LEADER_ROUNDS_MAX {
+                let group = std::mem::take(&mut state.pending);
+                state.stats.groups += 1;
+                let results =
+                    parking_lot::MutexGuard::unlocked(&mut state, || commit_group(db, group));
+                for (done, result) in results {
+                    state.results.insert(done, result);
+                    state.wake(done);
+                }
+                if state.pending.is_empty() {
+                    break;
+                }
+            }
             state.leader_active = false;
-            self.group_done.notify_all();
+            // Batches still queued: one of their owners leads next.
+            if let Some(&(next, _)) = state.pending.first() {
+                state.wake(next);
+            }
         };
         drop(state);
         let lsn = result?;

@@ -17,8 +17,12 @@
 //!    `written_lsn`, sync once, advance `durable_lsn` to the noted LSN, wake everyone.
 //!    Durable appenders that arrive meanwhile wait and are covered by the next round, so
 //!    many commits share one sync; eventual ones may write during the sync.
-//! 4. Durable waiters sleep on their own condition variable, so the end of a write does not
-//!    wake them while a sync is in flight. Nobody sleeps on a timer on this path.
+//! 4. A driver that cannot proceed parks on a condition variable of its own, listed with its
+//!    target in `waiters`. Whoever changes what a waiter waits for (a write or sync round
+//!    ending, a failure, a refusal) wakes exactly the waiters whose targets are now met, and,
+//!    when a token is free and work remains, one waiter that can take it: never the whole
+//!    crowd (at 128 committers a shared condition variable woke ~100 threads per round to
+//!    let ~30 go). Nobody sleeps on a timer on this path.
 //!
 //! # Invariants (checked by the loom models in `loom_tests.rs`)
 //! - At most one writer and at most one syncer at a time (the two tokens).
@@ -26,8 +30,10 @@
 //! - `durable_lsn <= written_lsn < next_lsn`; `durable_lsn` only moves to an LSN that was
 //!   written before a successful sync began, so no appender is released before its LSN is
 //!   durable.
-//! - No lost wake-up: a waiter only waits while a token it needs is taken, and the holder
-//!   releases it and notifies the matching condition variable under the lock.
+//! - No lost wake-up: a waiter registers and parks only under the lock and only while a
+//!   token it needs is taken; every release of a token happens under the lock and calls
+//!   `wake`, which wakes every waiter whose target is met and one that can use the free
+//!   token if work remains.
 //! - A failed write or sync poisons: `failure` is set before anyone is woken, and every
 //!   driver checks it first, so the error reaches every waiter and every later call.
 //! - A *refused* batch (the sink wrote none of it and changed nothing durable, e.g. no room
@@ -42,7 +48,7 @@ use std::time::Instant;
 
 use crate::record::payload_hash;
 use crate::stats::CommitStats;
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::{Error, Lsn, Result};
 
 /// When an append returns.
@@ -146,7 +152,16 @@ struct CommitState {
     closed: bool,
     /// `refusals[e]` cut epoch `e`; the current epoch is `refusals.len()`.
     refusals: Vec<Refusal>,
+    /// Parked drivers (bounded by the number of threads calling in).
+    waiters: Vec<Waiter>,
     stats: CommitStats,
+}
+
+/// A parked driver: its target and its own condition variable.
+#[derive(Debug)]
+struct Waiter {
+    target: Target,
+    signal: Arc<Condvar>,
 }
 
 impl CommitState {
@@ -197,10 +212,6 @@ impl CommitState {
 #[derive(Debug)]
 pub(crate) struct GroupCommit<S> {
     state: Mutex<CommitState>,
-    /// Woken when a write round ends (eventual appenders wait here).
-    written: Condvar,
-    /// Woken when a sync round ends (durable appenders wait here).
-    durable: Condvar,
     sink: S,
     /// Optional wait of a new leader for more appenders (`WalOptions::commit_window`).
     window: Option<std::time::Duration>,
@@ -221,10 +232,9 @@ impl<S: BatchSink> GroupCommit<S> {
                 failure: None,
                 closed: false,
                 refusals: Vec::new(),
+                waiters: Vec::new(),
                 stats: CommitStats::default(),
             }),
-            written: Condvar::new(),
-            durable: Condvar::new(),
             sink,
             window,
         }
@@ -325,7 +335,7 @@ impl<S: BatchSink> GroupCommit<S> {
                     // An eventual append only needs the write token: it never waits for a
                     // sync in flight.
                     if state.writing {
-                        state = self.written.wait(state);
+                        state = Self::park(state, target);
                         continue;
                     }
                     let (guard, outcome) = self.write_round(state);
@@ -338,7 +348,7 @@ impl<S: BatchSink> GroupCommit<S> {
                     // A durable append leads a whole round (write everything queued, then sync)
                     // or waits for the one in flight, as followers queue meanwhile.
                     if state.syncing || state.writing {
-                        state = self.durable.wait(state);
+                        state = Self::park(state, target);
                         continue;
                     }
                     state.syncing = true;
@@ -351,6 +361,7 @@ impl<S: BatchSink> GroupCommit<S> {
                     if state.writing {
                         // An eventual append took the write token during the window.
                         state.syncing = false;
+                        Self::wake(&mut state);
                         continue;
                     }
                     let (guard, outcome) = self.write_round(state);
@@ -358,7 +369,7 @@ impl<S: BatchSink> GroupCommit<S> {
                     if let Err(failure) = outcome {
                         // No sync this round: let another driver lead.
                         state.syncing = false;
-                        self.durable.notify_all();
+                        Self::wake(&mut state);
                         Self::own_failure(failure, target)?;
                         continue;
                     }
@@ -370,12 +381,11 @@ impl<S: BatchSink> GroupCommit<S> {
                     state = self.state.lock();
                     state.syncing = false;
                     if let Err(error) = result {
-                        return Err(self.fail(state, error));
+                        return Err(Self::fail_in_place(&mut state, error));
                     }
                     state.durable_lsn = state.durable_lsn.max(upto);
                     state.stats.record_sync(micros);
-                    self.durable.notify_all();
-                    self.written.notify_all();
+                    Self::wake(&mut state);
                 }
             }
         }
@@ -414,12 +424,11 @@ impl<S: BatchSink> GroupCommit<S> {
             Err(SinkError::Refused(error)) if state.refusals.len() < REFUSALS_MAX => {
                 let from = batch[0].lsn;
                 Self::refuse(&mut state, from, &error);
-                self.written.notify_all();
-                self.durable.notify_all();
+                Self::wake(&mut state);
                 return (state, Err(RoundFailure::Refused { error, from }));
             }
             Err(SinkError::Refused(error) | SinkError::Failed(error)) => {
-                let error = self.fail_in_place(&mut state, error);
+                let error = Self::fail_in_place(&mut state, error);
                 return (state, Err(RoundFailure::Poisoned(error)));
             }
         }
@@ -428,11 +437,68 @@ impl<S: BatchSink> GroupCommit<S> {
             let bytes = batch.iter().map(|r| r.payload.len() as u64).sum();
             state.stats.record_round(batch.len(), bytes);
         }
-        self.written.notify_all();
-        if !state.syncing {
-            self.durable.notify_all();
-        }
+        Self::wake(&mut state);
         (state, Ok(()))
+    }
+
+    /// Parks the calling driver until `wake` picks it (or a spurious wake-up); it is off
+    /// the list when this returns.
+    fn park(mut state: MutexGuard<'_, CommitState>, target: Target) -> MutexGuard<'_, CommitState> {
+        let signal = Arc::new(Condvar::new());
+        state.waiters.push(Waiter {
+            target,
+            signal: Arc::clone(&signal),
+        });
+        state = signal.wait(state);
+        if let Some(at) = state
+            .waiters
+            .iter()
+            .position(|waiter| Arc::ptr_eq(&waiter.signal, &signal))
+        {
+            state.waiters.swap_remove(at);
+        }
+        state
+    }
+
+    /// Wakes the waiters that can make progress now: every one whose target is met, was
+    /// refused, or can never be met (the log failed); then, when the write token is free
+    /// and work remains, one waiter that can take it: a writer of pending records, or the
+    /// leader of a sync round.
+    fn wake(state: &mut CommitState) {
+        let settled = |state: &CommitState, target: Target| {
+            state.failure.is_some() || target.epoch != state.epoch() || state.met(target)
+        };
+        let mut at = 0;
+        while at < state.waiters.len() {
+            if settled(state, state.waiters[at].target) {
+                state.waiters.swap_remove(at).signal.notify_one();
+            } else {
+                at += 1;
+            }
+        }
+        if state.writing || state.waiters.is_empty() {
+            return;
+        }
+        let next = if !state.pending.is_empty() {
+            // Someone must write the queued records: an eventual appender can at once; a
+            // durable one leads a round unless a sync is in flight.
+            state
+                .waiters
+                .iter()
+                .position(|waiter| waiter.target.goal == Goal::Written)
+                .or_else(|| (!state.syncing).then_some(0))
+        } else if !state.syncing {
+            // Written but not durable: a durable waiter leads the next sync.
+            state
+                .waiters
+                .iter()
+                .position(|waiter| waiter.target.goal == Goal::Durable)
+        } else {
+            None
+        };
+        if let Some(next) = next {
+            state.waiters.swap_remove(next).signal.notify_one();
+        }
     }
 
     /// Drops the refused batch (first LSN `from`) and everything queued after it, and starts
@@ -454,14 +520,9 @@ impl<S: BatchSink> GroupCommit<S> {
     }
 
     /// Poisons the log with `error`, wakes everyone, and returns the error for the caller.
-    fn fail(&self, mut state: MutexGuard<'_, CommitState>, error: Error) -> Error {
-        self.fail_in_place(&mut state, error)
-    }
-
-    fn fail_in_place(&self, state: &mut CommitState, error: Error) -> Error {
+    fn fail_in_place(state: &mut CommitState, error: Error) -> Error {
         state.failure = Some(error.to_string());
-        self.written.notify_all();
-        self.durable.notify_all();
+        Self::wake(state);
         error
     }
 }
