@@ -6,7 +6,9 @@ use std::ops::{Bound, RangeBounds};
 use folio_pagestore::{Page, PageId, PageStore, PageWriter};
 
 use crate::iter::{Direction, Range};
-use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
+use crate::node::{
+    BranchView, KeyRef, LeafView, NodeKind, SearchKey, ValueRef, compare_keys, node_kind,
+};
 use crate::overflow::read_chain;
 use crate::pages::Pages;
 use crate::{Result, Value, error::corrupt};
@@ -207,8 +209,8 @@ fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> OwnedB
 /// Compares a stored key with `key`, loading it from overflow if needed.
 pub(crate) fn compare_key(pages: Pages<'_>, stored: KeyRef<'_>, key: &[u8]) -> Result<Ordering> {
     Ok(match stored {
-        KeyRef::Inline(bytes) => bytes.cmp(key),
-        KeyRef::Overflow { first, len } => read_chain(pages, first, len)?.as_slice().cmp(key),
+        KeyRef::Inline(bytes) => compare_keys(bytes, key),
+        KeyRef::Overflow { first, len } => compare_keys(&read_chain(pages, first, len)?, key),
     })
 }
 
@@ -229,10 +231,11 @@ pub(crate) fn child_for(
     key: &[u8],
 ) -> Result<(usize, PageId)> {
     let view = BranchView::new(page, id)?;
+    let search = SearchKey::new(key);
     let (mut low, mut high) = (0, view.len());
     while low < high {
         let mid = usize::midpoint(low, high);
-        let order = match view.inline_key_cmp(mid, key) {
+        let order = match view.inline_key_cmp(mid, &search) {
             Some(order) => order,
             None => compare_key(pages, view.key(mid)?, key)?,
         };
@@ -251,10 +254,11 @@ pub(crate) fn search_leaf(
     view: &LeafView<'_>,
     key: &[u8],
 ) -> Result<Result<usize, usize>> {
+    let search = SearchKey::new(key);
     let (mut low, mut high) = (0, view.len());
     while low < high {
         let mid = usize::midpoint(low, high);
-        let order = match view.inline_key_cmp(mid, key) {
+        let order = match view.inline_key_cmp(mid, &search) {
             Some(order) => order,
             None => compare_key(pages, view.entry(mid)?.0, key)?,
         };

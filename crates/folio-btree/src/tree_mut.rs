@@ -270,12 +270,18 @@ impl BTreeMut {
     }
 
     /// Makes node `id` the transaction's own: returns it when it is already, else copies it
-    /// to a new page and frees it. The page is checked first: an edit must never trust a
-    /// damaged page (whether the file or a bug elsewhere damaged it).
+    /// to a new page and frees it (see [`BTreeMut::copy_to_own`]).
     fn own(&mut self, id: PageId) -> Result<PageId> {
         if self.writer.allocated_in_txn(id) {
             return Ok(id);
         }
+        self.copy_to_own(id)
+    }
+
+    /// Copies node `id` (not the transaction's own) to a new page and frees it. The page is
+    /// checked first: an edit must never trust a damaged page (whether the file or a bug
+    /// elsewhere damaged it).
+    fn copy_to_own(&mut self, id: PageId) -> Result<PageId> {
         let page = self.pages().read(id)?;
         let kind = node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))?;
         check_slotted(&page, id, kind)?;
@@ -286,15 +292,15 @@ impl BTreeMut {
         Ok(copy)
     }
 
-    /// Makes child `index` of the owned branch `parent` the transaction's own, pointing the
-    /// parent at the copy when one was made; returns the child's (new) id.
-    fn own_child(&mut self, parent: PageId, index: usize) -> Result<PageId> {
-        let child = self.node_mut(parent, NodeKind::Branch).child(index);
-        let owned = self.own(child)?;
-        if owned != child {
-            self.node_mut(parent, NodeKind::Branch)
-                .set_child(index, owned);
+    /// Makes `child`, child `index` of the owned branch `parent`, the transaction's own,
+    /// pointing the parent at the copy when one was made; returns the child's (new) id.
+    fn own_child(&mut self, parent: PageId, index: usize, child: PageId) -> Result<PageId> {
+        if self.writer.allocated_in_txn(child) {
+            return Ok(child);
         }
+        let owned = self.copy_to_own(child)?;
+        self.node_mut(parent, NodeKind::Branch)
+            .set_child(index, owned);
         Ok(owned)
     }
 
@@ -315,8 +321,8 @@ impl BTreeMut {
             match node_kind(page) {
                 Some(NodeKind::Leaf) => return Ok(id),
                 Some(NodeKind::Branch) => {
-                    let (index, _) = child_for(self.pages(), self.own_page(id), id, key)?;
-                    let child = self.own_child(id, index)?;
+                    let (index, child) = child_for(self.pages(), page, id, key)?;
+                    let child = self.own_child(id, index, child)?;
                     self.path.push((id, index));
                     id = child;
                 }

@@ -3,6 +3,7 @@
 
 use folio_pagestore::PageId;
 
+use super::compare::SearchKey;
 use super::layout::{
     BRANCH_CHILD_AT, BRANCH_ENTRY_HEADER_BYTES, BRANCH_HEADER_BYTES, FIRST_CHILD_AT,
     FLAG_KEY_OVERFLOW, KIND_BRANCH, KeyRef, OFFSET_BYTES, get_u16, get_u32, get_u64, put_u32,
@@ -61,8 +62,12 @@ impl<'p> BranchView<'p> {
     /// Compares separator `index` with `key` when it is stored inline; `None` otherwise (see
     /// [`super::LeafView::inline_key_cmp`]).
     #[inline]
-    pub(crate) fn inline_key_cmp(&self, index: usize, key: &[u8]) -> Option<std::cmp::Ordering> {
-        super::leaf::inline_key_cmp(
+    pub(crate) fn inline_key_cmp(
+        &self,
+        index: usize,
+        key: &SearchKey<'_>,
+    ) -> Option<std::cmp::Ordering> {
+        super::compare::inline_key_cmp(
             self.bytes,
             BRANCH_HEADER_BYTES,
             index,

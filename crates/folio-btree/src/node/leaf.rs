@@ -3,6 +3,7 @@
 
 use folio_pagestore::PageId;
 
+use super::compare::SearchKey;
 use super::layout::{
     FLAG_KEY_OVERFLOW, FLAG_VALUE_OVERFLOW, HEADER_BYTES, KIND_LEAF, KeyRef,
     LEAF_ENTRY_HEADER_BYTES, OFFSET_BYTES, OVERFLOW_REF_BYTES, get_u16, get_u32, get_u64, put_u32,
@@ -59,8 +60,12 @@ impl<'p> LeafView<'p> {
     /// case, without building a [`KeyRef`]); `None` for an overflow key or a damaged entry
     /// (the caller then takes the general path, which reports the damage).
     #[inline]
-    pub(crate) fn inline_key_cmp(&self, index: usize, key: &[u8]) -> Option<std::cmp::Ordering> {
-        inline_key_cmp(
+    pub(crate) fn inline_key_cmp(
+        &self,
+        index: usize,
+        key: &SearchKey<'_>,
+    ) -> Option<std::cmp::Ordering> {
+        super::compare::inline_key_cmp(
             self.bytes,
             HEADER_BYTES,
             index,
@@ -104,25 +109,6 @@ impl<'p> LeafView<'p> {
         };
         Ok((key, value))
     }
-}
-
-/// Compares the inline key of entry `index` of a node (offset table at `table`, key at
-/// `key_at` in the entry) with `key`; `None` for an overflow key or bytes out of range.
-#[inline]
-pub(crate) fn inline_key_cmp(
-    bytes: &[u8],
-    table: usize,
-    index: usize,
-    key_at: usize,
-    key: &[u8],
-) -> Option<std::cmp::Ordering> {
-    let start = usize::from(get_u16(bytes, table + index * OFFSET_BYTES)?);
-    if *bytes.get(start)? & FLAG_KEY_OVERFLOW != 0 {
-        return None;
-    }
-    let len = get_u32(bytes, start + 4)? as usize;
-    let at = start + key_at;
-    Some(bytes.get(at..at + len)?.cmp(key))
 }
 
 /// A value (or key) to store: its bytes in the node, or the chain holding them.

@@ -2,6 +2,7 @@
 //! (`LeafView`, `BranchView`), and editing them in place (`Slotted`).
 
 mod branch;
+mod compare;
 mod layout;
 mod leaf;
 mod slotted;
@@ -12,6 +13,7 @@ pub(crate) mod layout_consts {
 }
 
 pub(crate) use branch::{BranchView, branch_entry_key, branch_entry_len, write_branch_entry};
+pub(crate) use compare::{SearchKey, compare_keys};
 pub use layout::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub(crate) use layout::{KeyRef, NodeKind, node_kind, table_at};
 pub(crate) use layout::{key_inline_max, value_inline_max};

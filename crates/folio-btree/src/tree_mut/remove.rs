@@ -86,7 +86,8 @@ impl BTreeMut {
             .node_mut(parent, NodeKind::Branch)
             .entry(left_index)
             .to_vec();
-        let left_id = self.own_child(parent, left_index)?;
+        let left = self.node_mut(parent, NodeKind::Branch).child(left_index);
+        let left_id = self.own_child(parent, left_index, left)?;
         {
             let left_bytes = self.writer.private_mut(left_id).expect("owned just now");
             let left = Slotted::new(left_bytes, kind);

@@ -113,6 +113,28 @@ impl ExtentSet {
         Ok(())
     }
 
+    /// Adds every page of `pages` (any order; sorted in place), one extent per run of
+    /// consecutive ids: many single pages cost one tree update per run instead of one each.
+    /// On a conflict (a page present, or listed twice) the runs before it stay added.
+    pub fn insert_pages(&mut self, pages: &mut [u64]) -> Result<(), ExtentConflict> {
+        pages.sort_unstable();
+        for (start, len) in runs(pages) {
+            self.insert(start, len)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every page of `pages` (any order; sorted in place), one run at a time (see
+    /// [`ExtentSet::insert_pages`]). On a conflict the runs before it stay removed.
+    pub fn remove_pages(&mut self, pages: &mut [u64]) -> Result<(), ExtentConflict> {
+        pages.sort_unstable();
+        for (start, len) in runs(pages) {
+            // Extents never touch, so a run of present pages lies inside one extent.
+            self.remove(start, len)?;
+        }
+        Ok(())
+    }
+
     /// Removes and returns up to `max` pages from the lowest extent (keeping files compact).
     pub fn take_first(&mut self, max: u64) -> Option<(u64, u64)> {
         let (&start, &len) = self.extents.iter().next()?;
@@ -137,6 +159,21 @@ impl ExtentSet {
         }
         removed
     }
+}
+
+/// Maximal runs of consecutive ids in sorted `pages`, as `(start, len)`. A repeated id
+/// starts a new run at the same page (which then conflicts with the previous one).
+fn runs(pages: &[u64]) -> impl Iterator<Item = (u64, u64)> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = *pages.get(at)?;
+        let mut len = 1;
+        while pages.get(at + len as usize) == Some(&(start + len)) {
+            len += 1;
+        }
+        at += len as usize;
+        Some((start, len))
+    })
 }
 
 #[cfg(test)]
@@ -171,6 +208,32 @@ mod tests {
                     previous_end = Some(s + l);
                 }
                 for p in 0..220 { prop_assert_eq!(set.contains(p), model.contains(&p)); }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn page_lists_behave_like_single_pages(
+            batches in prop::collection::vec((any::<bool>(), prop::collection::vec(0u64..120, 0..40)), 1..40)
+        ) {
+            let mut set = ExtentSet::new();
+            let mut model = BTreeSet::new();
+            for (insert, mut pages) in batches {
+                let distinct: BTreeSet<u64> = pages.iter().copied().collect();
+                let unique = distinct.len() == pages.len();
+                let mut trial = set.clone();
+                if insert {
+                    let ok = trial.insert_pages(&mut pages).is_ok();
+                    prop_assert_eq!(ok, unique && distinct.iter().all(|p| !model.contains(p)));
+                    if ok { model.extend(distinct); set = trial; }
+                } else {
+                    let ok = trial.remove_pages(&mut pages).is_ok();
+                    prop_assert_eq!(ok, unique && distinct.iter().all(|p| model.contains(p)));
+                    if ok { for p in &distinct { model.remove(p); } set = trial; }
+                }
+                prop_assert_eq!(set.page_count(), model.len() as u64);
+                for p in 0..130 { prop_assert_eq!(set.contains(p), model.contains(&p)); }
             }
         }
     }

@@ -161,12 +161,12 @@ impl FileAllocator {
 
     /// Returns pages a writer reserved but never used to the pool.
     pub(crate) fn return_pages(&self, pages: &[PageId]) {
-        let mut pool = self.pool.lock();
-        for page in pages {
-            pool.free
-                .insert(page.0, 1)
-                .expect("a writer's unused page is in no other list");
-        }
+        let mut ids: Vec<u64> = pages.iter().map(|page| page.0).collect();
+        self.pool
+            .lock()
+            .free
+            .insert_pages(&mut ids)
+            .expect("a returned page is in no other list");
     }
 
     /// Records a committed transaction's allocations and frees (lock-free).
@@ -246,21 +246,30 @@ impl FileAllocator {
             free.remove(high_water, durable.high_water - high_water)
                 .map_err(|_| invariant("trimmed pages were not free in the durable state"))?;
         }
-        for settlement in &durable.backlog[..covered] {
-            for page in &settlement.allocated {
-                free.remove(page.0, 1).map_err(|_| {
-                    invariant(&format!("page {page} allocated twice, or never free"))
-                })?;
-            }
-            for page in &settlement.freed {
-                free.insert(page.0, 1)
-                    .map_err(|_| invariant(&format!("page {page} freed twice")))?;
-            }
-        }
-        for page in &durable.freelist_pages {
-            free.insert(page.0, 1)
-                .map_err(|_| invariant(&format!("freelist page {page} was also free")))?;
-        }
+        // Every page a covered commit allocated was free before (pages it freed stay retired
+        // until a checkpoint covering it finishes, so none is allocated again in between):
+        // removing all allocations, then adding all frees, equals replaying them in order.
+        let settled = &durable.backlog[..covered];
+        let mut allocated: Vec<u64> = settled
+            .iter()
+            .flat_map(|s| s.allocated.iter().map(|page| page.0))
+            .collect();
+        free.remove_pages(&mut allocated).map_err(|conflict| {
+            invariant(&format!(
+                "page {} allocated twice, or never free",
+                conflict.start
+            ))
+        })?;
+        let mut freed: Vec<u64> = settled
+            .iter()
+            .flat_map(|s| s.freed.iter().map(|page| page.0))
+            .collect();
+        free.insert_pages(&mut freed)
+            .map_err(|conflict| invariant(&format!("page {} freed twice", conflict.start)))?;
+        let mut old_freelist: Vec<u64> = durable.freelist_pages.iter().map(|p| p.0).collect();
+        free.insert_pages(&mut old_freelist).map_err(|conflict| {
+            invariant(&format!("freelist page {} was also free", conflict.start))
+        })?;
 
         // Take pages for the new free list; each one taken leaves the free set (which may
         // split an extent, so recount until the list fits).
