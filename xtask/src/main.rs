@@ -111,6 +111,7 @@ const CRASH_SUITES: &[(&str, &str)] = &[
     ("folio-tests", "crash_sweep"),
     ("folio-tests", "crash_log_roll"),
     ("folio-tests", "bulk_load"),
+    ("folio-tests", "large_transaction"),
     ("folio-tests", "compaction"),
     ("folio-tests", "process_kill"),
 ];

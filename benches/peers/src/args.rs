@@ -28,6 +28,7 @@ pub fn parse() -> Args {
             "W3".into(),
             "W4".into(),
             "W6".into(),
+            "W7".into(),
         ],
         systems: vec!["folio".into()],
         threads: vec![1, 2, 4, 8],
@@ -150,9 +151,16 @@ pub fn plan(args: &Args) -> Plan {
                     }
                 }
             }
+            "W7" => plan.push((
+                Workload::W7 {
+                    n: size(10_000, 1_000_000, 3_000_000) as u64,
+                },
+                vec![1],
+                SyncMode::Sync,
+            )),
             other => {
                 eprintln!(
-                    "folio-peers: unknown workload {other} (W1, W2, W3, W4, W6; W5 is not built)"
+                    "folio-peers: unknown workload {other} (W1, W2, W3, W4, W6, W7; W5 is not built)"
                 );
                 std::process::exit(2);
             }

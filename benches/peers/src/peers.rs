@@ -115,6 +115,21 @@ mod rocks {
             self.db.write_opt(batch, &options)?;
             Ok(self.db.flush_cf(&cf)?)
         }
+        fn large_transaction(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
+            // RocksDB's atomic unit is a write batch, held in memory until written.
+            let cf = self.cf(keyspace)?;
+            let mut batch = WriteBatch::default();
+            for (key, value) in entries {
+                batch.put_cf(&cf, key, value);
+            }
+            let mut options = WriteOptions::default();
+            options.set_sync(true);
+            Ok(self.db.write_opt(batch, &options)?)
+        }
         fn parallel_writers(&self) -> bool {
             true
         }
@@ -206,6 +221,19 @@ mod fjall_peer {
             ingestion.finish()?;
             Ok(self.db.persist(PersistMode::SyncAll)?)
         }
+        fn large_transaction(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
+            // fjall's atomic unit is a write batch, held in memory until committed.
+            let keyspace = self.keyspace(keyspace)?;
+            let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+            for (key, value) in entries {
+                batch.insert(&keyspace, key, value);
+            }
+            Ok(batch.commit()?)
+        }
         fn parallel_writers(&self) -> bool {
             true
         }
@@ -283,6 +311,21 @@ mod redb_peer {
             entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
         ) -> BenchResult<()> {
             let txn = self.db.begin_write()?;
+            {
+                let mut table = txn.open_table(table(keyspace))?;
+                for (key, value) in entries {
+                    table.insert(key.as_slice(), value.as_slice())?;
+                }
+            }
+            Ok(txn.commit()?)
+        }
+        fn large_transaction(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
             {
                 let mut table = txn.open_table(table(keyspace))?;
                 for (key, value) in entries {
@@ -404,6 +447,19 @@ mod lmdb {
             txn.commit()?;
             Ok(self.env.force_sync()?)
         }
+        fn large_transaction(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
+            let db = self.db(keyspace)?;
+            let mut txn = self.env.write_txn()?;
+            for (key, value) in entries {
+                db.put(&mut txn, &key, &value)?;
+            }
+            txn.commit()?;
+            Ok(self.env.force_sync()?)
+        }
         fn parallel_writers(&self) -> bool {
             false
         }
@@ -510,6 +566,29 @@ mod sqlite {
         ) -> BenchResult<()> {
             let batch: Vec<(Vec<u8>, Vec<u8>)> = entries.collect();
             self.write(keyspace, &batch, SyncMode::Sync)
+        }
+        fn large_transaction(
+            &self,
+            keyspace: &str,
+            entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+        ) -> BenchResult<()> {
+            let mut guard = self.conn.lock().expect("lock");
+            let (conn, current) = &mut *guard;
+            if *current != Some(SyncMode::Sync) {
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                *current = Some(SyncMode::Sync);
+            }
+            let txn = conn.transaction()?;
+            {
+                let mut insert = txn.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO {} (k, v) VALUES (?1, ?2)",
+                    quoted(keyspace)
+                ))?;
+                for (key, value) in entries {
+                    insert.execute(params![key, value])?;
+                }
+            }
+            Ok(txn.commit()?)
         }
         fn parallel_writers(&self) -> bool {
             false

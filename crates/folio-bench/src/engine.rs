@@ -54,6 +54,15 @@ pub trait Engine: Send + Sync {
         entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
     ) -> BenchResult<()>;
 
+    /// Puts every entry of `entries` into `keyspace` in one transaction (atomic: all or
+    /// none), durable on return. Entries come in random order and may far exceed memory
+    /// budgets: this measures how the engine holds a large uncommitted transaction.
+    fn large_transaction(
+        &self,
+        keyspace: &str,
+        entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> BenchResult<()>;
+
     /// fsync calls so far, when the engine counts its own.
     fn syncs(&self) -> Option<u64> {
         None

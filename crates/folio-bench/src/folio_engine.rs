@@ -83,6 +83,19 @@ impl Engine for FolioEngine {
         Ok(())
     }
 
+    fn large_transaction(
+        &self,
+        keyspace: &str,
+        entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> BenchResult<()> {
+        let mut txn = self.db.begin_write(&[keyspace])?;
+        for (key, value) in entries {
+            txn.put(keyspace, &key, &value)?;
+        }
+        txn.commit_with(Durability::Immediate)?;
+        Ok(())
+    }
+
     fn syncs(&self) -> Option<u64> {
         let stats = self.db.stats();
         Some(stats.wal.commit.syncs + stats.page_store.checkpoints * 2)

@@ -43,6 +43,12 @@ pub enum Workload {
         /// Entries loaded and read.
         n: u64,
     },
+    /// large-txn: one durable transaction of `n` random puts of 100-byte values (what a
+    /// user's import or migration looks like: the transaction's data far exceeds the cache).
+    W7 {
+        /// Puts in the transaction.
+        n: u64,
+    },
     /// mixed: `n` preloaded keys; each thread does `ops` operations, `read_percent` reads
     /// and the rest single-key updates, keys chosen zipfian.
     W6 {
@@ -56,7 +62,7 @@ pub enum Workload {
 }
 
 impl Workload {
-    /// `W1` ... `W6`.
+    /// `W1` ... `W7`.
     pub fn id(&self) -> &'static str {
         match self {
             Self::W1 { .. } => "W1",
@@ -64,6 +70,7 @@ impl Workload {
             Self::W3 { .. } => "W3",
             Self::W4 { .. } => "W4",
             Self::W6 { .. } => "W6",
+            Self::W7 { .. } => "W7",
         }
     }
 }
@@ -71,6 +78,8 @@ impl Workload {
 /// What a timed phase did.
 struct Measured {
     ops: u64,
+    /// Bytes of one operation's key and value, when it writes (write amplification's base).
+    entry_bytes: u64,
     commits: u64,
     elapsed: Duration,
     latencies: Latencies,
@@ -132,6 +141,15 @@ pub fn run_workload(
                 })?;
                 rows.push(row);
             }
+            Workload::W7 { n } => {
+                engine.create_keyspace("data")?;
+                let variant = format!("one transaction of {n} puts");
+                let row = timed(&*engine, "W7", &variant, 1, SyncMode::Sync, || {
+                    large_transaction(&*engine, *n)
+                })?;
+                rows.push(row);
+                break; // one transaction: thread counts do not apply
+            }
             Workload::W4 { n } => {
                 rows.extend(standard(&*engine, *n, t, mode)?);
                 break; // W4 makes its own thread sweep for reads
@@ -156,7 +174,7 @@ fn timed(
     let mut measured = phase()?;
     let after = ProcessCounters::now();
     let seconds = measured.elapsed.as_secs_f64();
-    let user_bytes = measured.ops * (8 + VALUE_BYTES as u64);
+    let user_bytes = measured.ops * measured.entry_bytes;
     let syncs = engine
         .syncs()
         .zip(syncs_before)
@@ -224,8 +242,35 @@ fn writers(
         latencies.extend(thread);
     }
     Ok(Measured {
+        entry_bytes: 8 + VALUE_BYTES as u64,
         ops: (threads * commits * batch) as u64,
         commits: (threads * commits) as u64,
+        elapsed,
+        latencies,
+    })
+}
+
+/// Value bytes of W7's puts.
+pub const LARGE_TXN_VALUE_BYTES: usize = 100;
+
+/// W7: `n` random puts into keyspace `data` in one durable transaction; the keys and values
+/// are generated as the transaction consumes them, so only the engine holds them.
+fn large_transaction(engine: &dyn Engine, n: u64) -> BenchResult<Measured> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut entries = (0..n).map(|_| {
+        let mut value = vec![0; LARGE_TXN_VALUE_BYTES];
+        rng.fill(&mut value);
+        (rng.u64(..).to_be_bytes().to_vec(), value)
+    });
+    let begun = Instant::now();
+    engine.large_transaction("data", &mut entries)?;
+    let elapsed = begun.elapsed();
+    let mut latencies = Latencies::default();
+    latencies.push(elapsed);
+    Ok(Measured {
+        entry_bytes: 8 + LARGE_TXN_VALUE_BYTES as u64,
+        ops: n,
+        commits: 1,
         elapsed,
         latencies,
     })
@@ -275,12 +320,16 @@ fn mixed(
         commits += updates;
     }
     Ok(Measured {
+        entry_bytes: 8 + VALUE_BYTES as u64,
         ops: (threads * ops) as u64,
         commits,
         elapsed,
         latencies,
     })
 }
+
+/// Bytes of a W4 key.
+const W4_KEY_BYTES: u64 = 24;
 
 fn w4_key(i: u64) -> Vec<u8> {
     format!("{i:024}").into_bytes()
@@ -308,6 +357,7 @@ fn standard(
             latencies.push(begun.elapsed());
         }
         Ok(Measured {
+            entry_bytes: W4_KEY_BYTES + VALUE_BYTES as u64,
             ops: (count * batch) as u64,
             commits: count as u64,
             elapsed: started.elapsed(),
@@ -328,6 +378,7 @@ fn standard(
                 &mut (0..n).map(|i| (w4_key(i), random_value(&mut values))),
             )?;
             Ok(Measured {
+                entry_bytes: W4_KEY_BYTES + VALUE_BYTES as u64,
                 ops: n,
                 commits: 1,
                 elapsed: started.elapsed(),
@@ -416,6 +467,7 @@ fn reads(
         latencies.extend(thread);
     }
     Ok(Measured {
+        entry_bytes: 8 + VALUE_BYTES as u64,
         ops: per_thread * threads as u64,
         commits: 0,
         elapsed,

@@ -66,5 +66,5 @@ pub use integrity::{IntegrityReport, check_not_free, check_tree};
 pub use iter::Range;
 pub use node::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use tree::BTree;
-pub use tree_mut::{BTreeMut, TreeSavepoint};
+pub use tree_mut::{BTreeMut, SpillPolicy, TreeSavepoint};
 pub use value::Value;

@@ -22,11 +22,11 @@ impl<'a> Pages<'a> {
         self.store
     }
 
-    /// Page `id`: the transaction's own version, or the store's.
+    /// Page `id`: the transaction's own version (in memory or spilled), or the store's.
     pub(crate) fn read(&self, id: PageId) -> Result<Page> {
-        if let Some(page) = self.own.and_then(|own| own.private(id)) {
-            return Ok(page.clone());
-        }
-        Ok(self.store.read(id)?)
+        Ok(match self.own {
+            Some(own) => own.read(id)?,
+            None => self.store.read(id)?,
+        })
     }
 }

@@ -33,6 +33,21 @@ mod relocate;
 mod remove;
 mod split;
 
+/// When a transaction spills pages to the data file (see [`BTreeMut::set_spill_policy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpillPolicy {
+    /// Bound on the store's dirty pages and every open transaction's pages together.
+    pub bound_bytes: usize,
+    /// A transaction holding at most this many bytes of pages never spills (its share of
+    /// the bound never drops below it).
+    pub floor_bytes: usize,
+}
+
+impl SpillPolicy {
+    /// The floor folio uses: 4 MiB (a spill is one large write).
+    pub const FLOOR_BYTES: usize = 4 << 20;
+}
+
 /// A tree being modified. Owns the [`PageWriter`] of its owner (one per column family), so
 /// trees of different owners never contend.
 #[derive(Debug)]
@@ -46,6 +61,8 @@ pub struct BTreeMut {
     /// owned branch with the child index taken), so an edit allocates nothing.
     scratch: Vec<u8>,
     path: Vec<(PageId, usize)>,
+    /// When the open transaction spills pages; `None`: never.
+    spill: Option<SpillPolicy>,
 }
 
 /// A point inside a transaction a [`BTreeMut`] can roll back to.
@@ -109,7 +126,53 @@ impl BTreeMut {
             committed_len: len,
             scratch: Vec::new(),
             path: Vec::new(),
+            spill: None,
         }
+    }
+
+    /// Bounds the memory this tree's open transactions hold: before each change, when the
+    /// store's dirty pages and every open transaction's pages pass the policy's bound (and
+    /// this transaction holds more than its floor), the transaction spills leaves and
+    /// overflow pages to the data file (see [`PageWriter::spill`]) until it is back under
+    /// its share. Branches stay in memory: every descent reads them.
+    pub fn set_spill_policy(&mut self, policy: Option<SpillPolicy>) {
+        self.spill = policy;
+    }
+
+    /// Pages of the open transaction now spilled to the data file.
+    pub fn spilled_pages(&self) -> usize {
+        self.writer.spilled_pages()
+    }
+
+    /// Spills pages when the bound is passed (see [`BTreeMut::set_spill_policy`]).
+    fn bound_memory(&mut self) -> Result<()> {
+        let Some(policy) = self.spill else {
+            return Ok(());
+        };
+        let own = self.writer.private_bytes();
+        if own <= policy.floor_bytes {
+            return Ok(());
+        }
+        let store = self.store();
+        let others = (store.dirty_bytes() + store.private_bytes()).saturating_sub(own);
+        let share = policy
+            .bound_bytes
+            .saturating_sub(others)
+            .max(policy.floor_bytes);
+        if own <= share {
+            return Ok(());
+        }
+        // Down to three quarters of the share: a spill is one large write, not one per page.
+        let page = self.store().page_size();
+        let excess = (own - share * 3 / 4).div_ceil(page);
+        let victims: Vec<PageId> = self
+            .writer
+            .private_pages()
+            .filter(|(_, page)| node_kind(page) != Some(NodeKind::Branch))
+            .map(|(id, _)| id)
+            .take(excess)
+            .collect();
+        Ok(self.writer.spill(&victims)?)
     }
 
     /// The page store.
@@ -272,7 +335,11 @@ impl BTreeMut {
     /// Makes node `id` the transaction's own: returns it when it is already, else copies it
     /// to a new page and frees it (see [`BTreeMut::copy_to_own`]).
     fn own(&mut self, id: PageId) -> Result<PageId> {
+        if self.writer.owns_resident(id) {
+            return Ok(id);
+        }
         if self.writer.allocated_in_txn(id) {
+            self.writer.make_resident(id)?;
             return Ok(id);
         }
         self.copy_to_own(id)
@@ -295,10 +362,10 @@ impl BTreeMut {
     /// Makes `child`, child `index` of the owned branch `parent`, the transaction's own,
     /// pointing the parent at the copy when one was made; returns the child's (new) id.
     fn own_child(&mut self, parent: PageId, index: usize, child: PageId) -> Result<PageId> {
-        if self.writer.allocated_in_txn(child) {
+        let owned = self.own(child)?;
+        if owned == child {
             return Ok(child);
         }
-        let owned = self.copy_to_own(child)?;
         self.node_mut(parent, NodeKind::Branch)
             .set_child(index, owned);
         Ok(owned)
@@ -379,6 +446,7 @@ impl BTreeMut {
 
     fn upsert(&mut self, key: &[u8], value: &[u8], want_old: bool) -> Result<Outcome> {
         Self::check_sizes(key, value)?;
+        self.bound_memory()?;
         let Some(root) = self.root else {
             let entry = LeafEntry {
                 key: self.store_key(key)?,

@@ -2,12 +2,14 @@
 //! that leaves hold a handful of entries, so branches split and merge at several levels,
 //! with long keys (overflow separators) mixed in, savepoints, commits and rollbacks, against
 //! a `BTreeMap`. The integrity check (order, separators, balanced depth, fill, overflow
-//! chains, no page reached twice) runs every few dozen steps and at the end.
+//! chains, no page reached twice) runs every few dozen steps and at the end. Half the cases
+//! bound the transaction's memory to a few pages, so it spills pages to the file and reads
+//! them back all the time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use folio_btree::{BTree, BTreeMut, check_tree};
+use folio_btree::{BTree, BTreeMut, SpillPolicy, check_tree};
 use folio_io::MemoryStorage;
 use folio_pagestore::{PageStore, PageStoreOptions};
 use proptest::prelude::*;
@@ -77,9 +79,16 @@ fn contents(view: &BTree<'_>) -> Model {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
-    fn deep_trees_match_btreemap(ops in prop::collection::vec(op(), 1..40)) {
+    fn deep_trees_match_btreemap(
+        ops in prop::collection::vec(op(), 1..40),
+        spill_pages in prop_oneof![Just(None), (1usize..48).prop_map(Some)],
+    ) {
         let store = PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
         let mut tree = BTreeMut::new(store.writer(), None, 0);
+        tree.set_spill_policy(spill_pages.map(|pages| SpillPolicy {
+            bound_bytes: pages * store.page_size(),
+            floor_bytes: 0,
+        }));
         let mut model = Model::new();
         let mut committed = Model::new();
         let mut savepoints: Vec<(folio_btree::TreeSavepoint, Model)> = Vec::new();
@@ -168,4 +177,47 @@ fn the_model_reaches_three_levels_and_back() {
     }
     assert!(tree.is_empty());
     assert_eq!(tree.root(), None);
+}
+
+/// A transaction many times larger than its memory bound spills, reads its pages back, and
+/// commits what a `BTreeMap` holds; its memory stays near the bound.
+#[test]
+fn a_transaction_larger_than_its_bound_spills_and_stays_exact() {
+    let store =
+        PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
+    let bound = 64 * store.page_size();
+    let mut tree = BTreeMut::new(store.writer(), None, 0);
+    tree.set_spill_policy(Some(SpillPolicy {
+        bound_bytes: bound,
+        floor_bytes: 0,
+    }));
+    let mut model = Model::new();
+    let mut most_private = 0;
+    let mut most_spilled = 0;
+    for i in 0..20_000u32 {
+        let n = (i.wrapping_mul(2_654_435_761) >> 16) as u16;
+        let value = value(n, 120, i as usize);
+        tree.put(&key(n), &value).unwrap();
+        model.insert(key(n), value);
+        if i % 97 == 0 {
+            tree.remove(&key(n.wrapping_add(1))).unwrap();
+            model.remove(&key(n.wrapping_add(1)));
+        }
+        most_private = most_private.max(store.private_bytes());
+        most_spilled = most_spilled.max(tree.spilled_pages());
+    }
+    assert!(most_spilled > 200, "only {most_spilled} pages spilled");
+    // One change may add a split's pages past the bound before the next one spills.
+    assert!(
+        most_private <= bound + 8 * store.page_size(),
+        "{most_private} bytes of private pages against a bound of {bound}"
+    );
+    tree.check().unwrap();
+    assert_eq!(contents(&tree.view()), model);
+    tree.commit(1);
+    assert_eq!(tree.spilled_pages(), 0);
+    store.checkpoint(1, &[]).unwrap();
+    let committed = BTree::new(store.clone(), tree.root());
+    assert_eq!(contents(&committed), model);
+    check_tree(&store, committed.root()).unwrap();
 }

@@ -166,6 +166,8 @@ pub enum BenchWorkload {
     W4,
     #[value(name = "W6")]
     W6,
+    #[value(name = "W7")]
+    W7,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

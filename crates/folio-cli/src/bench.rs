@@ -97,6 +97,13 @@ impl Sizing<'_> {
                 threads: vec![self.threads(&[2], &[8]).into_iter().max().unwrap_or(8)],
                 mode: SyncMode::Sync,
             }),
+            BenchWorkload::W7 => plans.push(Plan {
+                workload: Workload::W7 {
+                    n: self.pick(10_000, 1_000_000, 3_000_000) as u64,
+                },
+                threads: vec![1],
+                mode: SyncMode::Sync,
+            }),
             BenchWorkload::W6 => {
                 for read_percent in [95, 50] {
                     for &mode in self.modes {

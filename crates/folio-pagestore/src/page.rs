@@ -163,9 +163,14 @@ impl Page {
 
     /// Wraps bytes read from storage after verifying them.
     pub(crate) fn from_stored(bytes: Vec<u8>, id: PageId) -> Result<Self> {
+        Self::from_stored_buffer(Arc::from(bytes), id)
+    }
+
+    /// Wraps a buffer read from storage after verifying it (no copy).
+    pub(crate) fn from_stored_buffer(bytes: Arc<[u8]>, id: PageId) -> Result<Self> {
         verify_stored(&bytes, id)?;
         Ok(Self {
-            bytes: Arc::from(bytes),
+            bytes,
             from_storage: true,
         })
     }

@@ -57,11 +57,23 @@ impl PagePool {
         }
     }
 
+    /// A page-sized buffer to read into (its old bytes are left: the read overwrites all).
+    pub(crate) fn buffer(&self) -> Arc<[u8]> {
+        self.spare
+            .pop()
+            .unwrap_or_else(|| Arc::from(vec![0u8; self.page_size]))
+    }
+
     /// Takes `page` back when no one else holds it (else it is simply dropped).
     pub(crate) fn give(&self, page: Page) {
-        if let Some(bytes) = page.into_unique()
-            && bytes.len() == self.page_size
-        {
+        if let Some(bytes) = page.into_unique() {
+            self.give_buffer(bytes);
+        }
+    }
+
+    /// Takes back a unique buffer of the pool's page size (else it is simply dropped).
+    pub(crate) fn give_buffer(&self, bytes: Arc<[u8]>) {
+        if bytes.len() == self.page_size {
             let _ = self.spare.push(bytes);
         }
     }

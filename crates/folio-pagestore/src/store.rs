@@ -7,6 +7,7 @@ use folio_io::Storage;
 
 use crate::allocator::{ExtentSet, FileAllocator, decode_chain};
 use crate::cache::PageCache;
+use crate::flush::{WriteStrategy, write_pages};
 use crate::header::{HEADER_SLOT_BYTES, HeaderSlot, MAGIC, NO_PAGE, select_slot, slot_offset};
 use crate::sync::Mutex;
 use crate::{
@@ -251,8 +252,57 @@ impl PageStore {
         }
         let storage = self.inner.storage.read();
         let storage = storage.as_ref().ok_or(Error::Closed)?;
-        let page = read_uncached(&**storage, self.inner.layout, id)?;
+        let page = self.read_into_spare(&**storage, id)?;
         Ok(self.inner.cache.insert_clean(id, page))
+    }
+
+    /// Writes pages a transaction spills ([`PageWriter::spill`]) to their places, growing
+    /// the file when they lie past its end. Any cached copy of those ids is dropped first
+    /// (a page id is only reused once no reader can reach its old contents, but a clean copy
+    /// may linger in the cache). Does not sync.
+    pub(crate) fn write_spilled(&self, pages: &mut [(PageId, Page)]) -> Result<()> {
+        if self.is_poisoned() {
+            return Err(Error::Poisoned);
+        }
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let storage = self.storage()?;
+        let layout = self.layout();
+        let end = pages.iter().map(|(id, _)| id.0 + 1).max().unwrap_or(0);
+        let needed = layout.file_len_for(end);
+        if storage.len()? < needed {
+            // `allocate` never shrinks, so racing a checkpoint's growth is harmless.
+            let step = self.options().growth_bytes_min;
+            storage.allocate(needed.next_multiple_of(step))?;
+        }
+        for (id, _) in pages.iter() {
+            self.discard(*id);
+        }
+        write_pages(&*storage, layout, pages, WriteStrategy::Coalesced)?;
+        Ok(())
+    }
+
+    /// Reads a page a transaction spilled, straight from the file (never the cache), verified.
+    pub(crate) fn read_spilled(&self, id: PageId) -> Result<Page> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let storage = self.inner.storage.read();
+        let storage = storage.as_ref().ok_or(Error::Closed)?;
+        self.read_into_spare(&**storage, id)
+    }
+
+    /// Reads and verifies page `id` into a spare buffer of the pool (no allocation when one
+    /// is at hand; a failed read or check gives the buffer back).
+    fn read_into_spare(&self, storage: &dyn Storage, id: PageId) -> Result<Page> {
+        let mut buffer = self.inner.pool.buffer();
+        let bytes = Arc::get_mut(&mut buffer).expect("pooled buffers are unique");
+        if let Err(error) = storage.read_exact_at(bytes, self.inner.layout.offset(id)) {
+            self.inner.pool.give_buffer(buffer);
+            return Err(error.into());
+        }
+        Page::from_stored_buffer(buffer, id)
     }
 
     /// A new page holding a copy of `page`'s payload (copy-on-write), in a spare buffer when

@@ -62,6 +62,9 @@ pub struct PageWriter {
     frozen: HashSet<PageId, IdBuild>,
     /// Contents of the pages this transaction wrote (a subset of `txn_allocated`).
     private: HashMap<PageId, Page, IdBuild>,
+    /// Pages of this transaction written to their place in the file to bound its memory
+    /// ([`PageWriter::spill`]); a subset of `txn_allocated` disjoint from `private`.
+    spilled: HashSet<PageId, IdBuild>,
     /// `private.len()` as last added to the store's count of private bytes.
     private_reported: usize,
 }
@@ -83,6 +86,7 @@ impl PageWriter {
             txn_freed: Vec::new(),
             frozen: HashSet::default(),
             private: HashMap::default(),
+            spilled: HashSet::default(),
             private_reported: 0,
         }
     }
@@ -139,12 +143,65 @@ impl PageWriter {
         }
     }
 
-    /// Reads a page: this transaction's own version of it, or the store's.
+    /// Reads a page: this transaction's own version of it (in memory or spilled), or the
+    /// store's.
     pub fn read(&self, id: PageId) -> Result<Page> {
         match self.private.get(&id) {
             Some(page) => Ok(page.clone()),
+            None if self.is_spilled(id) => self.store.read_spilled(id),
             None => self.store.read(id),
         }
+    }
+
+    /// Writes the pages `ids` (this transaction's, in memory) to their places in the file
+    /// and drops them from memory: a transaction larger than memory keeps going. They stay
+    /// the transaction's own: [`PageWriter::read`] reads them back, and
+    /// [`PageWriter::make_resident`] brings one back for editing. Nothing refers to them
+    /// before the commit, and any header that will is written after the data file is
+    /// synced, so a crash or rollback simply leaves them free. On an error nothing changed.
+    pub fn spill(&mut self, ids: &[PageId]) -> Result<()> {
+        let mut pages: Vec<(PageId, Page)> = ids
+            .iter()
+            .filter_map(|id| self.private.remove(id).map(|page| (*id, page)))
+            .collect();
+        if let Err(error) = self.store.write_spilled(&mut pages) {
+            self.private.extend(pages);
+            return Err(error);
+        }
+        for (id, page) in pages {
+            self.spilled.insert(id);
+            self.store.recycle(page);
+        }
+        self.report_private();
+        Ok(())
+    }
+
+    /// True when page `id` of this transaction is spilled (in the file, not in memory).
+    pub fn is_spilled(&self, id: PageId) -> bool {
+        !self.spilled.is_empty() && self.spilled.contains(&id)
+    }
+
+    /// Pages of this transaction now spilled.
+    pub fn spilled_pages(&self) -> usize {
+        self.spilled.len()
+    }
+
+    /// Brings page `id` back into memory if it is spilled, so it can be edited in place.
+    pub fn make_resident(&mut self, id: PageId) -> Result<()> {
+        if self.is_spilled(id) {
+            let page = self.store.read_spilled(id)?;
+            self.spilled.remove(&id);
+            self.private.insert(id, page);
+            if self.private.len() >= self.private_reported + PRIVATE_REPORT_STEP {
+                self.report_private();
+            }
+        }
+        Ok(())
+    }
+
+    /// The pages this transaction holds in memory, in no particular order.
+    pub fn private_pages(&self) -> impl Iterator<Item = (PageId, &Page)> {
+        self.private.iter().map(|(id, page)| (*id, page))
     }
 
     /// This transaction's own version of page `id`, if it wrote one.
@@ -185,6 +242,7 @@ impl PageWriter {
             if let Some(page) = self.private.remove(&id) {
                 self.store.recycle(page);
             }
+            self.spilled.remove(&id);
             self.local_free.push(id);
         } else {
             self.txn_freed.push(id);
@@ -196,6 +254,13 @@ impl PageWriter {
     /// instead of copying it again.
     pub fn allocated_in_txn(&self, id: PageId) -> bool {
         self.txn_allocated.contains(&id) && !self.is_frozen(id)
+    }
+
+    /// True when `id` is one of this transaction's pages, in memory and editable in place:
+    /// [`PageWriter::allocated_in_txn`] and not spilled, in one lookup (the hot path of a
+    /// descent, where the private pages far outnumber the cache lines at hand).
+    pub fn owns_resident(&self, id: PageId) -> bool {
+        self.private.contains_key(&id) && !self.is_frozen(id)
     }
 
     /// True when a savepoint froze `id` (cheap when no savepoint did: the common case).
@@ -225,6 +290,7 @@ impl PageWriter {
                 if let Some(page) = self.private.remove(&id) {
                     self.store.recycle(page);
                 }
+                self.spilled.remove(&id);
                 self.local_free.push(id);
             }
         }
@@ -250,6 +316,8 @@ impl PageWriter {
     /// pages join the cache as dirty pages, before the caller publishes the commit.
     pub fn commit(&mut self, version: u64) {
         self.txn_allocation_order.clear();
+        // Spilled pages are in the file already; the next checkpoint's sync covers them.
+        self.spilled.clear();
         if self.txn_allocated.is_empty() && self.txn_freed.is_empty() {
             self.frozen.clear();
             return;
@@ -293,6 +361,7 @@ impl PageWriter {
             self.local_free.push(id);
         }
         self.txn_allocation_order.clear();
+        self.spilled.clear();
         self.frozen.clear();
         self.txn_freed.clear();
     }

@@ -64,6 +64,14 @@ impl DatabaseBuilder {
         self
     }
 
+    /// Log bytes past which a transaction commits unlogged, through a checkpoint
+    /// (`large_transaction_bytes`).
+    #[must_use]
+    pub fn large_transaction_bytes(mut self, bytes: usize) -> Self {
+        self.options.large_transaction_bytes = bytes;
+        self
+    }
+
     /// Dirty bytes that start a background checkpoint (`checkpoint_dirty_bytes`).
     #[must_use]
     pub fn checkpoint_dirty_bytes(mut self, bytes: usize) -> Self {

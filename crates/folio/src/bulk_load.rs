@@ -2,16 +2,16 @@
 //! durable, chunk by chunk.
 //!
 //! Each chunk (whatever was put since the last one, cut when the dirty pages reach
-//! `checkpoint_dirty_bytes`, and at [`BulkLoad::finish`]) is committed under a log record
-//! that names the column family but holds no data, published, then checkpointed. The loader
-//! holds the column family's writer throughout, so no logged commit to that column family
-//! can follow an unlogged chunk before the chunk is in the data file. A crash before a
-//! chunk's checkpoint completes loses that chunk (and only it; it was never acknowledged).
+//! `checkpoint_dirty_bytes`, and at [`BulkLoad::finish`]) is an unlogged commit
+//! (`unlogged.rs`): a log record that names the column family but holds no data, then a
+//! checkpoint. No logged commit (of any column family) follows it in the log before that
+//! checkpoint succeeded. A crash before a chunk's checkpoint completes loses that chunk (and
+//! only it; it was never acknowledged).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use folio_wal::{Durability, Lsn};
+use folio_wal::Lsn;
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
 use crate::log_record::RecordBuilder;
@@ -77,9 +77,9 @@ impl BulkLoad {
         Ok(load)
     }
 
-    /// Makes an earlier loader's chunk durable if its checkpoint failed.
+    /// Makes an earlier unlogged commit durable if its checkpoint failed.
     fn heal(&mut self) -> Result<()> {
-        self.db.settle_unlogged(&self.slot)
+        self.db.inner.settle_unlogged()
     }
 
     /// Inserts or replaces `key`.
@@ -101,25 +101,19 @@ impl BulkLoad {
             return Ok(self.last_lsn);
         }
         let mut record = RecordBuilder::new();
-        record.bulk_chunk(self.slot.id);
-        let lsn = match self
-            .db
-            .inner
-            .wal
-            .append_owned(record.finish(), Durability::Eventual)
-        {
+        record.unlogged(self.slot.id);
+        let lsn = match self.db.inner.append_unlogged(record.finish()) {
             Ok(lsn) => lsn,
             Err(error) => {
                 self.tree.rollback();
                 self.unflushed = 0;
-                return Err(error.into());
+                return Err(error);
             }
         };
         self.tree.commit(lsn);
         self.unflushed = 0;
         // From here the chunk is visible but only in memory: until a checkpoint covers it,
-        // writers of this column family must checkpoint first (`settle_unlogged`).
-        self.slot.unlogged_through.store(lsn, Ordering::Release);
+        // logged appends checkpoint first (`unlogged.rs`).
         self.db.inner.publisher.publish(
             lsn,
             vec![Edit::Tree {
@@ -128,7 +122,7 @@ impl BulkLoad {
                 len: self.tree.len(),
             }],
         );
-        self.db.settle_unlogged(&self.slot)?;
+        self.db.inner.settle_unlogged()?;
         self.last_lsn = lsn;
         Ok(lsn)
     }

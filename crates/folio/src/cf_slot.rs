@@ -23,10 +23,6 @@ pub(crate) struct CfSlot {
     /// Set (under the tree's lock) when the column family is dropped: a transaction that
     /// looked the slot up before the drop must not write to it once it gets the lock.
     pub(crate) dropped: AtomicBool,
-    /// LSN of a bulk-load chunk not yet covered by a checkpoint (0: none). Its data is not
-    /// in the log, so no logged commit may change this column family until a checkpoint
-    /// covers it.
-    pub(crate) unlogged_through: AtomicU64,
 }
 
 /// How long to wait for a writer another transaction holds.
@@ -64,7 +60,6 @@ impl CfSlot {
             tree: Arc::new(Mutex::new(tree)),
             holder: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
-            unlogged_through: AtomicU64::new(0),
         })
     }
 

@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use folio_wal::Durability;
-
 use crate::cf_slot::{CfSlot, Wait};
 use crate::log_record::RecordBuilder;
 use crate::snapshot::Edit;
@@ -80,7 +78,6 @@ impl Database {
         if slot.dropped.load(Ordering::Acquire) {
             return Ok(0);
         }
-        self.settle_unlogged(slot)?;
         tree.return_unused_pages();
         let moved = match tree.relocate_from(boundary) {
             Ok(0) => return Ok(0),
@@ -92,15 +89,11 @@ impl Database {
         };
         let mut record = RecordBuilder::new();
         record.moved(slot.id);
-        let lsn = match self
-            .inner
-            .wal
-            .append_owned(record.finish(), Durability::Eventual)
-        {
+        let lsn = match self.inner.append_logged(record.finish()) {
             Ok(lsn) => lsn,
             Err(error) => {
                 tree.rollback();
-                return Err(error.into());
+                return Err(error);
             }
         };
         tree.commit(lsn);

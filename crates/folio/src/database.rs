@@ -90,6 +90,8 @@ pub(crate) struct DbInner {
     checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
     /// Set once by [`DbInner::close`].
     closed: AtomicBool,
+    /// Orders logged appends after unlogged commits (`unlogged.rs`).
+    pub(crate) unlogged: crate::unlogged::UnloggedGate,
 }
 
 /// What the last checkpoint covered, for the checkpointer's triggers.
@@ -233,6 +235,7 @@ impl Database {
             recovery,
             checkpointer: Mutex::new(None),
             closed: AtomicBool::new(false),
+            unlogged: crate::unlogged::UnloggedGate::default(),
         });
         if let Some(interval) = inner.options.checkpoint_interval {
             *inner.checkpointer.lock() = Some(crate::checkpointer::start(&inner, interval));
@@ -271,10 +274,7 @@ impl Database {
         let id = *next_id;
         let mut record = RecordBuilder::new();
         record.create_cf(id, name);
-        let lsn = self
-            .inner
-            .wal
-            .append_owned(record.finish(), Durability::Eventual)?;
+        let lsn = self.inner.append_logged(record.finish())?;
         *next_id += 1;
         let tree = BTreeMut::new(self.inner.store.writer(), None, 0);
         self.inner
@@ -310,10 +310,7 @@ impl Database {
         let mut tree = slot.lock_writer(name, Wait::Forever)?;
         let mut record = RecordBuilder::new();
         record.drop_cf(slot.id, name);
-        let lsn = self
-            .inner
-            .wal
-            .append_owned(record.finish(), Durability::Eventual)?;
+        let lsn = self.inner.append_logged(record.finish())?;
         tree.clear()?;
         tree.commit(lsn);
         slot.dropped.store(true, Ordering::Release);
@@ -341,10 +338,7 @@ impl Database {
             .ok_or_else(|| Error::ColumnFamilyNotFound { name: from.into() })?;
         let mut record = RecordBuilder::new();
         record.rename_cf(slot.id, from, to);
-        let lsn = self
-            .inner
-            .wal
-            .append_owned(record.finish(), Durability::Eventual)?;
+        let lsn = self.inner.append_logged(record.finish())?;
         cfs.remove(from);
         cfs.insert(to.to_owned(), Arc::clone(&slot));
         drop(cfs);
@@ -466,21 +460,6 @@ impl Database {
     /// the column family's writer until finished or dropped.
     pub fn bulk_load(&self, cf: &str) -> Result<BulkLoad> {
         BulkLoad::new(self.clone(), cf)
-    }
-
-    /// When `slot` holds an unlogged bulk-load chunk, checkpoints until one covers it. Called
-    /// with the slot's writer held.
-    pub(crate) fn settle_unlogged(&self, slot: &CfSlot) -> Result<()> {
-        let lsn = slot.unlogged_through.load(Ordering::Acquire);
-        if lsn == 0 {
-            return Ok(());
-        }
-        self.inner.publisher.wait_published(lsn);
-        if self.inner.checkpoint_lock.lock().version < lsn {
-            self.checkpoint()?;
-        }
-        slot.unlogged_through.store(0, Ordering::Release);
-        Ok(())
     }
 
     /// Refuses writes after a close, and after a failed sync of the data file: then nothing

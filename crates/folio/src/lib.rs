@@ -51,6 +51,7 @@ mod recovery;
 mod recovery_progress;
 mod snapshot;
 mod tree;
+mod unlogged;
 mod write_batch;
 mod write_txn;
 

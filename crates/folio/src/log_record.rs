@@ -8,9 +8,11 @@
 //!   kind 2 delete   (a = key)
 //!   kind 3 create   (a = name)          kind 4 drop (a = name)
 //!   kind 5 rename   (a = old name, b = new name)
-//!   kind 6 bulk     (a, b empty): a bulk-load chunk went into this column family without
-//!                   logging its data; replay skips it (the chunk is durable only once a
-//!                   checkpoint at or past this record succeeded, and then replay starts after)
+//!   kind 6 unlogged (a, b empty): an unlogged commit (a bulk-load chunk, a large
+//!                   transaction) changed this column family without logging its data;
+//!                   replay skips it (the commit is durable only once a checkpoint at or
+//!                   past this record succeeded, and then replay starts after; no logged
+//!                   record follows it before that, see `unlogged.rs`)
 //!   kind 7 moved    (a, b empty): compaction moved the column family's pages; its
 //!                   contents did not change, so replay has nothing to do
 //! ```
@@ -44,7 +46,7 @@ pub(crate) enum LogOp {
         from: String,
         to: String,
     },
-    BulkChunk {
+    Unlogged {
         cf: u64,
     },
     Moved {
@@ -57,7 +59,7 @@ const DELETE: u8 = 2;
 const CREATE: u8 = 3;
 const DROP: u8 = 4;
 const RENAME: u8 = 5;
-const BULK: u8 = 6;
+const UNLOGGED: u8 = 6;
 const MOVED: u8 = 7;
 
 /// Bytes of an operation's header in a record: kind, column family, two lengths.
@@ -115,8 +117,10 @@ impl RecordBuilder {
         self.push(RENAME, cf, from.as_bytes(), to.as_bytes());
     }
 
-    pub(crate) fn bulk_chunk(&mut self, cf: u64) {
-        self.push(BULK, cf, &[], &[]);
+    /// Marks an unlogged commit's change of column family `cf` (a large transaction, a
+    /// bulk-load chunk).
+    pub(crate) fn unlogged(&mut self, cf: u64) {
+        self.push(UNLOGGED, cf, &[], &[]);
     }
 
     pub(crate) fn moved(&mut self, cf: u64) {
@@ -132,10 +136,6 @@ impl RecordBuilder {
     pub(crate) fn truncate(&mut self, mark: (usize, u32)) {
         self.bytes.truncate(mark.0);
         self.count = mark.1;
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// Bytes logged so far.
@@ -185,7 +185,7 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp>> {
                 from: name(a)?,
                 to: name(b)?,
             },
-            BULK => LogOp::BulkChunk { cf },
+            UNLOGGED => LogOp::Unlogged { cf },
             MOVED => LogOp::Moved { cf },
             _ => return Err(bad("unknown operation")),
         });
@@ -208,12 +208,12 @@ mod tests {
         record.delete(3, b"gone");
         record.rename_cf(3, "users", "people");
         record.drop_cf(3, "people");
-        record.bulk_chunk(4);
+        record.unlogged(4);
         record.moved(4);
         let bytes = record.finish();
         let ops = decode(7, &bytes).unwrap();
         assert_eq!(ops.len(), 7);
-        assert_eq!(ops[5], LogOp::BulkChunk { cf: 4 });
+        assert_eq!(ops[5], LogOp::Unlogged { cf: 4 });
         assert_eq!(
             ops[1],
             LogOp::Put {

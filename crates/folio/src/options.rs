@@ -33,6 +33,11 @@ pub struct DatabaseOptions {
     /// (the default) means 4 x `checkpoint_dirty_bytes`, whatever that is set to; see
     /// [`DatabaseOptions::dirty_bytes_bound`].
     pub dirty_bytes_max: Option<usize>,
+    /// A transaction whose log record grows past this many bytes stops logging its data and
+    /// commits through a checkpoint instead (its pages go to the data file once, not to the
+    /// log and later to the file; the log holds only a marker). Its memory is bounded too:
+    /// past the dirty bound its pages spill to free space in the data file. Default: 64 MiB.
+    pub large_transaction_bytes: usize,
     /// Called with recovery progress while the database opens (log scan, replay). The same
     /// steps are also emitted as `tracing` events (target `folio::recovery`). Default: none.
     pub recovery_progress: Option<crate::ProgressCallback>,
@@ -54,6 +59,7 @@ impl Default for DatabaseOptions {
             checkpoint_log_bytes: 256 << 20,
             checkpoint_interval: Some(Duration::from_secs(5)),
             dirty_bytes_max: None,
+            large_transaction_bytes: 64 << 20,
             recovery_progress: None,
             file_handles: NonZeroUsize::MIN,
             checkpoint_on_close: true,
@@ -81,6 +87,15 @@ impl DatabaseOptions {
                 reason: format!(
                     "{max} is below checkpoint_dirty_bytes ({})",
                     self.checkpoint_dirty_bytes
+                ),
+            });
+        }
+        if self.large_transaction_bytes > self.wal.record_bytes_max {
+            return Err(Error::InvalidOption {
+                name: "large_transaction_bytes",
+                reason: format!(
+                    "{} is above the log's record limit ({})",
+                    self.large_transaction_bytes, self.wal.record_bytes_max
                 ),
             });
         }

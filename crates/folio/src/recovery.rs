@@ -74,10 +74,11 @@ pub(crate) fn replay(
                     snapshot.by_id.remove(&cf);
                     touched.remove(&name);
                 }
-                // A bulk chunk's data was never logged: its checkpoint did not complete (or
-                // replay would start past it), so the chunk was never acknowledged. A move
+                // An unlogged commit's data (a large transaction, a bulk chunk) was never
+                // logged: its checkpoint did not complete (or replay would start past it), so
+                // it was never acknowledged, and no logged record follows it. A move
                 // (compaction) changed pages, not contents.
-                LogOp::BulkChunk { .. } | LogOp::Moved { .. } => {}
+                LogOp::Unlogged { .. } | LogOp::Moved { .. } => {}
                 LogOp::RenameCf { cf, to, .. } => {
                     let name = name_of(cfs, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");

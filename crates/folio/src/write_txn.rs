@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use folio_btree::BTreeMut;
+use folio_btree::{BTreeMut, SpillPolicy};
 use folio_wal::{Durability, Lsn};
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
@@ -18,6 +18,12 @@ static NEXT_TRANSACTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::At
 /// committing discards them. It holds the writers of its column families until then (other
 /// transactions on them wait), and keeps the database open. It may be moved to another
 /// thread.
+///
+/// A transaction may be far larger than memory. Once its log record passes
+/// [`crate::DatabaseOptions::large_transaction_bytes`] it stops logging its data, and its
+/// commit writes its pages to the data file (a checkpoint) instead: always durable, whatever
+/// durability is asked for. Past the dirty-page bound its pages spill to free space in the
+/// data file and are read back when touched again. See `docs/durability.md`.
 ///
 /// ```
 /// # fn main() -> folio::Result<()> {
@@ -41,6 +47,11 @@ pub struct WriteTransaction {
     /// Locked writers, in column-family id order, with their names.
     trees: Vec<(String, WriterGuard)>,
     record: RecordBuilder,
+    /// Set once the record passed `large_transaction_bytes`: the changes are no longer
+    /// logged (the record is dropped) and the commit goes through a checkpoint.
+    unlogged: bool,
+    /// Whether anything changed (the record says so only while logged).
+    changed: bool,
     finished: bool,
     /// Last: the writers are released before a close this handle may run on drop.
     db: Database,
@@ -52,6 +63,7 @@ impl std::fmt::Debug for WriteTransaction {
         f.debug_struct("WriteTransaction")
             .field("column_families", &cfs)
             .field("log_bytes", &self.record.len())
+            .field("unlogged", &self.unlogged)
             .finish_non_exhaustive()
     }
 }
@@ -60,12 +72,18 @@ impl WriteTransaction {
     pub(crate) fn new(db: Database, slots: Vec<(String, Arc<CfSlot>)>, wait: Wait) -> Result<Self> {
         // Locks are taken in ascending id order: transactions never deadlock each other.
         let mut trees = Vec::with_capacity(slots.len());
+        let options = &db.inner.options;
+        let bound_bytes = options.dirty_bytes_bound();
+        let spill = SpillPolicy {
+            bound_bytes,
+            floor_bytes: SpillPolicy::FLOOR_BYTES.min(bound_bytes / 8),
+        };
         for (name, slot) in slots {
-            let guard = slot.lock_writer(&name, wait)?;
+            let mut guard = slot.lock_writer(&name, wait)?;
             if slot.dropped.load(std::sync::atomic::Ordering::Acquire) {
                 return Err(Error::ColumnFamilyDropped { name });
             }
-            db.settle_unlogged(&slot)?;
+            guard.set_spill_policy(Some(spill));
             trees.push((name, guard));
         }
         Ok(Self {
@@ -73,6 +91,8 @@ impl WriteTransaction {
             db,
             trees,
             record: RecordBuilder::new(),
+            unlogged: false,
+            changed: false,
             finished: false,
         })
     }
@@ -99,7 +119,9 @@ impl WriteTransaction {
         for ((_, tree), tree_savepoint) in self.trees.iter_mut().zip(&savepoint.trees) {
             tree.rollback_to(tree_savepoint);
         }
-        self.record.truncate(savepoint.record);
+        if !self.unlogged {
+            self.record.truncate(savepoint.record);
+        }
         Ok(())
     }
 
@@ -123,7 +145,11 @@ impl WriteTransaction {
     pub fn put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
         let (id, tree) = self.tree_mut(cf)?;
         tree.put(key, value)?;
-        self.record.put(id, key, value);
+        self.changed = true;
+        if !self.unlogged {
+            self.record.put(id, key, value);
+            self.check_log_size();
+        }
         Ok(())
     }
 
@@ -132,9 +158,27 @@ impl WriteTransaction {
         let (id, tree) = self.tree_mut(cf)?;
         let existed = tree.delete_key(key)?;
         if existed {
-            self.record.delete(id, key);
+            self.changed = true;
+            if !self.unlogged {
+                self.record.delete(id, key);
+                self.check_log_size();
+            }
         }
         Ok(existed)
+    }
+
+    /// Past `large_transaction_bytes` of log, stops logging: the record is dropped (its
+    /// memory with it) and the commit will go through a checkpoint.
+    fn check_log_size(&mut self) {
+        if self.record.len() > self.db.inner.options.large_transaction_bytes {
+            self.record = RecordBuilder::new();
+            self.unlogged = true;
+        }
+    }
+
+    /// True once the transaction stopped logging its data (see the type's docs).
+    pub fn is_unlogged(&self) -> bool {
+        self.unlogged
     }
 
     /// The value of `key` in `cf`, this transaction's changes included.
@@ -182,7 +226,9 @@ impl WriteTransaction {
     /// Makes room in the log record for about `bytes` more of keys and values (a commit
     /// queue group knows its size up front).
     pub(crate) fn reserve_log(&mut self, bytes: usize) {
-        self.record.reserve(bytes);
+        if bytes <= self.db.inner.options.large_transaction_bytes {
+            self.record.reserve(bytes);
+        }
     }
 
     /// Bytes of log this transaction will write.
@@ -198,27 +244,47 @@ impl WriteTransaction {
     }
 
     /// Commits: logs the changes as one record, makes them visible to new readers in LSN
-    /// order, and with `Durability::Immediate` returns only once the record is synced.
+    /// order, and with `Durability::Immediate` returns only once the record is synced. An
+    /// unlogged (large) transaction returns once the checkpoint holding it is synced; if that
+    /// checkpoint fails the error is returned but the changes stay visible, and become
+    /// durable with the next checkpoint that succeeds (as a commit whose log sync failed,
+    /// they are not acknowledged).
     pub fn commit_with(mut self, durability: Durability) -> Result<Lsn> {
         self.finished = true;
-        if self.record.is_empty() {
+        if !self.changed {
             for (_, tree) in &mut self.trees {
                 tree.rollback();
             }
             return Ok(0);
         }
+        if self.unlogged {
+            return self.commit_unlogged();
+        }
         let record = std::mem::take(&mut self.record).finish();
         // Appended while the writers are locked: each column family's commits reach the log
         // in the order they were applied.
-        let lsn = match self.db.inner.wal.append_owned(record, Durability::Eventual) {
+        let lsn = match self.db.inner.append_logged(record) {
             Ok(lsn) => lsn,
             Err(error) => {
                 for (_, tree) in &mut self.trees {
                     tree.rollback();
                 }
-                return Err(error.into());
+                return Err(error);
             }
         };
+        self.publish(lsn);
+        if durability == Durability::Immediate {
+            self.db.inner.wal.wait_durable(lsn)?;
+        }
+        // Back-pressure: past the dirty bound, checkpoint before returning. The commit has
+        // happened, so a failed checkpoint must not turn it into an error; the next
+        // `begin_write` checks the bound again and reports the failure.
+        let _ = self.db.relieve_pressure();
+        Ok(lsn)
+    }
+
+    /// Commits the trees at `lsn`, releases their writers and publishes the new roots.
+    fn publish(&mut self, lsn: Lsn) {
         let mut edits = Vec::with_capacity(self.trees.len());
         for (_, tree) in &mut self.trees {
             tree.commit(lsn);
@@ -230,13 +296,27 @@ impl WriteTransaction {
         }
         self.trees.clear(); // release the writers for the next transaction
         self.db.inner.publisher.publish(lsn, edits);
-        if durability == Durability::Immediate {
-            self.db.inner.wal.wait_durable(lsn)?;
+    }
+
+    /// The commit of an unlogged transaction: a marker naming its column families, then a
+    /// checkpoint that writes its pages (`unlogged.rs` says why nothing logged can come
+    /// between).
+    fn commit_unlogged(mut self) -> Result<Lsn> {
+        let mut marker = RecordBuilder::new();
+        for (_, tree) in &self.trees {
+            marker.unlogged(tree.slot().id);
         }
-        // Back-pressure: past the dirty bound, checkpoint before returning. The commit has
-        // happened, so a failed checkpoint must not turn it into an error; the next
-        // `begin_write` checks the bound again and reports the failure.
-        let _ = self.db.relieve_pressure();
+        let lsn = match self.db.inner.append_unlogged(marker.finish()) {
+            Ok(lsn) => lsn,
+            Err(error) => {
+                for (_, tree) in &mut self.trees {
+                    tree.rollback();
+                }
+                return Err(error);
+            }
+        };
+        self.publish(lsn);
+        self.db.inner.settle_unlogged()?;
         Ok(lsn)
     }
 }

@@ -16,6 +16,7 @@ use crate::tree::search_leaf;
 
 impl BTreeMut {
     pub(super) fn delete(&mut self, key: &[u8], want_old: bool) -> Result<Outcome> {
+        self.bound_memory()?;
         let mut outcome = Outcome::default();
         let Some(root) = self.root else {
             return Ok(outcome);

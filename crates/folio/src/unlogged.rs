@@ -1,0 +1,77 @@
+//! Unlogged commits (a large transaction, a bulk-load chunk): their data goes to the data file
+//! through a checkpoint instead of through the log, and the log holds only a marker.
+//!
+//! # The rule that keeps recovery a prefix of the commit order
+//! An unlogged commit at LSN `m` is durable only once a checkpoint at a version `>= m` is.
+//! Replay skips its marker (a checkpoint past it already holds its data; otherwise it was
+//! never acknowledged). So no logged record may follow `m` in the log unless such a
+//! checkpoint succeeded first: else a crash could replay that later commit without the
+//! earlier unlogged one, a hole in the commit order (invariant 2).
+//!
+//! [`UnloggedGate`] enforces it: every logged append happens under the gate's read lock and
+//! only while no unlogged commit is pending; an unlogged marker is appended under the write
+//! lock and marks itself pending. A writer that finds one pending first checkpoints
+//! ([`DbInner::settle_unlogged`]), then appends. The unlogged commit itself checkpoints at
+//! once, so others rarely wait for more than that checkpoint.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use folio_wal::{Durability, Lsn};
+use parking_lot::RwLock;
+
+use crate::Result;
+use crate::database::DbInner;
+
+/// The pending unlogged commit and the lock that orders log appends around it.
+#[derive(Debug, Default)]
+pub(crate) struct UnloggedGate {
+    /// LSN of the newest unlogged commit no checkpoint covers yet (0: none).
+    pending: AtomicU64,
+    gate: RwLock<()>,
+}
+
+impl DbInner {
+    /// Appends a logged record (a commit's changes, a column-family operation): after a
+    /// checkpoint covering any pending unlogged commit, so it never follows one in the log
+    /// while that one can still be lost.
+    pub(crate) fn append_logged(&self, record: Vec<u8>) -> Result<Lsn> {
+        loop {
+            {
+                let _gate = self.unlogged.gate.read();
+                if self.unlogged.pending.load(Ordering::Acquire) == 0 {
+                    return Ok(self.wal.append_owned(record, Durability::Eventual)?);
+                }
+            }
+            self.settle_unlogged()?;
+        }
+    }
+
+    /// Appends the marker of an unlogged commit and makes it pending; the caller commits
+    /// and publishes its trees at the returned LSN, then calls
+    /// [`DbInner::settle_unlogged`] to make it durable.
+    pub(crate) fn append_unlogged(&self, marker: Vec<u8>) -> Result<Lsn> {
+        let _gate = self.unlogged.gate.write();
+        let lsn = self.wal.append_owned(marker, Durability::Eventual)?;
+        self.unlogged.pending.store(lsn, Ordering::Release);
+        Ok(lsn)
+    }
+
+    /// Checkpoints until the pending unlogged commit (if any) is durable in the data file.
+    /// Its commit must be published (or about to be: this waits for it).
+    pub(crate) fn settle_unlogged(&self) -> Result<()> {
+        let pending = self.unlogged.pending.load(Ordering::Acquire);
+        if pending == 0 {
+            return Ok(());
+        }
+        self.publisher.wait_published(pending);
+        if self.checkpoint_lock.lock().version < pending {
+            self.checkpoint()?;
+        }
+        // A newer unlogged commit may have replaced it meanwhile: that one stays pending.
+        let _ =
+            self.unlogged
+                .pending
+                .compare_exchange(pending, 0, Ordering::AcqRel, Ordering::Acquire);
+        Ok(())
+    }
+}
