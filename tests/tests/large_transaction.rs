@@ -273,3 +273,29 @@ fn a_commit_after_a_failed_large_commit_never_overtakes_it() {
     assert!(nth >= 5, "the large commit made only {nth} writes");
     println!("failure points: {nth}");
 }
+
+/// A value far larger than the memory bound is neither copied into the log record nor held
+/// in memory whole: its overflow pages spill as they are written.
+#[test]
+fn a_huge_value_is_spilled_as_it_is_written_and_never_logged() {
+    let options = options();
+    let device = SimDirectory::new(9);
+    let db = Database::open_in(Arc::new(device.clone()), options.clone()).unwrap();
+    db.create_cf("blobs").unwrap();
+    let log_before = db.stats().wal.commit.bytes;
+    let huge: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut txn = db.begin_write(&["blobs"]).unwrap();
+    txn.put("blobs", b"huge", &huge).unwrap();
+    assert!(txn.is_unlogged());
+    let private = db.stats().page_store.private_bytes;
+    assert!(
+        private < 2 << 20,
+        "{private} bytes of the value stayed in memory"
+    );
+    assert!(txn.get("blobs", b"huge").unwrap().unwrap()[..] == huge[..]);
+    txn.commit().unwrap();
+    assert!(db.stats().wal.commit.bytes - log_before < 4096);
+    drop(db);
+    let db = Database::open_in(Arc::new(device.crash(CrashPolicy::DropUnsynced)), options).unwrap();
+    assert!(db.begin_read().get("blobs", b"huge").unwrap().unwrap()[..] == huge[..]);
+}

@@ -27,6 +27,17 @@ fn data_per_page(payload: usize) -> usize {
 
 /// Writes `bytes` into a new chain; returns its first page.
 pub(crate) fn write_chain(writer: &mut PageWriter, bytes: &[u8]) -> Result<PageId> {
+    write_chain_spilling(writer, bytes, None)
+}
+
+/// [`write_chain`], spilling the chain's pages to the data file `spill_batch` pages at a
+/// time when given (a value larger than the memory bound then never sits in memory whole;
+/// chain pages are never edited again, so they are the best pages to spill).
+pub(crate) fn write_chain_spilling(
+    writer: &mut PageWriter,
+    bytes: &[u8],
+    spill_batch: Option<usize>,
+) -> Result<PageId> {
     let store = writer.store().clone();
     let per_page = data_per_page(store.payload_size());
     let count = bytes.len().div_ceil(per_page).max(1);
@@ -45,6 +56,11 @@ pub(crate) fn write_chain(writer: &mut PageWriter, bytes: &[u8]) -> Result<PageI
         payload[8..16].copy_from_slice(&next.to_le_bytes());
         payload[DATA_OFFSET..DATA_OFFSET + chunk.len()].copy_from_slice(chunk);
         writer.write(id, buf.into_page());
+        if let Some(batch) = spill_batch
+            && (index + 1) % batch == 0
+        {
+            writer.spill(&ids[index + 1 - batch..=index])?;
+        }
     }
     Ok(ids[0])
 }

@@ -23,7 +23,7 @@ use crate::node::{
     KEY_BYTES_MAX, KeyRef, LeafEntry, LeafView, NodeKind, Slotted, StoredRef, VALUE_BYTES_MAX,
     ValueRef, check_slotted, entry_key, key_inline_max, node_kind, value_inline_max,
 };
-use crate::overflow::{free_chain, read_chain, write_chain};
+use crate::overflow::{free_chain, read_chain, write_chain, write_chain_spilling};
 use crate::pages::Pages;
 use crate::tree::{BTree, DEPTH_MAX, child_for, search_leaf};
 use crate::{Error, Result, Value, error::corrupt};
@@ -142,6 +142,13 @@ impl BTreeMut {
     /// Pages of the open transaction now spilled to the data file.
     pub fn spilled_pages(&self) -> usize {
         self.writer.spilled_pages()
+    }
+
+    /// Pages per spill while writing the overflow chain of `value`: a value larger than the
+    /// spill floor is spilled as it is written, 1 MiB at a time.
+    fn chain_spill_batch(&self, value: &[u8]) -> Option<usize> {
+        let policy = self.spill?;
+        (value.len() > policy.floor_bytes).then(|| ((1 << 20) / self.store().page_size()).max(1))
     }
 
     /// Spills pages when the bound is passed (see [`BTreeMut::set_spill_policy`]).
@@ -414,8 +421,9 @@ impl BTreeMut {
     /// The value as a leaf stores it: inline, or in a new overflow chain when long.
     fn store_value<'v>(&mut self, value: &'v [u8]) -> Result<StoredRef<'v>> {
         Ok(if value.len() > value_inline_max(self.payload()) {
+            let spill_batch = self.chain_spill_batch(value);
             StoredRef::Overflow {
-                first: write_chain(&mut self.writer, value)?,
+                first: write_chain_spilling(&mut self.writer, value, spill_batch)?,
                 len: value.len(),
             }
         } else {

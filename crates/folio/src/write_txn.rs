@@ -147,8 +147,12 @@ impl WriteTransaction {
         tree.put(key, value)?;
         self.changed = true;
         if !self.unlogged {
-            self.record.put(id, key, value);
-            self.check_log_size();
+            // Checked before the copy: one huge value alone switches to unlogged without
+            // ever sitting in the record.
+            self.check_log_size(key.len() + value.len());
+            if !self.unlogged {
+                self.record.put(id, key, value);
+            }
         }
         Ok(())
     }
@@ -159,18 +163,19 @@ impl WriteTransaction {
         let existed = tree.delete_key(key)?;
         if existed {
             self.changed = true;
+            self.check_log_size(key.len());
             if !self.unlogged {
                 self.record.delete(id, key);
-                self.check_log_size();
             }
         }
         Ok(existed)
     }
 
-    /// Past `large_transaction_bytes` of log, stops logging: the record is dropped (its
-    /// memory with it) and the commit will go through a checkpoint.
-    fn check_log_size(&mut self) {
-        if self.record.len() > self.db.inner.options.large_transaction_bytes {
+    /// When `more` bytes would take the record past `large_transaction_bytes`, stops
+    /// logging: the record is dropped (its memory with it) and the commit will go through a
+    /// checkpoint.
+    fn check_log_size(&mut self, more: usize) {
+        if self.record.len() + more > self.db.inner.options.large_transaction_bytes {
             self.record = RecordBuilder::new();
             self.unlogged = true;
         }
