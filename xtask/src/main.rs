@@ -66,6 +66,12 @@ fn ci() -> Result<(), String> {
     loom(true)?;
     // The peer-benchmark harness on folio alone, tiny sizes: it must not rot.
     bench::run(&["--smoke".to_owned()])?;
+    // Packaging must not rot: every publishable crate, in dependency order.
+    let mut package = cargo(&["package", "--no-verify", "--allow-dirty"]);
+    for krate in PUBLISHED {
+        package.args(["-p", krate]);
+    }
+    run_without_warnings(package)?;
     let mut docs = cargo(&["doc", "--workspace", "--no-deps", "--quiet"]);
     docs.env("RUSTDOCFLAGS", "-D warnings");
     run_without_warnings(docs)
@@ -103,6 +109,17 @@ fn loom(quick: bool) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The crates published to crates.io, in dependency order.
+const PUBLISHED: &[&str] = &[
+    "folio-io",
+    "folio-pagestore",
+    "folio-wal",
+    "folio-btree",
+    "folio",
+    "folio-bench",
+    "folio-cli",
+];
 
 /// Crash suites: (package, test target).
 const CRASH_SUITES: &[(&str, &str)] = &[

@@ -1,4 +1,4 @@
-//! `folio-peers`: runs the workloads of `../shared/BENCHMARKS.md` on folio and its peers,
+//! `folio-peers`: runs the workloads of `docs/workloads.md` on folio and its peers,
 //! each figure the median of several runs, and writes a markdown table with folio / peer
 //! ratios, a JSON file with every raw figure, and plots. Run through `cargo xtask bench`.
 

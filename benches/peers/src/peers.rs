@@ -1,4 +1,4 @@
-//! One adapter per peer, configured as `BENCHMARKS.md` says: the same cache budget as folio
+//! One adapter per peer, configured as `docs/workloads.md` says: the same cache budget as folio
 //! and the same durability per variant.
 
 #[cfg(any(

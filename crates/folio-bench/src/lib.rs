@@ -1,4 +1,4 @@
-//! # folio-bench: the benchmark workloads of `BENCHMARKS.md`
+//! # folio-bench: the benchmark workloads of `docs/workloads.md`
 //!
 //! Workloads W1, W2, W3, W4 (its write and read parts) and W6 run against anything that
 //! implements [`Engine`]: folio here ([`FolioEngine`]), the peers (`RocksDB`, fjall, redb,

@@ -11,7 +11,7 @@ use crate::{BenchResult, Engine, Latencies, Opener, ProcessCounters, Row, SyncMo
 /// Bytes per value.
 const VALUE_BYTES: usize = 150;
 
-/// A workload of `BENCHMARKS.md` with its sizes.
+/// A workload of `docs/workloads.md` with its sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Workload {
     /// cf-batch: each thread owns a keyspace and commits `txns` transactions of `ops`
@@ -27,7 +27,7 @@ pub enum Workload {
     W2 {
         /// Commits per thread.
         commits: usize,
-        /// Inserts per commit (1 and 10 in `BENCHMARKS.md`).
+        /// Inserts per commit (1 and 10 in `docs/workloads.md`).
         batch: usize,
     },
     /// same-cf: every thread commits `batches` batches of `batch` inserts to one keyspace.

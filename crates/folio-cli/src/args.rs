@@ -25,7 +25,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the benchmark workloads of BENCHMARKS.md on folio alone and print a table.
+    /// Run the benchmark workloads of docs/workloads.md on folio alone and print a table.
     Bench(BenchArgs),
     /// Sizes, counters and column families of a database.
     Stats {
@@ -191,7 +191,7 @@ pub struct BenchArgs {
     /// Directory for the databases (default: a temporary directory, removed after).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Sizes: `quick` finishes in under a minute on 2 cores; `full` is BENCHMARKS.md's.
+    /// Sizes: `quick` finishes in under a minute on 2 cores; `full` is docs/workloads.md's.
     #[arg(long, value_enum, default_value_t = BenchSize::Quick)]
     pub size: BenchSize,
     /// Print the rows as JSON instead of a table.

@@ -1,4 +1,4 @@
-//! `folio bench`: the workloads of `BENCHMARKS.md` on folio alone (the comparison with
+//! `folio bench`: the workloads of `docs/workloads.md` on folio alone (the comparison with
 //! peers is `cargo xtask bench`).
 
 use std::path::Path;

@@ -16,7 +16,7 @@ use folio_wal::{Durability, Wal, WalOptions};
 const THREADS: [usize; 5] = [1, 2, 8, 32, 128];
 const RECORD_BYTES: [usize; 2] = [100, 4096];
 const RUNS: usize = 3;
-/// async-wal-db's published figure at 128 threads (../shared/seeds/002).
+/// async-wal-db's published figure at 128 threads (its published thread-scaling table).
 const ASYNC_WAL_DB_128_THREADS_TXN_PER_S: f64 = 1960.0;
 
 struct Args {

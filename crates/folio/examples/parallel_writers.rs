@@ -1,4 +1,4 @@
-//! Parallel writers, one column family each: workload W1 of `../shared/BENCHMARKS.md` on
+//! Parallel writers, one column family each: workload W1 of `docs/workloads.md` on
 //! folio alone. T threads each own a column family and commit 50 transactions of 1,000
 //! random inserts (8-byte keys, 150-byte incompressible values), durable (`Immediate`) and
 //! not (`Eventual`), in a fresh database per run. Prints ops/s and commit latency.

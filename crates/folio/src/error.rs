@@ -74,6 +74,16 @@ pub enum Error {
     /// A savepoint was used with a transaction other than the one that made it.
     #[error("this savepoint belongs to another write transaction")]
     ForeignSavepoint,
+    /// A typed table read bytes its key or value type cannot decode (the column family was
+    /// written with other types, or through the byte API), or serde could not encode a
+    /// value.
+    #[error("column family {cf:?}: cannot encode or decode {source}")]
+    Codec {
+        /// The column family.
+        cf: String,
+        /// What did not decode.
+        source: crate::typed::CodecError,
+    },
     /// The column family was dropped after this handle was obtained.
     #[error("column family {name:?} was dropped")]
     ColumnFamilyDropped {
@@ -229,6 +239,7 @@ impl Error {
             }
             Error::NotInTransaction { .. }
             | Error::ForeignSavepoint
+            | Error::Codec { .. }
             | Error::InvalidOption { .. } => ErrorKind::InvalidInput,
             Error::CorruptLogRecord { .. }
             | Error::LogBehindData { .. }

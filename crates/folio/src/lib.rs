@@ -51,6 +51,7 @@ mod recovery;
 mod recovery_progress;
 mod snapshot;
 mod tree;
+pub mod typed;
 mod unlogged;
 mod write_batch;
 mod write_txn;
@@ -71,6 +72,7 @@ pub use options::DatabaseOptions;
 pub use read_txn::ReadTransaction;
 pub use recovery_progress::{ProgressCallback, RecoveryProgress, RecoveryReport};
 pub use tree::{Range, Tree, TreeReport};
+pub use typed::{CodecError, ReadTable, TableDefinition, WriteTable};
 pub use write_batch::WriteBatch;
 pub use write_txn::{Savepoint, WriteTransaction};
 

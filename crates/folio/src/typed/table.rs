@@ -1,0 +1,315 @@
+//! [`TableDefinition`] and the typed handles on read and write transactions.
+
+use std::borrow::Borrow;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+use super::{CodecError, EncodeKey, EncodeValue, Key, Value};
+use crate::{Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
+
+/// Names a column family and the types of its keys and values. `const`, `Copy`, and free to
+/// pass around; open it with [`ReadTransaction::table`] or [`WriteTransaction::table`].
+pub struct TableDefinition<K, V> {
+    name: &'static str,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> TableDefinition<K, V> {
+    /// The table stored in column family `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            types: PhantomData,
+        }
+    }
+
+    /// The column family's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<K, V> Clone for TableDefinition<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for TableDefinition<K, V> {}
+
+impl<K, V> std::fmt::Debug for TableDefinition<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TableDefinition<{}, {}>({:?})",
+            std::any::type_name::<K>(),
+            std::any::type_name::<V>(),
+            self.name
+        )
+    }
+}
+
+fn decode_error(cf: &str, source: CodecError) -> Error {
+    Error::Codec {
+        cf: cf.to_owned(),
+        source,
+    }
+}
+
+fn encode_bound<K: EncodeKey>(bound: Bound<&K>) -> Bound<Vec<u8>> {
+    match bound {
+        Bound::Included(key) => Bound::Included(key.to_key_bytes()),
+        Bound::Excluded(key) => Bound::Excluded(key.to_key_bytes()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+fn encode_value<W: EncodeValue + ?Sized>(cf: &str, value: &W) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    value
+        .encode_value(&mut out)
+        .map_err(|e| decode_error(cf, e))?;
+    Ok(out)
+}
+
+/// Typed reads over a [`Tree`] (shared by both handles).
+struct TypedTree<'t, K, V> {
+    cf: &'static str,
+    tree: Tree<'t>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
+    fn get<Q: EncodeKey + ?Sized>(&self, key: &Q) -> Result<Option<V>> {
+        match self.tree.get(&key.to_key_bytes())? {
+            Some(bytes) => V::decode_value(&bytes)
+                .map(Some)
+                .map_err(|e| decode_error(self.cf, e)),
+            None => Ok(None),
+        }
+    }
+
+    fn range<R: RangeBounds<K>>(&self, range: R, reverse: bool) -> TypedRange<'t, K, V> {
+        let bounds = (
+            encode_bound(range.start_bound()),
+            encode_bound(range.end_bound()),
+        );
+        let inner = if reverse {
+            self.tree.range_rev::<Vec<u8>, _>(bounds)
+        } else {
+            self.tree.range::<Vec<u8>, _>(bounds)
+        };
+        TypedRange {
+            cf: self.cf,
+            inner,
+            types: PhantomData,
+        }
+    }
+}
+
+/// A typed table in a read transaction ([`ReadTransaction::table`]): reads its snapshot
+/// for as long as it lives.
+pub struct ReadTable<K, V> {
+    inner: TypedTree<'static, K, V>,
+}
+
+impl<K: Key, V: Value> ReadTable<K, V> {
+    /// The value of `key` (a `&str` will do for a `String` key).
+    pub fn get<Q: EncodeKey + ?Sized>(&self, key: &Q) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+    {
+        self.inner.get(key)
+    }
+
+    /// True when `key` is present.
+    pub fn contains_key<Q: EncodeKey + ?Sized>(&self, key: &Q) -> Result<bool>
+    where
+        K: Borrow<Q>,
+    {
+        self.inner.tree.contains_key(&key.to_key_bytes())
+    }
+
+    /// Entries in the table.
+    pub fn len(&self) -> u64 {
+        self.inner.tree.len()
+    }
+
+    /// True when the table holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.inner.tree.is_empty()
+    }
+
+    /// Entries with keys in `range`, in key order.
+    pub fn range<R: RangeBounds<K>>(&self, range: R) -> TypedRange<'static, K, V> {
+        self.inner.range(range, false)
+    }
+
+    /// Entries with keys in `range`, in reverse key order.
+    pub fn range_rev<R: RangeBounds<K>>(&self, range: R) -> TypedRange<'static, K, V> {
+        self.inner.range(range, true)
+    }
+
+    /// Every entry, in key order.
+    pub fn iter(&self) -> TypedRange<'static, K, V> {
+        self.inner.range(.., false)
+    }
+
+    /// The entry with the smallest key.
+    pub fn first(&self) -> Result<Option<(K, V)>> {
+        self.iter().next().transpose()
+    }
+
+    /// The entry with the largest key.
+    pub fn last(&self) -> Result<Option<(K, V)>> {
+        self.inner.range(.., true).next().transpose()
+    }
+}
+
+impl<K: Key, V: Value> IntoIterator for &ReadTable<K, V> {
+    type Item = Result<(K, V)>;
+    type IntoIter = TypedRange<'static, K, V>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// A typed table in a write transaction ([`WriteTransaction::table`]); it borrows the
+/// transaction, so the transaction cannot commit while it lives.
+pub struct WriteTable<'txn, K, V> {
+    cf: &'static str,
+    txn: &'txn mut WriteTransaction,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Key, V: Value> WriteTable<'_, K, V> {
+    fn view(&self) -> Result<TypedTree<'_, K, V>> {
+        Ok(TypedTree {
+            cf: self.cf,
+            tree: self.txn.view(self.cf)?,
+            types: PhantomData,
+        })
+    }
+
+    /// Inserts or replaces `key` (a `&str` will do for `String` keys and values).
+    pub fn insert<Q, W>(&mut self, key: &Q, value: &W) -> Result<()>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+        Q: EncodeKey + ?Sized,
+        W: EncodeValue + ?Sized,
+    {
+        let value = encode_value(self.cf, value)?;
+        self.txn.put(self.cf, &key.to_key_bytes(), &value)
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove<Q: EncodeKey + ?Sized>(&mut self, key: &Q) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+    {
+        let old = self.get(key)?;
+        if old.is_some() {
+            self.txn.delete(self.cf, &key.to_key_bytes())?;
+        }
+        Ok(old)
+    }
+
+    /// The value of `key`, this transaction's changes included.
+    pub fn get<Q: EncodeKey + ?Sized>(&self, key: &Q) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+    {
+        self.view()?.get(key)
+    }
+
+    /// Entries in the table, this transaction's changes included.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.txn.view(self.cf)?.len())
+    }
+
+    /// True when the table holds no entry.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Entries with keys in `range`, in key order (borrows the table: no change while it
+    /// lives).
+    pub fn range<R: RangeBounds<K>>(&self, range: R) -> Result<TypedRange<'_, K, V>> {
+        Ok(self.view()?.range(range, false))
+    }
+
+    /// Every entry, in key order.
+    #[expect(
+        clippy::iter_not_returning_iterator,
+        reason = "opening the transaction's view can fail; the entries are the iterator"
+    )]
+    pub fn iter(&self) -> Result<TypedRange<'_, K, V>> {
+        self.range(..)
+    }
+
+    /// The entry with the smallest key.
+    pub fn first(&self) -> Result<Option<(K, V)>> {
+        self.view()?.range(.., false).next().transpose()
+    }
+
+    /// The entry with the largest key.
+    pub fn last(&self) -> Result<Option<(K, V)>> {
+        self.view()?.range(.., true).next().transpose()
+    }
+}
+
+/// Typed entries of a range, in order; each `(key, value)` or the first error.
+pub struct TypedRange<'t, K, V> {
+    cf: &'static str,
+    inner: Range<'t>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Key, V: Value> Iterator for TypedRange<'_, K, V> {
+    type Item = Result<(K, V)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.inner.next()?;
+        Some(entry.and_then(|(key, value)| decode_entry(self.cf, &key, &value)))
+    }
+}
+
+fn decode_entry<K: Key, V: Value>(cf: &str, key: &[u8], value: &[u8]) -> Result<(K, V)> {
+    let key = K::from_key_bytes(key).map_err(|e| decode_error(cf, e))?;
+    let value = V::decode_value(value).map_err(|e| decode_error(cf, e))?;
+    Ok((key, value))
+}
+
+impl ReadTransaction {
+    /// The typed table `definition` of this snapshot.
+    pub fn table<K: Key, V: Value>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<ReadTable<K, V>> {
+        Ok(ReadTable {
+            inner: TypedTree {
+                cf: definition.name,
+                tree: self.tree(definition.name)?,
+                types: PhantomData,
+            },
+        })
+    }
+}
+
+impl WriteTransaction {
+    /// The typed table `definition`, to read and change in this transaction (its column
+    /// family must be one the transaction began with).
+    pub fn table<K: Key, V: Value>(
+        &mut self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<WriteTable<'_, K, V>> {
+        self.view(definition.name)?; // refuses a column family outside the transaction
+        Ok(WriteTable {
+            cf: definition.name,
+            txn: self,
+            types: PhantomData,
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! Typed tables: key encodings preserve order and round-trip for every key type and tuple;
+//! foreign bytes give typed errors, never panics; a typed table behaves like a `BTreeMap`
+//! through writes, ranges, commits and reads.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use folio::typed::{Key, Serde, Value};
+use folio::{Database, ErrorKind, TableDefinition};
+use proptest::prelude::*;
+
+fn order_and_round_trip<K: Key + Ord + Debug>(a: &K, b: &K) -> Result<(), TestCaseError> {
+    let (ea, eb) = (a.to_key_bytes(), b.to_key_bytes());
+    prop_assert_eq!(a.cmp(b), ea.cmp(&eb), "{:?} vs {:?}", a, b);
+    prop_assert_eq!(&K::from_key_bytes(&ea).unwrap(), a);
+    prop_assert_eq!(&K::from_key_bytes(&eb).unwrap(), b);
+    Ok(())
+}
+
+/// Strings and byte vectors rich in the bytes the escaping must handle.
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8), any::<u8>()],
+        0..8,
+    )
+}
+
+fn text() -> impl Strategy<Value = String> {
+    "[\\x00\\x01a-c\u{ff}\u{100}]{0,6}"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn integers_keep_their_order(a: i64, b: i64, c: u64, d: u64, e: i8, f: i8, g: i128, h: i128) {
+        order_and_round_trip(&a, &b)?;
+        order_and_round_trip(&c, &d)?;
+        order_and_round_trip(&e, &f)?;
+        order_and_round_trip(&g, &h)?;
+        order_and_round_trip(&(a as i16), &(b as i16))?;
+        order_and_round_trip(&(a as i32), &(b as i32))?;
+        order_and_round_trip(&(c as u8), &(d as u8))?;
+        order_and_round_trip(&(c as u16), &(d as u16))?;
+        order_and_round_trip(&(c as u32), &(d as u32))?;
+        order_and_round_trip(&u128::from(c), &u128::from(d))?;
+        order_and_round_trip(&(a < 0), &(b < 0))?;
+    }
+
+    #[test]
+    fn strings_bytes_and_arrays_keep_their_order(a in text(), b in text(), x in bytes(), y in bytes(), p: [u8; 4], q: [u8; 4]) {
+        order_and_round_trip(&a, &b)?;
+        order_and_round_trip(&x, &y)?;
+        order_and_round_trip(&p, &q)?;
+    }
+
+    #[test]
+    fn tuples_keep_their_order(
+        a in (text(), any::<i64>()), b in (text(), any::<i64>()),
+        c in (bytes(), bytes(), any::<i16>()), d in (bytes(), bytes(), any::<i16>()),
+        e in (any::<u8>(), text(), bytes(), text()), f in (any::<u8>(), text(), bytes(), text()),
+        g in ((text(), any::<u8>()), bytes()), h in ((text(), any::<u8>()), bytes()),
+    ) {
+        order_and_round_trip(&a, &b)?;
+        order_and_round_trip(&c, &d)?;
+        order_and_round_trip(&e, &f)?;
+        order_and_round_trip(&g, &h)?;
+    }
+
+    #[test]
+    fn foreign_bytes_are_errors_not_panics(raw in prop::collection::vec(any::<u8>(), 0..24)) {
+        let _ = <(String, i64)>::from_key_bytes(&raw);
+        let _ = <(Vec<u8>, Vec<u8>, i16)>::from_key_bytes(&raw);
+        let _ = <((String, u8), Vec<u8>)>::from_key_bytes(&raw);
+        let _ = String::from_key_bytes(&raw);
+        let _ = bool::from_key_bytes(&raw);
+        let _ = <u64 as Value>::decode_value(&raw);
+        let _ = <Serde<(String, Vec<u32>)> as Value>::decode_value(&raw);
+        if raw.len() != 8 {
+            prop_assert!(u64::from_key_bytes(&raw).is_err());
+            prop_assert!(<u64 as Value>::decode_value(&raw).is_err());
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Player {
+    name: String,
+    scores: Vec<u32>,
+}
+
+const SCORES: TableDefinition<(String, i64), u64> = TableDefinition::new("scores");
+const PLAYERS: TableDefinition<u32, Serde<Player>> = TableDefinition::new("players");
+const NAMES: TableDefinition<String, String> = TableDefinition::new("names");
+/// The players' column family read with the wrong types.
+const WRONG: TableDefinition<u32, u64> = TableDefinition::new("players");
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(String, i64, u64),
+    Remove(String, i64),
+    Commit,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let name = prop_oneof![
+        Just("a".to_owned()),
+        Just("ab".to_owned()),
+        Just("b".to_owned()),
+        Just(String::new())
+    ];
+    prop_oneof![
+        6 => (name.clone(), -5i64..5, any::<u64>()).prop_map(|(n, r, v)| Op::Insert(n, r, v)),
+        3 => (name, -5i64..5).prop_map(|(n, r)| Op::Remove(n, r)),
+        1 => Just(Op::Commit),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_typed_table_behaves_like_a_btreemap(ops in prop::collection::vec(op(), 1..60), from in -6i64..6) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        db.create_cf(SCORES.name()).unwrap();
+        let mut model: BTreeMap<(String, i64), u64> = BTreeMap::new();
+        let mut txn = db.begin_write(&[SCORES.name()]).unwrap();
+        for op in ops {
+            match op {
+                Op::Insert(name, round, value) => {
+                    txn.table(SCORES).unwrap().insert(&(name.clone(), round), &value).unwrap();
+                    model.insert((name, round), value);
+                }
+                Op::Remove(name, round) => {
+                    let got = txn.table(SCORES).unwrap().remove(&(name.clone(), round)).unwrap();
+                    prop_assert_eq!(got, model.remove(&(name, round)));
+                }
+                Op::Commit => {
+                    txn.commit().unwrap();
+                    txn = db.begin_write(&[SCORES.name()]).unwrap();
+                }
+            }
+        }
+        let table = txn.table(SCORES).unwrap();
+        let start = ("a".to_owned(), from);
+        let seen: Vec<_> = table.range(start.clone()..).unwrap().collect::<folio::Result<_>>().unwrap();
+        let expected: Vec<_> = model.range(start.clone()..).map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(seen, expected);
+        txn.commit().unwrap();
+        let read = db.begin_read();
+        let table = read.table(SCORES).unwrap();
+        prop_assert_eq!(table.len(), model.len() as u64);
+        let all: Vec<_> = table.iter().collect::<folio::Result<_>>().unwrap();
+        prop_assert_eq!(all, model.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
+        let back: Vec<_> = table.range_rev(..start.clone()).collect::<folio::Result<_>>().unwrap();
+        prop_assert_eq!(back, model.range(..start).rev().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
+        prop_assert_eq!(table.first().unwrap(), model.first_key_value().map(|(k, v)| (k.clone(), *v)));
+        prop_assert_eq!(table.last().unwrap(), model.last_key_value().map(|(k, v)| (k.clone(), *v)));
+    }
+}
+
+#[test]
+fn serde_values_round_trip_and_strings_borrow() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf(PLAYERS.name()).unwrap();
+    db.create_cf("names").unwrap();
+    let alice = Player {
+        name: "alice".into(),
+        scores: vec![3, 1, 4],
+    };
+    let mut txn = db.begin_write(&[PLAYERS.name(), NAMES.name()]).unwrap();
+    txn.table(PLAYERS)
+        .unwrap()
+        .insert(&7, &Serde(alice.clone()))
+        .unwrap();
+    // `&str` for `String` keys and values.
+    txn.table(NAMES).unwrap().insert("k", "v").unwrap();
+    txn.commit().unwrap();
+    let read = db.begin_read();
+    assert_eq!(
+        read.table(PLAYERS).unwrap().get(&7).unwrap(),
+        Some(Serde(alice))
+    );
+    assert_eq!(
+        read.table(NAMES).unwrap().get("k").unwrap().as_deref(),
+        Some("v")
+    );
+    // The same column family read with the wrong types is a typed error.
+    let error = read.table(WRONG).unwrap().get(&7).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert!(error.to_string().contains("players"), "{error}");
+    // A column family outside the transaction is refused when the table is opened.
+    let mut txn = db.begin_write(&[NAMES.name()]).unwrap();
+    assert!(txn.table(PLAYERS).is_err());
+}
