@@ -36,6 +36,32 @@ const NO_PAGE: u64 = u64::MAX;
 /// data file, a shared write-ahead log with group commit, snapshots across column families.
 /// Cheap to clone; all clones share one database.
 ///
+/// ```
+/// # fn main() -> folio::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use std::time::Duration;
+///
+/// let db = folio::Database::builder()
+///     .cache_bytes(128 << 20)
+///     .checkpoint_interval(Some(Duration::from_secs(10)))
+///     .open(dir.path())?;
+/// db.create_cf("events")?;
+/// let writer = {
+///     let db = db.clone(); // clones share the database; move one to another thread
+///     std::thread::spawn(move || -> folio::Result<()> {
+///         let mut txn = db.begin_write(&["events"])?;
+///         txn.put("events", b"0001", b"started")?;
+///         txn.commit()?;
+///         Ok(())
+///     })
+/// };
+/// writer.join().unwrap()?;
+/// assert_eq!(db.begin_read().len("events")?, 1);
+/// db.close()?; // or drop every clone
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Closing
 /// The database closes when [`Database::close`] is called on any clone, or when the last
 /// clone (and the last write transaction or bulk load, which hold one) is dropped: it

@@ -27,10 +27,28 @@
 //! # }
 //! ```
 //!
-//! Also: [`WriteBatch`] with [`Database::write`] (concurrent batches merged by a commit
-//! queue), [`Database::bulk_load`] (no logging, durable by checkpoint), savepoints,
-//! `Eventual` durability, recovery progress. See `docs/architecture.md` and
-//! `docs/durability.md`.
+//! # The model
+//! - **Column families** are named, ordered keyspaces (bytewise key order) in one file.
+//!   Create them with [`Database::create_cf`]; drop and rename them atomically.
+//! - **Write transactions** ([`Database::begin_write`]) name the column families they change
+//!   and lock their writers: transactions over different column families run in parallel,
+//!   one over several commits atomically. Changes are visible to the transaction at once
+//!   and to everyone else when it commits. [`WriteBatch`] with [`Database::write`] is the
+//!   fire-and-forget form: concurrent batches are merged into group commits.
+//! - **Durability**: [`Durability::Immediate`] (the default) returns once the commit's log
+//!   record is synced, sharing the sync with concurrent commits; `Eventual` returns at once
+//!   and syncs within the log's interval. After any crash the database holds a prefix of the
+//!   commit order containing every commit acknowledged as durable.
+//! - **Snapshots**: a [`ReadTransaction`] sees one version of every column family for as
+//!   long as it (or any [`Tree`] or range from it) lives; readers never block writers.
+//! - **Typed tables** ([`TableDefinition`]): a column family as a map from Rust types to
+//!   Rust types, with keys encoded so that byte order is their order ([`typed`]).
+//! - **Large transactions** stop logging past `large_transaction_bytes` and commit through a
+//!   checkpoint; their pages spill to the data file past the dirty bound, so a transaction
+//!   may be far larger than memory. [`Database::bulk_load`] fills a column family without
+//!   logging, durable chunk by chunk.
+//!
+//! See `docs/architecture.md`, `docs/durability.md` and `docs/tuning.md` in the repository.
 
 #![forbid(unsafe_code)]
 

@@ -9,6 +9,25 @@ use crate::{Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
 
 /// Names a column family and the types of its keys and values. `const`, `Copy`, and free to
 /// pass around; open it with [`ReadTransaction::table`] or [`WriteTransaction::table`].
+///
+/// ```
+/// # fn main() -> folio::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use folio::TableDefinition;
+///
+/// const COUNTS: TableDefinition<String, u64> = TableDefinition::new("counts");
+///
+/// let db = folio::Database::open(dir.path())?;
+/// db.create_cf(COUNTS.name())?;
+/// let mut txn = db.begin_write(&[COUNTS.name()])?;
+/// let mut counts = txn.table(COUNTS)?;
+/// let seen = counts.get("home")?.unwrap_or(0);
+/// counts.insert("home", &(seen + 1))?;
+/// txn.commit()?;
+/// assert_eq!(db.begin_read().table(COUNTS)?.get("home")?, Some(1));
+/// # Ok(())
+/// # }
+/// ```
 pub struct TableDefinition<K, V> {
     name: &'static str,
     types: PhantomData<fn() -> (K, V)>,
