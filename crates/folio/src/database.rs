@@ -15,7 +15,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::cf_slot::{CfSlot, Wait};
 use crate::commit_queue::CommitQueues;
 use crate::log_record::RecordBuilder;
-use crate::snapshot::{CfRoot, Edit, Publisher, Snapshot};
+use crate::snapshot::{Edit, Publisher, Snapshot};
 use crate::{
     BulkLoad, DatabaseOptions, Error, ReadTransaction, RecoveryProgress, RecoveryReport, Result,
     WriteBatch, WriteTransaction,
@@ -242,7 +242,7 @@ impl Database {
             duration_ms = recovery.duration.as_millis() as u64,
             "database opened"
         );
-        let next_id = snapshot.by_id.keys().next_back().map_or(0, |id| id + 1);
+        let next_id = snapshot.max_id().map_or(0, |id| id + 1);
         let publisher = Publisher::new(snapshot, store.clone());
         let inner = Arc::new(DbInner {
             store,
@@ -598,6 +598,9 @@ impl DbInner {
     /// back to the file system. Returns the version and the bytes given back.
     pub(crate) fn checkpoint_with(&self, shrink: bool) -> Result<(Lsn, u64)> {
         let mut last = self.checkpoint_lock.lock();
+        // Readers that ended since the last commit let the horizon move on (ending a read
+        // does not recompute it).
+        self.publisher.refresh_horizon();
         // Registered like a reader until the page store has written it: the pages of this
         // version stay cached even when later commits supersede them.
         let reading = self.publisher.read_latest();
@@ -617,14 +620,14 @@ impl DbInner {
                     catalog.forget(&name)?;
                 }
             }
-            for (id, cf) in &snapshot.by_id {
+            for (id, name, cf) in snapshot.iter() {
                 let state = CfState {
-                    id: *id,
+                    id,
                     root: cf.root,
                     len: cf.len,
                 };
-                if catalog.get(&cf.name)? != Some(state) {
-                    catalog.set(&cf.name, state)?;
+                if catalog.get(name)? != Some(state) {
+                    catalog.set(name, state)?;
                 }
             }
             catalog.commit(version);
@@ -642,6 +645,9 @@ impl DbInner {
             self.store.checkpoint_then(version, &roots, collected)?;
             0
         };
+        // Its own registration is gone and the durable version moved: pages the checkpoint
+        // made reusable become so now, not at the next commit.
+        self.publisher.refresh_horizon();
         self.wal.truncate_below(version + 1)?;
         *last = LastCheckpoint { version, log_bytes };
         Ok((version, released))
@@ -655,21 +661,11 @@ fn load_column_families(
     checkpoint: Lsn,
 ) -> Result<(BTreeMap<String, Arc<CfSlot>>, Snapshot)> {
     let mut cfs = BTreeMap::new();
-    let mut snapshot = Snapshot {
-        version: checkpoint,
-        by_id: BTreeMap::new(),
-    };
+    let mut snapshot = Snapshot::at(checkpoint);
     for (name, state) in catalog.list()? {
         let tree = BTreeMut::new(store.writer(), state.root, state.len);
-        cfs.insert(name.clone(), CfSlot::new(state.id, tree));
-        snapshot.by_id.insert(
-            state.id,
-            CfRoot {
-                name,
-                root: state.root,
-                len: state.len,
-            },
-        );
+        snapshot.add(state.id, &name, state.root, state.len);
+        cfs.insert(name, CfSlot::new(state.id, tree));
     }
     Ok((cfs, snapshot))
 }

@@ -65,6 +65,7 @@ mod integrity;
 mod log_record;
 mod options;
 mod read_txn;
+mod readers;
 mod recovery;
 mod recovery_progress;
 mod snapshot;

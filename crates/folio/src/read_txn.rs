@@ -54,7 +54,7 @@ impl ReadTransaction {
         self.pin.snapshot().version
     }
 
-    fn root(&self, cf: &str) -> Result<&CfRoot> {
+    fn root(&self, cf: &str) -> Result<CfRoot> {
         self.pin.inner().check_open()?;
         self.pin
             .snapshot()
@@ -89,14 +89,6 @@ impl ReadTransaction {
 
     /// Column families in this snapshot, sorted by name.
     pub fn cf_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .pin
-            .snapshot()
-            .by_id
-            .values()
-            .map(|cf| cf.name.clone())
-            .collect();
-        names.sort_unstable();
-        names
+        self.pin.snapshot().sorted_names()
     }
 }

@@ -9,7 +9,7 @@ use folio_wal::{Lsn, Wal};
 
 use crate::cf_slot::CfSlot;
 use crate::log_record::{LogOp, decode};
-use crate::snapshot::{CfRoot, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::{Error, RecoveryProgress, Result};
 
 /// Applies every log record after `checkpoint` to the column families, committing each
@@ -29,10 +29,11 @@ pub(crate) fn replay(
     }
     let records_total = wal.last_lsn() - checkpoint;
     let mut records_done = 0;
-    let name_of = |cfs: &BTreeMap<String, Arc<CfSlot>>, id: u64, lsn: Lsn| {
-        cfs.iter()
-            .find(|(_, slot)| slot.id == id)
-            .map(|(name, _)| name.clone())
+    // The snapshot names every live column family by id (kept in step with `cfs`).
+    let name_of = |snapshot: &Snapshot, id: u64, lsn: Lsn| {
+        snapshot
+            .name(id)
+            .map(ToString::to_string)
             .ok_or_else(|| Error::CorruptLogRecord {
                 lsn,
                 reason: format!("names column family {id}, which does not exist"),
@@ -44,34 +45,27 @@ pub(crate) fn replay(
         for op in decode(lsn, &payload)? {
             match op {
                 LogOp::Put { cf, key, value } => {
-                    let name = name_of(cfs, cf, lsn)?;
+                    let name = name_of(snapshot, cf, lsn)?;
                     cfs[&name].lock_for_recovery().put(&key, &value)?;
                     touched.insert(name);
                 }
                 LogOp::Delete { cf, key } => {
-                    let name = name_of(cfs, cf, lsn)?;
+                    let name = name_of(snapshot, cf, lsn)?;
                     cfs[&name].lock_for_recovery().delete_key(&key)?;
                     touched.insert(name);
                 }
                 LogOp::CreateCf { cf, name } => {
                     let tree = BTreeMut::new(store.writer(), None, 0);
-                    cfs.insert(name.clone(), CfSlot::new(cf, tree));
-                    snapshot.by_id.insert(
-                        cf,
-                        CfRoot {
-                            name,
-                            root: None,
-                            len: 0,
-                        },
-                    );
+                    snapshot.add(cf, &name, None, 0);
+                    cfs.insert(name, CfSlot::new(cf, tree));
                 }
                 LogOp::DropCf { cf, .. } => {
-                    let name = name_of(cfs, cf, lsn)?;
+                    let name = name_of(snapshot, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");
                     let mut tree = slot.lock_for_recovery();
                     tree.clear()?;
                     tree.commit(lsn);
-                    snapshot.by_id.remove(&cf);
+                    snapshot.remove(cf);
                     touched.remove(&name);
                 }
                 // An unlogged commit's data (a large transaction, a bulk chunk) was never
@@ -80,12 +74,10 @@ pub(crate) fn replay(
                 // (compaction) changed pages, not contents.
                 LogOp::Unlogged { .. } | LogOp::Moved { .. } => {}
                 LogOp::RenameCf { cf, to, .. } => {
-                    let name = name_of(cfs, cf, lsn)?;
+                    let name = name_of(snapshot, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");
                     cfs.insert(to.clone(), slot);
-                    if let Some(root) = snapshot.by_id.get_mut(&cf) {
-                        root.name.clone_from(&to);
-                    }
+                    snapshot.rename(cf, &to);
                     if touched.remove(&name) {
                         touched.insert(to);
                     }
@@ -96,10 +88,7 @@ pub(crate) fn replay(
             let slot = &cfs[&name];
             let mut tree = slot.lock_for_recovery();
             tree.commit(lsn);
-            if let Some(root) = snapshot.by_id.get_mut(&slot.id) {
-                root.root = tree.root();
-                root.len = tree.len();
-            }
+            snapshot.set_tree(slot.id, tree.root(), tree.len());
         }
         snapshot.version = lsn;
         records_done += 1;

@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{Ordering as AtomicOrdering, fence};
 
+use arc_swap::ArcSwap;
 use folio_pagestore::{PageId, PageStore};
 use folio_wal::Lsn;
+use imbl::{HashMap, OrdMap};
 use parking_lot::{Condvar, Mutex};
 
 use crate::database::DbInner;
+use crate::readers::ReaderTable;
 
 /// A registered reader of one snapshot: while it lives, no page the snapshot reaches is
 /// reused. Shared by a read transaction and every tree and range made from it; the last one
@@ -17,13 +21,19 @@ use crate::database::DbInner;
 pub(crate) struct ReadPin {
     inner: Arc<DbInner>,
     snapshot: Arc<Snapshot>,
+    /// The reader-table shard it is registered in.
+    shard: usize,
 }
 
 impl ReadPin {
     /// Registers a reader of the latest published snapshot.
     pub(crate) fn new(inner: Arc<DbInner>) -> Self {
-        let snapshot = inner.publisher.begin_read();
-        Self { inner, snapshot }
+        let (snapshot, shard) = inner.publisher.begin_read();
+        Self {
+            inner,
+            snapshot,
+            shard,
+        }
     }
 
     pub(crate) fn snapshot(&self) -> &Arc<Snapshot> {
@@ -37,31 +47,102 @@ impl ReadPin {
 
 impl Drop for ReadPin {
     fn drop(&mut self) {
-        self.inner.publisher.end_read(self.snapshot.version);
+        self.inner
+            .publisher
+            .end_read(self.shard, self.snapshot.version);
     }
 }
 
-/// One column family in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The tree of one column family in a snapshot (plain data: copying it is a `memcpy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CfRoot {
-    pub(crate) name: String,
     pub(crate) root: Option<PageId>,
     pub(crate) len: u64,
 }
 
-/// A consistent cut of every column family at one version (an LSN).
+/// A consistent cut of every column family at one version (an LSN). Persistent maps: a
+/// commit's new snapshot shares everything it did not change with the previous one, so
+/// publishing costs O(log n) in the number of column families (a path of plain-data nodes
+/// copied), not a copy of all of them. Names live apart from the trees: only creating,
+/// dropping or renaming a column family touches them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
     pub(crate) version: Lsn,
-    pub(crate) by_id: BTreeMap<u64, CfRoot>,
+    trees: OrdMap<u64, CfRoot>,
+    ids: HashMap<Arc<str>, u64>,
+    names: OrdMap<u64, Arc<str>>,
 }
 
 impl Snapshot {
-    pub(crate) fn find(&self, name: &str) -> Option<(u64, &CfRoot)> {
-        self.by_id
+    /// The empty snapshot at `version`.
+    pub(crate) fn at(version: Lsn) -> Self {
+        Self {
+            version,
+            ..Self::default()
+        }
+    }
+
+    /// Column family `name`: its id and tree.
+    pub(crate) fn find(&self, name: &str) -> Option<(u64, CfRoot)> {
+        let id = *self.ids.get(name)?;
+        self.trees.get(&id).map(|root| (id, *root))
+    }
+
+    /// The name of column family `id`.
+    pub(crate) fn name(&self, id: u64) -> Option<&Arc<str>> {
+        self.names.get(&id)
+    }
+
+    /// Every column family: id, name and tree, by id.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &Arc<str>, CfRoot)> {
+        self.names
             .iter()
-            .find(|(_, cf)| cf.name == name)
-            .map(|(id, cf)| (*id, cf))
+            .filter_map(|(id, name)| self.trees.get(id).map(|root| (*id, name, *root)))
+    }
+
+    /// Names, sorted.
+    pub(crate) fn sorted_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.ids.keys().map(ToString::to_string).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The largest id in use.
+    pub(crate) fn max_id(&self) -> Option<u64> {
+        self.names.keys().next_back().copied()
+    }
+
+    /// Adds column family `id` (empty unless `root` says otherwise).
+    pub(crate) fn add(&mut self, id: u64, name: &str, root: Option<PageId>, len: u64) {
+        let name: Arc<str> = Arc::from(name);
+        self.ids.insert(Arc::clone(&name), id);
+        self.names.insert(id, name);
+        self.trees.insert(id, CfRoot { root, len });
+    }
+
+    /// Removes column family `id`.
+    pub(crate) fn remove(&mut self, id: u64) {
+        if let Some(name) = self.names.remove(&id) {
+            self.ids.remove(&name);
+        }
+        self.trees.remove(&id);
+    }
+
+    /// Renames column family `id`.
+    pub(crate) fn rename(&mut self, id: u64, to: &str) {
+        if let Some(old) = self.names.get(&id).cloned() {
+            self.ids.remove(&old);
+            let to: Arc<str> = Arc::from(to);
+            self.ids.insert(Arc::clone(&to), id);
+            self.names.insert(id, to);
+        }
+    }
+
+    /// Sets the tree of column family `id`.
+    pub(crate) fn set_tree(&mut self, id: u64, root: Option<PageId>, len: u64) {
+        if let Some(cf) = self.trees.get_mut(&id) {
+            *cf = CfRoot { root, len };
+        }
     }
 }
 
@@ -88,19 +169,23 @@ pub(crate) enum Edit {
 
 #[derive(Debug)]
 struct PublishState {
-    current: Arc<Snapshot>,
     /// Changes of commits whose predecessors are not published yet, by LSN.
     waiting: BTreeMap<Lsn, Vec<Edit>>,
 }
 
 /// Publishes commits to readers in LSN order and tracks live readers.
+///
+/// Readers take the published snapshot without a lock (`ArcSwap`) and register its version
+/// in their thread's shard of the reader table; the reader horizon (the oldest version a
+/// live reader can see) is computed from the shards when commits publish and when a
+/// checkpoint starts, not on every read.
 #[derive(Debug)]
 pub(crate) struct Publisher {
     state: Mutex<PublishState>,
+    current: ArcSwap<Snapshot>,
     /// Signalled whenever the published version advances.
     advanced: Condvar,
-    /// Live read snapshots: version -> count.
-    readers: Mutex<BTreeMap<Lsn, usize>>,
+    readers: ReaderTable,
     store: PageStore,
 }
 
@@ -108,88 +193,98 @@ impl Publisher {
     pub(crate) fn new(initial: Snapshot, store: PageStore) -> Self {
         let publisher = Self {
             state: Mutex::new(PublishState {
-                current: Arc::new(initial),
                 waiting: BTreeMap::new(),
             }),
+            current: ArcSwap::from_pointee(initial),
             advanced: Condvar::new(),
-            readers: Mutex::new(BTreeMap::new()),
+            readers: ReaderTable::new(),
             store,
         };
-        publisher.update_horizon(&publisher.state.lock().current);
+        publisher.update_horizon();
         publisher
     }
 
     /// The latest published snapshot.
     pub(crate) fn current(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.state.lock().current)
+        self.current.load_full()
     }
 
     /// Publishes the changes of commit `lsn`: visible once every earlier LSN is published.
     pub(crate) fn publish(&self, lsn: Lsn, edits: Vec<Edit>) {
         let mut state = self.state.lock();
         state.waiting.insert(lsn, edits);
-        let next = state.current.version + 1;
-        if !state.waiting.contains_key(&next) {
+        let current = self.current.load_full();
+        if !state.waiting.contains_key(&(current.version + 1)) {
             return;
         }
-        let mut snapshot = (*state.current).clone();
+        let mut snapshot = (*current).clone();
         while let Some(edits) = state.waiting.remove(&(snapshot.version + 1)) {
             snapshot.version += 1;
             for edit in edits {
                 apply(&mut snapshot, edit);
             }
         }
-        state.current = Arc::new(snapshot);
-        self.update_horizon(&state.current);
+        self.current.store(Arc::new(snapshot));
+        self.update_horizon();
         self.advanced.notify_all();
     }
 
     /// Waits until version `lsn` is published (its predecessors are all in flight).
     pub(crate) fn wait_published(&self, lsn: Lsn) -> Arc<Snapshot> {
         let mut state = self.state.lock();
-        while state.current.version < lsn {
+        loop {
+            let current = self.current.load_full();
+            if current.version >= lsn {
+                return current;
+            }
             self.advanced.wait(&mut state);
         }
-        Arc::clone(&state.current)
     }
 
-    /// Registers a reader of the latest snapshot.
-    pub(crate) fn begin_read(&self) -> Arc<Snapshot> {
-        let state = self.state.lock();
-        let snapshot = Arc::clone(&state.current);
-        *self.readers.lock().entry(snapshot.version).or_default() += 1;
-        snapshot
+    /// Registers a reader of the latest snapshot; returns it and the reader-table shard to
+    /// unregister from.
+    pub(crate) fn begin_read(&self) -> (Arc<Snapshot>, usize) {
+        loop {
+            let snapshot = self.current.load_full();
+            let shard = self.readers.register(snapshot.version);
+            // Paired with the fence in `update_horizon`: either the horizon computation saw
+            // this registration, or it read a published version no newer than the one
+            // re-read here; when that is still this snapshot's, the horizon is at most it.
+            fence(AtomicOrdering::SeqCst);
+            if self.current.load().version == snapshot.version {
+                return (snapshot, shard);
+            }
+            self.readers.unregister(shard, snapshot.version);
+        }
     }
 
     /// Registers a reader of the latest snapshot until the returned guard is dropped (for
     /// readers inside the database, such as a checkpoint).
     pub(crate) fn read_latest(&self) -> ReadGuard<'_> {
+        let (snapshot, shard) = self.begin_read();
         ReadGuard {
             publisher: self,
-            snapshot: self.begin_read(),
+            snapshot,
+            shard,
         }
     }
 
-    /// Unregisters a reader of `version`.
-    pub(crate) fn end_read(&self, version: Lsn) {
-        let state = self.state.lock();
-        {
-            let mut readers = self.readers.lock();
-            if let Some(count) = readers.get_mut(&version) {
-                *count -= 1;
-                if *count == 0 {
-                    readers.remove(&version);
-                }
-            }
-        }
-        self.update_horizon(&state.current);
+    /// Unregisters a reader of `version` (registered in `shard`).
+    pub(crate) fn end_read(&self, shard: usize, version: Lsn) {
+        self.readers.unregister(shard, version);
+    }
+
+    /// Recomputes the reader horizon now (a checkpoint calls it: readers ending do not).
+    pub(crate) fn refresh_horizon(&self) {
+        self.update_horizon();
     }
 
     /// Pages freed by versions at or below the horizon are unreachable: by live readers
     /// (oldest live version) and by future ones (they read the published version or later).
-    fn update_horizon(&self, current: &Snapshot) {
-        let oldest_reader = self.readers.lock().keys().next().copied();
-        let horizon = oldest_reader.map_or(current.version, |r| r.min(current.version));
+    fn update_horizon(&self) {
+        let current = self.current.load().version;
+        fence(AtomicOrdering::SeqCst);
+        let horizon = self.readers.oldest().map_or(current, |r| r.min(current));
         self.store.set_reader_horizon(horizon);
     }
 }
@@ -198,6 +293,7 @@ impl Publisher {
 pub(crate) struct ReadGuard<'a> {
     publisher: &'a Publisher,
     snapshot: Arc<Snapshot>,
+    shard: usize,
 }
 
 impl ReadGuard<'_> {
@@ -208,35 +304,15 @@ impl ReadGuard<'_> {
 
 impl Drop for ReadGuard<'_> {
     fn drop(&mut self) {
-        self.publisher.end_read(self.snapshot.version);
+        self.publisher.end_read(self.shard, self.snapshot.version);
     }
 }
 
 fn apply(snapshot: &mut Snapshot, edit: Edit) {
     match edit {
-        Edit::Tree { id, root, len } => {
-            if let Some(cf) = snapshot.by_id.get_mut(&id) {
-                cf.root = root;
-                cf.len = len;
-            }
-        }
-        Edit::Create { id, name } => {
-            snapshot.by_id.insert(
-                id,
-                CfRoot {
-                    name,
-                    root: None,
-                    len: 0,
-                },
-            );
-        }
-        Edit::Drop { id } => {
-            snapshot.by_id.remove(&id);
-        }
-        Edit::Rename { id, to } => {
-            if let Some(cf) = snapshot.by_id.get_mut(&id) {
-                cf.name = to;
-            }
-        }
+        Edit::Tree { id, root, len } => snapshot.set_tree(id, root, len),
+        Edit::Create { id, name } => snapshot.add(id, &name, None, 0),
+        Edit::Drop { id } => snapshot.remove(id),
+        Edit::Rename { id, to } => snapshot.rename(id, &to),
     }
 }
