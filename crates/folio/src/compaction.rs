@@ -48,13 +48,14 @@ impl Database {
         let boundary = used + used / 8 + 16;
         let mut pages_moved = 0;
         if boundary < allocation.high_water {
-            let slots: Vec<(String, Arc<CfSlot>)> = self
+            let mut slots: Vec<(String, Arc<CfSlot>)> = self
                 .inner
                 .cfs
                 .read()
                 .iter()
                 .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
                 .collect();
+            slots.sort_by(|a, b| a.0.cmp(&b.0)); // a stable order, whatever the map's
             for (name, slot) in &slots {
                 pages_moved += self.relocate_cf(name, slot, boundary)?;
             }

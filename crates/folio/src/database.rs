@@ -1,6 +1,5 @@
 //! [`Database`]: opening (with recovery), column families, transactions, checkpoints.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,13 +91,16 @@ impl Drop for OpenGuard {
     }
 }
 
+/// Live column families by name (hashed: a lookup costs the same with 10,000 of them).
+pub(crate) type CfMap = std::collections::HashMap<String, Arc<CfSlot>>;
+
 #[derive(Debug)]
 pub(crate) struct DbInner {
     pub(crate) store: PageStore,
     pub(crate) wal: Wal,
     pub(crate) options: DatabaseOptions,
     /// Live column families by name.
-    pub(crate) cfs: RwLock<BTreeMap<String, Arc<CfSlot>>>,
+    pub(crate) cfs: RwLock<CfMap>,
     /// Serializes column-family creation, drop and rename; holds the next id.
     ddl: Mutex<u64>,
     pub(crate) publisher: Publisher,
@@ -389,9 +391,11 @@ impl Database {
             .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })
     }
 
-    /// The names of all column families.
+    /// The names of all column families, sorted.
     pub fn cf_names(&self) -> Vec<String> {
-        self.inner.cfs.read().keys().cloned().collect()
+        let mut names: Vec<String> = self.inner.cfs.read().keys().cloned().collect();
+        names.sort_unstable();
+        names
     }
 
     /// A write transaction over the column families `cfs` (their writers are locked in one
@@ -659,8 +663,8 @@ fn load_column_families(
     store: &PageStore,
     catalog: &Catalog,
     checkpoint: Lsn,
-) -> Result<(BTreeMap<String, Arc<CfSlot>>, Snapshot)> {
-    let mut cfs = BTreeMap::new();
+) -> Result<(CfMap, Snapshot)> {
+    let mut cfs = CfMap::default();
     let mut snapshot = Snapshot::at(checkpoint);
     for (name, state) in catalog.list()? {
         let tree = BTreeMut::new(store.writer(), state.root, state.len);

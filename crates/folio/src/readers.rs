@@ -2,7 +2,6 @@
 //! ending a read touches only the calling thread's shard (no lock or cache line shared by
 //! all readers).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam::utils::CachePadded;
@@ -17,8 +16,9 @@ const NONE: u64 = u64::MAX;
 
 #[derive(Debug, Default)]
 struct Shard {
-    /// Live readers by version.
-    versions: Mutex<BTreeMap<Lsn, u32>>,
+    /// Live readers: (version, count), ascending by version. A shard holds few versions
+    /// at a time, and a `Vec` keeps its memory: registering allocates nothing.
+    versions: Mutex<Vec<(Lsn, u32)>>,
     /// The oldest version in `versions` (`NONE` when empty), readable without the lock.
     oldest: AtomicU64,
 }
@@ -44,7 +44,7 @@ impl ReaderTable {
             shards: (0..SHARDS)
                 .map(|_| {
                     CachePadded::new(Shard {
-                        versions: Mutex::new(BTreeMap::new()),
+                        versions: Mutex::new(Vec::new()),
                         oldest: AtomicU64::new(NONE),
                     })
                 })
@@ -57,9 +57,11 @@ impl ReaderTable {
         let index = this_thread_shard();
         let shard = &self.shards[index];
         let mut versions = shard.versions.lock();
-        *versions.entry(version).or_default() += 1;
-        let oldest = versions.keys().next().copied().unwrap_or(NONE);
-        shard.oldest.store(oldest, Ordering::SeqCst);
+        match versions.binary_search_by_key(&version, |(v, _)| *v) {
+            Ok(at) => versions[at].1 += 1,
+            Err(at) => versions.insert(at, (version, 1)),
+        }
+        shard.oldest.store(versions[0].0, Ordering::SeqCst);
         index
     }
 
@@ -67,13 +69,13 @@ impl ReaderTable {
     pub(crate) fn unregister(&self, index: usize, version: Lsn) {
         let shard = &self.shards[index];
         let mut versions = shard.versions.lock();
-        if let Some(count) = versions.get_mut(&version) {
-            *count -= 1;
-            if *count == 0 {
-                versions.remove(&version);
+        if let Ok(at) = versions.binary_search_by_key(&version, |(v, _)| *v) {
+            versions[at].1 -= 1;
+            if versions[at].1 == 0 {
+                versions.remove(at);
             }
         }
-        let oldest = versions.keys().next().copied().unwrap_or(NONE);
+        let oldest = versions.first().map_or(NONE, |(v, _)| *v);
         shard.oldest.store(oldest, Ordering::SeqCst);
     }
 

@@ -1,7 +1,6 @@
 //! Replay of the write-ahead log past the data file's checkpoint.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
 use folio_btree::BTreeMut;
 use folio_pagestore::PageStore;
@@ -18,7 +17,7 @@ pub(crate) fn replay(
     store: &PageStore,
     wal: &Wal,
     checkpoint: Lsn,
-    cfs: &mut BTreeMap<String, Arc<CfSlot>>,
+    cfs: &mut crate::database::CfMap,
     snapshot: &mut Snapshot,
     progress: &dyn Fn(&RecoveryProgress),
 ) -> Result<u64> {
