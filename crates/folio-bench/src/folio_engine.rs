@@ -4,7 +4,7 @@ use std::path::Path;
 
 use folio::{Database, Durability, WriteBatch};
 
-use crate::{BenchResult, Engine, SyncMode, count_entries};
+use crate::{BenchResult, Engine, SyncMode};
 
 /// folio with a given cache budget. Writes go through `Database::write` (the commit queue
 /// merges small batches to one column family; batches to different column families commit
@@ -67,7 +67,18 @@ impl Engine for FolioEngine {
 
     fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
         let tree = self.db.begin_read().tree(keyspace)?;
-        Ok(count_entries(tree.range(start..).take(limit))?)
+        let mut cursor = tree.cursor(start..);
+        let mut count = 0;
+        while count < limit {
+            match cursor.next() {
+                Some(entry) => {
+                    entry?;
+                    count += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(count)
     }
 
     fn bulk_load(

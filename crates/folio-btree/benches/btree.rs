@@ -4,7 +4,8 @@
 //! - `insert/{random,sequential}`: 10,000 inserts of 16-byte keys and 100-byte values into
 //!   an empty tree, in one transaction (per-insert time reported);
 //! - `get/random`: point lookups in a 100,000-entry tree (all pages cached);
-//! - `range/{10,1000}`: scans of 10 and 1,000 consecutive entries from a random start.
+//! - `range/{10,1000}`: scans of 10 and 1,000 consecutive entries from a random start, as
+//!   owned entries (`range`) and lent by a cursor.
 //!
 //! Run: `cargo bench -p folio-btree --bench btree`.
 
@@ -115,6 +116,19 @@ fn reads(c: &mut Criterion) {
                     .take(len)
                     .map(|e| e.expect("entry").1.len())
                     .sum::<usize>()
+            });
+        });
+        group.bench_function(BenchmarkId::new(len.to_string(), "folio cursor"), |b| {
+            b.iter(|| {
+                i = (i + 1) % probes.len();
+                let start = key(probes[i].min(LOOKUP_ENTRIES - len as u64));
+                let mut cursor = view.cursor(start.as_slice()..);
+                let mut total = 0;
+                for _ in 0..len {
+                    let Some(entry) = cursor.next() else { break };
+                    total += entry.expect("entry").1.len();
+                }
+                total
             });
         });
         group.bench_function(BenchmarkId::new(len.to_string(), "BTreeMap"), |b| {

@@ -10,7 +10,8 @@ use std::ops::Bound;
 
 use folio_pagestore::{Page, PageId};
 
-use crate::node::{BranchView, LeafView, NodeKind, node_kind};
+use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
+use crate::overflow::read_chain;
 use crate::tree::{BTree, DEPTH_MAX, OwnedBounds, child_for, key_bytes, search_leaf, value_of};
 use crate::{Result, Value, error::corrupt};
 
@@ -27,9 +28,9 @@ pub(crate) enum Direction {
 #[derive(Debug)]
 pub struct Range<'a> {
     /// Walks in the range's own direction.
-    front: Cursor<'a>,
+    front: Walker<'a>,
     /// Walks from the other end, for `next_back`.
-    back: Cursor<'a>,
+    back: Walker<'a>,
     done: bool,
 }
 
@@ -40,16 +41,16 @@ impl<'a> Range<'a> {
             Direction::Reverse => Direction::Forward,
         };
         Self {
-            front: Cursor::new(tree.clone(), bounds.clone(), direction),
-            back: Cursor::new(tree, bounds, opposite),
+            front: Walker::new(tree.clone(), bounds.clone(), direction),
+            back: Walker::new(tree, bounds, opposite),
             done: false,
         }
     }
 
     /// Takes the next entry of `cursor`, ending the range where it meets what `other` yielded.
     fn step(
-        cursor: &mut Cursor,
-        other: &Cursor,
+        cursor: &mut Walker,
+        other: &mut Walker,
         done: &mut bool,
     ) -> Option<Result<(Vec<u8>, Value)>> {
         if *done {
@@ -57,13 +58,17 @@ impl<'a> Range<'a> {
         }
         match cursor.advance() {
             Ok(Some((key, value))) => {
-                let met = other
-                    .last_key
-                    .as_ref()
-                    .is_some_and(|last| match cursor.direction {
-                        Direction::Forward => key >= *last,
-                        Direction::Reverse => key <= *last,
-                    });
+                let other_last = match other.last_yielded() {
+                    Ok(last) => last,
+                    Err(error) => {
+                        *done = true;
+                        return Some(Err(error));
+                    }
+                };
+                let met = other_last.is_some_and(|last| match cursor.direction {
+                    Direction::Forward => key.as_slice() >= last,
+                    Direction::Reverse => key.as_slice() <= last,
+                });
                 if met {
                     *done = true;
                     return None;
@@ -86,21 +91,21 @@ impl Iterator for Range<'_> {
     type Item = Result<(Vec<u8>, Value)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Self::step(&mut self.front, &self.back, &mut self.done)
+        Self::step(&mut self.front, &mut self.back, &mut self.done)
     }
 }
 
 impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        Self::step(&mut self.back, &self.front, &mut self.done)
+        Self::step(&mut self.back, &mut self.front, &mut self.done)
     }
 }
 
 impl std::iter::FusedIterator for Range<'_> {}
 
-/// One direction of a [`Range`]: a path from the root to the current leaf.
+/// One direction of a [`Range`] or a [`Cursor`]: a path from the root to the current leaf.
 #[derive(Debug)]
-struct Cursor<'a> {
+struct Walker<'a> {
     tree: BTree<'a>,
     bounds: OwnedBounds,
     direction: Direction,
@@ -111,11 +116,19 @@ struct Cursor<'a> {
     started: bool,
     done: bool,
     /// The last key yielded: keys must move strictly in the iteration direction, which also
-    /// guarantees a damaged tree (a child listed twice, a cycle) cannot make us loop.
+    /// guarantees a damaged tree (a child listed twice, a cycle) cannot make us loop. Kept
+    /// up to date only when the walk leaves a leaf (within a leaf the previous key is the
+    /// neighbouring entry), so yielding an entry copies nothing.
     last_key: Option<Vec<u8>>,
+    /// Entries yielded from the current leaf (the previous one is then in this leaf).
+    yielded_in_leaf: bool,
+    /// Where the previous entry's key lies in the current leaf, when inline.
+    previous_in_leaf: Option<std::ops::Range<usize>>,
+    /// A long (overflow) key read back, for comparisons.
+    key_buf: Vec<u8>,
 }
 
-impl<'a> Cursor<'a> {
+impl<'a> Walker<'a> {
     fn new(tree: BTree<'a>, bounds: OwnedBounds, direction: Direction) -> Self {
         Self {
             tree,
@@ -126,6 +139,9 @@ impl<'a> Cursor<'a> {
             started: false,
             done: false,
             last_key: None,
+            yielded_in_leaf: false,
+            previous_in_leaf: None,
+            key_buf: Vec::new(),
         }
     }
 
@@ -200,6 +216,7 @@ impl<'a> Cursor<'a> {
 
     /// Moves to the next leaf in the iteration direction; false at the end of the tree.
     fn next_leaf(&mut self) -> Result<bool> {
+        self.remember_last_key()?;
         let tree = self.tree.clone();
         let pages = tree.pages();
         // Climb until a branch has a further child in our direction.
@@ -247,22 +264,36 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn in_bounds(&self, key: &[u8]) -> bool {
-        match self.direction {
-            Direction::Forward => match &self.bounds.1 {
-                Bound::Included(end) => key <= end.as_slice(),
-                Bound::Excluded(end) => key < end.as_slice(),
-                Bound::Unbounded => true,
-            },
-            Direction::Reverse => match &self.bounds.0 {
-                Bound::Included(start) => key >= start.as_slice(),
-                Bound::Excluded(start) => key > start.as_slice(),
-                Bound::Unbounded => true,
-            },
+    /// Copies the last key yielded from the current leaf into `last_key` (when the walk
+    /// leaves the leaf, and when the range's other end needs it).
+    fn remember_last_key(&mut self) -> Result<()> {
+        if !self.yielded_in_leaf {
+            return Ok(());
+        }
+        let Some((page, id, next)) = &self.leaf else {
+            return Ok(());
+        };
+        let previous = *next - self.step();
+        let view = LeafView::new(page, *id)?;
+        let key = key_bytes(self.tree.pages(), view.entry(previous as usize)?.0)?;
+        self.last_key = Some(key);
+        self.yielded_in_leaf = false;
+        self.previous_in_leaf = None;
+        Ok(())
+    }
+
+    fn step(&self) -> isize {
+        if self.direction == Direction::Forward {
+            1
+        } else {
+            -1
         }
     }
 
-    fn advance(&mut self) -> Result<Option<(Vec<u8>, Value)>> {
+    /// Moves to the next entry in range and says where it is in the current leaf (whose page
+    /// is `self.leaf`), checking bounds and that keys move strictly on; nothing is copied
+    /// unless a key is long (overflow, read into `key_buf`).
+    fn advance_position(&mut self) -> Result<Option<Found>> {
         if !self.started {
             self.started = true;
             if bounds_nonempty(&self.bounds) {
@@ -271,8 +302,6 @@ impl<'a> Cursor<'a> {
                 self.done = true;
             }
         }
-        let tree = self.tree.clone();
-        let pages = tree.pages();
         while !self.done {
             let Some((page, id, index)) = &self.leaf else {
                 self.done = true;
@@ -287,39 +316,213 @@ impl<'a> Cursor<'a> {
                 continue;
             }
             let position = index as usize;
-            let key = key_bytes(pages, view.entry(position)?.0)?;
-            if !self.in_bounds(&key) {
+            let pages = self.tree.pages();
+            let (stored_key, value) = view.entry(position)?;
+            let (key, span): (&[u8], Span) = match stored_key {
+                KeyRef::Inline(key) => (key, Span::Page(offset_in(page, key))),
+                KeyRef::Overflow { first, len } => {
+                    self.key_buf = read_chain(pages, first, len)?;
+                    (&self.key_buf, Span::Buffer)
+                }
+            };
+            if !in_bounds(&self.bounds, self.direction, key) {
                 self.done = true;
                 break;
             }
-            if let Some(last) = &self.last_key {
-                let moved_on = match self.direction {
-                    Direction::Forward => key > *last,
-                    Direction::Reverse => key < *last,
-                };
-                if !moved_on {
-                    return Err(corrupt(
-                        id,
-                        "keys out of order across leaves (a damaged branch)",
-                    ));
+            let previous_order = match (&self.previous_in_leaf, self.yielded_in_leaf) {
+                // The previous entry of this leaf, straight from the page.
+                (Some(previous), true) => Some(page[previous.clone()].cmp(key)),
+                (None, true) => {
+                    let previous = (index - self.step()) as usize;
+                    Some(
+                        key_bytes(pages, view.entry(previous)?.0)?
+                            .as_slice()
+                            .cmp(key),
+                    )
                 }
-            }
-            let value = value_of(pages, page, &view, position)?;
-            // Reuse the buffer: no allocation per entry for the order check.
-            let last = self.last_key.get_or_insert_with(Vec::new);
-            last.clear();
-            last.extend_from_slice(&key);
-            let step = if self.direction == Direction::Forward {
-                1
-            } else {
-                -1
+                (_, false) => self.last_key.as_deref().map(|last| last.cmp(key)),
             };
+            let moved_on = match (previous_order, self.direction) {
+                (None, _) => true,
+                (Some(order), Direction::Forward) => order == Ordering::Less,
+                (Some(order), Direction::Reverse) => order == Ordering::Greater,
+            };
+            if !moved_on {
+                return Err(corrupt(id, "keys out of order (a damaged leaf or branch)"));
+            }
+            self.previous_in_leaf = match &span {
+                Span::Page(range) => Some(range.clone()),
+                Span::Buffer => None,
+            };
+            self.yielded_in_leaf = true;
+            let step = self.step();
             if let Some((_, _, next)) = &mut self.leaf {
                 *next = index + step;
             }
-            return Ok(Some((key, value)));
+            return Ok(Some(Found {
+                position,
+                key: span,
+                value,
+            }));
         }
         Ok(None)
+    }
+
+    /// The next entry, owned.
+    fn advance(&mut self) -> Result<Option<(Vec<u8>, Value)>> {
+        let Some(found) = self.advance_position()? else {
+            return Ok(None);
+        };
+        let (page, id, _) = self
+            .leaf
+            .as_ref()
+            .expect("a position is in the current leaf");
+        let key = match found.key {
+            Span::Page(range) => page[range].to_vec(),
+            Span::Buffer => self.key_buf.clone(),
+        };
+        let view = LeafView::new(page, *id)?;
+        let value = value_of(self.tree.pages(), page, &view, found.position)?;
+        Ok(Some((key, value)))
+    }
+
+    /// The last key yielded (for the range's other end to stop at).
+    fn last_yielded(&mut self) -> Result<Option<&[u8]>> {
+        self.remember_last_key()?;
+        // `remember_last_key` leaves `yielded_in_leaf` false; the next yield compares with
+        // `last_key`, which is that same key.
+        Ok(self.last_key.as_deref())
+    }
+}
+
+fn in_bounds(bounds: &OwnedBounds, direction: Direction, key: &[u8]) -> bool {
+    match direction {
+        Direction::Forward => match &bounds.1 {
+            Bound::Included(end) => key <= end.as_slice(),
+            Bound::Excluded(end) => key < end.as_slice(),
+            Bound::Unbounded => true,
+        },
+        Direction::Reverse => match &bounds.0 {
+            Bound::Included(start) => key >= start.as_slice(),
+            Bound::Excluded(start) => key > start.as_slice(),
+            Bound::Unbounded => true,
+        },
+    }
+}
+
+/// A cursor over a key range that lends each key and value from the page it sits on: no
+/// allocation and no copy per entry (long keys and values in overflow chains are read into
+/// a buffer the cursor keeps). The fastest way to scan; [`Range`] gives owned entries.
+///
+/// ```
+/// # let store = folio_pagestore::PageStore::create(
+/// #     std::sync::Arc::new(folio_io::MemoryStorage::new()),
+/// #     folio_pagestore::PageStoreOptions::default(),
+/// # ).unwrap();
+/// # let mut tree = folio_btree::BTreeMut::new(store.writer(), None, 0);
+/// # for i in 0u32..100 { tree.put(&i.to_be_bytes(), b"v").unwrap(); }
+/// let view = tree.view();
+/// let mut cursor = view.cursor_all();
+/// let mut total = 0;
+/// while let Some(entry) = cursor.next() {
+///     let (key, value) = entry?;
+///     total += key.len() + value.len();
+/// }
+/// assert_eq!(total, 100 * 5);
+/// # Ok::<(), folio_btree::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    walker: Walker<'a>,
+    value_buf: Vec<u8>,
+    /// Where the current entry's key and value are: in the current leaf page, or in a buffer.
+    key: Span,
+    value: Span,
+    failed: bool,
+}
+
+/// An entry a walk moved to: its index in the current leaf, where its key is, its value.
+struct Found {
+    position: usize,
+    key: Span,
+    value: ValueRef,
+}
+
+/// The range `part` (a sub-slice of `page`) takes in `page`.
+fn offset_in(page: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = part.as_ptr() as usize - page.as_ptr() as usize;
+    start..start + part.len()
+}
+
+/// Where a lent key or value lies.
+#[derive(Debug, Clone)]
+enum Span {
+    /// In the current leaf's payload.
+    Page(std::ops::Range<usize>),
+    /// In the cursor's buffer (a long key in the walker's, a long value in the cursor's).
+    Buffer,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(tree: BTree<'a>, bounds: OwnedBounds, direction: Direction) -> Self {
+        Self {
+            walker: Walker::new(tree, bounds, direction),
+            value_buf: Vec::new(),
+            key: Span::Buffer,
+            value: Span::Buffer,
+            failed: false,
+        }
+    }
+
+    /// The next entry: its key and value, borrowed until the next call; `None` at the end.
+    /// After an error it yields nothing more.
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending cursor: the entry borrows the cursor, which `Iterator` cannot express"
+    )]
+    pub fn next(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        if self.failed {
+            return None;
+        }
+        match self.locate() {
+            Ok(true) => Some(Ok(self.lend())),
+            Ok(false) => None,
+            Err(error) => {
+                self.failed = true;
+                Some(Err(error))
+            }
+        }
+    }
+
+    /// Moves to the next entry and records where its key and value are (reading long ones
+    /// into buffers); false at the end.
+    fn locate(&mut self) -> Result<bool> {
+        let Some(found) = self.walker.advance_position()? else {
+            return Ok(false);
+        };
+        self.key = found.key;
+        self.value = match found.value {
+            ValueRef::Inline(range) => Span::Page(range),
+            ValueRef::Overflow { first, len } => {
+                self.value_buf = read_chain(self.walker.tree.pages(), first, len as usize)?;
+                Span::Buffer
+            }
+        };
+        Ok(true)
+    }
+
+    /// The entry `locate` found.
+    fn lend(&self) -> (&[u8], &[u8]) {
+        let page: &[u8] = self.walker.leaf.as_ref().map_or(&[], |(page, _, _)| page);
+        let key = match &self.key {
+            Span::Page(range) => &page[range.clone()],
+            Span::Buffer => &self.walker.key_buf,
+        };
+        let value = match &self.value {
+            Span::Page(range) => &page[range.clone()],
+            Span::Buffer => &self.value_buf,
+        };
+        (key, value)
     }
 }
 

@@ -63,7 +63,7 @@ mod value;
 pub use catalog::{CF_NAME_BYTES_MAX, Catalog, CfState};
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, check_not_free, check_tree};
-pub use iter::Range;
+pub use iter::{Cursor, Range};
 pub use node::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use tree::BTree;
 pub use tree_mut::{BTreeMut, SpillPolicy, TreeSavepoint};

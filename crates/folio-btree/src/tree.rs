@@ -5,7 +5,7 @@ use std::ops::{Bound, RangeBounds};
 
 use folio_pagestore::{Page, PageId, PageStore, PageWriter};
 
-use crate::iter::{Direction, Range};
+use crate::iter::{Cursor, Direction, Range};
 use crate::node::{
     BranchView, KeyRef, LeafView, NodeKind, SearchKey, ValueRef, compare_keys, node_kind,
 };
@@ -116,6 +116,21 @@ impl<'a> BTree<'a> {
     /// Entries in `range`, in descending key order.
     pub fn range_rev<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Range<'a> {
         Range::new(self.clone(), owned_bounds(&range), Direction::Reverse)
+    }
+
+    /// A lending cursor over `range`, ascending: the fastest scan (see [`Cursor`]).
+    pub fn cursor<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Cursor<'a> {
+        Cursor::new(self.clone(), owned_bounds(&range), Direction::Forward)
+    }
+
+    /// A lending cursor over every entry, ascending.
+    pub fn cursor_all(&self) -> Cursor<'a> {
+        self.cursor::<[u8], std::ops::RangeFull>(..)
+    }
+
+    /// A lending cursor over `range`, descending.
+    pub fn cursor_rev<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(&self, range: R) -> Cursor<'a> {
+        Cursor::new(self.clone(), owned_bounds(&range), Direction::Reverse)
     }
 
     /// Every entry, descending.

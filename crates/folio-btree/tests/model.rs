@@ -67,6 +67,16 @@ fn collect(range: folio_btree::Range) -> Vec<(Vec<u8>, Vec<u8>)> {
         .unwrap()
 }
 
+/// Everything a lending cursor yields, copied.
+fn drain(mut cursor: folio_btree::Cursor) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    while let Some(entry) = cursor.next() {
+        let (key, value) = entry.unwrap();
+        out.push((key.to_vec(), value.to_vec()));
+    }
+    out
+}
+
 fn check_view(view: &BTree, model: &Model) {
     let expected: Vec<(Vec<u8>, Vec<u8>)> =
         model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -107,7 +117,9 @@ proptest! {
                     };
                     let bounds = (start.clone(), end.clone());
                     let view = tree.view();
-                    let got = if reverse { collect(view.range_rev(bounds)) } else { collect(view.range(bounds)) };
+                    let got = if reverse { collect(view.range_rev(bounds.clone())) } else { collect(view.range(bounds.clone())) };
+                    let lent = if reverse { drain(view.cursor_rev(bounds)) } else { drain(view.cursor(bounds)) };
+                    prop_assert_eq!(&lent, &got, "the cursor and the range disagree");
                     let mut expected: Vec<(Vec<u8>, Vec<u8>)> = if valid {
                         model.range::<Vec<u8>, _>((start.clone(), end.clone())).map(|(k, v)| (k.clone(), v.clone())).collect()
                     } else {

@@ -90,7 +90,7 @@ pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityRepor
 pub use options::DatabaseOptions;
 pub use read_txn::ReadTransaction;
 pub use recovery_progress::{ProgressCallback, RecoveryProgress, RecoveryReport};
-pub use tree::{Range, Tree, TreeReport};
+pub use tree::{Cursor, Range, Tree, TreeReport};
 pub use typed::{CodecError, ReadTable, TableDefinition, WriteTable};
 pub use write_batch::WriteBatch;
 pub use write_txn::{Savepoint, WriteTransaction};
