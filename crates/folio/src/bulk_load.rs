@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use folio_wal::Lsn;
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
+use crate::column_family::{CfRef, live_slot};
 use crate::log_record::RecordBuilder;
 use crate::snapshot::Edit;
 use crate::{Database, Error, Result};
@@ -58,13 +59,16 @@ impl std::fmt::Debug for BulkLoad {
 }
 
 impl BulkLoad {
-    pub(crate) fn new(db: Database, name: &str) -> Result<Self> {
-        let slot = db.slot(name)?;
+    pub(crate) fn new(db: Database, cf: CfRef<'_>) -> Result<Self> {
+        let slot = live_slot(&db.inner.cfs.read(), cf)?;
         db.check_writable()?;
         db.relieve_pressure()?;
-        let tree = slot.lock_writer(name, Wait::Forever)?;
+        let name = slot.name();
+        let tree = slot.lock_writer(&name, Wait::Forever)?;
         if slot.dropped.load(Ordering::Acquire) {
-            return Err(Error::ColumnFamilyDropped { name: name.into() });
+            return Err(Error::ColumnFamilyDropped {
+                name: name.to_string(),
+            });
         }
         let mut load = Self {
             db,

@@ -16,6 +16,8 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct CfSlot {
     pub(crate) id: u64,
+    /// The current name (a rename changes it).
+    name: parking_lot::RwLock<Arc<str>>,
     tree: Arc<Mutex<BTreeMut>>,
     /// The token of the thread holding `tree` ([`thread_token`]), 0 when none. Only the
     /// holder writes its own token, so a thread that reads its own token holds the lock.
@@ -54,13 +56,24 @@ fn thread_token() -> u64 {
 }
 
 impl CfSlot {
-    pub(crate) fn new(id: u64, tree: BTreeMut) -> Arc<Self> {
+    pub(crate) fn new(id: u64, name: &str, tree: BTreeMut) -> Arc<Self> {
         Arc::new(Self {
             id,
+            name: parking_lot::RwLock::new(Arc::from(name)),
             tree: Arc::new(Mutex::new(tree)),
             holder: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
         })
+    }
+
+    /// The column family's name now.
+    pub(crate) fn name(&self) -> Arc<str> {
+        Arc::clone(&self.name.read())
+    }
+
+    /// Records a rename.
+    pub(crate) fn set_name(&self, name: &str) {
+        *self.name.write() = Arc::from(name);
     }
 
     /// Locks the writer of column family `name` for the calling thread, waiting as `wait`

@@ -12,6 +12,7 @@ use folio_wal::{Durability, Lsn, Wal, WalStats};
 use parking_lot::{Mutex, RwLock};
 
 use crate::cf_slot::{CfSlot, Wait};
+use crate::column_family::{CfName, ColumnFamily, live_slot};
 use crate::commit_queue::CommitQueues;
 use crate::log_record::RecordBuilder;
 use crate::snapshot::{Edit, Publisher, Snapshot};
@@ -308,7 +309,7 @@ impl Database {
         self.inner
             .cfs
             .write()
-            .insert(name.to_owned(), CfSlot::new(id, tree));
+            .insert(name.to_owned(), CfSlot::new(id, name, tree));
         self.inner.publisher.publish(
             lsn,
             vec![Edit::Create {
@@ -368,6 +369,7 @@ impl Database {
         record.rename_cf(slot.id, from, to);
         let lsn = self.inner.append_logged(record.finish())?;
         cfs.remove(from);
+        slot.set_name(to);
         cfs.insert(to.to_owned(), Arc::clone(&slot));
         drop(cfs);
         self.inner.publisher.publish(
@@ -379,6 +381,12 @@ impl Database {
         );
         self.inner.wal.wait_durable(lsn)?;
         Ok(())
+    }
+
+    /// A handle on column family `cf` (see [`ColumnFamily`]): cheap to clone, accepted
+    /// wherever a name is, bound to this column family (not to the name).
+    pub fn cf(&self, cf: &str) -> Result<ColumnFamily> {
+        Ok(ColumnFamily::new(self.slot(cf)?))
     }
 
     /// The writer slot of live column family `name`.
@@ -404,40 +412,38 @@ impl Database {
     /// transaction holds one of them; when the calling thread holds one itself (a write
     /// transaction or bulk load it has not finished), waiting would never end, so it
     /// returns [`Error::WouldDeadlock`] instead.
-    pub fn begin_write(&self, cfs: &[&str]) -> Result<WriteTransaction> {
+    pub fn begin_write<C: CfName>(&self, cfs: &[C]) -> Result<WriteTransaction> {
         self.begin_write_waiting(cfs, Wait::Forever)
     }
 
     /// [`Database::begin_write`] without waiting: [`Error::Busy`] when another transaction
     /// holds one of the column families.
-    pub fn try_begin_write(&self, cfs: &[&str]) -> Result<WriteTransaction> {
+    pub fn try_begin_write<C: CfName>(&self, cfs: &[C]) -> Result<WriteTransaction> {
         self.begin_write_waiting(cfs, Wait::No)
     }
 
     /// [`Database::begin_write`] waiting at most `timeout` for the column families' writers:
     /// [`Error::Busy`] after that.
-    pub fn begin_write_timeout(
+    pub fn begin_write_timeout<C: CfName>(
         &self,
-        cfs: &[&str],
+        cfs: &[C],
         timeout: std::time::Duration,
     ) -> Result<WriteTransaction> {
         self.begin_write_waiting(cfs, Wait::at_most(timeout))
     }
 
-    fn begin_write_waiting(&self, cfs: &[&str], wait: Wait) -> Result<WriteTransaction> {
-        let mut slots = Vec::with_capacity(cfs.len());
+    fn begin_write_waiting<C: CfName>(&self, cfs: &[C], wait: Wait) -> Result<WriteTransaction> {
+        let mut slots: Vec<Arc<CfSlot>> = Vec::with_capacity(cfs.len());
         {
             let live = self.inner.cfs.read();
-            for name in cfs {
-                let slot = live.get(*name).ok_or_else(|| Error::ColumnFamilyNotFound {
-                    name: (*name).into(),
-                })?;
-                if !slots.iter().any(|(n, _): &(String, Arc<CfSlot>)| n == name) {
-                    slots.push(((*name).to_owned(), Arc::clone(slot)));
+            for cf in cfs {
+                let slot = live_slot(&live, cf.cf_ref())?;
+                if !slots.iter().any(|s| s.id == slot.id) {
+                    slots.push(slot);
                 }
             }
         }
-        slots.sort_by_key(|(_, slot)| slot.id);
+        slots.sort_by_key(|slot| slot.id);
         self.check_writable()?;
         self.relieve_pressure()?;
         WriteTransaction::new(self.clone(), slots, wait)
@@ -488,8 +494,8 @@ impl Database {
 
     /// Loads entries into column family `cf` without logging them; see [`BulkLoad`]. Holds
     /// the column family's writer until finished or dropped.
-    pub fn bulk_load(&self, cf: &str) -> Result<BulkLoad> {
-        BulkLoad::new(self.clone(), cf)
+    pub fn bulk_load<C: CfName + ?Sized>(&self, cf: &C) -> Result<BulkLoad> {
+        BulkLoad::new(self.clone(), cf.cf_ref())
     }
 
     /// Refuses writes after a close, and after a failed sync of the data file: then nothing
@@ -669,7 +675,8 @@ fn load_column_families(
     for (name, state) in catalog.list()? {
         let tree = BTreeMut::new(store.writer(), state.root, state.len);
         snapshot.add(state.id, &name, state.root, state.len);
-        cfs.insert(name, CfSlot::new(state.id, tree));
+        let slot = CfSlot::new(state.id, &name, tree);
+        cfs.insert(name, slot);
     }
     Ok((cfs, snapshot))
 }

@@ -5,15 +5,16 @@ use std::sync::Arc;
 use folio_btree::BTree;
 use folio_wal::Lsn;
 
+use crate::column_family::{CfName, CfRef};
 use crate::database::DbInner;
 use crate::snapshot::{CfRoot, ReadPin};
-use crate::{Error, Result, Tree, Value};
+use crate::{Result, Tree, Value};
 
 /// A snapshot of every column family at one version. It never changes while it lives, never
 /// blocks writers, and is never blocked by them. Keep it short: pages it can reach are not
 /// reused until it, and every [`Tree`] and [`crate::Range`] made from it, are dropped. It
 /// does not keep the database open: once the database is closed, reads return
-/// [`Error::Closed`].
+/// [`crate::Error::Closed`].
 ///
 /// ```
 /// # fn main() -> folio::Result<()> {
@@ -54,19 +55,21 @@ impl ReadTransaction {
         self.pin.snapshot().version
     }
 
-    fn root(&self, cf: &str) -> Result<CfRoot> {
+    fn root<C: CfName + ?Sized>(&self, cf: &C) -> Result<CfRoot> {
         self.pin.inner().check_open()?;
-        self.pin
-            .snapshot()
-            .find(cf)
-            .map(|(_, root)| root)
-            .ok_or_else(|| Error::ColumnFamilyNotFound { name: cf.into() })
+        let snapshot = self.pin.snapshot();
+        let cf = cf.cf_ref();
+        let found = match cf {
+            CfRef::Name(name) => snapshot.find(name).map(|(_, root)| root),
+            CfRef::Handle(handle) => snapshot.tree(handle.id()),
+        };
+        found.ok_or_else(|| cf.missing())
     }
 
     /// The tree of `cf` in this snapshot: `get`, `range`, `range_rev`, `prefix`, ... It keeps
     /// the snapshot registered, so it reads this snapshot even after the transaction is
     /// dropped.
-    pub fn tree(&self, cf: &str) -> Result<Tree<'static>> {
+    pub fn tree<C: CfName + ?Sized>(&self, cf: &C) -> Result<Tree<'static>> {
         let root = self.root(cf)?;
         Ok(Tree::new(
             BTree::new(self.pin.inner().store.clone(), root.root),
@@ -76,14 +79,14 @@ impl ReadTransaction {
     }
 
     /// The value of `key` in `cf`.
-    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Value>> {
+    pub fn get<C: CfName + ?Sized>(&self, cf: &C, key: &[u8]) -> Result<Option<Value>> {
         let root = self.root(cf)?;
         // The transaction is alive for the whole call: no pin needed.
         Ok(BTree::new(self.pin.inner().store.clone(), root.root).get(key)?)
     }
 
     /// Entries in `cf`.
-    pub fn len(&self, cf: &str) -> Result<u64> {
+    pub fn len<C: CfName + ?Sized>(&self, cf: &C) -> Result<u64> {
         Ok(self.root(cf)?.len)
     }
 

@@ -56,7 +56,8 @@ pub(crate) fn replay(
                 LogOp::CreateCf { cf, name } => {
                     let tree = BTreeMut::new(store.writer(), None, 0);
                     snapshot.add(cf, &name, None, 0);
-                    cfs.insert(name, CfSlot::new(cf, tree));
+                    let slot = CfSlot::new(cf, &name, tree);
+                    cfs.insert(name, slot);
                 }
                 LogOp::DropCf { cf, .. } => {
                     let name = name_of(snapshot, cf, lsn)?;
@@ -75,6 +76,7 @@ pub(crate) fn replay(
                 LogOp::RenameCf { cf, to, .. } => {
                     let name = name_of(snapshot, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");
+                    slot.set_name(&to);
                     cfs.insert(to.clone(), slot);
                     snapshot.rename(cf, &to);
                     if touched.remove(&name) {

@@ -88,6 +88,11 @@ impl Snapshot {
         self.trees.get(&id).map(|root| (id, *root))
     }
 
+    /// The tree of column family `id`.
+    pub(crate) fn tree(&self, id: u64) -> Option<CfRoot> {
+        self.trees.get(&id).copied()
+    }
+
     /// The name of column family `id`.
     pub(crate) fn name(&self, id: u64) -> Option<&Arc<str>> {
         self.names.get(&id)

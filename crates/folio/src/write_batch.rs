@@ -1,6 +1,8 @@
 //! [`WriteBatch`]: blind writes to any column families, committed atomically by
 //! [`crate::Database::write`] through the commit queue.
 
+use crate::column_family::CfName;
+
 /// One change in a batch; `cf` indexes the batch's column-family names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BatchOp<'a> {
@@ -56,19 +58,20 @@ impl WriteBatch {
         Self::default()
     }
 
-    /// Sets `key` to `value` in column family `cf` (the last change to a key wins).
-    pub fn put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> &mut Self {
+    /// Sets `key` to `value` in column family `cf` (the last change to a key wins). A
+    /// [`crate::ColumnFamily`] handle is taken by its name now.
+    pub fn put<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8], value: &[u8]) -> &mut Self {
         self.bytes += key.len() + value.len();
         self.value_max = self.value_max.max(value.len());
-        self.push(PUT, cf, key);
+        self.push(PUT, &cf.cf_ref().name(), key);
         self.push_bytes(value);
         self
     }
 
     /// Removes `key` from column family `cf`.
-    pub fn delete(&mut self, cf: &str, key: &[u8]) -> &mut Self {
+    pub fn delete<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8]) -> &mut Self {
         self.bytes += key.len();
-        self.push(DELETE, cf, key);
+        self.push(DELETE, &cf.cf_ref().name(), key);
         self
     }
 

@@ -6,6 +6,7 @@ use folio_btree::{BTreeMut, SpillPolicy};
 use folio_wal::{Durability, Lsn};
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
+use crate::column_family::{CfName, CfRef};
 use crate::log_record::RecordBuilder;
 use crate::snapshot::Edit;
 use crate::{Database, Error, Result, Tree, Value};
@@ -45,7 +46,7 @@ pub struct WriteTransaction {
     /// Identifies this transaction's savepoints.
     id: u64,
     /// Locked writers, in column-family id order, with their names.
-    trees: Vec<(String, WriterGuard)>,
+    trees: Vec<(Arc<str>, WriterGuard)>,
     record: RecordBuilder,
     /// Set once the record passed `large_transaction_bytes`: the changes are no longer
     /// logged (the record is dropped) and the commit goes through a checkpoint.
@@ -59,7 +60,7 @@ pub struct WriteTransaction {
 
 impl std::fmt::Debug for WriteTransaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cfs: Vec<&str> = self.trees.iter().map(|(name, _)| name.as_str()).collect();
+        let cfs: Vec<&str> = self.trees.iter().map(|(name, _)| &**name).collect();
         f.debug_struct("WriteTransaction")
             .field("column_families", &cfs)
             .field("log_bytes", &self.record.len())
@@ -69,7 +70,7 @@ impl std::fmt::Debug for WriteTransaction {
 }
 
 impl WriteTransaction {
-    pub(crate) fn new(db: Database, slots: Vec<(String, Arc<CfSlot>)>, wait: Wait) -> Result<Self> {
+    pub(crate) fn new(db: Database, slots: Vec<Arc<CfSlot>>, wait: Wait) -> Result<Self> {
         // Locks are taken in ascending id order: transactions never deadlock each other.
         let mut trees = Vec::with_capacity(slots.len());
         let options = &db.inner.options;
@@ -78,10 +79,13 @@ impl WriteTransaction {
             bound_bytes,
             floor_bytes: SpillPolicy::FLOOR_BYTES.min(bound_bytes / 8),
         };
-        for (name, slot) in slots {
+        for slot in slots {
+            let name = slot.name();
             let mut guard = slot.lock_writer(&name, wait)?;
             if slot.dropped.load(std::sync::atomic::Ordering::Acquire) {
-                return Err(Error::ColumnFamilyDropped { name });
+                return Err(Error::ColumnFamilyDropped {
+                    name: name.to_string(),
+                });
             }
             guard.set_spill_policy(Some(spill));
             trees.push((name, guard));
@@ -125,24 +129,33 @@ impl WriteTransaction {
         Ok(())
     }
 
-    fn tree_mut(&mut self, cf: &str) -> Result<(u64, &mut BTreeMut)> {
-        self.trees
-            .iter_mut()
-            .find(|(name, _)| name == cf)
-            .map(|(_, guard)| (guard.slot().id, &mut **guard))
-            .ok_or_else(|| Error::NotInTransaction { name: cf.into() })
+    /// Where `cf` is among the transaction's trees.
+    fn position(&self, cf: CfRef<'_>) -> Result<usize> {
+        let found = match cf {
+            CfRef::Name(name) => self.trees.iter().position(|(own, _)| &**own == name),
+            CfRef::Handle(handle) => self
+                .trees
+                .iter()
+                .position(|(_, guard)| guard.slot().id == handle.id()),
+        };
+        found.ok_or_else(|| Error::NotInTransaction {
+            name: cf.name().into_owned(),
+        })
     }
 
-    fn tree(&self, cf: &str) -> Result<&BTreeMut> {
-        self.trees
-            .iter()
-            .find(|(name, _)| name == cf)
-            .map(|(_, guard)| &**guard)
-            .ok_or_else(|| Error::NotInTransaction { name: cf.into() })
+    fn tree_mut<C: CfName + ?Sized>(&mut self, cf: &C) -> Result<(u64, &mut BTreeMut)> {
+        let at = self.position(cf.cf_ref())?;
+        let guard = &mut self.trees[at].1;
+        Ok((guard.slot().id, &mut **guard))
+    }
+
+    fn tree<C: CfName + ?Sized>(&self, cf: &C) -> Result<&BTreeMut> {
+        let at = self.position(cf.cf_ref())?;
+        Ok(&*self.trees[at].1)
     }
 
     /// Inserts or replaces `key` in `cf`.
-    pub fn put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
+    pub fn put<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8], value: &[u8]) -> Result<()> {
         let (id, tree) = self.tree_mut(cf)?;
         tree.put(key, value)?;
         self.changed = true;
@@ -158,7 +171,7 @@ impl WriteTransaction {
     }
 
     /// Removes `key` from `cf`; returns whether it was there.
-    pub fn delete(&mut self, cf: &str, key: &[u8]) -> Result<bool> {
+    pub fn delete<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8]) -> Result<bool> {
         let (id, tree) = self.tree_mut(cf)?;
         let existed = tree.delete_key(key)?;
         if existed {
@@ -187,7 +200,7 @@ impl WriteTransaction {
     }
 
     /// The value of `key` in `cf`, this transaction's changes included.
-    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Value>> {
+    pub fn get<C: CfName + ?Sized>(&self, cf: &C, key: &[u8]) -> Result<Option<Value>> {
         Ok(self.tree(cf)?.get(key)?)
     }
 
@@ -223,7 +236,7 @@ impl WriteTransaction {
     /// }; // `txn` does not live long enough
     /// view.get(b"a").unwrap();
     /// ```
-    pub fn view(&self, cf: &str) -> Result<Tree<'_>> {
+    pub fn view<C: CfName + ?Sized>(&self, cf: &C) -> Result<Tree<'_>> {
         let tree = self.tree(cf)?;
         Ok(Tree::new(tree.view(), tree.len(), None))
     }
