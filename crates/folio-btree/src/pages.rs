@@ -22,17 +22,6 @@ impl<'a> Pages<'a> {
         self.store
     }
 
-    /// Calls `read` with page `id` borrowed: the transaction's own version, or the store's
-    /// (from the cache without touching its reference count).
-    pub(crate) fn with<R>(&self, id: PageId, read: impl FnOnce(&Page) -> R) -> Result<R> {
-        if let Some(own) = self.own
-            && (own.private(id).is_some() || own.is_spilled(id))
-        {
-            return Ok(read(&own.read(id)?));
-        }
-        Ok(self.store.with_page(id, read)?)
-    }
-
     /// Page `id`: the transaction's own version (in memory or spilled), or the store's.
     pub(crate) fn read(&self, id: PageId) -> Result<Page> {
         Ok(match self.own {

@@ -70,25 +70,19 @@ impl<'a> BTree<'a> {
         };
         let pages = self.pages();
         for _ in 0..DEPTH_MAX {
-            // Branches are read borrowed from the cache; only a leaf holding the key is
-            // cloned (the value borrows it).
-            let step = pages.with(id, |page| -> Result<Step> {
-                match node_kind(page) {
-                    Some(NodeKind::Branch) => Ok(Step::Child(child_for(pages, page, id, key)?.1)),
-                    Some(NodeKind::Leaf) => {
-                        let view = LeafView::new(page, id)?;
-                        Ok(match search_leaf(pages, &view, key)? {
-                            Ok(index) => Step::Found(value_of(pages, page, &view, index)?),
-                            Err(_) => Step::Absent,
-                        })
-                    }
-                    None => Err(corrupt(id, "not a tree node")),
+            let page = pages.read(id)?;
+            match node_kind(&page) {
+                Some(NodeKind::Branch) => {
+                    id = child_for(pages, &page, id, key)?.1;
                 }
-            })??;
-            match step {
-                Step::Child(child) => id = child,
-                Step::Found(value) => return Ok(Some(value)),
-                Step::Absent => return Ok(None),
+                Some(NodeKind::Leaf) => {
+                    let view = LeafView::new(&page, id)?;
+                    return match search_leaf(pages, &view, key)? {
+                        Ok(index) => Ok(Some(value_of(pages, &page, &view, index)?)),
+                        Err(_) => Ok(None),
+                    };
+                }
+                None => return Err(corrupt(id, "not a tree node")),
             }
         }
         Err(corrupt(id, "tree deeper than any valid tree"))
@@ -241,13 +235,6 @@ pub(crate) fn key_bytes(pages: Pages<'_>, stored: KeyRef<'_>) -> Result<Vec<u8>>
         KeyRef::Inline(bytes) => Ok(bytes.to_vec()),
         KeyRef::Overflow { first, len } => read_chain(pages, first, len),
     }
-}
-
-/// One level of a point lookup.
-enum Step {
-    Child(PageId),
-    Found(Value),
-    Absent,
 }
 
 /// The child of a branch (its payload) to descend into for `key`: the number of separators

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use folio_io::Storage;
 
 use crate::allocator::{ExtentSet, FileAllocator, decode_chain};
-use crate::cache::{Mirror, PageCache};
+use crate::cache::PageCache;
 use crate::flush::{WriteStrategy, write_pages};
 use crate::header::{HEADER_SLOT_BYTES, HeaderSlot, MAGIC, NO_PAGE, select_slot, slot_offset};
 use crate::sync::Mutex;
@@ -237,22 +237,10 @@ impl PageStore {
 
     /// Reads page `id`: from the cache, or from storage with its checksum verified.
     pub fn read(&self, id: PageId) -> Result<Page> {
-        self.read_with(id, Mirror::Add)
-    }
-
-    /// [`PageStore::read`] for a writer about to replace the page: a cached page already in
-    /// the cache's lock-free mirror is found there, but the page is not added to it (a
-    /// commit that read a leaf to copy it would otherwise pay to mirror a page no reader
-    /// may ever ask for).
-    pub(crate) fn read_for_update(&self, id: PageId) -> Result<Page> {
-        self.read_with(id, Mirror::Skip)
-    }
-
-    fn read_with(&self, id: PageId, mirror: Mirror) -> Result<Page> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        if let Some(page) = self.inner.cache.get(id, mirror) {
+        if let Some(page) = self.inner.cache.get(id) {
             return Ok(page);
         }
         let high_water = self.inner.allocator.high_water();
@@ -265,7 +253,7 @@ impl PageStore {
         let storage = self.inner.storage.read();
         let storage = storage.as_ref().ok_or(Error::Closed)?;
         let page = self.read_into_spare(&**storage, id)?;
-        Ok(self.inner.cache.insert_clean(id, page, mirror))
+        Ok(self.inner.cache.insert_clean(id, page))
     }
 
     /// Writes pages a transaction spills ([`PageWriter::spill`]) to their places, growing
@@ -315,25 +303,6 @@ impl PageStore {
             return Err(error.into());
         }
         Page::from_stored_buffer(buffer, id)
-    }
-
-    /// Calls `read` with page `id`: borrowed from the cache on a hit (no lock, no reference
-    /// count touched: the hot upper pages of a tree are shared by every reader), else read
-    /// from storage, verified and cached first.
-    pub fn with_page<R>(&self, id: PageId, read: impl FnOnce(&Page) -> R) -> Result<R> {
-        if self.is_closed() {
-            return Err(Error::Closed);
-        }
-        let mut read = Some(read);
-        if let Some(result) = self
-            .inner
-            .cache
-            .with(id, |page| (read.take().expect("called once"))(page))
-        {
-            return Ok(result);
-        }
-        let page = self.read(id)?;
-        Ok((read.take().expect("not called yet"))(&page))
     }
 
     /// A new page holding a copy of `page`'s payload (copy-on-write), in a spare buffer when

@@ -149,7 +149,7 @@ impl PageWriter {
         match self.private.get(&id) {
             Some(page) => Ok(page.clone()),
             None if self.is_spilled(id) => self.store.read_spilled(id),
-            None => self.store.read_for_update(id),
+            None => self.store.read(id),
         }
     }
 

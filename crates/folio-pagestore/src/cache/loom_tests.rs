@@ -42,9 +42,7 @@ fn loom_rewrite_during_flush_is_never_marked_clean() {
         let written = flusher.join().unwrap();
         writer.join().unwrap();
 
-        let current = cache
-            .get(PageId(1), super::Mirror::Add)
-            .expect("dirty pages are never evicted")[0];
+        let current = cache.get(PageId(1)).expect("dirty pages are never evicted")[0];
         if cache.is_dirty(PageId(1)) == Some(false) {
             assert!(
                 written.contains(&(PageId(1), current)),

@@ -1,26 +1,8 @@
 //! [`PageCache`]: pages sharded by id over independently locked shards.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-use crossbeam::utils::CachePadded;
-
-use super::Mirror;
-use super::index::Index;
 use super::shard::{SLOT_OVERHEAD_BYTES, Shard};
 use crate::sync::Mutex;
 use crate::{Page, PageId};
-
-/// Stripes of the lock-free hit counter (a thread counts into its own).
-const HIT_STRIPES: usize = 16;
-
-/// The calling thread's stripe.
-fn hit_stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % HIT_STRIPES;
-    }
-    STRIPE.with(|stripe| *stripe)
-}
 
 /// A snapshot of the cache's counters. Byte figures are exact sums over cached pages (page
 /// bytes plus a fixed bookkeeping cost per page, [`CacheStats::overhead_bytes_per_page`]).
@@ -53,15 +35,11 @@ impl CacheStats {
     }
 }
 
-/// The page cache. A page's shard is chosen by a hash of its id; each change locks one
+/// The page cache. A page's shard is chosen by a hash of its id; each operation locks one
 /// shard, except the flush's dirty-page collection, which visits them one at a time.
-/// Lookups lock nothing: they read the lock-free mirror of the shards (`index.rs`).
 #[derive(Debug)]
 pub(crate) struct PageCache {
     shards: Box<[Mutex<Shard>]>,
-    index: Index,
-    /// Hits found in the mirror, striped by thread.
-    hits: Box<[CachePadded<AtomicU64>]>,
     shard_mask: u64,
     budget_bytes: usize,
     /// Sum of the shards' dirty bytes, kept in step under each shard's lock, so the layer
@@ -78,10 +56,6 @@ impl PageCache {
         Self {
             shards: (0..shards)
                 .map(|_| Mutex::new(Shard::new(per_shard)))
-                .collect(),
-            index: Index::default(),
-            hits: (0..HIT_STRIPES)
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
                 .collect(),
             shard_mask: shards as u64 - 1,
             budget_bytes,
@@ -121,42 +95,17 @@ impl PageCache {
         (hash & self.shard_mask) as usize
     }
 
-    pub(crate) fn get(&self, id: PageId, mirror: Mirror) -> Option<Page> {
-        if let Some(page) = self.index.get(id) {
-            self.count_hit();
-            return Some(page);
-        }
-        self.shard(id).lock().get(id, &self.index, mirror)
+    pub(crate) fn get(&self, id: PageId) -> Option<Page> {
+        self.shard(id).lock().get(id)
     }
 
-    /// Calls `read` with page `id` borrowed when it is cached (no lock, no reference count
-    /// touched on a hit).
-    pub(crate) fn with<R>(&self, id: PageId, read: impl FnOnce(&Page) -> R) -> Option<R> {
-        let mut read = Some(read);
-        if let Some(result) = self
-            .index
-            .with(id, |page| (read.take().expect("called once"))(page))
-        {
-            self.count_hit();
-            return Some(result);
-        }
-        let page = self.shard(id).lock().get(id, &self.index, Mirror::Add)?;
-        Some((read.take().expect("not called yet"))(&page))
-    }
-
-    fn count_hit(&self) {
-        self.hits[hit_stripe()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn insert_clean(&self, id: PageId, page: Page, mirror: Mirror) -> Page {
-        self.shard(id)
-            .lock()
-            .insert_clean(id, page, &self.index, mirror)
+    pub(crate) fn insert_clean(&self, id: PageId, page: Page) -> Page {
+        self.shard(id).lock().insert_clean(id, page)
     }
 
     #[cfg(test)]
     pub(crate) fn put_dirty(&self, id: PageId, page: Page) {
-        self.with_shard(id, |shard| shard.put_dirty(id, page, &self.index));
+        self.with_shard(id, |shard| shard.put_dirty(id, page));
     }
 
     /// [`PageCache::put_dirty`] for each page, locking each shard once (a commit hands
@@ -171,9 +120,9 @@ impl PageCache {
         while let Some((shard_index, id, page)) = pages.next() {
             let mut shard = self.shards[shard_index].lock();
             let before = shard.dirty_bytes;
-            shard.put_dirty(id, page, &self.index);
+            shard.put_dirty(id, page);
             while let Some((_, id, page)) = pages.next_if(|(s, _, _)| *s == shard_index) {
-                shard.put_dirty(id, page, &self.index);
+                shard.put_dirty(id, page);
             }
             let after = shard.dirty_bytes;
             if after >= before {
@@ -193,7 +142,7 @@ impl PageCache {
         for run in ids.chunk_by(|a, b| self.shard_index(*a) == self.shard_index(*b)) {
             let mut shard = self.shards[self.shard_index(run[0])].lock();
             let before = shard.dirty_bytes;
-            dropped.extend(run.iter().filter_map(|id| shard.discard(*id, &self.index)));
+            dropped.extend(run.iter().filter_map(|id| shard.discard(*id)));
             let after = shard.dirty_bytes;
             if after >= before {
                 added += after - before;
@@ -218,7 +167,7 @@ impl PageCache {
 
     /// Drops page `id` from the cache; returns it.
     pub(crate) fn discard(&self, id: PageId) -> Option<Page> {
-        self.with_shard(id, |shard| shard.discard(id, &self.index))
+        self.with_shard(id, |shard| shard.discard(id))
     }
 
     /// Every dirty page with the generation a later [`PageCache::mark_clean`] must match.
@@ -235,7 +184,7 @@ impl PageCache {
             self.with_shard(id, |shard| shard.mark_clean(id, generation));
         }
         for shard in &*self.shards {
-            shard.lock().evict_over_budget(&self.index);
+            shard.lock().evict_over_budget();
         }
     }
 
@@ -246,7 +195,6 @@ impl PageCache {
             let budget = shard.budget_bytes;
             *shard = Shard::new(budget);
         }
-        self.index.clear();
         self.dirty_bytes
             .store(0, std::sync::atomic::Ordering::Relaxed);
     }
@@ -272,11 +220,6 @@ impl PageCache {
             stats.misses += shard.misses;
             stats.evictions += shard.evictions;
         }
-        stats.hits += self
-            .hits
-            .iter()
-            .map(|stripe| stripe.load(Ordering::Relaxed))
-            .sum::<u64>();
         stats
     }
 }
@@ -299,7 +242,7 @@ mod tests {
             cache.put_dirty(PageId(id), page(id, 1));
         }
         for id in 8..100 {
-            cache.insert_clean(PageId(id), page(id, 2), Mirror::Add);
+            cache.insert_clean(PageId(id), page(id, 2));
         }
         let stats = cache.stats();
         assert!(stats.total_bytes() <= stats.budget_bytes, "{stats:?}");
@@ -312,44 +255,6 @@ mod tests {
             );
         }
         assert!(stats.evictions >= 100 - 16);
-    }
-
-    /// The lock-free mirror never answers with a page its shard no longer holds.
-    #[test]
-    fn the_mirror_follows_replacements_discards_and_evictions() {
-        let mirrored =
-            |cache: &PageCache, id: u64| cache.index.with(PageId(id), |p| p.payload()[0]);
-        let cache = PageCache::new(8 * (4096 + SLOT_OVERHEAD_BYTES), 1);
-        cache.put_dirty(PageId(1), page(1, 1));
-        assert_eq!(mirrored(&cache, 1), None, "a writer's put is not mirrored");
-        assert_eq!(cache.get(PageId(1), Mirror::Skip).unwrap().payload()[0], 1);
-        assert_eq!(mirrored(&cache, 1), None, "nor a writer's read");
-        assert_eq!(cache.with(PageId(1), |p| p.payload()[0]), Some(1));
-        assert_eq!(mirrored(&cache, 1), Some(1), "a reader's read mirrors it");
-        cache.put_dirty(PageId(1), page(1, 2));
-        assert_eq!(
-            mirrored(&cache, 1),
-            Some(2),
-            "a replacement reaches the mirror"
-        );
-        assert!(cache.discard(PageId(1)).is_some());
-        assert_eq!(mirrored(&cache, 1), None, "a discard leaves the mirror");
-
-        for id in 10..40 {
-            cache.insert_clean(PageId(id), page(id, id as u8), Mirror::Add);
-        }
-        let held: Vec<u64> = (10..40)
-            .filter(|id| mirrored(&cache, *id).is_some())
-            .collect();
-        assert!(held.len() < 30, "evictions happened");
-        assert_eq!(
-            cache.stats().pages,
-            held.len(),
-            "evicted pages left the mirror"
-        );
-        for id in held {
-            assert_eq!(mirrored(&cache, id), Some(id as u8));
-        }
     }
 
     #[test]
@@ -385,7 +290,7 @@ mod tests {
             cache.put_dirty(PageId(id), page(id, 1));
         }
         assert_eq!(cache.shards[0].lock().queued(), 0);
-        cache.insert_clean(PageId(5_000), page(5_000, 2), Mirror::Add);
+        cache.insert_clean(PageId(5_000), page(5_000, 2));
         assert!(cache.shards[0].lock().queued() <= 1);
         let flushed: Vec<_> = cache
             .dirty_pages()
@@ -409,7 +314,7 @@ mod tests {
         let flushed: Vec<_> = snapshot.iter().map(|(id, _, g)| (*id, *g)).collect();
         cache.mark_clean(&flushed);
         assert_eq!(cache.is_dirty(PageId(1)), Some(true));
-        assert_eq!(cache.get(PageId(1), Mirror::Add).unwrap()[0], 2);
+        assert_eq!(cache.get(PageId(1)).unwrap()[0], 2);
     }
 
     #[test]
@@ -417,7 +322,7 @@ mod tests {
         let cache = PageCache::new(1 << 30, 8);
         let cost = 4096 + SLOT_OVERHEAD_BYTES;
         for id in 0..10 {
-            cache.insert_clean(PageId(id), page(id, 0), Mirror::Add);
+            cache.insert_clean(PageId(id), page(id, 0));
         }
         for id in 5..15 {
             cache.put_dirty(PageId(id), page(id, 1));
@@ -430,7 +335,7 @@ mod tests {
         assert_eq!(stats.dirty_bytes, 9 * cost);
         assert_eq!(stats.clean_bytes, 4 * cost);
         // Reinserting a cached id as clean keeps the existing (dirty) page.
-        let kept = cache.insert_clean(PageId(5), page(5, 9), Mirror::Add);
+        let kept = cache.insert_clean(PageId(5), page(5, 9));
         assert_eq!(kept[0], 1);
         assert_eq!(
             cache.dirty_bytes(),

@@ -3,8 +3,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::Mirror;
-use super::index::{INDEX_OVERHEAD_BYTES, Index};
 use crate::{Page, PageId};
 
 /// Bookkeeping bytes per cached page beyond the page itself: the map entry, the CLOCK queue
@@ -12,8 +10,7 @@ use crate::{Page, PageId};
 pub(crate) const SLOT_OVERHEAD_BYTES: usize = std::mem::size_of::<(PageId, Slot)>()
     + std::mem::size_of::<PageId>()
     + 2 * std::mem::size_of::<usize>()
-    + 8
-    + INDEX_OVERHEAD_BYTES;
+    + 8;
 
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -23,10 +20,6 @@ pub(crate) struct Slot {
     dirty: Option<u64>,
     /// CLOCK reference bit.
     referenced: bool,
-    /// Whether the page is in the lock-free mirror: a page joins it when a reader first
-    /// finds it here (or reads it in), not when a writer puts it, so commits pay nothing
-    /// for the mirror unless their pages are read.
-    mirrored: bool,
 }
 
 #[derive(Debug, Default)]
@@ -60,7 +53,7 @@ impl Shard {
     }
 
     /// Entries in the eviction queue (for tests).
-    #[cfg(all(test, not(folio_loom)))]
+    #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
         self.clock.len()
     }
@@ -69,15 +62,9 @@ impl Shard {
         page.memory_bytes() + SLOT_OVERHEAD_BYTES
     }
 
-    /// Page `id`; with [`Mirror::Add`] mirrored from now on, so the next lookups take no
-    /// lock.
-    pub(crate) fn get(&mut self, id: PageId, index: &Index, mirror: Mirror) -> Option<Page> {
+    pub(crate) fn get(&mut self, id: PageId) -> Option<Page> {
         if let Some(slot) = self.map.get_mut(&id) {
             slot.referenced = true;
-            if !slot.mirrored && mirror == Mirror::Add {
-                slot.mirrored = true;
-                index.insert(id, slot.page.clone(), true);
-            }
             self.hits += 1;
             Some(slot.page.clone())
         } else {
@@ -88,19 +75,9 @@ impl Shard {
 
     /// Inserts a page read from storage, unless the id is already cached (a concurrent reader
     /// or a writer got there first: theirs wins). Returns the cached page.
-    pub(crate) fn insert_clean(
-        &mut self,
-        id: PageId,
-        page: Page,
-        index: &Index,
-        mirror: Mirror,
-    ) -> Page {
+    pub(crate) fn insert_clean(&mut self, id: PageId, page: Page) -> Page {
         if let Some(slot) = self.map.get(&id) {
             return slot.page.clone();
-        }
-        let mirrored = mirror == Mirror::Add;
-        if mirrored {
-            index.insert(id, page.clone(), false);
         }
         self.clean_bytes += Self::cost(&page);
         self.map.insert(
@@ -109,44 +86,35 @@ impl Shard {
                 page: page.clone(),
                 dirty: None,
                 referenced: false,
-                mirrored,
             },
         );
         self.push_clock(id);
-        self.evict_over_budget(index);
+        self.evict_over_budget();
         page
     }
 
     /// Inserts or replaces a page as dirty (pinned until a flush marks it clean).
-    pub(crate) fn put_dirty(&mut self, id: PageId, page: Page, index: &Index) {
+    pub(crate) fn put_dirty(&mut self, id: PageId, page: Page) {
         self.next_generation += 1;
         let generation = self.next_generation;
         let cost = Self::cost(&page);
-        let mirrored = self.map.get(&id).is_some_and(|old| old.mirrored);
-        if mirrored {
-            index.insert(id, page.clone(), true);
-        }
         let slot = Slot {
             page,
             dirty: Some(generation),
             referenced: true,
-            mirrored,
         };
         if let Some(old) = self.map.insert(id, slot) {
             self.uncount(&old);
         }
         self.dirty_bytes += cost;
         self.dirty_pages += 1;
-        self.evict_over_budget(index);
+        self.evict_over_budget();
     }
 
     /// Drops a page whatever its state (a rolled-back or freed page's contents are garbage);
     /// returns it.
-    pub(crate) fn discard(&mut self, id: PageId, index: &Index) -> Option<Page> {
+    pub(crate) fn discard(&mut self, id: PageId) -> Option<Page> {
         let old = self.map.remove(&id)?;
-        if old.mirrored {
-            index.remove(id);
-        }
         self.uncount(&old);
         Some(old.page)
     }
@@ -202,7 +170,7 @@ impl Shard {
 
     /// Evicts clean pages in CLOCK order until the shard is within budget, no clean page is
     /// left, or two turns of the queue found nothing evictable. Costs O(clean pages) at most.
-    pub(crate) fn evict_over_budget(&mut self, index: &Index) {
+    pub(crate) fn evict_over_budget(&mut self) {
         let mut budget_turns = 2 * self.clock.len();
         while self.clean_bytes + self.dirty_bytes > self.budget_bytes
             && self.clean_bytes > 0
@@ -217,15 +185,11 @@ impl Shard {
             };
             if slot.dirty.is_some() {
                 // Pinned; it rejoins the queue when a flush marks it clean.
-            } else if std::mem::take(&mut slot.referenced)
-                | (slot.mirrored && index.take_referenced(id))
-            {
+            } else if slot.referenced {
+                slot.referenced = false;
                 self.clock.push_back(id);
             } else {
                 let slot = self.map.remove(&id).expect("slot was just found");
-                if slot.mirrored {
-                    index.remove(id);
-                }
                 self.clean_bytes -= Self::cost(&slot.page);
                 self.evictions += 1;
             }
