@@ -17,7 +17,7 @@ pub fn small_options() -> DatabaseOptions {
     };
     options.wal.sync_interval = None;
     options.wal.segment_bytes = 64 * 1024;
-    options.page_store.growth_bytes_min = 64 * 1024;
+    options.page_store.growth_step_bytes = 64 * 1024;
     options.page_store.extent_pages = 8;
     options
 }

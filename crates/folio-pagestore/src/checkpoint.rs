@@ -207,16 +207,13 @@ impl PageStore {
         Ok((stats, slot, file_bytes))
     }
 
-    /// Grows the file to at least `needed` bytes: by at least `growth_bytes_min` and an eighth
-    /// of its size, preallocated. Returns the new length.
+    /// Grows the file to at least `needed` bytes (doubling while small, then by
+    /// `growth_step_bytes` or an eighth), preallocated. Returns the new length.
     fn grow_to(&self, current: u64, needed: u64) -> Result<u64> {
         if needed <= current {
             return Ok(current);
         }
-        let step = self.options().growth_bytes_min.max(current / 8);
-        let target = needed
-            .max(current + step)
-            .next_multiple_of(self.page_size() as u64);
+        let target = self.options().grown_len(current, needed);
         self.storage()?.allocate(target)?;
         Ok(target)
     }

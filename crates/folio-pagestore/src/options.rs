@@ -27,10 +27,11 @@ pub struct PageStoreOptions {
     /// larger extents mean fewer visits to the shared lock and more contiguous writes.
     /// Default: 64. Range 1 ..= 65536.
     pub extent_pages: u32,
-    /// The file grows by at least this many bytes at a time (preallocated with
-    /// `fallocate`), and by at least an eighth of its size, so growth is rare and a data
-    /// sync need not update file metadata. Default: 8 MiB.
-    pub growth_bytes_min: u64,
+    /// How the file grows (always preallocated with `fallocate`, so a data sync rarely
+    /// updates file metadata): while smaller than this it doubles (a new database starts at
+    /// its header and stays small while it holds little); beyond, it grows by this many bytes
+    /// or an eighth of its size, whichever is more, so growth stays rare. Default: 8 MiB.
+    pub growth_step_bytes: u64,
 }
 
 impl Default for PageStoreOptions {
@@ -40,12 +41,26 @@ impl Default for PageStoreOptions {
             cache_bytes_max: 64 << 20,
             cache_shards: 16,
             extent_pages: 64,
-            growth_bytes_min: 8 << 20,
+            growth_step_bytes: 8 << 20,
         }
     }
 }
 
 impl PageStoreOptions {
+    /// The length a file of `current` bytes grows to so it holds at least `needed`
+    /// (see [`PageStoreOptions::growth_step_bytes`]); a multiple of the page size.
+    pub(crate) fn grown_len(&self, current: u64, needed: u64) -> u64 {
+        if needed <= current {
+            return current;
+        }
+        let page = self.page_size as u64;
+        let step = current
+            .min(self.growth_step_bytes)
+            .max(current / 8)
+            .max(page);
+        needed.max(current + step).next_multiple_of(page)
+    }
+
     /// Checks every option, naming the first one out of range.
     pub fn validate(&self) -> Result<()> {
         check_page_size(self.page_size)?;
@@ -71,10 +86,10 @@ impl PageStoreOptions {
                 format!("{} is not in 1 ..= 65536", self.extent_pages),
             ));
         }
-        if self.growth_bytes_min < self.page_size as u64 {
+        if self.growth_step_bytes < self.page_size as u64 {
             return Err(invalid(
-                "growth_bytes_min",
-                format!("{} is less than one page", self.growth_bytes_min),
+                "growth_step_bytes",
+                format!("{} is less than one page", self.growth_step_bytes),
             ));
         }
         Ok(())
@@ -135,10 +150,10 @@ mod tests {
             ),
             (
                 PageStoreOptions {
-                    growth_bytes_min: 1,
+                    growth_step_bytes: 1,
                     ..Default::default()
                 },
-                "growth_bytes_min",
+                "growth_step_bytes",
             ),
         ];
         for (options, name) in cases {

@@ -271,10 +271,10 @@ impl PageStore {
         let layout = self.layout();
         let end = pages.iter().map(|(id, _)| id.0 + 1).max().unwrap_or(0);
         let needed = layout.file_len_for(end);
-        if storage.len()? < needed {
+        let current = storage.len()?;
+        if current < needed {
             // `allocate` never shrinks, so racing a checkpoint's growth is harmless.
-            let step = self.options().growth_bytes_min;
-            storage.allocate(needed.next_multiple_of(step))?;
+            storage.allocate(self.options().grown_len(current, needed))?;
         }
         for (id, _) in pages.iter() {
             self.discard(*id);

@@ -7,9 +7,11 @@ use crate::{Error, Result};
 /// Options of a [`crate::Wal`]. The defaults suit most uses.
 #[derive(Debug, Clone)]
 pub struct WalOptions {
-    /// Bytes of each segment file, preallocated when it is created so a data sync never has
-    /// to update file metadata. A record larger than this gets a segment of its own size.
-    /// Default: 64 MiB. At least 64 KiB.
+    /// Bytes of each segment file, preallocated so a commit's data sync rarely has to
+    /// update file metadata. A new log's first segment starts at 64 KiB and grows fourfold in place
+    /// up to this size (a small database keeps a small log); a full segment is rolled past
+    /// and the next one is preallocated at this size. A record larger than this gets a
+    /// segment of its own size. Default: 64 MiB. At least 64 KiB.
     pub segment_bytes: u64,
     /// Largest record accepted. Default: 1 GiB. At most 4 GiB - 1.
     pub record_bytes_max: usize,

@@ -22,8 +22,8 @@ use folio_io::{Directory, Storage};
 
 use crate::record::{Decoded, RECORD_ALIGN, RECORD_HEADER_BYTES, decode};
 use crate::segment::{
-    SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, SegmentHeaderError, SegmentMap, WritePosition,
-    create_segment, decode_segment_header, parse_segment_name,
+    FIRST_SEGMENT_BYTES, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, SegmentHeaderError,
+    SegmentMap, WritePosition, create_segment, decode_segment_header, parse_segment_name,
 };
 use crate::{Lsn, RecoveryError, Result, WalOptions};
 
@@ -77,7 +77,8 @@ pub(crate) fn recover(
     let mut report = RecoveryReport::default();
     let segments = load_segments(&**directory, &mut report)?;
     if segments.is_empty() {
-        let storage = create_segment(&**directory, 1, options.segment_bytes)?;
+        let capacity = FIRST_SEGMENT_BYTES.min(options.segment_bytes);
+        let storage = create_segment(&**directory, 1, capacity)?;
         report.segments = 1;
         report.first_lsn = 1;
         report.next_lsn = 1;
@@ -85,7 +86,7 @@ pub(crate) fn recover(
             segments: SegmentMap::from([(1, storage)]),
             current: 1,
             offset: SEGMENT_HEADER_BYTES,
-            capacity: options.segment_bytes,
+            capacity,
             writes: 0,
             synced_writes: 0,
         };

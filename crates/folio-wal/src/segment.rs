@@ -101,6 +101,15 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<Lsn, SegmentHeaderError> {
 }
 
 /// Creates segment `first_lsn` with `capacity` bytes: preallocated, header written, synced.
+/// Bytes a new log's first segment starts with; it grows in place up to
+/// [`crate::WalOptions::segment_bytes`] as records arrive.
+pub(crate) const FIRST_SEGMENT_BYTES: u64 = 64 * 1024;
+
+/// How much a segment grows at a time. The first sync after a growth also writes the new
+/// length (a journal commit, milliseconds), and every committer waits for it, so growth
+/// steps are few: 64 KiB to 64 MiB in five.
+const GROWTH_FACTOR: u64 = 4;
+
 pub(crate) fn create_segment(
     directory: &dyn Directory,
     first_lsn: Lsn,
@@ -181,12 +190,16 @@ impl SegmentSink {
 impl SegmentSink {
     /// Makes room for `total` bytes of records starting at LSN `first` (the batch's first).
     ///
-    /// Every segment in the map starts at or below the current one, and the current one holds
-    /// records below `first` unless it is empty, in which case its name *is* `first` (a crash
-    /// between a roll and its first record leaves exactly that). So an empty current segment
-    /// is grown in place, and only a non-empty one is rolled past: a roll never reuses the
-    /// name of a segment that exists.
+    /// A segment below `segment_bytes` grows in place, by [`GROWTH_FACTOR`] (a new log
+    /// starts at [`FIRST_SEGMENT_BYTES`], so a small database has a small log); a full one
+    /// is rolled past. Every segment in the map starts at or below the current one, and the current one
+    /// holds records below `first` unless it is empty, in which case its name *is* `first` (a
+    /// crash between a roll and its first record leaves exactly that). So an empty current
+    /// segment is always grown in place: a roll never reuses the name of a segment that
+    /// exists.
     ///
+    /// Growing keeps what the segment holds and adds zeros: a crash before a record is synced
+    /// into the new space finds the records before it, then zeros (the torn-tail case).
     /// Failures that change nothing durable (growing or creating a segment) refuse the batch
     /// without poisoning the log; a failed sync of the old segment poisons it.
     fn make_room(
@@ -195,20 +208,23 @@ impl SegmentSink {
         first: Lsn,
         total: u64,
     ) -> Result<(), SinkError> {
-        let capacity = self
-            .segment_bytes
-            .max(SEGMENT_HEADER_BYTES + total)
-            .next_multiple_of(4096);
-        if position.current == first {
-            debug_assert_eq!(position.offset, SEGMENT_HEADER_BYTES, "an empty segment");
-            // Growing an empty segment: its header stays, and until a record is synced into
-            // the new space a crash only finds the header again.
+        let full = self.segment_bytes.next_multiple_of(4096);
+        let needed = position.offset + total;
+        if position.current == first || needed <= full {
+            debug_assert!(position.current != first || position.offset == SEGMENT_HEADER_BYTES);
+            let capacity = needed
+                .max(position.capacity.saturating_mul(GROWTH_FACTOR).min(full))
+                .next_multiple_of(4096);
             Self::storage(position)?
                 .allocate(capacity)
                 .map_err(|error| SinkError::Refused(error.into()))?;
             position.capacity = capacity;
             return Ok(());
         }
+        // A log that filled a segment is busy: the next one starts at full size.
+        let capacity = full
+            .max(SEGMENT_HEADER_BYTES + total)
+            .next_multiple_of(4096);
         // The old segment's unsynced records must be durable before any record of the new
         // one can be, or a crash could keep a later record and lose an earlier.
         if position.writes > position.synced_writes {

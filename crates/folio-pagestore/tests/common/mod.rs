@@ -10,7 +10,7 @@ use folio_pagestore::{Page, PageBuf, PageId, PageStore, PageStoreOptions};
 /// Small options so simulated disks stay small: 4 KiB pages, 64 KiB growth, 8-page extents.
 pub fn small_options() -> PageStoreOptions {
     PageStoreOptions {
-        growth_bytes_min: 64 * 1024,
+        growth_step_bytes: 64 * 1024,
         extent_pages: 8,
         cache_bytes_max: 1 << 20,
         ..PageStoreOptions::default()
