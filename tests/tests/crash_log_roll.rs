@@ -16,12 +16,17 @@ use folio_tests::{State, read_cf, small_options};
 
 const CF: &str = "log";
 const COMMITS: u64 = 10;
-/// The log's segment size in this test (the smallest allowed).
+/// The unit of the commits' sizes: the smallest segment allowed, which is also the size a
+/// new log's first segment starts at.
 const SEGMENT_BYTES: usize = 64 * 1024;
 
-fn options() -> DatabaseOptions {
-    let options = small_options();
+/// Options with log segments of `segment_bytes`: [`SEGMENT_BYTES`] makes every roll a
+/// roll; a larger size makes the first segment grow in place (64 KiB, 256 KiB, ...) before
+/// it rolls.
+fn options(segment_bytes: u64) -> DatabaseOptions {
+    let mut options = small_options();
     assert_eq!(options.wal.segment_bytes, SEGMENT_BYTES as u64);
+    options.wal.segment_bytes = segment_bytes;
     options
 }
 
@@ -114,19 +119,20 @@ fn keep_writing(db: &Database, context: &str) -> State {
     written
 }
 
-fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
+fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, segment_bytes: u64) -> bool {
     let sizes = sizes(seed);
     let states = expected_states(&sizes);
     let device = SimDirectory::new(seed);
     device.cut_power_at(cut);
-    let (created, durable) = match Database::open_in(Arc::new(device.clone()), options()) {
-        Ok(db) => workload(&db, &sizes),
-        Err(_) => (false, 0),
-    };
+    let (created, durable) =
+        match Database::open_in(Arc::new(device.clone()), options(segment_bytes)) {
+            Ok(db) => workload(&db, &sizes),
+            Err(_) => (false, 0),
+        };
     let was_cut = device.power_was_cut();
-    let context = format!("cut at {cut}, {policy:?}, seed {seed}");
+    let context = format!("cut at {cut}, {policy:?}, seed {seed}, segments of {segment_bytes}");
     let rebooted = device.crash(policy);
-    let db = Database::open_in(Arc::new(rebooted.clone()), options())
+    let db = Database::open_in(Arc::new(rebooted.clone()), options(segment_bytes))
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
     if !db.cf_names().iter().any(|name| name == CF) {
         assert!(
@@ -150,7 +156,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
     drop(db);
     // A clean reopen, more writing, then a crash that drops whatever was not synced: every
     // acknowledged commit is still there.
-    let db = Database::open_in(Arc::new(rebooted.clone()), options())
+    let db = Database::open_in(Arc::new(rebooted.clone()), options(segment_bytes))
         .unwrap_or_else(|e| panic!("{context}: clean reopen failed: {e}"));
     assert_eq!(
         read_cf(&db.begin_read(), CF).unwrap(),
@@ -164,7 +170,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
     drop(db);
     let db = Database::open_in(
         Arc::new(rebooted.crash(CrashPolicy::DropUnsynced)),
-        options(),
+        options(segment_bytes),
     )
     .unwrap_or_else(|e| panic!("{context}: reopen after the second crash failed: {e}"));
     assert_eq!(
@@ -177,7 +183,24 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_of_log_rolls_leaves_a_writable_database() {
-    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(3), crash_at);
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(3), |cut, policy, seed| {
+        crash_at(cut, policy, seed, SEGMENT_BYTES as u64)
+    });
+    assert!(
+        report.shortest_scenario > 40,
+        "the scenario should span many operations: {report:?}"
+    );
+    println!("crash points covered: {}", report.points);
+}
+
+/// The same with segments that grow in place before they roll (64 KiB -> 256 KiB -> 512
+/// KiB): a cut while a non-empty segment grows, or before the growth is synced, keeps every
+/// acknowledged commit.
+#[test]
+fn power_cut_at_every_operation_of_growing_segments_leaves_a_writable_database() {
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), |cut, policy, seed| {
+        crash_at(cut, policy, seed, 8 * SEGMENT_BYTES as u64)
+    });
     assert!(
         report.shortest_scenario > 40,
         "the scenario should span many operations: {report:?}"
