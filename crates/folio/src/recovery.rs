@@ -1,6 +1,6 @@
 //! Replay of the write-ahead log past the data file's checkpoint.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use folio_btree::BTreeMut;
 use folio_pagestore::PageStore;
@@ -11,8 +11,18 @@ use crate::log_record::{LogOp, decode};
 use crate::snapshot::Snapshot;
 use crate::{Error, RecoveryProgress, Result};
 
-/// Applies every log record after `checkpoint` to the column families, committing each
-/// record's changes under its LSN, and advances `snapshot` to the last one.
+/// Log payload bytes replayed into one transaction per column family before it commits.
+const REPLAY_BATCH_BYTES: usize = 64 << 20;
+
+/// Applies every log record after `checkpoint` to the column families and advances
+/// `snapshot` to the last one.
+///
+/// Records are applied in LSN order, but a column family's changes are committed in
+/// batches (up to [`REPLAY_BATCH_BYTES`] of log, and before a drop), each under the LSN of
+/// its last record: nothing can read the trees until replay ends, so only the final state
+/// matters, and a batch copies each page it touches once instead of once per record (a log
+/// of many small commits otherwise copied the same leaves and branches again and again,
+/// and the file grew by every copy until the first checkpoint).
 pub(crate) fn replay(
     store: &PageStore,
     wal: &Wal,
@@ -38,20 +48,23 @@ pub(crate) fn replay(
                 reason: format!("names column family {id}, which does not exist"),
             })
     };
+    // Column families with uncommitted replayed changes, with the LSN of the last.
+    let mut touched: HashMap<String, Lsn> = HashMap::new();
+    let mut batch_bytes = 0;
     for record in wal.read_from(checkpoint + 1)? {
         let (lsn, payload) = record?;
-        let mut touched = BTreeSet::new();
+        batch_bytes += payload.len();
         for op in decode(lsn, &payload)? {
             match op {
                 LogOp::Put { cf, key, value } => {
                     let name = name_of(snapshot, cf, lsn)?;
                     cfs[&name].lock_for_recovery().put(&key, &value)?;
-                    touched.insert(name);
+                    touched.insert(name, lsn);
                 }
                 LogOp::Delete { cf, key } => {
                     let name = name_of(snapshot, cf, lsn)?;
                     cfs[&name].lock_for_recovery().delete_key(&key)?;
-                    touched.insert(name);
+                    touched.insert(name, lsn);
                 }
                 LogOp::CreateCf { cf, name } => {
                     let tree = BTreeMut::new(store.writer(), None, 0);
@@ -61,12 +74,14 @@ pub(crate) fn replay(
                 }
                 LogOp::DropCf { cf, .. } => {
                     let name = name_of(snapshot, cf, lsn)?;
+                    if let Some(last) = touched.remove(&name) {
+                        commit_replayed(&cfs[&name], last, snapshot);
+                    }
                     let slot = cfs.remove(&name).expect("found by name_of");
                     let mut tree = slot.lock_for_recovery();
                     tree.clear()?;
                     tree.commit(lsn);
                     snapshot.remove(cf);
-                    touched.remove(&name);
                 }
                 // An unlogged commit's data (a large transaction, a bulk chunk) was never
                 // logged: its checkpoint did not complete (or replay would start past it), so
@@ -79,17 +94,17 @@ pub(crate) fn replay(
                     slot.set_name(&to);
                     cfs.insert(to.clone(), slot);
                     snapshot.rename(cf, &to);
-                    if touched.remove(&name) {
-                        touched.insert(to);
+                    if let Some(last) = touched.remove(&name) {
+                        touched.insert(to, last);
                     }
                 }
             }
         }
-        for name in touched {
-            let slot = &cfs[&name];
-            let mut tree = slot.lock_for_recovery();
-            tree.commit(lsn);
-            snapshot.set_tree(slot.id, tree.root(), tree.len());
+        if batch_bytes >= REPLAY_BATCH_BYTES {
+            for (name, last) in touched.drain() {
+                commit_replayed(&cfs[&name], last, snapshot);
+            }
+            batch_bytes = 0;
         }
         snapshot.version = lsn;
         records_done += 1;
@@ -100,5 +115,15 @@ pub(crate) fn replay(
             });
         }
     }
+    for (name, last) in touched.drain() {
+        commit_replayed(&cfs[&name], last, snapshot);
+    }
     Ok(records_done)
+}
+
+/// Commits the replayed changes of `slot` under `lsn` and publishes its tree in `snapshot`.
+fn commit_replayed(slot: &CfSlot, lsn: Lsn, snapshot: &mut Snapshot) {
+    let mut tree = slot.lock_for_recovery();
+    tree.commit(lsn);
+    snapshot.set_tree(slot.id, tree.root(), tree.len());
 }
