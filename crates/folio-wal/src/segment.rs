@@ -181,6 +181,37 @@ impl SegmentSink {
             .ok_or(Error::Closed)
     }
 
+    /// Leaves the log as one new segment of [`FIRST_SEGMENT_BYTES`] named `next` (the next
+    /// LSN), removing the older ones: only when every record below `next` is covered
+    /// elsewhere and the log is closed and drained. Each step leaves a log that recovers:
+    /// the new segment continues the old ones' LSNs (as a roll), and removing covered
+    /// segments is what truncation does.
+    pub(crate) fn restart_at(&self, next: Lsn) -> Result<()> {
+        let mut position = self.position.lock();
+        if position.current == next && position.segments.len() == 1 {
+            return Ok(()); // already a lone segment starting at `next`
+        }
+        if position.current != next {
+            let storage = create_segment(&*self.directory, next, FIRST_SEGMENT_BYTES)?;
+            position.segments.insert(next, storage);
+            position.current = next;
+            position.offset = SEGMENT_HEADER_BYTES;
+            position.capacity = FIRST_SEGMENT_BYTES;
+            position.writes = 0;
+            position.synced_writes = 0;
+        }
+        let older: Vec<Lsn> = position
+            .segments
+            .range(..next)
+            .map(|(lsn, _)| *lsn)
+            .collect();
+        for first in older {
+            self.directory.remove(&segment_name(first))?;
+            position.segments.remove(&first);
+        }
+        Ok(())
+    }
+
     /// Drops every segment file handle (the log is closed and drained).
     pub(crate) fn release(&self) {
         self.position.lock().segments.clear();

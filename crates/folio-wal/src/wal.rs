@@ -30,6 +30,9 @@ pub struct Wal {
 struct WalShared {
     commit: GroupCommit<SegmentSink>,
     options: WalOptions,
+    /// The highest `lsn` given to [`Wal::truncate_below`]: records below it are covered
+    /// elsewhere (by a checkpoint), so a close may start a fresh segment at the next LSN.
+    covered_below: std::sync::atomic::AtomicU64,
 }
 
 /// Counters and positions of a log.
@@ -79,6 +82,7 @@ impl Wal {
         let shared = Arc::new(WalShared {
             commit: GroupCommit::new(sink, report.next_lsn, options.commit_window),
             options,
+            covered_below: std::sync::atomic::AtomicU64::new(0),
         });
         let flusher = shared
             .options
@@ -174,6 +178,9 @@ impl Wal {
     /// covers everything before `lsn` calls). The segment being written is never removed.
     /// Returns how many segments were removed.
     pub fn truncate_below(&self, lsn: Lsn) -> Result<usize> {
+        self.shared
+            .covered_below
+            .fetch_max(lsn, std::sync::atomic::Ordering::AcqRel);
         let sink = self.shared.commit.sink();
         let mut position = sink.position();
         let firsts: Vec<Lsn> = position.segments.keys().copied().collect();
@@ -212,8 +219,22 @@ impl Wal {
     /// [`Wal::close`] through a shared reference: refuses new appends, makes every appended
     /// record durable, stops the flusher and closes the segment files. Later calls return
     /// [`Error::Closed`] (or, for reads, find nothing to read); closing twice does nothing.
+    ///
+    /// When [`Wal::truncate_below`] was told that every record is covered, the log is left
+    /// as one fresh, small segment named after the next LSN, so the next open reads almost
+    /// nothing (a full 64 MiB segment of covered records took ~70 ms to read and check).
     pub fn shut_down(&self) -> Result<()> {
-        let result = self.shared.commit.close();
+        let mut result = self.shared.commit.close();
+        if result.is_ok() {
+            let (next_lsn, _, _) = self.shared.commit.positions();
+            let covered_below = self
+                .shared
+                .covered_below
+                .load(std::sync::atomic::Ordering::Acquire);
+            if next_lsn <= covered_below {
+                result = self.shared.commit.sink().restart_at(next_lsn);
+            }
+        }
         if let Some(flusher) = self.flusher.lock().take() {
             *flusher
                 .stop

@@ -75,6 +75,12 @@ impl SimDirectory {
         self.inner.lock().power.cut_at(index);
     }
 
+    /// Operations so far, over every file and directory operation since the device was
+    /// made: `cut_power_at(operations() + n)` cuts the power `n` operations from now.
+    pub fn operations(&self) -> u64 {
+        self.inner.lock().power.operations()
+    }
+
     /// True once an operation was refused for lack of power.
     pub fn power_was_cut(&self) -> bool {
         self.inner.lock().power.was_cut()

@@ -91,6 +91,11 @@ impl PowerLine {
         failure
     }
 
+    /// Operations served or refused so far.
+    pub(crate) fn operations(&self) -> u64 {
+        self.op_index.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn cut_at(&self, index: u64) {
         self.cut_at.store(index, Ordering::SeqCst);
     }
