@@ -27,6 +27,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the benchmark workloads of docs/workloads.md on folio alone and print a table.
     Bench(BenchArgs),
+    /// W5's writer (run by `folio bench --workload W5`): commits durably into DB with
+    /// checkpoints off until its log holds `LOG_BYTES`, prints `ready N`, waits to be killed.
+    #[command(name = "w5-fill", hide = true)]
+    W5Fill {
+        db: PathBuf,
+        #[arg(long)]
+        log_bytes: u64,
+    },
     /// Sizes, counters and column families of a database.
     Stats {
         db: PathBuf,
@@ -164,6 +172,8 @@ pub enum BenchWorkload {
     W3,
     #[value(name = "W4")]
     W4,
+    #[value(name = "W5")]
+    W5,
     #[value(name = "W6")]
     W6,
     #[value(name = "W7")]

@@ -97,6 +97,8 @@ impl Sizing<'_> {
                 threads: vec![self.threads(&[2], &[8]).into_iter().max().unwrap_or(8)],
                 mode: SyncMode::Sync,
             }),
+            // Recovery is timed by `recovery_bench`, not as a throughput plan.
+            BenchWorkload::W5 => {}
             BenchWorkload::W7 => plans.push(Plan {
                 workload: Workload::W7 {
                     n: self.pick(10_000, 1_000_000, 3_000_000) as u64,
@@ -163,6 +165,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
         temporary.path()
     };
     let plans = plans(args);
+    if plans.is_empty() && args.workload.contains(&BenchWorkload::W5) {
+        return crate::recovery_bench::run(args.size, dir);
+    }
     let runs: u64 = plans.iter().map(|p| p.threads.len() as u64).sum();
     let bar = ProgressBar::new(runs);
     bar.set_style(
@@ -191,6 +196,10 @@ pub fn run(args: &BenchArgs) -> CliResult {
         println!(
             "\nsyncs/commit counts log syncs and checkpoint syncs; write amp = bytes written / (keys + values); peak RSS of the whole process during the run."
         );
+    }
+    if args.workload.contains(&BenchWorkload::W5) {
+        println!();
+        crate::recovery_bench::run(args.size, dir)?;
     }
     Ok(())
 }

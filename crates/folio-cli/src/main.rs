@@ -7,6 +7,7 @@ mod bench;
 mod commands;
 mod dump;
 mod failure;
+mod recovery_bench;
 mod render;
 
 use std::process::ExitCode;
