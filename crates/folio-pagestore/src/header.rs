@@ -18,13 +18,21 @@
 //!  52  roots_len       u32      bytes of `roots`, <= ROOTS_MAX_BYTES
 //!  56  free_extents    u64      extents stored in the freelist chain
 //!  64  free_pages      u64      pages those extents cover
-//!  72  reserved        [u8; 56] zero
+//!  72  retired         u32      1: a retired slot (see below), else 0
+//!  76  reserved        [u8; 52] zero
 //! 128  roots           [u8; roots_len] opaque to the page store (the layer above's roots)
 //! ...  zero
 //! HEADER_SLOT_BYTES - 8  checksum u64  xxh3_64 of every byte before it
 //! ```
 //! A slot is written only when the other slot holds the last durable state, and only after
 //! everything it refers to is synced; a torn slot fails its checksum and the other wins.
+//!
+//! Once a new slot is durable, the other one is **retired** (overwritten with magic, format,
+//! page size, the new slot's sequence, `retired = 1` and a checksum) and synced, before any
+//! page the old state reached is handed out again. So a slot that decodes as a state always
+//! names pages that hold what it says: if the newest slot rots, open fails with a typed
+//! error instead of falling back to an older state whose pages were reused since (page
+//! checksums, seeded by page id, cannot tell a reused page from the old one).
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -50,7 +58,8 @@ const FREELIST_PAGES_OFFSET: usize = FREELIST_HEAD_OFFSET + 8;
 const ROOTS_LEN_OFFSET: usize = FREELIST_PAGES_OFFSET + 4;
 const FREE_EXTENTS_OFFSET: usize = ROOTS_LEN_OFFSET + 4;
 const FREE_PAGES_OFFSET: usize = FREE_EXTENTS_OFFSET + 8;
-const RESERVED_OFFSET: usize = FREE_PAGES_OFFSET + 8;
+const RETIRED_OFFSET: usize = FREE_PAGES_OFFSET + 8;
+const RESERVED_OFFSET: usize = RETIRED_OFFSET + 4;
 const ROOTS_OFFSET: usize = 128;
 const CHECKSUM_OFFSET: usize = HEADER_SLOT_BYTES - 8;
 
@@ -120,6 +129,20 @@ impl HeaderSlot {
         Ok(out)
     }
 
+    /// A retired slot: the state it held was superseded by checkpoint `superseded_by`, and
+    /// its pages may be reused from now on.
+    pub fn encode_retired(page_size: u32, superseded_by: u64) -> Vec<u8> {
+        let mut out = vec![0u8; HEADER_SLOT_BYTES];
+        out[MAGIC_OFFSET..FORMAT_OFFSET].copy_from_slice(&MAGIC);
+        put_u32(&mut out, FORMAT_OFFSET, FORMAT_VERSION);
+        put_u32(&mut out, PAGE_SIZE_OFFSET, page_size);
+        put_u64(&mut out, SEQUENCE_OFFSET, superseded_by);
+        put_u32(&mut out, RETIRED_OFFSET, 1);
+        let checksum = xxh3_64(&out[..CHECKSUM_OFFSET]);
+        put_u64(&mut out, CHECKSUM_OFFSET, checksum);
+        out
+    }
+
     /// Decodes one slot, verifying magic, format version, checksum and field ranges.
     pub fn decode(bytes: &[u8]) -> Result<Self, SlotError> {
         if bytes.len() != HEADER_SLOT_BYTES {
@@ -140,6 +163,11 @@ impl HeaderSlot {
             return Err(SlotError::Corrupt(format!(
                 "checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
             )));
+        }
+        match get_u32(bytes, RETIRED_OFFSET) {
+            0 => {}
+            1 => return Err(SlotError::Retired(get_u64(bytes, SEQUENCE_OFFSET))),
+            other => return Err(SlotError::Corrupt(format!("retired flag {other}"))),
         }
         let page_size = get_u32(bytes, PAGE_SIZE_OFFSET);
         if crate::options::check_page_size(page_size as usize).is_err() {
@@ -174,6 +202,8 @@ pub enum SlotError {
     NewerFormat(u32),
     /// Failed verification.
     Corrupt(String),
+    /// Retired when the checkpoint with this sequence superseded it: it names no state.
+    Retired(u64),
 }
 
 /// Picks the newest valid slot from the two decoded candidates.
@@ -202,6 +232,10 @@ fn describe(error: &SlotError) -> String {
         SlotError::NoMagic => "no magic bytes".into(),
         SlotError::NewerFormat(v) => format!("format version {v}"),
         SlotError::Corrupt(reason) => reason.clone(),
+        SlotError::Retired(by) => format!(
+            "retired when checkpoint {by} superseded it (its pages may have been reused, so \
+             the database cannot fall back to it)"
+        ),
     }
 }
 

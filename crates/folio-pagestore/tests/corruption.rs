@@ -106,19 +106,28 @@ fn zeroed_sectors_and_torn_pages_are_detected() {
 }
 
 #[test]
-fn a_damaged_newest_slot_falls_back_to_the_older_one() {
-    let (disk, states) = prepared_disk(3);
-    // Version 2 is sequence 3, in slot 1.
+fn a_damaged_newest_slot_is_a_typed_error_not_a_fallback() {
+    let (disk, _) = prepared_disk(3);
+    // Version 2 is sequence 3, in slot 1; slot 0 was retired when it was written.
     let newest = HEADER_SLOT_BYTES as u64;
     for byte in (0..HEADER_SLOT_BYTES as u64).step_by(61) {
         let copy = fresh_copy(&disk, byte);
         copy.flip_bit(newest + byte, (byte % 8) as u8);
-        let store = PageStore::open(Arc::new(copy.clone()), small_options()).unwrap();
-        assert_eq!(store.durable_version(), 1, "flip at slot byte {byte}");
-        drop(store);
-        assert_eq!(open_and_read(&copy, &states).unwrap(), 0);
+        match PageStore::open(Arc::new(copy), small_options()) {
+            Err(Error::CorruptHeader { reason }) => {
+                assert!(
+                    reason.contains("retired"),
+                    "flip at slot byte {byte}: {reason}"
+                );
+            }
+            Err(Error::NotAFolioFile) if byte < 8 => {}
+            other => panic!(
+                "flip at slot byte {byte}: {:?}",
+                other.map(|s| s.durable_version())
+            ),
+        }
     }
-    // Damage to the older slot does not matter.
+    // Damage to the retired slot does not matter.
     let copy = fresh_copy(&disk, 0);
     copy.flip_bit(100, 1);
     assert_eq!(
@@ -127,6 +136,83 @@ fn a_damaged_newest_slot_falls_back_to_the_older_one() {
             .durable_version(),
         2
     );
+}
+
+/// Version 3 frees the pages only version 2 reached, version 4 reuses them, and the power
+/// is cut at operation `cut` of checkpoint 4; then a header slot rots (each in turn).
+/// Falling back to version 2's slot would read version 4's pages as version 2's: opening
+/// must fail with a typed error, or read exactly the state it names. Returns whether the
+/// power was cut (false once checkpoint 4 completes).
+fn rot_after_reuse(cut: u64) -> bool {
+    let disk = SimStorage::new(cut);
+    let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
+    let mut writer = store.writer();
+    let mut states = BTreeMap::new();
+    let mut live = BTreeMap::new();
+    let mut version_2_pages = Vec::new();
+    for version in 1..=2u64 {
+        for i in 0..6 {
+            let id = writer.allocate().unwrap();
+            writer.write(id, tagged_page(&store, id, version * 10 + i));
+            live.insert(id, version * 10 + i);
+            if version == 2 {
+                version_2_pages.push(id);
+            }
+        }
+        writer.commit(version);
+        store
+            .checkpoint(version, &encode_roots(version, &live))
+            .unwrap();
+        states.insert(version, live.clone());
+    }
+    for id in &version_2_pages {
+        writer.free(*id);
+        live.remove(id);
+    }
+    writer.commit(3);
+    store.checkpoint(3, &encode_roots(3, &live)).unwrap();
+    states.insert(3, live.clone());
+    drop(writer);
+    let mut writer = store.writer();
+    for i in 0..6 {
+        let id = writer.allocate().unwrap();
+        writer.write(id, tagged_page(&store, id, 40 + i));
+        live.insert(id, 40 + i);
+    }
+    assert!(
+        live.keys()
+            .filter(|id| version_2_pages.contains(id))
+            .count()
+            > 0,
+        "version 4 reuses version 2's pages"
+    );
+    writer.commit(4);
+    states.insert(4, live.clone());
+    disk.cut_power_at(disk.counts().total() + cut);
+    let _ = store.checkpoint(4, &encode_roots(4, &live));
+    let was_cut = disk.power_was_cut();
+    drop((writer, store));
+    let crashed = disk.crash(CrashPolicy::DropUnsynced);
+    // Rot each slot in turn: one of them is the newest.
+    for slot in 0..2u64 {
+        let copy = fresh_copy(&crashed, slot);
+        copy.flip_bit(slot * HEADER_SLOT_BYTES as u64 + 100, 3);
+        match open_and_read(&copy, &states) {
+            Ok(failures) => assert_eq!(failures, 0, "cut {cut}, slot {slot}: a page failed"),
+            Err(Error::CorruptHeader { .. }) => {}
+            Err(other) => panic!("cut {cut}, slot {slot}: {other}"),
+        }
+    }
+    was_cut
+}
+
+#[test]
+fn header_rot_after_page_reuse_never_returns_other_data() {
+    let mut cut = 0;
+    while rot_after_reuse(cut) {
+        cut += 1;
+    }
+    assert!(cut > 3, "checkpoint 4 spans several operations");
 }
 
 #[test]
