@@ -175,6 +175,7 @@ impl PageStore {
         )?;
 
         let storage = self.storage()?;
+        self.retire_older_slot(&*storage)?;
         let flush = write_pages(&*storage, layout, &mut pages, WriteStrategy::Coalesced)?;
         self.sync_or_poison()?;
 
@@ -192,15 +193,6 @@ impl PageStore {
         let encoded = slot.encode()?;
         storage.write_all_at(&encoded, slot_offset(slot.sequence))?;
         self.sync_or_poison()?;
-        // Retire the older slot before any page only it reaches is handed out again (the
-        // caller's `finish_checkpoint` does that), so no slot ever names reused pages. The
-        // new state is durable already: a failure here poisons rather than aborts.
-        let retired = HeaderSlot::encode_retired(slot.page_size, slot.sequence);
-        if let Err(error) = storage.write_all_at(&retired, slot_offset(durable.sequence)) {
-            self.poison();
-            return Err(error.into());
-        }
-        self.sync_or_poison()?;
 
         let stats = CheckpointStats {
             version: prepared.version,
@@ -208,9 +200,9 @@ impl PageStore {
             garbage_pages_dropped: prepared.garbage.len() as u64,
             freelist_pages: prepared.freelist_pages.len() as u64,
             runs: flush.runs,
-            write_calls: flush.write_calls + 2,
-            syncs: 3,
-            bytes_written: flush.bytes + 2 * encoded.len() as u64,
+            write_calls: flush.write_calls + 1,
+            syncs: 2,
+            bytes_written: flush.bytes + encoded.len() as u64,
             file_bytes,
         };
         Ok((stats, slot, file_bytes))

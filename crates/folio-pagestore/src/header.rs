@@ -27,12 +27,16 @@
 //! A slot is written only when the other slot holds the last durable state, and only after
 //! everything it refers to is synced; a torn slot fails its checksum and the other wins.
 //!
-//! Once a new slot is durable, the other one is **retired** (overwritten with magic, format,
-//! page size, the new slot's sequence, `retired = 1` and a checksum) and synced, before any
-//! page the old state reached is handed out again. So a slot that decodes as a state always
-//! names pages that hold what it says: if the newest slot rots, open fails with a typed
-//! error instead of falling back to an older state whose pages were reused since (page
-//! checksums, seeded by page id, cannot tell a reused page from the old one).
+//! **A slot that decodes as a state always names pages that hold it**, so if the newest slot
+//! rots, open either falls back to an intact older state or fails with a typed error; it
+//! never reads pages reused since as the older state's (page checksums, seeded by page id,
+//! cannot tell them apart). Two rules keep it: pages the older slot's state reaches (freed
+//! by the commits a checkpoint covers, and its free-list pages) are reused only after the
+//! *next* checkpoint has written over that slot (`FileAllocator::finish_checkpoint`); and
+//! a store opened with both slots valid, whose free set may hold pages the older state
+//! reaches, **retires** the older slot (magic, format, page size, the durable sequence,
+//! `retired = 1`, checksum; synced) before it first writes pages into the file. A session
+//! that only reads writes nothing.
 
 use xxhash_rust::xxh3::xxh3_64;
 

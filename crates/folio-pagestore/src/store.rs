@@ -25,6 +25,11 @@ pub struct PageStore {
 
 #[derive(Debug)]
 struct StoreInner {
+    /// Set at open when the slot older than the durable one still decodes as a state: the
+    /// free set read at open includes pages that state reaches, so the first write of pages
+    /// into the file retires it first ([`PageStore::retire_older_slot`]). A session that
+    /// never writes leaves the file untouched.
+    older_slot_live: AtomicBool,
     /// `None` once closed. Reads from storage hold the read lock for their I/O, so
     /// [`PageStore::close`] returns only when no read still uses the file.
     storage: RwLock<Option<Arc<dyn Storage>>>,
@@ -109,6 +114,7 @@ impl PageStore {
             allocator,
             slot,
             layout.data_offset,
+            false,
         ))
     }
 
@@ -133,6 +139,7 @@ impl PageStore {
             slot.high_water,
             |id| read_uncached(&*storage, layout, id),
         )?;
+        let older_slot_live = older_slot_decodes(&*storage, &slot)?;
         let allocator = FileAllocator::recovered(
             free,
             slot.high_water,
@@ -141,7 +148,13 @@ impl PageStore {
             options.page_size,
         );
         Ok(Self::assemble(
-            storage, layout, options, allocator, slot, len,
+            storage,
+            layout,
+            options,
+            allocator,
+            slot,
+            len,
+            older_slot_live,
         ))
     }
 
@@ -161,10 +174,12 @@ impl PageStore {
         allocator: FileAllocator,
         slot: HeaderSlot,
         file_bytes: u64,
+        older_slot_live: bool,
     ) -> Self {
         let cache = PageCache::new(options.cache_bytes_max, options.cache_shards);
         Self {
             inner: Arc::new(StoreInner {
+                older_slot_live: AtomicBool::new(older_slot_live),
                 storage: RwLock::new(Some(storage)),
                 closed: AtomicBool::new(false),
                 layout,
@@ -256,6 +271,25 @@ impl PageStore {
         Ok(self.inner.cache.insert_clean(id, page))
     }
 
+    /// Retires the header slot older than the durable one if open found it still naming a
+    /// state, before the first write of pages into the file: pages free in the durable
+    /// state may be pages the older one reaches. Write and sync; a failed write leaves it to
+    /// the next attempt, a failed sync poisons.
+    pub(crate) fn retire_older_slot(&self, storage: &dyn Storage) -> Result<()> {
+        if !self.inner.older_slot_live.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let durable = self.durable_header().lock().clone();
+        let retired = HeaderSlot::encode_retired(durable.page_size, durable.sequence);
+        storage.write_all_at(&retired, slot_offset(durable.sequence + 1))?;
+        storage.sync_data().map_err(|error| {
+            self.poison();
+            Error::from(error)
+        })?;
+        self.inner.older_slot_live.store(false, Ordering::Release);
+        Ok(())
+    }
+
     /// Writes pages a transaction spills ([`PageWriter::spill`]) to their places, growing
     /// the file when they lie past its end. Any cached copy of those ids is dropped first
     /// (a page id is only reused once no reader can reach its old contents, but a clean copy
@@ -276,6 +310,7 @@ impl PageStore {
             // `allocate` never shrinks, so racing a checkpoint's growth is harmless.
             storage.allocate(self.options().grown_len(current, needed))?;
         }
+        self.retire_older_slot(&*storage)?;
         for (id, _) in pages.iter() {
             self.discard(*id);
         }
@@ -471,6 +506,13 @@ pub(crate) fn read_uncached(storage: &dyn Storage, layout: Layout, id: PageId) -
 }
 
 /// Reads both header slots and picks the newest valid one.
+/// Whether the slot older than `newest` decodes as a state.
+fn older_slot_decodes(storage: &dyn Storage, newest: &HeaderSlot) -> Result<bool> {
+    let mut bytes = vec![0u8; HEADER_SLOT_BYTES];
+    storage.read_exact_at(&mut bytes, slot_offset(newest.sequence + 1))?;
+    Ok(HeaderSlot::decode(&bytes).is_ok())
+}
+
 fn read_header(storage: &dyn Storage, len: u64) -> Result<HeaderSlot> {
     let header_bytes = 2 * HEADER_SLOT_BYTES as u64;
     if len < header_bytes {

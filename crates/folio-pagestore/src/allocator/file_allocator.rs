@@ -63,6 +63,11 @@ struct DurableState {
     freelist_pages: Vec<PageId>,
     /// Settlements drained from the queue but newer than the last checkpoint's version.
     backlog: Vec<Settlement>,
+    /// The version of the last finished checkpoint.
+    last_version: u64,
+    /// The free-list pages of the checkpoint before the last: the older header slot still
+    /// names them, so they are reused only once the next checkpoint replaces that slot.
+    held_freelist: Vec<PageId>,
 }
 
 /// The allocation state a checkpoint will persist, computed without changing anything; the
@@ -122,6 +127,8 @@ impl FileAllocator {
                 high_water,
                 freelist_pages,
                 backlog: Vec::new(),
+                last_version: version,
+                held_freelist: Vec::new(),
             }),
             horizon: AtomicU64::new(u64::MAX),
             page_size,
@@ -318,10 +325,18 @@ impl FileAllocator {
                         .extend(settlement.freed);
                 }
             }
-            retired.durable_version = retired.durable_version.max(prepared.version);
+            // Reuse waits one checkpoint more than durability needs: the older header slot
+            // names the state before this one, so pages that state reached (freed by the
+            // commits this checkpoint covers, and its free-list pages) stay untouched until
+            // the next checkpoint writes over that slot. A slot that decodes as a state thus
+            // always names intact pages, so a rotten newest slot can never lead to reused
+            // pages read as the older state's.
+            retired.durable_version = retired.durable_version.max(durable.last_version);
+            durable.last_version = prepared.version;
             durable.free = prepared.free;
             durable.high_water = prepared.high_water;
-            std::mem::replace(&mut durable.freelist_pages, prepared.freelist_pages)
+            let previous = std::mem::replace(&mut durable.freelist_pages, prepared.freelist_pages);
+            std::mem::replace(&mut durable.held_freelist, previous)
         };
         self.return_pages(&old_freelist);
         self.release_retired();
