@@ -9,17 +9,108 @@ mod summary;
 
 use std::path::Path;
 
+use folio_bench::recovery::{
+    RecoveryRow, fill_and_wait, measure, recovery_table, reopen_and_report,
+};
 use folio_bench::{FolioEngine, Opener, Row, SyncMode, Workload, run_workload};
 
 /// Page cache given to every system.
 pub const CACHE_BYTES: usize = 64 << 20;
 
 fn main() {
+    // W5's writer: `folio-peers --w5-writer SYSTEM DIR DATA_BYTES` (started by `run_w5`).
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("--w5-writer") {
+        if let Err(error) = w5_writer(&raw[2..]) {
+            eprintln!("folio-peers: W5 writer: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    // W5's reopen: `folio-peers --w5-reopen SYSTEM DIR`.
+    if raw.get(1).map(String::as_str) == Some("--w5-reopen") {
+        let result = match &raw[2..] {
+            [system, dir] => opener(system)
+                .ok_or_else(|| format!("{system} was not compiled in").into())
+                .and_then(|open| reopen_and_report(&*open, Path::new(dir))),
+            _ => Err("usage: --w5-reopen SYSTEM DIR".into()),
+        };
+        if let Err(error) = result {
+            eprintln!("folio-peers: W5 reopen: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = args::parse();
     if let Err(error) = run(&args) {
         eprintln!("folio-peers: {error}");
         std::process::exit(1);
     }
+}
+
+fn w5_writer(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let [system, dir, data_bytes] = args else {
+        return Err("usage: --w5-writer SYSTEM DIR DATA_BYTES".into());
+    };
+    let data_bytes: u64 = data_bytes.parse()?;
+    let open = holding_opener(system, data_bytes)
+        .ok_or_else(|| format!("{system} was not compiled in"))?;
+    let engine = open(Path::new(dir))?;
+    fill_and_wait(&*engine, data_bytes)
+}
+
+/// The opener for W5's writer (see `peers::holding_opener`).
+fn holding_opener(system: &str, data_bytes: u64) -> Option<Box<Opener>> {
+    if system == "folio" {
+        return Some(Box::new(move |path: &Path| {
+            FolioEngine::open_holding_log(path, CACHE_BYTES, data_bytes)
+        }));
+    }
+    peers::holding_opener(system, data_bytes)
+}
+
+/// W5 for every system: returns its table (empty when W5 was not asked for).
+fn run_w5(
+    args: &args::Args,
+    scratch: &Path,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    if !args.only.iter().any(|w| w == "W5") {
+        return Ok(String::new());
+    }
+    let data_bytes: u64 = if args.smoke {
+        4 << 20
+    } else if args.full {
+        1 << 30
+    } else {
+        64 << 20
+    };
+    let exe = std::env::current_exe()?;
+    let mut rows: Vec<RecoveryRow> = Vec::new();
+    for system in &args.systems {
+        if opener(system).is_none() {
+            return Err(format!("{system} was not compiled in (enable its feature)").into());
+        }
+        eprintln!("W5 {system}: filling {} MiB, then SIGKILL", data_bytes >> 20);
+        let dir = scratch.join(format!("w5-{system}"));
+        let mut writer = std::process::Command::new(&exe);
+        writer
+            .arg("--w5-writer")
+            .arg(system)
+            .arg(&dir)
+            .arg(data_bytes.to_string());
+        let reopen = || {
+            let mut command = std::process::Command::new(&exe);
+            command.arg("--w5-reopen").arg(system).arg(&dir);
+            command
+        };
+        rows.push(measure(system, writer, reopen, &dir)?);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(format!(
+        "### W5: recovery after SIGKILL with {} MiB of acknowledged data in the log\n\n{}",
+        data_bytes >> 20,
+        recovery_table(&rows)
+    ))
 }
 
 fn opener(system: &str) -> Option<Box<Opener>> {
@@ -39,6 +130,7 @@ fn run(args: &args::Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         }
     }
     let scratch = tempfile::tempdir_in(&args.scratch)?;
+    let w5 = run_w5(args, scratch.path())?;
     let plan = args::plan(args);
     let total = plan.len() * args.systems.len() * args.runs;
     let mut done = 0;
@@ -76,9 +168,14 @@ fn run(args: &args::Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
             "raw": raw,
         }))?,
     )?;
-    std::fs::write(args.out.join("bench.md"), format!("{machine}\n\n{table}"))?;
-    plots::draw(&medians, &args.out)?;
-    println!("{machine}\n\n{table}");
+    std::fs::write(
+        args.out.join("bench.md"),
+        format!("{machine}\n\n{table}\n{w5}"),
+    )?;
+    if !medians.is_empty() {
+        plots::draw(&medians, &args.out)?;
+    }
+    println!("{machine}\n\n{table}\n{w5}");
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }

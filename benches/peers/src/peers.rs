@@ -16,16 +16,41 @@ use folio_bench::Opener;
 pub fn opener(system: &str) -> Option<Box<Opener>> {
     match system {
         #[cfg(feature = "rocksdb")]
-        "rocksdb" => Some(Box::new(|p: &Path| rocks::Rocks::open(p))),
+        "rocksdb" => Some(Box::new(|p: &Path| rocks::Rocks::open(p, None))),
         #[cfg(feature = "fjall")]
-        "fjall" => Some(Box::new(|p: &Path| fjall_peer::Fjall::open(p))),
+        "fjall" => Some(Box::new(|p: &Path| fjall_peer::Fjall::open(p, None))),
         #[cfg(feature = "redb")]
         "redb" => Some(Box::new(|p: &Path| redb_peer::Redb::open(p))),
         #[cfg(feature = "lmdb")]
         "lmdb" => Some(Box::new(|p: &Path| lmdb::Lmdb::open(p))),
         #[cfg(feature = "sqlite")]
-        "sqlite" => Some(Box::new(|p: &Path| sqlite::Sqlite::open(p))),
+        "sqlite" => Some(Box::new(|p: &Path| sqlite::Sqlite::open(p, None))),
         _ => None,
+    }
+}
+
+/// The opener of `system` for W5's writer: its log holds every commit until several times
+/// `data_bytes` were written (no memtable flush, no checkpoint). Systems without a log
+/// (redb, LMDB) open as usual.
+#[cfg_attr(
+    not(any(feature = "rocksdb", feature = "fjall", feature = "sqlite")),
+    allow(unused_variables)
+)]
+pub fn holding_opener(system: &str, data_bytes: u64) -> Option<Box<Opener>> {
+    match system {
+        #[cfg(feature = "rocksdb")]
+        "rocksdb" => Some(Box::new(move |p: &Path| {
+            rocks::Rocks::open(p, Some(data_bytes))
+        })),
+        #[cfg(feature = "fjall")]
+        "fjall" => Some(Box::new(move |p: &Path| {
+            fjall_peer::Fjall::open(p, Some(data_bytes))
+        })),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Some(Box::new(move |p: &Path| {
+            sqlite::Sqlite::open(p, Some(data_bytes))
+        })),
+        other => opener(other),
     }
 }
 
@@ -46,7 +71,9 @@ mod rocks {
     }
 
     impl Rocks {
-        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+        /// `hold`: W5's writer; memtables and the WAL hold several times that many bytes
+        /// before a flush.
+        pub fn open(path: &Path, hold: Option<u64>) -> BenchResult<Box<dyn Engine>> {
             let mut options = Options::default();
             options.create_if_missing(true);
             options.create_missing_column_families(true);
@@ -54,7 +81,16 @@ mod rocks {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
             options.set_block_based_table_factory(&table);
-            let db = DBWithThreadMode::open(&options, path)?;
+            if let Some(bytes) = hold {
+                let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+                options.set_write_buffer_size(bytes.saturating_mul(4));
+                options.set_db_write_buffer_size(bytes.saturating_mul(8));
+                options.set_max_total_wal_size(bytes.saturating_mul(8) as u64);
+            }
+            // Column families of an earlier run (W5 reopens).
+            let existing = DBWithThreadMode::<MultiThreaded>::list_cf(&options, path)
+                .unwrap_or_default();
+            let db = DBWithThreadMode::open_cf(&options, path, existing)?;
             Ok(Box::new(Self { db, options }))
         }
 
@@ -70,6 +106,9 @@ mod rocks {
             "rocksdb"
         }
         fn create_keyspace(&self, name: &str) -> BenchResult<()> {
+            if self.db.cf_handle(name).is_some() {
+                return Ok(());
+            }
             Ok(self.db.create_cf(name, &self.options)?)
         }
         fn write(
@@ -149,16 +188,23 @@ mod fjall_peer {
     pub struct Fjall {
         db: Database,
         keyspaces: RwLock<HashMap<String, Keyspace>>,
+        /// W5's writer: memtable size that holds its data unflushed.
+        memtable_bytes: Option<u64>,
     }
 
     impl Fjall {
-        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
-            let db = Database::builder(path)
-                .cache_size(crate::CACHE_BYTES as u64)
-                .open()?;
+        /// `hold`: W5's writer; the journal and the memtable hold several times that many
+        /// bytes before a flush.
+        pub fn open(path: &Path, hold: Option<u64>) -> BenchResult<Box<dyn Engine>> {
+            let mut builder = Database::builder(path).cache_size(crate::CACHE_BYTES as u64);
+            if let Some(bytes) = hold {
+                builder = builder.max_journaling_size(bytes.saturating_mul(8).max(64 << 20));
+            }
+            let db = builder.open()?;
             Ok(Box::new(Self {
                 db,
                 keyspaces: RwLock::new(HashMap::new()),
+                memtable_bytes: hold.map(|bytes| bytes.saturating_mul(4)),
             }))
         }
 
@@ -177,7 +223,14 @@ mod fjall_peer {
             "fjall"
         }
         fn create_keyspace(&self, name: &str) -> BenchResult<()> {
-            let keyspace = self.db.keyspace(name, KeyspaceCreateOptions::default)?;
+            let memtable_bytes = self.memtable_bytes;
+            let keyspace = self.db.keyspace(name, || {
+                let options = KeyspaceCreateOptions::default();
+                match memtable_bytes {
+                    Some(bytes) => options.max_memtable_size(bytes),
+                    None => options,
+                }
+            })?;
             self.keyspaces
                 .write()
                 .expect("lock")
@@ -481,10 +534,14 @@ mod sqlite {
     }
 
     impl Sqlite {
-        pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+        /// `hold`: W5's writer; no automatic checkpoint moves the WAL into the database.
+        pub fn open(path: &Path, hold: Option<u64>) -> BenchResult<Box<dyn Engine>> {
             std::fs::create_dir_all(path)?;
             let conn = Connection::open(path.join("db.sqlite"))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
+            if hold.is_some() {
+                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            }
             conn.pragma_update(None, "cache_size", -((crate::CACHE_BYTES / 1024) as i64))?;
             Ok(Box::new(Self {
                 conn: Mutex::new((conn, None)),
@@ -503,7 +560,7 @@ mod sqlite {
         fn create_keyspace(&self, name: &str) -> BenchResult<()> {
             let guard = self.conn.lock().expect("lock");
             guard.0.execute_batch(&format!(
-                "CREATE TABLE {} (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID",
+                "CREATE TABLE IF NOT EXISTS {} (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID",
                 quoted(name)
             ))?;
             Ok(())

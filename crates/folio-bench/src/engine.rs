@@ -30,7 +30,7 @@ pub trait Engine: Send + Sync {
     /// The engine's name in reports.
     fn name(&self) -> &'static str;
 
-    /// Creates keyspace `name`.
+    /// Creates keyspace `name`, or opens it when it exists (after a reopen).
     fn create_keyspace(&self, name: &str) -> BenchResult<()>;
 
     /// Commits `entries` (puts) into `keyspace` atomically, durable when `mode` says so.

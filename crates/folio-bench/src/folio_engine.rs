@@ -21,6 +21,24 @@ impl FolioEngine {
         Ok(Box::new(Self { db }))
     }
 
+    /// Opens folio for W5's writer: no checkpoint (by time, log size or dirty bytes)
+    /// before several times `data_bytes` were logged, so every commit stays in the log.
+    pub fn open_holding_log(
+        dir: &Path,
+        cache_bytes: usize,
+        data_bytes: u64,
+    ) -> BenchResult<Box<dyn Engine>> {
+        let hold = data_bytes.saturating_mul(8);
+        let hold_usize = usize::try_from(hold).unwrap_or(usize::MAX);
+        let db = Database::builder()
+            .cache_bytes(cache_bytes.max(hold_usize))
+            .checkpoint_interval(None)
+            .checkpoint_log_bytes(hold)
+            .checkpoint_dirty_bytes(hold_usize)
+            .open(dir)?;
+        Ok(Box::new(Self { db }))
+    }
+
     /// The database.
     pub fn database(&self) -> &Database {
         &self.db
@@ -40,7 +58,7 @@ impl Engine for FolioEngine {
     }
 
     fn create_keyspace(&self, name: &str) -> BenchResult<()> {
-        Ok(self.db.create_cf(name)?)
+        Ok(self.db.create_cf_if_missing(name)?)
     }
 
     fn write(

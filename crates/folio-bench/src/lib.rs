@@ -25,6 +25,7 @@
 mod engine;
 mod folio_engine;
 mod measure;
+pub mod recovery;
 mod report;
 mod workloads;
 mod zipf;

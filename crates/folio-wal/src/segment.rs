@@ -141,6 +141,18 @@ pub(crate) struct WritePosition {
     pub(crate) synced_writes: u64,
 }
 
+impl WritePosition {
+    /// Makes the new, empty segment `first` (of `capacity` bytes) the one appended to.
+    fn switch_to(&mut self, first: Lsn, storage: Arc<dyn Storage>, capacity: u64) {
+        self.segments.insert(first, storage);
+        self.current = first;
+        self.offset = SEGMENT_HEADER_BYTES;
+        self.capacity = capacity;
+        self.writes = 0;
+        self.synced_writes = 0;
+    }
+}
+
 /// The real sink: writes batches into segment files, rolling to a new segment when a batch
 /// does not fit.
 #[derive(Debug)]
@@ -193,12 +205,7 @@ impl SegmentSink {
         }
         if position.current != next {
             let storage = create_segment(&*self.directory, next, FIRST_SEGMENT_BYTES)?;
-            position.segments.insert(next, storage);
-            position.current = next;
-            position.offset = SEGMENT_HEADER_BYTES;
-            position.capacity = FIRST_SEGMENT_BYTES;
-            position.writes = 0;
-            position.synced_writes = 0;
+            position.switch_to(next, storage, FIRST_SEGMENT_BYTES);
         }
         let older: Vec<Lsn> = position
             .segments
@@ -274,12 +281,7 @@ impl SegmentSink {
                 };
             }
         };
-        position.segments.insert(first, storage);
-        position.current = first;
-        position.offset = SEGMENT_HEADER_BYTES;
-        position.capacity = capacity;
-        position.writes = 0;
-        position.synced_writes = 0;
+        position.switch_to(first, storage, capacity);
         Ok(())
     }
 }
