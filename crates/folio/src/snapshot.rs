@@ -214,12 +214,19 @@ impl Publisher {
         self.current.load_full()
     }
 
-    /// Publishes the changes of commit `lsn`: visible once every earlier LSN is published.
+    /// Publishes the changes of commit `lsn` and returns once they are visible, which is
+    /// once every earlier LSN is published too (those commits are in flight: they appended
+    /// their records and publish next). So a reader that begins after a commit returns sees
+    /// it, whatever other threads commit meanwhile.
     pub(crate) fn publish(&self, lsn: Lsn, edits: Vec<Edit>) {
         let mut state = self.state.lock();
         state.waiting.insert(lsn, edits);
         let current = self.current.load_full();
         if !state.waiting.contains_key(&(current.version + 1)) {
+            // An earlier commit publishes this one with its own.
+            while self.current.load_full().version < lsn {
+                self.advanced.wait(&mut state);
+            }
             return;
         }
         let mut snapshot = (*current).clone();
