@@ -49,6 +49,8 @@ struct StoreInner {
     /// reader can reach them and their cached versions (dirty ones included: superseded
     /// before any checkpoint wrote them) are dropped. Bounds dirty memory by the live pages.
     superseded: Mutex<std::collections::BTreeMap<u64, Vec<PageId>>>,
+    /// Pages freed by commits since the store was opened (a monotonic count).
+    freed_pages: std::sync::atomic::AtomicU64,
     /// Bytes of pages open transactions hold privately (see [`PageWriter`]).
     private_bytes: std::sync::atomic::AtomicIsize,
     /// Spare page buffers for copies and new pages.
@@ -195,6 +197,7 @@ impl PageStore {
                 }),
                 poisoned: AtomicBool::new(false),
                 superseded: Mutex::new(std::collections::BTreeMap::new()),
+                freed_pages: std::sync::atomic::AtomicU64::new(0),
                 private_bytes: std::sync::atomic::AtomicIsize::new(0),
                 pool: crate::pool::PagePool::new(layout.page_size),
             }),
@@ -396,12 +399,24 @@ impl PageStore {
     pub(crate) fn supersede(&self, version: u64, freed: &[PageId]) {
         if !freed.is_empty() {
             self.inner
+                .freed_pages
+                .fetch_add(freed.len() as u64, Ordering::Relaxed);
+            self.inner
                 .superseded
                 .lock()
                 .entry(version)
                 .or_default()
                 .extend_from_slice(freed);
         }
+    }
+
+    /// Pages freed by commits since the store was opened. Freed pages are reused only after
+    /// checkpoints, so a caller that checkpoints when dirty bytes grow should also count
+    /// these: copy-on-write commits free pages fast while dirty bytes stay low (a page
+    /// superseded before a checkpoint is never written), and until a checkpoint every
+    /// allocation takes a new page and the file grows.
+    pub fn freed_pages(&self) -> u64 {
+        self.inner.freed_pages.load(Ordering::Relaxed)
     }
 
     /// Drops the cached versions of pages freed by versions `<= horizon`.

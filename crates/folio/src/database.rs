@@ -128,6 +128,8 @@ pub(crate) struct DbInner {
 pub(crate) struct LastCheckpoint {
     pub(crate) version: Lsn,
     log_bytes: u64,
+    /// `PageStore::freed_pages` when it started.
+    freed_pages: u64,
 }
 
 /// Counters and sizes of a database.
@@ -258,6 +260,7 @@ impl Database {
             checkpoint_lock: Mutex::new(LastCheckpoint {
                 version: checkpoint,
                 log_bytes: 0,
+                freed_pages: 0,
             }),
             commit_queues: CommitQueues::default(),
             compaction: Mutex::new(()),
@@ -599,8 +602,12 @@ impl DbInner {
         }
         let dirty = self.store.dirty_bytes();
         let log = self.wal.stats().commit.bytes.saturating_sub(last.log_bytes);
+        // Pages freed since the last checkpoint count like dirty ones: they are reused only
+        // after checkpoints, so until one every copy-on-write takes new file space.
+        let freed = (self.store.freed_pages() - last.freed_pages) as usize * self.store.page_size();
         interval_passed
             || dirty >= options.checkpoint_dirty_bytes
+            || freed >= options.checkpoint_dirty_bytes
             || log >= options.checkpoint_log_bytes
     }
 
@@ -617,6 +624,7 @@ impl DbInner {
         let snapshot = Arc::clone(reading.snapshot());
         let version = snapshot.version;
         let log_bytes = self.wal.stats().commit.bytes;
+        let freed_pages = self.store.freed_pages();
         // Every record up to `version` must be durable in the log first: otherwise a crash
         // could lose some, and later commits would reuse their LSNs below the checkpoint.
         if version > 0 {
@@ -659,7 +667,11 @@ impl DbInner {
         // made reusable become so now, not at the next commit.
         self.publisher.refresh_horizon();
         self.wal.truncate_below(version + 1)?;
-        *last = LastCheckpoint { version, log_bytes };
+        *last = LastCheckpoint {
+            version,
+            log_bytes,
+            freed_pages,
+        };
         Ok((version, released))
     }
 }
