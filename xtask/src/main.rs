@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Some("loom") => loom(args.iter().any(|a| a == "--quick")),
         Some("crash") => crash(args.iter().any(|a| a == "--full")),
         Some("bench") => bench::run(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -32,6 +33,9 @@ fn main() -> ExitCode {
                  ci              fmt check, clippy -D warnings, tests, quick loom models\n  \
                  loom [--quick]  loom models (LOOM_MAX_PREEMPTIONS=3, or 2 with --quick)\n  \
                  crash [--full]  crash sweeps with 40 seeds (200 with --full) and 1,000 process kills\n  \
+                 soak [--minutes N | --seconds N]\n  \
+                                 everything at once on a real directory, checked against a model\n  \
+                                 (default 10 minutes; samples, plot: target/soak)\n  \
                  bench [--quick|--full|--smoke] [--only W1,W4] [--systems folio,rocksdb,fjall,redb,lmdb,sqlite]\n  \
                        [--threads 1,2,4,8] [--runs N] [--update-docs] [--docs-only]\n  \
                                  folio against its peers (benches/peers), medians of 3 runs\n  \
@@ -64,6 +68,7 @@ fn ci() -> Result<(), String> {
     // The README's test command, exactly.
     run(cargo(&["test", "--workspace"]))?;
     loom(true)?;
+    soak(&["--seconds".to_owned(), "20".to_owned()])?;
     // The peer-benchmark harness on folio alone, tiny sizes: it must not rot.
     bench::run(&["--smoke".to_owned()])?;
     // Packaging must not rot: every publishable crate, in dependency order.
@@ -94,6 +99,39 @@ fn run_without_warnings(mut command: Command) -> Result<(), String> {
         return Err(format!("{command:?} printed warnings"));
     }
     Ok(())
+}
+
+/// `soak [--minutes N | --seconds N]`: the soak binary of the tests crate, in release.
+fn soak(args: &[String]) -> Result<(), String> {
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{name} takes a number"))
+            })
+            .transpose()
+    };
+    let seconds = match (value("--minutes")?, value("--seconds")?) {
+        (_, Some(seconds)) => seconds,
+        (Some(minutes), None) => minutes * 60,
+        (None, None) => 600,
+    };
+    run(cargo(&[
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "folio-tests",
+        "--bin",
+        "soak",
+        "--",
+        "--seconds",
+        &seconds.to_string(),
+        "--out",
+        "target/soak",
+    ]))
 }
 
 fn loom(quick: bool) -> Result<(), String> {

@@ -162,9 +162,7 @@ pub fn plan(args: &Args) -> Plan {
                 SyncMode::Sync,
             )),
             other => {
-                eprintln!(
-                    "folio-peers: unknown workload {other} (W1, W2, W3, W4, W5, W6, W7)"
-                );
+                eprintln!("folio-peers: unknown workload {other} (W1, W2, W3, W4, W5, W6, W7)");
                 std::process::exit(2);
             }
         }

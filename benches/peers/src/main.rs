@@ -90,7 +90,10 @@ fn run_w5(
         if opener(system).is_none() {
             return Err(format!("{system} was not compiled in (enable its feature)").into());
         }
-        eprintln!("W5 {system}: filling {} MiB, then SIGKILL", data_bytes >> 20);
+        eprintln!(
+            "W5 {system}: filling {} MiB, then SIGKILL",
+            data_bytes >> 20
+        );
         let dir = scratch.join(format!("w5-{system}"));
         let mut writer = std::process::Command::new(&exe);
         writer

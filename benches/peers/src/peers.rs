@@ -88,8 +88,8 @@ mod rocks {
                 options.set_max_total_wal_size(bytes.saturating_mul(8) as u64);
             }
             // Column families of an earlier run (W5 reopens).
-            let existing = DBWithThreadMode::<MultiThreaded>::list_cf(&options, path)
-                .unwrap_or_default();
+            let existing =
+                DBWithThreadMode::<MultiThreaded>::list_cf(&options, path).unwrap_or_default();
             let db = DBWithThreadMode::open_cf(&options, path, existing)?;
             Ok(Box::new(Self { db, options }))
         }
