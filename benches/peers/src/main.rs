@@ -109,6 +109,7 @@ fn run_w5(
         rows.push(measure(system, writer, reopen, &dir)?);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    plots::draw_recovery(&rows, &args.out)?;
     Ok(format!(
         "### W5: recovery after SIGKILL with {} MiB of acknowledged data in the log\n\n{}",
         data_bytes >> 20,

@@ -193,3 +193,84 @@ where
     area.present()?;
     Ok(())
 }
+
+/// W5: bars of the reopen time after SIGKILL and after a clean close, per system
+/// (`w5-recovery.svg`, and a PNG when a font is installed). Nothing when W5 did not run.
+pub fn draw_recovery(rows: &[folio_bench::recovery::RecoveryRow], out: &Path) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let png = register_font();
+    let title = format!(
+        "W5: reopen until the first read, ms ({} MiB acknowledged)",
+        rows[0].data_bytes >> 20
+    );
+    recovery_bars(
+        SVGBackend::new(&out.join("w5-recovery.svg"), (800, 480)).into_drawing_area(),
+        &title,
+        rows,
+    )?;
+    if png {
+        let file = out.join("w5-recovery.png");
+        recovery_bars(
+            BitMapBackend::new(&file, (800, 480)).into_drawing_area(),
+            &title,
+            rows,
+        )?;
+    }
+    Ok(())
+}
+
+fn recovery_bars<B: DrawingBackend>(
+    area: DrawingArea<B, plotters::coord::Shift>,
+    title: &str,
+    rows: &[folio_bench::recovery::RecoveryRow],
+) -> Result<()>
+where
+    B::ErrorType: 'static,
+{
+    area.fill(&WHITE)?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let max = rows
+        .iter()
+        .map(|r| ms(r.recovery).max(ms(r.clean_open)))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let cases = ["after SIGKILL", "after a clean close"];
+    let width = rows.len() as f64 + 1.0;
+    let mut chart = ChartBuilder::on(&area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..cases.len() as f64 * width, 0.0..max)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .x_desc("left: after SIGKILL (replays the log)   right: after a clean close")
+        .y_desc("ms")
+        .draw()?;
+    for (index, row) in rows.iter().enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        let bars: Vec<Rectangle<(f64, f64)>> = [ms(row.recovery), ms(row.clean_open)]
+            .into_iter()
+            .enumerate()
+            .map(|(case, value)| {
+                let x = case as f64 * width + index as f64 + 0.5;
+                Rectangle::new([(x, 0.0), (x + 0.9, value)], color.filled())
+            })
+            .collect();
+        chart
+            .draw_series(bars)?
+            .label(row.system.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
+    area.present()?;
+    Ok(())
+}
