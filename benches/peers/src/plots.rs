@@ -125,13 +125,7 @@ where
                 .map(|p| Circle::new(p, 4, color.filled())),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()?;
-    area.present()?;
-    Ok(())
+    finish(&mut chart, &area)
 }
 
 fn bars<B: DrawingBackend>(
@@ -185,13 +179,7 @@ where
             .label(system.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()?;
-    area.present()?;
-    Ok(())
+    finish(&mut chart, &area)
 }
 
 /// W5: bars of the reopen time after SIGKILL and after a clean close, per system
@@ -266,6 +254,17 @@ where
             .label(row.system.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
+    finish(&mut chart, &area)
+}
+
+/// Draws the legend box, then writes the file.
+fn finish<'a, B: DrawingBackend + 'a, C: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, B, C>,
+    area: &DrawingArea<B, plotters::coord::Shift>,
+) -> Result<()>
+where
+    B::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
         .border_style(BLACK)
