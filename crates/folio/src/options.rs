@@ -20,7 +20,8 @@ pub struct DatabaseOptions {
     /// returns after its log record is synced, sharing the sync with concurrent commits).
     pub default_durability: Durability,
     /// The background checkpointer starts a checkpoint once this many bytes of pages are
-    /// dirty (written by commits, not yet in the data file), or were freed since the last
+    /// dirty (written by commits, not yet in the data file); also once the dirty bound's
+    /// worth ([`DatabaseOptions::dirty_bytes_bound`]) of pages were freed since the last
     /// checkpoint (freed pages are reused only after checkpoints). Default: 64 MiB.
     pub checkpoint_dirty_bytes: usize,
     /// ... or once this many bytes of log were written since the last checkpoint (bounding
