@@ -1,4 +1,4 @@
-//! Space: a steady overwrite workload keeps the data file bounded (DESIGN.md invariant 8);
+//! Space: a steady overwrite workload keeps the data file bounded (docs/durability.md);
 //! compaction after deleting most data shrinks the file, online, and survives a power cut at
 //! any of its operations.
 

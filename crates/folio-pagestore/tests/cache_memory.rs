@@ -1,5 +1,5 @@
 //! The cache's reported byte count matches what the process really allocates for it
-//! (DESIGN.md invariant 9), measured with a counting global allocator.
+//! (the memory bound of docs/tuning.md), measured with a counting global allocator.
 //!
 //! Keep this the only test in this binary: tests of one binary run on parallel threads, and
 //! another test's allocations would land in the count.

@@ -1,4 +1,4 @@
-//! Dirty memory stays bounded (DESIGN.md invariant 9): past `dirty_bytes_max`, a commit
+//! Dirty memory stays bounded (docs/tuning.md, `dirty_bytes_max`): past `dirty_bytes_max`, a commit
 //! checkpoints before it returns, whatever the background checkpointer is doing.
 
 use std::sync::Arc;
