@@ -18,12 +18,7 @@ const SKIPPED_DIRS: &[&str] = &[
 /// brief's documents by name (the repository's own docs live in `docs/`, lowercase), and
 /// absolute paths of the machine folio was first written on. Relative paths that climb
 /// out of the repository are caught by `climbing_paths` whatever they name.
-const FORBIDDEN: &[&str] = &[
-    "DESIGN.md",
-    "BENCHMARKS.md",
-    "STYLE.md",
-    "/work/",
-];
+const FORBIDDEN: &[&str] = &["DESIGN.md", "BENCHMARKS.md", "STYLE.md", "/work/"];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -125,7 +125,7 @@ impl PageStore {
     /// over `options.page_size`.
     pub fn open(storage: Arc<dyn Storage>, mut options: PageStoreOptions) -> Result<Self> {
         let len = storage.len()?;
-        let slot = read_header(&*storage, len)?;
+        let (slot, older_slot_live) = read_header(&*storage, len)?;
         options.page_size = slot.page_size as usize;
         options.validate()?;
         let layout = Layout::new(options.page_size);
@@ -141,7 +141,6 @@ impl PageStore {
             slot.high_water,
             |id| read_uncached(&*storage, layout, id),
         )?;
-        let older_slot_live = older_slot_decodes(&*storage, &slot)?;
         let allocator = FileAllocator::recovered(
             free,
             slot.high_water,
@@ -520,15 +519,9 @@ pub(crate) fn read_uncached(storage: &dyn Storage, layout: Layout, id: PageId) -
     Page::from_stored(bytes, id)
 }
 
-/// Reads both header slots and picks the newest valid one.
-/// Whether the slot older than `newest` decodes as a state.
-fn older_slot_decodes(storage: &dyn Storage, newest: &HeaderSlot) -> Result<bool> {
-    let mut bytes = vec![0u8; HEADER_SLOT_BYTES];
-    storage.read_exact_at(&mut bytes, slot_offset(newest.sequence + 1))?;
-    Ok(HeaderSlot::decode(&bytes).is_ok())
-}
-
-fn read_header(storage: &dyn Storage, len: u64) -> Result<HeaderSlot> {
+/// Reads both header slots: the newest valid one, and whether the other one also decodes
+/// as a state.
+fn read_header(storage: &dyn Storage, len: u64) -> Result<(HeaderSlot, bool)> {
     let header_bytes = 2 * HEADER_SLOT_BYTES as u64;
     if len < header_bytes {
         let mut magic = [0u8; MAGIC.len()];
@@ -547,5 +540,7 @@ fn read_header(storage: &dyn Storage, len: u64) -> Result<HeaderSlot> {
     let mut bytes = vec![0u8; 2 * HEADER_SLOT_BYTES];
     storage.read_exact_at(&mut bytes, 0)?;
     let (first, second) = bytes.split_at(HEADER_SLOT_BYTES);
-    select_slot(HeaderSlot::decode(first), HeaderSlot::decode(second))
+    let (first, second) = (HeaderSlot::decode(first), HeaderSlot::decode(second));
+    let both = first.is_ok() && second.is_ok();
+    Ok((select_slot(first, second)?, both))
 }

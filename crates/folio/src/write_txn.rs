@@ -281,15 +281,8 @@ impl WriteTransaction {
         let record = std::mem::take(&mut self.record).finish();
         // Appended while the writers are locked: each column family's commits reach the log
         // in the order they were applied.
-        let lsn = match self.db.inner.append_logged(record) {
-            Ok(lsn) => lsn,
-            Err(error) => {
-                for (_, tree) in &mut self.trees {
-                    tree.rollback();
-                }
-                return Err(error);
-            }
-        };
+        let appended = self.db.inner.append_logged(record);
+        let lsn = self.rollback_unless_appended(appended)?;
         self.publish(lsn);
         if durability == Durability::Immediate {
             self.db.inner.wal.wait_durable(lsn)?;
@@ -299,6 +292,16 @@ impl WriteTransaction {
         // `begin_write` checks the bound again and reports the failure.
         let _ = self.db.relieve_pressure();
         Ok(lsn)
+    }
+
+    /// The LSN of a record appended for this commit; when the append failed, the changes
+    /// are rolled back (nothing durable names them) and the error returned.
+    fn rollback_unless_appended(&mut self, appended: Result<Lsn>) -> Result<Lsn> {
+        appended.inspect_err(|_| {
+            for (_, tree) in &mut self.trees {
+                tree.rollback();
+            }
+        })
     }
 
     /// Commits the trees at `lsn`, releases their writers and publishes the new roots.
@@ -324,15 +327,8 @@ impl WriteTransaction {
         for (_, tree) in &self.trees {
             marker.unlogged(tree.slot().id);
         }
-        let lsn = match self.db.inner.append_unlogged(marker.finish()) {
-            Ok(lsn) => lsn,
-            Err(error) => {
-                for (_, tree) in &mut self.trees {
-                    tree.rollback();
-                }
-                return Err(error);
-            }
-        };
+        let appended = self.db.inner.append_unlogged(marker.finish());
+        let lsn = self.rollback_unless_appended(appended)?;
         self.publish(lsn);
         self.db.inner.settle_unlogged()?;
         Ok(lsn)
