@@ -28,13 +28,17 @@ pub enum Command {
     /// Run the benchmark workloads of docs/workloads.md on folio alone and print a table.
     Bench(BenchArgs),
     /// W5's writer (run by `folio bench --workload W5`): commits durably into DB with
-    /// checkpoints off until its log holds `LOG_BYTES`, prints `ready N`, waits to be killed.
+    /// checkpoints off until `DATA_BYTES` of keys and values are acknowledged, prints
+    /// `ready N`, waits to be killed.
     #[command(name = "w5-fill", hide = true)]
     W5Fill {
         db: PathBuf,
         #[arg(long)]
-        log_bytes: u64,
+        data_bytes: u64,
     },
+    /// W5's reopen (run by `folio bench --workload W5`): opens DB, reads, prints the time.
+    #[command(name = "w5-reopen", hide = true)]
+    W5Reopen { db: PathBuf },
     /// Sizes, counters and column families of a database.
     Stats {
         db: PathBuf,

@@ -10,7 +10,7 @@ use crate::args::{BenchArgs, BenchDurability, BenchSize, BenchWorkload};
 use crate::failure::{CliResult, Failure};
 
 /// Page cache per database in the benchmarks (the peers get the same in `cargo xtask bench`).
-const CACHE_BYTES: usize = 64 << 20;
+pub(crate) const CACHE_BYTES: usize = 64 << 20;
 
 /// One run: a workload with its sizes, thread counts and durability.
 struct Plan {

@@ -15,7 +15,8 @@ use crate::render::{argument, show};
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Bench(args) => crate::bench::run(&args),
-        Command::W5Fill { db, log_bytes } => crate::recovery_bench::fill(&db, log_bytes),
+        Command::W5Fill { db, data_bytes } => crate::recovery_bench::fill(&db, data_bytes),
+        Command::W5Reopen { db } => crate::recovery_bench::reopen(&db),
         Command::Stats { db, json } => stats(&db, json),
         Command::Check { db, json } => check(&db, json),
         Command::Cf { action } => cf(action),

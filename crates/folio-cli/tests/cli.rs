@@ -362,3 +362,16 @@ fn bench_prints_a_table_and_json() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.trim_start().starts_with('[') && text.contains("\"ops_per_sec\""));
 }
+
+/// W5 kills a writer process and reopens: it fails unless every acknowledged put is back.
+#[test]
+fn bench_w5_kills_a_writer_and_finds_every_acknowledged_put() {
+    let dir = tempfile::tempdir().unwrap();
+    folio()
+        .args(["bench", "--size", "smoke", "--workload", "W5", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| folio | 4.0 |"))
+        .stdout(predicate::str::contains("a new database: create"));
+}
