@@ -111,6 +111,9 @@ pub(crate) struct DbInner {
     pub(crate) compaction: Mutex<()>,
     /// Serializes checkpoints; holds the version and log bytes of the last one.
     pub(crate) checkpoint_lock: Mutex<LastCheckpoint>,
+    /// `PageStore::freed_pages` when the last successful checkpoint started (read by
+    /// commits without the checkpoint lock; see `DbInner::freed_bytes`).
+    freed_at_checkpoint: std::sync::atomic::AtomicU64,
     /// What the open found.
     recovery: RecoveryReport,
     /// Merge concurrent [`Database::write`] batches, one queue per set of column families.
@@ -128,8 +131,6 @@ pub(crate) struct DbInner {
 pub(crate) struct LastCheckpoint {
     pub(crate) version: Lsn,
     log_bytes: u64,
-    /// `PageStore::freed_pages` when it started.
-    freed_pages: u64,
 }
 
 /// Counters and sizes of a database.
@@ -260,8 +261,8 @@ impl Database {
             checkpoint_lock: Mutex::new(LastCheckpoint {
                 version: checkpoint,
                 log_bytes: 0,
-                freed_pages: 0,
             }),
+            freed_at_checkpoint: std::sync::atomic::AtomicU64::new(0),
             commit_queues: CommitQueues::default(),
             compaction: Mutex::new(()),
             recovery,
@@ -525,7 +526,8 @@ impl Database {
     /// Back-pressure before a write transaction starts: past `dirty_bytes_max`, checkpoint
     /// first (an error then leaves nothing half done).
     pub(crate) fn relieve_pressure(&self) -> Result<()> {
-        if self.inner.store.dirty_bytes() > self.inner.options.dirty_bytes_bound() {
+        let bound = self.inner.options.dirty_bytes_bound();
+        if self.inner.store.dirty_bytes() > bound || self.inner.freed_bytes() > 2 * bound {
             self.checkpoint()?;
         }
         Ok(())
@@ -606,11 +608,24 @@ impl DbInner {
         // every copy-on-write takes new file space. Bounded by the dirty bound, not the
         // checkpoint trigger: checking at the trigger made small-commit workloads checkpoint
         // several times as often and cost 10-30 % at 4-128 threads.
-        let freed = (self.store.freed_pages() - last.freed_pages) as usize * self.store.page_size();
+        let freed = self.freed_bytes();
         interval_passed
             || dirty >= options.checkpoint_dirty_bytes
             || freed >= options.dirty_bytes_bound()
             || log >= options.checkpoint_log_bytes
+    }
+
+    /// Bytes of pages freed since the last checkpoint started. Freed pages are reused only
+    /// after checkpoints, so until one every copy-on-write takes new file space: the
+    /// background checkpointer runs at the dirty bound's worth, and a commit that finds
+    /// twice that (the checkpointer fell behind) checkpoints before it returns, so the file
+    /// stays bounded for a bounded data set, as memory does.
+    fn freed_bytes(&self) -> usize {
+        let since = self.store.freed_pages().saturating_sub(
+            self.freed_at_checkpoint
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        usize::try_from(since).unwrap_or(usize::MAX) * self.store.page_size()
     }
 
     /// A checkpoint; with `shrink`, the free pages at the end of the data file are given
@@ -669,11 +684,9 @@ impl DbInner {
         // made reusable become so now, not at the next commit.
         self.publisher.refresh_horizon();
         self.wal.truncate_below(version + 1)?;
-        *last = LastCheckpoint {
-            version,
-            log_bytes,
-            freed_pages,
-        };
+        *last = LastCheckpoint { version, log_bytes };
+        self.freed_at_checkpoint
+            .store(freed_pages, std::sync::atomic::Ordering::Relaxed);
         Ok((version, released))
     }
 }
