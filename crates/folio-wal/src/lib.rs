@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+mod durable_wait;
 mod error;
 mod group_commit;
 mod options;
@@ -46,6 +47,7 @@ mod stats;
 mod sync;
 mod wal;
 
+pub use durable_wait::DurableWait;
 pub use error::{Error, RecoveryError, Result};
 pub use group_commit::Durability;
 pub use options::WalOptions;

@@ -10,8 +10,8 @@ use crate::group_commit::GroupCommit;
 use crate::recovery::recover;
 use crate::segment::{SegmentSink, segment_name};
 use crate::{
-    CommitStats, Durability, Error, Lsn, RecoveryProgress, RecoveryReport, Result, WalOptions,
-    WalReader,
+    CommitStats, Durability, DurableWait, Error, Lsn, RecoveryProgress, RecoveryReport, Result,
+    WalOptions, WalReader,
 };
 
 /// A write-ahead log in a [`Directory`] of segment files.
@@ -27,12 +27,45 @@ pub struct Wal {
 }
 
 #[derive(Debug)]
-struct WalShared {
-    commit: GroupCommit<SegmentSink>,
+pub(crate) struct WalShared {
+    pub(crate) commit: GroupCommit<SegmentSink>,
     options: WalOptions,
     /// The highest `lsn` given to [`Wal::truncate_below`]: records below it are covered
     /// elsewhere (by a checkpoint), so a close may start a fresh segment at the next LSN.
     covered_below: std::sync::atomic::AtomicU64,
+    /// The syncer thread that leads sync rounds for async waits ([`DurableWait`]).
+    syncer: parking_lot::Mutex<Syncer>,
+    syncer_started: std::sync::atomic::AtomicBool,
+}
+
+/// The syncer thread, started by the first async wait that has to wait.
+#[derive(Debug, Default)]
+struct Syncer {
+    handle: Option<JoinHandle<()>>,
+    /// Set by the shutdown: no syncer starts after it.
+    shut: bool,
+}
+
+impl WalShared {
+    /// Starts the syncer thread unless it runs (or the log shut down).
+    pub(crate) fn ensure_syncer(shared: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if shared.syncer_started.load(Ordering::Acquire) {
+            return;
+        }
+        let mut syncer = shared.syncer.lock();
+        if syncer.shut || syncer.handle.is_some() {
+            return;
+        }
+        let serving = Arc::clone(shared);
+        syncer.handle = Some(
+            std::thread::Builder::new()
+                .name("folio-wal-syncer".into())
+                .spawn(move || serving.commit.serve_tasks())
+                .expect("spawning the syncer thread"),
+        );
+        shared.syncer_started.store(true, Ordering::Release);
+    }
 }
 
 /// Counters and positions of a log.
@@ -83,6 +116,8 @@ impl Wal {
             commit: GroupCommit::new(sink, report.next_lsn, options.commit_window),
             options,
             covered_below: std::sync::atomic::AtomicU64::new(0),
+            syncer: parking_lot::Mutex::new(Syncer::default()),
+            syncer_started: std::sync::atomic::AtomicBool::new(false),
         });
         let flusher = shared
             .options
@@ -121,6 +156,15 @@ impl Wal {
     /// Returns once `lsn` is durable (joining or leading a sync round).
     pub fn wait_durable(&self, lsn: Lsn) -> Result<()> {
         self.shared.commit.wait_durable(lsn)
+    }
+
+    /// A future that resolves once `lsn` is durable, without blocking a thread: polling
+    /// registers the task's waker; the log's syncer thread leads the sync round (shared with
+    /// every thread and task waiting meanwhile) and the round wakes the task. The async
+    /// counterpart of [`Wal::wait_durable`]: append with [`Durability::Eventual`], then await
+    /// this. Errors as `wait_durable` does (poisoned log, refused record, LSN not appended).
+    pub fn durable(&self, lsn: Lsn) -> DurableWait {
+        DurableWait::new(Arc::clone(&self.shared), lsn)
     }
 
     /// Makes every record appended so far durable; returns the last LSN covered.
@@ -234,6 +278,16 @@ impl Wal {
             if next_lsn <= covered_below {
                 result = self.shared.commit.sink().restart_at(next_lsn);
             }
+        }
+        // The close woke the syncer; with every record durable (or the log poisoned) no task
+        // is left waiting, so it returns.
+        let syncer = {
+            let mut syncer = self.shared.syncer.lock();
+            syncer.shut = true;
+            syncer.handle.take()
+        };
+        if let Some(syncer) = syncer {
+            let _ = syncer.join();
         }
         if let Some(flusher) = self.flusher.lock().take() {
             *flusher

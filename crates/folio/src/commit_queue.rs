@@ -15,11 +15,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use folio_wal::{Durability, Lsn};
+use folio_wal::Lsn;
 use parking_lot::{Condvar, Mutex};
 
 use crate::log_record::OP_HEADER_BYTES;
 use crate::write_batch::{BatchOp, WriteBatch};
+use crate::write_txn::Committed;
 use crate::{Database, Error, Result};
 
 /// Counters of the commit queue.
@@ -62,14 +63,9 @@ pub(crate) struct CommitQueue {
 const LEADER_ROUNDS_MAX: usize = 4;
 
 impl CommitQueue {
-    /// Commits `batch` (merged with concurrent ones); returns its LSN once applied and
-    /// published, after the log sync as well with `Durability::Immediate`.
-    pub(crate) fn submit(
-        &self,
-        db: &Database,
-        batch: WriteBatch,
-        durability: Durability,
-    ) -> Result<Lsn> {
+    /// Commits `batch` (merged with concurrent ones); returns its LSN once applied, written
+    /// to the log (not synced: the caller waits for durability) and published.
+    pub(crate) fn submit(&self, db: &Database, batch: WriteBatch) -> Result<Lsn> {
         let mut state = self.state.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
@@ -107,11 +103,7 @@ impl CommitQueue {
             }
         };
         drop(state);
-        let lsn = result?;
-        if durability == Durability::Immediate && lsn > 0 {
-            db.inner.wal.wait_durable(lsn)?;
-        }
-        Ok(lsn)
+        result
     }
 }
 
@@ -245,7 +237,9 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
             .map(|(ticket, _)| *ticket)
             .collect::<Vec<_>>()
     };
-    let mut txn = match db.begin_write(&names) {
+    // No back-pressure checkpoint inside the group: each submitter relieves it itself (an
+    // async one without blocking its thread).
+    let mut txn = match db.begin_write_unrelieved(&names) {
         Ok(txn) => txn,
         Err(error) => {
             results.extend(fail_all(tickets(), error));
@@ -264,7 +258,11 @@ fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Resul
             BatchOp::Delete { cf, key } => txn.delete(&batch.cfs[cf], key).map(|_| ()),
         })
     });
-    let outcome = applied.and_then(|()| txn.commit_with(Durability::Eventual));
+    let outcome = applied.and_then(|()| match txn.commit_published()? {
+        Committed::Logged(lsn) => Ok(lsn),
+        // A group is logged in full unless it is past `large_transaction_bytes`.
+        Committed::Unlogged(lsn) => db.inner.settle_unlogged().map(|()| lsn),
+    });
     match outcome {
         Ok(lsn) => results.extend(runnable.iter().map(|(ticket, _)| (*ticket, Ok(lsn)))),
         Err(error) => results.extend(fail_all(tickets(), error)),

@@ -437,6 +437,14 @@ impl Database {
     }
 
     fn begin_write_waiting<C: CfName>(&self, cfs: &[C], wait: Wait) -> Result<WriteTransaction> {
+        let slots = self.writer_slots(cfs)?;
+        self.check_writable()?;
+        self.relieve_pressure()?;
+        WriteTransaction::new(self.clone(), slots, wait)
+    }
+
+    /// The live slots of `cfs`, without repeats, in the global lock order.
+    fn writer_slots<C: CfName>(&self, cfs: &[C]) -> Result<Vec<Arc<CfSlot>>> {
         let mut slots: Vec<Arc<CfSlot>> = Vec::with_capacity(cfs.len());
         {
             let live = self.inner.cfs.read();
@@ -448,9 +456,15 @@ impl Database {
             }
         }
         slots.sort_by_key(|slot| slot.id);
+        Ok(slots)
+    }
+
+    /// [`Database::begin_write`] without the back-pressure checkpoint (a commit-queue group:
+    /// each submitter relieves the pressure itself).
+    pub(crate) fn begin_write_unrelieved<C: CfName>(&self, cfs: &[C]) -> Result<WriteTransaction> {
+        let slots = self.writer_slots(cfs)?;
         self.check_writable()?;
-        self.relieve_pressure()?;
-        WriteTransaction::new(self.clone(), slots, wait)
+        WriteTransaction::new(self.clone(), slots, Wait::Forever)
     }
 
     /// Commits `batch` atomically with the default durability; returns its LSN (0 for an
@@ -464,6 +478,20 @@ impl Database {
         if batch.is_empty() {
             return Ok(0);
         }
+        self.relieve_pressure()?;
+        let lsn = self.submit_batch(batch)?;
+        if durability == Durability::Immediate && lsn > 0 {
+            self.inner.wal.wait_durable(lsn)?;
+        }
+        // As after a transaction's commit: the batch has committed, so only the next write
+        // reports a failed checkpoint.
+        let _ = self.relieve_pressure();
+        Ok(lsn)
+    }
+
+    /// Hands a non-empty batch to its commit queue; returns its LSN once written to the log
+    /// and published (not yet synced).
+    pub(crate) fn submit_batch(&self, batch: WriteBatch) -> Result<Lsn> {
         self.check_writable()?;
         for name in batch.cf_names() {
             // The group's leader may be this thread: it would wait for itself.
@@ -474,7 +502,7 @@ impl Database {
             }
         }
         let queue = self.inner.commit_queues.queue_for(&batch.cf_names());
-        queue.submit(self, batch, durability)
+        queue.submit(self, batch)
     }
 
     /// Makes every commit so far durable (syncs the log); returns the last LSN synced. Use it
@@ -526,11 +554,17 @@ impl Database {
     /// Back-pressure before a write transaction starts: past `dirty_bytes_max`, checkpoint
     /// first (an error then leaves nothing half done).
     pub(crate) fn relieve_pressure(&self) -> Result<()> {
-        let bound = self.inner.options.dirty_bytes_bound();
-        if self.inner.store.dirty_bytes() > bound || self.inner.freed_bytes() > 2 * bound {
+        if self.under_pressure() {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// True past the bounds that make writers checkpoint: dirty pages over the dirty bound,
+    /// or twice its worth of pages freed since the last checkpoint.
+    pub(crate) fn under_pressure(&self) -> bool {
+        let bound = self.inner.options.dirty_bytes_bound();
+        self.inner.store.dirty_bytes() > bound || self.inner.freed_bytes() > 2 * bound
     }
 
     /// What recovery found and did when this database was opened.
@@ -568,6 +602,15 @@ impl DbInner {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// The background checkpointer's control, while it runs.
+    #[cfg(feature = "async")]
+    pub(crate) fn checkpointer_control(&self) -> Option<Arc<crate::checkpointer::Control>> {
+        self.checkpointer
+            .lock()
+            .as_ref()
+            .map(crate::checkpointer::CheckpointerHandle::control)
     }
 
     /// Closes the database (see [`Database::close`]); the first call does the work, later

@@ -52,6 +52,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "async")]
+mod async_commit;
 mod backup;
 mod builder;
 mod bulk_load;

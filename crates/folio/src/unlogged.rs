@@ -59,19 +59,37 @@ impl DbInner {
     /// Checkpoints until the pending unlogged commit (if any) is durable in the data file.
     /// Its commit must be published (or about to be: this waits for it).
     pub(crate) fn settle_unlogged(&self) -> Result<()> {
-        let pending = self.unlogged.pending.load(Ordering::Acquire);
-        if pending == 0 {
+        let Some(pending) = self.pending_unlogged() else {
             return Ok(());
-        }
-        self.publisher.wait_published(pending);
-        if self.checkpoint_lock.lock().version < pending {
+        };
+        if !self.unlogged_checkpointed(pending) {
             self.checkpoint()?;
         }
+        self.unlogged_settled(pending);
+        Ok(())
+    }
+
+    /// The pending unlogged commit, once published (this waits for that).
+    pub(crate) fn pending_unlogged(&self) -> Option<Lsn> {
+        let pending = self.unlogged.pending.load(Ordering::Acquire);
+        if pending == 0 {
+            return None;
+        }
+        self.publisher.wait_published(pending);
+        Some(pending)
+    }
+
+    /// True once a checkpoint covers the unlogged commit at `pending`.
+    pub(crate) fn unlogged_checkpointed(&self, pending: Lsn) -> bool {
+        self.checkpoint_lock.lock().version >= pending
+    }
+
+    /// Opens the gate after a checkpoint covered the unlogged commit at `pending`.
+    pub(crate) fn unlogged_settled(&self, pending: Lsn) {
         // A newer unlogged commit may have replaced it meanwhile: that one stays pending.
         let _ =
             self.unlogged
                 .pending
                 .compare_exchange(pending, 0, Ordering::AcqRel, Ordering::Acquire);
-        Ok(())
     }
 }

@@ -249,6 +249,12 @@ impl WriteTransaction {
         }
     }
 
+    /// The database this transaction writes to.
+    #[cfg(feature = "async")]
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Bytes of log this transaction will write.
     pub fn log_bytes(&self) -> usize {
         self.record.len()
@@ -268,15 +274,37 @@ impl WriteTransaction {
     /// durable with the next checkpoint that succeeds (as a commit whose log sync failed,
     /// they are not acknowledged).
     pub fn commit_with(mut self, durability: Durability) -> Result<Lsn> {
+        match self.commit_published()? {
+            Committed::Logged(lsn) => {
+                if durability == Durability::Immediate && lsn > 0 {
+                    self.db.inner.wal.wait_durable(lsn)?;
+                }
+                // Back-pressure: past the dirty bound, checkpoint before returning. The
+                // commit has happened, so a failed checkpoint must not turn it into an error;
+                // the next `begin_write` checks the bound again and reports the failure.
+                let _ = self.db.relieve_pressure();
+                Ok(lsn)
+            }
+            Committed::Unlogged(lsn) => {
+                self.db.inner.settle_unlogged()?;
+                Ok(lsn)
+            }
+        }
+    }
+
+    /// The commit up to what waits for disks: applies, logs (written, not yet synced) and
+    /// publishes the changes. A logged commit is durable once its LSN is; an unlogged one
+    /// once `settle_unlogged` returns. No back-pressure checkpoint: the caller relieves it.
+    pub(crate) fn commit_published(&mut self) -> Result<Committed> {
         self.finished = true;
         if !self.changed {
             for (_, tree) in &mut self.trees {
                 tree.rollback();
             }
-            return Ok(0);
+            return Ok(Committed::Logged(0));
         }
         if self.unlogged {
-            return self.commit_unlogged();
+            return self.commit_unlogged().map(Committed::Unlogged);
         }
         let record = std::mem::take(&mut self.record).finish();
         // Appended while the writers are locked: each column family's commits reach the log
@@ -284,14 +312,7 @@ impl WriteTransaction {
         let appended = self.db.inner.append_logged(record);
         let lsn = self.rollback_unless_appended(appended)?;
         self.publish(lsn);
-        if durability == Durability::Immediate {
-            self.db.inner.wal.wait_durable(lsn)?;
-        }
-        // Back-pressure: past the dirty bound, checkpoint before returning. The commit has
-        // happened, so a failed checkpoint must not turn it into an error; the next
-        // `begin_write` checks the bound again and reports the failure.
-        let _ = self.db.relieve_pressure();
-        Ok(lsn)
+        Ok(Committed::Logged(lsn))
     }
 
     /// The LSN of a record appended for this commit; when the append failed, the changes
@@ -319,10 +340,10 @@ impl WriteTransaction {
         self.db.inner.publisher.publish(lsn, edits);
     }
 
-    /// The commit of an unlogged transaction: a marker naming its column families, then a
-    /// checkpoint that writes its pages (`unlogged.rs` says why nothing logged can come
-    /// between).
-    fn commit_unlogged(mut self) -> Result<Lsn> {
+    /// The commit of an unlogged transaction up to its checkpoint: a marker naming its
+    /// column families, published; the caller then settles it with a checkpoint that writes
+    /// its pages (`unlogged.rs` says why nothing logged can come between).
+    fn commit_unlogged(&mut self) -> Result<Lsn> {
         let mut marker = RecordBuilder::new();
         for (_, tree) in &self.trees {
             marker.unlogged(tree.slot().id);
@@ -330,9 +351,17 @@ impl WriteTransaction {
         let appended = self.db.inner.append_unlogged(marker.finish());
         let lsn = self.rollback_unless_appended(appended)?;
         self.publish(lsn);
-        self.db.inner.settle_unlogged()?;
         Ok(lsn)
     }
+}
+
+/// How a commit reached the log (see [`WriteTransaction::commit_published`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Committed {
+    /// Its record is written at this LSN (0: nothing changed); durable once the LSN is.
+    Logged(Lsn),
+    /// Its marker is at this LSN; durable once the pending unlogged commit is settled.
+    Unlogged(Lsn),
 }
 
 /// A point inside a [`WriteTransaction`] to roll back to.

@@ -43,7 +43,19 @@
 //!   was appended in, and `refusals[epoch]` says where that epoch was cut); `flush` and
 //!   `close` stop waiting for records that no longer exist. After [`REFUSALS_MAX`] refusals
 //!   in one open log the next one poisons, which bounds the refusal list.
+//!
+//! # Async waiters
+//! A task (a future, see `crate::DurableWait`) that waits for an LSN to become durable
+//! registers its `Waker` with its target in `tasks` and returns; it never drives a round, so no
+//! runtime thread is ever blocked on a write or a sync. One syncer thread per log
+//! ([`GroupCommit::serve_tasks`], started by the first task that has to wait) drives toward the
+//! highest LSN tasks wait for, as a durable appender would: it leads or joins rounds with the
+//! threads. `wake` wakes a task exactly as it wakes a parked thread: when its target is met,
+//! refused, or can never be met (poisoned). The syncer parks, under the lock, only when no
+//! task waits for an LSN beyond `durable_lsn`, and a task that registers while it is parked
+//! signals it under the same lock: no lost wake-up (loom models in `loom_tests.rs`).
 
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use crate::record::payload_hash;
@@ -154,7 +166,38 @@ struct CommitState {
     refusals: Vec<Refusal>,
     /// Parked drivers (bounded by the number of threads calling in).
     waiters: Vec<Waiter>,
+    /// Tasks waiting for durability (one entry per pending future).
+    tasks: Vec<TaskWaiter>,
+    /// Identifies the next task to register.
+    next_task: u64,
+    /// The syncer's signal while it is parked with nothing to do.
+    syncer: Option<Arc<Condvar>>,
     stats: CommitStats,
+}
+
+/// A task waiting for its target: woken through its `Waker`, never parked.
+#[derive(Debug)]
+struct TaskWaiter {
+    id: u64,
+    target: Target,
+    waker: Waker,
+}
+
+/// One async wait for an LSN to become durable: what its future keeps between polls.
+#[derive(Debug)]
+pub(crate) struct TaskWait {
+    lsn: Lsn,
+    /// Set at the first poll: the target and the id of the task's entry in `tasks`.
+    registered: Option<(Target, u64)>,
+}
+
+impl TaskWait {
+    pub(crate) fn new(lsn: Lsn) -> Self {
+        Self {
+            lsn,
+            registered: None,
+        }
+    }
 }
 
 /// A parked driver: its target and its own condition variable.
@@ -233,6 +276,9 @@ impl<S: BatchSink> GroupCommit<S> {
                 closed: false,
                 refusals: Vec::new(),
                 waiters: Vec::new(),
+                tasks: Vec::new(),
+                next_task: 0,
+                syncer: None,
                 stats: CommitStats::default(),
             }),
             sink,
@@ -295,10 +341,103 @@ impl<S: BatchSink> GroupCommit<S> {
         self.drive(state, target)
     }
 
+    /// Polls an async wait: ready once its LSN is durable (or can never be), else its waker
+    /// is registered (replacing the one of an earlier poll) and the syncer signalled.
+    pub(crate) fn poll_durable(&self, wait: &mut TaskWait, waker: &Waker) -> Poll<Result<()>> {
+        let mut state = self.state.lock();
+        let (mut target, id) = if let Some(registered) = wait.registered {
+            registered
+        } else {
+            if wait.lsn >= state.next_lsn {
+                return Poll::Ready(Err(Error::BeyondEnd {
+                    requested: wait.lsn,
+                    last: state.next_lsn - 1,
+                }));
+            }
+            let id = state.next_task;
+            state.next_task += 1;
+            (state.target(Goal::Durable, wait.lsn, true), id)
+        };
+        let outcome = match (&state.failure, state.revise(&mut target)) {
+            (Some(cause), _) => Some(Err(Error::Poisoned {
+                cause: cause.clone(),
+            })),
+            (None, Err(refused)) => Some(Err(refused)),
+            (None, Ok(())) => state.met(target).then_some(Ok(())),
+        };
+        wait.registered = Some((target, id));
+        if let Some(outcome) = outcome {
+            Self::forget(&mut state, id);
+            return Poll::Ready(outcome);
+        }
+        match state.tasks.iter_mut().find(|task| task.id == id) {
+            Some(task) => {
+                if !task.waker.will_wake(waker) {
+                    task.waker.clone_from(waker);
+                }
+                task.target = target;
+            }
+            None => state.tasks.push(TaskWaiter {
+                id,
+                target,
+                waker: waker.clone(),
+            }),
+        }
+        if let Some(syncer) = state.syncer.take() {
+            syncer.notify_one();
+        }
+        Poll::Pending
+    }
+
+    /// Removes an async wait's entry (its future was dropped before it was ready).
+    pub(crate) fn forget_task(&self, wait: &TaskWait) {
+        if let Some((_, id)) = wait.registered {
+            Self::forget(&mut self.state.lock(), id);
+        }
+    }
+
+    fn forget(state: &mut CommitState, id: u64) {
+        if let Some(at) = state.tasks.iter().position(|task| task.id == id) {
+            state.tasks.swap_remove(at);
+        }
+    }
+
+    /// The syncer's loop: drives toward the highest LSN a task waits for, parks while none
+    /// waits beyond `durable_lsn`; returns once the log is poisoned, or closed with no task
+    /// left waiting.
+    pub(crate) fn serve_tasks(&self) {
+        let mut state = self.state.lock();
+        loop {
+            if state.failure.is_some() {
+                return;
+            }
+            let wanted = state.tasks.iter().map(|task| task.target.lsn).max();
+            match wanted {
+                Some(lsn) if lsn > state.durable_lsn => {
+                    // Not the syncer's own record: a refusal revises the target instead of
+                    // failing it (the task itself learns of the refusal from `wake`).
+                    let target = state.target(Goal::Durable, lsn, false);
+                    let _ = self.drive(state, target);
+                    state = self.state.lock();
+                }
+                _ if state.closed => return,
+                _ => {
+                    let signal = Arc::new(Condvar::new());
+                    state.syncer = Some(Arc::clone(&signal));
+                    state = signal.wait(state);
+                    state.syncer = None;
+                }
+            }
+        }
+    }
+
     /// Refuses new appends, then makes everything appended durable (shutdown drains).
     pub(crate) fn close(&self) -> Result<()> {
         let mut state = self.state.lock();
         state.closed = true;
+        if let Some(syncer) = state.syncer.take() {
+            syncer.notify_one(); // it returns once no task waits
+        }
         let target = state.target(Goal::Durable, state.next_lsn - 1, false);
         self.drive(state, target).map(|_| ())
     }
@@ -472,6 +611,14 @@ impl<S: BatchSink> GroupCommit<S> {
         while at < state.waiters.len() {
             if settled(state, state.waiters[at].target) {
                 state.waiters.swap_remove(at).signal.notify_one();
+            } else {
+                at += 1;
+            }
+        }
+        let mut at = 0;
+        while at < state.tasks.len() {
+            if settled(state, state.tasks[at].target) {
+                state.tasks.swap_remove(at).waker.wake();
             } else {
                 at += 1;
             }

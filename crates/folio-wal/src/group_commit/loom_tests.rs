@@ -325,3 +325,91 @@ fn loom_refused_batch_fails_its_appenders_and_the_log_goes_on() {
         assert_eq!(next, written.len() as Lsn + 1);
     });
 }
+
+/// Waits for `lsn` as a task does: polled by loom's executor, never driving a round itself.
+/// Checks the wake came after the sync that covered `lsn`.
+fn await_durable(log: &GroupCommit<MockSink>, lsn: Lsn) -> Result<()> {
+    let mut wait = super::TaskWait::new(lsn);
+    let outcome = loom::future::block_on(std::future::poll_fn(|cx| {
+        log.poll_durable(&mut wait, cx.waker())
+    }));
+    if outcome.is_ok() {
+        assert!(
+            log.sink().synced_through() >= lsn,
+            "task woken before LSN {lsn} was durable"
+        );
+    }
+    log.forget_task(&wait);
+    outcome
+}
+
+/// The syncer thread of a log (`Wal` starts it on the first wait).
+fn spawn_syncer(log: &Arc<GroupCommit<MockSink>>) -> thread::JoinHandle<()> {
+    let log = Arc::clone(log);
+    thread::spawn(move || log.serve_tasks())
+}
+
+#[test]
+fn loom_task_is_woken_by_the_round_that_covers_it() {
+    loom::model(|| {
+        let log = engine(MockSink::default());
+        let syncer = spawn_syncer(&log);
+        let task = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let lsn = log.append(vec![1], Durability::Eventual).unwrap();
+                await_durable(&log, lsn).expect("no fault injected");
+            })
+        };
+        task.join().unwrap();
+        log.close().unwrap();
+        syncer.join().unwrap(); // returns once closed with no task waiting
+    });
+}
+
+#[test]
+fn loom_task_and_thread_share_rounds() {
+    loom::model(|| {
+        let log = engine(MockSink::default());
+        let syncer = spawn_syncer(&log);
+        let task = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let lsn = log.append(vec![1], Durability::Eventual).unwrap();
+                await_durable(&log, lsn).expect("no fault injected");
+            })
+        };
+        let committer = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || durable_append(&log, 2))
+        };
+        task.join().unwrap();
+        committer.join().unwrap();
+        log.close().unwrap();
+        syncer.join().unwrap();
+        assert_eq!(log.sink().written(), vec![1, 2]);
+    });
+}
+
+#[test]
+fn loom_failing_sync_reaches_task_waiters() {
+    loom::model(|| {
+        let log = engine(MockSink::failing_sync(0));
+        let syncer = spawn_syncer(&log);
+        let task = {
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let lsn = log.append(vec![1], Durability::Eventual).unwrap();
+                await_durable(&log, lsn)
+            })
+        };
+        let outcome = task.join().unwrap();
+        assert!(
+            matches!(outcome, Err(Error::Poisoned { .. })),
+            "the only sync failed, so the task cannot succeed: {outcome:?}"
+        );
+        assert!(log.close().is_err(), "the log stays poisoned");
+        syncer.join().unwrap();
+        assert_eq!(log.sink().synced_through(), 0);
+    });
+}

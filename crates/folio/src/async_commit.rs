@@ -1,0 +1,129 @@
+//! Async commits (cargo feature `async`): [`WriteTransaction::commit_async`] and
+//! [`Database::write_async`] return futures that resolve when the commit is durable, woken by
+//! the group-commit round that covers it ([`folio_wal::DurableWait`]) instead of a thread
+//! blocked in `fsync`. No runtime is named: the futures use only the `Waker` they are
+//! polled with, so they run on tokio, async-std, smol or a hand-written executor.
+//!
+//! What runs on the polling thread: applying the changes, the log *write* of the record
+//! (never a sync: the write token is never held across one) and publishing. What does not:
+//! the log sync (the log's syncer thread leads the round) and a back-pressure checkpoint (the
+//! background checkpointer runs it, asked at once; the future waits for it). Three rare
+//! cases still do blocking I/O on the polling thread, documented in `docs/durability.md`:
+//! a transaction past `large_transaction_bytes` (its commit *is* a checkpoint), a commit
+//! that finds such a transaction settling, and back-pressure with the background
+//! checkpointer disabled or failing (the checkpoint runs inline to report its error).
+
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use folio_wal::{Durability, Lsn};
+
+use crate::checkpointer::{Control, Outcome};
+use crate::write_txn::Committed;
+use crate::{Database, Error, Result, WriteBatch, WriteTransaction};
+
+impl WriteTransaction {
+    /// [`WriteTransaction::commit`] as a future: resolves once the commit is durable per the
+    /// database's default durability, without blocking a thread on the log sync.
+    pub async fn commit_async(self) -> Result<Lsn> {
+        let durability = self.database().inner.options.default_durability;
+        self.commit_async_with(durability).await
+    }
+
+    /// [`WriteTransaction::commit_with`] as a future. The changes are applied, logged and
+    /// published at the first poll (as `commit_with` does before it waits); with
+    /// [`Durability::Immediate`] the future then waits, without a thread, for the sync
+    /// round that covers its record. Dropping the future after the first poll does not
+    /// undo the commit (as with a thread interrupted while it waits for the sync).
+    pub async fn commit_async_with(mut self, durability: Durability) -> Result<Lsn> {
+        match self.commit_published()? {
+            Committed::Logged(lsn) => {
+                let db = self.database();
+                if durability == Durability::Immediate && lsn > 0 {
+                    db.inner.wal.durable(lsn).await?;
+                }
+                // The commit has happened: a failed checkpoint is reported by the next write.
+                let _ = db.relieve_pressure_async().await;
+                Ok(lsn)
+            }
+            Committed::Unlogged(lsn) => {
+                self.database().settle_unlogged_async().await?;
+                Ok(lsn)
+            }
+        }
+    }
+}
+
+impl Database {
+    /// [`Database::begin_write`] for async callers: the back-pressure checkpoint that
+    /// `begin_write` may run first is handed to the background checkpointer and awaited.
+    /// Waiting for the column families' writers still blocks (as `begin_write` does): keep
+    /// a write transaction within one poll (no `.await` between this and
+    /// [`WriteTransaction::commit_async`]), or a task of the same thread that wants the same
+    /// writers gets [`Error::WouldDeadlock`].
+    pub async fn begin_write_async<C: crate::CfName>(&self, cfs: &[C]) -> Result<WriteTransaction> {
+        self.relieve_pressure_async().await?;
+        self.begin_write_unrelieved(cfs)
+    }
+
+    /// [`Database::write`] as a future: commits `batch` with the default durability and
+    /// resolves once it is durable, without blocking a thread on the log sync. Concurrent
+    /// batches (async or not) share group commits.
+    pub async fn write_async(&self, batch: WriteBatch) -> Result<Lsn> {
+        self.write_async_with(batch, self.inner.options.default_durability)
+            .await
+    }
+
+    /// [`Database::write_with`] as a future.
+    pub async fn write_async_with(&self, batch: WriteBatch, durability: Durability) -> Result<Lsn> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.relieve_pressure_async().await?;
+        let lsn = self.submit_batch(batch)?;
+        if durability == Durability::Immediate && lsn > 0 {
+            self.inner.wal.durable(lsn).await?;
+        }
+        let _ = self.relieve_pressure_async().await;
+        Ok(lsn)
+    }
+
+    /// [`Database::relieve_pressure`] without running the checkpoint here: asks the
+    /// background checkpointer for one and waits until the pressure is gone.
+    async fn relieve_pressure_async(&self) -> Result<()> {
+        while self.under_pressure() {
+            match self.checkpoint_round().await {
+                Some(Outcome::Succeeded) => {}
+                Some(Outcome::Stopped) => return Err(Error::Closed),
+                // Disabled or failing: run it here, to report the checkpoint's own error.
+                Some(Outcome::Failed) | None => return self.relieve_pressure(),
+            }
+        }
+        Ok(())
+    }
+
+    /// [`crate::database::DbInner::settle_unlogged`] with the checkpoint run by the
+    /// background checkpointer.
+    async fn settle_unlogged_async(&self) -> Result<()> {
+        let Some(pending) = self.inner.pending_unlogged() else {
+            return Ok(());
+        };
+        while !self.inner.unlogged_checkpointed(pending) {
+            match self.checkpoint_round().await {
+                Some(Outcome::Succeeded) => {}
+                Some(Outcome::Stopped) => return Err(Error::Closed),
+                Some(Outcome::Failed) | None => return self.inner.settle_unlogged(),
+            }
+        }
+        self.inner.unlogged_settled(pending);
+        Ok(())
+    }
+
+    /// Asks the background checkpointer for a checkpoint and waits for the next one to
+    /// finish; `None` when there is no background checkpointer.
+    async fn checkpoint_round(&self) -> Option<Outcome> {
+        let control: Arc<Control> = self.inner.checkpointer_control()?;
+        let since = control.request();
+        Some(poll_fn(|cx| control.poll_finished(since, cx.waker())).await)
+    }
+}

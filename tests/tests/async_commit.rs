@@ -1,0 +1,274 @@
+//! Async commits (feature `async`) on a tokio multi-thread runtime with two workers: 10,000
+//! concurrent tasks each commit durably, and no sync ever runs on a runtime worker (every
+//! sync of the data file and the log is watched, with the name of the thread that ran it),
+//! while a timer task keeps ticking. Then every acknowledged commit is read back after a
+//! reopen. Also: poisoned logs reach async waiters as errors, and the futures are `Send`.
+
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use folio::{Database, Durability, WriteBatch};
+use folio_io::{Directory, FsDirectory, Storage};
+
+const WORKER_NAME: &str = "async-test-worker";
+
+/// Counts syncs by where they ran: on a runtime worker (must never happen) or elsewhere.
+#[derive(Debug, Default)]
+struct SyncWatch {
+    on_workers: AtomicU64,
+    elsewhere: AtomicU64,
+}
+
+impl SyncWatch {
+    fn record(&self) {
+        let on_worker = std::thread::current().name() == Some(WORKER_NAME);
+        let counter = if on_worker {
+            &self.on_workers
+        } else {
+            &self.elsewhere
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+struct WatchedDirectory {
+    inner: FsDirectory,
+    watch: Arc<SyncWatch>,
+}
+
+#[derive(Debug)]
+struct WatchedStorage {
+    inner: Arc<dyn Storage>,
+    watch: Arc<SyncWatch>,
+}
+
+impl Directory for WatchedDirectory {
+    fn open(&self, name: &str, create: bool) -> folio_io::Result<Arc<dyn Storage>> {
+        Ok(Arc::new(WatchedStorage {
+            inner: self.inner.open(name, create)?,
+            watch: Arc::clone(&self.watch),
+        }))
+    }
+    fn remove(&self, name: &str) -> folio_io::Result<()> {
+        self.inner.remove(name)
+    }
+    fn rename(&self, from: &str, to: &str) -> folio_io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn list(&self) -> folio_io::Result<Vec<String>> {
+        self.inner.list()
+    }
+}
+
+impl Storage for WatchedStorage {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> folio_io::Result<()> {
+        self.inner.read_exact_at(buf, offset)
+    }
+    fn write_all_vectored_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> folio_io::Result<()> {
+        self.inner.write_all_vectored_at(bufs, offset)
+    }
+    fn sync_data(&self) -> folio_io::Result<()> {
+        self.watch.record();
+        self.inner.sync_data()
+    }
+    fn allocate(&self, len: u64) -> folio_io::Result<()> {
+        self.inner.allocate(len)
+    }
+    fn set_len(&self, len: u64) -> folio_io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn len(&self) -> folio_io::Result<u64> {
+        self.inner.len()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(WORKER_NAME)
+        .enable_time()
+        .build()
+        .expect("a tokio runtime")
+}
+
+const TASKS: u64 = 10_000;
+
+#[test]
+fn ten_thousand_durable_async_commits_never_sync_on_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let watch = Arc::new(SyncWatch::default());
+    let directory = Arc::new(WatchedDirectory {
+        inner: FsDirectory::open(dir.path()).unwrap(),
+        watch: Arc::clone(&watch),
+    });
+    // A small dirty bound, so that back-pressure checkpoints happen during the run and
+    // must be handed to the background checkpointer too.
+    let db = Database::builder()
+        .checkpoint_dirty_bytes(256 << 10)
+        .dirty_bytes_max(512 << 10)
+        .open_in(directory)
+        .unwrap();
+    db.create_cf("tasks").unwrap();
+    db.create_cf("batches").unwrap();
+
+    let runtime = runtime();
+    let (ticks, max_gap) = runtime.block_on(async {
+        let ticks = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let timer = {
+            let ticks = Arc::clone(&ticks);
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(Duration::from_millis(5));
+                let mut last = Instant::now();
+                let mut max_gap = Duration::ZERO;
+                loop {
+                    tokio::select! {
+                        _ = interval.tick() => {
+                            max_gap = max_gap.max(last.elapsed());
+                            last = Instant::now();
+                            ticks.fetch_add(1, Ordering::Relaxed);
+                        }
+                        () = stop.notified() => return max_gap,
+                    }
+                }
+            })
+        };
+        let mut tasks = Vec::with_capacity(TASKS as usize);
+        for i in 0..TASKS {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let key = i.to_be_bytes();
+                if i % 2 == 0 {
+                    let mut txn = db.begin_write_async(&["tasks"]).await?;
+                    txn.put("tasks", &key, &[7u8; 200])?;
+                    txn.commit_async_with(Durability::Immediate).await
+                } else {
+                    let mut batch = WriteBatch::new();
+                    batch.put("batches", &key, &[9u8; 200]);
+                    db.write_async_with(batch, Durability::Immediate).await
+                }
+            }));
+        }
+        for task in tasks {
+            let lsn = task
+                .await
+                .expect("no task panics")
+                .expect("commit succeeds");
+            assert!(lsn > 0);
+        }
+        stop.notify_one();
+        let max_gap = timer.await.unwrap();
+        (ticks.load(Ordering::Relaxed), max_gap)
+    });
+    assert_eq!(
+        watch.on_workers.load(Ordering::Relaxed),
+        0,
+        "a runtime worker ran a sync"
+    );
+    assert!(
+        watch.elsewhere.load(Ordering::Relaxed) > 0,
+        "nothing was synced"
+    );
+    assert!(ticks > 0, "the timer task never ran");
+    // Generous: with a worker stuck behind syncs the timer stalls for whole rounds of them.
+    assert!(
+        max_gap < Duration::from_secs(2),
+        "the timer stalled for {max_gap:?}"
+    );
+    let checkpoints = db.stats().page_store.checkpoints;
+    assert!(checkpoints > 0, "the run never checkpointed");
+    drop(db);
+
+    // Every acknowledged commit is there after a reopen.
+    let db = Database::open(dir.path()).unwrap();
+    let read = db.begin_read();
+    assert_eq!(read.tree("tasks").unwrap().len(), TASKS / 2);
+    assert_eq!(read.tree("batches").unwrap().len(), TASKS / 2);
+}
+
+#[test]
+fn async_commit_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf("a").unwrap();
+    let txn = db.begin_write(&["a"]).unwrap();
+    let commit = txn.commit_async();
+    assert_send(&commit);
+    drop(commit); // never polled: nothing committed, the writer is released
+    let write = db.write_async(WriteBatch::new());
+    assert_send(&write);
+    drop(write);
+    assert!(db.try_begin_write(&["a"]).is_ok());
+}
+
+#[test]
+fn eventual_async_commits_resolve_after_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::builder()
+        .eventual_sync_interval(None)
+        .open(dir.path())
+        .unwrap();
+    db.create_cf("a").unwrap();
+    let runtime = runtime();
+    let lsn = runtime.block_on(async {
+        let mut txn = db.begin_write(&["a"]).unwrap();
+        txn.put("a", b"k", b"v").unwrap();
+        txn.commit_async_with(Durability::Eventual).await.unwrap()
+    });
+    let stats = db.stats().wal;
+    assert!(stats.written_lsn >= lsn);
+    assert!(
+        stats.durable_lsn < lsn,
+        "an eventual commit waited for a sync"
+    );
+    assert_eq!(&*db.begin_read().get("a", b"k").unwrap().unwrap(), b"v");
+}
+
+/// A failed log sync reaches every task waiting for it as an error, never as success, and
+/// after a crash nothing unacknowledged is claimed.
+#[test]
+fn a_failed_sync_fails_every_waiting_task() {
+    use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimDirectory};
+    let directory = SimDirectory::new(7);
+    let db = Database::open_in(Arc::new(directory.clone()), folio_tests::small_options()).unwrap();
+    db.create_cf("a").unwrap();
+    directory.install_fault(FaultRule {
+        kind: FaultKind::Io,
+        ops: FaultOps::Syncs,
+        nth: 0,
+        persistent: true,
+    });
+    let runtime = runtime();
+    let outcomes: Vec<folio::Result<u64>> = runtime.block_on(async {
+        let tasks: Vec<_> = (0..64u64)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut batch = WriteBatch::new();
+                    batch.put("a", &i.to_be_bytes(), b"v");
+                    db.write_async_with(batch, Durability::Immediate).await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        outcomes
+    });
+    assert!(directory.fault_fired());
+    assert!(
+        outcomes.iter().all(Result::is_err),
+        "a task was told its commit is durable after the only syncs failed"
+    );
+    drop(db);
+    let crashed = directory.crash(CrashPolicy::DropUnsynced);
+    crashed.clear_faults();
+    let db = Database::open_in(Arc::new(crashed), folio_tests::small_options()).unwrap();
+    assert_eq!(db.begin_read().tree("a").unwrap().len(), 0);
+}
