@@ -159,6 +159,7 @@ fn run(args: &args::Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
             }
         }
     }
+    raw.extend(run_w2_tasks(args, &plan, scratch.path())?);
     let medians = summary::medians(&raw);
     let machine = summary::machine_line();
     let table = summary::ratio_table(&medians);
@@ -182,6 +183,44 @@ fn run(args: &args::Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
     println!("{machine}\n\n{table}\n{w5}");
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// W2 on folio again with async tasks instead of threads (`folio_bench::async_tasks`), when
+/// the plan has W2 and folio is among the systems: what an async service gains by not
+/// holding a thread per in-flight sync (no peer has an async commit to compare with).
+fn run_w2_tasks(
+    args: &args::Args,
+    plan: &Plan,
+    scratch: &Path,
+) -> Result<Vec<Row>, Box<dyn std::error::Error + Send + Sync>> {
+    let commits = plan.iter().find_map(|(workload, _, _)| match workload {
+        Workload::W2 { commits, batch: 1 } => Some(*commits),
+        _ => None,
+    });
+    let (Some(commits), true) = (commits, args.systems.iter().any(|s| s == "folio")) else {
+        return Ok(Vec::new());
+    };
+    let counts: &[usize] = if args.smoke {
+        &[4]
+    } else {
+        &folio_bench::async_tasks::TASK_COUNTS
+    };
+    let mut rows = Vec::new();
+    for &tasks in counts {
+        for run in 0..args.runs {
+            eprintln!("W2 folio {tasks} tokio tasks run {}", run + 1);
+            let dir = scratch.join(format!("w2-tasks-{tasks}-{run}"));
+            rows.push(folio_bench::async_tasks::w2_tasks(
+                &dir,
+                CACHE_BYTES,
+                tasks,
+                commits,
+                1,
+            )?);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    Ok(rows)
 }
 
 /// Keeps `Workload` and `SyncMode` in scope for the modules.

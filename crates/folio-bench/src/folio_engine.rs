@@ -17,8 +17,13 @@ pub struct FolioEngine {
 impl FolioEngine {
     /// Opens folio in `dir` with `cache_bytes` of page cache.
     pub fn open(dir: &Path, cache_bytes: usize) -> BenchResult<Box<dyn Engine>> {
+        Ok(Box::new(Self::open_concrete(dir, cache_bytes)?))
+    }
+
+    /// [`FolioEngine::open`] as itself, for workloads that use folio's own API too.
+    pub fn open_concrete(dir: &Path, cache_bytes: usize) -> BenchResult<Self> {
         let db = Database::builder().cache_bytes(cache_bytes).open(dir)?;
-        Ok(Box::new(Self { db }))
+        Ok(Self { db })
     }
 
     /// Opens folio for W5's writer: no checkpoint (by time, log size or dirty bytes)

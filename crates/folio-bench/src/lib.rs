@@ -22,6 +22,7 @@
 //! assert_eq!(rows[0].ops, 2 * 2 * 100);
 //! ```
 
+pub mod async_tasks;
 mod engine;
 mod folio_engine;
 mod measure;

@@ -9,7 +9,7 @@ use crate::zipf::Zipf;
 use crate::{BenchResult, Engine, Latencies, Opener, ProcessCounters, Row, SyncMode};
 
 /// Bytes per value.
-const VALUE_BYTES: usize = 150;
+pub(crate) const VALUE_BYTES: usize = 150;
 
 /// A workload of `docs/workloads.md` with its sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,13 +76,13 @@ impl Workload {
 }
 
 /// What a timed phase did.
-struct Measured {
-    ops: u64,
+pub(crate) struct Measured {
+    pub(crate) ops: u64,
     /// Bytes of one operation's key and value, when it writes (write amplification's base).
-    entry_bytes: u64,
-    commits: u64,
-    elapsed: Duration,
-    latencies: Latencies,
+    pub(crate) entry_bytes: u64,
+    pub(crate) commits: u64,
+    pub(crate) elapsed: Duration,
+    pub(crate) latencies: Latencies,
 }
 
 /// Runs `workload` once per thread count, each in a fresh directory under `dir` with an
@@ -160,7 +160,7 @@ pub fn run_workload(
 }
 
 /// Times `phase`, reading the process counters and the engine's syncs around it.
-fn timed(
+pub(crate) fn timed(
     engine: &dyn Engine,
     workload: &str,
     variant: &str,
@@ -207,7 +207,7 @@ fn timed(
     })
 }
 
-fn random_value(rng: &mut fastrand::Rng) -> Vec<u8> {
+pub(crate) fn random_value(rng: &mut fastrand::Rng) -> Vec<u8> {
     let mut value = vec![0; VALUE_BYTES];
     rng.fill(&mut value);
     value

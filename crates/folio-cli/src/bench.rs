@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use folio_bench::{FolioEngine, Row, SyncMode, Workload, markdown_table, run_workload};
+use folio_bench::{
+    FolioEngine, Row, SyncMode, Workload, async_tasks, markdown_table, run_workload,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{BenchArgs, BenchDurability, BenchSize, BenchWorkload};
@@ -183,6 +185,26 @@ pub fn run(args: &BenchArgs) -> CliResult {
         let _ = std::fs::remove_dir_all(&plan_dir);
         rows.extend(measured);
         bar.inc(plan.threads.len() as u64);
+    }
+    // W2 again with async tasks instead of threads (one-insert commits).
+    let w2_commits = plans.iter().find_map(|plan| match plan.workload {
+        Workload::W2 { commits, batch: 1 } => Some(commits),
+        _ => None,
+    });
+    if let Some(commits) = w2_commits {
+        let counts: &[usize] = if matches!(args.size, BenchSize::Smoke) {
+            &[4]
+        } else {
+            &async_tasks::TASK_COUNTS
+        };
+        for &tasks in counts {
+            bar.set_message(format!("W2 {tasks} tokio tasks"));
+            let task_dir = dir.join(format!("w2-tasks-{tasks}"));
+            let row = async_tasks::w2_tasks(&task_dir, CACHE_BYTES, tasks, commits, 1)
+                .map_err(|e| Failure::error(format!("W2 with tasks failed: {e}")))?;
+            let _ = std::fs::remove_dir_all(&task_dir);
+            rows.push(row);
+        }
     }
     bar.finish_and_clear();
     if args.json {
