@@ -66,6 +66,24 @@ impl Database {
         self.begin_write_unrelieved(cfs)
     }
 
+    /// A future that resolves once the commit at `lsn` (what a commit returned) is durable,
+    /// without blocking a thread: for commits made with [`Durability::Eventual`] whose
+    /// durability the caller wants to learn later (a replicated log acknowledges entries
+    /// this way). Owns what it needs, so it can be spawned.
+    pub fn durable(&self, lsn: Lsn) -> folio_wal::DurableWait {
+        self.inner.wal.durable(lsn)
+    }
+
+    /// [`Database::flush`] as a future: resolves once every commit so far is durable.
+    pub async fn flush_async(&self) -> Result<Lsn> {
+        self.inner.check_open()?;
+        let last = self.inner.wal.last_lsn();
+        if last > 0 {
+            self.inner.wal.durable(last).await?;
+        }
+        Ok(last)
+    }
+
     /// [`Database::write`] as a future: commits `batch` with the default durability and
     /// resolves once it is durable, without blocking a thread on the log sync. Concurrent
     /// batches (async or not) share group commits.

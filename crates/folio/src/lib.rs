@@ -89,7 +89,7 @@ pub use error::{
     Error, ErrorKind, PageStoreError, Result, StorageError, TreeError, WalError, WalRecoveryError,
 };
 pub use folio_btree::Value;
-pub use folio_wal::{Durability, Lsn};
+pub use folio_wal::{Durability, DurableWait, Lsn};
 pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityReport};
 pub use options::DatabaseOptions;
 pub use read_txn::ReadTransaction;
