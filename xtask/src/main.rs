@@ -157,6 +157,7 @@ const PUBLISHED: &[&str] = &[
     "folio",
     "folio-bench",
     "folio-cli",
+    "folio-raft",
 ];
 
 /// Crash suites: (package, test target).

@@ -68,7 +68,7 @@ impl<C: FolioTypes> FolioLogStore<C> {
     fn read_meta<T: DeserializeOwned>(
         &self,
         key: &[u8],
-        subject: ErrorSubject<C::NodeId>,
+        subject: &ErrorSubject<C::NodeId>,
     ) -> Result<Option<T>, C> {
         let value = self
             .db
@@ -192,7 +192,7 @@ impl<C: FolioTypes> RaftLogStorage<C> for FolioLogStore<C> {
             .map(|(_, bytes)| decode(&bytes).map_err(|e| read_logs(&e)))
             .transpose()?;
         let last_purged_log_id: Option<LogId<C::NodeId>> =
-            self.read_meta(PURGED, ErrorSubject::Logs)?;
+            self.read_meta(PURGED, &ErrorSubject::Logs)?;
         let last_log_id = last_entry
             .map(|entry| entry.log_id)
             .or_else(|| last_purged_log_id.clone());
@@ -213,7 +213,7 @@ impl<C: FolioTypes> RaftLogStorage<C> for FolioLogStore<C> {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<C::NodeId>>, C> {
-        self.read_meta(VOTE, ErrorSubject::Vote)
+        self.read_meta(VOTE, &ErrorSubject::Vote)
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<C::NodeId>>) -> Result<(), C> {
@@ -229,7 +229,7 @@ impl<C: FolioTypes> RaftLogStorage<C> for FolioLogStore<C> {
 
     async fn read_committed(&mut self) -> Result<Option<LogId<C::NodeId>>, C> {
         Ok(self
-            .read_meta::<Option<LogId<C::NodeId>>>(COMMITTED, ErrorSubject::Store)?
+            .read_meta::<Option<LogId<C::NodeId>>>(COMMITTED, &ErrorSubject::Store)?
             .flatten())
     }
 

@@ -2,10 +2,10 @@
 //! one folio snapshot.
 //!
 //! Format (all integers little-endian): a magic `FRSNAP01`, then per column family its name
-//! (`u32` length + bytes) and its entry count (`u64`), then each entry as key (`u32` length
-//! + bytes) and value (`u32` length + bytes). A length is checked against the bytes left
-//! before it is trusted, so damaged or hostile snapshot bytes give an error, never a panic
-//! or a huge allocation.
+//! (a `u32` length, then the bytes) and its entry count (`u64`), then each entry as its key
+//! and its value, each a `u32` length and the bytes. A length is checked against the bytes
+//! left before it is trusted, so damaged or hostile snapshot bytes give an error, never a
+//! panic or a huge allocation.
 
 use folio::ReadTransaction;
 

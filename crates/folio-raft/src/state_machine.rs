@@ -29,6 +29,12 @@ use crate::snapshot_image;
 
 type Result<T, C> = std::result::Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
 
+/// The last applied log id and the membership (what `applied_state` returns).
+type Applied<C> = (
+    Option<LogId<<C as RaftTypeConfig>::NodeId>>,
+    StoredMembership<<C as RaftTypeConfig>::NodeId, <C as RaftTypeConfig>::Node>,
+);
+
 /// The application's part of the state machine: what a request does to the database.
 ///
 /// `apply` must be deterministic (every node applies the same entries in the same order and
@@ -96,15 +102,7 @@ fn snapshot_error<NID: openraft::NodeId>(
 }
 
 /// The applied position and membership `read` sees.
-fn applied_state<C: FolioTypes>(
-    read: &ReadTransaction,
-) -> Result<
-    (
-        Option<LogId<C::NodeId>>,
-        StoredMembership<C::NodeId, C::Node>,
-    ),
-    C,
-> {
+fn applied_state<C: FolioTypes>(read: &ReadTransaction) -> Result<Applied<C>, C> {
     let read_error = |e: &dyn std::error::Error| sm_error::<C::NodeId>(ErrorVerb::Read, e);
     let applied = match read.get(STATE_CF, APPLIED).map_err(|e| read_error(&e))? {
         Some(bytes) => decode(&bytes).map_err(|e| read_error(&e))?,
@@ -195,34 +193,24 @@ async fn save_snapshot<C: FolioTypes>(
         txn.put(SNAPSHOT_CF, SNAPSHOT_META, &meta_bytes)?;
         txn.put(SNAPSHOT_CF, SNAPSHOT_DATA, data)
     };
-    match txn {
-        Some(txn) => put(txn).map_err(|e| write_error(&e)),
-        None => {
-            let mut txn = db
-                .begin_write_async(&[SNAPSHOT_CF])
-                .await
-                .map_err(|e| write_error(&e))?;
-            put(&mut txn).map_err(|e| write_error(&e))?;
-            txn.commit_async_with(Durability::Immediate)
-                .await
-                .map_err(|e| write_error(&e))?;
-            Ok(())
-        }
+    if let Some(txn) = txn {
+        return put(txn).map_err(|e| write_error(&e));
     }
+    let mut txn = db
+        .begin_write_async(&[SNAPSHOT_CF])
+        .await
+        .map_err(|e| write_error(&e))?;
+    put(&mut txn).map_err(|e| write_error(&e))?;
+    txn.commit_async_with(Durability::Immediate)
+        .await
+        .map_err(|e| write_error(&e))?;
+    Ok(())
 }
 
 impl<C: FolioTypes, A: Apply<C>> RaftStateMachine<C> for FolioStateMachine<C, A> {
     type SnapshotBuilder = FolioSnapshotBuilder<C>;
 
-    async fn applied_state(
-        &mut self,
-    ) -> Result<
-        (
-            Option<LogId<C::NodeId>>,
-            StoredMembership<C::NodeId, C::Node>,
-        ),
-        C,
-    > {
+    async fn applied_state(&mut self) -> Result<Applied<C>, C> {
         applied_state::<C>(&self.db.begin_read())
     }
 

@@ -68,6 +68,8 @@ impl StoreBuilder<Types, FolioLogStore<Types>, FolioStateMachine<Types, Kv>, tem
 }
 
 #[test]
-fn openraft_storage_suite() -> Result<(), StorageError<u64>> {
-    Suite::test_all(Builder)
+fn openraft_storage_suite() {
+    if let Err(error) = Suite::test_all(Builder) {
+        panic!("openraft's storage suite failed: {error}");
+    }
 }

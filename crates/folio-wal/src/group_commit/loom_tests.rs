@@ -349,19 +349,22 @@ fn spawn_syncer(log: &Arc<GroupCommit<MockSink>>) -> thread::JoinHandle<()> {
     thread::spawn(move || log.serve_tasks())
 }
 
+/// A task: appends `Eventual` (the write, no sync), then awaits durability.
+fn spawn_task(log: &Arc<GroupCommit<MockSink>>) -> thread::JoinHandle<Result<()>> {
+    let log = Arc::clone(log);
+    thread::spawn(move || {
+        let lsn = log.append(vec![1], Durability::Eventual)?;
+        await_durable(&log, lsn)
+    })
+}
+
 #[test]
 fn loom_task_is_woken_by_the_round_that_covers_it() {
     loom::model(|| {
         let log = engine(MockSink::default());
         let syncer = spawn_syncer(&log);
-        let task = {
-            let log = Arc::clone(&log);
-            thread::spawn(move || {
-                let lsn = log.append(vec![1], Durability::Eventual).unwrap();
-                await_durable(&log, lsn).expect("no fault injected");
-            })
-        };
-        task.join().unwrap();
+        let task = spawn_task(&log);
+        task.join().unwrap().expect("no fault injected");
         log.close().unwrap();
         syncer.join().unwrap(); // returns once closed with no task waiting
     });
@@ -372,18 +375,12 @@ fn loom_task_and_thread_share_rounds() {
     loom::model(|| {
         let log = engine(MockSink::default());
         let syncer = spawn_syncer(&log);
-        let task = {
-            let log = Arc::clone(&log);
-            thread::spawn(move || {
-                let lsn = log.append(vec![1], Durability::Eventual).unwrap();
-                await_durable(&log, lsn).expect("no fault injected");
-            })
-        };
+        let task = spawn_task(&log);
         let committer = {
             let log = Arc::clone(&log);
             thread::spawn(move || durable_append(&log, 2))
         };
-        task.join().unwrap();
+        task.join().unwrap().expect("no fault injected");
         committer.join().unwrap();
         log.close().unwrap();
         syncer.join().unwrap();
@@ -396,13 +393,7 @@ fn loom_failing_sync_reaches_task_waiters() {
     loom::model(|| {
         let log = engine(MockSink::failing_sync(0));
         let syncer = spawn_syncer(&log);
-        let task = {
-            let log = Arc::clone(&log);
-            thread::spawn(move || {
-                let lsn = log.append(vec![1], Durability::Eventual).unwrap();
-                await_durable(&log, lsn)
-            })
-        };
+        let task = spawn_task(&log);
         let outcome = task.join().unwrap();
         assert!(
             matches!(outcome, Err(Error::Poisoned { .. })),
