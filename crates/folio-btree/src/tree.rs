@@ -39,6 +39,39 @@ impl BTree<'static> {
     }
 }
 
+impl BTree<'_> {
+    /// [`BTree::get`] on the committed tree at `root` in `store`, without making a view (a
+    /// view holds a clone of the store: on a hot read path its reference count is a write
+    /// every reader thread shares).
+    pub fn get_at(store: &PageStore, root: Option<PageId>, key: &[u8]) -> Result<Option<Value>> {
+        get_in(Pages::new(store, None), root, key)
+    }
+}
+
+/// The value of `key` in the tree at `root`, reading `pages`.
+fn get_in(pages: Pages<'_>, root: Option<PageId>, key: &[u8]) -> Result<Option<Value>> {
+    let Some(mut id) = root else {
+        return Ok(None);
+    };
+    for _ in 0..DEPTH_MAX {
+        let page = pages.read(id)?;
+        match node_kind(&page) {
+            Some(NodeKind::Branch) => {
+                id = child_for(pages, &page, id, key)?.1;
+            }
+            Some(NodeKind::Leaf) => {
+                let view = LeafView::new(&page, id)?;
+                return match search_leaf(pages, &view, key)? {
+                    Ok(index) => Ok(Some(value_of(pages, &page, &view, index)?)),
+                    Err(_) => Ok(None),
+                };
+            }
+            None => return Err(corrupt(id, "not a tree node")),
+        }
+    }
+    Err(corrupt(id, "tree deeper than any valid tree"))
+}
+
 impl<'a> BTree<'a> {
     /// The tree at `root` as the transaction of `writer` sees it.
     pub(crate) fn with_writer(writer: &'a PageWriter, root: Option<PageId>) -> Self {
@@ -65,27 +98,7 @@ impl<'a> BTree<'a> {
 
     /// The value of `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
-        let Some(mut id) = self.root else {
-            return Ok(None);
-        };
-        let pages = self.pages();
-        for _ in 0..DEPTH_MAX {
-            let page = pages.read(id)?;
-            match node_kind(&page) {
-                Some(NodeKind::Branch) => {
-                    id = child_for(pages, &page, id, key)?.1;
-                }
-                Some(NodeKind::Leaf) => {
-                    let view = LeafView::new(&page, id)?;
-                    return match search_leaf(pages, &view, key)? {
-                        Ok(index) => Ok(Some(value_of(pages, &page, &view, index)?)),
-                        Err(_) => Ok(None),
-                    };
-                }
-                None => return Err(corrupt(id, "not a tree node")),
-            }
-        }
-        Err(corrupt(id, "tree deeper than any valid tree"))
+        get_in(self.pages(), self.root, key)
     }
 
     /// True when `key` is present (its value is not read).

@@ -53,6 +53,7 @@ mod checkpoint;
 mod error;
 mod flush;
 mod header;
+mod id_hash;
 mod layout;
 mod options;
 mod page;

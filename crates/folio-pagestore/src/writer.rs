@@ -12,28 +12,7 @@ use std::collections::{HashMap, HashSet};
 use crate::allocator::Settlement;
 use crate::{Error, Page, PageId, PageStore, Result};
 
-/// Hashes page ids for the writer's maps: ids are small distinct integers, so a multiply is
-/// enough (and `SipHash` would be most of a lookup's cost).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PageIdHasher(u64);
-
-impl std::hash::Hasher for PageIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 << 8 | u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-    }
-}
-
-pub(crate) type IdBuild = std::hash::BuildHasherDefault<PageIdHasher>;
+pub(crate) use crate::id_hash::IdBuild;
 
 /// Private pages a writer adds before it updates the store's shared total (so the total
 /// lags by at most this many pages per writer; commits and rollbacks settle it exactly).

@@ -82,7 +82,7 @@ impl ReadTransaction {
     pub fn get<C: CfName + ?Sized>(&self, cf: &C, key: &[u8]) -> Result<Option<Value>> {
         let root = self.root(cf)?;
         // The transaction is alive for the whole call: no pin needed.
-        Ok(BTree::new(self.pin.inner().store.clone(), root.root).get(key)?)
+        Ok(BTree::get_at(&self.pin.inner().store, root.root, key)?)
     }
 
     /// Entries in `cf`.

@@ -24,7 +24,7 @@ pub(crate) struct Slot {
 
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
-    map: HashMap<PageId, Slot>,
+    map: HashMap<PageId, Slot, crate::id_hash::IdBuild>,
     /// CLOCK order of *clean* pages: a page joins when it is read in or marked clean, so
     /// eviction never walks pinned dirty pages (which made every insert O(dirty pages) once
     /// the cache was full of them). May hold ids that left `map` or became dirty (skipped
@@ -64,7 +64,10 @@ impl Shard {
 
     pub(crate) fn get(&mut self, id: PageId) -> Option<Page> {
         if let Some(slot) = self.map.get_mut(&id) {
-            slot.referenced = true;
+            // Written only when clear: a hot page's slot stays unmodified by its hits.
+            if !slot.referenced {
+                slot.referenced = true;
+            }
             self.hits += 1;
             Some(slot.page.clone())
         } else {
