@@ -55,21 +55,34 @@ pub(crate) fn run(request: &Request) -> Result<(), String> {
     );
     println!("|---|---|---:|---|---:|---:|---:|---:|---:|");
     for (key, (before, after)) in &samples {
-        let (b, a) = (
-            median(before, |s| s.ops_per_sec),
-            median(after, |s| s.ops_per_sec),
-        );
+        // A row only one side has (a workload added or removed since the baseline) gets no
+        // ratio.
+        let cell = |samples: &[Sample], field: fn(&Sample) -> f64, decimals: usize| {
+            if samples.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.*}", decimals, median(samples, field))
+            }
+        };
+        let ratio = if before.is_empty() || after.is_empty() {
+            "-".to_owned()
+        } else {
+            let (b, a) = (
+                median(before, |s| s.ops_per_sec),
+                median(after, |s| s.ops_per_sec),
+            );
+            format!("{:.2}x", a / b.max(1e-9))
+        };
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.2}x | {:.0} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {ratio} | {} | {} |",
             key.workload,
             key.variant,
             key.threads,
             key.mode,
-            b,
-            a,
-            a / b.max(1e-9),
-            median(before, |s| s.p99_us),
-            median(after, |s| s.p99_us),
+            cell(before, |s| s.ops_per_sec, 0),
+            cell(after, |s| s.ops_per_sec, 0),
+            cell(before, |s| s.p99_us, 0),
+            cell(after, |s| s.p99_us, 0),
         );
     }
     Ok(())
