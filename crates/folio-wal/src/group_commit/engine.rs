@@ -615,6 +615,8 @@ impl<S: BatchSink> GroupCommit<S> {
                 at += 1;
             }
         }
+        // Wakers run under the lock: an executor's `wake` schedules the task (it never polls
+        // it inline), so nothing re-enters this lock.
         let mut at = 0;
         while at < state.tasks.len() {
             if settled(state, state.tasks[at].target) {
