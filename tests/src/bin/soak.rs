@@ -2,7 +2,8 @@
 //! Run through `cargo xtask soak --minutes N` (or `--seconds N`).
 //!
 //! Threads: writers, each owning two column families (single- and cross-column-family
-//! transactions, write batches, deletes, values large enough for overflow pages), each
+//! transactions, write batches, deletes, values large enough for overflow pages; the last
+//! writer commits through the async API, each commit awaited on its own runtime), each
 //! keeping a model of what it had acknowledged and verifying its column families against it
 //! at intervals; readers holding snapshots and scanning; and one operator thread running
 //! checkpoints, online compaction, live backups (each opened and checked), bulk loads and
@@ -76,7 +77,51 @@ fn read_all(db: &Database, cf: &str) -> folio::Result<Model> {
     Ok(model)
 }
 
+/// How a writer commits: blocking calls, or the async API awaited on a runtime of its own.
+struct Committer {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Committer {
+    fn new(asynchronous: bool) -> Result<Self, String> {
+        let runtime = asynchronous
+            .then(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .transpose()?;
+        Ok(Self { runtime })
+    }
+
+    fn begin(&self, db: &Database, cfs: &[&str]) -> folio::Result<folio::WriteTransaction> {
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(db.begin_write_async(cfs)),
+            None => db.begin_write(cfs),
+        }
+    }
+
+    fn commit(&self, txn: folio::WriteTransaction, durability: Durability) -> folio::Result<()> {
+        match &self.runtime {
+            Some(runtime) => runtime
+                .block_on(txn.commit_async_with(durability))
+                .map(drop),
+            None => txn.commit_with(durability).map(drop),
+        }
+    }
+
+    fn write(&self, db: &Database, batch: WriteBatch, durability: Durability) -> folio::Result<()> {
+        match &self.runtime {
+            Some(runtime) => runtime
+                .block_on(db.write_async_with(batch, durability))
+                .map(drop),
+            None => db.write_with(batch, durability).map(drop),
+        }
+    }
+}
+
 fn writer(shared: &Shared, id: usize) -> Result<(), String> {
+    let committer = Committer::new(id == WRITERS - 1)?;
     let mut rng = fastrand::Rng::with_seed(id as u64);
     let cfs = [cf_name(id, 0), cf_name(id, 1)];
     let mut models = [Model::new(), Model::new()];
@@ -92,9 +137,8 @@ fn writer(shared: &Shared, id: usize) -> Result<(), String> {
             // A transaction on one column family: a few puts and a delete.
             0 | 1 => {
                 let which = rng.usize(..2);
-                let mut txn = shared
-                    .db
-                    .begin_write(&[&cfs[which]])
+                let mut txn = committer
+                    .begin(&shared.db, &[&cfs[which]])
                     .map_err(|e| e.to_string())?;
                 let mut changes = Vec::new();
                 for _ in 0..rng.usize(1..8) {
@@ -106,18 +150,25 @@ fn writer(shared: &Shared, id: usize) -> Result<(), String> {
                 let k = key(rng.u64(..KEYS));
                 txn.delete(&cfs[which], &k).map_err(|e| e.to_string())?;
                 changes.push((k, None));
-                txn.commit_with(durability).map_err(|e| e.to_string())?;
+                committer
+                    .commit(txn, durability)
+                    .map_err(|e| e.to_string())?;
                 apply(&mut models[which], changes);
             }
             // Across both column families, atomically.
             2 => {
-                let mut txn = shared.db.begin_write(&cfs).map_err(|e| e.to_string())?;
+                let names = [cfs[0].as_str(), cfs[1].as_str()];
+                let mut txn = committer
+                    .begin(&shared.db, &names)
+                    .map_err(|e| e.to_string())?;
                 let k = key(rng.u64(..KEYS));
                 let v = value(&mut rng, tag);
                 for cf in &cfs {
                     txn.put(cf, &k, &v).map_err(|e| e.to_string())?;
                 }
-                txn.commit_with(durability).map_err(|e| e.to_string())?;
+                committer
+                    .commit(txn, durability)
+                    .map_err(|e| e.to_string())?;
                 for model in &mut models {
                     model.insert(k.clone(), v.clone());
                 }
@@ -138,9 +189,8 @@ fn writer(shared: &Shared, id: usize) -> Result<(), String> {
                         changes[which].push((k, Some(v)));
                     }
                 }
-                shared
-                    .db
-                    .write_with(batch, durability)
+                committer
+                    .write(&shared.db, batch, durability)
                     .map_err(|e| e.to_string())?;
                 for (model, changes) in models.iter_mut().zip(changes) {
                     apply(model, changes);
