@@ -3,7 +3,8 @@
 //! SIGKILL at a random point, reopens, and checks that every acknowledged commit is there,
 //! that the state is a prefix of the commits, and that the column families agree; the
 //! restarted child must then keep committing. Some records are larger than a log segment,
-//! so kills also land between a log roll and its first record. CI runs 50 kills;
+//! so kills also land between a log roll and its first record. Every third commit goes
+//! through the async API (acknowledged when its future resolves). CI runs 50 kills;
 //! `FOLIO_KILLS=N` (used by `cargo xtask crash`) runs N.
 //!
 //! The child is this test binary run again with `FOLIO_KILL_CHILD_DIR` set, executing only
@@ -58,8 +59,17 @@ fn child_main(dir: &Path) {
         db.create_cf_if_missing(cf).expect("child create_cf");
     }
     let mut next = committed_counter(&db)[0] + 1;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("child runtime");
     loop {
-        let mut txn = db.begin_write(&CFS).expect("child begin_write");
+        let asynchronous = next % 3 == 1;
+        let mut txn = if asynchronous {
+            runtime.block_on(db.begin_write_async(&CFS))
+        } else {
+            db.begin_write(&CFS)
+        }
+        .expect("child begin_write");
         for cf in CFS {
             txn.put(cf, b"counter", &next.to_be_bytes()).unwrap();
             txn.put(cf, format!("k{next:08}").as_bytes(), &value(next))
@@ -74,7 +84,13 @@ fn child_main(dir: &Path) {
         } else {
             Durability::Immediate
         };
-        txn.commit_with(durability).expect("child commit");
+        if asynchronous {
+            runtime
+                .block_on(txn.commit_async_with(durability))
+                .expect("child async commit");
+        } else {
+            txn.commit_with(durability).expect("child commit");
+        }
         if durability == Durability::Immediate {
             println!("ACK {next}");
         }
