@@ -113,6 +113,9 @@ struct Walker<'a> {
     path: Vec<(Page, PageId, usize)>,
     /// The current leaf and the next index to yield (may be out of range).
     leaf: Option<(Page, PageId, isize)>,
+    /// Entries in the current leaf, read (and checked against the page) when the walk
+    /// entered it, so each step does not parse the leaf's header again.
+    leaf_len: usize,
     started: bool,
     done: bool,
     /// The last key yielded: keys must move strictly in the iteration direction, which also
@@ -136,6 +139,7 @@ impl<'a> Walker<'a> {
             direction,
             path: Vec::new(),
             leaf: None,
+            leaf_len: 0,
             started: false,
             done: false,
             last_key: None,
@@ -205,6 +209,7 @@ impl<'a> Walker<'a> {
                             }
                         }
                     };
+                    self.leaf_len = view.len();
                     self.leaf = Some((page, id, index));
                     return Ok(());
                 }
@@ -248,10 +253,11 @@ impl<'a> Walker<'a> {
                             child = grandchild;
                         }
                         Some(NodeKind::Leaf) => {
-                            let len = LeafView::new(&page, child)?.len() as isize;
+                            let len = LeafView::new(&page, child)?.len();
+                            self.leaf_len = len;
                             let index = match self.direction {
                                 Direction::Forward => 0,
-                                Direction::Reverse => len - 1,
+                                Direction::Reverse => len as isize - 1,
                             };
                             self.leaf = Some((page, child, index));
                             return Ok(true);
@@ -308,7 +314,7 @@ impl<'a> Walker<'a> {
                 break;
             };
             let (id, index) = (*id, *index);
-            let view = LeafView::new(page, id)?;
+            let view = LeafView::checked_before(page, id, self.leaf_len);
             if index < 0 || index >= view.len() as isize {
                 if !self.next_leaf()? {
                     self.done = true;

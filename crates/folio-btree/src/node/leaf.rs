@@ -43,6 +43,14 @@ impl<'p> LeafView<'p> {
         Ok(Self { bytes, id, count })
     }
 
+    /// The view of a leaf whose entry count `count` [`LeafView::new`] already read from
+    /// these same bytes (a walk re-viewing its current leaf at every step).
+    #[inline]
+    pub(crate) fn checked_before(bytes: &'p [u8], id: PageId, count: usize) -> Self {
+        debug_assert_eq!(get_u16(bytes, 2).map(usize::from), Some(count));
+        Self { bytes, id, count }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.count
     }
@@ -75,6 +83,7 @@ impl<'p> LeafView<'p> {
     }
 
     /// Entry `index`: its key and where its value is.
+    #[inline]
     pub(crate) fn entry(&self, index: usize) -> Result<(KeyRef<'p>, ValueRef)> {
         let start = self.entry_start(index)?;
         let bytes = self.bytes;
