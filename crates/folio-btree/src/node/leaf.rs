@@ -55,6 +55,7 @@ impl<'p> LeafView<'p> {
         self.count
     }
 
+    #[inline(always)]
     fn entry_start(&self, index: usize) -> Result<usize> {
         let offset = get_u16(self.bytes, HEADER_BYTES + index * OFFSET_BYTES)
             .ok_or_else(|| corrupt(self.id, "offset table cut off"))? as usize;
@@ -82,8 +83,9 @@ impl<'p> LeafView<'p> {
         )
     }
 
-    /// Entry `index`: its key and where its value is.
-    #[inline]
+    /// Entry `index`: its key and where its value is. Always inlined: its `Result` is too
+    /// large to come back in registers, and a scan calls it at every step.
+    #[inline(always)]
     pub(crate) fn entry(&self, index: usize) -> Result<(KeyRef<'p>, ValueRef)> {
         let start = self.entry_start(index)?;
         let bytes = self.bytes;
