@@ -174,9 +174,10 @@ fn ten_thousand_durable_async_commits_never_sync_on_a_worker() {
         "nothing was synced"
     );
     assert!(ticks > 0, "the timer task never ran");
-    // Generous: with a worker stuck behind syncs the timer stalls for whole rounds of them.
+    // A liveness check, deliberately loose (CI runs other tests on the same 2 cores): the
+    // thread names above are the exact proof that no worker ran a sync.
     assert!(
-        max_gap < Duration::from_secs(2),
+        max_gap < Duration::from_secs(10),
         "the timer stalled for {max_gap:?}"
     );
     let checkpoints = db.stats().page_store.checkpoints;
