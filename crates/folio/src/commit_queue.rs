@@ -41,7 +41,26 @@ struct QueueState {
     results: HashMap<u64, Result<Lsn>>,
     /// Sleeping owners of tickets (bounded by the threads calling in).
     sleepers: HashMap<u64, Arc<Condvar>>,
+    /// Owners waiting for the leader without sleeping (see [`SPIN_ROUNDS`]).
+    spinning: usize,
     leader_active: bool,
+}
+
+/// A follower first waits for the leader's group this many short rounds without sleeping:
+/// a group of small batches takes a few microseconds, and parking and waking a thread costs
+/// two context switches, more than that (a 2-thread W6 profile had 6 % of its time in the
+/// futex wait here). Only while fewer followers spin than there are other cores, so
+/// spinning never takes the leader's CPU.
+const SPIN_ROUNDS: u32 = 4;
+/// `spin_loop` hints per round (about a microsecond).
+const SPIN_STEPS: u32 = 32;
+
+/// Followers that may spin at once: one fewer than the cores (the leader needs one).
+fn spinners_max() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) - 1
+    })
 }
 
 impl QueueState {
@@ -71,9 +90,21 @@ impl CommitQueue {
         state.next_ticket += 1;
         state.stats.batches += 1;
         state.pending.push((ticket, batch));
+        let mut spins = 0;
         let result = loop {
             if let Some(result) = state.results.remove(&ticket) {
                 break result;
+            }
+            if state.leader_active && spins < SPIN_ROUNDS && state.spinning < spinners_max() {
+                spins += 1;
+                state.spinning += 1;
+                parking_lot::MutexGuard::unlocked(&mut state, || {
+                    for _ in 0..SPIN_STEPS {
+                        std::hint::spin_loop();
+                    }
+                });
+                state.spinning -= 1;
+                continue;
             }
             if state.leader_active {
                 let signal = Arc::new(Condvar::new());
