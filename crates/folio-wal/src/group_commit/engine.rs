@@ -244,10 +244,41 @@ impl CommitState {
     }
 
     fn met(&self, target: Target) -> bool {
+        self.progress().met(target)
+    }
+
+    /// What decides whether a target is settled, copied out so that the waiter lists can be
+    /// drained while it is consulted.
+    fn progress(&self) -> Progress {
+        Progress {
+            failed: self.failure.is_some(),
+            epoch: self.epoch(),
+            written_lsn: self.written_lsn,
+            durable_lsn: self.durable_lsn,
+        }
+    }
+}
+
+/// A snapshot of the positions a target is checked against.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    failed: bool,
+    epoch: u64,
+    written_lsn: Lsn,
+    durable_lsn: Lsn,
+}
+
+impl Progress {
+    fn met(self, target: Target) -> bool {
         match target.goal {
             Goal::Written => self.written_lsn >= target.lsn,
             Goal::Durable => self.durable_lsn >= target.lsn,
         }
+    }
+
+    /// Met, refused (its epoch was cut), or never to be met (the log failed).
+    fn settled(self, target: Target) -> bool {
+        self.failed || target.epoch != self.epoch || self.met(target)
     }
 }
 
@@ -604,26 +635,20 @@ impl<S: BatchSink> GroupCommit<S> {
     /// and work remains, one waiter that can take it: a writer of pending records, or the
     /// leader of a sync round.
     fn wake(state: &mut CommitState) {
-        let settled = |state: &CommitState, target: Target| {
-            state.failure.is_some() || target.epoch != state.epoch() || state.met(target)
-        };
-        let mut at = 0;
-        while at < state.waiters.len() {
-            if settled(state, state.waiters[at].target) {
-                state.waiters.swap_remove(at).signal.notify_one();
-            } else {
-                at += 1;
-            }
+        let progress = state.progress();
+        for waiter in state
+            .waiters
+            .extract_if(.., |waiter| progress.settled(waiter.target))
+        {
+            waiter.signal.notify_one();
         }
         // Wakers run under the lock: an executor's `wake` schedules the task (it never polls
         // it inline), so nothing re-enters this lock.
-        let mut at = 0;
-        while at < state.tasks.len() {
-            if settled(state, state.tasks[at].target) {
-                state.tasks.swap_remove(at).waker.wake();
-            } else {
-                at += 1;
-            }
+        for task in state
+            .tasks
+            .extract_if(.., |task| progress.settled(task.target))
+        {
+            task.waker.wake();
         }
         if state.writing || state.waiters.is_empty() {
             return;
