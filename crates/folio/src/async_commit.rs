@@ -13,12 +13,10 @@
 //! that finds such a transaction settling, and back-pressure with the background
 //! checkpointer disabled or failing (the checkpoint runs inline to report its error).
 
-use std::future::poll_fn;
-use std::sync::Arc;
-
 use folio_wal::{Durability, Lsn};
+use std::future::poll_fn;
 
-use crate::checkpointer::{Control, Outcome};
+use crate::checkpointer::Outcome;
 use crate::write_txn::Committed;
 use crate::{Database, Error, Result, WriteBatch, WriteTransaction};
 
@@ -109,15 +107,8 @@ impl Database {
     /// [`Database::relieve_pressure`] without running the checkpoint here: asks the
     /// background checkpointer for one and waits until the pressure is gone.
     async fn relieve_pressure_async(&self) -> Result<()> {
-        while self.under_pressure() {
-            match self.checkpoint_round().await {
-                Some(Outcome::Succeeded) => {}
-                Some(Outcome::Stopped) => return Err(Error::Closed),
-                // Disabled or failing: run it here, to report the checkpoint's own error.
-                Some(Outcome::Failed) | None => return self.relieve_pressure(),
-            }
-        }
-        Ok(())
+        self.checkpoint_until(|| !self.under_pressure(), || self.relieve_pressure())
+            .await
     }
 
     /// [`crate::database::DbInner::settle_unlogged`] with the checkpoint run by the
@@ -126,22 +117,34 @@ impl Database {
         let Some(pending) = self.inner.pending_unlogged() else {
             return Ok(());
         };
-        while !self.inner.unlogged_checkpointed(pending) {
-            match self.checkpoint_round().await {
-                Some(Outcome::Succeeded) => {}
-                Some(Outcome::Stopped) => return Err(Error::Closed),
-                Some(Outcome::Failed) | None => return self.inner.settle_unlogged(),
-            }
-        }
+        self.checkpoint_until(
+            || self.inner.unlogged_checkpointed(pending),
+            || self.inner.settle_unlogged(),
+        )
+        .await?;
         self.inner.unlogged_settled(pending);
         Ok(())
     }
 
-    /// Asks the background checkpointer for a checkpoint and waits for the next one to
-    /// finish; `None` when there is no background checkpointer.
-    async fn checkpoint_round(&self) -> Option<Outcome> {
-        let control: Arc<Control> = self.inner.checkpointer_control()?;
-        let since = control.request();
-        Some(poll_fn(|cx| control.poll_finished(since, cx.waker())).await)
+    /// Has the background checkpointer checkpoint (asked at once, awaited) until `done`
+    /// holds. Without a background checkpointer, or after one of its checkpoints failed,
+    /// `inline` runs here instead: it checkpoints on this thread and reports the error.
+    async fn checkpoint_until(
+        &self,
+        done: impl Fn() -> bool,
+        inline: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        while !done() {
+            let Some(control) = self.inner.checkpointer_control() else {
+                return inline();
+            };
+            let since = control.request();
+            match poll_fn(|cx| control.poll_finished(since, cx.waker())).await {
+                Outcome::Succeeded => {}
+                Outcome::Stopped => return Err(Error::Closed),
+                Outcome::Failed => return inline(),
+            }
+        }
+        Ok(())
     }
 }
