@@ -76,10 +76,12 @@ pub fn w2_tasks(
                 all
             });
             let elapsed = begun.elapsed();
-            let mut latencies = Latencies::default();
-            for task in per_task {
-                latencies.extend(task.map_err(|panic| format!("a W2 task panicked: {panic}"))??);
-            }
+            let latencies = per_task
+                .into_iter()
+                .map(|task| -> BenchResult<Latencies> {
+                    Ok(task.map_err(|panic| format!("a W2 task panicked: {panic}"))??)
+                })
+                .collect::<BenchResult<Latencies>>()?;
             Ok(Measured {
                 entry_bytes: 8 + VALUE_BYTES as u64,
                 ops: (tasks * commits * batch) as u64,

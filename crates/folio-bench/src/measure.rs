@@ -7,6 +7,17 @@ use std::time::Duration;
 #[derive(Debug, Default, Clone)]
 pub struct Latencies(Vec<Duration>);
 
+/// Merges the sets of several threads (or tasks) into one.
+impl FromIterator<Latencies> for Latencies {
+    fn from_iter<I: IntoIterator<Item = Latencies>>(sets: I) -> Self {
+        let mut all = Latencies::default();
+        for set in sets {
+            all.extend(set);
+        }
+        all
+    }
+}
+
 impl Latencies {
     /// Records one.
     pub fn push(&mut self, latency: Duration) {

@@ -237,10 +237,7 @@ fn writers(
         }
         Ok(latencies)
     })?;
-    let mut latencies = Latencies::default();
-    for thread in per_thread {
-        latencies.extend(thread);
-    }
+    let latencies = per_thread.into_iter().collect();
     Ok(Measured {
         entry_bytes: 8 + VALUE_BYTES as u64,
         ops: (threads * commits * batch) as u64,
@@ -462,10 +459,7 @@ fn reads(
         }
         Ok(latencies)
     })?;
-    let mut latencies = Latencies::default();
-    for thread in results {
-        latencies.extend(thread);
-    }
+    let latencies = results.into_iter().collect();
     Ok(Measured {
         entry_bytes: 8 + VALUE_BYTES as u64,
         ops: per_thread * threads as u64,
