@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::{check_tagged, decode_roots, encode_roots, small_options, tagged_page};
 use folio_io::{CrashPolicy, SECTOR_BYTES, SimStorage};
-use folio_pagestore::{Error, HEADER_SLOT_BYTES, PageId, PageStore};
+use folio_pagestore::{Error, HEADER_SLOT_BYTES, PageId, PageStore, PageWriter};
 
 /// A disk holding two checkpoints (versions 1 and 2) of a few pages, none freed (so the
 /// older slot's pages are intact too), closed cleanly.
@@ -17,12 +17,23 @@ fn prepared_disk(seed: u64) -> (SimStorage, BTreeMap<u64, BTreeMap<PageId, u64>>
     let disk = SimStorage::new(seed);
     let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
     let mut writer = store.writer();
+    let states = checkpoint_two_versions(&store, &mut writer);
+    drop((writer, store));
+    (disk.crash(CrashPolicy::DropUnsynced), states)
+}
+
+/// Writes versions 1 and 2 of six tagged pages each (page tag `version * 10 + i`), each
+/// made durable by a checkpoint; returns the live pages and their tags by version.
+fn checkpoint_two_versions(
+    store: &PageStore,
+    writer: &mut PageWriter,
+) -> BTreeMap<u64, BTreeMap<PageId, u64>> {
     let mut states = BTreeMap::new();
     let mut live = BTreeMap::new();
     for version in 1..=2u64 {
         for i in 0..6 {
             let id = writer.allocate().unwrap();
-            writer.write(id, tagged_page(&store, id, version * 10 + i));
+            writer.write(id, tagged_page(store, id, version * 10 + i));
             live.insert(id, version * 10 + i);
         }
         writer.commit(version);
@@ -31,8 +42,7 @@ fn prepared_disk(seed: u64) -> (SimStorage, BTreeMap<u64, BTreeMap<PageId, u64>>
             .unwrap();
         states.insert(version, live.clone());
     }
-    drop((writer, store));
-    (disk.crash(CrashPolicy::DropUnsynced), states)
+    states
 }
 
 /// Opens and reads every live page; returns how many reads failed with a typed error.
@@ -149,24 +159,13 @@ fn rot_after_reuse(cut: u64, reopen: bool) -> bool {
     let disk = SimStorage::new(cut);
     let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
     let mut writer = store.writer();
-    let mut states = BTreeMap::new();
-    let mut live = BTreeMap::new();
-    let mut version_2_pages = Vec::new();
-    for version in 1..=2u64 {
-        for i in 0..6 {
-            let id = writer.allocate().unwrap();
-            writer.write(id, tagged_page(&store, id, version * 10 + i));
-            live.insert(id, version * 10 + i);
-            if version == 2 {
-                version_2_pages.push(id);
-            }
-        }
-        writer.commit(version);
-        store
-            .checkpoint(version, &encode_roots(version, &live))
-            .unwrap();
-        states.insert(version, live.clone());
-    }
+    let mut states = checkpoint_two_versions(&store, &mut writer);
+    let mut live = states[&2].clone();
+    let version_2_pages: Vec<PageId> = live
+        .iter()
+        .filter(|&(_, tag)| tag / 10 == 2)
+        .map(|(id, _)| *id)
+        .collect();
     for id in &version_2_pages {
         writer.free(*id);
         live.remove(id);
