@@ -3,13 +3,13 @@
 
 use openraft::{AnyError, ErrorSubject, ErrorVerb, NodeId, StorageError, StorageIOError};
 
-/// `error` while doing `verb` on `subject`.
-pub(crate) fn storage<NID: NodeId, E: std::error::Error + 'static>(
+/// `error` while doing `verb` on `subject` (its source chain kept).
+pub(crate) fn storage<NID: NodeId>(
     subject: ErrorSubject<NID>,
     verb: ErrorVerb,
-    error: &E,
+    error: &(dyn std::error::Error + 'static),
 ) -> StorageError<NID> {
-    StorageIOError::new(subject, verb, AnyError::new(error)).into()
+    StorageIOError::new(subject, verb, AnyError::from_dyn(error, None)).into()
 }
 
 /// A plain-text error (a damaged record that does not decode).

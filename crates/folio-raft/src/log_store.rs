@@ -88,9 +88,8 @@ impl<C: FolioTypes> FolioLogStore<C> {
         subject: ErrorSubject<C::NodeId>,
         durability: Durability,
     ) -> Result<(), C> {
-        let write_error = |e: &dyn std::error::Error| {
-            storage(subject.clone(), ErrorVerb::Write, &Damaged(e.to_string()))
-        };
+        let write_error =
+            |e: &(dyn std::error::Error + 'static)| storage(subject.clone(), ErrorVerb::Write, e);
         let bytes = encode(value).map_err(|e| write_error(&e))?;
         let mut txn = self
             .db
@@ -145,7 +144,7 @@ impl<C: FolioTypes> FolioLogStore<C> {
     }
 }
 
-fn read_logs<NID: openraft::NodeId, E: std::error::Error + 'static>(e: &E) -> StorageError<NID> {
+fn read_logs<NID: openraft::NodeId>(e: &(dyn std::error::Error + 'static)) -> StorageError<NID> {
     storage(ErrorSubject::Logs, ErrorVerb::Read, e)
 }
 
@@ -238,12 +237,8 @@ impl<C: FolioTypes> RaftLogStorage<C> for FolioLogStore<C> {
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let write_error = |e: &dyn std::error::Error| {
-            storage(
-                ErrorSubject::Logs,
-                ErrorVerb::Write,
-                &Damaged(e.to_string()),
-            )
+        let write_error = |e: &(dyn std::error::Error + 'static)| {
+            storage(ErrorSubject::Logs, ErrorVerb::Write, e)
         };
         let encoded = entries
             .into_iter()

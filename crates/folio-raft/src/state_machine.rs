@@ -87,23 +87,24 @@ impl<C> Debug for FolioSnapshotBuilder<C> {
 
 fn sm_error<NID: openraft::NodeId>(
     verb: ErrorVerb,
-    e: &dyn std::error::Error,
+    e: &(dyn std::error::Error + 'static),
 ) -> StorageError<NID> {
-    storage(ErrorSubject::StateMachine, verb, &Damaged(e.to_string()))
+    storage(ErrorSubject::StateMachine, verb, e)
 }
 
 fn snapshot_error<NID: openraft::NodeId>(
     meta: Option<&SnapshotMeta<NID, impl openraft::Node>>,
     verb: ErrorVerb,
-    e: &dyn std::error::Error,
+    e: &(dyn std::error::Error + 'static),
 ) -> StorageError<NID> {
     let subject = ErrorSubject::Snapshot(meta.map(SnapshotMeta::signature));
-    storage(subject, verb, &Damaged(e.to_string()))
+    storage(subject, verb, e)
 }
 
 /// The applied position and membership `read` sees.
 fn applied_state<C: FolioTypes>(read: &ReadTransaction) -> Result<Applied<C>, C> {
-    let read_error = |e: &dyn std::error::Error| sm_error::<C::NodeId>(ErrorVerb::Read, e);
+    let read_error =
+        |e: &(dyn std::error::Error + 'static)| sm_error::<C::NodeId>(ErrorVerb::Read, e);
     let applied = match read.get(STATE_CF, APPLIED).map_err(|e| read_error(&e))? {
         Some(bytes) => decode(&bytes).map_err(|e| read_error(&e))?,
         None => None,
@@ -187,7 +188,8 @@ async fn save_snapshot<C: FolioTypes>(
     data: &[u8],
     txn: Option<&mut WriteTransaction>,
 ) -> Result<(), C> {
-    let write_error = |e: &dyn std::error::Error| snapshot_error(Some(meta), ErrorVerb::Write, e);
+    let write_error =
+        |e: &(dyn std::error::Error + 'static)| snapshot_error(Some(meta), ErrorVerb::Write, e);
     let meta_bytes = encode(meta).map_err(|e| write_error(&e))?;
     let put = |txn: &mut WriteTransaction| -> folio::Result<()> {
         txn.put(SNAPSHOT_CF, SNAPSHOT_META, &meta_bytes)?;
@@ -223,7 +225,8 @@ impl<C: FolioTypes, A: Apply<C>> RaftStateMachine<C> for FolioStateMachine<C, A>
         let Some(last) = entries.last().map(|entry| entry.log_id.clone()) else {
             return Ok(Vec::new());
         };
-        let write_error = |e: &dyn std::error::Error| sm_error::<C::NodeId>(ErrorVerb::Write, e);
+        let write_error =
+            |e: &(dyn std::error::Error + 'static)| sm_error::<C::NodeId>(ErrorVerb::Write, e);
         let mut txn = self
             .db
             .begin_write_async(&self.applied_cfs(false))
@@ -287,7 +290,8 @@ impl<C: FolioTypes, A: Apply<C>> RaftStateMachine<C> for FolioStateMachine<C, A>
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), C> {
         let data = snapshot.into_inner();
-        let bad = |e: &dyn std::error::Error| snapshot_error(Some(meta), ErrorVerb::Read, e);
+        let bad =
+            |e: &(dyn std::error::Error + 'static)| snapshot_error(Some(meta), ErrorVerb::Read, e);
         // Checked in full before anything changes.
         let image = snapshot_image::decode(&data).map_err(|e| bad(&Damaged(e)))?;
         for (cf, _) in &image {
@@ -298,7 +302,7 @@ impl<C: FolioTypes, A: Apply<C>> RaftStateMachine<C> for FolioStateMachine<C, A>
             }
         }
         let write_error =
-            |e: &dyn std::error::Error| snapshot_error(Some(meta), ErrorVerb::Write, e);
+            |e: &(dyn std::error::Error + 'static)| snapshot_error(Some(meta), ErrorVerb::Write, e);
         let mut txn = self
             .db
             .begin_write_async(&self.applied_cfs(true))
@@ -338,7 +342,7 @@ impl<C: FolioTypes, A: Apply<C>> RaftStateMachine<C> for FolioStateMachine<C, A>
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<C>>, C> {
         let read = self.db.begin_read();
-        let read_error = |e: &dyn std::error::Error| {
+        let read_error = |e: &(dyn std::error::Error + 'static)| {
             snapshot_error::<C::NodeId>(
                 None::<&SnapshotMeta<C::NodeId, C::Node>>,
                 ErrorVerb::Read,
