@@ -273,3 +273,31 @@ fn a_failed_sync_fails_every_waiting_task() {
     let db = Database::open_in(Arc::new(crashed), folio_tests::small_options()).unwrap();
     assert_eq!(db.begin_read().tree("a").unwrap().len(), 0);
 }
+
+/// A commit whose future is dropped after its first poll has happened (as a thread
+/// interrupted while it waits for the sync): visible at once, durable with the next sync.
+#[test]
+fn a_commit_future_dropped_after_its_first_poll_still_commits() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::builder()
+        .eventual_sync_interval(None)
+        .open(dir.path())
+        .unwrap();
+    db.create_cf("a").unwrap();
+    let mut txn = db.begin_write(&["a"]).unwrap();
+    txn.put("a", b"k", b"v").unwrap();
+    let mut commit = Box::pin(txn.commit_async_with(Durability::Immediate));
+    let mut cx = Context::from_waker(Waker::noop());
+    // The first poll applies, logs and publishes; it may or may not find the sync done.
+    let outcome = commit.as_mut().poll(&mut cx);
+    assert!(!matches!(outcome, Poll::Ready(Err(_))), "{outcome:?}");
+    drop(commit);
+    assert_eq!(&*db.begin_read().get("a", b"k").unwrap().unwrap(), b"v");
+    let durable = db.flush().unwrap();
+    assert!(db.stats().wal.durable_lsn >= durable);
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(&*db.begin_read().get("a", b"k").unwrap().unwrap(), b"v");
+}
