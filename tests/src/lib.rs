@@ -53,3 +53,33 @@ pub fn rolling_states(txns: u64, value: impl Fn(u64) -> Vec<u8>) -> Vec<State> {
     }
     states
 }
+
+/// How a suite's database is stored: every crash, I/O-error, kill and corruption suite runs
+/// its scenarios both ways (the same code, the options differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtRest {
+    /// Plain pages and log records.
+    Plain,
+    /// Encrypted with [`test_key`].
+    Encrypted,
+}
+
+impl AtRest {
+    /// `options` stored this way.
+    pub fn apply(self, mut options: DatabaseOptions) -> DatabaseOptions {
+        if self == Self::Encrypted {
+            options.encryption_key = Some(test_key());
+        }
+        options
+    }
+
+    /// [`small_options`] stored this way.
+    pub fn small_options(self) -> DatabaseOptions {
+        self.apply(small_options())
+    }
+}
+
+/// The key encrypted suites use.
+pub fn test_key() -> folio::EncryptionKey {
+    folio::EncryptionKey::from_bytes([0x5a; 32])
+}

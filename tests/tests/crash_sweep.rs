@@ -13,16 +13,16 @@ use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{State, rolling_key, rolling_states, small_options};
+use folio_tests::{AtRest, State, rolling_key, rolling_states};
 
 const CFS: [&str; 3] = ["a", "b", "c"];
 const TXNS: u64 = 12;
 
-fn options() -> DatabaseOptions {
+fn options(at_rest: AtRest) -> DatabaseOptions {
     // The background checkpointer stays on here: it runs during the sweep too.
     DatabaseOptions {
         checkpoint_interval: DatabaseOptions::default().checkpoint_interval,
-        ..small_options()
+        ..at_rest.small_options()
     }
 }
 
@@ -137,17 +137,17 @@ fn read_state(db: &Database, cf: &str) -> State {
         .unwrap()
 }
 
-fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, states: &[State]) -> bool {
+fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, states: &[State], at_rest: AtRest) -> bool {
     let device = SimDirectory::new(seed);
     device.cut_power_at(cut);
-    let (created, durable) = match Database::open_in(Arc::new(device.clone()), options()) {
+    let (created, durable) = match Database::open_in(Arc::new(device.clone()), options(at_rest)) {
         Ok(db) => workload_with_readers(&db, states),
         Err(_) => (0, 0),
     };
     let was_cut = device.power_was_cut();
     let context = format!("cut at {cut}, {policy:?}, seed {seed}");
     let rebooted = device.crash(policy);
-    let db = Database::open_in(Arc::new(rebooted.clone()), options())
+    let db = Database::open_in(Arc::new(rebooted.clone()), options(at_rest))
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
     let names = db.cf_names();
     assert!(
@@ -183,7 +183,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, states: &[State]) -> bool 
     drop(db);
     let db = Database::open_in(
         Arc::new(rebooted.crash(CrashPolicy::DropUnsynced)),
-        options(),
+        options(at_rest),
     )
     .unwrap();
     for cf in CFS {
@@ -198,9 +198,18 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, states: &[State]) -> bool 
 
 #[test]
 fn power_cut_at_every_operation_keeps_every_invariant() {
+    sweep(AtRest::Plain);
+}
+
+#[test]
+fn power_cut_at_every_operation_keeps_every_invariant_encrypted() {
+    sweep(AtRest::Encrypted);
+}
+
+fn sweep(at_rest: AtRest) {
     let states = expected_states();
     let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(10), |cut, policy, seed| {
-        crash_at(cut, policy, seed, &states)
+        crash_at(cut, policy, seed, &states, at_rest)
     });
     assert!(
         report.shortest_scenario > 40,

@@ -30,6 +30,7 @@ pub fn parse() -> Args {
             "W5".into(),
             "W6".into(),
             "W7".into(),
+            "W8".into(),
         ],
         systems: vec!["folio".into()],
         threads: vec![1, 2, 4, 8],
@@ -73,6 +74,17 @@ pub fn parse() -> Args {
         }
     }
     args
+}
+
+/// Documents W8 loads: 100,000 (about 100 MiB) by default.
+pub fn w8_documents(args: &Args) -> u64 {
+    if args.smoke {
+        2_000
+    } else if args.full {
+        1_000_000
+    } else {
+        100_000
+    }
 }
 
 /// Workloads with their sizes, thread counts and modes.
@@ -152,8 +164,8 @@ pub fn plan(args: &Args) -> Plan {
                     }
                 }
             }
-            // Timed apart (`run_w5`): not a throughput plan.
-            "W5" => {}
+            // Timed apart (`run_w5`, `run_w8`): not thread sweeps.
+            "W5" | "W8" => {}
             "W7" => plan.push((
                 Workload::W7 {
                     n: size(10_000, 1_000_000, 3_000_000) as u64,
@@ -162,7 +174,7 @@ pub fn plan(args: &Args) -> Plan {
                 SyncMode::Sync,
             )),
             other => {
-                eprintln!("folio-peers: unknown workload {other} (W1, W2, W3, W4, W5, W6, W7)");
+                eprintln!("folio-peers: unknown workload {other} (W1 ... W8)");
                 std::process::exit(2);
             }
         }

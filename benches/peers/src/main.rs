@@ -118,8 +118,19 @@ fn run_w5(
 }
 
 fn opener(system: &str) -> Option<Box<Opener>> {
-    if system == "folio" {
-        return Some(Box::new(|path: &Path| FolioEngine::open(path, CACHE_BYTES)));
+    let compressed = |compression: folio_bench::Compression| -> Box<Opener> {
+        Box::new(move |path: &Path| FolioEngine::open_compressed(path, CACHE_BYTES, compression))
+    };
+    match system {
+        "folio" => return Some(Box::new(|path: &Path| FolioEngine::open(path, CACHE_BYTES))),
+        "folio-encrypted" => {
+            return Some(Box::new(|path: &Path| {
+                FolioEngine::open_encrypted(path, CACHE_BYTES)
+            }));
+        }
+        "folio-lz4" => return Some(compressed(folio_bench::Compression::Lz4)),
+        "folio-zstd" => return Some(compressed(folio_bench::Compression::Zstd { level: 3 })),
+        _ => {}
     }
     peers::opener(system)
 }
@@ -160,6 +171,7 @@ fn run(args: &args::Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         }
     }
     raw.extend(run_w2_tasks(args, &plan, scratch.path())?);
+    raw.extend(run_w8(args, scratch.path())?);
     let medians = summary::medians(&raw);
     let machine = summary::machine_line();
     let table = summary::ratio_table(&medians);
@@ -218,6 +230,41 @@ fn run_w2_tasks(
                 1,
             )?);
             let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    Ok(rows)
+}
+
+/// W8 (compressible documents: file size, load and read speed) for every system, folio
+/// with each compression setting and `RocksDB` with and without LZ4 (fjall compresses with
+/// LZ4 by default; redb, LMDB and `SQLite` do not compress).
+fn run_w8(
+    args: &args::Args,
+    scratch: &Path,
+) -> Result<Vec<Row>, Box<dyn std::error::Error + Send + Sync>> {
+    if !args.only.iter().any(|w| w == "W8") {
+        return Ok(Vec::new());
+    }
+    let n = args::w8_documents(args);
+    let mut rows = Vec::new();
+    for system in &args.systems {
+        let variants: Vec<String> = match system.as_str() {
+            "folio" => vec!["folio".into(), "folio-lz4".into(), "folio-zstd".into()],
+            "rocksdb" => vec!["rocksdb".into(), "rocksdb-lz4".into()],
+            other => vec![other.to_owned()],
+        };
+        for label in variants {
+            let Some(open) = opener(&label) else {
+                return Err(format!("{label} was not compiled in (enable its feature)").into());
+            };
+            for run in 0..args.runs {
+                eprintln!("W8 {label} {n} documents run {}", run + 1);
+                let dir = scratch.join(format!("w8-{label}-{run}"));
+                rows.extend(folio_bench::documents::run_documents(
+                    &*open, &label, n, &dir,
+                )?);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
         }
     }
     Ok(rows)

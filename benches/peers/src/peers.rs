@@ -17,6 +17,8 @@ pub fn opener(system: &str) -> Option<Box<Opener>> {
     match system {
         #[cfg(feature = "rocksdb")]
         "rocksdb" => Some(Box::new(|p: &Path| rocks::Rocks::open(p, None))),
+        #[cfg(feature = "rocksdb")]
+        "rocksdb-lz4" => Some(Box::new(|p: &Path| rocks::Rocks::open_lz4(p))),
         #[cfg(feature = "fjall")]
         "fjall" => Some(Box::new(|p: &Path| fjall_peer::Fjall::open(p, None))),
         #[cfg(feature = "redb")]
@@ -61,8 +63,8 @@ mod rocks {
 
     use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
     use rocksdb::{
-        BlockBasedOptions, Cache, DBWithThreadMode, Direction, IteratorMode, MultiThreaded,
-        Options, WriteBatch, WriteOptions,
+        BlockBasedOptions, Cache, DBCompressionType, DBWithThreadMode, Direction, IteratorMode,
+        MultiThreaded, Options, WriteBatch, WriteOptions,
     };
 
     pub struct Rocks {
@@ -74,7 +76,21 @@ mod rocks {
         /// `hold`: W5's writer; memtables and the WAL hold several times that many bytes
         /// before a flush.
         pub fn open(path: &Path, hold: Option<u64>) -> BenchResult<Box<dyn Engine>> {
+            Self::open_with(path, hold, DBCompressionType::None)
+        }
+
+        /// With LZ4 block compression (W8).
+        pub fn open_lz4(path: &Path) -> BenchResult<Box<dyn Engine>> {
+            Self::open_with(path, None, DBCompressionType::Lz4)
+        }
+
+        fn open_with(
+            path: &Path,
+            hold: Option<u64>,
+            compression: DBCompressionType,
+        ) -> BenchResult<Box<dyn Engine>> {
             let mut options = Options::default();
+            options.set_compression_type(compression);
             options.create_if_missing(true);
             options.create_missing_column_families(true);
             let cache = Cache::new_lru_cache(crate::CACHE_BYTES);
@@ -168,6 +184,9 @@ mod rocks {
             let mut options = WriteOptions::default();
             options.set_sync(true);
             Ok(self.db.write_opt(batch, &options)?)
+        }
+        fn flush(&self, keyspace: &str) -> BenchResult<()> {
+            Ok(self.db.flush_cf(&self.cf(keyspace)?)?)
         }
         fn parallel_writers(&self) -> bool {
             true
@@ -286,6 +305,10 @@ mod fjall_peer {
                 batch.insert(&keyspace, key, value);
             }
             Ok(batch.commit()?)
+        }
+        fn flush(&self, keyspace: &str) -> BenchResult<()> {
+            self.keyspace(keyspace)?.rotate_memtable_and_wait()?;
+            Ok(self.db.persist(PersistMode::SyncAll)?)
         }
         fn parallel_writers(&self) -> bool {
             true

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod async_tasks;
+pub mod documents;
 mod engine;
 mod folio_engine;
 mod measure;
@@ -32,6 +33,7 @@ mod workloads;
 mod zipf;
 
 pub use engine::{BenchResult, Engine, Opener, SyncMode, count_entries};
+pub use folio::Compression;
 pub use folio_engine::FolioEngine;
 pub use measure::{Latencies, ProcessCounters};
 pub use report::{Row, markdown_table};

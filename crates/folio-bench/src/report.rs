@@ -33,8 +33,12 @@ pub struct Row {
     pub write_amplification: Option<f64>,
     /// Peak resident memory during the run, MiB.
     pub peak_rss_mib: f64,
-    /// What the system ran instead, when it cannot run the workload as specified.
+    /// What the system ran instead, when it cannot run the workload as specified (W8: the
+    /// size of its files).
     pub note: String,
+    /// Bytes of the engine's files after the run (W8 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_bytes: Option<u64>,
 }
 
 /// The rows as a markdown table.

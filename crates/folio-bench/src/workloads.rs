@@ -204,6 +204,7 @@ pub(crate) fn timed(
         }),
         peak_rss_mib: after.peak_rss_bytes as f64 / f64::from(1u32 << 20),
         note,
+        file_bytes: None,
     })
 }
 
@@ -471,7 +472,7 @@ fn reads(
 
 /// Runs `work(i)` for `i` in `0..threads`, each on its own thread; returns the results and
 /// the wall time of the whole.
-fn on_threads<T: Send>(
+pub(crate) fn on_threads<T: Send>(
     threads: usize,
     work: impl Fn(usize) -> BenchResult<T> + Sync,
 ) -> BenchResult<(Vec<T>, Duration)> {

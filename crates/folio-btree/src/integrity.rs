@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use folio_pagestore::{AllocationReport, PageId, PageStore};
 
+use crate::compression::decode;
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, check_slotted, node_kind};
-use crate::overflow::chain_pages;
+use crate::overflow::{chain_pages, read_chain};
 use crate::pages::Pages;
 use crate::tree::{DEPTH_MAX, key_bytes};
 use crate::{Result, error::corrupt};
@@ -23,8 +24,45 @@ pub struct IntegrityReport {
     pub overflow_pages: u64,
     /// Levels (0 for an empty tree).
     pub depth: usize,
+    /// Values stored compressed (each one decoded by the check).
+    pub compressed_values: u64,
+    /// Bytes of all values as the application wrote them.
+    pub value_bytes: u64,
+    /// Bytes of all values as stored (compression frames for compressed ones).
+    pub stored_value_bytes: u64,
     /// Every page the tree reaches.
     pub pages: BTreeSet<PageId>,
+}
+
+/// Claims a leaf value's overflow chain, decodes it when compressed (the frame must hold
+/// what it says) and counts its bytes.
+fn count_value(
+    pages: Pages<'_>,
+    report: &mut IntegrityReport,
+    page: &[u8],
+    view: &LeafView<'_>,
+    index: usize,
+    value: ValueRef,
+) -> Result<()> {
+    let stored = match value {
+        ValueRef::Overflow { first, len } => {
+            claim_chain(pages, report, first, len as usize)?;
+            len as usize
+        }
+        ValueRef::Inline(ref range) => range.len(),
+    };
+    report.stored_value_bytes += stored as u64;
+    report.value_bytes += if view.value_compressed(index)? {
+        report.compressed_values += 1;
+        let frame = match value {
+            ValueRef::Inline(range) => page[range].to_vec(),
+            ValueRef::Overflow { first, len } => read_chain(pages, first, len as usize)?,
+        };
+        decode(&frame, view.id())?.len() as u64
+    } else {
+        stored as u64
+    };
+    Ok(())
 }
 
 /// Checks the tree at `root`: every page's checksum (by reading it), node decoding, keys
@@ -143,9 +181,7 @@ fn check_node(
                 if let KeyRef::Overflow { first, len } = key {
                     claim_chain(pages, report, first, len)?;
                 }
-                if let ValueRef::Overflow { first, len } = value {
-                    claim_chain(pages, report, first, len as usize)?;
-                }
+                count_value(pages, report, &page, &view, i, value)?;
                 report.entries += 1;
                 previous = Some(full);
             }

@@ -50,6 +50,7 @@
 #![forbid(unsafe_code)]
 
 mod catalog;
+mod compression;
 mod error;
 mod integrity;
 mod iter;
@@ -61,6 +62,7 @@ mod tree_mut;
 mod value;
 
 pub use catalog::{CF_NAME_BYTES_MAX, Catalog, CfState};
+pub use compression::Compression;
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, check_not_free, check_tree};
 pub use iter::{Cursor, Range};

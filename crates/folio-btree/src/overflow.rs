@@ -48,7 +48,7 @@ pub(crate) fn write_chain_spilling(
         .chunks(per_page)
         .chain(bytes.is_empty().then_some(&[][..]));
     for (index, (&id, chunk)) in ids.iter().zip(chunks).enumerate() {
-        let mut buf = PageBuf::zeroed(store.page_size());
+        let mut buf = PageBuf::zeroed(store.buffer_size());
         let payload = buf.payload_mut();
         payload[0] = KIND_OVERFLOW;
         payload[4..8].copy_from_slice(&(chunk.len() as u32).to_le_bytes());

@@ -5,6 +5,7 @@ use std::ops::{Bound, RangeBounds};
 
 use folio_pagestore::{Page, PageId, PageStore, PageWriter};
 
+use crate::compression::decode;
 use crate::iter::{Cursor, Direction, Range};
 use crate::node::{
     BranchView, KeyRef, LeafView, NodeKind, SearchKey, ValueRef, compare_keys, node_kind,
@@ -306,8 +307,16 @@ pub(crate) fn value_of(
     view: &LeafView<'_>,
     index: usize,
 ) -> Result<Value> {
-    Ok(match view.entry(index)?.1 {
-        ValueRef::Inline(range) => Value::in_page(page.clone(), range),
-        ValueRef::Overflow { first, len } => Value::owned(read_chain(pages, first, len as usize)?),
-    })
+    let value = match view.entry(index)?.1 {
+        ValueRef::Inline(range) if view.value_compressed(index)? => {
+            return Ok(Value::owned(decode(&page[range], view.id())?));
+        }
+        ValueRef::Inline(range) => return Ok(Value::in_page(page.clone(), range)),
+        ValueRef::Overflow { first, len } => read_chain(pages, first, len as usize)?,
+    };
+    Ok(Value::owned(if view.value_compressed(index)? {
+        decode(&value, view.id())?
+    } else {
+        value
+    }))
 }

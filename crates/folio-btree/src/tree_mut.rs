@@ -19,6 +19,7 @@
 
 use folio_pagestore::{PageId, PageStore, PageWriter};
 
+use crate::compression::decode;
 use crate::node::{
     KEY_BYTES_MAX, KeyRef, LeafEntry, LeafView, NodeKind, Slotted, StoredRef, VALUE_BYTES_MAX,
     ValueRef, check_slotted, entry_key, key_inline_max, node_kind, value_inline_max,
@@ -26,7 +27,7 @@ use crate::node::{
 use crate::overflow::{free_chain, read_chain, write_chain, write_chain_spilling};
 use crate::pages::Pages;
 use crate::tree::{BTree, DEPTH_MAX, child_for, search_leaf};
-use crate::{Error, Result, Value, error::corrupt};
+use crate::{Compression, Error, Result, Value, error::corrupt};
 
 mod free;
 mod relocate;
@@ -63,6 +64,8 @@ pub struct BTreeMut {
     path: Vec<(PageId, usize)>,
     /// When the open transaction spills pages; `None`: never.
     spill: Option<SpillPolicy>,
+    /// How values written from now on are compressed.
+    compression: Compression,
 }
 
 /// A point inside a transaction a [`BTreeMut`] can roll back to.
@@ -127,7 +130,19 @@ impl BTreeMut {
             scratch: Vec::new(),
             path: Vec::new(),
             spill: None,
+            compression: Compression::None,
         }
+    }
+
+    /// Compresses values written from now on with `compression` (values already stored
+    /// keep their form; reads decode each value by its own flag).
+    pub fn set_compression(&mut self, compression: Compression) {
+        self.compression = compression;
+    }
+
+    /// How this tree compresses the values it writes.
+    pub fn compression(&self) -> Compression {
+        self.compression
     }
 
     /// Bounds the memory this tree's open transactions hold: before each change, when the
@@ -436,10 +451,11 @@ impl BTreeMut {
         &mut self,
         leaf: PageId,
         value: ValueRef,
+        compressed: bool,
         want: bool,
     ) -> Result<Option<Vec<u8>>> {
-        match value {
-            ValueRef::Inline(range) => Ok(want.then(|| self.own_page(leaf)[range].to_vec())),
+        let stored = match value {
+            ValueRef::Inline(range) => want.then(|| self.own_page(leaf)[range].to_vec()),
             ValueRef::Overflow { first, len } => {
                 let bytes = if want {
                     Some(read_chain(self.pages(), first, len as usize)?)
@@ -447,18 +463,26 @@ impl BTreeMut {
                     None
                 };
                 free_chain(&mut self.writer, first, len as usize)?;
-                Ok(bytes)
+                bytes
             }
+        };
+        match stored {
+            Some(frame) if compressed => Ok(Some(decode(&frame, leaf)?)),
+            other => Ok(other),
         }
     }
 
     fn upsert(&mut self, key: &[u8], value: &[u8], want_old: bool) -> Result<Outcome> {
         Self::check_sizes(key, value)?;
         self.bound_memory()?;
+        let frame = self.compression.encode(value);
+        let value_compressed = frame.is_some();
+        let value = frame.as_deref().unwrap_or(value);
         let Some(root) = self.root else {
             let entry = LeafEntry {
                 key: self.store_key(key)?,
                 value: self.store_value(value)?,
+                value_compressed,
             };
             let leaf = self.new_node(NodeKind::Leaf)?;
             let mut node = edit(&mut self.writer, leaf, NodeKind::Leaf);
@@ -476,16 +500,22 @@ impl BTreeMut {
             match search_leaf(self.pages(), &view, key)? {
                 Ok(index) => {
                     let (stored_key, stored_value) = view.entry(index)?;
-                    Ok((index, OwnedKey::from_ref(stored_key), stored_value))
+                    let compressed = view.value_compressed(index)?;
+                    Ok((
+                        index,
+                        OwnedKey::from_ref(stored_key),
+                        stored_value,
+                        compressed,
+                    ))
                 }
                 Err(index) => Err(index),
             }
         };
         let mut outcome = Outcome::default();
         match found {
-            Ok((index, stored_key, old_value)) => {
+            Ok((index, stored_key, old_value, old_compressed)) => {
                 outcome.found = true;
-                outcome.old = self.release_value(leaf, old_value, want_old)?;
+                outcome.old = self.release_value(leaf, old_value, old_compressed, want_old)?;
                 // The key keeps its form (and its overflow chain, if any).
                 let key = match &stored_key {
                     OwnedKey::Inline(_) => StoredRef::Inline(key),
@@ -497,6 +527,7 @@ impl BTreeMut {
                 let entry = LeafEntry {
                     key,
                     value: self.store_value(value)?,
+                    value_compressed,
                 };
                 self.replace_entry(leaf, index, &entry)?;
             }
@@ -504,6 +535,7 @@ impl BTreeMut {
                 let entry = LeafEntry {
                     key: self.store_key(key)?,
                     value: self.store_value(value)?,
+                    value_compressed,
                 };
                 self.insert_entry(leaf, index, &entry)?;
                 self.len = self.len.saturating_add(1);

@@ -1,12 +1,13 @@
 //! Model test against `BTreeMap`: inserts, removes, gets, ranges in both directions with every
 //! bound kind, long keys and values (overflow pages), commits, rollbacks, and committed
-//! snapshots that must never change. The integrity check runs after every step.
+//! snapshots that must never change, values compressed or not (the setting switched
+//! mid-run, so stored forms mix). The integrity check runs after every step.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use folio_btree::{BTree, BTreeMut, check_tree};
+use folio_btree::{BTree, BTreeMut, Compression, check_tree};
 use folio_io::MemoryStorage;
 use folio_pagestore::{PageStore, PageStoreOptions};
 use proptest::prelude::*;
@@ -23,7 +24,14 @@ enum Op {
     Rollback,
     Savepoint,
     RollbackTo(usize),
+    SetCompression(usize),
 }
+
+const COMPRESSIONS: [Compression; 3] = [
+    Compression::None,
+    Compression::Lz4,
+    Compression::Zstd { level: 1 },
+];
 
 fn key() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
@@ -51,6 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Rollback),
         1 => Just(Op::Savepoint),
         1 => any::<usize>().prop_map(Op::RollbackTo),
+        1 => (0..COMPRESSIONS.len()).prop_map(Op::SetCompression),
     ]
 }
 
@@ -86,9 +95,10 @@ fn check_view(view: &BTree, model: &Model) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(10_000))]
     #[test]
-    fn btree_matches_btreemap(ops in prop::collection::vec(op(), 1..40)) {
+    fn btree_matches_btreemap(ops in prop::collection::vec(op(), 1..40), first_compression in 0..COMPRESSIONS.len()) {
         let store = PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
         let mut tree = BTreeMut::new(store.writer(), None, 0);
+        tree.set_compression(COMPRESSIONS[first_compression]);
         let mut model = Model::new();
         let mut committed = Model::new();
         let mut snapshots: Vec<(BTree, Model)> = Vec::new();
@@ -148,6 +158,7 @@ proptest! {
                 Op::Savepoint => {
                     savepoints.push((tree.savepoint(), model.clone()));
                 }
+                Op::SetCompression(pick) => tree.set_compression(COMPRESSIONS[pick]),
                 Op::RollbackTo(pick) => {
                     if !savepoints.is_empty() {
                         let index = pick % savepoints.len();
@@ -162,6 +173,7 @@ proptest! {
             prop_assert_eq!(tree.len(), model.len() as u64);
             let report = tree.check().unwrap();
             prop_assert_eq!(report.entries, model.len() as u64);
+            prop_assert_eq!(report.value_bytes, model.values().map(|v| v.len() as u64).sum::<u64>());
         }
         check_view(&tree.view(), &model);
         // Snapshots of earlier commits never change, whatever came after.

@@ -39,6 +39,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cipher;
 mod directory;
 mod error;
 mod file;
@@ -46,6 +47,7 @@ mod memory;
 mod sim;
 mod storage;
 
+pub use cipher::{Cipher, EncryptionKey, KeyError, SealError};
 pub use directory::{Directory, FsDirectory};
 pub use error::{Error, Operation, Result};
 pub use file::{FileOptions, FileStorage};

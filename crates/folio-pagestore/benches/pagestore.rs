@@ -48,7 +48,9 @@ fn flush(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new(shape, name), |b| {
                 b.iter_batched(
                     || pages.clone(),
-                    |mut batch| write_pages(&storage, layout, &mut batch, strategy).expect("write"),
+                    |mut batch| {
+                        write_pages(&storage, layout, &mut batch, strategy, None).expect("write")
+                    },
                     BatchSize::SmallInput,
                 );
             });

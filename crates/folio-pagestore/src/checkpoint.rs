@@ -166,7 +166,7 @@ impl PageStore {
         pages.extend(encode_chain(
             &prepared.free,
             &prepared.freelist_pages,
-            layout.page_size,
+            self.buffer_size(),
         ));
         let pages_end = pages.iter().map(|(id, _)| id.0 + 1).max().unwrap_or(0);
         let file_bytes = self.grow_to(
@@ -176,10 +176,17 @@ impl PageStore {
 
         let storage = self.storage()?;
         self.retire_older_slot(&*storage)?;
-        let flush = write_pages(&*storage, layout, &mut pages, WriteStrategy::Coalesced)?;
+        let flush = write_pages(
+            &*storage,
+            layout,
+            &mut pages,
+            WriteStrategy::Coalesced,
+            self.cipher(),
+        )?;
         self.sync_or_poison()?;
 
         let slot = HeaderSlot {
+            key_check: durable.key_check,
             page_size: layout.page_size as u32,
             sequence: durable.sequence + 1,
             version: prepared.version,

@@ -18,6 +18,20 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The file is encrypted and no key was given.
+    #[error("the database is encrypted; open it with its key (--key-file in the CLI)")]
+    KeyRequired,
+    /// The key given is not the one the file was encrypted with.
+    #[error("wrong encryption key: the file was encrypted with another key")]
+    WrongKey,
+    /// A key was given for a file that is not encrypted.
+    #[error(
+        "the database is not encrypted; open it without a key (or copy it encrypted with backup_to)"
+    )]
+    NotEncrypted,
+    /// The operating system could not provide randomness for encryption nonces.
+    #[error("encryption unavailable: {0}")]
+    Encryption(String),
     /// Neither header slot is valid although the file looks like a folio file.
     #[error(
         "both header slots are corrupt ({reason}); the file cannot be opened, restore it from a backup"

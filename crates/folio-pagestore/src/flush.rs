@@ -2,7 +2,7 @@
 
 use std::io::IoSlice;
 
-use folio_io::{IOV_MAX, Storage};
+use folio_io::{Cipher, IOV_MAX, Storage};
 
 use crate::{Layout, PAGE_TRAILER_BYTES, Page, PageId, Result};
 
@@ -31,26 +31,42 @@ pub struct FlushStats {
 
 /// Writes `pages` with `strategy`, each page's payload followed by its checksum as page id
 /// (computed here, from the very bytes written: pages in memory carry none, see `page.rs`;
-/// reads verify it). Sorts `pages` by id when coalescing. Does not sync.
+/// reads verify it); with `cipher`, each page sealed first (see `page.rs`). Sorts `pages`
+/// by id when coalescing. Does not sync.
 pub fn write_pages(
     storage: &dyn Storage,
     layout: Layout,
     pages: &mut [(PageId, Page)],
     strategy: WriteStrategy,
+    cipher: Option<&Cipher>,
 ) -> Result<FlushStats> {
     let mut stats = FlushStats::default();
     if strategy == WriteStrategy::Coalesced {
         pages.sort_unstable_by_key(|(id, _)| *id);
     }
-    let checksums: Vec<[u8; PAGE_TRAILER_BYTES]> = pages
-        .iter()
-        .map(|(id, page)| page.checksum(*id).to_le_bytes())
-        .collect();
+    let checksums: Vec<[u8; PAGE_TRAILER_BYTES]> = match cipher {
+        None => pages
+            .iter()
+            .map(|(id, page)| page.checksum(*id).to_le_bytes())
+            .collect(),
+        Some(_) => Vec::new(),
+    };
+    let sealed: Vec<Vec<u8>> = match cipher {
+        Some(cipher) => pages
+            .iter()
+            .map(|(id, page)| page.sealed(*id, cipher))
+            .collect(),
+        None => Vec::new(),
+    };
     let page_slices = |range: std::ops::Range<usize>| -> Vec<IoSlice<'_>> {
         let mut slices = Vec::with_capacity(2 * range.len());
         for at in range {
-            slices.push(IoSlice::new(pages[at].1.payload()));
-            slices.push(IoSlice::new(&checksums[at]));
+            if cipher.is_some() {
+                slices.push(IoSlice::new(&sealed[at]));
+            } else {
+                slices.push(IoSlice::new(pages[at].1.payload()));
+                slices.push(IoSlice::new(&checksums[at]));
+            }
         }
         slices
     };
@@ -111,7 +127,7 @@ mod tests {
         let layout = Layout::new(4096);
         // Three runs given out of order: 3..=5, 9, 20..=21.
         let mut batch = pages(&[21, 4, 9, 3, 20, 5]);
-        let stats = write_pages(&disk, layout, &mut batch, WriteStrategy::Coalesced).unwrap();
+        let stats = write_pages(&disk, layout, &mut batch, WriteStrategy::Coalesced, None).unwrap();
         assert_eq!(stats.runs, 3);
         assert_eq!(stats.write_calls, 3);
         assert_eq!(disk.counts().writes, 3);
@@ -133,6 +149,7 @@ mod tests {
             Layout::new(4096),
             &mut batch,
             WriteStrategy::Coalesced,
+            None,
         )
         .unwrap();
         assert_eq!(stats.runs, 1);
@@ -144,8 +161,14 @@ mod tests {
     fn per_page_strategy_writes_each_page() {
         let disk = SimStorage::new(0);
         let mut batch = pages(&[1, 2, 3]);
-        let stats =
-            write_pages(&disk, Layout::new(4096), &mut batch, WriteStrategy::PerPage).unwrap();
+        let stats = write_pages(
+            &disk,
+            Layout::new(4096),
+            &mut batch,
+            WriteStrategy::PerPage,
+            None,
+        )
+        .unwrap();
         assert_eq!(stats.write_calls, 3);
         assert_eq!(disk.counts().writes, 3);
     }
@@ -159,7 +182,7 @@ mod tests {
         let unsealed = buf.into_page();
         assert!(unsealed.verify(PageId(5)).is_err(), "no checksum in memory");
         let mut batch = vec![(PageId(5), unsealed)];
-        write_pages(&disk, layout, &mut batch, WriteStrategy::Coalesced).unwrap();
+        write_pages(&disk, layout, &mut batch, WriteStrategy::Coalesced, None).unwrap();
         let mut stored = vec![0u8; 4096];
         disk.read_exact_at(&mut stored, layout.offset(PageId(5)))
             .unwrap();

@@ -19,7 +19,12 @@
 //!  56  free_extents    u64      extents stored in the freelist chain
 //!  64  free_pages      u64      pages those extents cover
 //!  72  retired         u32      1: a retired slot (see below), else 0
-//!  76  reserved        [u8; 52] zero
+//!  76  cipher          u8       0: plain; 1: pages sealed with XChaCha20-Poly1305
+//!  77  reserved        [u8; 3]  zero
+//!  80  key_check       [u8; 40] encrypted files: an empty plaintext sealed under the key
+//!                               (folio_io::cipher), so a wrong key is told apart from
+//!                               damage; reveals nothing of the key. Zero when plain
+//! 120  reserved        [u8; 8]  zero
 //! 128  roots           [u8; roots_len] opaque to the page store (the layer above's roots)
 //! ...  zero
 //! HEADER_SLOT_BYTES - 8  checksum u64  xxh3_64 of every byte before it
@@ -38,6 +43,7 @@
 //! `retired = 1`, checksum; synced) before it first writes pages into the file. A session
 //! that only reads writes nothing.
 
+use folio_io::cipher::{CIPHER_XCHACHA20_POLY1305, SEAL_OVERHEAD};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::{Error, Result};
@@ -63,7 +69,9 @@ const ROOTS_LEN_OFFSET: usize = FREELIST_PAGES_OFFSET + 4;
 const FREE_EXTENTS_OFFSET: usize = ROOTS_LEN_OFFSET + 4;
 const FREE_PAGES_OFFSET: usize = FREE_EXTENTS_OFFSET + 8;
 const RETIRED_OFFSET: usize = FREE_PAGES_OFFSET + 8;
-const RESERVED_OFFSET: usize = RETIRED_OFFSET + 4;
+const CIPHER_OFFSET: usize = RETIRED_OFFSET + 4;
+const KEY_CHECK_OFFSET: usize = CIPHER_OFFSET + 4;
+const RESERVED_OFFSET: usize = KEY_CHECK_OFFSET + SEAL_OVERHEAD;
 const ROOTS_OFFSET: usize = 128;
 const CHECKSUM_OFFSET: usize = HEADER_SLOT_BYTES - 8;
 
@@ -94,6 +102,8 @@ pub struct HeaderSlot {
     pub free_pages: u64,
     /// The caller's roots.
     pub roots: Vec<u8>,
+    /// Encrypted files: the key check ([`folio_io::Cipher::key_check`]); `None` when plain.
+    pub key_check: Option<[u8; SEAL_OVERHEAD]>,
 }
 
 /// Byte offset of slot `index` (0 or 1).
@@ -127,6 +137,10 @@ impl HeaderSlot {
         put_u32(&mut out, ROOTS_LEN_OFFSET, self.roots.len() as u32);
         put_u64(&mut out, FREE_EXTENTS_OFFSET, self.free_extents);
         put_u64(&mut out, FREE_PAGES_OFFSET, self.free_pages);
+        if let Some(check) = &self.key_check {
+            out[CIPHER_OFFSET] = CIPHER_XCHACHA20_POLY1305;
+            out[KEY_CHECK_OFFSET..KEY_CHECK_OFFSET + SEAL_OVERHEAD].copy_from_slice(check);
+        }
         out[ROOTS_OFFSET..ROOTS_OFFSET + self.roots.len()].copy_from_slice(&self.roots);
         let checksum = xxh3_64(&out[..CHECKSUM_OFFSET]);
         put_u64(&mut out, CHECKSUM_OFFSET, checksum);
@@ -183,7 +197,17 @@ impl HeaderSlot {
                 "roots length {roots_len} too large"
             )));
         }
+        let key_check = match bytes[CIPHER_OFFSET] {
+            0 => None,
+            CIPHER_XCHACHA20_POLY1305 => Some(
+                bytes[KEY_CHECK_OFFSET..KEY_CHECK_OFFSET + SEAL_OVERHEAD]
+                    .try_into()
+                    .expect("40-byte field"),
+            ),
+            other => return Err(SlotError::Corrupt(format!("unknown cipher {other}"))),
+        };
         Ok(Self {
+            key_check,
             page_size,
             sequence: get_u64(bytes, SEQUENCE_OFFSET),
             version: get_u64(bytes, VERSION_OFFSET),
@@ -273,6 +297,7 @@ mod tests {
 
     fn sample(sequence: u64) -> HeaderSlot {
         HeaderSlot {
+            key_check: None,
             page_size: 4096,
             sequence,
             version: 10 * sequence,

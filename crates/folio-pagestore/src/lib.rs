@@ -70,7 +70,7 @@ pub use flush::{FlushStats, WriteStrategy, write_pages};
 pub use header::{FORMAT_VERSION, HEADER_SLOT_BYTES, ROOTS_MAX_BYTES};
 pub use layout::Layout;
 pub use options::{PAGE_SIZE_MAX, PAGE_SIZE_MIN, PageStoreOptions};
-pub use page::{PAGE_TRAILER_BYTES, Page, PageBuf, PageId};
+pub use page::{PAGE_TRAILER_BYTES, Page, PageBuf, PageId, buffer_size};
 pub use stats::{CheckpointStats, PageStoreStats};
 pub use store::{AllocationReport, PageStore};
 pub use writer::{PageWriter, WriterSavepoint};

@@ -32,6 +32,10 @@ pub struct PageStoreOptions {
     /// its header and stays small while it holds little); beyond, it grows by this many bytes
     /// or an eighth of its size, whichever is more, so growth stays rare. Default: 8 MiB.
     pub growth_step_bytes: u64,
+    /// Encrypts every page with this key (XChaCha20-Poly1305; see `docs/security.md`). A
+    /// new store is created encrypted when set; an existing one must be opened with the key
+    /// it was created with, and a plain one without a key. Default: none.
+    pub encryption_key: Option<folio_io::EncryptionKey>,
 }
 
 impl Default for PageStoreOptions {
@@ -42,6 +46,7 @@ impl Default for PageStoreOptions {
             cache_shards: 16,
             extent_pages: 64,
             growth_step_bytes: 8 << 20,
+            encryption_key: None,
         }
     }
 }

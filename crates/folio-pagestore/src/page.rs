@@ -10,6 +10,19 @@
 //! Seeding with the page id makes a page written at the wrong offset fail verification, and
 //! a never-written (zeroed) page fails too.
 //!
+//! An encrypted file stores each page sealed (`folio_io::cipher`, the page id as associated
+//! data) and checksummed; in memory its pages are [`folio_io::cipher::SEAL_OVERHEAD`] bytes
+//! shorter ([`buffer_size`]), so the B-tree above sees a smaller page and nothing else:
+//!
+//! ```text
+//! one encrypted page of `page_size` bytes on disk
+//! ┌────────────┬──────────────────────────────────────────┬───────────┬──────────────┐
+//! │ nonce (24) │ ciphertext of the payload                │ tag (16)  │ checksum u64 │
+//! └────────────┴──────────────────────────────────────────┴───────────┴──────────────┘
+//! checksum = xxh3_64_with_seed(nonce .. tag, seed = page id): damage is found before
+//! decryption is tried, and a wrong key or a page moved elsewhere fails authentication.
+//! ```
+//!
 //! Pages in memory need no checksum: a transaction edits its pages in place many times, and
 //! only the bytes that reach the disk must carry one. So the checksum is computed once, by
 //! the flush, from the exact bytes it writes ([`Page::checksum`]); pages read from disk are
@@ -20,9 +33,21 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use folio_io::Cipher;
+use folio_io::cipher::SEAL_OVERHEAD;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::{Error, Result};
+
+/// Bytes of a page in memory for a file of `page_size`-byte pages: the same when plain,
+/// smaller by the seal's nonce and tag when encrypted.
+pub fn buffer_size(page_size: usize, encrypted: bool) -> usize {
+    if encrypted {
+        page_size - SEAL_OVERHEAD
+    } else {
+        page_size
+    }
+}
 
 /// Bytes at the end of every page reserved for its checksum.
 pub const PAGE_TRAILER_BYTES: usize = 8;
@@ -173,6 +198,50 @@ impl Page {
             bytes,
             from_storage: true,
         })
+    }
+
+    /// Opens page `id` as stored in an encrypted file (`stored`: `page_size` bytes) into
+    /// `buffer` (its in-memory size): checksum first, then authentication. The trailer of
+    /// the opened page holds the payload's checksum, so [`Page::verify`] holds as for plain
+    /// pages.
+    pub(crate) fn from_sealed(
+        stored: &[u8],
+        id: PageId,
+        cipher: &Cipher,
+        mut buffer: Arc<[u8]>,
+    ) -> Result<Self> {
+        verify_stored(stored, id)?;
+        let bytes = Arc::get_mut(&mut buffer).expect("a fresh buffer is unique");
+        debug_assert_eq!(bytes.len() + SEAL_OVERHEAD, stored.len());
+        let split = bytes.len() - PAGE_TRAILER_BYTES;
+        cipher
+            .open_into(
+                &id.0.to_le_bytes(),
+                &stored[..stored.len() - PAGE_TRAILER_BYTES],
+                &mut bytes[..split],
+            )
+            .map_err(|error| Error::CorruptPage {
+                page: id,
+                reason: error.to_string(),
+            })?;
+        let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
+        bytes[split..].copy_from_slice(&checksum.to_le_bytes());
+        Ok(Self {
+            bytes: buffer,
+            from_storage: true,
+        })
+    }
+
+    /// The bytes that store this page as page `id` in an encrypted file: its payload sealed,
+    /// then the checksum of the sealed bytes.
+    pub(crate) fn sealed(&self, id: PageId, cipher: &Cipher) -> Vec<u8> {
+        let payload = self.payload();
+        let sealed_len = payload.len() + SEAL_OVERHEAD;
+        let mut out = vec![0u8; sealed_len + PAGE_TRAILER_BYTES];
+        cipher.seal_into(&id.0.to_le_bytes(), payload, &mut out[..sealed_len]);
+        let checksum = xxh3_64_with_seed(&out[..sealed_len], id.0);
+        out[sealed_len..].copy_from_slice(&checksum.to_le_bytes());
+        out
     }
 
     /// Bytes of memory this page holds (for cache accounting).

@@ -12,7 +12,7 @@ use crate::header::{HEADER_SLOT_BYTES, HeaderSlot, MAGIC, NO_PAGE, select_slot, 
 use crate::sync::Mutex;
 use crate::{
     CheckpointStats, Error, Layout, Page, PageId, PageStoreOptions, PageStoreStats, PageWriter,
-    Result,
+    Result, buffer_size,
 };
 use parking_lot::RwLock;
 
@@ -55,6 +55,8 @@ struct StoreInner {
     private_bytes: std::sync::atomic::AtomicIsize,
     /// Spare page buffers for copies and new pages.
     pool: crate::pool::PagePool,
+    /// Encrypted stores: seals pages on their way to the file, opens them on the way back.
+    cipher: Option<Arc<folio_io::Cipher>>,
 }
 
 /// State only checkpoints touch.
@@ -93,7 +95,9 @@ impl PageStore {
             return Err(Error::NotEmpty { len });
         }
         let layout = Layout::new(options.page_size);
+        let cipher = make_cipher(&options)?;
         let slot = HeaderSlot {
+            key_check: cipher.as_ref().map(|c| c.key_check()),
             page_size: options.page_size as u32,
             sequence: 1,
             version: 0,
@@ -107,8 +111,8 @@ impl PageStore {
         storage.allocate(layout.data_offset)?;
         storage.write_all_at(&slot.encode()?, slot_offset(slot.sequence))?;
         storage.sync_data()?;
-        let allocator =
-            FileAllocator::recovered(ExtentSet::new(), 0, Vec::new(), 0, options.page_size);
+        let buffer = buffer_size(options.page_size, cipher.is_some());
+        let allocator = FileAllocator::recovered(ExtentSet::new(), 0, Vec::new(), 0, buffer);
         Ok(Self::assemble(
             storage,
             layout,
@@ -117,6 +121,7 @@ impl PageStore {
             slot,
             layout.data_offset,
             false,
+            cipher,
         ))
     }
 
@@ -129,25 +134,22 @@ impl PageStore {
         options.page_size = slot.page_size as usize;
         options.validate()?;
         let layout = Layout::new(options.page_size);
+        let cipher = check_key(&slot, &options)?;
         let expected = layout.file_len_for(slot.high_water);
         if len < expected {
             return Err(Error::Truncated { len, expected });
         }
+        let buffer = buffer_size(options.page_size, cipher.is_some());
         let (free, freelist_pages) = decode_chain(
             slot.freelist_head,
             slot.freelist_pages,
             slot.free_extents,
             slot.free_pages,
             slot.high_water,
-            |id| read_uncached(&*storage, layout, id),
+            |id| read_uncached(&*storage, layout, id, cipher.as_deref()),
         )?;
-        let allocator = FileAllocator::recovered(
-            free,
-            slot.high_water,
-            freelist_pages,
-            slot.version,
-            options.page_size,
-        );
+        let allocator =
+            FileAllocator::recovered(free, slot.high_water, freelist_pages, slot.version, buffer);
         Ok(Self::assemble(
             storage,
             layout,
@@ -156,6 +158,7 @@ impl PageStore {
             slot,
             len,
             older_slot_live,
+            cipher,
         ))
     }
 
@@ -168,6 +171,10 @@ impl PageStore {
         }
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts create and open each work out, assembled once"
+    )]
     fn assemble(
         storage: Arc<dyn Storage>,
         layout: Layout,
@@ -176,7 +183,9 @@ impl PageStore {
         slot: HeaderSlot,
         file_bytes: u64,
         older_slot_live: bool,
+        cipher: Option<Arc<folio_io::Cipher>>,
     ) -> Self {
+        let buffer = buffer_size(layout.page_size, cipher.is_some());
         let cache = PageCache::new(options.cache_bytes_max, options.cache_shards);
         Self {
             inner: Arc::new(StoreInner {
@@ -198,19 +207,35 @@ impl PageStore {
                 superseded: Mutex::new(std::collections::BTreeMap::new()),
                 freed_pages: std::sync::atomic::AtomicU64::new(0),
                 private_bytes: std::sync::atomic::AtomicIsize::new(0),
-                pool: crate::pool::PagePool::new(layout.page_size),
+                pool: crate::pool::PagePool::new(buffer),
+                cipher,
             }),
         }
     }
 
-    /// Bytes per page.
+    /// Bytes per page in the file.
     pub fn page_size(&self) -> usize {
         self.inner.layout.page_size
     }
 
+    /// Bytes per page in memory: [`PageStore::page_size`], less the seal's nonce and tag
+    /// when the store is encrypted. Buffers of new pages have this length.
+    pub fn buffer_size(&self) -> usize {
+        buffer_size(self.page_size(), self.is_encrypted())
+    }
+
+    /// Whether pages are encrypted in the file.
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.cipher.is_some()
+    }
+
+    pub(crate) fn cipher(&self) -> Option<&folio_io::Cipher> {
+        self.inner.cipher.as_deref()
+    }
+
     /// Usable bytes per page (the page minus its checksum trailer).
     pub fn payload_size(&self) -> usize {
-        self.page_size() - crate::PAGE_TRAILER_BYTES
+        self.buffer_size() - crate::PAGE_TRAILER_BYTES
     }
 
     /// Where pages live in the file.
@@ -316,7 +341,13 @@ impl PageStore {
         for (id, _) in pages.iter() {
             self.discard(*id);
         }
-        write_pages(&*storage, layout, pages, WriteStrategy::Coalesced)?;
+        write_pages(
+            &*storage,
+            layout,
+            pages,
+            WriteStrategy::Coalesced,
+            self.cipher(),
+        )?;
         Ok(())
     }
 
@@ -333,6 +364,11 @@ impl PageStore {
     /// Reads and verifies page `id` into a spare buffer of the pool (no allocation when one
     /// is at hand; a failed read or check gives the buffer back).
     fn read_into_spare(&self, storage: &dyn Storage, id: PageId) -> Result<Page> {
+        if let Some(cipher) = self.cipher() {
+            let mut stored = vec![0u8; self.page_size()];
+            storage.read_exact_at(&mut stored, self.inner.layout.offset(id))?;
+            return Page::from_sealed(&stored, id, cipher, self.inner.pool.buffer());
+        }
         let mut buffer = self.inner.pool.buffer();
         let bytes = Arc::get_mut(&mut buffer).expect("pooled buffers are unique");
         if let Err(error) = storage.read_exact_at(bytes, self.inner.layout.offset(id)) {
@@ -513,10 +549,50 @@ impl PageStore {
 }
 
 /// Reads and verifies page `id` straight from storage.
-pub(crate) fn read_uncached(storage: &dyn Storage, layout: Layout, id: PageId) -> Result<Page> {
+pub(crate) fn read_uncached(
+    storage: &dyn Storage,
+    layout: Layout,
+    id: PageId,
+    cipher: Option<&folio_io::Cipher>,
+) -> Result<Page> {
     let mut bytes = vec![0u8; layout.page_size];
     storage.read_exact_at(&mut bytes, layout.offset(id))?;
-    Page::from_stored(bytes, id)
+    match cipher {
+        Some(cipher) => {
+            let buffer = std::iter::repeat_n(0u8, buffer_size(layout.page_size, true)).collect();
+            Page::from_sealed(&bytes, id, cipher, buffer)
+        }
+        None => Page::from_stored(bytes, id),
+    }
+}
+
+/// The cipher of a new store, when its options carry a key.
+fn make_cipher(options: &PageStoreOptions) -> Result<Option<Arc<folio_io::Cipher>>> {
+    options
+        .encryption_key
+        .as_ref()
+        .map(|key| {
+            folio_io::Cipher::new(key)
+                .map(Arc::new)
+                .map_err(|e| Error::Encryption(e.to_string()))
+        })
+        .transpose()
+}
+
+/// The cipher of an existing store: the key given must match the file's (encrypted or not)
+/// before anything else is read or written.
+fn check_key(
+    slot: &HeaderSlot,
+    options: &PageStoreOptions,
+) -> Result<Option<Arc<folio_io::Cipher>>> {
+    let cipher = make_cipher(options)?;
+    match (&slot.key_check, &cipher) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(Error::KeyRequired),
+        (None, Some(_)) => Err(Error::NotEncrypted),
+        (Some(check), Some(cipher)) if cipher.verify_key_check(check) => Ok(Some(cipher.clone())),
+        (Some(_), Some(_)) => Err(Error::WrongKey),
+    }
 }
 
 /// Reads both header slots: the newest valid one, and whether the other one also decodes

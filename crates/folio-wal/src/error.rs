@@ -31,6 +31,9 @@ pub enum Error {
     /// The log was closed.
     #[error("the log is closed")]
     Closed,
+    /// The operating system could not provide randomness for encryption nonces.
+    #[error("log encryption unavailable: {0}")]
+    Encryption(String),
     /// A record is larger than [`crate::WalOptions::record_bytes_max`].
     #[error(
         "record of {len} bytes exceeds the limit of {max} bytes (WalOptions::record_bytes_max)"

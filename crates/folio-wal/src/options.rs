@@ -24,6 +24,11 @@ pub struct WalOptions {
     /// flight, and on this machine a window only added latency (see `docs/wal.md`). At most
     /// 10 ms.
     pub commit_window: Option<Duration>,
+    /// Seals every record's payload with this key (XChaCha20-Poly1305, the record's LSN as
+    /// associated data; see `docs/security.md`). Recovery checks records by their checksum
+    /// over the sealed bytes, so a wrong key never looks like a torn tail; reading a record
+    /// under the wrong key is an error. Default: none.
+    pub encryption_key: Option<folio_io::EncryptionKey>,
 }
 
 impl Default for WalOptions {
@@ -33,6 +38,7 @@ impl Default for WalOptions {
             record_bytes_max: 1 << 30,
             sync_interval: Some(Duration::from_millis(10)),
             commit_window: None,
+            encryption_key: None,
         }
     }
 }

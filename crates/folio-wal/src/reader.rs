@@ -26,6 +26,8 @@ pub struct WalReader {
     buffer_offset: u64,
     /// File offset of the next record in the current segment.
     offset: u64,
+    /// Encrypted logs: opens each payload (bound to its LSN).
+    cipher: Option<Arc<folio_io::Cipher>>,
 }
 
 impl WalReader {
@@ -34,13 +36,15 @@ impl WalReader {
         from: Lsn,
         end_lsn: Lsn,
         record_bytes_max: usize,
+        cipher: Option<Arc<folio_io::Cipher>>,
     ) -> Self {
         Self {
+            cipher,
             segments,
             segment_index: 0,
             next_lsn: from,
             end_lsn,
-            record_bytes_max,
+            record_bytes_max: record_bytes_max + folio_io::cipher::SEAL_OVERHEAD,
             buffer: Vec::new(),
             buffer_offset: 0,
             offset: SEGMENT_HEADER_BYTES,
@@ -92,7 +96,21 @@ impl WalReader {
                         .into());
                     }
                     self.next_lsn += 1;
-                    return Ok(Some((record.lsn, record.payload.to_vec())));
+                    let Some(cipher) = &self.cipher else {
+                        return Ok(Some((record.lsn, record.payload.to_vec())));
+                    };
+                    // The checksum held, so a failure here is tampering or another key.
+                    return match cipher.open(&record.lsn.to_le_bytes(), record.payload) {
+                        Ok(payload) => Ok(Some((record.lsn, payload))),
+                        Err(error) => Err(RecoveryError::CorruptRecord {
+                            lsn: record.lsn,
+                            segment: crate::segment::segment_name(first),
+                            offset: self.offset - record.framed_len as u64,
+                            reason: error.to_string(),
+                            witness: self.end_lsn,
+                        }
+                        .into()),
+                    };
                 }
                 Decoded::End => {
                     self.segment_index += 1;

@@ -118,7 +118,10 @@ pub(crate) fn recover(
         }
         let mut offset = SEGMENT_HEADER_BYTES as usize;
         loop {
-            let damage = match decode(&segment.bytes[offset..], options.record_bytes_max) {
+            let damage = match decode(
+                &segment.bytes[offset..],
+                options.record_bytes_max + folio_io::cipher::SEAL_OVERHEAD,
+            ) {
                 Decoded::Record(record) if record.lsn == expected => {
                     report.records += 1;
                     report.payload_bytes += record.payload.len() as u64;
@@ -282,7 +285,10 @@ fn find_witness(bytes: &[u8], offset: usize, bad_lsn: Lsn, options: &WalOptions)
         if lsn > bad_lsn
             && durable_before >= bad_lsn
             && durable_before < lsn
-            && let Decoded::Record(record) = decode(&bytes[at..], options.record_bytes_max)
+            && let Decoded::Record(record) = decode(
+                &bytes[at..],
+                options.record_bytes_max + folio_io::cipher::SEAL_OVERHEAD,
+            )
         {
             return Some(record.lsn);
         }

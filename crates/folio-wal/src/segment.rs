@@ -162,6 +162,8 @@ pub(crate) struct SegmentSink {
     /// Locked by the leader for its round and by readers and truncation briefly; never
     /// contended by appenders.
     position: parking_lot::Mutex<WritePosition>,
+    /// Encrypted logs: seals each payload as the leader writes it (the LSN is known then).
+    cipher: Option<Arc<folio_io::Cipher>>,
 }
 
 impl SegmentSink {
@@ -169,12 +171,18 @@ impl SegmentSink {
         directory: Arc<dyn Directory>,
         segment_bytes: u64,
         position: WritePosition,
+        cipher: Option<Arc<folio_io::Cipher>>,
     ) -> Self {
         Self {
             directory,
             segment_bytes,
             position: parking_lot::Mutex::new(position),
+            cipher,
         }
+    }
+
+    pub(crate) fn cipher(&self) -> Option<Arc<folio_io::Cipher>> {
+        self.cipher.clone()
     }
 
     pub(crate) fn directory(&self) -> &Arc<dyn Directory> {
@@ -288,9 +296,26 @@ impl SegmentSink {
 
 impl BatchSink for SegmentSink {
     fn write(&self, batch: &[PendingRecord]) -> Result<(), SinkError> {
-        let total: u64 = batch
-            .iter()
-            .map(|r| framed_len(r.payload.len()) as u64)
+        // Sealed payloads with their hashes (the checksum covers the bytes written).
+        let sealed: Vec<(Vec<u8>, u64)> = match &self.cipher {
+            Some(cipher) => batch
+                .iter()
+                .map(|r| {
+                    let bytes = cipher.seal(&r.lsn.to_le_bytes(), &r.payload);
+                    let hash = crate::record::payload_hash(&bytes);
+                    (bytes, hash)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let stored = |at: usize| -> (&[u8], u64) {
+            match sealed.get(at) {
+                Some((bytes, hash)) => (bytes, *hash),
+                None => (&batch[at].payload, batch[at].payload_hash),
+            }
+        };
+        let total: u64 = (0..batch.len())
+            .map(|at| framed_len(stored(at).0.len()) as u64)
             .sum();
         let mut position = self.position.lock();
         if position.offset + total > position.capacity {
@@ -298,20 +323,18 @@ impl BatchSink for SegmentSink {
         }
         let headers: Vec<[u8; RECORD_HEADER_BYTES]> = batch
             .iter()
-            .map(|r| {
-                encode_header(
-                    r.payload.len() as u32,
-                    r.lsn,
-                    r.durable_before,
-                    r.payload_hash,
-                )
+            .enumerate()
+            .map(|(at, r)| {
+                let (payload, hash) = stored(at);
+                encode_header(payload.len() as u32, r.lsn, r.durable_before, hash)
             })
             .collect();
         let mut slices = Vec::with_capacity(batch.len() * 3);
-        for (record, header) in batch.iter().zip(&headers) {
+        for (at, header) in headers.iter().enumerate() {
+            let payload = stored(at).0;
             slices.push(IoSlice::new(header));
-            slices.push(IoSlice::new(&record.payload));
-            let padding = padding_len(record.payload.len());
+            slices.push(IoSlice::new(payload));
+            let padding = padding_len(payload.len());
             if padding > 0 {
                 slices.push(IoSlice::new(&ZEROS[..padding]));
             }

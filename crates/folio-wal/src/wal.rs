@@ -111,7 +111,13 @@ impl Wal {
     ) -> Result<(Self, RecoveryReport)> {
         options.validate()?;
         let (position, report) = recover(&directory, &options, progress)?;
-        let sink = SegmentSink::new(directory, options.segment_bytes, position);
+        let cipher = options
+            .encryption_key
+            .as_ref()
+            .map(|key| folio_io::Cipher::new(key).map(Arc::new))
+            .transpose()
+            .map_err(|e| Error::Encryption(e.to_string()))?;
+        let sink = SegmentSink::new(directory, options.segment_bytes, position, cipher);
         let shared = Arc::new(WalShared {
             commit: GroupCommit::new(sink, report.next_lsn, options.commit_window),
             options,
@@ -215,6 +221,7 @@ impl Wal {
             from,
             written,
             self.shared.options.record_bytes_max,
+            self.shared.commit.sink().cipher(),
         ))
     }
 

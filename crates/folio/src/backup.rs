@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use folio_io::Directory;
+use folio_io::{Directory, EncryptionKey};
 
 use folio_wal::Lsn;
 
@@ -50,13 +50,34 @@ impl Database {
     }
 
     /// [`Database::backup_to`], reporting progress every 10,000 entries. Readers and
-    /// writers continue meanwhile; the snapshot being copied keeps its pages alive.
+    /// writers continue meanwhile; the snapshot being copied keeps its pages alive. The copy
+    /// is encrypted with this database's key when it has one.
     pub fn backup_to_with_progress(
         &self,
         target: impl AsRef<Path>,
         progress: impl FnMut(&BackupProgress),
     ) -> Result<BackupReport> {
-        let target = target.as_ref();
+        let key = self.inner.options.encryption_key.clone();
+        self.backup_to_keyed(target.as_ref(), key, progress)
+    }
+
+    /// Key rotation: [`Database::backup_to`] with the copy encrypted under `key` (`None`: a
+    /// plain copy). Open the copy with the new key, then replace the original with it; see
+    /// `docs/security.md`.
+    pub fn backup_to_with_key(
+        &self,
+        target: impl AsRef<Path>,
+        key: Option<EncryptionKey>,
+    ) -> Result<BackupReport> {
+        self.backup_to_keyed(target.as_ref(), key, |_| {})
+    }
+
+    fn backup_to_keyed(
+        &self,
+        target: &Path,
+        key: Option<EncryptionKey>,
+        progress: impl FnMut(&BackupProgress),
+    ) -> Result<BackupReport> {
         if target.exists() {
             return Err(Error::BackupTargetExists {
                 path: target.to_path_buf(),
@@ -68,7 +89,7 @@ impl Database {
             std::fs::remove_dir_all(&partial).map_err(|source| io_error(&partial, source))?;
         }
         let directory = Arc::new(folio_io::FsDirectory::open(&partial)?);
-        let mut report = self.backup_into(directory, progress)?;
+        let mut report = self.backup_into_keyed(directory, key, progress)?;
         report.path = target.to_path_buf();
         std::fs::rename(&partial, target).map_err(|source| io_error(target, source))?;
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -82,9 +103,20 @@ impl Database {
     /// Writes a consistent copy of the latest published version into `directory` (a real or
     /// simulated one, holding no database yet), reporting progress every 10,000 entries.
     /// `BackupReport::path` is left empty.
+    /// The copy is encrypted with this database's key when it has one.
     pub fn backup_into(
         &self,
         directory: Arc<dyn Directory>,
+        progress: impl FnMut(&BackupProgress),
+    ) -> Result<BackupReport> {
+        let key = self.inner.options.encryption_key.clone();
+        self.backup_into_keyed(directory, key, progress)
+    }
+
+    fn backup_into_keyed(
+        &self,
+        directory: Arc<dyn Directory>,
+        key: Option<EncryptionKey>,
         mut progress: impl FnMut(&BackupProgress),
     ) -> Result<BackupReport> {
         /// Entries between two progress reports.
@@ -106,6 +138,8 @@ impl Database {
         }
         let mut options = DatabaseOptions {
             checkpoint_interval: None,
+            encryption_key: key,
+            compression: self.inner.options.compression.clone(),
             ..DatabaseOptions::default()
         };
         options.page_store.page_size = self.inner.store.page_size();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use folio_io::Directory;
 use folio_wal::Durability;
 
-use crate::{Database, DatabaseOptions, ProgressCallback, RecoveryProgress, Result};
+use crate::{Compression, Database, DatabaseOptions, ProgressCallback, RecoveryProgress, Result};
 
 /// Sets a database's options (each documented on [`DatabaseOptions`], validated on open) and
 /// opens it.
@@ -127,6 +127,30 @@ impl DatabaseBuilder {
     #[must_use]
     pub fn file_handles(mut self, handles: NonZeroUsize) -> Self {
         self.options.file_handles = handles;
+        self
+    }
+
+    /// Encrypts the database at rest with `key` (`encryption_key`).
+    #[must_use]
+    pub fn encryption_key(mut self, key: folio_io::EncryptionKey) -> Self {
+        self.options.encryption_key = Some(key);
+        self
+    }
+
+    /// Compression of every column family's values (`compression.default`).
+    #[must_use]
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.options.compression.default = compression;
+        self
+    }
+
+    /// Compression of column family `name` (overrides [`DatabaseBuilder::compression`]).
+    #[must_use]
+    pub fn cf_compression(mut self, name: &str, compression: Compression) -> Self {
+        self.options
+            .compression
+            .column_families
+            .insert(name.to_owned(), compression);
         self
     }
 

@@ -15,6 +15,7 @@ use crate::cf_slot::{CfSlot, Wait};
 use crate::column_family::{CfName, ColumnFamily, live_slot};
 use crate::commit_queue::CommitQueues;
 use crate::log_record::RecordBuilder;
+use crate::options::CompressionOptions;
 use crate::snapshot::{Edit, Publisher, Snapshot};
 use crate::{
     BulkLoad, DatabaseOptions, Error, ReadTransaction, RecoveryProgress, RecoveryReport, Result,
@@ -198,8 +199,18 @@ impl Database {
 
     /// Opens the database in `directory` (a real or simulated one): the data file's newest
     /// checkpoint, then the log replayed past it.
-    pub fn open_in(directory: Arc<dyn Directory>, options: DatabaseOptions) -> Result<Self> {
+    pub fn open_in(directory: Arc<dyn Directory>, mut options: DatabaseOptions) -> Result<Self> {
         options.validate()?;
+        if options.encryption_key.is_some() {
+            options
+                .page_store
+                .encryption_key
+                .clone_from(&options.encryption_key);
+            options
+                .wal
+                .encryption_key
+                .clone_from(&options.encryption_key);
+        }
         let opened_at = Instant::now();
         if !directory.list()?.iter().any(|name| name == DATA_FILE) {
             // Create under a temporary name and rename: a crash during creation leaves no
@@ -213,7 +224,8 @@ impl Database {
         let store = PageStore::open(data, options.page_store.clone())?;
         let (catalog_root, checkpoint) = decode_roots(&store.roots())?;
         let catalog = Catalog::open(store.writer(), catalog_root)?;
-        let (mut cfs, mut snapshot) = load_column_families(&store, &catalog, checkpoint)?;
+        let (mut cfs, mut snapshot) =
+            load_column_families(&store, &catalog, checkpoint, &options.compression)?;
         let progress = |step: &RecoveryProgress| {
             tracing::debug!(target: "folio::recovery", ?step, "recovery progress");
             if let Some(callback) = &options.recovery_progress {
@@ -229,8 +241,15 @@ impl Database {
                 });
             })?;
         check_log_covers(&wal, checkpoint)?;
-        let replayed =
-            crate::recovery::replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot, &progress)?;
+        let replayed = crate::recovery::replay(
+            &store,
+            &wal,
+            checkpoint,
+            &mut cfs,
+            &mut snapshot,
+            &progress,
+            &options.compression,
+        )?;
         let recovery = RecoveryReport {
             checkpoint,
             replayed_records: replayed,
@@ -309,7 +328,8 @@ impl Database {
         record.create_cf(id, name);
         let lsn = self.inner.append_logged(record.finish())?;
         *next_id += 1;
-        let tree = BTreeMut::new(self.inner.store.writer(), None, 0);
+        let mut tree = BTreeMut::new(self.inner.store.writer(), None, 0);
+        tree.set_compression(self.inner.options.compression.for_cf(name));
         self.inner
             .cfs
             .write()
@@ -739,11 +759,13 @@ fn load_column_families(
     store: &PageStore,
     catalog: &Catalog,
     checkpoint: Lsn,
+    compression: &CompressionOptions,
 ) -> Result<(CfMap, Snapshot)> {
     let mut cfs = CfMap::default();
     let mut snapshot = Snapshot::at(checkpoint);
     for (name, state) in catalog.list()? {
-        let tree = BTreeMut::new(store.writer(), state.root, state.len);
+        let mut tree = BTreeMut::new(store.writer(), state.root, state.len);
+        tree.set_compression(compression.for_cf(&name));
         snapshot.add(state.id, &name, state.root, state.len);
         let slot = CfSlot::new(state.id, &name, tree);
         cfs.insert(name, slot);

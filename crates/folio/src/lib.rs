@@ -88,10 +88,11 @@ pub use database::{DATA_FILE, Database, DatabaseStats};
 pub use error::{
     Error, ErrorKind, PageStoreError, Result, StorageError, TreeError, WalError, WalRecoveryError,
 };
-pub use folio_btree::Value;
+pub use folio_btree::{Compression, Value};
+pub use folio_io::EncryptionKey;
 pub use folio_wal::{Durability, DurableWait, Lsn};
 pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityReport};
-pub use options::DatabaseOptions;
+pub use options::{CompressionOptions, DatabaseOptions};
 pub use read_txn::ReadTransaction;
 pub use recovery_progress::{ProgressCallback, RecoveryProgress, RecoveryReport};
 pub use tree::{Cursor, Range, Tree, TreeReport};

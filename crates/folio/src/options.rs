@@ -3,6 +3,9 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use folio_btree::Compression;
 use folio_pagestore::PageStoreOptions;
 use folio_wal::{Durability, WalOptions};
 
@@ -49,6 +52,35 @@ pub struct DatabaseOptions {
     /// Checkpoint when the last handle is dropped, so the next open replays nothing.
     /// Default: true.
     pub checkpoint_on_close: bool,
+    /// How each column family compresses the values it writes. Default: none.
+    pub compression: CompressionOptions,
+    /// Encrypts the data file's pages and the log's records with this key (see
+    /// `docs/security.md`); a new database is created encrypted, an existing one must be
+    /// opened with the key it was created with. Overrides the keys in `page_store` and
+    /// `wal`. Default: none.
+    pub encryption_key: Option<folio_io::EncryptionKey>,
+}
+
+/// Value compression by column family: `default` for every column family not named in
+/// `column_families`. A setting decides how values are *written*; every stored value says
+/// how it is stored, so a database opens and reads with any setting, and changing one
+/// affects only values written afterwards (see `docs/format.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompressionOptions {
+    /// For column families not named below.
+    pub default: Compression,
+    /// By column-family name.
+    pub column_families: BTreeMap<String, Compression>,
+}
+
+impl CompressionOptions {
+    /// The compression of column family `name`.
+    pub fn for_cf(&self, name: &str) -> Compression {
+        self.column_families
+            .get(name)
+            .copied()
+            .unwrap_or(self.default)
+    }
 }
 
 impl Default for DatabaseOptions {
@@ -65,6 +97,8 @@ impl Default for DatabaseOptions {
             recovery_progress: None,
             file_handles: NonZeroUsize::MIN,
             checkpoint_on_close: true,
+            compression: CompressionOptions::default(),
+            encryption_key: None,
         }
     }
 }

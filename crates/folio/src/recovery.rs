@@ -28,6 +28,7 @@ pub(crate) fn replay(
     cfs: &mut crate::database::CfMap,
     snapshot: &mut Snapshot,
     progress: &dyn Fn(&RecoveryProgress),
+    compression: &crate::CompressionOptions,
 ) -> Result<u64> {
     /// Records between two progress reports.
     const REPORT_EVERY: u64 = 4096;
@@ -63,7 +64,8 @@ pub(crate) fn replay(
                     touched.insert(name, lsn);
                 }
                 LogOp::CreateCf { cf, name } => {
-                    let tree = BTreeMut::new(store.writer(), None, 0);
+                    let mut tree = BTreeMut::new(store.writer(), None, 0);
+                    tree.set_compression(compression.for_cf(&name));
                     snapshot.add(cf, &name, None, 0);
                     let slot = CfSlot::new(cf, &name, tree);
                     cfs.insert(name, slot);

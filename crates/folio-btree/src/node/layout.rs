@@ -14,7 +14,8 @@
 //!
 //! leaf entry                          branch entry
 //!   0  flags u8 (1: key overflow,       0  flags u8 (1: key overflow)
-//!               2: value overflow)      1  reserved [u8; 3]
+//!               2: value overflow,      1  reserved [u8; 3]
+//!               4: value compressed)
 //!   1  reserved [u8; 3]                 4  key_len u32
 //!   4  key_len u32                      8  child u64 (keys >= this key)
 //!   8  value_len u32                   16  key: bytes, or first overflow page u64
@@ -48,6 +49,8 @@ pub(crate) const BRANCH_CHILD_AT: usize = 8;
 pub(crate) const OVERFLOW_REF_BYTES: usize = 8;
 pub(crate) const FLAG_KEY_OVERFLOW: u8 = 1;
 pub(crate) const FLAG_VALUE_OVERFLOW: u8 = 2;
+/// The value (inline or in its chain) is a compression frame (`compression.rs`).
+pub(crate) const FLAG_VALUE_COMPRESSED: u8 = 4;
 
 /// The kinds of pages a tree is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use folio_pagestore::PageId;
 
 use super::compare::SearchKey;
 use super::layout::{
-    FLAG_KEY_OVERFLOW, FLAG_VALUE_OVERFLOW, HEADER_BYTES, KIND_LEAF, KeyRef,
+    FLAG_KEY_OVERFLOW, FLAG_VALUE_COMPRESSED, FLAG_VALUE_OVERFLOW, HEADER_BYTES, KIND_LEAF, KeyRef,
     LEAF_ENTRY_HEADER_BYTES, OFFSET_BYTES, OVERFLOW_REF_BYTES, get_u16, get_u32, get_u64, put_u32,
     put_u64,
 };
@@ -55,6 +55,11 @@ impl<'p> LeafView<'p> {
         self.count
     }
 
+    /// The page this view reads.
+    pub(crate) fn id(&self) -> PageId {
+        self.id
+    }
+
     #[inline(always)]
     #[expect(
         clippy::inline_always,
@@ -67,6 +72,11 @@ impl<'p> LeafView<'p> {
             return Err(corrupt(self.id, "entry offset past the page"));
         }
         Ok(offset)
+    }
+
+    /// Whether entry `index`'s value is a compression frame.
+    pub(crate) fn value_compressed(&self, index: usize) -> Result<bool> {
+        Ok(self.bytes[self.entry_start(index)?] & FLAG_VALUE_COMPRESSED != 0)
     }
 
     /// Compares the key of entry `index` with `key` when it is stored inline (the common
@@ -167,6 +177,8 @@ impl StoredRef<'_> {
 pub(crate) struct LeafEntry<'a> {
     pub(crate) key: StoredRef<'a>,
     pub(crate) value: StoredRef<'a>,
+    /// The value is a compression frame.
+    pub(crate) value_compressed: bool,
 }
 
 impl LeafEntry<'_> {
@@ -183,6 +195,9 @@ impl LeafEntry<'_> {
         }
         if matches!(self.value, StoredRef::Overflow { .. }) {
             flags |= FLAG_VALUE_OVERFLOW;
+        }
+        if self.value_compressed {
+            flags |= FLAG_VALUE_COMPRESSED;
         }
         out[..4].copy_from_slice(&[flags, 0, 0, 0]);
         put_u32(out, 4, self.key.len() as u32);
