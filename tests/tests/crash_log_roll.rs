@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{State, read_cf, small_options};
+use folio_tests::{AtRest, State, read_cf};
 
 const CF: &str = "log";
 const COMMITS: u64 = 10;
@@ -23,8 +23,8 @@ const SEGMENT_BYTES: usize = 64 * 1024;
 /// Options with log segments of `segment_bytes`: [`SEGMENT_BYTES`] makes every roll a
 /// roll; a larger size makes the first segment grow in place (64 KiB, 256 KiB, ...) before
 /// it rolls.
-fn options(segment_bytes: u64) -> DatabaseOptions {
-    let mut options = small_options();
+fn options(segment_bytes: u64, at_rest: AtRest) -> DatabaseOptions {
+    let mut options = at_rest.small_options();
     assert_eq!(options.wal.segment_bytes, SEGMENT_BYTES as u64);
     options.wal.segment_bytes = segment_bytes;
     options
@@ -119,20 +119,20 @@ fn keep_writing(db: &Database, context: &str) -> State {
     written
 }
 
-fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, segment_bytes: u64) -> bool {
+fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, segment_bytes: u64, at_rest: AtRest) -> bool {
     let sizes = sizes(seed);
     let states = expected_states(&sizes);
     let device = SimDirectory::new(seed);
     device.cut_power_at(cut);
     let (created, durable) =
-        match Database::open_in(Arc::new(device.clone()), options(segment_bytes)) {
+        match Database::open_in(Arc::new(device.clone()), options(segment_bytes, at_rest)) {
             Ok(db) => workload(&db, &sizes),
             Err(_) => (false, 0),
         };
     let was_cut = device.power_was_cut();
     let context = format!("cut at {cut}, {policy:?}, seed {seed}, segments of {segment_bytes}");
     let rebooted = device.crash(policy);
-    let db = Database::open_in(Arc::new(rebooted.clone()), options(segment_bytes))
+    let db = Database::open_in(Arc::new(rebooted.clone()), options(segment_bytes, at_rest))
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
     if !db.cf_names().iter().any(|name| name == CF) {
         assert!(
@@ -156,7 +156,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, segment_bytes: u64) -> boo
     drop(db);
     // A clean reopen, more writing, then a crash that drops whatever was not synced: every
     // acknowledged commit is still there.
-    let db = Database::open_in(Arc::new(rebooted.clone()), options(segment_bytes))
+    let db = Database::open_in(Arc::new(rebooted.clone()), options(segment_bytes, at_rest))
         .unwrap_or_else(|e| panic!("{context}: clean reopen failed: {e}"));
     assert_eq!(
         read_cf(&db.begin_read(), CF).unwrap(),
@@ -170,7 +170,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, segment_bytes: u64) -> boo
     drop(db);
     let db = Database::open_in(
         Arc::new(rebooted.crash(CrashPolicy::DropUnsynced)),
-        options(segment_bytes),
+        options(segment_bytes, at_rest),
     )
     .unwrap_or_else(|e| panic!("{context}: reopen after the second crash failed: {e}"));
     assert_eq!(
@@ -183,8 +183,17 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, segment_bytes: u64) -> boo
 
 #[test]
 fn power_cut_at_every_operation_of_log_rolls_leaves_a_writable_database() {
+    log_roll_sweep(AtRest::Plain);
+}
+
+#[test]
+fn power_cut_at_every_operation_of_log_rolls_leaves_a_writable_database_encrypted() {
+    log_roll_sweep(AtRest::Encrypted);
+}
+
+fn log_roll_sweep(at_rest: AtRest) {
     let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(3), |cut, policy, seed| {
-        crash_at(cut, policy, seed, SEGMENT_BYTES as u64)
+        crash_at(cut, policy, seed, SEGMENT_BYTES as u64, at_rest)
     });
     assert!(
         report.shortest_scenario > 40,
@@ -199,7 +208,7 @@ fn power_cut_at_every_operation_of_log_rolls_leaves_a_writable_database() {
 #[test]
 fn power_cut_at_every_operation_of_growing_segments_leaves_a_writable_database() {
     let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), |cut, policy, seed| {
-        crash_at(cut, policy, seed, 8 * SEGMENT_BYTES as u64)
+        crash_at(cut, policy, seed, 8 * SEGMENT_BYTES as u64, AtRest::Plain)
     });
     assert!(
         report.shortest_scenario > 40,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use folio::{Database, IntegrityProblem};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{State, read_cf, small_options};
+use folio_tests::{AtRest, State, read_cf, small_options};
 
 const CFS: [&str; 2] = ["users", "events"];
 const PAGE: u64 = 4096;
@@ -119,11 +119,20 @@ fn damage(device: &SimDirectory, page: u64, how: Damage, rng: &mut fastrand::Rng
 
 #[test]
 fn corrupted_pages_give_errors_or_right_data_and_the_check_reports_them() {
+    corrupt_pages(AtRest::Plain);
+}
+
+#[test]
+fn corrupted_pages_give_errors_or_right_data_and_the_check_reports_them_encrypted() {
+    corrupt_pages(AtRest::Encrypted);
+}
+
+fn corrupt_pages(at_rest: AtRest) {
     let mut reported = 0;
     for seed in 0..45u64 {
         let mut rng = fastrand::Rng::with_seed(seed);
         let device = SimDirectory::new(seed);
-        let db = Database::open_in(Arc::new(device.clone()), small_options()).unwrap();
+        let db = Database::open_in(Arc::new(device.clone()), at_rest.small_options()).unwrap();
         let model = populate(&db);
         let pages: Vec<u64> = reachable_pages(&db).into_iter().collect();
         drop(db); // checkpoints on close: the log is empty, the data file holds everything
@@ -135,7 +144,7 @@ fn corrupted_pages_give_errors_or_right_data_and_the_check_reports_them() {
         }
         let context = format!("seed {seed}: {how:?} at page {page}");
 
-        let db = match Database::open_in(Arc::new(device), small_options()) {
+        let db = match Database::open_in(Arc::new(device), at_rest.small_options()) {
             Ok(db) => db,
             Err(_typed_error) => continue, // e.g. the catalog was hit
         };

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use folio::{Database, Durability, WriteBatch};
 use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimDirectory};
-use folio_tests::{State, read_cf, rolling_key, rolling_states, small_options};
+use folio_tests::{AtRest, State, read_cf, rolling_key, rolling_states};
 
 const CFS: [&str; 2] = ["a", "b"];
 const TXNS: u64 = 8;
@@ -101,7 +101,7 @@ fn cf_states(db: &Database) -> Vec<State> {
 }
 
 /// Runs the workload with `rule` installed; returns whether the fault fired.
-fn run_with_fault(rule: FaultRule, seed: u64, states: &[State]) -> bool {
+fn run_with_fault(rule: FaultRule, seed: u64, states: &[State], at_rest: AtRest) -> bool {
     let device = SimDirectory::new(seed);
     device.install_fault(rule);
     // The backup goes to a second device failing the same way.
@@ -109,7 +109,7 @@ fn run_with_fault(rule: FaultRule, seed: u64, states: &[State]) -> bool {
     backup.install_fault(rule);
     let context = format!("{rule:?}");
     let mut acked = Acked::default();
-    let outcome = Database::open_in(Arc::new(device.clone()), small_options())
+    let outcome = Database::open_in(Arc::new(device.clone()), at_rest.small_options())
         .map(|db| (workload(&db, &backup, &mut acked), db));
     let fired = device.fault_fired() || backup.fault_fired();
     if let Ok((result, db)) = &outcome {
@@ -143,7 +143,7 @@ fn run_with_fault(rule: FaultRule, seed: u64, states: &[State]) -> bool {
     }
     drop(outcome);
     let device = device.crash(CrashPolicy::DropUnsynced);
-    let db = Database::open_in(Arc::new(device), small_options())
+    let db = Database::open_in(Arc::new(device), at_rest.small_options())
         .unwrap_or_else(|e| panic!("{context}: reopen after the fault failed: {e}"));
     let names = db.cf_names();
     if acked.cfs {
@@ -174,7 +174,7 @@ fn run_with_fault(rule: FaultRule, seed: u64, states: &[State]) -> bool {
     if acked.backup.is_some() {
         let copy = Database::open_in(
             Arc::new(backup.crash(CrashPolicy::DropUnsynced)),
-            small_options(),
+            at_rest.small_options(),
         )
         .unwrap_or_else(|e| panic!("{context}: the finished backup does not open: {e}"));
         assert_eq!(
@@ -186,7 +186,7 @@ fn run_with_fault(rule: FaultRule, seed: u64, states: &[State]) -> bool {
     fired
 }
 
-fn sweep(kind: FaultKind, ops: FaultOps, persistent: bool) -> u64 {
+fn sweep(kind: FaultKind, ops: FaultOps, persistent: bool, at_rest: AtRest) -> u64 {
     let states = expected_states();
     let mut nth = 0;
     while run_with_fault(
@@ -198,6 +198,7 @@ fn sweep(kind: FaultKind, ops: FaultOps, persistent: bool) -> u64 {
         },
         nth,
         &states,
+        at_rest,
     ) {
         nth += 1;
     }
@@ -205,25 +206,49 @@ fn sweep(kind: FaultKind, ops: FaultOps, persistent: bool) -> u64 {
     nth
 }
 
-#[test]
-fn eio_once_at_every_operation() {
-    println!("points: {}", sweep(FaultKind::Io, FaultOps::Any, false));
+/// Each fault sweep runs on a plain and on an encrypted database.
+macro_rules! both_ways {
+    ($plain:ident, $encrypted:ident, $kind:expr, $ops:expr, $persistent:expr) => {
+        #[test]
+        fn $plain() {
+            println!("points: {}", sweep($kind, $ops, $persistent, AtRest::Plain));
+        }
+
+        #[test]
+        fn $encrypted() {
+            println!(
+                "points: {}",
+                sweep($kind, $ops, $persistent, AtRest::Encrypted)
+            );
+        }
+    };
 }
 
-#[test]
-fn eio_from_every_operation_on() {
-    println!("points: {}", sweep(FaultKind::Io, FaultOps::Any, true));
-}
-
-#[test]
-fn enospc_from_every_write_on() {
-    println!(
-        "points: {}",
-        sweep(FaultKind::NoSpace, FaultOps::Mutations, true)
-    );
-}
-
-#[test]
-fn failed_sync_at_every_sync() {
-    println!("points: {}", sweep(FaultKind::Io, FaultOps::Syncs, false));
-}
+both_ways!(
+    eio_once_at_every_operation,
+    eio_once_at_every_operation_encrypted,
+    FaultKind::Io,
+    FaultOps::Any,
+    false
+);
+both_ways!(
+    eio_from_every_operation_on,
+    eio_from_every_operation_on_encrypted,
+    FaultKind::Io,
+    FaultOps::Any,
+    true
+);
+both_ways!(
+    enospc_from_every_write_on,
+    enospc_from_every_write_on_encrypted,
+    FaultKind::NoSpace,
+    FaultOps::Mutations,
+    true
+);
+both_ways!(
+    failed_sync_at_every_sync,
+    failed_sync_at_every_sync_encrypted,
+    FaultKind::Io,
+    FaultOps::Syncs,
+    false
+);

@@ -15,18 +15,21 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use folio::{Database, DatabaseOptions, Durability};
+use folio_tests::AtRest;
 
 const CFS: [&str; 3] = ["a", "b", "c"];
 const CHILD_DIR_VAR: &str = "FOLIO_KILL_CHILD_DIR";
+/// Set for the child of the encrypted run.
+const CHILD_ENCRYPTED_VAR: &str = "FOLIO_KILL_CHILD_ENCRYPTED";
 
-fn options() -> DatabaseOptions {
+fn options(at_rest: AtRest) -> DatabaseOptions {
     let mut options = DatabaseOptions {
         checkpoint_dirty_bytes: 256 * 1024,
         dirty_bytes_max: Some(1 << 20),
         ..DatabaseOptions::default()
     };
     options.wal.segment_bytes = 256 * 1024;
-    options
+    at_rest.apply(options)
 }
 
 /// Mostly small values; every seventh commit's are larger than a log segment (a record of
@@ -53,8 +56,8 @@ fn committed_counter(db: &Database) -> Vec<u64> {
 }
 
 /// The child's work: commit forever, printing `ACK n` after each durable commit.
-fn child_main(dir: &Path) {
-    let db = Database::open_with(dir, options()).expect("child open");
+fn child_main(dir: &Path, at_rest: AtRest) {
+    let db = Database::open_with(dir, options(at_rest)).expect("child open");
     for cf in CFS {
         db.create_cf_if_missing(cf).expect("child create_cf");
     }
@@ -105,12 +108,17 @@ fn child_main(dir: &Path) {
 #[test]
 fn child_process_entry() {
     if let Some(dir) = std::env::var_os(CHILD_DIR_VAR) {
-        child_main(Path::new(&dir));
+        let at_rest = if std::env::var_os(CHILD_ENCRYPTED_VAR).is_some_and(|v| v == "1") {
+            AtRest::Encrypted
+        } else {
+            AtRest::Plain
+        };
+        child_main(Path::new(&dir), at_rest);
     }
 }
 
-fn verify(dir: &Path, acked: u64, kill: u64) -> u64 {
-    let db = Database::open_with(dir, options())
+fn verify(dir: &Path, acked: u64, kill: u64, at_rest: AtRest) -> u64 {
+    let db = Database::open_with(dir, options(at_rest))
         .unwrap_or_else(|e| panic!("kill {kill}: reopen failed: {e}"));
     if db.cf_names().len() < CFS.len() {
         assert_eq!(acked, 0, "kill {kill}: column families lost");
@@ -151,6 +159,15 @@ fn verify(dir: &Path, acked: u64, kill: u64) -> u64 {
 
 #[test]
 fn acknowledged_commits_survive_sigkill() {
+    kill_repeatedly(AtRest::Plain);
+}
+
+#[test]
+fn acknowledged_commits_survive_sigkill_encrypted() {
+    kill_repeatedly(AtRest::Encrypted);
+}
+
+fn kill_repeatedly(at_rest: AtRest) {
     let kills: u64 = std::env::var("FOLIO_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -168,6 +185,14 @@ fn acknowledged_commits_survive_sigkill() {
                 "--test-threads=1",
             ])
             .env(CHILD_DIR_VAR, dir.path())
+            .env(
+                CHILD_ENCRYPTED_VAR,
+                if at_rest == AtRest::Encrypted {
+                    "1"
+                } else {
+                    ""
+                },
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -194,7 +219,7 @@ fn acknowledged_commits_survive_sigkill() {
                 acked = n.parse().unwrap();
             }
         }
-        recovered = verify(dir.path(), acked, kill);
+        recovered = verify(dir.path(), acked, kill, at_rest);
     }
     assert!(recovered > 0, "no commit ever survived");
     println!("kills survived: {kills}, last recovered commit {recovered}");
