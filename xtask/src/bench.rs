@@ -5,7 +5,17 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-const SYSTEMS: &[&str] = &["folio", "rocksdb", "fjall", "redb", "lmdb", "sqlite"];
+/// Systems `--systems` accepts: `folio-encrypted` is folio encrypted at rest (to compare
+/// with plain folio in the same run).
+const SYSTEMS: &[&str] = &[
+    "folio",
+    "folio-encrypted",
+    "rocksdb",
+    "fjall",
+    "redb",
+    "lmdb",
+    "sqlite",
+];
 const MANIFEST: &str = "benches/peers/Cargo.toml";
 const TARGET_DIR: &str = "target/peers";
 const OUT: &str = "target/bench";
@@ -54,7 +64,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let features: Vec<&str> = systems
         .iter()
         .map(String::as_str)
-        .filter(|s| *s != "folio")
+        .filter(|s| !s.starts_with("folio"))
         .collect();
     let mut build = crate::cargo(&[
         "build",

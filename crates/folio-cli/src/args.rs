@@ -19,6 +19,10 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "folio", version, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// Key file of an encrypted database: 32 raw bytes or 64 hexadecimal digits. A new
+    /// database (`put`, `load`) is created encrypted with it.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub key_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

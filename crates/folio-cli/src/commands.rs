@@ -4,7 +4,9 @@ use std::io::{BufReader, BufWriter, Write};
 use std::ops::Bound;
 use std::path::Path;
 
-use folio::{Database, DatabaseOptions};
+use std::sync::OnceLock;
+
+use folio::{Database, DatabaseOptions, EncryptionKey};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -12,7 +14,23 @@ use crate::args::{CfAction, Cli, Command, Format, ScanArgs};
 use crate::failure::{CliResult, Failure};
 use crate::render::{argument, show};
 
+/// The key of `--key-file`, read once at start.
+static KEY: OnceLock<Option<EncryptionKey>> = OnceLock::new();
+
+fn read_key(path: Option<&Path>) -> CliResult<Option<EncryptionKey>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let contents = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
+        Failure::error(format!("{}: cannot read the key file: {e}", path.display()))
+    })?);
+    EncryptionKey::from_file_contents(&contents)
+        .map(Some)
+        .map_err(|e| Failure::error(format!("{}: {e}", path.display())))
+}
+
 pub fn run(cli: Cli) -> CliResult {
+    let _ = KEY.set(read_key(cli.key_file.as_deref())?);
     match cli.command {
         Command::Bench(args) => crate::bench::run(&args),
         Command::W5Fill { db, data_bytes } => crate::recovery_bench::fill(&db, data_bytes),
@@ -48,6 +66,7 @@ fn options(writes: bool) -> DatabaseOptions {
     DatabaseOptions {
         checkpoint_interval: None,
         checkpoint_on_close: writes,
+        encryption_key: KEY.get().cloned().flatten(),
         ..DatabaseOptions::default()
     }
 }
@@ -106,12 +125,18 @@ fn stats(db: &Path, as_json: bool) -> CliResult {
     let database = open_existing(db, false)?;
     let stats = database.stats();
     let read = database.begin_read();
-    let cfs: Vec<(String, u64)> = read
+    // Entries and the compression ratio (values as written per byte stored) of each column
+    // family, from a walk of its tree.
+    let cfs: Vec<(String, u64, f64)> = read
         .cf_names()
         .into_iter()
         .map(|name| {
             let len = read.len(&name).unwrap_or(0);
-            (name, len)
+            let ratio = read
+                .tree(&name)
+                .and_then(|tree| tree.verify())
+                .map_or(1.0, |report| report.compression_ratio());
+            (name, len, ratio)
         })
         .collect();
     let recovery = database.recovery_report();
@@ -125,7 +150,8 @@ fn stats(db: &Path, as_json: bool) -> CliResult {
             "checkpoint_version": recovery.checkpoint,
             "checkpoints": stats.page_store.checkpoints,
             "cache_bytes": stats.page_store.cache.clean_bytes + stats.page_store.cache.dirty_bytes,
-            "column_families": cfs.iter().map(|(n, l)| json!({"name": n, "entries": l})).collect::<Vec<_>>(),
+            "encrypted": database.is_encrypted(),
+            "column_families": cfs.iter().map(|(n, l, r)| json!({"name": n, "entries": l, "compression_ratio": r})).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
@@ -137,9 +163,17 @@ fn stats(db: &Path, as_json: bool) -> CliResult {
         "log             {} segments, {} records replayed on open",
         stats.wal.segments, recovery.replayed_records
     );
+    println!(
+        "encrypted       {}",
+        if database.is_encrypted() {
+            "yes (XChaCha20-Poly1305)"
+        } else {
+            "no"
+        }
+    );
     println!("column families {}", cfs.len());
-    for (name, len) in &cfs {
-        println!("  {name:<24} {len} entries");
+    for (name, len, ratio) in &cfs {
+        println!("  {name:<24} {len} entries, compression {ratio:.2}x");
     }
     Ok(())
 }

@@ -375,3 +375,52 @@ fn bench_w5_kills_a_writer_and_finds_every_acknowledged_put() {
         .stdout(predicate::str::contains("| folio | 4.0 |"))
         .stdout(predicate::str::contains("a new database: create"));
 }
+
+#[test]
+fn key_file_opens_encrypted_databases_and_stats_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let key = dir.path().join("key");
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    folio()
+        .args(["--key-file", key.to_str().unwrap(), "put"])
+        .arg(&db)
+        .args(["--cf", "users", "alice", "secret-value"])
+        .assert()
+        .success();
+    folio()
+        .arg("get")
+        .arg(&db)
+        .args(["--cf", "users", "alice"])
+        .arg("--key-file")
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("secret-value"));
+    folio()
+        .arg("get")
+        .arg(&db)
+        .args(["--cf", "users", "alice"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("encrypted"));
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, [7u8; 32]).unwrap();
+    folio()
+        .arg("--key-file")
+        .arg(&wrong)
+        .arg("get")
+        .arg(&db)
+        .args(["--cf", "users", "alice"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("wrong encryption key"));
+    folio()
+        .arg("--key-file")
+        .arg(&key)
+        .arg("stats")
+        .arg(&db)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("encrypted       yes"));
+}

@@ -315,6 +315,11 @@ impl Database {
         self.inner.is_closed()
     }
 
+    /// Whether the database is encrypted at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.store.is_encrypted()
+    }
+
     /// Creates an empty column family; durable when this returns.
     pub fn create_cf(&self, name: &str) -> Result<()> {
         self.check_writable()?;

@@ -190,6 +190,9 @@ impl<'txn> Tree<'txn> {
             overflow_pages: report.overflow_pages,
             depth: report.depth,
             page_ids: report.pages.iter().map(|page| page.0).collect(),
+            compressed_values: report.compressed_values,
+            value_bytes: report.value_bytes,
+            stored_value_bytes: report.stored_value_bytes,
         })
     }
 
@@ -228,6 +231,23 @@ pub struct TreeReport {
     pub depth: usize,
     /// Every page the tree reaches, ascending (for diagnostics and tools).
     pub page_ids: Vec<u64>,
+    /// Values stored compressed.
+    pub compressed_values: u64,
+    /// Bytes of all values as written.
+    pub value_bytes: u64,
+    /// Bytes of all values as stored (compressed ones as their frames).
+    pub stored_value_bytes: u64,
+}
+
+impl TreeReport {
+    /// Bytes of values as written per byte stored (1.0 without compression).
+    pub fn compression_ratio(&self) -> f64 {
+        if self.stored_value_bytes == 0 {
+            1.0
+        } else {
+            self.value_bytes as f64 / self.stored_value_bytes as f64
+        }
+    }
 }
 
 /// Entries of a [`Tree`] in a key range, from either end: `next` and `next_back` meet in
