@@ -1,6 +1,9 @@
 //! Damage to the log: corruption inside acknowledged records is a loud typed error; damage at
 //! the very end is a torn tail and is truncated; damaged or foreign segments are named.
 
+mod common;
+
+use common::AtRest;
 use std::sync::Arc;
 
 use folio_io::{CrashPolicy, Directory, SimDirectory, SimStorage};
@@ -11,18 +14,18 @@ use folio_wal::{
 
 const RECORD: usize = 100;
 
-fn options() -> WalOptions {
-    WalOptions {
+fn options(at_rest: AtRest) -> WalOptions {
+    at_rest.apply(WalOptions {
         segment_bytes: 64 * 1024,
         sync_interval: None,
         ..WalOptions::default()
-    }
+    })
 }
 
 /// A closed log of `count` durable records of `RECORD` bytes, each synced on its own.
-fn written_log(count: u64) -> SimDirectory {
+fn written_log(count: u64, at_rest: AtRest) -> SimDirectory {
     let device = SimDirectory::new(1);
-    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     for i in 0..count {
         wal.append(&[i as u8; RECORD], Durability::Immediate)
             .unwrap();
@@ -32,20 +35,25 @@ fn written_log(count: u64) -> SimDirectory {
 }
 
 /// Byte offset of record `lsn` in the first segment.
-fn record_offset(lsn: Lsn) -> u64 {
-    SEGMENT_HEADER_BYTES + (lsn - 1) * framed_len(RECORD) as u64
+fn record_offset(lsn: Lsn, at_rest: AtRest) -> u64 {
+    SEGMENT_HEADER_BYTES + (lsn - 1) * framed_len(at_rest.stored_len(RECORD)) as u64
 }
 
 fn first_segment(device: &SimDirectory) -> SimStorage {
     device.file(&segment_name(1)).unwrap()
 }
 
-#[test]
-fn corruption_inside_acknowledged_log_is_an_error_naming_the_record() {
+both_ways!(
+    corruption_inside_acknowledged_log_is_an_error_naming_the_record,
+    corruption_inside_acknowledged_log_is_an_error_naming_the_record_encrypted,
+    corruption_inside_acknowledged_log
+);
+
+fn corruption_inside_acknowledged_log(at_rest: AtRest) {
     for field in [0u64, 9, 20, 27, RECORD_HEADER_BYTES as u64 + 50] {
-        let device = written_log(100);
-        first_segment(&device).flip_bit(record_offset(50) + field, 2);
-        let error = Wal::open(Arc::new(device), options()).unwrap_err();
+        let device = written_log(100, at_rest);
+        first_segment(&device).flip_bit(record_offset(50, at_rest) + field, 2);
+        let error = Wal::open(Arc::new(device), options(at_rest)).unwrap_err();
         match error {
             Error::Recovery(RecoveryError::CorruptRecord { lsn, witness, .. }) => {
                 assert_eq!(lsn, 50, "field {field}");
@@ -56,18 +64,26 @@ fn corruption_inside_acknowledged_log_is_an_error_naming_the_record() {
     }
 }
 
-#[test]
-fn damage_to_the_last_record_is_a_torn_tail() {
-    let device = written_log(100);
-    first_segment(&device).flip_bit(record_offset(100) + 40, 0);
-    let (wal, report) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+both_ways!(
+    damage_to_the_last_record_is_a_torn_tail,
+    damage_to_the_last_record_is_a_torn_tail_encrypted,
+    damage_to_the_last_record
+);
+
+fn damage_to_the_last_record(at_rest: AtRest) {
+    let device = written_log(100, at_rest);
+    first_segment(&device).flip_bit(record_offset(100, at_rest) + 40, 0);
+    let (wal, report) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     assert_eq!(report.records, 99);
     assert!(report.torn_tail_bytes > 0);
     assert_eq!(wal.append(b"again", Durability::Immediate).unwrap(), 100);
     wal.close().unwrap();
     // The torn bytes were zeroed: the new record 100 is followed by nothing stale.
-    let (wal, report) =
-        Wal::open(Arc::new(device.crash(CrashPolicy::DropUnsynced)), options()).unwrap();
+    let (wal, report) = Wal::open(
+        Arc::new(device.crash(CrashPolicy::DropUnsynced)),
+        options(at_rest),
+    )
+    .unwrap();
     assert_eq!(report.records, 100);
     assert_eq!(report.torn_tail_bytes, 0);
     let last: Vec<_> = wal
@@ -78,21 +94,29 @@ fn damage_to_the_last_record_is_a_torn_tail() {
     assert_eq!(last, vec![(100, b"again".to_vec())]);
 }
 
-#[test]
-fn an_unsynced_torn_batch_is_truncated_not_reported() {
+both_ways!(
+    an_unsynced_torn_batch_is_truncated_not_reported,
+    an_unsynced_torn_batch_is_truncated_not_reported_encrypted,
+    unsynced_torn_batch
+);
+
+fn unsynced_torn_batch(at_rest: AtRest) {
     // Records written without a sync and torn by the crash: recovery keeps the synced
     // prefix and reports no corruption, whatever sectors survived.
     for seed in 0..40 {
         let device = SimDirectory::new(seed);
-        let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+        let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
         for i in 0..10u8 {
             wal.append(&[i; 300], Durability::Immediate).unwrap();
         }
         for i in 10..40u8 {
             wal.append(&[i; 300], Durability::Eventual).unwrap();
         }
-        let (wal_after, report) =
-            Wal::open(Arc::new(device.crash(CrashPolicy::Random)), options()).unwrap();
+        let (wal_after, report) = Wal::open(
+            Arc::new(device.crash(CrashPolicy::Random)),
+            options(at_rest),
+        )
+        .unwrap();
         assert!(report.records >= 10, "seed {seed}: synced records lost");
         let records: Vec<_> = wal_after
             .read_from(1)
@@ -108,9 +132,10 @@ fn an_unsynced_torn_batch_is_truncated_not_reported() {
 
 #[test]
 fn damaged_segment_headers_are_named() {
-    let device = written_log(3);
+    let at_rest = AtRest::Plain;
+    let device = written_log(3, at_rest);
     first_segment(&device).flip_bit(17, 0);
-    let error = Wal::open(Arc::new(device), options()).unwrap_err();
+    let error = Wal::open(Arc::new(device), options(at_rest)).unwrap_err();
     assert!(
         matches!(error, Error::Recovery(RecoveryError::CorruptSegmentHeader { ref segment, .. }) if segment == &segment_name(1)),
         "{error}"
@@ -119,9 +144,10 @@ fn damaged_segment_headers_are_named() {
 
 #[test]
 fn a_newer_segment_format_is_reported_as_such() {
-    let device = written_log(3);
+    let at_rest = AtRest::Plain;
+    let device = written_log(3, at_rest);
     first_segment(&device).overwrite_stored(8, &9u32.to_le_bytes());
-    let error = Wal::open(Arc::new(device), options()).unwrap_err();
+    let error = Wal::open(Arc::new(device), options(at_rest)).unwrap_err();
     assert!(
         matches!(
             error,
@@ -133,8 +159,9 @@ fn a_newer_segment_format_is_reported_as_such() {
 
 #[test]
 fn a_missing_middle_segment_is_a_gap() {
+    let at_rest = AtRest::Plain;
     let device = SimDirectory::new(2);
-    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     for i in 0..300u32 {
         wal.append(&[i as u8; 700], Durability::Eventual).unwrap();
     }
@@ -142,7 +169,7 @@ fn a_missing_middle_segment_is_a_gap() {
     let names = device.list().unwrap();
     assert!(names.len() >= 3, "expected several segments, got {names:?}");
     device.remove(&names[1]).unwrap();
-    let error = Wal::open(Arc::new(device), options()).unwrap_err();
+    let error = Wal::open(Arc::new(device), options(at_rest)).unwrap_err();
     assert!(
         matches!(error, Error::Recovery(RecoveryError::Gap { .. })),
         "{error}"
@@ -151,14 +178,15 @@ fn a_missing_middle_segment_is_a_gap() {
 
 #[test]
 fn a_crash_while_creating_a_segment_leaves_no_trace() {
-    let device = written_log(5);
+    let at_rest = AtRest::Plain;
+    let device = written_log(5, at_rest);
     // A segment whose creation never wrote its header.
     device
         .open(&segment_name(6), true)
         .unwrap()
         .allocate(65_536)
         .unwrap();
-    let (wal, report) = Wal::open(Arc::new(device), options()).unwrap();
+    let (wal, report) = Wal::open(Arc::new(device), options(at_rest)).unwrap();
     assert_eq!(report.segments_removed, 1);
     assert_eq!(wal.append(b"six", Durability::Immediate).unwrap(), 6);
 }

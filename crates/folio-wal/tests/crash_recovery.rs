@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod common;
+
+use common::AtRest;
 use folio_io::{CrashPolicy, SimDirectory};
 use folio_wal::{Durability, Lsn, Wal, WalOptions};
 use parking_lot::Mutex;
@@ -12,12 +15,12 @@ use parking_lot::Mutex;
 const THREADS: u64 = 3;
 const PER_THREAD: u64 = 12;
 
-fn options() -> WalOptions {
-    WalOptions {
+fn options(at_rest: AtRest) -> WalOptions {
+    at_rest.apply(WalOptions {
         segment_bytes: 64 * 1024, // small: the scenario rolls segments
         sync_interval: None,
         ..WalOptions::default()
-    }
+    })
 }
 
 /// A self-describing payload: thread, sequence number, and a length that varies so
@@ -97,16 +100,16 @@ fn check(wal: &Wal, acknowledged: &BTreeMap<Lsn, Vec<u8>>, context: &str) -> Lsn
     records.len() as Lsn
 }
 
-fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
+fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
     let device = SimDirectory::new(seed);
-    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     device.cut_power_at(cut);
     let acknowledged = run_appenders(&wal);
     drop(wal); // closing fails without power; that is fine
     let was_cut = device.power_was_cut();
     let rebooted = device.crash(policy);
     let context = format!("cut at {cut}, {policy:?}, seed {seed}");
-    let (wal, report) = Wal::open(Arc::new(rebooted.clone()), options())
+    let (wal, report) = Wal::open(Arc::new(rebooted.clone()), options(at_rest))
         .unwrap_or_else(|e| panic!("{context}: recovery failed: {e}"));
     let recovered = check(&wal, &acknowledged, &context);
     assert_eq!(report.next_lsn, recovered + 1);
@@ -116,7 +119,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
     drop(wal);
     let (wal, _) = Wal::open(
         Arc::new(rebooted.crash(CrashPolicy::DropUnsynced)),
-        options(),
+        options(at_rest),
     )
     .unwrap();
     assert_eq!(
@@ -127,9 +130,16 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
     was_cut
 }
 
-#[test]
-fn power_cut_at_every_operation_during_concurrent_appends() {
-    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(4), crash_at);
+both_ways!(
+    power_cut_at_every_operation_during_concurrent_appends,
+    power_cut_at_every_operation_during_concurrent_appends_encrypted,
+    power_cut_sweep
+);
+
+fn power_cut_sweep(at_rest: AtRest) {
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(4), |cut, policy, seed| {
+        crash_at(cut, policy, seed, at_rest)
+    });
     assert!(
         report.shortest_scenario > 20,
         "the scenario should span many operations: {report:?}"
@@ -138,15 +148,23 @@ fn power_cut_at_every_operation_during_concurrent_appends() {
     println!("crash points covered: {}", report.points);
 }
 
-#[test]
-fn a_clean_close_keeps_everything_including_eventual_records() {
+both_ways!(
+    a_clean_close_keeps_everything_including_eventual_records,
+    a_clean_close_keeps_everything_including_eventual_records_encrypted,
+    clean_close
+);
+
+fn clean_close(at_rest: AtRest) {
     let device = SimDirectory::new(7);
-    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     let acknowledged = run_appenders(&wal);
     let last = wal.last_lsn();
     wal.close().unwrap();
-    let (wal, report) =
-        Wal::open(Arc::new(device.crash(CrashPolicy::DropUnsynced)), options()).unwrap();
+    let (wal, report) = Wal::open(
+        Arc::new(device.crash(CrashPolicy::DropUnsynced)),
+        options(at_rest),
+    )
+    .unwrap();
     assert_eq!(report.records, last);
     assert_eq!(
         check(&wal, &acknowledged, "clean close"),
@@ -157,8 +175,9 @@ fn a_clean_close_keeps_everything_including_eventual_records() {
 
 #[test]
 fn recovery_reports_progress_per_segment() {
+    let at_rest = AtRest::Plain;
     let device = SimDirectory::new(9);
-    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     for i in 0..200u32 {
         wal.append(&[i as u8; 2000], Durability::Eventual).unwrap();
     }
@@ -166,7 +185,7 @@ fn recovery_reports_progress_per_segment() {
     let mut seen = Vec::new();
     let (_, report) = Wal::open_with_progress(
         Arc::new(device.crash(CrashPolicy::DropUnsynced)),
-        options(),
+        options(at_rest),
         &mut |progress| seen.push(*progress),
     )
     .unwrap();

@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
+mod common;
+
+use common::AtRest;
 use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimDirectory};
 use folio_wal::{Durability, Error, Wal, WalOptions, segment_name};
 
-fn options() -> WalOptions {
-    WalOptions {
+fn options(at_rest: AtRest) -> WalOptions {
+    at_rest.apply(WalOptions {
         sync_interval: None,
         ..WalOptions::default()
-    }
+    })
 }
 
 fn check_poisoned(wal: &Wal) {
@@ -22,16 +25,20 @@ fn check_poisoned(wal: &Wal) {
     assert!(matches!(wal.wait_durable(1), Err(Error::Poisoned { .. })));
 }
 
-fn run(rule: FaultRule, durability: Durability) {
+fn run(rule: FaultRule, durability: Durability, at_rest: AtRest) {
     let device = SimDirectory::new(3);
-    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     let acknowledged = wal.append(b"before", Durability::Immediate).unwrap();
     device.file(&segment_name(1)).unwrap().install_fault(rule);
     let error = wal.append(b"during", durability).unwrap_err();
     assert!(matches!(error, Error::Storage(_)), "{error}");
     check_poisoned(&wal);
     drop(wal);
-    let (wal, report) = Wal::open(Arc::new(device.crash(CrashPolicy::Random)), options()).unwrap();
+    let (wal, report) = Wal::open(
+        Arc::new(device.crash(CrashPolicy::Random)),
+        options(at_rest),
+    )
+    .unwrap();
     assert!(report.records >= acknowledged);
     let first: Vec<_> = wal
         .read_from(1)
@@ -42,8 +49,7 @@ fn run(rule: FaultRule, durability: Durability) {
     assert_eq!(first, vec![(1, b"before".to_vec())]);
 }
 
-#[test]
-fn eio_on_write_poisons() {
+fn eio_on_write(at_rest: AtRest) {
     run(
         FaultRule {
             kind: FaultKind::Io,
@@ -52,23 +58,39 @@ fn eio_on_write_poisons() {
             persistent: false,
         },
         Durability::Immediate,
+        at_rest,
     );
 }
 
-#[test]
-fn enospc_on_write_poisons() {
-    run(FaultRule::full_from(0), Durability::Eventual);
+fn enospc_on_write(at_rest: AtRest) {
+    run(FaultRule::full_from(0), Durability::Eventual, at_rest);
 }
 
-#[test]
-fn failed_sync_poisons_and_is_never_reported_durable() {
-    run(FaultRule::sync_once(0), Durability::Immediate);
+fn failed_sync(at_rest: AtRest) {
+    run(FaultRule::sync_once(0), Durability::Immediate, at_rest);
 }
+
+both_ways!(
+    eio_on_write_poisons,
+    eio_on_write_poisons_encrypted,
+    eio_on_write
+);
+both_ways!(
+    enospc_on_write_poisons,
+    enospc_on_write_poisons_encrypted,
+    enospc_on_write
+);
+both_ways!(
+    failed_sync_poisons_and_is_never_reported_durable,
+    failed_sync_poisons_and_is_never_reported_durable_encrypted,
+    failed_sync
+);
 
 #[test]
 fn every_waiter_of_a_failed_round_gets_an_error() {
+    let at_rest = AtRest::Plain;
     let device = SimDirectory::new(4);
-    let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
     wal.append(b"warm up", Durability::Immediate).unwrap();
     device
         .file(&segment_name(1))
