@@ -124,7 +124,10 @@ fn parallel_owners_with_checkpoints_and_readers() {
     let live = published.lock().live.clone();
     assert!(store.stats().checkpoints >= 1);
     drop(store);
-    let store = common::reopen(Arc::new(disk.crash(CrashPolicy::Random)));
+    let store = common::reopen(
+        Arc::new(disk.crash(CrashPolicy::Random)),
+        common::AtRest::Plain,
+    );
     assert_eq!(store.durable_version(), final_version);
     check_contents(&store, &live);
     check_allocation(&store, &live);

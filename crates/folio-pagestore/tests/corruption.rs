@@ -7,15 +7,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{check_tagged, decode_roots, encode_roots, small_options, tagged_page};
+use common::{AtRest, check_tagged, decode_roots, encode_roots, options_at, tagged_page};
 use folio_io::{CrashPolicy, SECTOR_BYTES, SimStorage};
 use folio_pagestore::{Error, HEADER_SLOT_BYTES, PageId, PageStore, PageWriter};
 
 /// A disk holding two checkpoints (versions 1 and 2) of a few pages, none freed (so the
 /// older slot's pages are intact too), closed cleanly.
-fn prepared_disk(seed: u64) -> (SimStorage, BTreeMap<u64, BTreeMap<PageId, u64>>) {
+fn prepared_disk(seed: u64, at_rest: AtRest) -> (SimStorage, BTreeMap<u64, BTreeMap<PageId, u64>>) {
     let disk = SimStorage::new(seed);
-    let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
+    let store = PageStore::create(Arc::new(disk.clone()), options_at(at_rest)).unwrap();
     let mut writer = store.writer();
     let states = checkpoint_two_versions(&store, &mut writer);
     drop((writer, store));
@@ -47,10 +47,11 @@ fn checkpoint_two_versions(
 
 /// Opens and reads every live page; returns how many reads failed with a typed error.
 fn open_and_read(
+    at_rest: AtRest,
     disk: &SimStorage,
     states: &BTreeMap<u64, BTreeMap<PageId, u64>>,
 ) -> Result<usize, Error> {
-    let store = PageStore::open(Arc::new(disk.clone()), small_options())?;
+    let store = PageStore::open(Arc::new(disk.clone()), options_at(at_rest))?;
     let (version, live) = decode_roots(&store.roots());
     assert_eq!(
         &live, &states[&version],
@@ -74,9 +75,14 @@ fn fresh_copy(disk: &SimStorage, seed: u64) -> SimStorage {
     SimStorage::from_image(disk.durable_image(), seed)
 }
 
-#[test]
-fn a_flip_anywhere_in_a_data_page_is_detected_on_read() {
-    let (disk, states) = prepared_disk(1);
+both_ways!(
+    a_flip_anywhere_in_a_data_page_is_detected_on_read,
+    a_flip_anywhere_in_a_data_page_is_detected_on_read_encrypted,
+    a_flip_anywhere_in_a_data_page_is_detected_on_read_body
+);
+
+fn a_flip_anywhere_in_a_data_page_is_detected_on_read_body(at_rest: AtRest) {
+    let (disk, states) = prepared_disk(1, at_rest);
     let layout = folio_pagestore::Layout::new(4096);
     let target = *states[&2].keys().nth(3).unwrap();
     let start = layout.offset(target);
@@ -85,7 +91,7 @@ fn a_flip_anywhere_in_a_data_page_is_detected_on_read() {
     for (n, byte) in offsets.enumerate() {
         let copy = fresh_copy(&disk, n as u64);
         copy.flip_bit(start + byte, (n % 8) as u8);
-        let failures = open_and_read(&copy, &states).expect("header untouched");
+        let failures = open_and_read(at_rest, &copy, &states).expect("header untouched");
         assert_eq!(
             failures, 1,
             "flip at byte {byte} of page {target} went unnoticed"
@@ -93,9 +99,14 @@ fn a_flip_anywhere_in_a_data_page_is_detected_on_read() {
     }
 }
 
-#[test]
-fn zeroed_sectors_and_torn_pages_are_detected() {
-    let (disk, states) = prepared_disk(2);
+both_ways!(
+    zeroed_sectors_and_torn_pages_are_detected,
+    zeroed_sectors_and_torn_pages_are_detected_encrypted,
+    zeroed_sectors_and_torn_pages_are_detected_body
+);
+
+fn zeroed_sectors_and_torn_pages_are_detected_body(at_rest: AtRest) {
+    let (disk, states) = prepared_disk(2, at_rest);
     let layout = folio_pagestore::Layout::new(4096);
     for (n, &id) in states[&2].keys().enumerate() {
         for sector in 0..(4096 / SECTOR_BYTES) as u64 {
@@ -110,28 +121,33 @@ fn zeroed_sectors_and_torn_pages_are_detected() {
                     copy.durable_image()[other as usize..other as usize + SECTOR_BYTES].to_vec();
                 copy.overwrite_stored(at, &foreign);
             }
-            assert_eq!(open_and_read(&copy, &states).unwrap(), 1);
+            assert_eq!(open_and_read(at_rest, &copy, &states).unwrap(), 1);
         }
     }
 }
 
-#[test]
-fn a_damaged_newest_slot_never_yields_other_data() {
-    let (disk, states) = prepared_disk(3);
+both_ways!(
+    a_damaged_newest_slot_never_yields_other_data,
+    a_damaged_newest_slot_never_yields_other_data_encrypted,
+    a_damaged_newest_slot_never_yields_other_data_body
+);
+
+fn a_damaged_newest_slot_never_yields_other_data_body(at_rest: AtRest) {
+    let (disk, states) = prepared_disk(3, at_rest);
     // Version 2 is sequence 3, in slot 1. Version 1's pages were never freed, so falling
     // back to its slot reads version 1 exactly.
     let newest = HEADER_SLOT_BYTES as u64;
     for byte in (0..HEADER_SLOT_BYTES as u64).step_by(61) {
         let copy = fresh_copy(&disk, byte);
         copy.flip_bit(newest + byte, (byte % 8) as u8);
-        let store = PageStore::open(Arc::new(copy.clone()), small_options()).unwrap();
+        let store = PageStore::open(Arc::new(copy.clone()), options_at(at_rest)).unwrap();
         assert_eq!(store.durable_version(), 1, "flip at slot byte {byte}");
         drop(store);
-        assert_eq!(open_and_read(&copy, &states).unwrap(), 0);
+        assert_eq!(open_and_read(at_rest, &copy, &states).unwrap(), 0);
     }
     // An open that only reads writes nothing, not even to retire the older slot.
     let reopened = fresh_copy(&disk, 0);
-    drop(PageStore::open(Arc::new(reopened.clone()), small_options()).unwrap());
+    drop(PageStore::open(Arc::new(reopened.clone()), options_at(at_rest)).unwrap());
     assert!(
         reopened.durable_image() == disk.durable_image(),
         "a read-only session wrote"
@@ -140,7 +156,7 @@ fn a_damaged_newest_slot_never_yields_other_data() {
     let copy = fresh_copy(&reopened, 0);
     copy.flip_bit(100, 1);
     assert_eq!(
-        PageStore::open(Arc::new(copy), small_options())
+        PageStore::open(Arc::new(copy), options_at(at_rest))
             .unwrap()
             .durable_version(),
         2
@@ -155,9 +171,9 @@ fn a_damaged_newest_slot_never_yields_other_data() {
 /// `reopen`, the store is reopened after checkpoint 3 (its free set then holds version 2's
 /// pages, so the first write of pages must retire version 2's slot first).
 /// Returns whether the power was cut (false once both checkpoints complete).
-fn rot_after_reuse(cut: u64, reopen: bool) -> bool {
+fn rot_after_reuse(cut: u64, reopen: bool, at_rest: AtRest) -> bool {
     let disk = SimStorage::new(cut);
-    let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
+    let store = PageStore::create(Arc::new(disk.clone()), options_at(at_rest)).unwrap();
     let mut writer = store.writer();
     let mut states = checkpoint_two_versions(&store, &mut writer);
     let mut live = states[&2].clone();
@@ -177,7 +193,7 @@ fn rot_after_reuse(cut: u64, reopen: bool) -> bool {
     // A reopen starts from version 3's free set, which holds version 2's pages at once.
     let store = if reopen {
         drop(store);
-        PageStore::open(Arc::new(disk.clone()), small_options()).unwrap()
+        PageStore::open(Arc::new(disk.clone()), options_at(at_rest)).unwrap()
     } else {
         store
     };
@@ -206,7 +222,7 @@ fn rot_after_reuse(cut: u64, reopen: bool) -> bool {
     for slot in 0..2u64 {
         let copy = fresh_copy(&crashed, slot);
         copy.flip_bit(slot * HEADER_SLOT_BYTES as u64 + 100, 3);
-        match open_and_read(&copy, &states) {
+        match open_and_read(at_rest, &copy, &states) {
             Ok(failures) => assert_eq!(failures, 0, "cut {cut}, slot {slot}: a page failed"),
             Err(Error::CorruptHeader { .. }) => {}
             Err(other) => panic!("cut {cut}, slot {slot}: {other}"),
@@ -215,37 +231,52 @@ fn rot_after_reuse(cut: u64, reopen: bool) -> bool {
     was_cut
 }
 
-#[test]
-fn header_rot_after_page_reuse_never_returns_other_data() {
+both_ways!(
+    header_rot_after_page_reuse_never_returns_other_data,
+    header_rot_after_page_reuse_never_returns_other_data_encrypted,
+    header_rot_after_page_reuse_never_returns_other_data_body
+);
+
+fn header_rot_after_page_reuse_never_returns_other_data_body(at_rest: AtRest) {
     for reopen in [false, true] {
         let mut cut = 0;
-        while rot_after_reuse(cut, reopen) {
+        while rot_after_reuse(cut, reopen, at_rest) {
             cut += 1;
         }
         assert!(cut > 6, "checkpoints 4 and 5 span several operations");
     }
 }
 
-#[test]
-fn both_slots_damaged_is_a_typed_error() {
-    let (disk, _) = prepared_disk(4);
+both_ways!(
+    both_slots_damaged_is_a_typed_error,
+    both_slots_damaged_is_a_typed_error_encrypted,
+    both_slots_damaged_is_a_typed_error_body
+);
+
+fn both_slots_damaged_is_a_typed_error_body(at_rest: AtRest) {
+    let (disk, _) = prepared_disk(4, at_rest);
     let copy = fresh_copy(&disk, 0);
     copy.flip_bit(20, 0);
     copy.flip_bit(HEADER_SLOT_BYTES as u64 + 20, 0);
-    let error = PageStore::open(Arc::new(copy), small_options()).unwrap_err();
+    let error = PageStore::open(Arc::new(copy), options_at(at_rest)).unwrap_err();
     assert!(matches!(error, Error::CorruptHeader { .. }), "{error}");
     assert!(error.to_string().contains("slot 0"), "{error}");
 }
 
-#[test]
-fn random_flips_anywhere_never_yield_wrong_data() {
-    let (disk, states) = prepared_disk(5);
+both_ways!(
+    random_flips_anywhere_never_yield_wrong_data,
+    random_flips_anywhere_never_yield_wrong_data_encrypted,
+    random_flips_anywhere_never_yield_wrong_data_body
+);
+
+fn random_flips_anywhere_never_yield_wrong_data_body(at_rest: AtRest) {
+    let (disk, states) = prepared_disk(5, at_rest);
     let len = disk.durable_image().len() as u64;
     let mut typed_errors = 0;
     for seed in 0..300 {
         let copy = fresh_copy(&disk, seed);
         copy.flip_random_bits(0..len, 1 + (seed % 4) as usize);
-        match open_and_read(&copy, &states) {
+        match open_and_read(at_rest, &copy, &states) {
             Ok(failures) => typed_errors += failures,
             Err(Error::CorruptHeader { .. } | Error::CorruptPage { .. } | Error::NotAFolioFile) => {
                 typed_errors += 1;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{
-    check_allocation, check_contents, decode_roots, encode_roots, small_options, tagged_page,
+    AtRest, check_allocation, check_contents, decode_roots, encode_roots, options_at, tagged_page,
 };
 use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimStorage, Storage};
 
@@ -27,8 +27,8 @@ struct Progress {
 
 /// Each round allocates a few pages, frees one of the previous round's, commits and
 /// checkpoints. Contiguous and scattered pages, frees and reuse all occur.
-fn scenario(storage: Arc<dyn Storage>, progress: &mut Progress) -> Result<()> {
-    let store = PageStore::create(storage, small_options())?;
+fn scenario(storage: Arc<dyn Storage>, progress: &mut Progress, at_rest: AtRest) -> Result<()> {
+    let store = PageStore::create(storage, options_at(at_rest))?;
     progress.created = true;
     progress.states.insert(0, BTreeMap::new());
     let mut writer = store.writer();
@@ -56,15 +56,15 @@ fn scenario(storage: Arc<dyn Storage>, progress: &mut Progress) -> Result<()> {
 
 /// Runs the scenario with the power cut at operation `fail_from`, crashes with `policy`,
 /// reopens and checks. Returns false once the scenario finished before the cut.
-fn crash_at(fail_from: u64, policy: CrashPolicy, seed: u64) -> bool {
+fn crash_at(fail_from: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
     let disk = SimStorage::new(seed);
     disk.cut_power_at(fail_from);
     let mut progress = Progress::default();
-    let outcome = scenario(Arc::new(disk.clone()), &mut progress);
+    let outcome = scenario(Arc::new(disk.clone()), &mut progress, at_rest);
     let faulted = disk.power_was_cut();
     let rebooted = disk.crash(policy);
 
-    let opened = PageStore::open(Arc::new(rebooted.clone()), small_options());
+    let opened = PageStore::open(Arc::new(rebooted.clone()), options_at(at_rest));
     let store = match opened {
         Ok(store) => store,
         Err(error) => {
@@ -103,16 +103,23 @@ fn crash_at(fail_from: u64, policy: CrashPolicy, seed: u64) -> bool {
         .checkpoint(version + 1, &encode_roots(version + 1, &next))
         .unwrap();
     drop((writer, store));
-    let store = common::reopen(Arc::new(rebooted.crash(CrashPolicy::DropUnsynced)));
+    let store = common::reopen(Arc::new(rebooted.crash(CrashPolicy::DropUnsynced)), at_rest);
     check_contents(&store, &next);
     check_allocation(&store, &next);
     assert!(outcome.is_err() || !faulted);
     faulted
 }
 
-#[test]
-fn power_cut_at_every_operation_recovers_a_checkpoint() {
-    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(8), crash_at);
+both_ways!(
+    power_cut_at_every_operation_recovers_a_checkpoint,
+    power_cut_at_every_operation_recovers_a_checkpoint_encrypted,
+    power_cut_at_every_operation_recovers_a_checkpoint_body
+);
+
+fn power_cut_at_every_operation_recovers_a_checkpoint_body(at_rest: AtRest) {
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(8), |cut, policy, seed| {
+        crash_at(cut, policy, seed, at_rest)
+    });
     assert!(
         report.shortest_scenario > 20,
         "the scenario should span many operations: {report:?}"
@@ -121,24 +128,29 @@ fn power_cut_at_every_operation_recovers_a_checkpoint() {
     println!("crash points covered: {}", report.points);
 }
 
-/// The same sweep with an `EIO` at every operation instead of a power cut (a failed sync
-/// loses its writes), followed by a crash: the same guarantees hold.
-#[test]
-fn io_error_at_every_operation_then_crash_recovers_a_checkpoint() {
+// The same sweep with an `EIO` at every operation instead of a power cut (a failed sync
+// loses its writes), followed by a crash: the same guarantees hold.
+both_ways!(
+    io_error_at_every_operation_then_crash_recovers_a_checkpoint,
+    io_error_at_every_operation_then_crash_recovers_a_checkpoint_encrypted,
+    io_error_at_every_operation_then_crash_recovers_a_checkpoint_body
+);
+
+fn io_error_at_every_operation_then_crash_recovers_a_checkpoint_body(at_rest: AtRest) {
     for policy in [CrashPolicy::KeepUnsynced, CrashPolicy::Random] {
         let mut fail_from = 0;
         loop {
             let disk = SimStorage::new(fail_from);
             disk.install_fault(FaultRule::from_nth(fail_from, FaultKind::Io));
             let mut progress = Progress::default();
-            let outcome = scenario(Arc::new(disk.clone()), &mut progress);
+            let outcome = scenario(Arc::new(disk.clone()), &mut progress, at_rest);
             if !disk.fault_fired() {
                 outcome.unwrap();
                 break;
             }
             assert!(outcome.is_err());
             let rebooted = disk.crash(policy);
-            if let Ok(store) = PageStore::open(Arc::new(rebooted), small_options()) {
+            if let Ok(store) = PageStore::open(Arc::new(rebooted), options_at(at_rest)) {
                 let (version, live) = decode_roots(&store.roots());
                 assert!(version == progress.acknowledged || version == progress.acknowledged + 1);
                 check_contents(&store, &live);
@@ -152,11 +164,16 @@ fn io_error_at_every_operation_then_crash_recovers_a_checkpoint() {
     }
 }
 
-#[test]
-fn a_failed_write_leaves_the_store_usable_and_the_retry_succeeds() {
+both_ways!(
+    a_failed_write_leaves_the_store_usable_and_the_retry_succeeds,
+    a_failed_write_leaves_the_store_usable_and_the_retry_succeeds_encrypted,
+    a_failed_write_leaves_the_store_usable_and_the_retry_succeeds_body
+);
+
+fn a_failed_write_leaves_the_store_usable_and_the_retry_succeeds_body(at_rest: AtRest) {
     for nth in 0..4 {
         let disk = SimStorage::new(nth);
-        let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
+        let store = PageStore::create(Arc::new(disk.clone()), options_at(at_rest)).unwrap();
         let mut writer = store.writer();
         let mut live = BTreeMap::new();
         for i in 0..20 {
@@ -184,17 +201,22 @@ fn a_failed_write_leaves_the_store_usable_and_the_retry_succeeds() {
             result.unwrap();
         }
         drop((writer, store));
-        let store = common::reopen(Arc::new(disk.crash(CrashPolicy::DropUnsynced)));
+        let store = common::reopen(Arc::new(disk.crash(CrashPolicy::DropUnsynced)), at_rest);
         assert_eq!(decode_roots(&store.roots()).1, live);
         check_contents(&store, &live);
         check_allocation(&store, &live);
     }
 }
 
-#[test]
-fn a_failed_sync_poisons_the_store_until_reopened() {
+both_ways!(
+    a_failed_sync_poisons_the_store_until_reopened,
+    a_failed_sync_poisons_the_store_until_reopened_encrypted,
+    a_failed_sync_poisons_the_store_until_reopened_body
+);
+
+fn a_failed_sync_poisons_the_store_until_reopened_body(at_rest: AtRest) {
     let disk = SimStorage::new(1);
-    let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
+    let store = PageStore::create(Arc::new(disk.clone()), options_at(at_rest)).unwrap();
     let mut writer = store.writer();
     let id = writer.allocate().unwrap();
     writer.write(id, tagged_page(&store, id, 1));
@@ -215,7 +237,7 @@ fn a_failed_sync_poisons_the_store_until_reopened() {
     assert!(store.stats().poisoned);
     drop((writer, store));
     // Reopening recovers the last durable state (the empty store).
-    let store = common::reopen(Arc::new(disk.crash(CrashPolicy::KeepUnsynced)));
+    let store = common::reopen(Arc::new(disk.crash(CrashPolicy::KeepUnsynced)), at_rest);
     assert_eq!(store.durable_version(), 0);
     check_allocation(&store, &BTreeMap::new());
 }

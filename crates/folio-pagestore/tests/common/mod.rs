@@ -17,9 +17,44 @@ pub fn small_options() -> PageStoreOptions {
     }
 }
 
+/// How a suite's store is kept: the crash and corruption suites run both ways (the same
+/// scenarios, the options differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtRest {
+    /// Plain pages.
+    Plain,
+    /// Pages sealed with a test key.
+    Encrypted,
+}
+
+/// [`small_options`] kept `at_rest`.
+pub fn options_at(at_rest: AtRest) -> PageStoreOptions {
+    let mut options = small_options();
+    if at_rest == AtRest::Encrypted {
+        options.encryption_key = Some(folio_io::EncryptionKey::from_bytes([0x77; 32]));
+    }
+    options
+}
+
+/// Defines `$name` (plain) and `$encrypted` tests, each calling `$body(AtRest::..)`.
+#[macro_export]
+macro_rules! both_ways {
+    ($name:ident, $encrypted:ident, $body:path) => {
+        #[test]
+        fn $name() {
+            $body($crate::common::AtRest::Plain);
+        }
+
+        #[test]
+        fn $encrypted() {
+            $body($crate::common::AtRest::Encrypted);
+        }
+    };
+}
+
 /// A page whose payload is filled from `tag`, so its contents identify the write.
 pub fn tagged_page(store: &PageStore, id: PageId, tag: u64) -> Page {
-    let mut buf = PageBuf::zeroed(store.page_size());
+    let mut buf = PageBuf::zeroed(store.buffer_size());
     let payload = buf.payload_mut();
     payload[..8].copy_from_slice(&id.0.to_le_bytes());
     payload[8..16].copy_from_slice(&tag.to_le_bytes());
@@ -119,7 +154,7 @@ pub fn check_contents(store: &PageStore, live: &BTreeMap<PageId, u64>) {
     }
 }
 
-/// Opens the store on `storage` with [`small_options`].
-pub fn reopen(storage: Arc<dyn Storage>) -> PageStore {
-    PageStore::open(storage, small_options()).expect("reopen")
+/// Opens the store on `storage` with [`options_at`].
+pub fn reopen(storage: Arc<dyn Storage>, at_rest: AtRest) -> PageStore {
+    PageStore::open(storage, options_at(at_rest)).expect("reopen")
 }
