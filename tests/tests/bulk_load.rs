@@ -1,6 +1,7 @@
 //! Bulk loads: chunks become durable by checkpoint without logging their data; a power cut
 //! at any operation keeps every acknowledged chunk and commit and no unacknowledged half.
 
+use folio_tests::AtRest;
 use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
@@ -109,16 +110,16 @@ fn scenario(db: &Database, acked: &mut Acked) -> folio::Result<()> {
     Ok(())
 }
 
-fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
+fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
     let device = SimDirectory::new(seed);
     device.cut_power_at(cut);
     let mut acked = Acked::default();
-    if let Ok(db) = Database::open_in(Arc::new(device.clone()), options()) {
+    if let Ok(db) = Database::open_in(Arc::new(device.clone()), at_rest.apply(options())) {
         let _ = scenario(&db, &mut acked);
     }
     let was_cut = device.power_was_cut();
     let context = format!("cut at {cut}, {policy:?}, seed {seed}");
-    let db = Database::open_in(Arc::new(device.crash(policy)), options())
+    let db = Database::open_in(Arc::new(device.crash(policy)), at_rest.apply(options()))
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
     let read = db.begin_read();
     if acked.first_commit {
@@ -163,7 +164,18 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_of_a_bulk_load() {
-    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), crash_at);
+    bulk_load_sweep(AtRest::Plain);
+}
+
+#[test]
+fn power_cut_at_every_operation_of_a_bulk_load_encrypted() {
+    bulk_load_sweep(AtRest::Encrypted);
+}
+
+fn bulk_load_sweep(at_rest: AtRest) {
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), |cut, policy, seed| {
+        crash_at(cut, policy, seed, at_rest)
+    });
     assert!(report.points >= 200, "{report:?}");
     println!("bulk-load crash points covered: {}", report.points);
 }

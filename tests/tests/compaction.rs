@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{State, read_cf, small_options};
+use folio_tests::{AtRest, State, read_cf, small_options};
 
 fn key(i: u64) -> Vec<u8> {
     format!("key-{:06}", (i * 7919) % 1_000_003).into_bytes()
@@ -129,15 +129,15 @@ fn compaction_after_deleting_most_data_shrinks_the_file_online() {
     assert!(file_bytes(&db) < full / 3);
 }
 
-fn sweep_options() -> DatabaseOptions {
-    small_options()
+fn sweep_options(at_rest: AtRest) -> DatabaseOptions {
+    at_rest.small_options()
 }
 
 /// A database with most of its entries deleted (a compaction has work), closed; and its
 /// contents.
-fn sparse_database(seed: u64) -> (SimDirectory, State) {
+fn sparse_database(seed: u64, at_rest: AtRest) -> (SimDirectory, State) {
     let base = SimDirectory::new(seed);
-    let db = Database::open_in(Arc::new(base.clone()), sweep_options()).unwrap();
+    let db = Database::open_in(Arc::new(base.clone()), sweep_options(at_rest)).unwrap();
     db.create_cf("a").unwrap();
     fill(&db, "a", 0..600, 0);
     let mut txn = db.begin_write(&["a"]).unwrap();
@@ -153,9 +153,18 @@ fn sparse_database(seed: u64) -> (SimDirectory, State) {
 /// Power cut at every operation of a compaction: the contents never change.
 #[test]
 fn power_cut_at_every_operation_of_a_compaction() {
+    compaction_sweep(AtRest::Plain);
+}
+
+#[test]
+fn power_cut_at_every_operation_of_a_compaction_encrypted() {
+    compaction_sweep(AtRest::Encrypted);
+}
+
+fn compaction_sweep(at_rest: AtRest) {
     // Uncut, the scenario moves pages and shrinks the file.
-    let (device, _) = sparse_database(0);
-    let db = Database::open_in(Arc::new(device), sweep_options()).unwrap();
+    let (device, _) = sparse_database(0, at_rest);
+    let db = Database::open_in(Arc::new(device), sweep_options(at_rest)).unwrap();
     let uncut = db.compact().unwrap();
     assert!(
         uncut.pages_moved > 0 && uncut.bytes_reclaimed() > 0,
@@ -163,14 +172,14 @@ fn power_cut_at_every_operation_of_a_compaction() {
     );
     drop(db);
     let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), |cut, policy, seed| {
-        let (device, expected) = sparse_database(seed);
-        let db = Database::open_in(Arc::new(device.clone()), sweep_options()).unwrap();
+        let (device, expected) = sparse_database(seed, at_rest);
+        let db = Database::open_in(Arc::new(device.clone()), sweep_options(at_rest)).unwrap();
         device.cut_power_at(cut);
         let _ = db.compact();
         drop(db);
         let was_cut = device.power_was_cut();
         let context = format!("cut at {cut}, {policy:?}, seed {seed}");
-        let db = Database::open_in(Arc::new(device.crash(policy)), sweep_options())
+        let db = Database::open_in(Arc::new(device.crash(policy)), sweep_options(at_rest))
             .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
         let recovered = read_cf(&db.begin_read(), "a").unwrap();
         assert!(recovered == expected, "{context}: contents changed");

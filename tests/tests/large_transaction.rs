@@ -4,6 +4,7 @@
 //! a power cut at any operation keeps it all or nothing and in commit order, and a commit
 //! after one whose checkpoint failed never overtakes it.
 
+use folio_tests::AtRest;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -198,16 +199,16 @@ fn check_recovered(db: &Database, acked: &Acked, context: &str) {
     }
 }
 
-fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
+fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
     let device = SimDirectory::new(seed);
     device.cut_power_at(cut);
     let mut acked = Acked::default();
-    if let Ok(db) = Database::open_in(Arc::new(device.clone()), options()) {
+    if let Ok(db) = Database::open_in(Arc::new(device.clone()), at_rest.apply(options())) {
         let _ = scenario(&db, &mut acked);
     }
     let was_cut = device.power_was_cut();
     let context = format!("cut at {cut}, {policy:?}, seed {seed}");
-    let db = Database::open_in(Arc::new(device.crash(policy)), options())
+    let db = Database::open_in(Arc::new(device.crash(policy)), at_rest.apply(options()))
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
     check_recovered(&db, &acked, &context);
     // Still writable.
@@ -222,7 +223,18 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_of_a_large_transaction() {
-    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(1), crash_at);
+    large_transaction_sweep(AtRest::Plain);
+}
+
+#[test]
+fn power_cut_at_every_operation_of_a_large_transaction_encrypted() {
+    large_transaction_sweep(AtRest::Encrypted);
+}
+
+fn large_transaction_sweep(at_rest: AtRest) {
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(1), |cut, policy, seed| {
+        crash_at(cut, policy, seed, at_rest)
+    });
     assert!(report.points >= 200, "{report:?}");
     println!("large-transaction crash points covered: {}", report.points);
 }
