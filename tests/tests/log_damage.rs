@@ -8,6 +8,7 @@
 //! after the next LSN (what a kill between a roll and its first record leaves), then one
 //! large commit.
 
+use folio_tests::AtRest;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ const COMMITS: u64 = 36;
 const VALUE_BYTES: usize = 7_000;
 const SEGMENT_BYTES: u64 = 64 * 1024;
 
-fn options() -> DatabaseOptions {
+fn options_plain() -> DatabaseOptions {
     let mut options = DatabaseOptions {
         checkpoint_interval: None,
         checkpoint_on_close: false,
@@ -49,8 +50,8 @@ fn state_after(n: u64) -> State {
 /// A database of `COMMITS` commits, one per record, checkpointed after `checkpoint_after`
 /// commits if given (the log then starts near there). Returns the commits the checkpoint
 /// covers.
-fn build(path: &Path, checkpoint_after: Option<u64>) -> u64 {
-    let db = Database::open_with(path, options()).unwrap();
+fn build(path: &Path, checkpoint_after: Option<u64>, at_rest: AtRest) -> u64 {
+    let db = Database::open_with(path, at_rest.apply(options_plain())).unwrap();
     db.create_cf(CF).unwrap();
     let mut covered = 0;
     for i in 0..COMMITS {
@@ -347,7 +348,7 @@ const ROWS: &[Row] = &[
 ];
 
 /// Commits a small and a large value, reopens, and checks everything is there.
-fn keeps_writing(path: &Path, db: Database, mut expected: State, what: &str) {
+fn keeps_writing(path: &Path, db: Database, mut expected: State, what: &str, at_rest: AtRest) {
     let later = [
         (b"small".to_vec(), vec![1u8; 10]),
         (b"large".to_vec(), vec![2u8; 300_000]),
@@ -360,19 +361,31 @@ fn keeps_writing(path: &Path, db: Database, mut expected: State, what: &str) {
         expected.insert(k.clone(), v.clone());
     }
     db.close().unwrap();
-    let db = Database::open_with(path, options()).unwrap();
+    let db = Database::open_with(path, at_rest.apply(options_plain())).unwrap();
     assert_eq!(read_cf(&db.begin_read(), CF).unwrap(), expected, "{what}");
 }
 
 #[test]
 fn damage_to_the_log_directory_gives_an_error_or_a_writable_prefix() {
+    log_directory_damage(AtRest::Plain);
+}
+
+#[test]
+fn damage_to_the_log_directory_gives_an_error_or_a_writable_prefix_encrypted() {
+    log_directory_damage(AtRest::Encrypted);
+}
+
+fn log_directory_damage(at_rest: AtRest) {
     for row in ROWS {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        let covered = build(&path, row.checkpoint_after);
+        let covered = build(&path, row.checkpoint_after, at_rest);
         let must_name = (row.damage)(&path);
         let what = row.what;
-        match (Database::open_with(&path, options()), row.outcome) {
+        match (
+            Database::open_with(&path, at_rest.apply(options_plain())),
+            row.outcome,
+        ) {
             (Err(error), Outcome::Error) => {
                 let message = error.to_string();
                 assert!(
@@ -393,7 +406,7 @@ fn damage_to_the_log_directory_gives_an_error_or_a_writable_prefix() {
                 } else {
                     assert!(n < COMMITS, "{what}: the damage should have cost commits");
                 }
-                keeps_writing(&path, db, found, what);
+                keeps_writing(&path, db, found, what, at_rest);
             }
             (Ok(_), Outcome::Error) => panic!("{what}: opened, but an error was expected"),
             (Err(error), _) => panic!("{what}: {error}"),
@@ -406,7 +419,7 @@ fn a_plain_file_where_the_database_should_be_is_not_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     fs::write(&path, b"a file").unwrap();
-    let error = Database::open_with(&path, options()).unwrap_err();
+    let error = Database::open_with(&path, options_plain()).unwrap_err();
     assert!(error.to_string().contains("not a directory"), "{error}");
     assert_eq!(fs::read(&path).unwrap(), b"a file", "nothing changed");
 }
@@ -418,7 +431,7 @@ fn a_plain_file_where_the_database_should_be_is_not_a_directory() {
 fn a_large_commit_after_a_kill_during_a_log_roll() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let db = Database::open_with(&path, options()).unwrap();
+    let db = Database::open_with(&path, options_plain()).unwrap();
     db.create_cf(CF).unwrap();
     let mut txn = db.begin_write(&[CF]).unwrap();
     txn.put(CF, b"small", b"value").unwrap();
@@ -430,7 +443,7 @@ fn a_large_commit_after_a_kill_during_a_log_roll() {
     fs::write(path.join(segment_name(next)), header_only).unwrap();
 
     for round in 0..2u8 {
-        let db = Database::open_with(&path, options()).unwrap();
+        let db = Database::open_with(&path, options_plain()).unwrap();
         let mut txn = db.begin_write(&[CF]).unwrap();
         txn.put(CF, &[round], &vec![round; 100 * 1024]).unwrap();
         txn.commit()
@@ -440,7 +453,7 @@ fn a_large_commit_after_a_kill_during_a_log_roll() {
         txn.commit().unwrap();
         db.close().unwrap();
     }
-    let db = Database::open_with(&path, options()).unwrap();
+    let db = Database::open_with(&path, options_plain()).unwrap();
     let found = read_cf(&db.begin_read(), CF).unwrap();
     assert_eq!(found.len(), 4);
     assert_eq!(found[&vec![1u8]], vec![1u8; 100 * 1024]);

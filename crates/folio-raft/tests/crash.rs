@@ -4,6 +4,7 @@
 //! operation openraft was told is durable (a vote once `save_vote` returned, entries once
 //! the append's callback fired, a truncation once it returned).
 
+use folio_tests::AtRest;
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -148,18 +149,18 @@ async fn read_state(store: &mut FolioLogStore<Types>) -> Result<State, StorageEr
     })
 }
 
-fn options() -> DatabaseOptions {
-    folio_tests::small_options()
+fn options(at_rest: AtRest) -> DatabaseOptions {
+    at_rest.small_options()
 }
 
 /// Runs the script with the power cut `cut` operations in (`None`: never); returns how many
 /// operations completed, the last one acknowledged durable, and the recovered state.
-fn with_cut(seed: u64, cut: Option<u64>) -> (usize, usize, State, u64) {
+fn with_cut(seed: u64, cut: Option<u64>, at_rest: AtRest) -> (usize, usize, State, u64) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let directory = SimDirectory::new(seed);
-    let db = Database::open_in(Arc::new(directory.clone()), options()).unwrap();
+    let db = Database::open_in(Arc::new(directory.clone()), options(at_rest)).unwrap();
     let (mut store, _) = folio_raft::open::<Types, _>(&db, Nothing).unwrap();
     let start = directory.operations();
     if let Some(cut) = cut {
@@ -180,7 +181,7 @@ fn with_cut(seed: u64, cut: Option<u64>) -> (usize, usize, State, u64) {
     drop(store);
     drop(db);
     let rebooted = directory.crash(CrashPolicy::DropUnsynced);
-    let db = Database::open_in(Arc::new(rebooted), options()).unwrap();
+    let db = Database::open_in(Arc::new(rebooted), options(at_rest)).unwrap();
     let (mut store, _) = folio_raft::open::<Types, _>(&db, Nothing).unwrap();
     let recovered = runtime.block_on(read_state(&mut store)).unwrap();
     (done, durable, recovered, used)
@@ -188,8 +189,17 @@ fn with_cut(seed: u64, cut: Option<u64>) -> (usize, usize, State, u64) {
 
 #[test]
 fn a_power_cut_anywhere_keeps_every_durable_raft_write() {
+    power_cut_sweep(AtRest::Plain);
+}
+
+#[test]
+fn a_power_cut_anywhere_keeps_every_durable_raft_write_encrypted() {
+    power_cut_sweep(AtRest::Encrypted);
+}
+
+fn power_cut_sweep(at_rest: AtRest) {
     let states = states(&script());
-    let (done, _, full, operations) = with_cut(1, None);
+    let (done, _, full, operations) = with_cut(1, None, at_rest);
     assert_eq!(done, script().len());
     assert_eq!(&full, states.last().unwrap());
     assert!(
@@ -198,7 +208,7 @@ fn a_power_cut_anywhere_keeps_every_durable_raft_write() {
     );
     for seed in 0..2 {
         for cut in 0..=operations {
-            let (done, durable, recovered, _) = with_cut(seed, Some(cut));
+            let (done, durable, recovered, _) = with_cut(seed, Some(cut), at_rest);
             // A prefix of the script, at least up to the last durable acknowledgement and at
             // most through the operation the cut interrupted.
             let fits = (durable..=(done + 1).min(states.len() - 1)).any(|p| states[p] == recovered);
