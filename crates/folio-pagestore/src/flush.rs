@@ -52,10 +52,7 @@ pub fn write_pages(
         Some(_) => Vec::new(),
     };
     let sealed: Vec<Vec<u8>> = match cipher {
-        Some(cipher) => pages
-            .iter()
-            .map(|(id, page)| page.sealed(*id, cipher))
-            .collect(),
+        Some(cipher) => seal_all(pages, cipher),
         None => Vec::new(),
     };
     let page_slices = |range: std::ops::Range<usize>| -> Vec<IoSlice<'_>> {
@@ -103,6 +100,38 @@ pub fn write_pages(
         }
     }
     Ok(stats)
+}
+
+/// Pages sealed per thread at least: below this, starting a thread costs more than it saves.
+const SEAL_PAGES_PER_THREAD: usize = 64;
+
+/// Every page sealed for the file, on as many threads as there are cores when the batch is
+/// large (a checkpoint or a bulk load seals thousands of pages; sealing one 4 KiB page takes
+/// about 5 µs, most of a checkpoint's CPU time when encrypted).
+fn seal_all(pages: &[(PageId, Page)], cipher: &Cipher) -> Vec<Vec<u8>> {
+    let seal = |chunk: &[(PageId, Page)]| -> Vec<Vec<u8>> {
+        chunk
+            .iter()
+            .map(|(id, page)| page.sealed(*id, cipher))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(pages.len() / SEAL_PAGES_PER_THREAD);
+    if threads <= 1 {
+        return seal(pages);
+    }
+    let per_thread = pages.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = pages
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || seal(chunk)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("sealing never panics"))
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -188,5 +217,46 @@ mod tests {
             .unwrap();
         let page = Page::from_stored(stored, PageId(5)).unwrap();
         assert_eq!(&page[..3], b"abc");
+    }
+
+    #[test]
+    fn sealed_batches_large_enough_for_threads_read_back_in_place() {
+        let disk = SimStorage::new(0);
+        let layout = Layout::new(4096);
+        let cipher = Cipher::new(&folio_io::EncryptionKey::from_bytes([5; 32])).unwrap();
+        let memory = crate::buffer_size(4096, true);
+        let mut batch: Vec<(PageId, Page)> = (0..300u64)
+            .rev()
+            .map(|id| {
+                let mut buf = PageBuf::zeroed(memory);
+                buf.payload_mut()[..8].copy_from_slice(&id.to_le_bytes());
+                (PageId(id), buf.into_page())
+            })
+            .collect();
+        write_pages(
+            &disk,
+            layout,
+            &mut batch,
+            WriteStrategy::Coalesced,
+            Some(&cipher),
+        )
+        .unwrap();
+        for id in [0u64, 63, 64, 150, 299] {
+            let mut stored = vec![0u8; 4096];
+            disk.read_exact_at(&mut stored, layout.offset(PageId(id)))
+                .unwrap();
+            let buffer: std::sync::Arc<[u8]> = vec![0u8; memory].into();
+            let page = Page::from_sealed(&stored, PageId(id), &cipher, buffer).unwrap();
+            assert_eq!(
+                page[..8],
+                id.to_le_bytes(),
+                "page {id} landed where it belongs"
+            );
+            assert!(
+                Page::from_sealed(&stored, PageId(id + 1), &cipher, vec![0u8; memory].into())
+                    .is_err(),
+                "bound to its id"
+            );
+        }
     }
 }
