@@ -1,7 +1,8 @@
 //! Model test of the whole API against one `BTreeMap` per column family: transactions over
 //! random sets of column families (committed durably, eventually, or dropped), checkpoints,
 //! clean reopens and power cuts. After a power cut the database must equal the model after
-//! some prefix of the commits that includes every durable one.
+//! some prefix of the commits that includes every durable one. Each case runs plain,
+//! encrypted, or encrypted with compressed values.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,11 +44,22 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn options() -> DatabaseOptions {
+/// Variant 0: plain; 1: encrypted; 2: encrypted, one column family LZ4, the others zstd.
+fn options(variant: u8) -> DatabaseOptions {
     let mut options = DatabaseOptions::default();
     options.wal.sync_interval = None;
     options.wal.segment_bytes = 64 * 1024;
     options.checkpoint_interval = None;
+    if variant >= 1 {
+        options.encryption_key = Some(folio_tests::test_key());
+    }
+    if variant == 2 {
+        options.compression.default = folio::Compression::Zstd { level: 1 };
+        options
+            .compression
+            .column_families
+            .insert(CFS[0].to_owned(), folio::Compression::Lz4);
+    }
     options
 }
 
@@ -69,9 +81,9 @@ fn read_all(db: &Database) -> Model {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
     #[test]
-    fn database_matches_model(seed in any::<u64>(), ops in prop::collection::vec(op(), 1..25)) {
+    fn database_matches_model(seed in any::<u64>(), ops in prop::collection::vec(op(), 1..25), variant in 0u8..3) {
         let mut device = SimDirectory::new(seed);
-        let mut db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+        let mut db = Database::open_in(Arc::new(device.clone()), options(variant)).unwrap();
         for cf in CFS {
             db.create_cf(cf).unwrap();
         }
@@ -122,7 +134,7 @@ proptest! {
                 Op::Reopen => {
                     drop(db);
                     device = device.crash(CrashPolicy::DropUnsynced);
-                    db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+                    db = Database::open_in(Arc::new(device.clone()), options(variant)).unwrap();
                     // A clean close keeps everything (closing syncs the log).
                     durable = history.len() - 1;
                 }
@@ -130,7 +142,7 @@ proptest! {
                     let rebooted = device.crash(CrashPolicy::Random);
                     drop(db);
                     device = rebooted;
-                    db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+                    db = Database::open_in(Arc::new(device.clone()), options(variant)).unwrap();
                     let recovered = read_all(&db);
                     let prefix = history.iter().rposition(|state| state == &recovered);
                     prop_assert!(prefix.is_some(), "recovered state is no prefix of the commits");

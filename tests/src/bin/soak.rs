@@ -11,7 +11,9 @@
 //! file size, dirty bytes and operations every second into a CSV and an SVG plot, and
 //! asserts the documented bounds: RSS below cache + dirty bound + a fixed allowance, and
 //! the files below a bound for the bounded data set the writers keep. At the end: a final
-//! verification, `check_integrity`, a reopen and the verification again.
+//! verification, `check_integrity`, a reopen and the verification again. The database is
+//! encrypted at rest and its column families compress their values (LZ4; zstd for one), as
+//! a user with sensitive, repetitive data would run it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -287,7 +289,8 @@ fn operator(shared: &Shared) -> Result<(), String> {
         if round.is_multiple_of(4) {
             let target = shared.dir.join(format!("backup-{round}"));
             db.backup_to(&target).map_err(|e| format!("backup: {e}"))?;
-            let backup = Database::open(&target).map_err(|e| format!("open backup: {e}"))?;
+            let backup = Database::open_with(&target, soak_options())
+                .map_err(|e| format!("open backup: {e}"))?;
             let report = backup.check_integrity().map_err(|e| e.to_string())?;
             if !report.is_ok() {
                 return Err(format!("backup {round} fails its check: {report:?}"));
@@ -351,13 +354,7 @@ fn run(seconds: u64, out: &Path) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
     let dir = tempfile_dir(out)?;
     let db_dir = dir.join("db");
-    let options = DatabaseOptions {
-        dirty_bytes_max: Some(DIRTY_BYTES_MAX),
-        checkpoint_dirty_bytes: DIRTY_BYTES_MAX / 4,
-        ..DatabaseOptions::default()
-    };
-    let mut options = options;
-    options.page_store.cache_bytes_max = CACHE_BYTES;
+    let options = soak_options();
     let db = Database::open_with(&db_dir, options.clone()).map_err(|e| e.to_string())?;
     for w in 0..WRITERS {
         for which in 0..2 {
@@ -510,6 +507,23 @@ fn finish(
 }
 
 /// A fresh directory under `out` for this run's database and backups.
+/// The soak's options: bounded memory, encrypted, values compressed.
+fn soak_options() -> DatabaseOptions {
+    let mut options = DatabaseOptions {
+        dirty_bytes_max: Some(DIRTY_BYTES_MAX),
+        checkpoint_dirty_bytes: DIRTY_BYTES_MAX / 4,
+        encryption_key: Some(folio::EncryptionKey::from_bytes([0x50; 32])),
+        ..DatabaseOptions::default()
+    };
+    options.page_store.cache_bytes_max = CACHE_BYTES;
+    options.compression.default = folio::Compression::Lz4;
+    options
+        .compression
+        .column_families
+        .insert(cf_name(0, 1), folio::Compression::Zstd { level: 3 });
+    options
+}
+
 fn tempfile_dir(out: &Path) -> Result<PathBuf, String> {
     let dir = out.join(format!("run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
