@@ -12,6 +12,8 @@
 //!   then edited in place until it commits; appending sorted keys fills pages completely.
 //! - Keys up to 16 MiB and values up to 4 GiB - 1: what does not fit inline goes to overflow
 //!   pages.
+//! - Values compressed one by one when a tree is given a [`Compression`] (LZ4 or zstd),
+//!   flagged in their leaf entries so reads need no setting.
 //! - [`Catalog`]: column families by name (create, drop, rename, list), itself a B-tree, so
 //!   any number fits. Dropping a column family frees its pages.
 //! - [`check_tree`]: order, fill, checksums, reachability; [`check_not_free`] against the

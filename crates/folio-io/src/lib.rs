@@ -15,7 +15,9 @@
 //!   runs on it;
 //! - [`Directory`]: named files on one device ([`FsDirectory`] on the real file system,
 //!   [`SimDirectory`] of simulated files sharing one power line, so several files crash at
-//!   the same instant).
+//!   the same instant);
+//! - [`cipher`]: [`EncryptionKey`] and the [`Cipher`] (XChaCha20-Poly1305) that the page
+//!   store and the log seal their bytes with when a database is encrypted at rest.
 //!
 //! ```
 //! use folio_io::{CrashPolicy, SimStorage, Storage};

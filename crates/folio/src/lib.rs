@@ -47,8 +47,34 @@
 //!   checkpoint; their pages spill to the data file past the dirty bound, so a transaction
 //!   may be far larger than memory. [`Database::bulk_load`] fills a column family without
 //!   logging, durable chunk by chunk.
+//! - **Compression** ([`Compression`]): per column family, LZ4 or zstd, each value compressed
+//!   on its own (`docs/format.md`). **Encryption at rest** ([`EncryptionKey`]): every data
+//!   page and log record sealed with XChaCha20-Poly1305 (`docs/security.md`).
 //!
-//! See `docs/architecture.md`, `docs/durability.md` and `docs/tuning.md` in the repository.
+//! ```
+//! use folio::{Compression, Database, EncryptionKey};
+//!
+//! # fn main() -> folio::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let key = EncryptionKey::from_bytes([7; 32]); // from your key store
+//! let db = Database::builder()
+//!     .encryption_key(key.clone())
+//!     .cf_compression("events", Compression::Lz4)
+//!     .open(dir.path())?;
+//! db.create_cf("events")?;
+//! let event = br#"{"type":"login","user":"alice","ok":true,"note":"login login login"}"#;
+//! db.write(folio::WriteBatch::new().put("events", b"e1", event).clone())?;
+//! drop(db);
+//! // Without the key (or with another) the database does not open; with it, all is there.
+//! assert!(Database::open(dir.path()).is_err());
+//! let db = Database::builder().encryption_key(key).open(dir.path())?;
+//! assert_eq!(&*db.begin_read().get("events", b"e1")?.unwrap(), &event[..]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! See `docs/architecture.md`, `docs/durability.md`, `docs/tuning.md`, `docs/format.md` and
+//! `docs/security.md` in the repository.
 
 #![forbid(unsafe_code)]
 
