@@ -180,7 +180,7 @@ fn key_rotation_by_backup_and_compression_with_encryption() {
     check_all(&db);
     let new_key = EncryptionKey::from_bytes([9; 32]);
     let rotated = dir.path().join("rotated");
-    db.backup_to_with_key(&rotated, Some(new_key.clone()))
+    db.backup_to_with_key(&rotated, Some(new_key.clone()), |_| {})
         .unwrap();
     let same_key = dir.path().join("same-key");
     db.backup_to(&same_key).unwrap();

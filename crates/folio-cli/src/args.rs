@@ -118,6 +118,13 @@ pub enum Command {
         dest: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Encrypt the copy with this key file instead of the database's own key (key
+        /// rotation; see docs/security.md).
+        #[arg(long, value_name = "PATH", conflicts_with = "decrypt")]
+        new_key_file: Option<PathBuf>,
+        /// Write the copy without encryption.
+        #[arg(long)]
+        decrypt: bool,
     },
 }
 

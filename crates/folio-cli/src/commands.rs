@@ -56,7 +56,22 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Dump { db, output } => dump(&db, output.as_deref()),
         Command::Load { db, input } => load(&db, input.as_deref()),
         Command::Compact { db, json } => compact(&db, json),
-        Command::Backup { db, dest, json } => backup(&db, &dest, json),
+        Command::Backup {
+            db,
+            dest,
+            json,
+            new_key_file,
+            decrypt,
+        } => {
+            let key = if decrypt {
+                None
+            } else if let Some(path) = new_key_file {
+                read_key(Some(&path))?
+            } else {
+                KEY.get().cloned().flatten()
+            };
+            backup(&db, &dest, json, key)
+        }
     }
 }
 
@@ -442,14 +457,14 @@ fn compact(db: &Path, as_json: bool) -> CliResult {
     Ok(())
 }
 
-fn backup(db: &Path, dest: &Path, as_json: bool) -> CliResult {
+fn backup(db: &Path, dest: &Path, as_json: bool, key: Option<EncryptionKey>) -> CliResult {
     let database = open_existing(db, false)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("backup {bar:30} {pos}/{len} entries").expect("template"),
     );
     let report = database
-        .backup_to_with_progress(dest, |p| {
+        .backup_to_with_key(dest, key, |p| {
             bar.set_length(p.entries_total);
             bar.set_position(p.entries_done);
         })

@@ -423,4 +423,36 @@ fn key_file_opens_encrypted_databases_and_stats_says_so() {
         .assert()
         .success()
         .stdout(predicates::str::contains("encrypted       yes"));
+    // Key rotation: a backup under a new key opens with it, not with the old one.
+    let new_key = dir.path().join("new-key");
+    std::fs::write(&new_key, [9u8; 32]).unwrap();
+    let rotated = dir.path().join("rotated");
+    folio()
+        .arg("--key-file")
+        .arg(&key)
+        .arg("backup")
+        .arg(&db)
+        .arg(&rotated)
+        .arg("--new-key-file")
+        .arg(&new_key)
+        .assert()
+        .success();
+    for (key_file, works) in [(&key, false), (&new_key, true)] {
+        let assert = folio()
+            .arg("--key-file")
+            .arg(key_file)
+            .arg("get")
+            .arg(&rotated)
+            .args(["--cf", "users", "alice"])
+            .assert();
+        if works {
+            assert
+                .success()
+                .stdout(predicates::str::contains("secret-value"));
+        } else {
+            assert
+                .failure()
+                .stderr(predicates::str::contains("wrong encryption key"));
+        }
+    }
 }

@@ -61,15 +61,16 @@ impl Database {
         self.backup_to_keyed(target.as_ref(), key, progress)
     }
 
-    /// Key rotation: [`Database::backup_to`] with the copy encrypted under `key` (`None`: a
-    /// plain copy). Open the copy with the new key, then replace the original with it; see
-    /// `docs/security.md`.
+    /// Key rotation: [`Database::backup_to_with_progress`] with the copy encrypted under
+    /// `key` (`None`: a plain copy). Open the copy with the new key, then replace the
+    /// original with it; see `docs/security.md`.
     pub fn backup_to_with_key(
         &self,
         target: impl AsRef<Path>,
         key: Option<EncryptionKey>,
+        progress: impl FnMut(&BackupProgress),
     ) -> Result<BackupReport> {
-        self.backup_to_keyed(target.as_ref(), key, |_| {})
+        self.backup_to_keyed(target.as_ref(), key, progress)
     }
 
     fn backup_to_keyed(
