@@ -208,3 +208,65 @@ fn key_rotation_by_backup_and_compression_with_encryption() {
         .unwrap(),
     );
 }
+
+#[test]
+fn a_key_for_only_the_data_file_or_only_the_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = folio_tests::small_options();
+    options.page_store.encryption_key = Some(test_key());
+    let error = Database::open_with(dir.path(), options).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::InvalidOption {
+                name: "encryption_key",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing created"
+    );
+}
+
+/// An attacker who knows the format can change a page's ciphertext and recompute its
+/// checksum (checksums are not secret): the authentication tag still refuses the page.
+#[test]
+fn a_forged_checksum_does_not_get_a_changed_page_past_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    write_some(AtRest::Encrypted.small_options(), dir.path(), true);
+    let path = dir.path().join(folio::DATA_FILE);
+    let original = std::fs::read(&path).unwrap();
+    let (page, first_page) = (4096usize, 2 * 4096usize);
+    let pages = (original.len() - first_page) / page;
+    let mut refused = 0;
+    for i in 0..pages {
+        let at = first_page + i * page;
+        let mut forged = original.clone();
+        forged[at + 100] ^= 0x01; // inside the ciphertext
+        let split = at + page - 8;
+        let checksum = xxhash_rust::xxh3::xxh3_64_with_seed(&forged[at..split], i as u64);
+        forged[split..at + page].copy_from_slice(&checksum.to_le_bytes());
+        std::fs::write(&path, &forged).unwrap();
+        let Ok(db) = Database::open_with(dir.path(), AtRest::Encrypted.small_options()) else {
+            refused += 1;
+            continue;
+        };
+        let read = db.begin_read();
+        let mut failed = false;
+        for n in 0..800u32 {
+            match read.get("secrets", &n.to_be_bytes()) {
+                Ok(Some(got)) => assert_eq!(&*got, &value(n)[..], "page {i}: wrong data"),
+                Ok(None) => panic!("page {i}: entry {n} silently missing"),
+                Err(_) => failed = true,
+            }
+        }
+        if failed {
+            refused += 1;
+        }
+    }
+    std::fs::write(&path, &original).unwrap();
+    assert!(refused >= pages / 2, "only {refused} of {pages} forged pages were refused");
+}

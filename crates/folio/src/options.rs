@@ -135,6 +135,18 @@ impl DatabaseOptions {
                 ),
             });
         }
+        if self.encryption_key.is_none()
+            && self.page_store.encryption_key != self.wal.encryption_key
+        {
+            // Pages sealed but log records not (or the reverse) would leak what the other
+            // protects.
+            return Err(Error::InvalidOption {
+                name: "encryption_key",
+                reason: "page_store and wal carry different keys; set \
+                         DatabaseOptions::encryption_key, which keys both"
+                    .into(),
+            });
+        }
         if self.checkpoint_interval.is_some_and(|d| d.is_zero()) {
             return Err(Error::InvalidOption {
                 name: "checkpoint_interval",
