@@ -54,32 +54,31 @@ pub fn rolling_states(txns: u64, value: impl Fn(u64) -> Vec<u8>) -> Vec<State> {
     states
 }
 
-/// How a suite's database is stored: every crash, I/O-error, kill and corruption suite runs
-/// its scenarios both ways (the same code, the options differ).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AtRest {
-    /// Plain pages and log records.
-    Plain,
-    /// Encrypted with [`test_key`].
-    Encrypted,
-}
+pub use folio_io::AtRest;
 
-impl AtRest {
+/// The database options of a suite kept [`AtRest`].
+pub trait AtRestOptions {
     /// `options` stored this way.
-    pub fn apply(self, mut options: DatabaseOptions) -> DatabaseOptions {
-        if self == Self::Encrypted {
-            options.encryption_key = Some(test_key());
-        }
-        options
-    }
+    fn apply(self, options: DatabaseOptions) -> DatabaseOptions;
 
     /// [`small_options`] stored this way.
-    pub fn small_options(self) -> DatabaseOptions {
+    fn small_options(self) -> DatabaseOptions;
+}
+
+impl AtRestOptions for AtRest {
+    fn apply(self, options: DatabaseOptions) -> DatabaseOptions {
+        DatabaseOptions {
+            encryption_key: self.key(),
+            ..options
+        }
+    }
+
+    fn small_options(self) -> DatabaseOptions {
         self.apply(small_options())
     }
 }
 
 /// The key encrypted suites use.
 pub fn test_key() -> folio::EncryptionKey {
-    folio::EncryptionKey::from_bytes([0x5a; 32])
+    folio::EncryptionKey::from_bytes(AtRest::TEST_KEY)
 }

@@ -1,7 +1,7 @@
 //! Bulk loads: chunks become durable by checkpoint without logging their data; a power cut
 //! at any operation keeps every acknowledged chunk and commit and no unacknowledged half.
 
-use folio_tests::AtRest;
+use folio_tests::{AtRest, AtRestOptions};
 use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};

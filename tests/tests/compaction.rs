@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{AtRest, State, read_cf, small_options};
+use folio_tests::{AtRest, AtRestOptions, State, read_cf, small_options};
 
 fn key(i: u64) -> Vec<u8> {
     format!("key-{:06}", (i * 7919) % 1_000_003).into_bytes()

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{AtRest, State, read_cf};
+use folio_tests::{AtRest, AtRestOptions, State, read_cf};
 
 const CF: &str = "log";
 const COMMITS: u64 = 10;

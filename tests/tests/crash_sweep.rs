@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{AtRest, State, rolling_key, rolling_states};
+use folio_tests::{AtRest, AtRestOptions, State, rolling_key, rolling_states};
 
 const CFS: [&str; 3] = ["a", "b", "c"];
 const TXNS: u64 = 12;

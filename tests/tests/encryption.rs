@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use folio::{Compression, Database, DatabaseOptions, EncryptionKey, Error, PageStoreError};
-use folio_tests::{AtRest, test_key};
+use folio_tests::{AtRest, AtRestOptions, test_key};
 
 const MARKER: &[u8] = b"CONFIDENTIAL-PATIENT-RECORD";
 
@@ -268,5 +268,8 @@ fn a_forged_checksum_does_not_get_a_changed_page_past_authentication() {
         }
     }
     std::fs::write(&path, &original).unwrap();
-    assert!(refused >= pages / 2, "only {refused} of {pages} forged pages were refused");
+    assert!(
+        refused >= pages / 2,
+        "only {refused} of {pages} forged pages were refused"
+    );
 }

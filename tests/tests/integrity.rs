@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use folio::{Database, IntegrityProblem};
 use folio_io::{CrashPolicy, SimDirectory};
-use folio_tests::{AtRest, State, read_cf, small_options};
+use folio_tests::{AtRest, AtRestOptions, State, read_cf, small_options};
 
 const CFS: [&str; 2] = ["users", "events"];
 const PAGE: u64 = 4096;

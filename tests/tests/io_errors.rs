@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use folio::{Database, Durability, WriteBatch};
 use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimDirectory};
-use folio_tests::{AtRest, State, read_cf, rolling_key, rolling_states};
+use folio_tests::{AtRest, AtRestOptions, State, read_cf, rolling_key, rolling_states};
 
 const CFS: [&str; 2] = ["a", "b"];
 const TXNS: u64 = 8;

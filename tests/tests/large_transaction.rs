@@ -4,7 +4,7 @@
 //! a power cut at any operation keeps it all or nothing and in commit order, and a commit
 //! after one whose checkpoint failed never overtakes it.
 
-use folio_tests::AtRest;
+use folio_tests::{AtRest, AtRestOptions};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

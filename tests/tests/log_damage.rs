@@ -8,7 +8,7 @@
 //! after the next LSN (what a kill between a roll and its first record leaves), then one
 //! large commit.
 
-use folio_tests::AtRest;
+use folio_tests::{AtRest, AtRestOptions};
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use folio::{Database, DatabaseOptions, Durability};
-use folio_tests::AtRest;
+use folio_tests::{AtRest, AtRestOptions};
 
 const CFS: [&str; 3] = ["a", "b", "c"];
 const CHILD_DIR_VAR: &str = "FOLIO_KILL_CHILD_DIR";

@@ -41,6 +41,7 @@
 
 #![forbid(unsafe_code)]
 
+mod at_rest;
 pub mod cipher;
 mod directory;
 mod error;
@@ -49,6 +50,7 @@ mod memory;
 mod sim;
 mod storage;
 
+pub use at_rest::AtRest;
 pub use cipher::{Cipher, EncryptionKey, KeyError, SealError};
 pub use directory::{Directory, FsDirectory};
 pub use error::{Error, Operation, Result};

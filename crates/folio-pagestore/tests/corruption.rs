@@ -75,7 +75,7 @@ fn fresh_copy(disk: &SimStorage, seed: u64) -> SimStorage {
     SimStorage::from_image(disk.durable_image(), seed)
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     a_flip_anywhere_in_a_data_page_is_detected_on_read,
     a_flip_anywhere_in_a_data_page_is_detected_on_read_encrypted,
     a_flip_anywhere_in_a_data_page_is_detected_on_read_body
@@ -99,7 +99,7 @@ fn a_flip_anywhere_in_a_data_page_is_detected_on_read_body(at_rest: AtRest) {
     }
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     zeroed_sectors_and_torn_pages_are_detected,
     zeroed_sectors_and_torn_pages_are_detected_encrypted,
     zeroed_sectors_and_torn_pages_are_detected_body
@@ -126,7 +126,7 @@ fn zeroed_sectors_and_torn_pages_are_detected_body(at_rest: AtRest) {
     }
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     a_damaged_newest_slot_never_yields_other_data,
     a_damaged_newest_slot_never_yields_other_data_encrypted,
     a_damaged_newest_slot_never_yields_other_data_body
@@ -231,7 +231,7 @@ fn rot_after_reuse(cut: u64, reopen: bool, at_rest: AtRest) -> bool {
     was_cut
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     header_rot_after_page_reuse_never_returns_other_data,
     header_rot_after_page_reuse_never_returns_other_data_encrypted,
     header_rot_after_page_reuse_never_returns_other_data_body
@@ -247,7 +247,7 @@ fn header_rot_after_page_reuse_never_returns_other_data_body(at_rest: AtRest) {
     }
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     both_slots_damaged_is_a_typed_error,
     both_slots_damaged_is_a_typed_error_encrypted,
     both_slots_damaged_is_a_typed_error_body
@@ -263,7 +263,7 @@ fn both_slots_damaged_is_a_typed_error_body(at_rest: AtRest) {
     assert!(error.to_string().contains("slot 0"), "{error}");
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     random_flips_anywhere_never_yield_wrong_data,
     random_flips_anywhere_never_yield_wrong_data_encrypted,
     random_flips_anywhere_never_yield_wrong_data_body

@@ -110,7 +110,7 @@ fn crash_at(fail_from: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> 
     faulted
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     power_cut_at_every_operation_recovers_a_checkpoint,
     power_cut_at_every_operation_recovers_a_checkpoint_encrypted,
     power_cut_at_every_operation_recovers_a_checkpoint_body
@@ -130,7 +130,7 @@ fn power_cut_at_every_operation_recovers_a_checkpoint_body(at_rest: AtRest) {
 
 // The same sweep with an `EIO` at every operation instead of a power cut (a failed sync
 // loses its writes), followed by a crash: the same guarantees hold.
-both_ways!(
+folio_io::plain_and_encrypted!(
     io_error_at_every_operation_then_crash_recovers_a_checkpoint,
     io_error_at_every_operation_then_crash_recovers_a_checkpoint_encrypted,
     io_error_at_every_operation_then_crash_recovers_a_checkpoint_body
@@ -164,7 +164,7 @@ fn io_error_at_every_operation_then_crash_recovers_a_checkpoint_body(at_rest: At
     }
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     a_failed_write_leaves_the_store_usable_and_the_retry_succeeds,
     a_failed_write_leaves_the_store_usable_and_the_retry_succeeds_encrypted,
     a_failed_write_leaves_the_store_usable_and_the_retry_succeeds_body
@@ -208,7 +208,7 @@ fn a_failed_write_leaves_the_store_usable_and_the_retry_succeeds_body(at_rest: A
     }
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     a_failed_sync_poisons_the_store_until_reopened,
     a_failed_sync_poisons_the_store_until_reopened_encrypted,
     a_failed_sync_poisons_the_store_until_reopened_body

@@ -4,7 +4,7 @@
 //! operation openraft was told is durable (a vote once `save_vote` returned, entries once
 //! the append's callback fired, a truncation once it returned).
 
-use folio_tests::AtRest;
+use folio_tests::{AtRest, AtRestOptions};
 use std::io::Cursor;
 use std::sync::Arc;
 

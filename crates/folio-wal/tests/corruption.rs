@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::AtRest;
+use common::{AtRest, WalAtRest};
 use std::sync::Arc;
 
 use folio_io::{CrashPolicy, Directory, SimDirectory, SimStorage};
@@ -43,7 +43,7 @@ fn first_segment(device: &SimDirectory) -> SimStorage {
     device.file(&segment_name(1)).unwrap()
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     corruption_inside_acknowledged_log_is_an_error_naming_the_record,
     corruption_inside_acknowledged_log_is_an_error_naming_the_record_encrypted,
     corruption_inside_acknowledged_log
@@ -64,7 +64,7 @@ fn corruption_inside_acknowledged_log(at_rest: AtRest) {
     }
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     damage_to_the_last_record_is_a_torn_tail,
     damage_to_the_last_record_is_a_torn_tail_encrypted,
     damage_to_the_last_record
@@ -94,7 +94,7 @@ fn damage_to_the_last_record(at_rest: AtRest) {
     assert_eq!(last, vec![(100, b"again".to_vec())]);
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     an_unsynced_torn_batch_is_truncated_not_reported,
     an_unsynced_torn_batch_is_truncated_not_reported_encrypted,
     unsynced_torn_batch

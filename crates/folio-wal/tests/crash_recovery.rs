@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 mod common;
 
-use common::AtRest;
+use common::{AtRest, WalAtRest};
 use folio_io::{CrashPolicy, SimDirectory};
 use folio_wal::{Durability, Lsn, Wal, WalOptions};
 use parking_lot::Mutex;
@@ -130,7 +130,7 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
     was_cut
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     power_cut_at_every_operation_during_concurrent_appends,
     power_cut_at_every_operation_during_concurrent_appends_encrypted,
     power_cut_sweep
@@ -148,7 +148,7 @@ fn power_cut_sweep(at_rest: AtRest) {
     println!("crash points covered: {}", report.points);
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     a_clean_close_keeps_everything_including_eventual_records,
     a_clean_close_keeps_everything_including_eventual_records_encrypted,
     clean_close

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 mod common;
 
-use common::AtRest;
+use common::{AtRest, WalAtRest};
 use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimDirectory};
 use folio_wal::{Durability, Error, Wal, WalOptions, segment_name};
 
@@ -70,17 +70,17 @@ fn failed_sync(at_rest: AtRest) {
     run(FaultRule::sync_once(0), Durability::Immediate, at_rest);
 }
 
-both_ways!(
+folio_io::plain_and_encrypted!(
     eio_on_write_poisons,
     eio_on_write_poisons_encrypted,
     eio_on_write
 );
-both_ways!(
+folio_io::plain_and_encrypted!(
     enospc_on_write_poisons,
     enospc_on_write_poisons_encrypted,
     enospc_on_write
 );
-both_ways!(
+folio_io::plain_and_encrypted!(
     failed_sync_poisons_and_is_never_reported_durable,
     failed_sync_poisons_and_is_never_reported_durable_encrypted,
     failed_sync

@@ -17,39 +17,14 @@ pub fn small_options() -> PageStoreOptions {
     }
 }
 
-/// How a suite's store is kept: the crash and corruption suites run both ways (the same
-/// scenarios, the options differ).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AtRest {
-    /// Plain pages.
-    Plain,
-    /// Pages sealed with a test key.
-    Encrypted,
-}
+pub use folio_io::AtRest;
 
 /// [`small_options`] kept `at_rest`.
 pub fn options_at(at_rest: AtRest) -> PageStoreOptions {
-    let mut options = small_options();
-    if at_rest == AtRest::Encrypted {
-        options.encryption_key = Some(folio_io::EncryptionKey::from_bytes([0x77; 32]));
+    PageStoreOptions {
+        encryption_key: at_rest.key(),
+        ..small_options()
     }
-    options
-}
-
-/// Defines `$name` (plain) and `$encrypted` tests, each calling `$body(AtRest::..)`.
-#[macro_export]
-macro_rules! both_ways {
-    ($name:ident, $encrypted:ident, $body:path) => {
-        #[test]
-        fn $name() {
-            $body($crate::common::AtRest::Plain);
-        }
-
-        #[test]
-        fn $encrypted() {
-            $body($crate::common::AtRest::Encrypted);
-        }
-    };
 }
 
 /// A page whose payload is filled from `tag`, so its contents identify the write.
