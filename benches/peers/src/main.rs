@@ -178,7 +178,14 @@ fn run(args: &args::Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
     raw.extend(run_w8(args, scratch.path())?);
     let medians = summary::medians(&raw);
     let machine = summary::machine_line();
-    let table = summary::ratio_table(&medians);
+    let mut table = summary::ratio_table(&medians);
+    if medians.iter().any(|row| row.workload == "W8") {
+        table.push_str(&format!(
+            "\n### W8: disk space after loading {} documents (medians)\n\n{}",
+            args::w8_documents(args),
+            folio_bench::documents::space_table(&medians)
+        ));
+    }
     std::fs::write(
         args.out.join("bench.json"),
         serde_json::to_string_pretty(&serde_json::json!({

@@ -173,6 +173,36 @@ pub fn run_documents(open: &Opener, system: &str, n: u64, dir: &Path) -> BenchRe
     Ok(vec![load, read])
 }
 
+/// W8's rows (any order, one per system and phase) as a markdown table: disk space, load
+/// and read throughput per system, and each system's space against the first row's.
+pub fn space_table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| system | disk space | space / first | load docs/s | random reads/s |\n|---|---:|---:|---:|---:|\n",
+    );
+    let loads: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.workload == "W8" && r.variant == "load documents")
+        .collect();
+    let first = loads.first().and_then(|r| r.file_bytes).unwrap_or(1).max(1);
+    for load in &loads {
+        let bytes = load.file_bytes.unwrap_or(0);
+        let reads = rows
+            .iter()
+            .find(|r| r.workload == "W8" && r.system == load.system && r.variant != load.variant)
+            .map_or(0.0, |r| r.ops_per_sec);
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} MiB | {:.2}x | {:.0} | {:.0} |",
+            load.system,
+            bytes as f64 / f64::from(1u32 << 20),
+            bytes as f64 / first as f64,
+            load.ops_per_sec,
+            reads
+        );
+    }
+    out
+}
+
 fn load_documents(engine: &dyn Engine, n: u64) -> BenchResult<Measured> {
     let mut order: Vec<u64> = (0..n).collect();
     fastrand::Rng::with_seed(SEED).shuffle(&mut order);

@@ -1,6 +1,7 @@
 //! # folio-bench: the benchmark workloads of `docs/workloads.md`
 //!
-//! Workloads W1, W2, W3, W4 (its write and read parts) and W6 run against anything that
+//! Workloads W1, W2, W3, W4 (its write and read parts), W6, W7 and W8 (compressible
+//! documents, [`documents`]) run against anything that
 //! implements [`Engine`]: folio here ([`FolioEngine`]), the peers (`RocksDB`, fjall, redb,
 //! LMDB, `SQLite`) in `benches/peers`, so every system runs exactly the same code. Each run
 //! measures throughput, commit latency percentiles, syncs per commit (when the engine

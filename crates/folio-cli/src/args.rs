@@ -193,6 +193,8 @@ pub enum BenchWorkload {
     W6,
     #[value(name = "W7")]
     W7,
+    #[value(name = "W8")]
+    W8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

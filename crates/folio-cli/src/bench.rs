@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use folio_bench::{
-    FolioEngine, Row, SyncMode, Workload, async_tasks, markdown_table, run_workload,
+    Compression, FolioEngine, Row, SyncMode, Workload, async_tasks, markdown_table, run_workload,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -99,8 +99,9 @@ impl Sizing<'_> {
                 threads: vec![self.threads(&[2], &[8]).into_iter().max().unwrap_or(8)],
                 mode: SyncMode::Sync,
             }),
-            // Recovery is timed by `recovery_bench`, not as a throughput plan.
-            BenchWorkload::W5 => {}
+            // Recovery is timed by `recovery_bench`, documents by `documents`: not thread
+            // sweeps.
+            BenchWorkload::W5 | BenchWorkload::W8 => {}
             BenchWorkload::W7 => plans.push(Plan {
                 workload: Workload::W7 {
                     n: self.pick(10_000, 1_000_000, 3_000_000) as u64,
@@ -167,8 +168,14 @@ pub fn run(args: &BenchArgs) -> CliResult {
         temporary.path()
     };
     let plans = plans(args);
+    if args.workload.contains(&BenchWorkload::W8) {
+        documents(args.size, dir)?;
+    }
     if plans.is_empty() && args.workload.contains(&BenchWorkload::W5) {
         return crate::recovery_bench::run(args.size, dir);
+    }
+    if plans.is_empty() && args.workload.contains(&BenchWorkload::W8) {
+        return Ok(());
     }
     let runs: u64 = plans.iter().map(|p| p.threads.len() as u64).sum();
     let bar = ProgressBar::new(runs);
@@ -223,6 +230,35 @@ pub fn run(args: &BenchArgs) -> CliResult {
         println!();
         crate::recovery_bench::run(args.size, dir)?;
     }
+    Ok(())
+}
+
+/// W8 on folio with each compression setting: disk space, load and read throughput.
+fn documents(size: BenchSize, dir: &Path) -> CliResult {
+    let n = match size {
+        BenchSize::Smoke => 2_000,
+        BenchSize::Quick => 100_000,
+        BenchSize::Full => 1_000_000,
+    };
+    let mut rows = Vec::new();
+    for compression in [
+        Compression::None,
+        Compression::Lz4,
+        Compression::Zstd { level: 3 },
+    ] {
+        let label = format!("folio ({})", compression.label());
+        let open = move |path: &Path| FolioEngine::open_compressed(path, CACHE_BYTES, compression);
+        let run_dir = dir.join(format!("w8-{}", compression.label()));
+        rows.extend(
+            folio_bench::documents::run_documents(&open, &label, n, &run_dir)
+                .map_err(|e| Failure::error(format!("W8 failed: {e}")))?,
+        );
+        let _ = std::fs::remove_dir_all(&run_dir);
+    }
+    println!(
+        "W8: {n} JSON-like documents loaded (random order, batches of 1,000), flushed, read at random\n\n{}",
+        folio_bench::documents::space_table(&rows)
+    );
     Ok(())
 }
 
