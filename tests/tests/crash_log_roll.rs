@@ -207,8 +207,17 @@ fn log_roll_sweep(at_rest: AtRest) {
 /// acknowledged commit.
 #[test]
 fn power_cut_at_every_operation_of_growing_segments_leaves_a_writable_database() {
+    growing_segments_sweep(AtRest::Plain);
+}
+
+#[test]
+fn power_cut_at_every_operation_of_growing_segments_leaves_a_writable_database_encrypted() {
+    growing_segments_sweep(AtRest::Encrypted);
+}
+
+fn growing_segments_sweep(at_rest: AtRest) {
     let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), |cut, policy, seed| {
-        crash_at(cut, policy, seed, 8 * SEGMENT_BYTES as u64, AtRest::Plain)
+        crash_at(cut, policy, seed, 8 * SEGMENT_BYTES as u64, at_rest)
     });
     assert!(
         report.shortest_scenario > 40,

@@ -432,7 +432,12 @@ mod lmdb {
 
     /// heed ties database handles to the environment's lifetime, so the environment is
     /// leaked for the life of the process (a few dozen per benchmark run; their files go
-    /// with the scratch directory when the process ends).
+    /// with the scratch directory when the process ends). A path opened again (W8 reopens
+    /// after measuring its files) gets the environment already open there: LMDB refuses
+    /// to open one twice in a process.
+    static OPEN: std::sync::Mutex<Option<HashMap<std::path::PathBuf, &'static Env>>> =
+        std::sync::Mutex::new(None);
+
     pub struct Lmdb {
         env: &'static Env,
         dbs: RwLock<HashMap<String, Database<'static, Bytes, Bytes>>>,
@@ -440,6 +445,13 @@ mod lmdb {
 
     impl Lmdb {
         pub fn open(path: &Path) -> BenchResult<Box<dyn Engine>> {
+            let mut open = OPEN.lock().expect("lock");
+            if let Some(env) = open.get_or_insert_with(HashMap::new).get(path) {
+                return Ok(Box::new(Self {
+                    env,
+                    dbs: RwLock::new(HashMap::new()),
+                }));
+            }
             std::fs::create_dir_all(path)?;
             let mut options = EnvOpenOptions::new();
             options.map_size(64 << 30).max_dbs(1024);
@@ -449,8 +461,11 @@ mod lmdb {
                 options.flags(EnvFlags::NO_SYNC);
                 options.open(path)?
             };
+            let env: &'static Env = Box::leak(Box::new(env));
+            open.get_or_insert_with(HashMap::new)
+                .insert(path.to_path_buf(), env);
             Ok(Box::new(Self {
-                env: Box::leak(Box::new(env)),
+                env,
                 dbs: RwLock::new(HashMap::new()),
             }))
         }
