@@ -71,6 +71,13 @@ pub trait Engine: Send + Sync {
         Ok(())
     }
 
+    /// Gives space the engine's files hold but no longer use back to the file system, when
+    /// the engine does that on request (folio's online compaction); untimed in W8. LSM
+    /// engines compact in the background; engines that write in place need nothing.
+    fn compact(&self) -> BenchResult<()> {
+        Ok(())
+    }
+
     /// fsync calls so far, when the engine counts its own.
     fn syncs(&self) -> Option<u64> {
         None
