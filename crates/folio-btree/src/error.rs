@@ -45,6 +45,9 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// An operation that rewrites a whole tree found changes not yet committed.
+    #[error("the tree has uncommitted changes; commit or roll them back first")]
+    UncommittedChanges,
     /// A column-family name is empty or too long.
     #[error("invalid column family name: {reason}")]
     InvalidName {

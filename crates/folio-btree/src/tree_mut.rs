@@ -32,6 +32,7 @@ use crate::{Compression, Error, Result, Value, error::corrupt};
 mod free;
 mod relocate;
 mod remove;
+mod repack;
 mod split;
 
 /// When a transaction spills pages to the data file (see [`BTreeMut::set_spill_policy`]).

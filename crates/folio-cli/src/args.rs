@@ -111,6 +111,14 @@ pub enum Command {
         db: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Rewrite every column family in key order first (full pages, values re-encoded
+        /// with the compression given by --compression): after a random-order import, or
+        /// to compress existing values.
+        #[arg(long)]
+        repack: bool,
+        /// With --repack: compress every column family's values (none, lz4, zstd, zstd-N).
+        #[arg(long, value_name = "CODEC", requires = "repack")]
+        compression: Option<folio::Compression>,
     },
     /// Write a consistent copy of the database to DEST (a directory that must not exist).
     Backup {

@@ -55,7 +55,12 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Scan(args) => scan(&args),
         Command::Dump { db, output } => dump(&db, output.as_deref()),
         Command::Load { db, input } => load(&db, input.as_deref()),
-        Command::Compact { db, json } => compact(&db, json),
+        Command::Compact {
+            db,
+            json,
+            repack,
+            compression,
+        } => compact(&db, json, repack.then_some(compression.unwrap_or_default())),
         Command::Backup {
             db,
             dest,
@@ -88,6 +93,11 @@ fn options(writes: bool) -> DatabaseOptions {
 
 /// Opens an existing database (read commands never create one).
 fn open_existing(db: &Path, writes: bool) -> CliResult<Database> {
+    open_existing_with(db, options(writes))
+}
+
+/// [`open_existing`] with `options`.
+fn open_existing_with(db: &Path, options: DatabaseOptions) -> CliResult<Database> {
     if !db.exists() {
         return Err(Failure::not_found(format!(
             "{}: no such database directory; create one with `folio put` or `folio load`",
@@ -107,7 +117,7 @@ fn open_existing(db: &Path, writes: bool) -> CliResult<Database> {
             folio::DATA_FILE
         )));
     }
-    Database::open_with(db, options(writes)).map_err(|e| Failure::database(db, &e))
+    Database::open_with(db, options).map_err(|e| Failure::database(db, &e))
 }
 
 fn open_or_create(db: &Path) -> CliResult<Database> {
@@ -432,11 +442,28 @@ fn load(db: &Path, input: Option<&Path>) -> CliResult {
     Ok(())
 }
 
-fn compact(db: &Path, as_json: bool) -> CliResult {
-    let database = open_existing(db, true)?;
-    let bar = spinner("compacting");
+/// Compacts `db`; with `repack`, rewrites every column family first with that compression.
+fn compact(db: &Path, as_json: bool, repack: Option<folio::Compression>) -> CliResult {
+    let database = match repack {
+        Some(compression) => {
+            let mut options = options(true);
+            options.compression.default = compression;
+            open_existing_with(db, options)?
+        }
+        None => open_existing(db, true)?,
+    };
+    let bar = spinner(if repack.is_some() {
+        "repacking"
+    } else {
+        "compacting"
+    });
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    let report = database.compact().map_err(|e| Failure::database(db, &e))?;
+    let report = if repack.is_some() {
+        database.repack()
+    } else {
+        database.compact()
+    }
+    .map_err(|e| Failure::database(db, &e))?;
     bar.finish_and_clear();
     if as_json {
         print_json(&json!({

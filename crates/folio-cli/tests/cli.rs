@@ -456,3 +456,47 @@ fn key_file_opens_encrypted_databases_and_stats_says_so() {
         }
     }
 }
+
+#[test]
+fn compact_repack_compresses_existing_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let value = "a value that repeats itself; ".repeat(20);
+    for i in 0..20 {
+        put(&db, "docs", &format!("k{i:02}"), &value);
+    }
+    folio()
+        .arg("stats")
+        .arg(&db)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("compression 1.00x"));
+    folio()
+        .args(["compact", "--repack", "--compression", "zstd"])
+        .arg(&db)
+        .assert()
+        .success();
+    let stats = folio()
+        .arg("stats")
+        .arg(&db)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let ratio = stats["column_families"][0]["compression_ratio"]
+        .as_f64()
+        .unwrap();
+    assert!(ratio > 5.0, "{stats}");
+    folio()
+        .arg("get")
+        .arg(&db)
+        .args(["--cf", "docs", "k07"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(value.as_str()));
+    folio()
+        .args(["compact", "--compression", "lz4"])
+        .arg(&db)
+        .assert()
+        .code(2);
+}

@@ -111,6 +111,16 @@ impl DatabaseOptions {
             .unwrap_or_else(|| self.checkpoint_dirty_bytes.saturating_mul(4))
     }
 
+    /// How a transaction (or a rewrite) spills its pages: past the dirty bound, keeping at
+    /// least the floor (an eighth of the bound at most) in memory.
+    pub(crate) fn spill_policy(&self) -> folio_btree::SpillPolicy {
+        let bound_bytes = self.dirty_bytes_bound();
+        folio_btree::SpillPolicy {
+            bound_bytes,
+            floor_bytes: folio_btree::SpillPolicy::FLOOR_BYTES.min(bound_bytes / 8),
+        }
+    }
+
     /// Checks every option, naming the first one out of range.
     pub fn validate(&self) -> Result<()> {
         self.page_store.validate().map_err(Error::from)?;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use folio_btree::{BTreeMut, SpillPolicy};
+use folio_btree::BTreeMut;
 use folio_wal::{Durability, Lsn};
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
@@ -73,12 +73,7 @@ impl WriteTransaction {
     pub(crate) fn new(db: Database, slots: Vec<Arc<CfSlot>>, wait: Wait) -> Result<Self> {
         // Locks are taken in ascending id order: transactions never deadlock each other.
         let mut trees = Vec::with_capacity(slots.len());
-        let options = &db.inner.options;
-        let bound_bytes = options.dirty_bytes_bound();
-        let spill = SpillPolicy {
-            bound_bytes,
-            floor_bytes: SpillPolicy::FLOOR_BYTES.min(bound_bytes / 8),
-        };
+        let spill = db.inner.options.spill_policy();
         for slot in slots {
             let name = slot.name();
             let mut guard = slot.lock_writer(&name, wait)?;
