@@ -161,11 +161,9 @@ impl Engine for FolioEngine {
     /// A repack: a load in random order leaves leaves about 70 % full and the file with the
     /// free pages of every copy-on-write (reused by later writes, not returned to the file
     /// system); `Database::repack` rewrites the trees in key order and compacts, which is
-    /// what a user runs after an import. Then a compaction, which frees the pages the
-    /// repack's own compaction moved away from (its checkpoint still reached them).
+    /// what a user runs after an import.
     fn compact(&self) -> BenchResult<()> {
         self.db.repack()?;
-        self.db.compact()?;
         Ok(())
     }
 

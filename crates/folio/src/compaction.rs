@@ -58,9 +58,10 @@ impl Database {
             }
             pages_moved += self.inner.catalog.lock().relocate_from(boundary)?;
         }
-        // The first checkpoint makes the moved trees durable (their old pages become free
-        // and return to the pool once no snapshot reaches them); the second records the
-        // shorter file, then truncates it.
+        // The first checkpoint makes the moved trees durable; their old pages are free from
+        // the second on (until then the older header slot still names a state reaching
+        // them); the third records the shorter file, then truncates it.
+        self.checkpoint()?;
         self.checkpoint()?;
         self.inner.checkpoint_with(true)?;
         Ok(CompactionReport {
@@ -86,6 +87,10 @@ impl Database {
                 self.repack_cf(name, slot)?;
             }
         }
+        // The rewritten trees' old pages are free once two checkpoints cover the rewrite
+        // (see `compact`): then the compaction moves the new pages down into them.
+        self.checkpoint()?;
+        self.checkpoint()?;
         self.compact()
     }
 
