@@ -48,6 +48,10 @@ pub enum Command {
         db: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Skip the compression ratios (computing them walks every tree, like `check`:
+        /// seconds per GiB).
+        #[arg(long)]
+        no_ratios: bool,
     },
     /// Check every page, tree, the allocator and the log; exit code 5 when problems are found.
     Check {

@@ -35,7 +35,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Bench(args) => crate::bench::run(&args),
         Command::W5Fill { db, data_bytes } => crate::recovery_bench::fill(&db, data_bytes),
         Command::W5Reopen { db } => crate::recovery_bench::reopen(&db),
-        Command::Stats { db, json } => stats(&db, json),
+        Command::Stats {
+            db,
+            json,
+            no_ratios,
+        } => stats(&db, json, !no_ratios),
         Command::Check { db, json } => check(&db, json),
         Command::Cf { action } => cf(action),
         Command::Get {
@@ -146,21 +150,22 @@ fn print_json(value: &serde_json::Value) {
     );
 }
 
-fn stats(db: &Path, as_json: bool) -> CliResult {
+fn stats(db: &Path, as_json: bool, ratios: bool) -> CliResult {
     let database = open_existing(db, false)?;
     let stats = database.stats();
     let read = database.begin_read();
     // Entries and the compression ratio (values as written per byte stored) of each column
-    // family, from a walk of its tree.
-    let cfs: Vec<(String, u64, f64)> = read
+    // family, from a walk of its tree (`None` when skipped or the walk failed: `check`
+    // reports why).
+    let cfs: Vec<(String, u64, Option<f64>)> = read
         .cf_names()
         .into_iter()
         .map(|name| {
             let len = read.len(&name).unwrap_or(0);
-            let ratio = read
-                .tree(&name)
-                .and_then(|tree| tree.verify())
-                .map_or(1.0, |report| report.compression_ratio());
+            let ratio = ratios
+                .then(|| read.tree(&name).and_then(|tree| tree.verify()).ok())
+                .flatten()
+                .map(|report| report.compression_ratio());
             (name, len, ratio)
         })
         .collect();
@@ -198,7 +203,10 @@ fn stats(db: &Path, as_json: bool) -> CliResult {
     );
     println!("column families {}", cfs.len());
     for (name, len, ratio) in &cfs {
-        println!("  {name:<24} {len} entries, compression {ratio:.2}x");
+        match ratio {
+            Some(ratio) => println!("  {name:<24} {len} entries, compression {ratio:.2}x"),
+            None => println!("  {name:<24} {len} entries"),
+        }
     }
     Ok(())
 }
