@@ -4,11 +4,10 @@ use std::collections::BTreeSet;
 
 use folio_pagestore::{AllocationReport, PageId, PageStore};
 
-use crate::compression::decode;
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, check_slotted, node_kind};
-use crate::overflow::{chain_pages, read_chain};
+use crate::overflow::chain_pages;
 use crate::pages::Pages;
-use crate::tree::{DEPTH_MAX, key_bytes};
+use crate::tree::{DEPTH_MAX, key_bytes, read_value};
 use crate::{Result, error::corrupt};
 
 /// What [`check_tree`] found in a healthy tree.
@@ -40,27 +39,19 @@ fn count_value(
     pages: Pages<'_>,
     report: &mut IntegrityReport,
     page: &[u8],
-    view: &LeafView<'_>,
-    index: usize,
-    value: ValueRef,
+    leaf: PageId,
+    value: &ValueRef,
 ) -> Result<()> {
-    let stored = match value {
-        ValueRef::Overflow { first, len } => {
-            claim_chain(pages, report, first, len as usize)?;
-            len as usize
-        }
-        ValueRef::Inline(ref range) => range.len(),
-    };
-    report.stored_value_bytes += stored as u64;
-    report.value_bytes += if view.value_compressed(index)? {
+    if let ValueRef::Overflow { first, len, .. } = *value {
+        claim_chain(pages, report, first, len as usize)?;
+    }
+    let stored = value.stored_len() as u64;
+    report.stored_value_bytes += stored;
+    report.value_bytes += if value.is_compressed() {
         report.compressed_values += 1;
-        let frame = match value {
-            ValueRef::Inline(range) => page[range].to_vec(),
-            ValueRef::Overflow { first, len } => read_chain(pages, first, len as usize)?,
-        };
-        decode(&frame, view.id())?.len() as u64
+        read_value(pages, page, leaf, value)?.len() as u64
     } else {
-        stored as u64
+        stored
     };
     Ok(())
 }
@@ -181,7 +172,7 @@ fn check_node(
                 if let KeyRef::Overflow { first, len } = key {
                     claim_chain(pages, report, first, len)?;
                 }
-                count_value(pages, report, &page, &view, i, value)?;
+                count_value(pages, report, &page, id, &value)?;
                 report.entries += 1;
                 previous = Some(full);
             }

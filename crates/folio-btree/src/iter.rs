@@ -10,10 +10,11 @@ use std::ops::Bound;
 
 use folio_pagestore::{Page, PageId};
 
-use crate::compression::decode;
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
 use crate::overflow::read_chain;
-use crate::tree::{BTree, DEPTH_MAX, OwnedBounds, child_for, key_bytes, search_leaf, value_of};
+use crate::tree::{
+    BTree, DEPTH_MAX, OwnedBounds, child_for, key_bytes, read_value, search_leaf, value_of,
+};
 use crate::{Result, Value, error::corrupt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -508,26 +509,18 @@ impl<'a> Cursor<'a> {
             return Ok(false);
         };
         self.key = found.key;
-        let (page, id, _) = self
-            .walker
-            .leaf
-            .as_ref()
-            .expect("a position is in the current leaf");
-        let compressed = LeafView::checked_before(page, *id, self.walker.leaf_len)
-            .value_compressed(found.position)?;
         self.value = match found.value {
-            ValueRef::Inline(range) if compressed => {
-                self.value_buf = decode(&page[range], *id)?;
-                Span::Buffer
-            }
-            ValueRef::Inline(range) => Span::Page(range),
-            ValueRef::Overflow { first, len } => {
-                let frame = read_chain(self.walker.tree.pages(), first, len as usize)?;
-                self.value_buf = if compressed {
-                    decode(&frame, *id)?
-                } else {
-                    frame
-                };
+            ValueRef::Inline {
+                range,
+                compressed: false,
+            } => Span::Page(range),
+            value => {
+                let (page, id, _) = self
+                    .walker
+                    .leaf
+                    .as_ref()
+                    .expect("a position is in the current leaf");
+                self.value_buf = read_value(self.walker.tree.pages(), page, *id, &value)?;
                 Span::Buffer
             }
         };

@@ -300,23 +300,51 @@ pub(crate) fn search_leaf(
     Ok(Err(low))
 }
 
-/// The value of entry `index` of a leaf.
+/// The value of entry `index` of a leaf: borrowed from the page when it is stored there as
+/// written, else in a buffer ([`read_value`]).
 pub(crate) fn value_of(
     pages: Pages<'_>,
     page: &Page,
     view: &LeafView<'_>,
     index: usize,
 ) -> Result<Value> {
-    let value = match view.entry(index)?.1 {
-        ValueRef::Inline(range) if view.value_compressed(index)? => {
-            return Ok(Value::owned(decode(&page[range], view.id())?));
+    Ok(match view.entry(index)?.1 {
+        ValueRef::Inline {
+            range,
+            compressed: false,
+        } => Value::in_page(page.clone(), range),
+        value => Value::owned(read_value(pages, page, view.id(), &value)?),
+    })
+}
+
+/// A leaf's value as the application wrote it, in a buffer: copied from the leaf (`page`,
+/// page `leaf`), read from its overflow chain, and decoded when it is a compression frame.
+pub(crate) fn read_value(
+    pages: Pages<'_>,
+    page: &[u8],
+    leaf: PageId,
+    value: &ValueRef,
+) -> Result<Vec<u8>> {
+    match value {
+        ValueRef::Inline {
+            range,
+            compressed: true,
+        } => decode(&page[range.clone()], leaf),
+        ValueRef::Inline {
+            range,
+            compressed: false,
+        } => Ok(page[range.clone()].to_vec()),
+        ValueRef::Overflow {
+            first,
+            len,
+            compressed,
+        } => {
+            let stored = read_chain(pages, *first, *len as usize)?;
+            if *compressed {
+                decode(&stored, leaf)
+            } else {
+                Ok(stored)
+            }
         }
-        ValueRef::Inline(range) => return Ok(Value::in_page(page.clone(), range)),
-        ValueRef::Overflow { first, len } => read_chain(pages, first, len as usize)?,
-    };
-    Ok(Value::owned(if view.value_compressed(index)? {
-        decode(&value, view.id())?
-    } else {
-        value
-    }))
+    }
 }

@@ -19,14 +19,13 @@
 
 use folio_pagestore::{PageId, PageStore, PageWriter};
 
-use crate::compression::decode;
 use crate::node::{
     KEY_BYTES_MAX, KeyRef, LeafEntry, LeafView, NodeKind, Slotted, StoredRef, VALUE_BYTES_MAX,
     ValueRef, check_slotted, entry_key, key_inline_max, node_kind, value_inline_max,
 };
-use crate::overflow::{free_chain, read_chain, write_chain, write_chain_spilling};
+use crate::overflow::{free_chain, write_chain, write_chain_spilling};
 use crate::pages::Pages;
-use crate::tree::{BTree, DEPTH_MAX, child_for, search_leaf};
+use crate::tree::{BTree, DEPTH_MAX, child_for, read_value, search_leaf};
 use crate::{Compression, Error, Result, Value, error::corrupt};
 
 mod free;
@@ -451,26 +450,18 @@ impl BTreeMut {
     fn release_value(
         &mut self,
         leaf: PageId,
-        value: ValueRef,
-        compressed: bool,
+        value: &ValueRef,
         want: bool,
     ) -> Result<Option<Vec<u8>>> {
-        let stored = match value {
-            ValueRef::Inline(range) => want.then(|| self.own_page(leaf)[range].to_vec()),
-            ValueRef::Overflow { first, len } => {
-                let bytes = if want {
-                    Some(read_chain(self.pages(), first, len as usize)?)
-                } else {
-                    None
-                };
-                free_chain(&mut self.writer, first, len as usize)?;
-                bytes
-            }
+        let old = if want {
+            Some(read_value(self.pages(), self.own_page(leaf), leaf, value)?)
+        } else {
+            None
         };
-        match stored {
-            Some(frame) if compressed => Ok(Some(decode(&frame, leaf)?)),
-            other => Ok(other),
+        if let ValueRef::Overflow { first, len, .. } = *value {
+            free_chain(&mut self.writer, first, len as usize)?;
         }
+        Ok(old)
     }
 
     fn upsert(&mut self, key: &[u8], value: &[u8], want_old: bool) -> Result<Outcome> {
@@ -501,22 +492,16 @@ impl BTreeMut {
             match search_leaf(self.pages(), &view, key)? {
                 Ok(index) => {
                     let (stored_key, stored_value) = view.entry(index)?;
-                    let compressed = view.value_compressed(index)?;
-                    Ok((
-                        index,
-                        OwnedKey::from_ref(stored_key),
-                        stored_value,
-                        compressed,
-                    ))
+                    Ok((index, OwnedKey::from_ref(stored_key), stored_value))
                 }
                 Err(index) => Err(index),
             }
         };
         let mut outcome = Outcome::default();
         match found {
-            Ok((index, stored_key, old_value, old_compressed)) => {
+            Ok((index, stored_key, old_value)) => {
                 outcome.found = true;
-                outcome.old = self.release_value(leaf, old_value, old_compressed, want_old)?;
+                outcome.old = self.release_value(leaf, &old_value, want_old)?;
                 // The key keeps its form (and its overflow chain, if any).
                 let key = match &stored_key {
                     OwnedKey::Inline(_) => StoredRef::Inline(key),

@@ -12,15 +12,38 @@ use super::layout::{
 use crate::Result;
 use crate::error::corrupt;
 
-/// Where an entry's value lives.
+/// Where an entry's value lives, and whether it is stored as a compression frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ValueRef {
     /// Byte range within the page payload.
-    Inline(std::ops::Range<usize>),
+    Inline {
+        range: std::ops::Range<usize>,
+        compressed: bool,
+    },
     Overflow {
         first: PageId,
         len: u32,
+        compressed: bool,
     },
+}
+
+impl ValueRef {
+    /// Whether the stored bytes are a compression frame (`compression.rs`).
+    pub(crate) fn is_compressed(&self) -> bool {
+        match self {
+            ValueRef::Inline { compressed, .. } | ValueRef::Overflow { compressed, .. } => {
+                *compressed
+            }
+        }
+    }
+
+    /// Bytes as stored (the frame's, when compressed).
+    pub(crate) fn stored_len(&self) -> usize {
+        match self {
+            ValueRef::Inline { range, .. } => range.len(),
+            ValueRef::Overflow { len, .. } => *len as usize,
+        }
+    }
 }
 
 /// Reads a leaf page (its payload) in place.
@@ -74,11 +97,6 @@ impl<'p> LeafView<'p> {
         Ok(offset)
     }
 
-    /// Whether entry `index`'s value is a compression frame.
-    pub(crate) fn value_compressed(&self, index: usize) -> Result<bool> {
-        Ok(self.bytes[self.entry_start(index)?] & FLAG_VALUE_COMPRESSED != 0)
-    }
-
     /// Compares the key of entry `index` with `key` when it is stored inline (the common
     /// case, without building a [`KeyRef`]); `None` for an overflow key or a damaged entry
     /// (the caller then takes the general path, which reports the damage).
@@ -124,17 +142,22 @@ impl<'p> LeafView<'p> {
             at += key_len;
             KeyRef::Inline(key)
         };
+        let compressed = flags & FLAG_VALUE_COMPRESSED != 0;
         let value = if flags & FLAG_VALUE_OVERFLOW != 0 {
             ValueRef::Overflow {
                 first: PageId(get_u64(bytes, at).ok_or_else(bad)?),
                 len: value_len,
+                compressed,
             }
         } else {
             let end = at + value_len as usize;
             if end > bytes.len() {
                 return Err(bad());
             }
-            ValueRef::Inline(at..end)
+            ValueRef::Inline {
+                range: at..end,
+                compressed,
+            }
         };
         Ok((key, value))
     }
@@ -230,12 +253,17 @@ pub(crate) fn entry_value(entry: &[u8]) -> ValueRef {
     };
     let value_len = get_u32(entry, 8).unwrap_or(0);
     let at = LEAF_ENTRY_HEADER_BYTES + key;
+    let compressed = entry[0] & FLAG_VALUE_COMPRESSED != 0;
     if entry[0] & FLAG_VALUE_OVERFLOW != 0 {
         ValueRef::Overflow {
             first: PageId(get_u64(entry, at).unwrap_or(u64::MAX)),
             len: value_len,
+            compressed,
         }
     } else {
-        ValueRef::Inline(at..at + value_len as usize)
+        ValueRef::Inline {
+            range: at..at + value_len as usize,
+            compressed,
+        }
     }
 }

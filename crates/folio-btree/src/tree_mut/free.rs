@@ -57,7 +57,7 @@ impl BTreeMut {
                     if let KeyRef::Overflow { first, len } = key {
                         chains.push((first, len));
                     }
-                    if let ValueRef::Overflow { first, len } = value {
+                    if let ValueRef::Overflow { first, len, .. } = value {
                         chains.push((first, len as usize));
                     }
                 }

@@ -105,7 +105,7 @@ impl BTreeMut {
                 }
             }
             if kind == NodeKind::Leaf
-                && let ValueRef::Overflow { first, len } = entry_value(&entry)
+                && let ValueRef::Overflow { first, len, .. } = entry_value(&entry)
             {
                 let new = self.relocate_chain(first, len as usize, boundary, moved)?;
                 if new != first {

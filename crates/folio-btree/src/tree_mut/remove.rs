@@ -26,7 +26,7 @@ impl BTreeMut {
             return Ok(outcome);
         }
         let leaf = self.descend_owned(root, key)?;
-        let (index, stored_key, stored_value, compressed) = {
+        let (index, stored_key, stored_value) = {
             let view = LeafView::new(self.own_page(leaf), leaf)?;
             let Ok(index) = search_leaf(self.pages(), &view, key)? else {
                 return Err(corrupt(
@@ -39,14 +39,13 @@ impl BTreeMut {
                 KeyRef::Overflow { first, len } => Some((first, len)),
                 KeyRef::Inline(_) => None,
             };
-            let compressed = view.value_compressed(index)?;
-            (index, stored_key, stored_value, compressed)
+            (index, stored_key, stored_value)
         };
         if let Some((first, len)) = stored_key {
             free_chain(&mut self.writer, first, len)?;
         }
         outcome.found = true;
-        outcome.old = self.release_value(leaf, stored_value, compressed, want_old)?;
+        outcome.old = self.release_value(leaf, &stored_value, want_old)?;
         self.node_mut(leaf, NodeKind::Leaf).remove(index);
         // Saturating: a length recorded by a damaged catalog must not panic here.
         self.len = self.len.saturating_sub(1);
