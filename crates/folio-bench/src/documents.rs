@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::measure::directory_size;
 use crate::workloads::{Measured, on_threads, timed};
 use crate::{BenchResult, Engine, Latencies, Opener, Row, SyncMode};
 
@@ -152,7 +153,7 @@ pub fn run_documents(open: &Opener, system: &str, n: u64, dir: &Path) -> BenchRe
     )?;
     engine.compact()?;
     drop(engine);
-    let file_bytes = directory_bytes(dir)?;
+    let file_bytes = directory_size(dir)?.allocated;
     let engine = open(dir)?;
     engine.create_keyspace("docs")?;
     let mut read = timed(
@@ -280,24 +281,6 @@ fn check_documents(engine: &dyn Engine, n: u64) -> BenchResult<()> {
         }
     }
     Ok(())
-}
-
-/// Disk space of every file under `dir`, as `du` counts it (allocated blocks: what a user
-/// pays for; a sparse memory map such as LMDB's counts only what it uses, space reserved by
-/// `fallocate` counts in full).
-fn directory_bytes(dir: &Path) -> BenchResult<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            directory_bytes(&entry.path())?
-        } else {
-            meta.blocks() * 512
-        };
-    }
-    Ok(total)
 }
 
 fn word(rng: &mut fastrand::Rng) -> &'static str {

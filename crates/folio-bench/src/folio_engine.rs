@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use folio::{Compression, Database, Durability, WriteBatch};
+use folio::{Compression, Database, DatabaseBuilder, Durability, WriteBatch};
 
 use crate::{BenchResult, Engine, SyncMode};
 
@@ -22,18 +22,27 @@ impl FolioEngine {
 
     /// [`FolioEngine::open`] as itself, for workloads that use folio's own API too.
     pub fn open_concrete(dir: &Path, cache_bytes: usize) -> BenchResult<Self> {
-        let db = Database::builder().cache_bytes(cache_bytes).open(dir)?;
+        Self::open_with(dir, cache_bytes, |builder| builder)
+    }
+
+    /// Opens folio in `dir` with `cache_bytes` of page cache and the builder's other options
+    /// set by `configure`.
+    pub fn open_with(
+        dir: &Path,
+        cache_bytes: usize,
+        configure: impl FnOnce(DatabaseBuilder) -> DatabaseBuilder,
+    ) -> BenchResult<Self> {
+        let db = configure(Database::builder().cache_bytes(cache_bytes)).open(dir)?;
         Ok(Self { db })
     }
 
     /// [`FolioEngine::open`] encrypted at rest (a fixed benchmark key): what encryption
     /// costs, against plain folio in the same run.
     pub fn open_encrypted(dir: &Path, cache_bytes: usize) -> BenchResult<Box<dyn Engine>> {
-        let db = Database::builder()
-            .cache_bytes(cache_bytes)
-            .encryption_key(folio::EncryptionKey::from_bytes([0x42; 32]))
-            .open(dir)?;
-        Ok(Box::new(Self { db }))
+        let key = folio::EncryptionKey::from_bytes([0x42; 32]);
+        Ok(Box::new(Self::open_with(dir, cache_bytes, |builder| {
+            builder.encryption_key(key)
+        })?))
     }
 
     /// [`FolioEngine::open`] with every column family's values compressed by `compression`.
@@ -42,11 +51,9 @@ impl FolioEngine {
         cache_bytes: usize,
         compression: Compression,
     ) -> BenchResult<Box<dyn Engine>> {
-        let db = Database::builder()
-            .cache_bytes(cache_bytes)
-            .compression(compression)
-            .open(dir)?;
-        Ok(Box::new(Self { db }))
+        Ok(Box::new(Self::open_with(dir, cache_bytes, |builder| {
+            builder.compression(compression)
+        })?))
     }
 
     /// Opens folio for W5's writer: no checkpoint (by time, log size or dirty bytes)
@@ -58,13 +65,16 @@ impl FolioEngine {
     ) -> BenchResult<Box<dyn Engine>> {
         let hold = data_bytes.saturating_mul(8);
         let hold_usize = usize::try_from(hold).unwrap_or(usize::MAX);
-        let db = Database::builder()
-            .cache_bytes(cache_bytes.max(hold_usize))
-            .checkpoint_interval(None)
-            .checkpoint_log_bytes(hold)
-            .checkpoint_dirty_bytes(hold_usize)
-            .open(dir)?;
-        Ok(Box::new(Self { db }))
+        Ok(Box::new(Self::open_with(
+            dir,
+            cache_bytes.max(hold_usize),
+            |builder| {
+                builder
+                    .checkpoint_interval(None)
+                    .checkpoint_log_bytes(hold)
+                    .checkpoint_dirty_bytes(hold_usize)
+            },
+        )?))
     }
 
     /// The database.

@@ -1,7 +1,39 @@
-//! Measurements: commit latency percentiles, and the process's storage writes and peak
-//! memory from `/proc` (Linux; absent elsewhere).
+//! Measurements: commit latency percentiles, the process's storage writes and peak
+//! memory from `/proc` (Linux; absent elsewhere), and the size of a directory's files.
 
+use std::path::Path;
 use std::time::Duration;
+
+/// The files under a directory, counted two ways.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DirectorySize {
+    /// Lengths, as `ls` shows them (what a log or data file holds, preallocation included).
+    pub(crate) apparent: u64,
+    /// Allocated blocks, as `du` counts them (what a user pays for: a sparse memory map such
+    /// as LMDB's counts only what it uses, space reserved by `fallocate` counts in full).
+    pub(crate) allocated: u64,
+}
+
+/// [`DirectorySize`] of every file under `dir`, subdirectories included.
+pub(crate) fn directory_size(dir: &Path) -> std::io::Result<DirectorySize> {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = DirectorySize::default();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let size = if meta.is_dir() {
+            directory_size(&entry.path())?
+        } else {
+            DirectorySize {
+                apparent: meta.len(),
+                allocated: meta.blocks() * 512,
+            }
+        };
+        total.apparent += size.apparent;
+        total.allocated += size.allocated;
+    }
+    Ok(total)
+}
 
 /// Commit latencies of a run.
 #[derive(Debug, Default, Clone)]

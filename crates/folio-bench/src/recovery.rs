@@ -80,22 +80,6 @@ pub fn reopen_and_report(open: &Opener, dir: &Path) -> BenchResult<()> {
     Ok(())
 }
 
-fn directory_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .flatten()
-            .map(|entry| {
-                let path = entry.path();
-                if path.is_dir() {
-                    directory_bytes(&path)
-                } else {
-                    entry.metadata().map_or(0, |m| m.len())
-                }
-            })
-            .sum()
-    })
-}
-
 /// The first line a child printed, after it exited successfully.
 fn output_line(mut command: Command) -> BenchResult<String> {
     let output = command.stderr(Stdio::inherit()).output()?;
@@ -143,7 +127,7 @@ pub fn measure(
         .strip_prefix("ready ")
         .and_then(|n| n.trim().parse().ok())
         .ok_or_else(|| format!("W5: the {system} writer said {line:?}"))?;
-    let directory_bytes = directory_bytes(dir);
+    let directory_bytes = crate::measure::directory_size(dir).map_or(0, |size| size.apparent);
 
     let (recovery, found) = timed_reopen(reopen())?;
     if found != puts {
