@@ -207,14 +207,21 @@ fn async_commit_futures_are_send() {
     assert!(db.try_begin_write(&["a"]).is_ok());
 }
 
+/// A database with column family `a` whose log syncs only when a commit asks (no
+/// background sync), so a test sees what was written but not yet synced.
+fn without_background_sync(dir: &std::path::Path) -> Database {
+    let db = Database::builder()
+        .eventual_sync_interval(None)
+        .open(dir)
+        .unwrap();
+    db.create_cf("a").unwrap();
+    db
+}
+
 #[test]
 fn eventual_async_commits_resolve_after_the_write() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::builder()
-        .eventual_sync_interval(None)
-        .open(dir.path())
-        .unwrap();
-    db.create_cf("a").unwrap();
+    let db = without_background_sync(dir.path());
     let runtime = runtime();
     let lsn = runtime.block_on(async {
         let mut txn = db.begin_write(&["a"]).unwrap();
@@ -281,11 +288,7 @@ fn a_commit_future_dropped_after_its_first_poll_still_commits() {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::builder()
-        .eventual_sync_interval(None)
-        .open(dir.path())
-        .unwrap();
-    db.create_cf("a").unwrap();
+    let db = without_background_sync(dir.path());
     let mut txn = db.begin_write(&["a"]).unwrap();
     txn.put("a", b"k", b"v").unwrap();
     let mut commit = Box::pin(txn.commit_async_with(Durability::Immediate));
