@@ -14,6 +14,7 @@
 //! A segment is created, preallocated, given its header and synced, and only then written
 //! to; a crash during creation leaves a segment with a bad header and nothing after it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::IoSlice;
 use std::sync::Arc;
@@ -296,26 +297,22 @@ impl SegmentSink {
 
 impl BatchSink for SegmentSink {
     fn write(&self, batch: &[PendingRecord]) -> Result<(), SinkError> {
-        // Sealed payloads with their hashes (the checksum covers the bytes written).
-        let sealed: Vec<(Vec<u8>, u64)> = match &self.cipher {
-            Some(cipher) => batch
-                .iter()
-                .map(|r| {
-                    let bytes = cipher.seal(&r.lsn.to_le_bytes(), &r.payload);
-                    let hash = crate::record::payload_hash(&bytes);
-                    (bytes, hash)
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let stored = |at: usize| -> (&[u8], u64) {
-            match sealed.get(at) {
-                Some((bytes, hash)) => (bytes, *hash),
-                None => (&batch[at].payload, batch[at].payload_hash),
-            }
-        };
-        let total: u64 = (0..batch.len())
-            .map(|at| framed_len(stored(at).0.len()) as u64)
+        // Each record's payload as written, with its hash (the checksum covers the bytes
+        // written): the appender's bytes and hash, or the payload sealed to its LSN.
+        let stored: Vec<(Cow<'_, [u8]>, u64)> = batch
+            .iter()
+            .map(|r| match &self.cipher {
+                Some(cipher) => {
+                    let sealed = cipher.seal(&r.lsn.to_le_bytes(), &r.payload);
+                    let hash = crate::record::payload_hash(&sealed);
+                    (Cow::Owned(sealed), hash)
+                }
+                None => (Cow::Borrowed(&r.payload[..]), r.payload_hash),
+            })
+            .collect();
+        let total: u64 = stored
+            .iter()
+            .map(|(payload, _)| framed_len(payload.len()) as u64)
             .sum();
         let mut position = self.position.lock();
         if position.offset + total > position.capacity {
@@ -323,15 +320,13 @@ impl BatchSink for SegmentSink {
         }
         let headers: Vec<[u8; RECORD_HEADER_BYTES]> = batch
             .iter()
-            .enumerate()
-            .map(|(at, r)| {
-                let (payload, hash) = stored(at);
-                encode_header(payload.len() as u32, r.lsn, r.durable_before, hash)
+            .zip(&stored)
+            .map(|(r, (payload, hash))| {
+                encode_header(payload.len() as u32, r.lsn, r.durable_before, *hash)
             })
             .collect();
         let mut slices = Vec::with_capacity(batch.len() * 3);
-        for (at, header) in headers.iter().enumerate() {
-            let payload = stored(at).0;
+        for (header, (payload, _)) in headers.iter().zip(&stored) {
             slices.push(IoSlice::new(header));
             slices.push(IoSlice::new(payload));
             let padding = padding_len(payload.len());

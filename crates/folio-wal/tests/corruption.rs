@@ -190,3 +190,44 @@ fn a_crash_while_creating_a_segment_leaves_no_trace() {
     assert_eq!(report.segments_removed, 1);
     assert_eq!(wal.append(b"six", Durability::Immediate).unwrap(), 6);
 }
+
+/// A sealed record copied over another one, with the header checksum recomputed (an
+/// attacker who knows the format): the checksum passes, the LSN bound into the seal does
+/// not, so reading it is an error, never the other record's payload. In a plain log the
+/// same transplant reads back as the copied payload: the seal is what catches it.
+#[test]
+fn a_record_moved_to_another_lsn_fails_authentication() {
+    for at_rest in [AtRest::Plain, AtRest::Encrypted] {
+        let device = written_log(10, at_rest);
+        let segment = first_segment(&device);
+        let image = segment.durable_image();
+        let stored = at_rest.stored_len(RECORD);
+        let payload_at = |lsn: Lsn| (record_offset(lsn, at_rest) as usize) + RECORD_HEADER_BYTES;
+        let moved = image[payload_at(5)..payload_at(5) + stored].to_vec();
+        let header_at = record_offset(7, at_rest) as usize;
+        let mut header = image[header_at..header_at + RECORD_HEADER_BYTES].to_vec();
+        let seed = xxhash_rust::xxh3::xxh3_64(&moved);
+        let checksum = xxhash_rust::xxh3::xxh3_64_with_seed(&header[..24], seed);
+        header[24..].copy_from_slice(&checksum.to_le_bytes());
+        segment.overwrite_stored(payload_at(7) as u64, &moved);
+        segment.overwrite_stored(header_at as u64, &header);
+
+        let (wal, report) = Wal::open(Arc::new(device), options(at_rest)).unwrap();
+        assert_eq!(report.records, 10, "{at_rest:?}: the checksums all hold");
+        let read: Vec<_> = wal.read_from(1).unwrap().collect();
+        assert!(read[..6].iter().all(Result::is_ok), "{at_rest:?}");
+        match at_rest {
+            AtRest::Plain => {
+                assert_eq!(read[6].as_ref().unwrap(), &(7, vec![4u8; RECORD]));
+            }
+            AtRest::Encrypted => assert!(
+                matches!(
+                    read[6],
+                    Err(Error::Recovery(RecoveryError::CorruptRecord { lsn: 7, .. }))
+                ),
+                "{:?}",
+                read[6]
+            ),
+        }
+    }
+}
