@@ -299,3 +299,23 @@ fn one_compaction_shrinks_a_file_left_sparse_by_a_random_load() {
     );
     assert_eq!(read_cf(&db.begin_read(), "a").unwrap(), expected);
 }
+
+/// A snapshot taken before a repack keeps reading exactly what it saw while the repack
+/// frees the pages it reads and later commits and compactions reuse free space.
+#[test]
+fn a_snapshot_older_than_a_repack_keeps_its_pages() {
+    let db = Database::open_in(Arc::new(SimDirectory::new(6)), small_options()).unwrap();
+    db.create_cf("a").unwrap();
+    fill(&db, "a", 0..1_500, 0);
+    let old = db.begin_read();
+    let expected = read_cf(&old, "a").unwrap();
+    db.repack().unwrap();
+    for round in 1..4 {
+        fill(&db, "a", 0..1_500, round);
+        db.compact().unwrap();
+        assert_eq!(read_cf(&old, "a").unwrap(), expected, "round {round}");
+    }
+    drop(old);
+    db.compact().unwrap();
+    assert!(db.check_integrity().unwrap().is_ok());
+}
