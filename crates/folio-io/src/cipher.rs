@@ -271,6 +271,16 @@ mod tests {
     }
 
     #[test]
+    fn generated_keys_are_random_and_round_trip_through_a_key_file() {
+        let (a, b) = (
+            EncryptionKey::generate().unwrap(),
+            EncryptionKey::generate().unwrap(),
+        );
+        assert_ne!(a, b);
+        assert_eq!(EncryptionKey::from_file_contents(a.as_bytes()).unwrap(), a);
+    }
+
+    #[test]
     fn key_files_hold_raw_bytes_or_hex() {
         let raw = [7u8; 32];
         assert_eq!(EncryptionKey::from_file_contents(&raw).unwrap(), key(7));
