@@ -22,6 +22,8 @@ fn a_backup_taken_during_commits_is_one_consistent_snapshot() {
     let target = dir.path().join("backup");
     let mut steps = Vec::new();
     let report = std::thread::scope(|scope| {
+        // The writer stops once this closure ends, also when the backup's panic unwinds it.
+        scopeguard::defer! { stop.store(true, Ordering::Release) }
         scope.spawn(|| {
             let mut n = 0u64;
             while !stop.load(Ordering::Acquire) {
@@ -33,11 +35,8 @@ fn a_backup_taken_during_commits_is_one_consistent_snapshot() {
                 n += 1;
             }
         });
-        let report = db
-            .backup_to_with_progress(&target, |p| steps.push(*p))
-            .unwrap();
-        stop.store(true, Ordering::Release);
-        report
+        db.backup_to_with_progress(&target, |p| steps.push(*p))
+            .unwrap()
     });
     assert_eq!(report.column_families, 2);
     assert!(steps.len() >= 2 && steps.last().unwrap().entries_done == report.entries);

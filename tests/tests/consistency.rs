@@ -83,8 +83,9 @@ fn snapshots_never_see_column_families_differ() {
         let db = &db;
         let done = &done;
         scope.spawn(move || {
+            // The checker stops when the writers end, also when they panic.
+            scopeguard::defer! { done.store(true, Ordering::Release) }
             writers(db, 3, 150, false);
-            done.store(true, Ordering::Release);
         });
         scope.spawn(move || {
             let mut checks = 0;

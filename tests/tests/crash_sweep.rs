@@ -52,6 +52,8 @@ fn snapshot_contents(read: &folio::ReadTransaction) -> Option<Vec<State>> {
 fn workload_with_readers(db: &Database, states: &[State]) -> (usize, u64) {
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
+        // The reader stops when the workload ends, also when it panics.
+        scopeguard::defer! { done.store(true, std::sync::atomic::Ordering::Release) }
         scope.spawn(|| {
             while !done.load(std::sync::atomic::Ordering::Acquire) {
                 let read = db.begin_read();
@@ -67,9 +69,7 @@ fn workload_with_readers(db: &Database, states: &[State]) -> (usize, u64) {
                 std::thread::yield_now();
             }
         });
-        let outcome = workload(db, states);
-        done.store(true, std::sync::atomic::Ordering::Release);
-        outcome
+        workload(db, states)
     })
 }
 

@@ -8,11 +8,21 @@
 //! `FOLIO_KILLS=N` (used by `cargo xtask crash`) runs N.
 //!
 //! The child is this test binary run again with `FOLIO_KILL_CHILD_DIR` set, executing only
-//! [`child_process_entry`] (which does nothing without that variable).
+//! [`child_process_entry`] (which does nothing without that variable). Its stderr goes to a
+//! file whose text every failure message quotes.
+//!
+//! The two tests run in parallel in one process, and each one's spawns fork that process:
+//! a child holds a copy of every descriptor the parent has open (the other test's database,
+//! while it verifies) until the child calls `exec`. So a child's open may find its database
+//! locked by its own parent's copy in a sibling in transit; it waits that out with
+//! `lock_wait`. The parent's own reopens need nothing: a lock kept only by this process's
+//! copies is waited out by default (`crates/folio-io/src/file_lock.rs`).
 
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_tests::{AtRest, AtRestOptions};
@@ -57,7 +67,14 @@ fn committed_counter(db: &Database) -> Vec<u64> {
 
 /// The child's work: commit forever, printing `ACK n` after each durable commit.
 fn child_main(dir: &Path, at_rest: AtRest) {
-    let db = Database::open_with(dir, options(at_rest)).expect("child open");
+    // The parent's verify may have left a copy of its descriptor in a sibling test's child
+    // that has not exec'd yet (module docs): ride it out. A lock still held after this is a
+    // real failure (the previous child not dead, or the parent's handle not closed).
+    let options = DatabaseOptions {
+        lock_wait: Duration::from_secs(30),
+        ..options(at_rest)
+    };
+    let db = Database::open_with(dir, options).expect("child open");
     for cf in CFS {
         db.create_cf_if_missing(cf).expect("child create_cf");
     }
@@ -117,9 +134,9 @@ fn child_process_entry() {
     }
 }
 
-fn verify(dir: &Path, acked: u64, kill: u64, at_rest: AtRest) -> u64 {
+fn verify(dir: &Path, acked: u64, kill: u64, at_rest: AtRest, stderr: &Path) -> u64 {
     let db = Database::open_with(dir, options(at_rest))
-        .unwrap_or_else(|e| panic!("kill {kill}: reopen failed: {e}"));
+        .unwrap_or_else(|e| panic!("kill {kill}: reopen failed: {e}\n{}", child_stderr(stderr)));
     if db.cf_names().len() < CFS.len() {
         assert_eq!(acked, 0, "kill {kill}: column families lost");
         return 0;
@@ -173,6 +190,9 @@ fn kill_repeatedly(at_rest: AtRest) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
+    // Beside the database's directory, not in it: the log lists that directory.
+    let logs = tempfile::tempdir().unwrap();
+    let stderr = logs.path().join("child.stderr");
     let exe = std::env::current_exe().unwrap();
     let mut rng = fastrand::Rng::with_seed(0x5EED);
     let mut recovered = 0;
@@ -194,7 +214,7 @@ fn kill_repeatedly(at_rest: AtRest) {
                 },
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
         // Kill after a random number of acknowledgements (0 kills during open/recovery).
@@ -204,7 +224,11 @@ fn kill_repeatedly(at_rest: AtRest) {
         let mut seen = 0;
         while seen < wait_for {
             let Some(Ok(line)) = lines.next() else {
-                panic!("kill {kill}: the child stopped early: {:?}", child.wait());
+                panic!(
+                    "kill {kill}: the child stopped early: {:?}\n{}",
+                    child.wait(),
+                    child_stderr(&stderr)
+                );
             };
             if let Some(n) = line.strip_prefix("ACK ") {
                 acked = n.parse().unwrap();
@@ -219,8 +243,17 @@ fn kill_repeatedly(at_rest: AtRest) {
                 acked = n.parse().unwrap();
             }
         }
-        recovered = verify(dir.path(), acked, kill, at_rest);
+        recovered = verify(dir.path(), acked, kill, at_rest, &stderr);
     }
     assert!(recovered > 0, "no commit ever survived");
     println!("kills survived: {kills}, last recovered commit {recovered}");
+}
+
+/// The last child's stderr, for a failure message.
+fn child_stderr(path: &Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => "(the child wrote nothing to stderr)".to_owned(),
+        Ok(text) => format!("the child's stderr:\n{text}"),
+        Err(e) => format!("(the child's stderr could not be read: {e})"),
+    }
 }

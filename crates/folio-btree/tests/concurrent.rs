@@ -32,6 +32,8 @@ fn parallel_writers_on_different_column_families_with_readers() {
     let published = Mutex::new(Published::default());
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
+        // The readers stop once this closure ends, also when a writer's panic unwinds it.
+        scopeguard::defer! { done.store(true, Ordering::Release) }
         let writers: Vec<_> = (0..WRITERS)
             .map(|cf| {
                 let (store, published) = (&store, &published);
@@ -90,7 +92,6 @@ fn parallel_writers_on_different_column_families_with_readers() {
         for writer in writers {
             writer.join().unwrap();
         }
-        done.store(true, Ordering::Release);
     });
 
     let published = published.into_inner();

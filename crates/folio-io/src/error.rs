@@ -59,13 +59,12 @@ pub enum Error {
         source: io::Error,
     },
     /// Another handle (in this or another process) holds the file's lock.
-    #[error(
-        "{} is already open in another process or handle; close it there first (folio allows one writer process per file)",
-        path.display()
-    )]
+    #[error("{} is already open: its lock is held {holder}", path.display())]
     AlreadyOpen {
         /// The locked file.
         path: PathBuf,
+        /// Who holds the lock, as far as the open could tell.
+        holder: crate::LockHolder,
     },
     /// A directory was expected at `path` (a database is a directory), but something else
     /// is there.

@@ -1,16 +1,18 @@
 //! [`FileStorage`]: a real file with positional I/O (`pread`, `pwritev`), `fallocate`
 //! growth, an advisory lock, and an optional pool of descriptors for parallel reads.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{FallocateFlags, fallocate};
 use nix::sys::uio::{pread, pwritev};
 
+use crate::file_lock::{self, LockRegistration};
 use crate::memory::too_large;
 use crate::{Error, IOV_MAX, Operation, Result, Storage};
 
@@ -27,6 +29,13 @@ pub struct FileOptions {
     /// `docs/pagestore.md`, "Handle pool", for the measurement). It cannot be zero, so no
     /// setting opens a descriptor per operation.
     pub handles: NonZeroUsize,
+    /// How long an open waits for another holder of the file's lock to let go before it
+    /// returns [`Error::AlreadyOpen`]: for a process that reopens a file whose previous
+    /// holder is still exiting. Default: zero (fail at once). Whatever this says, a lock held
+    /// only by a copy of this process's own descriptor in a child it forked (which lives until
+    /// the child calls `exec`) is waited for up to [`crate::INHERITED_LOCK_WAIT`] on Linux:
+    /// see `docs/operations.md`, "Locking".
+    pub lock_wait: Duration,
 }
 
 impl Default for FileOptions {
@@ -35,6 +44,7 @@ impl Default for FileOptions {
             create: true,
             read_only: false,
             handles: NonZeroUsize::MIN,
+            lock_wait: Duration::ZERO,
         }
     }
 }
@@ -42,9 +52,12 @@ impl Default for FileOptions {
 /// A file on disk. The first descriptor holds an advisory lock (`flock`) for the life of the
 /// value: exclusive when writable, shared when read-only, so a second writer (another
 /// process, or a second open in this one) gets [`Error::AlreadyOpen`] instead of corrupting
-/// the file.
+/// the file. How an open waits for a lock: [`FileOptions::lock_wait`] and `file_lock.rs`.
 #[derive(Debug)]
 pub struct FileStorage {
+    /// Declared first so it drops first: this process stops counting the file as locked by
+    /// it before the descriptors (and the lock) go.
+    _lock: LockRegistration,
     path: PathBuf,
     /// `handles[0]` holds the lock; all are the same open file, so `fdatasync` on any of
     /// them syncs the whole inode.
@@ -77,28 +90,14 @@ impl FileStorage {
             })
         };
         let first = open_one()?;
-        let locked = if options.read_only {
-            first.try_lock_shared()
-        } else {
-            first.try_lock()
-        };
-        match locked {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(Error::AlreadyOpen { path }),
-            Err(TryLockError::Error(source)) => {
-                return Err(Error::Io {
-                    op: Operation::Lock,
-                    path: Some(path),
-                    source,
-                });
-            }
-        }
+        let lock = file_lock::lock(&first, &path, options.read_only, options.lock_wait)?;
         let mut handles = Vec::with_capacity(options.handles.get());
         handles.push(first);
         for _ in 1..options.handles.get() {
             handles.push(open_one()?);
         }
         Ok(Self {
+            _lock: lock,
             path,
             handles: handles.into_boxed_slice(),
             read_only: options.read_only,
@@ -249,5 +248,105 @@ impl Storage for FileStorage {
             .metadata()
             .map(|m| m.len())
             .map_err(|e| self.error(Operation::Len, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use super::{FileOptions, FileStorage};
+    use crate::{Error, LockHolder};
+
+    /// What `fork` does to a database a thread is closing: a child keeps a copy of the
+    /// locked descriptor (here handed over on purpose, as a fork does until `exec`), so the
+    /// lock outlives this process's close. The reopen must wait for the child, not fail.
+    #[test]
+    fn a_lock_kept_by_a_forked_child_is_waited_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let storage = FileStorage::open(&path).unwrap();
+        let copy = storage.handles[0].try_clone().unwrap();
+        let mut child = Command::new("sleep")
+            .arg("0.3")
+            .stdin(Stdio::from(copy))
+            .spawn()
+            .unwrap();
+        drop(storage);
+        let _reopened = FileStorage::open(&path)
+            .expect("a lock kept only by a child of this process is waited out");
+        assert!(
+            child.try_wait().unwrap().is_some(),
+            "the reopen succeeded only once the child holding the copy had exited"
+        );
+        // While the reopened file is held here, a second open is refused at once.
+        let err = FileStorage::open(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::AlreadyOpen {
+                    holder: LockHolder::ThisProcess,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    /// Another process's lock is refused at once by default, and waited for with
+    /// `lock_wait`.
+    #[test]
+    fn another_process_lock_fails_fast_unless_lock_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"").unwrap();
+        // The shell opens the file, util-linux flock(1) locks that description, and the
+        // shell becomes `sleep` with it: killing that one process releases the lock.
+        let mut holder = Command::new("sh")
+            .args([
+                "-c",
+                r#"exec 9<"$0" && flock --exclusive --nonblock 9 && echo locked && exec sleep 60"#,
+            ])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+
+        let err = FileStorage::open(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::AlreadyOpen {
+                    holder: LockHolder::Elsewhere,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("lock_wait"), "{err}");
+
+        let waiting = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let options = FileOptions {
+                    lock_wait: Duration::from_secs(90),
+                    ..FileOptions::default()
+                };
+                FileStorage::open_with(&path, &options).map(drop)
+            }
+        });
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        waiting
+            .join()
+            .unwrap()
+            .expect("lock_wait rides out a holder that goes away");
     }
 }

@@ -46,6 +46,7 @@ pub mod cipher;
 mod directory;
 mod error;
 mod file;
+mod file_lock;
 mod memory;
 mod sim;
 mod storage;
@@ -55,6 +56,7 @@ pub use cipher::{Cipher, EncryptionKey, KeyError, SealError};
 pub use directory::{Directory, FsDirectory};
 pub use error::{Error, Operation, Result};
 pub use file::{FileOptions, FileStorage};
+pub use file_lock::{INHERITED_LOCK_WAIT, LockHolder};
 pub use memory::MemoryStorage;
 pub use sim::{
     CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimDirectory, SimStorage,

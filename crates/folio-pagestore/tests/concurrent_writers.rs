@@ -82,10 +82,15 @@ fn parallel_owners_with_checkpoints_and_readers() {
     let writers_done = AtomicBool::new(false);
 
     std::thread::scope(|scope| {
-        for thread in 0..THREADS {
-            let (store, published) = (&store, &published);
-            scope.spawn(move || run_owner(thread, TXNS, store, published));
-        }
+        // The checkpointer and readers stop once this closure ends, also when a writer's
+        // panic unwinds it.
+        scopeguard::defer! { writers_done.store(true, Ordering::Release) }
+        let writers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let (store, published) = (&store, &published);
+                scope.spawn(move || run_owner(thread, TXNS, store, published))
+            })
+            .collect();
         {
             let (store, published, done) = (&store, &published, &writers_done);
             scope.spawn(move || {
@@ -107,14 +112,10 @@ fn parallel_owners_with_checkpoints_and_readers() {
                 }
             });
         }
-        // Wait for the writers (the first THREADS spawned) by polling the version count.
-        loop {
-            if published.lock().version == 1 + THREADS * TXNS {
-                writers_done.store(true, Ordering::Release);
-                break;
-            }
-            std::thread::yield_now();
+        for writer in writers {
+            writer.join().unwrap();
         }
+        assert_eq!(published.lock().version, 1 + THREADS * TXNS);
     });
 
     let final_version = 1 + THREADS * TXNS;

@@ -130,6 +130,13 @@ impl DatabaseBuilder {
         self
     }
 
+    /// How long an open waits for another process to let go of the files (`lock_wait`).
+    #[must_use]
+    pub fn lock_wait(mut self, wait: Duration) -> Self {
+        self.options.lock_wait = wait;
+        self
+    }
+
     /// Encrypts the database at rest with `key` (`encryption_key`).
     #[must_use]
     pub fn encryption_key(mut self, key: folio_io::EncryptionKey) -> Self {

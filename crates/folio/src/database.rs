@@ -189,6 +189,7 @@ impl Database {
         options.validate()?; // before touching the file system
         let file_options = folio_io::FileOptions {
             handles: options.file_handles,
+            lock_wait: options.lock_wait,
             ..folio_io::FileOptions::default()
         };
         Self::open_in(

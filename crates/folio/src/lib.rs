@@ -115,7 +115,7 @@ pub use error::{
     Error, ErrorKind, PageStoreError, Result, StorageError, TreeError, WalError, WalRecoveryError,
 };
 pub use folio_btree::{Compression, Value};
-pub use folio_io::EncryptionKey;
+pub use folio_io::{EncryptionKey, INHERITED_LOCK_WAIT, LockHolder};
 pub use folio_wal::{Durability, DurableWait, Lsn};
 pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityReport};
 pub use options::{CompressionOptions, DatabaseOptions};

@@ -49,6 +49,13 @@ pub struct DatabaseOptions {
     /// File descriptors per file for parallel reads ([`crate::Database::open_with`] only).
     /// Default: 1 (more measured no gain on 2 cores; see `docs/pagestore.md`).
     pub file_handles: NonZeroUsize,
+    /// How long an open waits for another process to release the database's files before it
+    /// returns [`crate::ErrorKind::AlreadyOpen`] ([`crate::Database::open_with`] only): for a
+    /// service that restarts while its previous instance is still exiting. Default: zero
+    /// (fail at once). A lock kept only by a child process this process forked (a copy of a
+    /// closed handle, alive until the child calls `exec`) is always waited out, up to
+    /// [`crate::INHERITED_LOCK_WAIT`]; see `docs/operations.md`, "Locking".
+    pub lock_wait: Duration,
     /// Checkpoint when the last handle is dropped, so the next open replays nothing.
     /// Default: true.
     pub checkpoint_on_close: bool,
@@ -96,6 +103,7 @@ impl Default for DatabaseOptions {
             large_transaction_bytes: 64 << 20,
             recovery_progress: None,
             file_handles: NonZeroUsize::MIN,
+            lock_wait: Duration::ZERO,
             checkpoint_on_close: true,
             compression: CompressionOptions::default(),
             encryption_key: None,

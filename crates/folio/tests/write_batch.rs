@@ -2,9 +2,13 @@
 //! each batch is atomic (alone when it fails, across column families and crashes).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use folio::{Database, DatabaseOptions, Durability, Error, WriteBatch};
 use folio_io::{CrashPolicy, SimDirectory};
+
+/// How long a test waits for its threads to queue before it fails instead of hanging.
+const QUEUE_DEADLINE: Duration = Duration::from_mins(2);
 
 fn options() -> DatabaseOptions {
     let mut options = DatabaseOptions::default();
@@ -115,18 +119,39 @@ fn batches_waiting_behind_a_busy_writer_commit_as_one_group() {
     let mut holder = db.begin_write(&["a"]).unwrap();
     holder.put("a", b"holder", b"1").unwrap();
     std::thread::scope(|scope| {
-        for t in 0..THREADS {
-            let db = db.clone();
-            scope.spawn(move || {
-                let mut batch = WriteBatch::new();
-                batch.put("a", &t.to_be_bytes(), b"v");
-                db.write_with(batch, Durability::Eventual).unwrap();
-            });
-        }
-        while db.stats().commit_queue.batches < THREADS {
+        let writers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let db = db.clone();
+                scope.spawn(move || {
+                    let mut batch = WriteBatch::new();
+                    batch.put("a", &t.to_be_bytes(), b"v");
+                    db.write_with(batch, Durability::Eventual).unwrap();
+                })
+            })
+            .collect();
+        // Wait until every batch is queued; a writer that finishes first has failed (none
+        // can commit past the holder), and a queue stuck past the deadline fails the test
+        // too. Either way the holder commits first, so the scope can end.
+        let deadline = Instant::now() + QUEUE_DEADLINE;
+        let all_queued = loop {
+            if db.stats().commit_queue.batches >= THREADS {
+                break true;
+            }
+            if writers
+                .iter()
+                .any(std::thread::ScopedJoinHandle::is_finished)
+                || Instant::now() > deadline
+            {
+                break false;
+            }
             std::thread::yield_now();
-        }
+        };
         holder.commit().unwrap();
+        assert!(
+            all_queued,
+            "only {} of {THREADS} batches queued behind the holder",
+            db.stats().commit_queue.batches
+        );
     });
     let stats = db.stats();
     assert_eq!(stats.commit_queue.batches, THREADS);

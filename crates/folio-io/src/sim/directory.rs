@@ -128,7 +128,10 @@ impl Directory for SimDirectory {
             .get(name)
             .is_some_and(|lock| lock.strong_count() > 0)
         {
-            return Err(Error::AlreadyOpen { path: name.into() });
+            return Err(Error::AlreadyOpen {
+                path: name.into(),
+                holder: crate::LockHolder::ThisProcess,
+            });
         }
         let file = if let Some(file) = state.files.get(name) {
             file.clone()
