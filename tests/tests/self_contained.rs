@@ -5,8 +5,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// Directories never checked: build output and version-control metadata.
-const SKIPPED_DIRS: &[&str] = &[
+/// Paths never checked: build output and version-control metadata.
+const SKIPPED: &[&str] = &[
     "target",
     ".git",
     "fuzz/target",
@@ -34,11 +34,13 @@ fn text_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     {
         let path = entry.path();
         let relative = path.strip_prefix(root).expect("under the root");
+        // Skipped whether a directory or a file: in a git worktree or submodule `.git` is a
+        // file naming where the repository's metadata lives (an absolute path).
+        if SKIPPED.iter().any(|s| relative == Path::new(s)) {
+            continue;
+        }
         if path.is_dir() {
-            let skip = SKIPPED_DIRS.iter().any(|s| relative == Path::new(s));
-            if !skip {
-                text_files(root, &path, out);
-            }
+            text_files(root, &path, out);
         } else if std::fs::read_to_string(&path).is_ok() {
             out.push(path);
         }
