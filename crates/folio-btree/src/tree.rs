@@ -301,7 +301,9 @@ pub(crate) fn search_leaf(
 }
 
 /// The value of entry `index` of a leaf: borrowed from the page when it is stored there as
-/// written, else in a buffer ([`read_value`]).
+/// written, else in a buffer ([`read_value`]). A page borrowed from the data file's memory
+/// map is only valid while its snapshot lives, and a value may outlive it: such a value is
+/// copied (a few hundred bytes, beside the `pread` and page copy the map saved).
 pub(crate) fn value_of(
     pages: Pages<'_>,
     page: &Page,
@@ -312,7 +314,7 @@ pub(crate) fn value_of(
         ValueRef::Inline {
             range,
             compressed: false,
-        } => Value::in_page(page.clone(), range),
+        } if !page.is_mapped() => Value::in_page(page.clone(), range),
         value => Value::owned(read_value(pages, page, view.id(), &value)?),
     })
 }

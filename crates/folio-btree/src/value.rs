@@ -5,8 +5,9 @@ use std::ops::{Deref, Range};
 
 use folio_pagestore::Page;
 
-/// A value. Inline values point into the cached page (no copy); overflow values are
-/// assembled into one buffer. Dereferences to `[u8]`.
+/// A value. Inline values point into the cached page (no copy); overflow values, and values
+/// of pages read through the data file's memory map, are in a buffer of their own.
+/// Dereferences to `[u8]`.
 #[derive(Clone)]
 pub struct Value {
     repr: Repr,

@@ -126,6 +126,32 @@ impl FileStorage {
         &self.handles[slot % self.handles.len()]
     }
 
+    /// A new read-only descriptor of this file (a new open file, without the lock) for a
+    /// memory map: through `/proc/self/fd` where there is one (the file may have been renamed
+    /// since it was opened), else by path; checked to be the same file.
+    fn open_for_map(&self) -> Result<File> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let by_descriptor = format!("/proc/self/fd/{}", self.handles[0].as_raw_fd());
+        let file = File::open(&by_descriptor)
+            .or_else(|_| File::open(&self.path))
+            .map_err(|e| self.error(Operation::Open, e))?;
+        let (ours, theirs) = (
+            self.handles[0]
+                .metadata()
+                .map_err(|e| self.error(Operation::Open, e))?,
+            file.metadata()
+                .map_err(|e| self.error(Operation::Open, e))?,
+        );
+        if (ours.dev(), ours.ino()) != (theirs.dev(), theirs.ino()) {
+            return Err(self.error(
+                Operation::Open,
+                io::Error::other("the path names another file now; cannot map this one"),
+            ));
+        }
+        Ok(file)
+    }
+
     fn error(&self, op: Operation, source: io::Error) -> Error {
         Error::Io {
             op,
@@ -241,6 +267,14 @@ impl Storage for FileStorage {
         self.handles[0]
             .set_len(len)
             .map_err(|e| self.error(Operation::SetLen, e))
+    }
+
+    #[allow(unsafe_code)]
+    unsafe fn memory_map(&self) -> Result<Option<crate::FileMap>> {
+        let file = self.open_for_map()?;
+        // SAFETY: forwarded to our caller, who promises the trait method's contract.
+        let map = unsafe { crate::FileMap::new(file, self.len()?) }?;
+        Ok(Some(map))
     }
 
     fn len(&self) -> Result<u64> {

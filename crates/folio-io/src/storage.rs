@@ -45,6 +45,17 @@ pub trait Storage: Send + Sync + Debug {
     /// The current length in bytes.
     fn len(&self) -> Result<u64>;
 
+    /// A read-only memory map of this storage, where the backend has one (a real file; the
+    /// default is `None`). The page store reads clean pages through it.
+    ///
+    /// # Safety
+    /// The caller promises the contract of [`crate::FileMap`]: while mapped bytes of a range
+    /// live, nothing writes that range (through this storage or otherwise).
+    #[allow(unsafe_code)]
+    unsafe fn memory_map(&self) -> Result<Option<crate::FileMap>> {
+        Ok(None)
+    }
+
     /// True when the storage has zero length.
     fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)

@@ -67,6 +67,7 @@ impl PageStore {
         if target >= before {
             return Ok((stats, 0));
         }
+        self.file_shrinking_to(target);
         self.storage()?.set_len(target)?;
         self.sync_or_poison()?;
         checkpointer.file_bytes = target;
@@ -140,6 +141,7 @@ impl PageStore {
                 // touched; give back what this attempt took.
                 self.allocator().abort_checkpoint(prepared);
                 if let Ok(len) = self.storage().and_then(|s| Ok(s.len()?)) {
+                    self.file_grew_to(len);
                     checkpointer.file_bytes = len;
                     self.checkpoint_record().lock().file_bytes = len;
                 }
@@ -176,6 +178,8 @@ impl PageStore {
 
         let storage = self.storage()?;
         self.retire_older_slot(&*storage)?;
+        // Dirty pages were forgotten when their commits cached them; free-list pages were not.
+        self.forget_verified(pages.iter().map(|(id, _)| *id));
         let flush = write_pages(
             &*storage,
             layout,
@@ -223,6 +227,7 @@ impl PageStore {
         }
         let target = self.options().grown_len(current, needed);
         self.storage()?.allocate(target)?;
+        self.file_grew_to(target);
         Ok(target)
     }
 

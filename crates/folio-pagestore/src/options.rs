@@ -36,6 +36,14 @@ pub struct PageStoreOptions {
     /// new store is created encrypted when set; an existing one must be opened with the key
     /// it was created with, and a plain one without a key. Default: none.
     pub encryption_key: Option<folio_io::EncryptionKey>,
+    /// Reads clean pages of a plain file through a read-only memory map (no system call or
+    /// copy per read, each page's checksum verified once per contents) instead of `pread`
+    /// into the cache. Where the storage cannot be mapped (memory, the simulated disk) or the
+    /// store is encrypted, reads go through the cache whatever this says. Trade-offs: an
+    /// I/O error on a mapped read kills the process (`SIGBUS`) instead of returning an
+    /// error, and a page is not re-verified if the device changes it after its first read
+    /// (see `docs/pagestore.md`). Default: true.
+    pub memory_map: bool,
 }
 
 impl Default for PageStoreOptions {
@@ -47,6 +55,7 @@ impl Default for PageStoreOptions {
             extent_pages: 64,
             growth_step_bytes: 8 << 20,
             encryption_key: None,
+            memory_map: true,
         }
     }
 }

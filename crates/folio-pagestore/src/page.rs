@@ -23,6 +23,10 @@
 //! decryption is tried, and a wrong key or a page moved elsewhere fails authentication.
 //! ```
 //!
+//! A page read from a plain file may also live in a read-only memory map of that file
+//! ([`Page::is_mapped`]; see `mapped_reads.rs`): the same bytes, borrowed from the map instead
+//! of copied into a buffer. Editing one copies it first, as for any shared page.
+//!
 //! Pages in memory need no checksum: a transaction edits its pages in place many times, and
 //! only the bytes that reach the disk must carry one. So the checksum is computed once, by
 //! the flush, from the exact bytes it writes ([`Page::checksum`]); pages read from disk are
@@ -33,8 +37,8 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use folio_io::Cipher;
 use folio_io::cipher::SEAL_OVERHEAD;
+use folio_io::{Cipher, MappedBytes};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::{Error, Result};
@@ -101,7 +105,7 @@ impl PageBuf {
     /// Freezes the page without a checksum (the flush computes it when the page is written).
     pub fn into_page(self) -> Page {
         Page {
-            bytes: self.bytes,
+            bytes: PageBytes::Owned(self.bytes),
             from_storage: false,
         }
     }
@@ -113,7 +117,7 @@ impl PageBuf {
         let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
         bytes[split..].copy_from_slice(&checksum.to_le_bytes());
         Page {
-            bytes: self.bytes,
+            bytes: PageBytes::Owned(self.bytes),
             from_storage: false,
         }
     }
@@ -128,28 +132,77 @@ impl fmt::Debug for PageBuf {
 /// A page: immutable, shared by reference count. Dereferences to its payload.
 #[derive(Clone)]
 pub struct Page {
-    bytes: Arc<[u8]>,
+    bytes: PageBytes,
     /// Read from storage (its checksum verified) rather than built by this process: the
     /// layer above checks its structure before trusting it for an edit.
     from_storage: bool,
 }
 
+/// Where a page's bytes live.
+#[derive(Clone)]
+enum PageBytes {
+    /// A buffer of its own (shared by the page's handles).
+    Owned(Arc<[u8]>),
+    /// The data file's bytes in a read-only memory map (plain files only).
+    Mapped(MappedBytes),
+}
+
+impl PageBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            PageBytes::Owned(bytes) => bytes,
+            PageBytes::Mapped(bytes) => bytes,
+        }
+    }
+}
+
 impl Page {
     /// The payload (without the trailer).
     pub fn payload(&self) -> &[u8] {
-        &self.bytes[..self.bytes.len() - PAGE_TRAILER_BYTES]
+        let bytes = self.bytes.as_slice();
+        &bytes[..bytes.len() - PAGE_TRAILER_BYTES]
     }
 
     /// All bytes as stored, trailer included.
     pub fn stored_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes.as_slice()
     }
 
     /// The buffer, when this is its only handle (for reuse by the page pool).
     pub(crate) fn into_unique(self) -> Option<Arc<[u8]>> {
-        let mut bytes = self.bytes;
+        let PageBytes::Owned(mut bytes) = self.bytes else {
+            return None;
+        };
         Arc::get_mut(&mut bytes)?;
         Some(bytes)
+    }
+
+    /// A page of the data file's bytes in a memory map, verified by the caller.
+    pub(crate) fn mapped(bytes: MappedBytes) -> Self {
+        Self {
+            bytes: PageBytes::Mapped(bytes),
+            from_storage: true,
+        }
+    }
+
+    /// True when the bytes are borrowed from a memory map of the data file. Such a page is
+    /// valid while the snapshot it was read for lives (its page id is not reused before):
+    /// whatever must outlive that copies it ([`Page::detached`]).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, PageBytes::Mapped(_))
+    }
+
+    /// The same page in a buffer of its own (a copy when it was mapped), safe to keep for
+    /// any length of time.
+    #[must_use]
+    pub fn detached(self) -> Page {
+        match self.bytes {
+            PageBytes::Owned(_) => self,
+            PageBytes::Mapped(bytes) => Page {
+                bytes: PageBytes::Owned(Arc::from(&bytes[..])),
+                from_storage: self.from_storage,
+            },
+        }
     }
 
     /// True when these bytes were read from storage (verified by their checksum only),
@@ -161,16 +214,22 @@ impl Page {
     /// A mutable copy of the payload, for copy-on-write.
     pub fn to_buf(&self) -> PageBuf {
         PageBuf {
-            bytes: Arc::from(&self.bytes[..]),
+            bytes: Arc::from(self.stored_bytes()),
         }
     }
 
     /// The payload, mutably: in place when this handle is the page's only one, else after
-    /// copying it (other handles keep the old bytes). The trailer is cleared: a changed page
-    /// has no valid checksum until the flush computes one.
+    /// copying it (other handles keep the old bytes; a mapped page is always copied). The
+    /// trailer is cleared: a changed page has no valid checksum until the flush computes one.
     pub fn make_mut(&mut self) -> &mut [u8] {
         self.from_storage = false;
-        let bytes = Arc::make_mut(&mut self.bytes);
+        if let PageBytes::Mapped(mapped) = &self.bytes {
+            self.bytes = PageBytes::Owned(Arc::from(&mapped[..]));
+        }
+        let PageBytes::Owned(bytes) = &mut self.bytes else {
+            unreachable!("a mapped page was copied just above");
+        };
+        let bytes = Arc::make_mut(bytes);
         let split = bytes.len() - PAGE_TRAILER_BYTES;
         bytes[split..].fill(0);
         &mut bytes[..split]
@@ -183,7 +242,7 @@ impl Page {
 
     /// Checks that the stored checksum matches the payload for page `id`.
     pub fn verify(&self, id: PageId) -> Result<()> {
-        verify_stored(&self.bytes, id)
+        verify_stored(self.stored_bytes(), id)
     }
 
     /// Wraps bytes read from storage after verifying them.
@@ -195,7 +254,7 @@ impl Page {
     pub(crate) fn from_stored_buffer(bytes: Arc<[u8]>, id: PageId) -> Result<Self> {
         verify_stored(&bytes, id)?;
         Ok(Self {
-            bytes,
+            bytes: PageBytes::Owned(bytes),
             from_storage: true,
         })
     }
@@ -227,7 +286,7 @@ impl Page {
         let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
         bytes[split..].copy_from_slice(&checksum.to_le_bytes());
         Ok(Self {
-            bytes: buffer,
+            bytes: PageBytes::Owned(buffer),
             from_storage: true,
         })
     }
@@ -244,14 +303,22 @@ impl Page {
         out
     }
 
-    /// Bytes of memory this page holds (for cache accounting).
+    /// Bytes of memory this page holds (for cache accounting; a mapped page's bytes belong
+    /// to the operating system's file cache).
     pub fn memory_bytes(&self) -> usize {
-        self.bytes.len()
+        match &self.bytes {
+            PageBytes::Owned(bytes) => bytes.len(),
+            PageBytes::Mapped(_) => 0,
+        }
     }
 
-    /// True when both handles share one allocation.
+    /// True when both handles share the same bytes.
     pub fn ptr_eq(a: &Page, b: &Page) -> bool {
-        Arc::ptr_eq(&a.bytes, &b.bytes)
+        match (&a.bytes, &b.bytes) {
+            (PageBytes::Owned(a), PageBytes::Owned(b)) => Arc::ptr_eq(a, b),
+            (PageBytes::Mapped(a), PageBytes::Mapped(b)) => MappedBytes::same_bytes(a, b),
+            _ => false,
+        }
     }
 }
 
@@ -264,7 +331,8 @@ impl Deref for Page {
 
 impl fmt::Debug for Page {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Page({} bytes)", self.bytes.len())
+        let kind = if self.is_mapped() { ", mapped" } else { "" };
+        write!(f, "Page({} bytes{kind})", self.stored_bytes().len())
     }
 }
 

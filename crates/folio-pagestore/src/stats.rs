@@ -52,4 +52,8 @@ pub struct PageStoreStats {
     /// Bytes of pages open transactions hold until they commit
     /// ([`crate::PageStore::private_bytes`]).
     pub private_bytes: usize,
+    /// True when clean pages are read through a memory map of the file
+    /// ([`crate::PageStoreOptions::memory_map`]); their bytes then live in the operating
+    /// system's file cache, outside [`CacheStats`].
+    pub memory_mapped: bool,
 }

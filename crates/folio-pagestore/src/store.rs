@@ -9,6 +9,7 @@ use crate::allocator::{ExtentSet, FileAllocator, decode_chain};
 use crate::cache::PageCache;
 use crate::flush::{WriteStrategy, write_pages};
 use crate::header::{HEADER_SLOT_BYTES, HeaderSlot, MAGIC, NO_PAGE, select_slot, slot_offset};
+use crate::mapped_reads::MappedReads;
 use crate::sync::Mutex;
 use crate::{
     CheckpointStats, Error, Layout, Page, PageId, PageStoreOptions, PageStoreStats, PageWriter,
@@ -57,6 +58,9 @@ struct StoreInner {
     pool: crate::pool::PagePool,
     /// Encrypted stores: seals pages on their way to the file, opens them on the way back.
     cipher: Option<Arc<folio_io::Cipher>>,
+    /// Plain stores on a mappable file (`PageStoreOptions::memory_map`): clean pages are
+    /// read through a memory map instead of the cache (`mapped_reads.rs`).
+    mapped: Option<MappedReads>,
 }
 
 /// State only checkpoints touch.
@@ -187,6 +191,9 @@ impl PageStore {
     ) -> Self {
         let buffer = buffer_size(layout.page_size, cipher.is_some());
         let cache = PageCache::new(options.cache_bytes_max, options.cache_shards);
+        let mapped = (options.memory_map && cipher.is_none())
+            .then(|| map_data_file(&*storage, file_bytes))
+            .flatten();
         Self {
             inner: Arc::new(StoreInner {
                 older_slot_live: AtomicBool::new(older_slot_live),
@@ -209,6 +216,7 @@ impl PageStore {
                 private_bytes: std::sync::atomic::AtomicIsize::new(0),
                 pool: crate::pool::PagePool::new(buffer),
                 cipher,
+                mapped,
             }),
         }
     }
@@ -277,10 +285,15 @@ impl PageStore {
         PageWriter::new(self.clone())
     }
 
-    /// Reads page `id`: from the cache, or from storage with its checksum verified.
+    /// Reads page `id`: from the cache, or from storage with its checksum verified (through
+    /// the memory map when there is one: `mapped_reads.rs`).
     pub fn read(&self, id: PageId) -> Result<Page> {
         if self.is_closed() {
             return Err(Error::Closed);
+        }
+        let mapped = self.inner.mapped.as_ref();
+        if let Some(page) = mapped.and_then(|m| m.verified_page(id, self.inner.layout)) {
+            return Ok(page);
         }
         if let Some(page) = self.inner.cache.get(id) {
             return Ok(page);
@@ -291,6 +304,11 @@ impl PageStore {
                 page: id,
                 high_water,
             });
+        }
+        if let Some(mapped) = mapped
+            && let Some(page) = mapped.read_and_verify(id, self.inner.layout)?
+        {
+            return Ok(page);
         }
         let storage = self.inner.storage.read();
         let storage = storage.as_ref().ok_or(Error::Closed)?;
@@ -335,9 +353,12 @@ impl PageStore {
         let current = storage.len()?;
         if current < needed {
             // `allocate` never shrinks, so racing a checkpoint's growth is harmless.
-            storage.allocate(self.options().grown_len(current, needed))?;
+            let grown = self.options().grown_len(current, needed);
+            storage.allocate(grown)?;
+            self.file_grew_to(grown);
         }
         self.retire_older_slot(&*storage)?;
+        self.forget_verified(pages.iter().map(|(id, _)| *id));
         for (id, _) in pages.iter() {
             self.discard(*id);
         }
@@ -376,6 +397,34 @@ impl PageStore {
             return Err(error.into());
         }
         Page::from_stored_buffer(buffer, id)
+    }
+
+    /// Pages `ids` are about to get new contents (in memory or in the file): reads stop
+    /// trusting what the file held for them (`mapped_reads.rs`, invariant 1).
+    pub(crate) fn forget_verified(&self, ids: impl IntoIterator<Item = PageId>) {
+        if let Some(mapped) = &self.inner.mapped {
+            mapped.forget(ids);
+        }
+    }
+
+    /// The file holds at least `len` bytes now (it grew).
+    pub(crate) fn file_grew_to(&self, len: u64) {
+        if let Some(mapped) = &self.inner.mapped {
+            mapped.grew_to(len);
+        }
+    }
+
+    /// The file is about to be cut to `len` bytes.
+    pub(crate) fn file_shrinking_to(&self, len: u64) {
+        if let Some(mapped) = &self.inner.mapped {
+            mapped.shrinking_to(len);
+        }
+    }
+
+    /// True when clean pages are read through a memory map of the file
+    /// ([`PageStoreOptions::memory_map`]).
+    pub fn is_memory_mapped(&self) -> bool {
+        self.inner.mapped.is_some()
     }
 
     /// A new page holding a copy of `page`'s payload (copy-on-write), in a spare buffer when
@@ -520,6 +569,7 @@ impl PageStore {
             last_checkpoint: record.last,
             poisoned: self.is_poisoned(),
             private_bytes: self.private_bytes(),
+            memory_mapped: self.is_memory_mapped(),
         }
     }
 
@@ -564,6 +614,20 @@ pub(crate) fn read_uncached(
         }
         None => Page::from_stored(bytes, id),
     }
+}
+
+/// A memory map of the data file for [`MappedReads`], when its storage can be mapped; a
+/// store that cannot map reads through the cache instead, so a failure here is not an error.
+#[allow(unsafe_code)]
+fn map_data_file(storage: &dyn Storage, file_bytes: u64) -> Option<MappedReads> {
+    // SAFETY: the contract of `folio_io::FileMap` (no write to a range while mapped bytes of
+    // it live) is the page store's reuse rule: a page id's file bytes are written only once
+    // no live snapshot reaches its old contents (invariant 5 of the allocator), so no reader
+    // holds mapped bytes of a page being written; pages kept past their snapshot are copied
+    // (`PageWriter::write`, `Page::detached`); and the file's exclusive lock keeps other
+    // processes from writing it (`mapped_reads.rs`, invariant 2).
+    let map = unsafe { storage.memory_map() }.ok().flatten()?;
+    Some(MappedReads::new(map, file_bytes))
 }
 
 /// The cipher of a new store, when its options carry a key.

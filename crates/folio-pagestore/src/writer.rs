@@ -103,7 +103,9 @@ impl PageWriter {
             self.txn_allocated.contains(&id),
             "{id} is not this transaction's"
         );
-        self.private.insert(id, page);
+        // Kept past this transaction's snapshot (in the cache until a checkpoint): a page
+        // borrowed from the memory map must not be (see `Page::detached`).
+        self.private.insert(id, page.detached());
         // The store's total is shared by every writer: carried over in steps, not per page.
         if self.private.len() >= self.private_reported + PRIVATE_REPORT_STEP {
             self.report_private();
@@ -312,6 +314,8 @@ impl PageWriter {
                 .collect()
         };
         self.frozen.clear();
+        // Their ids get new contents: reads must stop trusting the file's (mapped_reads.rs).
+        self.store.forget_verified(self.private.keys().copied());
         self.store.cache().put_dirty_batch(
             self.private
                 .drain()

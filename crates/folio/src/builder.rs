@@ -130,6 +130,14 @@ impl DatabaseBuilder {
         self
     }
 
+    /// Reads clean pages through a memory map of the data file (`page_store.memory_map`,
+    /// default on; see `docs/pagestore.md`, "Reads through a memory map").
+    #[must_use]
+    pub fn memory_map(mut self, enabled: bool) -> Self {
+        self.options.page_store.memory_map = enabled;
+        self
+    }
+
     /// How long an open waits for another process to let go of the files (`lock_wait`).
     #[must_use]
     pub fn lock_wait(mut self, wait: Duration) -> Self {
