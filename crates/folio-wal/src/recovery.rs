@@ -15,6 +15,11 @@
 //!    is zeroed and synced, so the next append at `L` never meets stale bytes. A crash
 //!    during this repair repeats it.
 //! 4. A last segment whose header was never written (a crash during its creation) is removed.
+//!
+//! # Memory
+//! Segments are read through a [`SegmentWindow`]: a buffer of [`WINDOW_BYTES`] that slides
+//! forward, or one record when a record is larger. Opening a log of any size holds that much,
+//! not the log (nor one whole segment).
 
 use std::sync::Arc;
 
@@ -61,11 +66,93 @@ pub struct RecoveryProgress {
     pub bytes: u64,
 }
 
-struct LoadedSegment {
+/// Bytes a [`SegmentWindow`] reads at a time (more when one record is larger).
+const WINDOW_BYTES: usize = 1 << 20;
+
+/// A segment found at open: its header checked, its records not read yet.
+struct SegmentFile {
     first_lsn: Lsn,
     name: String,
     storage: Arc<dyn Storage>,
-    bytes: Vec<u8>,
+    len: u64,
+}
+
+/// A forward-sliding view of a segment's bytes: what recovery reads through, so memory is
+/// bounded by the window (or the largest record), not the segment.
+struct SegmentWindow<'a> {
+    segment: &'a SegmentFile,
+    buffer: Vec<u8>,
+    /// Segment offset of `buffer[0]`.
+    start: u64,
+    /// Bytes read from the segment so far.
+    bytes_read: u64,
+}
+
+impl<'a> SegmentWindow<'a> {
+    fn new(segment: &'a SegmentFile) -> Self {
+        Self {
+            segment,
+            buffer: Vec::new(),
+            start: 0,
+            bytes_read: 0,
+        }
+    }
+
+    /// The bytes at `at`: `want` of them, or fewer where the segment ends first.
+    fn bytes(&mut self, at: u64, want: usize) -> Result<&[u8]> {
+        let available = self.segment.len.saturating_sub(at);
+        let want = want.min(usize::try_from(available).unwrap_or(usize::MAX));
+        let end = self.start + self.buffer.len() as u64;
+        if at < self.start || at + want as u64 > end {
+            let read = want
+                .max(WINDOW_BYTES)
+                .min(usize::try_from(available).unwrap_or(usize::MAX));
+            self.buffer.resize(read, 0);
+            self.segment.storage.read_exact_at(&mut self.buffer, at)?;
+            self.start = at;
+            self.bytes_read += read as u64;
+        }
+        let from = (at - self.start) as usize;
+        Ok(&self.buffer[from..from + want])
+    }
+
+    /// The record (or its absence) at `at`: what `decode` says of the segment's bytes from
+    /// `at` to its end, reading only the header and the length it names.
+    fn decode_at(&mut self, at: u64, record_bytes_max: usize) -> Result<Decoded<'_>> {
+        let header = self.bytes(at, RECORD_HEADER_BYTES)?;
+        if header.len() < RECORD_HEADER_BYTES {
+            return Ok(decode(
+                self.bytes(at, RECORD_HEADER_BYTES)?,
+                record_bytes_max,
+            ));
+        }
+        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        // A length past the limit is refused by `decode` from the header alone.
+        let framed = if len <= record_bytes_max {
+            crate::record::framed_len(len)
+        } else {
+            RECORD_HEADER_BYTES
+        };
+        Ok(decode(self.bytes(at, framed)?, record_bytes_max))
+    }
+
+    /// True when every byte from `at` to the end of the segment is zero.
+    fn zero_from(&mut self, at: u64) -> Result<bool> {
+        Ok(self.last_non_zero(at)?.is_none())
+    }
+
+    /// The offset of the last non-zero byte at or after `at`, if any.
+    fn last_non_zero(&mut self, mut at: u64) -> Result<Option<u64>> {
+        let mut last = None;
+        while at < self.segment.len {
+            let chunk = self.bytes(at, WINDOW_BYTES)?;
+            if let Some(position) = chunk.iter().rposition(|&b| b != 0) {
+                last = Some(at + position as u64);
+            }
+            at += chunk.len() as u64;
+        }
+        Ok(last)
+    }
 }
 
 /// Recovers the log in `directory`, creating it when empty.
@@ -97,9 +184,9 @@ pub(crate) fn recover(
     report.first_lsn = expected;
     let mut end_offset = SEGMENT_HEADER_BYTES;
     let mut bytes_checked = 0;
-    'segments: for index in 0..segments.len() {
+    for index in 0..segments.len() {
         if index > 0 {
-            bytes_checked += segments[index - 1].bytes.len() as u64;
+            bytes_checked += segments[index - 1].len;
             progress(&RecoveryProgress {
                 segments_done: index,
                 segments_total: segments.len(),
@@ -116,35 +203,10 @@ pub(crate) fn recover(
             }
             .into());
         }
-        let mut offset = SEGMENT_HEADER_BYTES as usize;
-        loop {
-            let damage = match decode(
-                &segment.bytes[offset..],
-                options.record_bytes_max + folio_io::cipher::SEAL_OVERHEAD,
-            ) {
-                Decoded::Record(record) if record.lsn == expected => {
-                    report.records += 1;
-                    report.payload_bytes += record.payload.len() as u64;
-                    expected += 1;
-                    offset += record.framed_len;
-                    continue;
-                }
-                Decoded::Record(record) => {
-                    format!("LSN {} where {expected} was expected", record.lsn)
-                }
-                // A zero header ends the records only if nothing follows it: a crash can keep
-                // later unsynced records while dropping an earlier one.
-                Decoded::End if segment.bytes[offset..].iter().all(|&b| b == 0) => {
-                    end_offset = offset as u64;
-                    continue 'segments;
-                }
-                Decoded::End => "a zero header followed by non-zero bytes".to_owned(),
-                Decoded::Invalid(reason) => reason,
-            };
-            refuse_acknowledged_damage(&segments, index, offset, expected, damage, options)?;
-            truncate_tail(segment, offset, &mut report)?;
-            end_offset = offset as u64;
-            break 'segments;
+        let (offset, torn) = scan_segment(&segments, index, &mut expected, &mut report, options)?;
+        end_offset = offset;
+        if torn {
+            break;
         }
     }
     progress(&RecoveryProgress {
@@ -157,7 +219,7 @@ pub(crate) fn recover(
     let position = WritePosition {
         current: last.first_lsn,
         offset: end_offset,
-        capacity: last.bytes.len() as u64,
+        capacity: last.len,
         writes: 0,
         synced_writes: 0,
         segments: segments
@@ -170,13 +232,71 @@ pub(crate) fn recover(
     Ok((position, report))
 }
 
+/// Checks the records of segment `index` (rules 2 and 3), the first of which must be
+/// `expected` (advanced past the last valid one). Returns where the records end, and whether
+/// the segment ended in a torn tail, now zeroed (then no segment follows: rule 3).
+fn scan_segment(
+    segments: &[SegmentFile],
+    index: usize,
+    expected: &mut Lsn,
+    report: &mut RecoveryReport,
+    options: &WalOptions,
+) -> Result<(u64, bool)> {
+    let record_bytes_max = options.record_bytes_max + folio_io::cipher::SEAL_OVERHEAD;
+    let mut window = SegmentWindow::new(&segments[index]);
+    let mut offset = SEGMENT_HEADER_BYTES;
+    loop {
+        // (Owned, so the window can be read again below.)
+        let found = match window.decode_at(offset, record_bytes_max)? {
+            Decoded::Record(record) => Ok(Some((
+                record.lsn,
+                record.payload.len() as u64,
+                record.framed_len as u64,
+            ))),
+            Decoded::End => Ok(None),
+            Decoded::Invalid(reason) => Err(reason),
+        };
+        let damage = match found {
+            Ok(Some((lsn, payload_len, framed_len))) if lsn == *expected => {
+                report.records += 1;
+                report.payload_bytes += payload_len;
+                *expected += 1;
+                offset += framed_len;
+                continue;
+            }
+            Ok(Some((lsn, ..))) => format!("LSN {lsn} where {expected} was expected"),
+            // A zero header ends the records only if nothing follows it: a crash can keep
+            // later unsynced records while dropping an earlier one.
+            Ok(None) if window.zero_from(offset)? => {
+                report.bytes_read += window.bytes_read;
+                return Ok((offset, false));
+            }
+            Ok(None) => "a zero header followed by non-zero bytes".to_owned(),
+            Err(reason) => reason,
+        };
+        refuse_acknowledged_damage(
+            segments,
+            index,
+            &mut window,
+            offset,
+            *expected,
+            damage,
+            options,
+        )?;
+        truncate_tail(&mut window, offset, report)?;
+        report.bytes_read += window.bytes_read;
+        return Ok((offset, true));
+    }
+}
+
 /// Rule 3: the damaged record `lsn` at `offset` of segment `index` is corruption (an error)
 /// when a later segment or a later record proves it had been synced; otherwise it is a torn
 /// tail, and this returns `Ok`.
 fn refuse_acknowledged_damage(
-    segments: &[LoadedSegment],
+    segments: &[SegmentFile],
     index: usize,
-    offset: usize,
+    window: &mut SegmentWindow<'_>,
+    offset: u64,
     lsn: Lsn,
     reason: String,
     options: &WalOptions,
@@ -188,17 +308,17 @@ fn refuse_acknowledged_damage(
         return Err(RecoveryError::CorruptSealedSegment {
             lsn,
             segment: segment.name.clone(),
-            offset: offset as u64,
+            offset,
             reason,
             next_segment: next.name.clone(),
         }
         .into());
     }
-    if let Some(witness) = find_witness(&segment.bytes, offset, lsn, options) {
+    if let Some(witness) = find_witness(window, offset, lsn, options)? {
         return Err(RecoveryError::CorruptRecord {
             lsn,
             segment: segment.name.clone(),
-            offset: offset as u64,
+            offset,
             reason,
             witness,
         }
@@ -207,11 +327,12 @@ fn refuse_acknowledged_damage(
     Ok(())
 }
 
-/// Lists, opens, reads and checks the headers of every segment, in LSN order.
+/// Lists, opens and checks the headers of every segment, in LSN order (records are read
+/// later, through a window).
 fn load_segments(
     directory: &dyn Directory,
     report: &mut RecoveryReport,
-) -> Result<Vec<LoadedSegment>> {
+) -> Result<Vec<SegmentFile>> {
     let mut named: Vec<(Lsn, String)> = directory
         .list()?
         .into_iter()
@@ -222,9 +343,9 @@ fn load_segments(
     let mut segments = Vec::with_capacity(count);
     for (index, (first_lsn, name)) in named.into_iter().enumerate() {
         let storage = directory.open(&name, false)?;
-        let mut bytes = vec![0u8; storage.len()? as usize];
+        let len = storage.len()?;
+        let mut bytes = vec![0u8; len.min(SEGMENT_HEADER_BYTES) as usize];
         storage.read_exact_at(&mut bytes, 0)?;
-        report.bytes_read += bytes.len() as u64;
         match decode_segment_header(&bytes) {
             Ok(lsn) if lsn == first_lsn => {}
             Ok(lsn) => {
@@ -263,11 +384,11 @@ fn load_segments(
                 .into());
             }
         }
-        segments.push(LoadedSegment {
+        segments.push(SegmentFile {
             first_lsn,
             name,
             storage,
-            bytes,
+            len,
         });
     }
     Ok(segments)
@@ -275,51 +396,53 @@ fn load_segments(
 
 /// A valid record after the damaged one at `offset` of the last segment whose
 /// `durable_before` shows the damaged record `bad_lsn` had been durable.
-fn find_witness(bytes: &[u8], offset: usize, bad_lsn: Lsn, options: &WalOptions) -> Option<Lsn> {
-    let mut at = offset + RECORD_ALIGN;
-    while at + RECORD_HEADER_BYTES <= bytes.len() {
+fn find_witness(
+    window: &mut SegmentWindow<'_>,
+    offset: u64,
+    bad_lsn: Lsn,
+    options: &WalOptions,
+) -> Result<Option<Lsn>> {
+    let record_bytes_max = options.record_bytes_max + folio_io::cipher::SEAL_OVERHEAD;
+    let mut at = offset + RECORD_ALIGN as u64;
+    while at + RECORD_HEADER_BYTES as u64 <= window.segment.len {
         // Cheap plausibility before the checksum: LSN and durable_before fields.
-        let lsn = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes"));
-        let durable_before =
-            u64::from_le_bytes(bytes[at + 16..at + 24].try_into().expect("8 bytes"));
+        let header = window.bytes(at, RECORD_HEADER_BYTES)?;
+        let lsn = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+        let durable_before = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
         if lsn > bad_lsn
             && durable_before >= bad_lsn
             && durable_before < lsn
-            && let Decoded::Record(record) = decode(
-                &bytes[at..],
-                options.record_bytes_max + folio_io::cipher::SEAL_OVERHEAD,
-            )
+            && let Decoded::Record(record) = window.decode_at(at, record_bytes_max)?
         {
-            return Some(record.lsn);
+            return Ok(Some(record.lsn));
         }
-        at += RECORD_ALIGN;
+        at += RECORD_ALIGN as u64;
     }
-    None
+    Ok(None)
 }
 
 /// Zeroes the last segment from `offset` (the torn record) to its last non-zero byte and
 /// syncs it, so later appends never meet stale bytes.
 fn truncate_tail(
-    segment: &LoadedSegment,
-    offset: usize,
+    window: &mut SegmentWindow<'_>,
+    offset: u64,
     report: &mut RecoveryReport,
 ) -> Result<()> {
-    let dirty_end = segment
-        .bytes
-        .iter()
-        .rposition(|&b| b != 0)
+    let dirty_end = window
+        .last_non_zero(offset)?
         .map_or(offset, |last| (last + 1).max(offset));
     if dirty_end > offset {
-        const CHUNK: usize = 1 << 20;
-        let zeros = vec![0u8; CHUNK.min(dirty_end - offset)];
+        const CHUNK: u64 = 1 << 20;
+        let zeros = vec![0u8; CHUNK.min(dirty_end - offset) as usize];
         let mut at = offset;
+        let storage = &window.segment.storage;
         while at < dirty_end {
-            let len = CHUNK.min(dirty_end - at);
-            segment.storage.write_all_at(&zeros[..len], at as u64)?;
-            at += len;
+            let len = CHUNK.min(dirty_end - at) as usize;
+            storage.write_all_at(&zeros[..len], at)?;
+            at += len as u64;
         }
-        segment.storage.sync_data()?;
-        report.torn_tail_bytes = (dirty_end - offset) as u64;
+        storage.sync_data()?;
+        report.torn_tail_bytes = dirty_end - offset;
     }
     Ok(())
 }

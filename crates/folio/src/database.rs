@@ -178,6 +178,20 @@ pub(crate) fn decode_roots(roots: &[u8]) -> Result<(Option<PageId>, Lsn)> {
     Ok(((catalog != NO_PAGE).then_some(PageId(catalog)), version))
 }
 
+/// Makes a long replay durable before the open returns (see `open_in`). The database works
+/// without it (the replayed state is in memory and in the log), so a failure is reported,
+/// not fatal; the next checkpoint tries again.
+fn checkpoint_after_replay(inner: &mut Arc<DbInner>, opened_at: Instant) {
+    let checkpointed = inner.checkpoint().map_err(|error| {
+        tracing::warn!(target: "folio::recovery", %error, "checkpoint after replay failed");
+    });
+    let report = &mut Arc::get_mut(inner)
+        .expect("no other handle exists before the checkpointer starts")
+        .recovery;
+    report.checkpointed = checkpointed.is_ok();
+    report.duration = opened_at.elapsed();
+}
+
 impl Database {
     /// Opens (creating if needed) the database in directory `path` with default options.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -202,16 +216,7 @@ impl Database {
     /// checkpoint, then the log replayed past it.
     pub fn open_in(directory: Arc<dyn Directory>, mut options: DatabaseOptions) -> Result<Self> {
         options.validate()?;
-        if options.encryption_key.is_some() {
-            options
-                .page_store
-                .encryption_key
-                .clone_from(&options.encryption_key);
-            options
-                .wal
-                .encryption_key
-                .clone_from(&options.encryption_key);
-        }
+        options.give_layers_the_key();
         let opened_at = Instant::now();
         if !directory.list()?.iter().any(|name| name == DATA_FILE) {
             // Create under a temporary name and rename: a crash during creation leaves no
@@ -242,7 +247,7 @@ impl Database {
                 });
             })?;
         check_log_covers(&wal, checkpoint)?;
-        let replayed = crate::recovery::replay(
+        let (replayed, replayed_bytes) = crate::recovery::replay(
             &store,
             &wal,
             checkpoint,
@@ -254,6 +259,8 @@ impl Database {
         let recovery = RecoveryReport {
             checkpoint,
             replayed_records: replayed,
+            replayed_bytes,
+            checkpointed: false,
             log_bytes_scanned: wal_report.bytes_read,
             torn_tail_bytes: wal_report.torn_tail_bytes,
             version: snapshot.version,
@@ -269,8 +276,12 @@ impl Database {
             "database opened"
         );
         let next_id = snapshot.max_id().map_or(0, |id| id + 1);
+        // A long replay is made durable before the open returns, whatever the checkpointer
+        // setting: a process killed again soon after each open would otherwise replay the
+        // whole log every time while the log only grows (a crash loop).
+        let checkpoint_replay = replayed_bytes >= options.checkpoint_log_bytes;
         let publisher = Publisher::new(snapshot, store.clone());
-        let inner = Arc::new(DbInner {
+        let mut inner = Arc::new(DbInner {
             store,
             wal,
             options,
@@ -290,6 +301,9 @@ impl Database {
             closed: AtomicBool::new(false),
             unlogged: crate::unlogged::UnloggedGate::default(),
         });
+        if checkpoint_replay {
+            checkpoint_after_replay(&mut inner, opened_at);
+        }
         if let Some(interval) = inner.options.checkpoint_interval {
             *inner.checkpointer.lock() = Some(crate::checkpointer::start(&inner, interval));
         }

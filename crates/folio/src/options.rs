@@ -129,6 +129,17 @@ impl DatabaseOptions {
         }
     }
 
+    /// `encryption_key` overrides the layers' own keys: the data file and the log are
+    /// keyed together.
+    pub(crate) fn give_layers_the_key(&mut self) {
+        if self.encryption_key.is_some() {
+            self.page_store
+                .encryption_key
+                .clone_from(&self.encryption_key);
+            self.wal.encryption_key.clone_from(&self.encryption_key);
+        }
+    }
+
     /// Checks every option, naming the first one out of range.
     pub fn validate(&self) -> Result<()> {
         self.page_store.validate().map_err(Error::from)?;

@@ -12,7 +12,7 @@ use crate::snapshot::Snapshot;
 use crate::{Error, RecoveryProgress, Result};
 
 /// Applies every log record after `checkpoint` to the column families and advances
-/// `snapshot` to the last one.
+/// `snapshot` to the last one. Returns the records and payload bytes replayed.
 ///
 /// Records are applied in LSN order, but each column family's changes form one
 /// transaction, committed at the end (or before a drop) under the LSN of its last record:
@@ -29,14 +29,15 @@ pub(crate) fn replay(
     snapshot: &mut Snapshot,
     progress: &dyn Fn(&RecoveryProgress),
     compression: &crate::CompressionOptions,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     /// Records between two progress reports.
     const REPORT_EVERY: u64 = 4096;
     if wal.last_lsn() == checkpoint {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let records_total = wal.last_lsn() - checkpoint;
     let mut records_done = 0;
+    let mut bytes_done = 0;
     // The snapshot names every live column family by id (kept in step with `cfs`).
     let name_of = |snapshot: &Snapshot, id: u64, lsn: Lsn| {
         snapshot
@@ -51,6 +52,7 @@ pub(crate) fn replay(
     let mut touched: HashMap<String, Lsn> = HashMap::new();
     for record in wal.read_from(checkpoint + 1)? {
         let (lsn, payload) = record?;
+        bytes_done += payload.len() as u64;
         for op in decode(lsn, &payload)? {
             match op {
                 LogOp::Put { cf, key, value } => {
@@ -110,7 +112,7 @@ pub(crate) fn replay(
     for (name, last) in touched.drain() {
         commit_replayed(&cfs[&name], last, snapshot);
     }
-    Ok(records_done)
+    Ok((records_done, bytes_done))
 }
 
 /// Commits the replayed changes of `slot` under `lsn` and publishes its tree in `snapshot`.

@@ -52,6 +52,13 @@ pub struct RecoveryReport {
     pub checkpoint: Lsn,
     /// Log records replayed past it.
     pub replayed_records: u64,
+    /// Payload bytes of those records.
+    pub replayed_bytes: u64,
+    /// True when the open checkpointed what it replayed before returning: a replay of at
+    /// least `checkpoint_log_bytes` is made durable at once, whatever the checkpointer
+    /// setting, so a process killed again and again soon after opening does not replay an
+    /// ever longer log.
+    pub checkpointed: bool,
     /// Log bytes scanned.
     pub log_bytes_scanned: u64,
     /// Bytes of a torn log tail dropped (a crash during a write; never acknowledged data).

@@ -43,3 +43,66 @@ fn replaying_many_small_commits_leaves_a_file_near_the_data_size() {
         "a {file}-byte data file for {data_bytes} bytes of keys and values"
     );
 }
+
+/// A crash loop: each round opens the database (replaying the log), commits a little, and
+/// loses power with the database still open, with no checkpointer and no explicit
+/// checkpoint. Once a replay covers `checkpoint_log_bytes`, the open checkpoints it, so the
+/// log, the replay and the open stay bounded however many rounds pass. (Without that, 40
+/// SIGKILL rounds once left 979 MB of log, every open replaying all of it.)
+#[test]
+fn a_crash_loop_keeps_the_replay_and_the_log_bounded() {
+    use std::sync::Arc;
+
+    use folio::DatabaseOptions;
+    use folio_io::{CrashPolicy, Directory, SimDirectory, Storage};
+
+    const ROUNDS: u64 = 40;
+    const LOG_BOUND: u64 = 256 * 1024;
+    let mut options = DatabaseOptions {
+        checkpoint_interval: None,
+        checkpoint_log_bytes: LOG_BOUND,
+        ..DatabaseOptions::default()
+    };
+    options.wal.sync_interval = None;
+    options.wal.segment_bytes = 64 * 1024;
+    let mut device = SimDirectory::new(11);
+    let mut per_round = 0;
+    let mut checkpointed_opens = 0;
+    for round in 0..ROUNDS {
+        let db = Database::open_in(Arc::new(device.clone()), options.clone()).unwrap();
+        let report = db.recovery_report().clone();
+        checkpointed_opens += u64::from(report.checkpointed);
+        // What one open may replay: below the bound, plus one round of commits.
+        assert!(
+            report.replayed_bytes < LOG_BOUND + 2 * per_round.max(1),
+            "round {round}: replayed {} bytes",
+            report.replayed_bytes
+        );
+        db.create_cf_if_missing("t").unwrap();
+        let before = db.stats().wal.commit.bytes;
+        for i in 0..40u64 {
+            let mut txn = db.begin_write(&["t"]).unwrap();
+            txn.put("t", &(round * 100 + i).to_be_bytes(), &[round as u8; 1000])
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        per_round = db.stats().wal.commit.bytes - before;
+        let log_bytes: u64 = device
+            .list()
+            .unwrap()
+            .iter()
+            .filter(|name| std::path::Path::new(name).extension() == Some("wal".as_ref()))
+            .map(|name| device.file(name).unwrap().len().unwrap())
+            .sum();
+        assert!(
+            log_bytes < 4 * LOG_BOUND + 2 * per_round,
+            "round {round}: {log_bytes} bytes of log"
+        );
+        // Power goes with the database open: nothing is checkpointed on the way out.
+        device = device.crash(CrashPolicy::DropUnsynced);
+        drop(db);
+    }
+    assert!(checkpointed_opens > 0, "some opens had to checkpoint");
+    let db = Database::open_in(Arc::new(device), options).unwrap();
+    assert_eq!(db.begin_read().len("t").unwrap(), ROUNDS * 40);
+}
