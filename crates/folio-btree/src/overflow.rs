@@ -103,9 +103,13 @@ fn walk(
     Ok(())
 }
 
+/// Bytes reserved up front for a chain's value: `len` comes from a leaf entry, which a damaged
+/// page may forge, so beyond this the buffer grows only as the verified chain delivers.
+const CHAIN_RESERVE_MAX: usize = 16 << 20;
+
 /// Reads a chain of `len` bytes.
 pub(crate) fn read_chain(pages: Pages<'_>, first: PageId, len: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(len);
+    let mut out = Vec::with_capacity(len.min(CHAIN_RESERVE_MAX));
     walk(pages, first, len, |_, data| out.extend_from_slice(data))?;
     Ok(out)
 }
@@ -125,4 +129,30 @@ pub(crate) fn free_chain(writer: &mut PageWriter, first: PageId, len: usize) -> 
         writer.free(page);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use folio_io::MemoryStorage;
+    use folio_pagestore::{PageStore, PageStoreOptions};
+
+    use super::{read_chain, write_chain};
+    use crate::pages::Pages;
+
+    /// A leaf entry's length may be forged (page checksums are not MACs): reading the chain
+    /// must fail on the chain it finds, not first reserve what the entry claims.
+    #[test]
+    fn a_forged_length_is_an_error_not_a_huge_allocation() {
+        let store =
+            PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
+        let mut writer = store.writer();
+        let value = vec![7u8; 10_000];
+        let first = write_chain(&mut writer, &value).unwrap();
+        let pages = Pages::new(&store, Some(&writer));
+        assert_eq!(read_chain(pages, first, value.len()).unwrap(), value);
+        let forged = usize::MAX / 4;
+        assert!(read_chain(pages, first, forged).is_err());
+    }
 }

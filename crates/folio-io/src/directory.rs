@@ -48,11 +48,23 @@ impl FsDirectory {
         if path.exists() && !path.is_dir() {
             return Err(Error::NotADirectory { path });
         }
+        // The directories about to be made, deepest first: each one's entry lives in its
+        // parent, which must be synced for a new directory to survive a power cut.
+        let missing: Vec<PathBuf> = path
+            .ancestors()
+            .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+            .map(Path::to_path_buf)
+            .collect();
         fs::create_dir_all(&path).map_err(|source| Error::Io {
             op: Operation::Open,
             path: Some(path.clone()),
             source,
         })?;
+        for made in missing.iter().rev() {
+            if let Some(parent) = made.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_directory(parent)?;
+            }
+        }
         Ok(Self { path, file_options })
     }
 
@@ -63,14 +75,19 @@ impl FsDirectory {
 
     /// Syncs the directory itself, making created and removed entries durable.
     fn sync(&self) -> Result<()> {
-        fs::File::open(&self.path)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|source| Error::Io {
-                op: Operation::Sync,
-                path: Some(self.path.clone()),
-                source,
-            })
+        sync_directory(&self.path)
     }
+}
+
+/// Syncs directory `path`, making the entries created and removed in it durable.
+fn sync_directory(path: &Path) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| Error::Io {
+            op: Operation::Sync,
+            path: Some(path.to_path_buf()),
+            source,
+        })
 }
 
 impl Directory for FsDirectory {

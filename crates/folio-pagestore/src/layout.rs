@@ -26,8 +26,12 @@ impl Layout {
         self.data_offset + id.0 * self.page_size as u64
     }
 
-    /// File length needed to hold pages `0 .. pages`.
+    /// File length needed to hold pages `0 .. pages`; `u64::MAX` when that does not fit (a
+    /// page count read from a damaged header: no file is that long, so the caller's length
+    /// check refuses it instead of overflowing).
     pub fn file_len_for(&self, pages: u64) -> u64 {
-        self.data_offset + pages * self.page_size as u64
+        pages
+            .saturating_mul(self.page_size as u64)
+            .saturating_add(self.data_offset)
     }
 }

@@ -173,3 +173,51 @@ fn a_real_file_round_trips_and_reports_its_page_size() {
     assert_eq!(store.page_size(), 16 * 1024);
     common::check_tagged(&store.read(id).unwrap(), id, 77);
 }
+
+/// A header slot's checksum is not a MAC: anyone who knows the format can forge one. The
+/// sizes it names must be checked before they size anything.
+fn forge_header_field(bytes: &mut [u8], offset: usize, value: &[u8]) {
+    use folio_pagestore::HEADER_SLOT_BYTES;
+    // Both slots, so whichever is newest carries the forgery.
+    for slot in 0..2 {
+        let start = slot * HEADER_SLOT_BYTES;
+        let slot_bytes = &mut bytes[start..start + HEADER_SLOT_BYTES];
+        slot_bytes[offset..offset + value.len()].copy_from_slice(value);
+        let checksum =
+            xxhash_rust::xxh3::xxh3_64(&slot_bytes[..HEADER_SLOT_BYTES - 8]).to_le_bytes();
+        slot_bytes[HEADER_SLOT_BYTES - 8..].copy_from_slice(&checksum);
+    }
+}
+
+#[test]
+fn forged_header_sizes_are_typed_errors_not_overflows_or_huge_allocations() {
+    let (storage, store) = memory_store();
+    let mut writer = store.writer();
+    let id = writer.allocate().unwrap();
+    writer.write(id, tagged_page(&store, id, 1));
+    writer.commit(1);
+    store.checkpoint(1, b"").unwrap();
+    store.checkpoint(2, b"").unwrap(); // both slots decode
+    drop((writer, store));
+    let clean = storage.to_bytes();
+
+    // high_water (offset 32): pages * page_size overflows u64.
+    let mut bytes = clean.clone();
+    forge_header_field(&mut bytes, 32, &(u64::MAX / 2).to_le_bytes());
+    let error =
+        PageStore::open(Arc::new(MemoryStorage::from_bytes(&bytes)), small_options()).unwrap_err();
+    assert!(matches!(error, Error::Truncated { .. }), "{error}");
+
+    // freelist_pages (offset 48): four billion chain pages, each 8 bytes to remember.
+    let mut bytes = clean;
+    forge_header_field(&mut bytes, 48, &u32::MAX.to_le_bytes());
+    let error =
+        PageStore::open(Arc::new(MemoryStorage::from_bytes(&bytes)), small_options()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::CorruptPage { .. } | Error::CorruptHeader { .. }
+        ),
+        "{error}"
+    );
+}

@@ -74,12 +74,17 @@ impl WalReader {
             self.fill(&*storage, crate::record::RECORD_HEADER_BYTES)?;
             let mut at = (self.offset - self.buffer_offset) as usize;
             let mut decoded = decode(&self.buffer[at..], self.record_bytes_max);
-            if let Decoded::Invalid(_) = decoded {
-                // Maybe the record is larger than what is buffered.
-                let len = u32::from_le_bytes(self.buffer[at..at + 4].try_into().expect("4 bytes"));
-                self.fill(&*storage, crate::record::framed_len(len as usize))?;
-                at = (self.offset - self.buffer_offset) as usize;
-                decoded = decode(&self.buffer[at..], self.record_bytes_max);
+            // Maybe the record is larger than what is buffered (and at least its length field
+            // is: the segment may end before a whole header).
+            if let Decoded::Invalid(_) = decoded
+                && let Some(len) = self.buffer.get(at..at + 4)
+            {
+                let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+                if len <= self.record_bytes_max {
+                    self.fill(&*storage, crate::record::framed_len(len))?;
+                    at = (self.offset - self.buffer_offset) as usize;
+                    decoded = decode(&self.buffer[at..], self.record_bytes_max);
+                }
             }
             match decoded {
                 Decoded::Record(record) => {

@@ -231,3 +231,25 @@ fn a_record_moved_to_another_lsn_fails_authentication() {
         }
     }
 }
+
+/// A segment cut short after the log was opened, leaving fewer bytes of a record than its
+/// length field: reading it back is a `CorruptRecord` error, not a panic on the short slice.
+#[test]
+fn a_segment_cut_inside_a_record_header_after_open_is_an_error() {
+    let device = written_log(10, AtRest::Plain);
+    let (wal, _) = Wal::open(Arc::new(device.clone()), options(AtRest::Plain)).unwrap();
+    let segment = first_segment(&device);
+    let cut = record_offset(6, AtRest::Plain) + 3;
+    folio_io::Storage::set_len(&segment, cut).unwrap();
+    let results: Vec<_> = wal.read_from(1).unwrap().collect();
+    assert_eq!(results.len(), 6, "five records, then the error");
+    assert!(results[..5].iter().all(Result::is_ok));
+    assert!(
+        matches!(
+            results[5],
+            Err(Error::Recovery(RecoveryError::CorruptRecord { lsn: 6, .. }))
+        ),
+        "{:?}",
+        results[5]
+    );
+}

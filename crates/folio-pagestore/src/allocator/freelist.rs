@@ -66,7 +66,9 @@ pub(crate) fn decode_chain(
     mut read: impl FnMut(PageId) -> Result<Page>,
 ) -> Result<(ExtentSet, Vec<PageId>)> {
     let mut free = ExtentSet::new();
-    let mut chain = Vec::with_capacity(pages as usize);
+    // `pages` comes from the header: a damaged one may claim billions. The walk below checks
+    // every page, so only the first allocation is bounded by something the file proves.
+    let mut chain = Vec::with_capacity(u64::from(pages).min(high_water).min(4096) as usize);
     let mut next = head;
     for _ in 0..pages {
         if next == NO_PAGE || next >= high_water {
