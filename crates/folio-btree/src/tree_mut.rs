@@ -32,7 +32,10 @@ mod free;
 mod relocate;
 mod remove;
 mod repack;
+mod sorted_run;
 mod split;
+
+pub(crate) use sorted_run::RunHint;
 
 /// When a transaction spills pages to the data file (see [`BTreeMut::set_spill_policy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,8 @@ pub struct BTreeMut {
     spill: Option<SpillPolicy>,
     /// How values written from now on are compressed.
     compression: Compression,
+    /// Leaf splits so far: a [`RunHint`] is good only while this stands still.
+    splits: u64,
 }
 
 /// A point inside a transaction a [`BTreeMut`] can roll back to.
@@ -128,6 +133,7 @@ impl BTreeMut {
             committed_root: root,
             committed_len: len,
             scratch: Vec::new(),
+            splits: 0,
             path: Vec::new(),
             spill: None,
             compression: Compression::None,
@@ -403,6 +409,18 @@ impl BTreeMut {
     /// Descends from the root to the leaf for `key`, making every page on the way the
     /// transaction's own and recording the branches in `self.path`; returns the leaf.
     fn descend_owned(&mut self, root: PageId, key: &[u8]) -> Result<PageId> {
+        self.descend_owned_with(root, key, |_, _, _| Ok(()))
+    }
+
+    /// [`BTreeMut::descend_owned`], showing `at_branch` each branch (its bytes, id, and the
+    /// child index taken) before descending from it.
+    #[inline]
+    fn descend_owned_with(
+        &mut self,
+        root: PageId,
+        key: &[u8],
+        mut at_branch: impl FnMut(&[u8], PageId, usize) -> Result<()>,
+    ) -> Result<PageId> {
         self.path.clear();
         let mut id = self.own_root(root)?;
         for _ in 0..DEPTH_MAX {
@@ -411,6 +429,7 @@ impl BTreeMut {
                 Some(NodeKind::Leaf) => return Ok(id),
                 Some(NodeKind::Branch) => {
                     let (index, child) = child_for(self.pages(), page, id, key)?;
+                    at_branch(page, id, index)?;
                     let child = self.own_child(id, index, child)?;
                     self.path.push((id, index));
                     id = child;
@@ -465,8 +484,26 @@ impl BTreeMut {
     }
 
     fn upsert(&mut self, key: &[u8], value: &[u8], want_old: bool) -> Result<Outcome> {
+        self.upsert_hinted(key, value, want_old, None)
+    }
+
+    /// [`BTreeMut::upsert`], taking the leaf from `hint` when it covers `key` (a run of
+    /// changes in key order: `sorted_run.rs`) and leaving in it the leaf this key landed in.
+    fn upsert_hinted(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        want_old: bool,
+        mut hint: Option<&mut Option<RunHint>>,
+    ) -> Result<Outcome> {
         Self::check_sizes(key, value)?;
+        let spilled = self.spilled_pages();
         self.bound_memory()?;
+        if self.spilled_pages() != spilled
+            && let Some(hint) = hint.as_deref_mut()
+        {
+            *hint = None; // its pages may have left memory
+        }
         let frame = self.compression.encode(value);
         let value_compressed = frame.is_some();
         let value = frame.as_deref().unwrap_or(value);
@@ -486,7 +523,10 @@ impl BTreeMut {
             self.len = self.len.saturating_add(1);
             return Ok(Outcome::default());
         };
-        let leaf = self.descend_owned(root, key)?;
+        let leaf = match hint {
+            None => self.descend_owned(root, key)?,
+            Some(hint) => self.hinted_leaf(root, key, hint)?,
+        };
         let found = {
             let view = LeafView::new(self.own_page(leaf), leaf)?;
             match search_leaf(self.pages(), &view, key)? {

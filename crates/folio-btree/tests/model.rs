@@ -25,6 +25,8 @@ enum Op {
     Savepoint,
     RollbackTo(usize),
     SetCompression(usize),
+    /// Puts (`Some(value length)`) and removals in key order through `apply_sorted_run`.
+    SortedRun(Vec<(Vec<u8>, Option<usize>)>),
 }
 
 const COMPRESSIONS: [Compression; 3] = [
@@ -60,6 +62,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Savepoint),
         1 => any::<usize>().prop_map(Op::RollbackTo),
         1 => (0..COMPRESSIONS.len()).prop_map(Op::SetCompression),
+        2 => prop::collection::vec((key(), prop::option::weighted(0.85, prop_oneof![8 => 0usize..200, 1 => 200usize..3000])), 1..120)
+            .prop_map(|mut run| {
+                run.sort_by(|a, b| a.0.cmp(&b.0));
+                run.dedup_by(|a, b| a.0 == b.0);
+                Op::SortedRun(run)
+            }),
     ]
 }
 
@@ -159,6 +167,27 @@ proptest! {
                     savepoints.push((tree.savepoint(), model.clone()));
                 }
                 Op::SetCompression(pick) => tree.set_compression(COMPRESSIONS[pick]),
+                Op::SortedRun(run) => {
+                    let values: Vec<(Vec<u8>, Option<Vec<u8>>)> = run
+                        .into_iter()
+                        .map(|(key, len)| {
+                            let value = len.map(|len| value(&key, len, step as u64));
+                            (key, value)
+                        })
+                        .collect();
+                    tree.apply_sorted_run(values.iter().map(|(k, v)| (&k[..], v.as_deref())))
+                        .unwrap();
+                    for (key, value) in values {
+                        match value {
+                            Some(value) => {
+                                model.insert(key, value);
+                            }
+                            None => {
+                                model.remove(&key);
+                            }
+                        }
+                    }
+                }
                 Op::RollbackTo(pick) => {
                     if !savepoints.is_empty() {
                         let index = pick % savepoints.len();

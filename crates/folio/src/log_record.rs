@@ -21,30 +21,31 @@ use folio_wal::Lsn;
 
 use crate::{Error, Result};
 
-/// One logged operation.
+/// One logged operation, borrowing its bytes from the record (replay keeps records whole
+/// instead of copying every key and value out of them).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LogOp {
+pub(crate) enum LogOp<'a> {
     Put {
         cf: u64,
-        key: Vec<u8>,
-        value: Vec<u8>,
+        key: &'a [u8],
+        value: &'a [u8],
     },
     Delete {
         cf: u64,
-        key: Vec<u8>,
+        key: &'a [u8],
     },
     CreateCf {
         cf: u64,
-        name: String,
+        name: &'a str,
     },
     DropCf {
         cf: u64,
-        name: String,
+        name: &'a str,
     },
     RenameCf {
         cf: u64,
-        from: String,
-        to: String,
+        from: &'a str,
+        to: &'a str,
     },
     Unlogged {
         cf: u64,
@@ -150,15 +151,21 @@ impl RecordBuilder {
 }
 
 /// Decodes record `lsn`.
-pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp>> {
+/// `bytes` as text, if it is UTF-8 (a function, not a closure, to tie the lifetimes).
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp<'_>>> {
     let bad = |reason: &str| Error::CorruptLogRecord {
         lsn,
         reason: reason.to_owned(),
     };
     let mut at = 0usize;
     let mut take = |n: usize| -> Result<&[u8]> {
-        let slice = bytes.get(at..at + n).ok_or_else(|| bad("cut short"))?;
-        at += n;
+        let end = at.checked_add(n).ok_or_else(|| bad("cut short"))?;
+        let slice = bytes.get(at..end).ok_or_else(|| bad("cut short"))?;
+        at = end;
         Ok(slice)
     };
     let count = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
@@ -167,10 +174,10 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp>> {
         let kind = take(1)?[0];
         let cf = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
         let a_len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
-        let a = take(a_len)?.to_vec();
+        let a = take(a_len)?;
         let b_len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
-        let b = take(b_len)?.to_vec();
-        let name = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|_| bad("name is not UTF-8"));
+        let b = take(b_len)?;
+        let name = |bytes| utf8(bytes).ok_or_else(|| bad("name is not UTF-8"));
         ops.push(match kind {
             PUT => LogOp::Put {
                 cf,
@@ -218,8 +225,8 @@ mod tests {
             ops[1],
             LogOp::Put {
                 cf: 3,
-                key: b"k".to_vec(),
-                value: b"v".to_vec()
+                key: b"k",
+                value: b"v"
             }
         );
         for cut in 0..bytes.len() {

@@ -1,6 +1,7 @@
 //! Replay of the write-ahead log past the data file's checkpoint.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use folio_btree::BTreeMut;
 use folio_pagestore::PageStore;
@@ -11,16 +12,69 @@ use crate::log_record::{LogOp, decode};
 use crate::snapshot::Snapshot;
 use crate::{Error, RecoveryProgress, Result};
 
+/// Payload bytes of puts and deletes a column family gathers before they are applied: the
+/// replay's memory beyond the trees (and the log reader's window).
+const REPLAY_BATCH_BYTES: usize = 16 << 20;
+
+/// A column family's replayed puts and deletes not applied yet, in LSN order: positions in
+/// the records they came from, which the batch keeps (no key or value is copied out).
+#[derive(Default)]
+struct Pending {
+    records: Vec<Arc<[u8]>>,
+    ops: Vec<PendingOp>,
+    bytes: usize,
+}
+
+/// A put (with a value) or a delete, as byte ranges of record `record` of its batch.
+struct PendingOp {
+    record: u32,
+    key: std::ops::Range<u32>,
+    value: Option<std::ops::Range<u32>>,
+}
+
+impl Pending {
+    fn key(&self, op: &PendingOp) -> &[u8] {
+        &self.records[op.record as usize][op.key.start as usize..op.key.end as usize]
+    }
+
+    /// Adds `key` and `value` (slices of `record`, the last record added) as a change.
+    fn push(&mut self, record: &Arc<[u8]>, key: &[u8], value: Option<&[u8]>) {
+        if !self
+            .records
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(last, record))
+        {
+            self.records.push(Arc::clone(record));
+        }
+        let base = record.as_ptr() as usize;
+        let range = |part: &[u8]| {
+            let start = (part.as_ptr() as usize - base) as u32;
+            start..start + part.len() as u32
+        };
+        self.bytes += key.len() + value.map_or(0, <[u8]>::len);
+        self.ops.push(PendingOp {
+            record: (self.records.len() - 1) as u32,
+            key: range(key),
+            value: value.map(range),
+        });
+    }
+}
+
 /// Applies every log record after `checkpoint` to the column families and advances
 /// `snapshot` to the last one. Returns the records and payload bytes replayed.
 ///
-/// Records are applied in LSN order, but each column family's changes form one
-/// transaction, committed at the end (or before a drop) under the LSN of its last record:
-/// nothing can read the trees until replay ends, so only the final state matters, and the
-/// replay copies each page it touches once. Committing more often would copy the same
-/// leaves and branches again each time, and, with no checkpoint during replay to make freed
-/// pages reusable, every copy would take new file space (per record, and even per 64 MiB of
-/// log, a 1 GiB log left a 12 GB file).
+/// Each column family's changes form one transaction, committed at the end (or before a
+/// drop) under the LSN of its last record: nothing can read the trees until replay ends, so
+/// only the final state matters, and the replay copies each page it touches once.
+/// Committing more often would copy the same leaves and branches again each time, and, with
+/// no checkpoint during replay to make freed pages reusable, every copy would take new file
+/// space (per record, and even per 64 MiB of log, a 1 GiB log left a 12 GB file).
+///
+/// For the same reason the order of puts and deletes within a column family does not matter,
+/// only the last one of each key: they are gathered per column family ([`REPLAY_BATCH_BYTES`]
+/// at a time), sorted by key, and applied in key order, so consecutive changes land in the
+/// same or neighbouring leaves, whose path is still in the processor's cache, instead of a
+/// random leaf each. Column-family operations apply the batches they depend on first.
 pub(crate) fn replay(
     store: &PageStore,
     wal: &Wal,
@@ -48,33 +102,34 @@ pub(crate) fn replay(
                 reason: format!("names column family {id}, which does not exist"),
             })
     };
-    // Column families with uncommitted replayed changes, with the LSN of the last.
-    let mut touched: HashMap<String, Lsn> = HashMap::new();
+    let check_exists = |snapshot: &Snapshot, id: u64, lsn: Lsn| match snapshot.name(id) {
+        Some(_) => Ok(()),
+        None => name_of(snapshot, id, lsn).map(drop),
+    };
+    // By column-family id (stable across renames): changes not applied yet, and the LSN of
+    // the last change of each column family with uncommitted replayed changes.
+    let mut pending: HashMap<u64, Pending> = HashMap::new();
+    let mut touched: HashMap<u64, Lsn> = HashMap::new();
     for record in wal.read_from(checkpoint + 1)? {
         let (lsn, payload) = record?;
         bytes_done += payload.len() as u64;
+        let payload: Arc<[u8]> = payload.into();
         for op in decode(lsn, &payload)? {
-            match op {
-                LogOp::Put { cf, key, value } => {
-                    let name = name_of(snapshot, cf, lsn)?;
-                    cfs[&name].lock_for_recovery().put(&key, &value)?;
-                    touched.insert(name, lsn);
-                }
-                LogOp::Delete { cf, key } => {
-                    let name = name_of(snapshot, cf, lsn)?;
-                    cfs[&name].lock_for_recovery().delete_key(&key)?;
-                    touched.insert(name, lsn);
-                }
+            let (cf, key, value) = match op {
+                LogOp::Put { cf, key, value } => (cf, key, Some(value)),
+                LogOp::Delete { cf, key } => (cf, key, None),
                 LogOp::CreateCf { cf, name } => {
                     let mut tree = BTreeMut::new(store.writer(), None, 0);
-                    tree.set_compression(compression.for_cf(&name));
-                    snapshot.add(cf, &name, None, 0);
-                    let slot = CfSlot::new(cf, &name, tree);
-                    cfs.insert(name, slot);
+                    tree.set_compression(compression.for_cf(name));
+                    snapshot.add(cf, name, None, 0);
+                    let slot = CfSlot::new(cf, name, tree);
+                    cfs.insert(name.to_owned(), slot);
+                    continue;
                 }
                 LogOp::DropCf { cf, .. } => {
                     let name = name_of(snapshot, cf, lsn)?;
-                    if let Some(last) = touched.remove(&name) {
+                    pending.remove(&cf); // cleared below: no need to apply it
+                    if let Some(last) = touched.remove(&cf) {
                         commit_replayed(&cfs[&name], last, snapshot);
                     }
                     let slot = cfs.remove(&name).expect("found by name_of");
@@ -82,22 +137,29 @@ pub(crate) fn replay(
                     tree.clear()?;
                     tree.commit(lsn);
                     snapshot.remove(cf);
+                    continue;
                 }
                 // An unlogged commit's data (a large transaction, a bulk chunk) was never
                 // logged: its checkpoint did not complete (or replay would start past it), so
                 // it was never acknowledged, and no logged record follows it. A move
                 // (compaction) changed pages, not contents.
-                LogOp::Unlogged { .. } | LogOp::Moved { .. } => {}
+                LogOp::Unlogged { .. } | LogOp::Moved { .. } => continue,
                 LogOp::RenameCf { cf, to, .. } => {
                     let name = name_of(snapshot, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");
-                    slot.set_name(&to);
-                    cfs.insert(to.clone(), slot);
-                    snapshot.rename(cf, &to);
-                    if let Some(last) = touched.remove(&name) {
-                        touched.insert(to, last);
-                    }
+                    slot.set_name(to);
+                    cfs.insert(to.to_owned(), slot);
+                    snapshot.rename(cf, to);
+                    continue;
                 }
+            };
+            check_exists(snapshot, cf, lsn)?;
+            touched.insert(cf, lsn);
+            let batch = pending.entry(cf).or_default();
+            batch.push(&payload, key, value);
+            if batch.bytes >= REPLAY_BATCH_BYTES {
+                let batch = std::mem::take(batch);
+                apply_sorted(&cfs[&**snapshot.name(cf).expect("checked above")], &batch)?;
             }
         }
         snapshot.version = lsn;
@@ -109,10 +171,65 @@ pub(crate) fn replay(
             });
         }
     }
-    for (name, last) in touched.drain() {
+    for (cf, batch) in pending.drain() {
+        apply_sorted(
+            &cfs[&**snapshot.name(cf).expect("dropped ones left")],
+            &batch,
+        )?;
+    }
+    for (cf, last) in touched.drain() {
+        let name = snapshot.name(cf).expect("dropped ones left").to_string();
         commit_replayed(&cfs[&name], last, snapshot);
     }
     Ok((records_done, bytes_done))
+}
+
+/// Applies a column family's gathered changes in key order, the last change of each key only.
+fn apply_sorted(slot: &CfSlot, batch: &Pending) -> Result<()> {
+    // Sorted by each key's first 8 bytes as a number first (most comparisons end there,
+    // without a `memcmp` call), then the whole key, then position: changes to one key stay
+    // in LSN order, and the last of each run wins.
+    let prefix = |key: &[u8]| {
+        let mut word = [0u8; 8];
+        let len = key.len().min(8);
+        word[..len].copy_from_slice(&key[..len]);
+        u64::from_be_bytes(word)
+    };
+    let mut order: Vec<(u64, u32)> = batch
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(at, op)| (prefix(batch.key(op)), at as u32))
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| {
+                let (x, y) = (&batch.ops[a.1 as usize], &batch.ops[b.1 as usize]);
+                batch.key(x).cmp(batch.key(y))
+            })
+            .then(a.1.cmp(&b.1))
+    });
+    let mut order = order.into_iter().peekable();
+    let changes = std::iter::from_fn(|| {
+        while let Some((word, at)) = order.next() {
+            let op = &batch.ops[at as usize];
+            let key = batch.key(op);
+            // The prefix decides most of the time without touching the next key's record.
+            if order.peek().is_some_and(|(next_word, next)| {
+                *next_word == word && batch.key(&batch.ops[*next as usize]) == key
+            }) {
+                continue; // a later change of the same key follows
+            }
+            let value = op.value.as_ref().map(|range| {
+                &batch.records[op.record as usize][range.start as usize..range.end as usize]
+            });
+            return Some((key, value));
+        }
+        None
+    });
+    // One descent per leaf reached, not one per change (`apply_sorted_run`).
+    slot.lock_for_recovery().apply_sorted_run(changes)?;
+    Ok(())
 }
 
 /// Commits the replayed changes of `slot` under `lsn` and publishes its tree in `snapshot`.
