@@ -48,6 +48,7 @@
 #![deny(unsafe_code)] // one site: mapping the data file (`store.rs`, `map_data_file`)
 
 mod allocator;
+mod budget;
 mod cache;
 mod checkpoint;
 mod error;
@@ -65,6 +66,7 @@ mod sync;
 mod writer;
 
 pub use allocator::ExtentSet;
+pub use budget::MemoryBudget;
 pub use cache::CacheStats;
 pub use error::{Error, Result};
 pub use flush::{FlushStats, WriteStrategy, write_pages};

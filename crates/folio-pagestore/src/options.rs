@@ -44,6 +44,10 @@ pub struct PageStoreOptions {
     /// error, and a page is not re-verified if the device changes it after its first read
     /// (see `docs/pagestore.md`). Default: true.
     pub memory_map: bool,
+    /// A bound shared with other stores on the page memory of all of them together: cached
+    /// pages, clean and dirty, and spare page buffers ([`crate::MemoryBudget`]). Each store's
+    /// `cache_bytes_max` still applies. Default: none (each store bounded by its own options).
+    pub memory_budget: Option<crate::MemoryBudget>,
 }
 
 impl Default for PageStoreOptions {
@@ -56,6 +60,7 @@ impl Default for PageStoreOptions {
             growth_step_bytes: 8 << 20,
             encryption_key: None,
             memory_map: true,
+            memory_budget: None,
         }
     }
 }

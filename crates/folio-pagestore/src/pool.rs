@@ -20,19 +20,32 @@ pub(crate) const SPARE_PAGES_MAX: usize = 1024;
 pub(crate) struct PagePool {
     spare: ArrayQueue<Arc<[u8]>>,
     page_size: usize,
+    /// A budget shared with other stores: charged with the spares held, and while it is
+    /// exceeded no spare is kept.
+    shared: Option<crate::MemoryBudget>,
 }
 
 impl PagePool {
-    pub(crate) fn new(page_size: usize) -> Self {
+    pub(crate) fn new(page_size: usize, shared: Option<crate::MemoryBudget>) -> Self {
         Self {
             spare: ArrayQueue::new(SPARE_PAGES_MAX),
             page_size,
+            shared,
         }
+    }
+
+    /// A spare buffer, if one is kept (its bytes leave the shared budget).
+    fn take_spare(&self) -> Option<Arc<[u8]>> {
+        let spare = self.spare.pop()?;
+        if let Some(shared) = &self.shared {
+            shared.release(spare.len());
+        }
+        Some(spare)
     }
 
     /// A page holding a copy of `page`'s payload (trailer cleared).
     pub(crate) fn copy(&self, page: &Page) -> Page {
-        match self.spare.pop() {
+        match self.take_spare() {
             Some(mut bytes) => {
                 let buf = Arc::get_mut(&mut bytes).expect("pooled buffers are unique");
                 let split = buf.len() - crate::PAGE_TRAILER_BYTES;
@@ -46,7 +59,7 @@ impl PagePool {
 
     /// A zeroed page.
     pub(crate) fn zeroed(&self) -> PageBuf {
-        match self.spare.pop() {
+        match self.take_spare() {
             Some(mut bytes) => {
                 Arc::get_mut(&mut bytes)
                     .expect("pooled buffers are unique")
@@ -59,8 +72,7 @@ impl PagePool {
 
     /// A page-sized buffer to read into (its old bytes are left: the read overwrites all).
     pub(crate) fn buffer(&self) -> Arc<[u8]> {
-        self.spare
-            .pop()
+        self.take_spare()
             .unwrap_or_else(|| Arc::from(vec![0u8; self.page_size]))
     }
 
@@ -73,8 +85,26 @@ impl PagePool {
 
     /// Takes back a unique buffer of the pool's page size (else it is simply dropped).
     pub(crate) fn give_buffer(&self, bytes: Arc<[u8]>) {
-        if bytes.len() == self.page_size {
-            let _ = self.spare.push(bytes);
+        if bytes.len() != self.page_size {
+            return;
         }
+        match &self.shared {
+            None => {
+                let _ = self.spare.push(bytes);
+            }
+            Some(shared) if !shared.is_exceeded() => {
+                if self.spare.push(bytes).is_ok() {
+                    shared.charge(self.page_size);
+                }
+            }
+            Some(_) => {} // over the shared budget: let it go
+        }
+    }
+}
+
+impl Drop for PagePool {
+    /// Gives the shared budget back the spares held.
+    fn drop(&mut self) {
+        while self.take_spare().is_some() {}
     }
 }

@@ -190,7 +190,12 @@ impl PageStore {
         cipher: Option<Arc<folio_io::Cipher>>,
     ) -> Self {
         let buffer = buffer_size(layout.page_size, cipher.is_some());
-        let cache = PageCache::new(options.cache_bytes_max, options.cache_shards);
+        let cache = PageCache::new(
+            options.cache_bytes_max,
+            options.cache_shards,
+            options.memory_budget.as_ref(),
+        );
+        let pool = crate::pool::PagePool::new(buffer, options.memory_budget.clone());
         let mapped = (options.memory_map && cipher.is_none())
             .then(|| map_data_file(&*storage, file_bytes))
             .flatten();
@@ -214,7 +219,7 @@ impl PageStore {
                 superseded: Mutex::new(std::collections::BTreeMap::new()),
                 freed_pages: std::sync::atomic::AtomicU64::new(0),
                 private_bytes: std::sync::atomic::AtomicIsize::new(0),
-                pool: crate::pool::PagePool::new(buffer),
+                pool,
                 cipher,
                 mapped,
             }),

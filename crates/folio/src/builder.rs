@@ -138,6 +138,13 @@ impl DatabaseBuilder {
         self
     }
 
+    /// Shares `budget` with the other databases opened with it (`memory_budget`).
+    #[must_use]
+    pub fn memory_budget(mut self, budget: &crate::MemoryBudget) -> Self {
+        self.options.memory_budget = Some(budget.clone());
+        self
+    }
+
     /// How long an open waits for another process to let go of the files (`lock_wait`).
     #[must_use]
     pub fn lock_wait(mut self, wait: Duration) -> Self {

@@ -178,6 +178,11 @@ pub(crate) fn decode_roots(roots: &[u8]) -> Result<(Option<PageId>, Lsn)> {
     Ok(((catalog != NO_PAGE).then_some(PageId(catalog)), version))
 }
 
+/// Dirty bytes a database keeps, whatever a shared memory budget says, before the budget makes
+/// it checkpoint: checkpoints of a few pages each would cost a sync apiece. With N databases
+/// sharing a budget, dirty pages may pass it by at most N times this.
+pub(crate) const BUDGET_DIRTY_FLOOR: usize = 256 << 10;
+
 /// Makes a long replay durable before the open returns (see `open_in`). The database works
 /// without it (the replayed state is in memory and in the log), so a failure is reported,
 /// not fatal; the next checkpoint tries again.
@@ -216,7 +221,7 @@ impl Database {
     /// checkpoint, then the log replayed past it.
     pub fn open_in(directory: Arc<dyn Directory>, mut options: DatabaseOptions) -> Result<Self> {
         options.validate()?;
-        options.give_layers_the_key();
+        options.pass_down_to_layers();
         let opened_at = Instant::now();
         if !directory.list()?.iter().any(|name| name == DATA_FILE) {
             // Create under a temporary name and rename: a crash during creation leaves no
@@ -601,10 +606,13 @@ impl Database {
     }
 
     /// True past the bounds that make writers checkpoint: dirty pages over the dirty bound,
-    /// or twice its worth of pages freed since the last checkpoint.
+    /// twice its worth of pages freed since the last checkpoint, or a shared memory budget
+    /// exceeded while this database holds dirty pages.
     pub(crate) fn under_pressure(&self) -> bool {
         let bound = self.inner.options.dirty_bytes_bound();
-        self.inner.store.dirty_bytes() > bound || self.inner.freed_bytes() > 2 * bound
+        self.inner.store.dirty_bytes() > bound
+            || self.inner.freed_bytes() > 2 * bound
+            || self.inner.budget_wants_checkpoint()
     }
 
     /// What recovery found and did when this database was opened.
@@ -693,9 +701,22 @@ impl DbInner {
         // several times as often and cost 10-30 % at 4-128 threads.
         let freed = self.freed_bytes();
         interval_passed
+            || self.budget_wants_checkpoint()
             || dirty >= options.checkpoint_dirty_bytes
             || freed >= options.dirty_bytes_bound()
             || log >= options.checkpoint_log_bytes
+    }
+
+    /// True when the shared memory budget (`DatabaseOptions::memory_budget`) is exceeded and
+    /// this database holds at least [`BUDGET_DIRTY_FLOOR`] of dirty pages: a checkpoint makes
+    /// them clean, hence evictable.
+    pub(crate) fn budget_wants_checkpoint(&self) -> bool {
+        self.options
+            .page_store
+            .memory_budget
+            .as_ref()
+            .is_some_and(folio_pagestore::MemoryBudget::is_exceeded)
+            && self.store.dirty_bytes() >= BUDGET_DIRTY_FLOOR
     }
 
     /// Bytes of pages freed since the last checkpoint started. Freed pages are reused only

@@ -116,6 +116,7 @@ pub use error::{
 };
 pub use folio_btree::{Compression, Value};
 pub use folio_io::{EncryptionKey, INHERITED_LOCK_WAIT, LockHolder};
+pub use folio_pagestore::MemoryBudget;
 pub use folio_wal::{Durability, DurableWait, Lsn};
 pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityReport};
 pub use options::{CompressionOptions, DatabaseOptions};

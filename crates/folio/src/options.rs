@@ -66,6 +66,13 @@ pub struct DatabaseOptions {
     /// opened with the key it was created with. Overrides the keys in `page_store` and
     /// `wal`. Default: none.
     pub encryption_key: Option<folio_io::EncryptionKey>,
+    /// A memory bound shared with other databases (and page stores) opened with the same
+    /// [`crate::MemoryBudget`]: their cached pages, clean and dirty, and spare page buffers
+    /// together stay under it. Past it, caches evict their own clean pages and databases
+    /// holding dirty pages checkpoint (see `docs/tuning.md`, "One memory budget for many
+    /// databases"). `cache_bytes_max` still bounds each one. Overrides
+    /// `page_store.memory_budget`. Default: none.
+    pub memory_budget: Option<crate::MemoryBudget>,
 }
 
 /// Value compression by column family: `default` for every column family not named in
@@ -107,6 +114,7 @@ impl Default for DatabaseOptions {
             checkpoint_on_close: true,
             compression: CompressionOptions::default(),
             encryption_key: None,
+            memory_budget: None,
         }
     }
 }
@@ -129,14 +137,20 @@ impl DatabaseOptions {
         }
     }
 
-    /// `encryption_key` overrides the layers' own keys: the data file and the log are
-    /// keyed together.
-    pub(crate) fn give_layers_the_key(&mut self) {
+    /// Passes the database-wide options down: `encryption_key` overrides the layers' own
+    /// keys (the data file and the log are keyed together), `memory_budget` the page
+    /// store's.
+    pub(crate) fn pass_down_to_layers(&mut self) {
         if self.encryption_key.is_some() {
             self.page_store
                 .encryption_key
                 .clone_from(&self.encryption_key);
             self.wal.encryption_key.clone_from(&self.encryption_key);
+        }
+        if self.memory_budget.is_some() {
+            self.page_store
+                .memory_budget
+                .clone_from(&self.memory_budget);
         }
     }
 

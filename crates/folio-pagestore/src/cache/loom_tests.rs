@@ -19,7 +19,7 @@ fn page(id: u64, fill: u8) -> Page {
 #[test]
 fn loom_rewrite_during_flush_is_never_marked_clean() {
     loom::model(|| {
-        let cache = Arc::new(PageCache::new(1 << 20, 2));
+        let cache = Arc::new(PageCache::new(1 << 20, 2, None));
         cache.put_dirty(PageId(1), page(1, 1));
 
         let flusher = {
@@ -57,7 +57,7 @@ fn loom_rewrite_during_flush_is_never_marked_clean() {
 #[test]
 fn loom_concurrent_writers_keep_accounting_exact() {
     loom::model(|| {
-        let cache = Arc::new(PageCache::new(1 << 20, 2));
+        let cache = Arc::new(PageCache::new(1 << 20, 2, None));
         let handles: Vec<_> = (0..2u64)
             .map(|t| {
                 let cache = Arc::clone(&cache);

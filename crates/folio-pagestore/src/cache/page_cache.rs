@@ -49,13 +49,17 @@ pub(crate) struct PageCache {
 
 impl PageCache {
     /// A cache of `budget_bytes` over `shards` shards (a power of two); each shard gets an
-    /// equal share of the budget.
-    pub(crate) fn new(budget_bytes: usize, shards: usize) -> Self {
+    /// equal share of the budget, and charges `shared` (when given) with what it holds.
+    pub(crate) fn new(
+        budget_bytes: usize,
+        shards: usize,
+        shared: Option<&crate::MemoryBudget>,
+    ) -> Self {
         debug_assert!(shards.is_power_of_two());
         let per_shard = budget_bytes / shards;
         Self {
             shards: (0..shards)
-                .map(|_| Mutex::new(Shard::new(per_shard)))
+                .map(|_| Mutex::new(Shard::new(per_shard, shared.cloned())))
                 .collect(),
             shard_mask: shards as u64 - 1,
             budget_bytes,
@@ -191,9 +195,10 @@ impl PageCache {
     /// Drops every page, dirty ones included (the store is closing).
     pub(crate) fn clear(&self) {
         for shard in &*self.shards {
-            let mut shard = shard.lock();
-            let budget = shard.budget_bytes;
-            *shard = Shard::new(budget);
+            let mut locked = shard.lock();
+            locked.release_all();
+            let (share, budget) = (locked.budget_bytes, locked.shared().cloned());
+            *locked = Shard::new(share, budget);
         }
         self.dirty_bytes
             .store(0, std::sync::atomic::Ordering::Relaxed);
@@ -224,6 +229,15 @@ impl PageCache {
     }
 }
 
+impl Drop for PageCache {
+    /// Gives the shared budget back what this cache held.
+    fn drop(&mut self) {
+        for shard in &*self.shards {
+            shard.lock().release_all();
+        }
+    }
+}
+
 #[cfg(all(test, not(folio_loom)))]
 mod tests {
     use super::*;
@@ -236,8 +250,33 @@ mod tests {
     }
 
     #[test]
+    fn caches_sharing_a_budget_stay_within_it_together_and_give_it_back() {
+        let page_cost = 4096 + SLOT_OVERHEAD_BYTES;
+        let shared = crate::MemoryBudget::new(32 * page_cost);
+        let a = PageCache::new(1 << 30, 4, Some(&shared));
+        let b = PageCache::new(1 << 30, 4, Some(&shared));
+        for id in 0..200 {
+            a.insert_clean(PageId(id), page(id, 1));
+            b.insert_clean(PageId(id), page(id, 2));
+            assert!(shared.used_bytes() <= 32 * page_cost, "over at {id}");
+        }
+        let (sa, sb) = (a.stats(), b.stats());
+        assert_eq!(sa.total_bytes() + sb.total_bytes(), shared.used_bytes());
+        assert!(sa.evictions > 0 && sb.evictions > 0);
+        // Dirty pages are pinned: they may pass the budget, and are counted.
+        for id in 1000..1040 {
+            a.put_dirty(PageId(id), page(id, 3));
+        }
+        assert_eq!(a.stats().dirty_pages, 40);
+        assert_eq!(a.stats().total_bytes() + b.stats().total_bytes(), shared.used_bytes());
+        drop(a);
+        b.clear();
+        assert_eq!(shared.used_bytes(), 0);
+    }
+
+    #[test]
     fn clean_pages_are_evicted_to_the_budget_and_dirty_ones_are_pinned() {
-        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1);
+        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1, None);
         for id in 0..8 {
             cache.put_dirty(PageId(id), page(id, 1));
         }
@@ -259,7 +298,7 @@ mod tests {
 
     #[test]
     fn all_dirty_cache_exceeds_budget_rather_than_losing_data() {
-        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1);
+        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1, None);
         for id in 0..40 {
             cache.put_dirty(PageId(id), page(id, 1));
         }
@@ -285,7 +324,7 @@ mod tests {
     /// for something to evict. Dirty pages must stay out of the eviction queue.
     #[test]
     fn dirty_pages_never_enter_the_eviction_queue() {
-        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1);
+        let cache = PageCache::new(16 * (4096 + SLOT_OVERHEAD_BYTES), 1, None);
         for id in 0..2_000 {
             cache.put_dirty(PageId(id), page(id, 1));
         }
@@ -307,7 +346,7 @@ mod tests {
 
     #[test]
     fn a_page_replaced_during_a_flush_stays_dirty() {
-        let cache = PageCache::new(1 << 20, 4);
+        let cache = PageCache::new(1 << 20, 4, None);
         cache.put_dirty(PageId(1), page(1, 1));
         let snapshot = cache.dirty_pages();
         cache.put_dirty(PageId(1), page(1, 2)); // rewritten while the flush writes
@@ -319,7 +358,7 @@ mod tests {
 
     #[test]
     fn byte_accounting_is_exact_through_every_transition() {
-        let cache = PageCache::new(1 << 30, 8);
+        let cache = PageCache::new(1 << 30, 8, None);
         let cost = 4096 + SLOT_OVERHEAD_BYTES;
         for id in 0..10 {
             cache.insert_clean(PageId(id), page(id, 0));

@@ -38,14 +38,48 @@ pub(crate) struct Shard {
     pub(crate) hits: u64,
     pub(crate) misses: u64,
     pub(crate) evictions: u64,
+    /// A budget shared with other stores, charged with every byte this shard holds.
+    shared: Option<crate::MemoryBudget>,
 }
 
 impl Shard {
-    pub(crate) fn new(budget_bytes: usize) -> Self {
+    pub(crate) fn new(budget_bytes: usize, shared: Option<crate::MemoryBudget>) -> Self {
         Self {
             budget_bytes,
+            shared,
             ..Self::default()
         }
+    }
+
+    /// The shared budget this shard charges, if any.
+    pub(crate) fn shared(&self) -> Option<&crate::MemoryBudget> {
+        self.shared.as_ref()
+    }
+
+    /// Gives back to the shared budget everything this shard holds (it is being dropped).
+    pub(crate) fn release_all(&mut self) {
+        self.release(self.clean_bytes + self.dirty_bytes);
+    }
+
+    fn charge(&self, bytes: usize) {
+        if let Some(shared) = &self.shared {
+            shared.charge(bytes);
+        }
+    }
+
+    fn release(&self, bytes: usize) {
+        if let Some(shared) = &self.shared {
+            shared.release(bytes);
+        }
+    }
+
+    /// True while this shard is over its own share or the shared budget is exceeded.
+    fn over_budget(&self) -> bool {
+        self.clean_bytes + self.dirty_bytes > self.budget_bytes
+            || self
+                .shared
+                .as_ref()
+                .is_some_and(crate::MemoryBudget::is_exceeded)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -82,7 +116,9 @@ impl Shard {
         if let Some(slot) = self.map.get(&id) {
             return slot.page.clone();
         }
-        self.clean_bytes += Self::cost(&page);
+        let cost = Self::cost(&page);
+        self.clean_bytes += cost;
+        self.charge(cost);
         self.map.insert(
             id,
             Slot {
@@ -111,6 +147,7 @@ impl Shard {
         }
         self.dirty_bytes += cost;
         self.dirty_pages += 1;
+        self.charge(cost);
         self.evict_over_budget();
     }
 
@@ -151,6 +188,7 @@ impl Shard {
 
     fn uncount(&mut self, slot: &Slot) {
         let cost = Self::cost(&slot.page);
+        self.release(cost);
         if slot.dirty.is_some() {
             self.dirty_bytes -= cost;
             self.dirty_pages -= 1;
@@ -175,10 +213,7 @@ impl Shard {
     /// left, or two turns of the queue found nothing evictable. Costs O(clean pages) at most.
     pub(crate) fn evict_over_budget(&mut self) {
         let mut budget_turns = 2 * self.clock.len();
-        while self.clean_bytes + self.dirty_bytes > self.budget_bytes
-            && self.clean_bytes > 0
-            && budget_turns > 0
-        {
+        while self.over_budget() && self.clean_bytes > 0 && budget_turns > 0 {
             budget_turns -= 1;
             let Some(id) = self.clock.pop_front() else {
                 break;
@@ -193,7 +228,9 @@ impl Shard {
                 self.clock.push_back(id);
             } else {
                 let slot = self.map.remove(&id).expect("slot was just found");
-                self.clean_bytes -= Self::cost(&slot.page);
+                let cost = Self::cost(&slot.page);
+                self.clean_bytes -= cost;
+                self.release(cost);
                 self.evictions += 1;
             }
         }
