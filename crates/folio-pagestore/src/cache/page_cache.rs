@@ -268,7 +268,10 @@ mod tests {
             a.put_dirty(PageId(id), page(id, 3));
         }
         assert_eq!(a.stats().dirty_pages, 40);
-        assert_eq!(a.stats().total_bytes() + b.stats().total_bytes(), shared.used_bytes());
+        assert_eq!(
+            a.stats().total_bytes() + b.stats().total_bytes(),
+            shared.used_bytes()
+        );
         drop(a);
         b.clear();
         assert_eq!(shared.used_bytes(), 0);
