@@ -77,10 +77,14 @@ pub enum Error {
     /// A typed table read bytes its key or value type cannot decode (the column family was
     /// written with other types, or through the byte API), or serde could not encode a
     /// value.
-    #[error("column family {cf:?}: cannot encode or decode {source}")]
+    #[error(
+        "table {cf:?}: cannot encode or decode a {expected} ({source}); does the column family hold other types than this table definition names?"
+    )]
     Codec {
         /// The column family.
         cf: String,
+        /// The Rust type the table definition names for the key or value that failed.
+        expected: &'static str,
         /// What did not decode.
         source: crate::typed::CodecError,
     },
@@ -218,6 +222,10 @@ pub enum ErrorKind {
     InvalidInput,
     /// The files were written by a newer folio, or are not folio files.
     Incompatible,
+    /// The encryption key does not fit the database: none was given for an encrypted one,
+    /// it is not the key the database was encrypted with, or one was given for a database
+    /// that is not encrypted. Nothing is damaged: open again with the right key (or none).
+    EncryptionKey,
 }
 
 impl Error {
@@ -265,6 +273,10 @@ impl Error {
     }
 }
 
+#[expect(
+    clippy::match_same_arms,
+    reason = "every variant is named with its kind; the wildcard only serves #[non_exhaustive]"
+)]
 fn storage_kind(error: &StorageError) -> ErrorKind {
     match error {
         StorageError::AlreadyOpen { .. } => ErrorKind::AlreadyOpen,
@@ -273,25 +285,48 @@ fn storage_kind(error: &StorageError) -> ErrorKind {
         }
         StorageError::ReadPastEnd { .. } => ErrorKind::Corruption,
         error if error.is_no_space() => ErrorKind::NoSpace,
+        StorageError::Io { .. } | StorageError::Crashed => ErrorKind::Io,
+        // `#[non_exhaustive]`: see `page_store_kind`.
         _ => ErrorKind::Io,
     }
 }
 
+#[expect(
+    clippy::match_same_arms,
+    reason = "every variant is named with its kind; the wildcard only serves #[non_exhaustive]"
+)]
 fn page_store_kind(error: &PageStoreError) -> ErrorKind {
     match error {
         PageStoreError::Storage(error) => storage_kind(error),
         PageStoreError::Poisoned => ErrorKind::Poisoned,
         PageStoreError::Closed => ErrorKind::Closed,
+        PageStoreError::KeyRequired | PageStoreError::WrongKey | PageStoreError::NotEncrypted => {
+            ErrorKind::EncryptionKey
+        }
+        // The operating system gave no randomness for nonces: nothing on disk is wrong.
+        PageStoreError::Encryption(_) => ErrorKind::Io,
         PageStoreError::NotAFolioFile | PageStoreError::NewerFormat { .. } => {
             ErrorKind::Incompatible
         }
         PageStoreError::InvalidOption { .. }
         | PageStoreError::RootsTooLarge { .. }
         | PageStoreError::NotEmpty { .. } => ErrorKind::InvalidInput,
+        PageStoreError::CorruptPage { .. }
+        | PageStoreError::CorruptHeader { .. }
+        | PageStoreError::Truncated { .. }
+        | PageStoreError::AllocatorInvariant { .. }
+        | PageStoreError::PageOutOfRange { .. }
+        | PageStoreError::VersionRegressed { .. } => ErrorKind::Corruption,
+        // The enum is `#[non_exhaustive]`; `tests/error_kinds.rs` lists every variant, so a
+        // new one is classified there before it can fall here unnoticed.
         _ => ErrorKind::Corruption,
     }
 }
 
+#[expect(
+    clippy::match_same_arms,
+    reason = "every variant is named with its kind; the wildcard only serves #[non_exhaustive]"
+)]
 fn wal_kind(error: &WalError) -> ErrorKind {
     match error {
         WalError::Storage(error) => storage_kind(error),
@@ -299,18 +334,35 @@ fn wal_kind(error: &WalError) -> ErrorKind {
         WalError::Closed => ErrorKind::Closed,
         error if error.is_no_space() => ErrorKind::NoSpace,
         WalError::Refused { .. } => ErrorKind::Io,
+        // The operating system gave no randomness for nonces: nothing on disk is wrong.
+        WalError::Encryption(_) => ErrorKind::Io,
         WalError::RecordTooLarge { .. } | WalError::InvalidOption { .. } => ErrorKind::InvalidInput,
         WalError::Recovery(WalRecoveryError::NewerFormat { .. }) => ErrorKind::Incompatible,
+        // The facade reads the log only from LSNs its data file needs: a log that lacks them
+        // (truncated away, or ending before them) is a damaged or replaced log.
+        WalError::Truncated { .. } | WalError::BeyondEnd { .. } | WalError::Recovery(_) => {
+            ErrorKind::Corruption
+        }
+        // `#[non_exhaustive]`: see `page_store_kind`.
         _ => ErrorKind::Corruption,
     }
 }
 
+#[expect(
+    clippy::match_same_arms,
+    reason = "every variant is named with its kind; the wildcard only serves #[non_exhaustive]"
+)]
 fn tree_kind(error: &TreeError) -> ErrorKind {
     match error {
         TreeError::PageStore(error) => page_store_kind(error),
         TreeError::CorruptNode { .. } => ErrorKind::Corruption,
         TreeError::ColumnFamilyExists { .. } => ErrorKind::AlreadyExists,
         TreeError::ColumnFamilyNotFound { .. } => ErrorKind::NotFound,
+        TreeError::KeyTooLarge { .. }
+        | TreeError::ValueTooLarge { .. }
+        | TreeError::UncommittedChanges
+        | TreeError::InvalidName { .. } => ErrorKind::InvalidInput,
+        // `#[non_exhaustive]`: see `page_store_kind`.
         _ => ErrorKind::InvalidInput,
     }
 }

@@ -90,6 +90,8 @@ mod commit_queue;
 mod compaction;
 mod database;
 mod error;
+#[cfg(test)]
+mod error_kind_tests;
 mod integrity;
 mod log_record;
 mod options;
@@ -115,7 +117,7 @@ pub use error::{
     Error, ErrorKind, PageStoreError, Result, StorageError, TreeError, WalError, WalRecoveryError,
 };
 pub use folio_btree::{Compression, Value};
-pub use folio_io::{EncryptionKey, INHERITED_LOCK_WAIT, LockHolder};
+pub use folio_io::{EncryptionKey, INHERITED_LOCK_WAIT, KeyError, LockHolder};
 pub use folio_pagestore::MemoryBudget;
 pub use folio_wal::{Durability, DurableWait, Lsn};
 pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityReport};

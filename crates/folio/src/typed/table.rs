@@ -68,9 +68,11 @@ impl<K, V> std::fmt::Debug for TableDefinition<K, V> {
     }
 }
 
-fn decode_error(cf: &str, source: CodecError) -> Error {
+/// A codec failure of `T` (the table's key or value type) in column family `cf`.
+fn decode_error<T: ?Sized>(cf: &str, source: CodecError) -> Error {
     Error::Codec {
         cf: cf.to_owned(),
+        expected: std::any::type_name::<T>(),
         source,
     }
 }
@@ -87,7 +89,7 @@ fn encode_value<W: EncodeValue + ?Sized>(cf: &str, value: &W) -> Result<Vec<u8>>
     let mut out = Vec::new();
     value
         .encode_value(&mut out)
-        .map_err(|e| decode_error(cf, e))?;
+        .map_err(|e| decode_error::<W>(cf, e))?;
     Ok(out)
 }
 
@@ -103,7 +105,7 @@ impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
         match self.tree.get(&key.to_key_bytes())? {
             Some(bytes) => V::decode_value(&bytes)
                 .map(Some)
-                .map_err(|e| decode_error(self.cf, e)),
+                .map_err(|e| decode_error::<V>(self.cf, e)),
             None => Ok(None),
         }
     }
@@ -296,8 +298,8 @@ impl<K: Key, V: Value> Iterator for TypedRange<'_, K, V> {
 }
 
 fn decode_entry<K: Key, V: Value>(cf: &str, key: &[u8], value: &[u8]) -> Result<(K, V)> {
-    let key = K::from_key_bytes(key).map_err(|e| decode_error(cf, e))?;
-    let value = V::decode_value(value).map_err(|e| decode_error(cf, e))?;
+    let key = K::from_key_bytes(key).map_err(|e| decode_error::<K>(cf, e))?;
+    let value = V::decode_value(value).map_err(|e| decode_error::<V>(cf, e))?;
     Ok((key, value))
 }
 
