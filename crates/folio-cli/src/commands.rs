@@ -1,6 +1,6 @@
 //! The commands: each opens the database, does one thing, prints the result.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::ops::Bound;
 use std::path::Path;
 
@@ -433,21 +433,94 @@ fn dump(db: &Path, output: Option<&Path>) -> CliResult {
     Ok(())
 }
 
+/// Loads a dump. A load that fails leaves nothing behind: a new database is built in a
+/// staging directory beside `db` and renamed into place only once the whole dump was read and
+/// checked; into an existing database, the column families this load created are dropped
+/// again.
 fn load(db: &Path, input: Option<&Path>) -> CliResult {
-    let database = open_or_create(db)?;
-    let bar = spinner("entries loaded");
-    let progress = |n| bar.set_position(n);
-    let total = match input {
+    let reader: Box<dyn BufRead> = match input {
         Some(path) => {
             let file = std::fs::File::open(path)
                 .map_err(|e| Failure::not_found(format!("{}: {e}", path.display())))?;
-            crate::dump::read_dump(&database, BufReader::new(file), progress)?
+            Box::new(BufReader::new(file))
         }
-        None => crate::dump::read_dump(&database, std::io::stdin().lock(), progress)?,
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let bar = spinner("entries loaded");
+    let progress = |n| bar.set_position(n);
+    // An empty directory is a new database too (the rename below replaces it).
+    let is_new = std::fs::read_dir(db).map_or(!db.exists(), |mut entries| entries.next().is_none());
+    let total = if is_new {
+        load_into_new(db, reader, progress)?
+    } else {
+        load_into_existing(db, reader, progress)?
     };
     bar.finish_and_clear();
     eprintln!("loaded {total} entries");
     Ok(())
+}
+
+fn load_into_existing(
+    db: &Path,
+    reader: impl BufRead,
+    progress: impl FnMut(u64),
+) -> CliResult<u64> {
+    let database = open_existing(db, true)?;
+    let mut created = Vec::new();
+    let loaded = crate::dump::read_dump(&database, reader, progress, &mut created);
+    if loaded.is_err() {
+        for name in created.iter().rev() {
+            if let Err(e) = database.drop_cf(name) {
+                eprintln!(
+                    "{}: could not drop the partly loaded column family {name:?}: {e}",
+                    db.display()
+                );
+            }
+        }
+    }
+    let total = loaded?;
+    database.close().map_err(|e| Failure::database(db, &e))?;
+    Ok(total)
+}
+
+fn load_into_new(db: &Path, reader: impl BufRead, progress: impl FnMut(u64)) -> CliResult<u64> {
+    let name = db
+        .file_name()
+        .ok_or_else(|| Failure::error(format!("{}: not a directory name", db.display())))?;
+    let staging = db.with_file_name(format!(".{}.loading", name.to_string_lossy()));
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        Failure::error(format!("{what} {}: {e}", path.display()))
+    };
+    // A staging directory of an earlier load that was killed: ours by name, never a database.
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .map_err(|e| io("cannot remove the stale staging directory", &staging, e))?;
+    }
+    let built = (|| {
+        let database = open_or_create(&staging)?;
+        let total = crate::dump::read_dump(&database, reader, progress, &mut Vec::new())?;
+        database
+            .close()
+            .map_err(|e| Failure::database(&staging, &e))?;
+        Ok(total)
+    })();
+    let total = match built {
+        Ok(total) => total,
+        Err(failure) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(failure);
+        }
+    };
+    std::fs::rename(&staging, db).map_err(|e| io("cannot move the loaded database to", db, e))?;
+    // The rename is durable once the parent directory is.
+    let parent = match db.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| io("cannot sync", parent, e))?;
+    Ok(total)
 }
 
 /// Compacts `db`; with `repack`, rewrites every column family first with that compression.

@@ -54,10 +54,13 @@ pub fn write_dump(
 }
 
 /// Reads a dump from `input` into `db` (each column family bulk-loaded; none may exist).
+/// `created` gets the name of each column family as it is created, so a caller can undo a
+/// load that fails part way.
 pub fn read_dump(
     db: &Database,
     input: impl BufRead,
     mut progress: impl FnMut(u64),
+    created: &mut Vec<String>,
 ) -> CliResult<u64> {
     let mut lines = input.lines().enumerate();
     let mut next = || -> CliResult<Option<(usize, String)>> {
@@ -105,6 +108,7 @@ pub fn read_dump(
             .ok_or_else(|| bad(n, "expected \"cf <name as hex>\""))?;
         db.create_cf(&name)
             .map_err(|e| Failure::error(format!("column family {name:?}: {e}")))?;
+        created.push(name.clone());
         let mut load = db
             .bulk_load(&name)
             .map_err(|e| Failure::error(format!("column family {name:?}: {e}")))?;

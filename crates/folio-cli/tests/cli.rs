@@ -166,14 +166,7 @@ fn dump_load_backup_and_compact_round_trip() {
     }
     put(&db, "b", "x", "y");
     let dump = dir.path().join("dump.txt");
-    folio()
-        .arg("dump")
-        .arg(&db)
-        .arg("-o")
-        .arg(&dump)
-        .assert()
-        .success();
-    let text = std::fs::read_to_string(&dump).unwrap();
+    let text = dump_to(&db, &dump);
     assert!(text.starts_with("folio-dump 1\n") && text.ends_with("done 2\n"));
 
     let copy = dir.path().join("copy");
@@ -249,6 +242,86 @@ fn dump_load_backup_and_compact_round_trip() {
         .success()
         .stdout(predicate::str::contains("bytes_reclaimed"));
     assert_eq!(scan(&db), scan(&backup));
+}
+
+/// `folio dump DB -o FILE`; returns the dump's text.
+fn dump_to(db: &Path, file: &Path) -> String {
+    folio()
+        .arg("dump")
+        .arg(db)
+        .arg("-o")
+        .arg(file)
+        .assert()
+        .success();
+    std::fs::read_to_string(file).unwrap()
+}
+
+/// Names in `dir`, to show a failed load leaves no database and no staging directory.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_load_that_fails_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path());
+    let dump = dir.path().join("dump.txt");
+    let text = dump_to(&db, &dump);
+    let before = entries(dir.path());
+    let load = |target: &Path, input: &[u8]| {
+        folio()
+            .arg("load")
+            .arg(target)
+            .write_stdin(input.to_vec())
+            .assert()
+    };
+
+    // Into a new database: a dump cut by its last bytes, random bytes, a line damaged in
+    // the second column family. Each fails and leaves no directory behind.
+    let copy = dir.path().join("copy");
+    let truncated = &text.as_bytes()[..text.len() - 5];
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let damaged = text.replacen("616c696365", "61zz", 1);
+    assert_ne!(damaged, text, "the dump holds alice's key");
+    for input in [truncated, &garbage[..], damaged.as_bytes()] {
+        load(&copy, input).code(1);
+        assert_eq!(
+            entries(dir.path()),
+            before,
+            "a failed load left files behind"
+        );
+    }
+    // The repaired dump then loads (nothing of the failed tries is in the way).
+    load(&copy, text.as_bytes()).success();
+    assert_eq!(stdout_of(&["cf", "list"], &copy, &[]), "bin\t1\nusers\t3\n");
+
+    // Into an existing database: the column families the failed load created are dropped.
+    let existing = dir.path().join("existing");
+    put(&existing, "z", "k", "v");
+    load(&existing, damaged.as_bytes()).code(1);
+    assert_eq!(stdout_of(&["cf", "list"], &existing, &[]), "z\t1\n");
+    load(&existing, text.as_bytes()).success();
+    assert_eq!(
+        stdout_of(&["cf", "list"], &existing, &[]),
+        "bin\t1\nusers\t3\nz\t1\n"
+    );
+
+    // An empty directory is a new database.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    load(&empty, truncated).code(1);
+    load(&empty, text.as_bytes()).success();
+    assert_eq!(
+        stdout_of(&["cf", "list"], &empty, &[]),
+        "bin\t1\nusers\t3\n"
+    );
 }
 
 #[test]
