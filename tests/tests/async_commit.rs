@@ -4,13 +4,12 @@
 //! while a timer task keeps ticking. Then every acknowledged commit is read back after a
 //! reopen. Also: poisoned logs reach async waiters as errors, and the futures are `Send`.
 
-use std::io::IoSlice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use folio::{Database, Durability, WriteBatch};
-use folio_io::{Directory, FsDirectory, Storage};
+use folio_io::{FsDirectory, SyncHookDirectory};
 
 const WORKER_NAME: &str = "async-test-worker";
 
@@ -33,56 +32,16 @@ impl SyncWatch {
     }
 }
 
-#[derive(Debug)]
-struct WatchedDirectory {
-    inner: FsDirectory,
-    watch: Arc<SyncWatch>,
-}
-
-#[derive(Debug)]
-struct WatchedStorage {
-    inner: Arc<dyn Storage>,
-    watch: Arc<SyncWatch>,
-}
-
-impl Directory for WatchedDirectory {
-    fn open(&self, name: &str, create: bool) -> folio_io::Result<Arc<dyn Storage>> {
-        Ok(Arc::new(WatchedStorage {
-            inner: self.inner.open(name, create)?,
-            watch: Arc::clone(&self.watch),
-        }))
-    }
-    fn remove(&self, name: &str) -> folio_io::Result<()> {
-        self.inner.remove(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> folio_io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn list(&self) -> folio_io::Result<Vec<String>> {
-        self.inner.list()
-    }
-}
-
-impl Storage for WatchedStorage {
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> folio_io::Result<()> {
-        self.inner.read_exact_at(buf, offset)
-    }
-    fn write_all_vectored_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> folio_io::Result<()> {
-        self.inner.write_all_vectored_at(bufs, offset)
-    }
-    fn sync_data(&self) -> folio_io::Result<()> {
-        self.watch.record();
-        self.inner.sync_data()
-    }
-    fn allocate(&self, len: u64) -> folio_io::Result<()> {
-        self.inner.allocate(len)
-    }
-    fn set_len(&self, len: u64) -> folio_io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn len(&self) -> folio_io::Result<u64> {
-        self.inner.len()
-    }
+/// A real directory whose every sync `watch` records.
+fn watched_directory(
+    path: &std::path::Path,
+    watch: &Arc<SyncWatch>,
+) -> SyncHookDirectory<FsDirectory> {
+    let watch = Arc::clone(watch);
+    SyncHookDirectory::new(
+        FsDirectory::open(path).unwrap(),
+        Arc::new(move || watch.record()),
+    )
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -100,10 +59,7 @@ const TASKS: u64 = 10_000;
 fn ten_thousand_durable_async_commits_never_sync_on_a_worker() {
     let dir = tempfile::tempdir().unwrap();
     let watch = Arc::new(SyncWatch::default());
-    let directory = Arc::new(WatchedDirectory {
-        inner: FsDirectory::open(dir.path()).unwrap(),
-        watch: Arc::clone(&watch),
-    });
+    let directory = Arc::new(watched_directory(dir.path(), &watch));
     // A small dirty bound, so that back-pressure checkpoints happen during the run and
     // must be handed to the background checkpointer too.
     let db = Database::builder()

@@ -146,7 +146,14 @@ fn corrupt_pages(at_rest: AtRest) {
 
         let db = match Database::open_in(Arc::new(device), at_rest.small_options()) {
             Ok(db) => db,
-            Err(_typed_error) => continue, // e.g. the catalog was hit
+            // The catalog or a root was hit: the open must say the file is damaged.
+            Err(error) => {
+                assert!(
+                    error.is_corruption(),
+                    "{context}: the open failed, but not as corruption: {error}"
+                );
+                continue;
+            }
         };
         let report = db.check_integrity().unwrap();
         assert!(
@@ -164,13 +171,19 @@ fn corrupt_pages(at_rest: AtRest) {
         reported += 1;
         let read = db.begin_read();
         for (c, cf) in CFS.iter().enumerate() {
-            // Either an error or exactly the right contents, key by key too.
+            // Either a corruption error or exactly the right contents, key by key too: a
+            // key that reads as absent without an error is data lost silently.
             if let Ok(state) = read_cf(&read, cf) {
                 assert!(state == model[c], "{context}: wrong data from {cf}");
             }
             for (key, expected) in &model[c] {
-                if let Ok(Some(got)) = read.get(cf, key) {
-                    assert_eq!(&*got, &expected[..], "{context}: wrong value");
+                match read.get(cf, key) {
+                    Ok(Some(got)) => assert_eq!(&*got, &expected[..], "{context}: wrong value"),
+                    Ok(None) => panic!("{context}: {cf} lost key {key:?} without an error"),
+                    Err(error) => assert!(
+                        error.is_corruption(),
+                        "{context}: a read failed, but not as corruption: {error}"
+                    ),
                 }
             }
         }

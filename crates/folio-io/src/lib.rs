@@ -53,6 +53,7 @@ mod map;
 mod memory;
 mod sim;
 mod storage;
+mod sync_hook;
 
 pub use at_rest::AtRest;
 pub use cipher::{Cipher, EncryptionKey, KeyError, SealError};
@@ -67,3 +68,4 @@ pub use sim::{
     SweepReport, crash_seeds, sweep_power_cuts,
 };
 pub use storage::{IOV_MAX, Storage, total_len};
+pub use sync_hook::{SyncHook, SyncHookDirectory};

@@ -25,10 +25,12 @@ fn committed_writes_survive_reopen_by_replay_and_by_checkpoint() {
     let mut txn = db.begin_write(&["a"]).unwrap();
     txn.put("a", b"k1", b"v1").unwrap();
     txn.commit().unwrap();
+    // Power cut while the database is open (a clean close would checkpoint first).
+    let device = device.crash(CrashPolicy::DropUnsynced);
     drop(db);
     // Replayed from the log (no checkpoint yet).
-    let device = device.crash(CrashPolicy::DropUnsynced);
     let db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+    assert!(db.recovery_report().replayed_records >= 1);
     assert_eq!(value_of(&db, "a", b"k1").as_deref(), Some(&b"v1"[..]));
     let mut txn = db.begin_write(&["a"]).unwrap();
     txn.put("a", b"k2", b"v2").unwrap();
@@ -38,10 +40,11 @@ fn committed_writes_survive_reopen_by_replay_and_by_checkpoint() {
     let mut txn = db.begin_write(&["a"]).unwrap();
     txn.delete("a", b"k1").unwrap();
     txn.commit().unwrap();
+    let device = device.crash(CrashPolicy::DropUnsynced);
     drop(db);
-    // Checkpoint + replay of what came after it.
-    let db =
-        Database::open_in(Arc::new(device.crash(CrashPolicy::DropUnsynced)), options()).unwrap();
+    // Checkpoint + replay of what came after it (the delete only).
+    let db = Database::open_in(Arc::new(device), options()).unwrap();
+    assert_eq!(db.recovery_report().replayed_records, 1);
     assert_eq!(value_of(&db, "a", b"k1"), None);
     assert_eq!(value_of(&db, "a", b"k2").as_deref(), Some(&b"v2"[..]));
     assert_eq!(db.begin_read().len("a").unwrap(), 1);
