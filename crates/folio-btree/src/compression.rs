@@ -48,7 +48,22 @@ pub enum Compression {
     },
 }
 
+/// The zstd levels folio accepts.
+const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
+
 impl Compression {
+    /// `Err` with the reason when the setting is out of range (a zstd level outside 1..=22).
+    pub fn check(self) -> Result<(), String> {
+        match self {
+            Self::Zstd { level } if !ZSTD_LEVELS.contains(&level) => Err(format!(
+                "zstd level {level} is outside {}..={}",
+                ZSTD_LEVELS.start(),
+                ZSTD_LEVELS.end()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The frame for `value`, when compressing it saves bytes.
     pub(crate) fn encode(self, value: &[u8]) -> Option<Vec<u8>> {
         if value.len() < COMPRESS_MIN_BYTES {
@@ -91,7 +106,7 @@ impl std::str::FromStr for Compression {
             _ => text
                 .strip_prefix("zstd-")
                 .and_then(|level| level.parse().ok())
-                .filter(|level| (1..=22).contains(level))
+                .filter(|level| ZSTD_LEVELS.contains(level))
                 .map(|level| Self::Zstd { level })
                 .ok_or_else(|| {
                     format!("unknown compression {text:?}: none, lz4, zstd or zstd-1..22")

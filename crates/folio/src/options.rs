@@ -190,6 +190,21 @@ impl DatabaseOptions {
                     .into(),
             });
         }
+        let compressions = std::iter::once((None, self.compression.default)).chain(
+            self.compression
+                .column_families
+                .iter()
+                .map(|(cf, c)| (Some(cf), *c)),
+        );
+        for (cf, compression) in compressions {
+            compression.check().map_err(|reason| Error::InvalidOption {
+                name: "compression",
+                reason: match cf {
+                    Some(cf) => format!("column family {cf:?}: {reason}"),
+                    None => format!("default: {reason}"),
+                },
+            })?;
+        }
         if self.checkpoint_interval.is_some_and(|d| d.is_zero()) {
             return Err(Error::InvalidOption {
                 name: "checkpoint_interval",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use folio::{DATA_FILE, Database, DatabaseOptions, Error};
+use folio::{Compression, DATA_FILE, Database, DatabaseOptions, Error};
 use folio_io::{Directory, SimDirectory};
 
 fn options() -> DatabaseOptions {
@@ -87,11 +87,27 @@ fn the_builder_validates_every_option_on_open() {
             Database::builder().checkpoint_interval(Some(std::time::Duration::ZERO)),
         ),
         ("segment_bytes", Database::builder().wal_segment_bytes(10)),
+        (
+            "zstd level 30",
+            Database::builder().compression(Compression::Zstd { level: 30 }),
+        ),
+        (
+            "zstd level 0",
+            Database::builder().compression(Compression::Zstd { level: 0 }),
+        ),
+        (
+            "\"orders\": zstd level -5",
+            Database::builder().cf_compression("orders", Compression::Zstd { level: -5 }),
+        ),
     ];
     for (option, builder) in cases {
-        let error = builder.open(dir.path()).unwrap_err().to_string();
+        let error = builder.open(dir.path()).unwrap_err();
+        assert_eq!(error.kind(), folio::ErrorKind::InvalidInput, "{option}");
+        let error = error.to_string();
         assert!(error.contains(option), "{option}: {error}");
     }
+    // Nothing was created by the refused opens.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     let db = Database::builder()
         .cache_bytes(1 << 20)
         .file_handles(std::num::NonZeroUsize::new(2).unwrap())
