@@ -103,7 +103,8 @@ fn check(wal: &Wal, acknowledged: &BTreeMap<Lsn, Vec<u8>>, context: &str) -> Lsn
 fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
     let device = SimDirectory::new(seed);
     let (wal, _) = Wal::open(Arc::new(device.clone()), options(at_rest)).unwrap();
-    device.cut_power_at(cut);
+    // Counted from here, so each cut is a distinct point of the appends.
+    device.cut_power_at(device.operations() + cut);
     let acknowledged = run_appenders(&wal);
     drop(wal); // closing fails without power; that is fine
     let was_cut = device.power_was_cut();
