@@ -130,36 +130,64 @@ fn wrong_missing_or_unexpected_keys_are_typed_errors_and_change_nothing() {
 fn tampered_or_moved_pages_are_errors_never_wrong_data() {
     let dir = tempfile::tempdir().unwrap();
     write_some(AtRest::Encrypted.small_options(), dir.path(), true);
+    // Only pages the tree reaches: damage to a free page is nothing a read could see, and a
+    // test that damaged one could pass detecting nothing.
+    let reachable: Vec<usize> = {
+        let db = Database::open_with(dir.path(), AtRest::Encrypted.small_options()).unwrap();
+        let ids = db
+            .begin_read()
+            .tree("secrets")
+            .unwrap()
+            .verify()
+            .unwrap()
+            .page_ids;
+        ids.into_iter()
+            .map(|id| usize::try_from(id).unwrap())
+            .collect()
+    };
+    assert!(reachable.len() >= 2, "{reachable:?}");
     let path = dir.path().join(folio::DATA_FILE);
     let original = std::fs::read(&path).unwrap();
     let page = 4096;
     let first_page = 2 * 4096;
-    let pages = (original.len() - first_page) / page;
+    let offset = |id: usize| first_page + id * page;
     // Swap two pages whole (each is authentic, but bound to its own id), then flip bits.
     let mut swapped = original.clone();
-    let (a, b) = (first_page, first_page + page);
+    let (a, b) = (offset(reachable[0]), offset(reachable[1]));
     let page_a = original[a..a + page].to_vec();
     swapped[a..a + page].copy_from_slice(&original[b..b + page]);
     swapped[b..b + page].copy_from_slice(&page_a);
-    let mut damaged = vec![swapped];
-    for i in 0..pages.min(24) {
+    let mut damaged = vec![("swap".to_owned(), swapped)];
+    for &id in reachable.iter().take(24) {
         let mut copy = original.clone();
-        copy[first_page + i * page + 100] ^= 0x10;
-        damaged.push(copy);
+        copy[offset(id) + 100] ^= 0x10;
+        damaged.push((format!("bit flip in page {id}"), copy));
     }
-    for bytes in damaged {
+    for (what, bytes) in damaged {
         std::fs::write(&path, &bytes).unwrap();
-        let Ok(db) = Database::open_with(dir.path(), AtRest::Encrypted.small_options()) else {
-            continue;
+        let db = match Database::open_with(dir.path(), AtRest::Encrypted.small_options()) {
+            Ok(db) => db,
+            Err(error) => {
+                assert!(error.is_corruption(), "{what}: open failed with {error}");
+                continue;
+            }
         };
         let read = db.begin_read();
+        let mut detected = false;
         for n in 0..800u32 {
             match read.get("secrets", &n.to_be_bytes()) {
-                Ok(Some(got)) => assert_eq!(&*got, &value(n)[..], "wrong data, never"),
-                Ok(None) => panic!("entry {n} silently missing"),
-                Err(_) => {}
+                Ok(Some(got)) => assert_eq!(&*got, &value(n)[..], "{what}: wrong data, never"),
+                Ok(None) => panic!("{what}: entry {n} silently missing"),
+                Err(error) => {
+                    assert!(error.is_corruption(), "{what}: {error}");
+                    detected = true;
+                }
             }
         }
+        assert!(
+            detected,
+            "{what}: a damaged reachable page was never noticed"
+        );
     }
     std::fs::write(&path, &original).unwrap();
     check_all(&Database::open_with(dir.path(), AtRest::Encrypted.small_options()).unwrap());
