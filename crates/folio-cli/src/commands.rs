@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use folio::{Database, DatabaseOptions, EncryptionKey};
+use folio_io::StagedDirectory;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -484,42 +485,16 @@ fn load_into_existing(
 }
 
 fn load_into_new(db: &Path, reader: impl BufRead, progress: impl FnMut(u64)) -> CliResult<u64> {
-    let name = db
-        .file_name()
-        .ok_or_else(|| Failure::error(format!("{}: not a directory name", db.display())))?;
-    let staging = db.with_file_name(format!(".{}.loading", name.to_string_lossy()));
-    let io = |what: &str, path: &Path, e: std::io::Error| {
-        Failure::error(format!("{what} {}: {e}", path.display()))
-    };
-    // A staging directory of an earlier load that was killed: ours by name, never a database.
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .map_err(|e| io("cannot remove the stale staging directory", &staging, e))?;
-    }
-    let built = (|| {
-        let database = open_or_create(&staging)?;
-        let total = crate::dump::read_dump(&database, reader, progress, &mut Vec::new())?;
-        database
-            .close()
-            .map_err(|e| Failure::database(&staging, &e))?;
-        Ok(total)
-    })();
-    let total = match built {
-        Ok(total) => total,
-        Err(failure) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(failure);
-        }
-    };
-    std::fs::rename(&staging, db).map_err(|e| io("cannot move the loaded database to", db, e))?;
-    // The rename is durable once the parent directory is.
-    let parent = match db.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(parent)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|e| io("cannot sync", parent, e))?;
+    let staged = StagedDirectory::begin(db, ".loading")
+        .map_err(|e| Failure::error(format!("{}: {e}", db.display())))?;
+    let database = open_or_create(staged.path())?;
+    let total = crate::dump::read_dump(&database, reader, progress, &mut Vec::new())?;
+    database
+        .close()
+        .map_err(|e| Failure::database(staged.path(), &e))?;
+    staged
+        .finish()
+        .map_err(|e| Failure::error(format!("{}: {e}", db.display())))?;
     Ok(total)
 }
 

@@ -80,7 +80,7 @@ impl FsDirectory {
 }
 
 /// Syncs directory `path`, making the entries created and removed in it durable.
-fn sync_directory(path: &Path) -> Result<()> {
+pub(crate) fn sync_directory(path: &Path) -> Result<()> {
     fs::File::open(path)
         .and_then(|dir| dir.sync_all())
         .map_err(|source| Error::Io {

@@ -52,6 +52,7 @@ mod file_lock;
 mod map;
 mod memory;
 mod sim;
+mod staged;
 mod storage;
 mod sync_hook;
 
@@ -67,5 +68,6 @@ pub use sim::{
     CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimDirectory, SimStorage,
     SweepReport, crash_seeds, sweep_power_cuts,
 };
+pub use staged::StagedDirectory;
 pub use storage::{IOV_MAX, Storage, total_len};
 pub use sync_hook::{SyncHook, SyncHookDirectory};

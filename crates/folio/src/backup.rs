@@ -84,20 +84,11 @@ impl Database {
                 path: target.to_path_buf(),
             });
         }
-        let partial = partial_path(target);
-        if partial.exists() {
-            // A crashed earlier backup's leftovers: never a valid backup.
-            std::fs::remove_dir_all(&partial).map_err(|source| io_error(&partial, source))?;
-        }
-        let directory = Arc::new(folio_io::FsDirectory::open(&partial)?);
+        let staged = folio_io::StagedDirectory::begin(target, PARTIAL_SUFFIX)?;
+        let directory = Arc::new(folio_io::FsDirectory::open(staged.path())?);
         let mut report = self.backup_into_keyed(directory, key, progress)?;
         report.path = target.to_path_buf();
-        std::fs::rename(&partial, target).map_err(|source| io_error(target, source))?;
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::File::open(parent)
-                .and_then(|dir| dir.sync_all())
-                .map_err(|source| io_error(parent, source))?;
-        }
+        staged.finish()?;
         Ok(report)
     }
 
@@ -179,17 +170,5 @@ impl Database {
     }
 }
 
-/// The temporary directory a backup to `target` is built in.
-fn partial_path(target: &Path) -> PathBuf {
-    let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(".folio-backup-partial");
-    target.with_file_name(name)
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Storage(folio_io::Error::Io {
-        op: folio_io::Operation::Open,
-        path: Some(path.to_path_buf()),
-        source,
-    })
-}
+/// The name a backup is built under beside its target, until it is complete.
+const PARTIAL_SUFFIX: &str = ".folio-backup-partial";

@@ -317,7 +317,7 @@ fn page_store_kind(error: &PageStoreError) -> ErrorKind {
         | PageStoreError::AllocatorInvariant { .. }
         | PageStoreError::PageOutOfRange { .. }
         | PageStoreError::VersionRegressed { .. } => ErrorKind::Corruption,
-        // The enum is `#[non_exhaustive]`; `tests/error_kinds.rs` lists every variant, so a
+        // The enum is `#[non_exhaustive]`; `error_kind_tests.rs` lists every variant, so a
         // new one is classified there before it can fall here unnoticed.
         _ => ErrorKind::Corruption,
     }
