@@ -3,7 +3,7 @@
 //!
 //! Each chunk (whatever was put since the last one, cut when the dirty pages reach
 //! `checkpoint_dirty_bytes`, and at [`BulkLoad::finish`]) is an unlogged commit
-//! (`unlogged.rs`): a log record that names the column family but holds no data, then a
+//! (`commit/unlogged.rs`): a log record that names the column family but holds no data, then a
 //! checkpoint. No logged commit (of any column family) follows it in the log before that
 //! checkpoint succeeded. A crash before a chunk's checkpoint completes loses that chunk (and
 //! only it; it was never acknowledged).
@@ -15,8 +15,8 @@ use folio_wal::Lsn;
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
 use crate::column_family::{CfRef, live_slot};
+use crate::commit::Record;
 use crate::log_record::RecordBuilder;
-use crate::snapshot::Edit;
 use crate::{Database, Error, Result};
 
 /// Loads many entries into one column family, bypassing the write-ahead log. Sorted keys
@@ -106,26 +106,16 @@ impl BulkLoad {
         }
         let mut record = RecordBuilder::new();
         record.unlogged(self.slot.id);
-        let lsn = match self.db.inner.append_unlogged(record.finish()) {
-            Ok(lsn) => lsn,
-            Err(error) => {
-                self.tree.rollback();
-                self.unflushed = 0;
-                return Err(error);
-            }
-        };
-        self.tree.commit(lsn);
+        // Whatever happens next, the entries put so far are either committed or rolled back.
         self.unflushed = 0;
+        let mut appended = self
+            .db
+            .inner
+            .append_commit(Record::Unlogged(record.finish()), [&mut *self.tree])?;
+        appended.commit_tree(self.slot.id, &mut self.tree);
         // From here the chunk is visible but only in memory: until a checkpoint covers it,
-        // logged appends checkpoint first (`unlogged.rs`).
-        self.db.inner.publisher.publish(
-            lsn,
-            vec![Edit::Tree {
-                id: self.slot.id,
-                root: self.tree.root(),
-                len: self.tree.len(),
-            }],
-        );
+        // logged appends checkpoint first (`commit/unlogged.rs`).
+        let lsn = appended.publish();
         self.db.inner.settle_unlogged()?;
         self.last_lsn = lsn;
         Ok(lsn)

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::cf_slot::{CfSlot, Wait};
+use crate::commit::Record;
 use crate::log_record::RecordBuilder;
-use crate::snapshot::Edit;
 use crate::{Database, Result};
 
 /// What [`Database::compact`] did.
@@ -148,22 +148,11 @@ impl Database {
     fn commit_moved(&self, slot: &CfSlot, tree: &mut folio_btree::BTreeMut) -> Result<()> {
         let mut record = RecordBuilder::new();
         record.moved(slot.id);
-        let lsn = match self.inner.append_logged(record.finish()) {
-            Ok(lsn) => lsn,
-            Err(error) => {
-                tree.rollback();
-                return Err(error);
-            }
-        };
-        tree.commit(lsn);
-        self.inner.publisher.publish(
-            lsn,
-            vec![Edit::Tree {
-                id: slot.id,
-                root: tree.root(),
-                len: tree.len(),
-            }],
-        );
+        let mut appended = self
+            .inner
+            .append_commit(Record::Logged(record.finish()), [&mut *tree])?;
+        appended.commit_tree(slot.id, tree);
+        appended.publish();
         Ok(())
     }
 }

@@ -7,15 +7,17 @@ use std::time::Instant;
 
 use folio_btree::{BTreeMut, Catalog, CfState};
 use folio_io::{Directory, FsDirectory};
-use folio_pagestore::{PageId, PageStore, PageStoreStats};
+use folio_pagestore::{PageStore, PageStoreStats};
 use folio_wal::{Durability, Lsn, Wal, WalStats};
 use parking_lot::{Mutex, RwLock};
 
 use crate::cf_slot::{CfSlot, Wait};
 use crate::column_family::{CfName, ColumnFamily, live_slot};
+use crate::commit::Record;
 use crate::commit_queue::CommitQueues;
 use crate::log_record::RecordBuilder;
 use crate::options::CompressionOptions;
+use crate::roots::Roots;
 use crate::snapshot::{Edit, Publisher, Snapshot};
 use crate::{
     BulkLoad, DatabaseOptions, Error, ReadTransaction, RecoveryProgress, RecoveryReport, Result,
@@ -26,13 +28,6 @@ use crate::{
 pub const DATA_FILE: &str = "data.folio";
 /// The data file while it is being created.
 const DATA_FILE_NEW: &str = "data.folio.new";
-/// Names the data file's format: `2` since nodes became slotted pages edited in place.
-const ROOTS_MAGIC: [u8; 8] = *b"FOLIODB2";
-/// The format before slotted nodes (never released).
-const ROOTS_MAGIC_V1: [u8; 8] = *b"FOLIODB1";
-const ROOTS_BYTES: usize = 24;
-const NO_PAGE: u64 = u64::MAX;
-
 /// An embedded, transactional, ordered key-value database: many column families in one
 /// data file, a shared write-ahead log with group commit, snapshots across column families.
 /// Cheap to clone; all clones share one database.
@@ -123,8 +118,8 @@ pub(crate) struct DbInner {
     checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
     /// Set once by [`DbInner::close`].
     closed: AtomicBool,
-    /// Orders logged appends after unlogged commits (`unlogged.rs`).
-    pub(crate) unlogged: crate::unlogged::UnloggedGate,
+    /// Orders logged appends after unlogged commits (`commit/unlogged.rs`).
+    pub(crate) unlogged: crate::commit::UnloggedGate,
 }
 
 /// What the last checkpoint covered, for the checkpointer's triggers.
@@ -147,35 +142,6 @@ pub struct DatabaseStats {
     pub published_version: Lsn,
     /// Column families.
     pub column_families: usize,
-}
-
-fn encode_roots(catalog: Option<PageId>, version: Lsn) -> Vec<u8> {
-    let mut out = ROOTS_MAGIC.to_vec();
-    out.extend_from_slice(&catalog.map_or(NO_PAGE, |p| p.0).to_le_bytes());
-    out.extend_from_slice(&version.to_le_bytes());
-    out
-}
-
-pub(crate) fn decode_roots(roots: &[u8]) -> Result<(Option<PageId>, Lsn)> {
-    if roots.is_empty() {
-        return Ok((None, 0));
-    }
-    if roots.len() == ROOTS_BYTES && roots[..8] == ROOTS_MAGIC_V1 {
-        return Err(Error::CorruptRoots {
-            reason: "the file was written by a development version of folio with the first node format; dump it with that version and load the dump".into(),
-        });
-    }
-    if roots.len() != ROOTS_BYTES || roots[..8] != ROOTS_MAGIC {
-        return Err(Error::CorruptRoots {
-            reason: format!(
-                "{} bytes, expected {ROOTS_BYTES} starting with the folio magic",
-                roots.len()
-            ),
-        });
-    }
-    let catalog = u64::from_le_bytes(roots[8..16].try_into().expect("8 bytes"));
-    let version = u64::from_le_bytes(roots[16..24].try_into().expect("8 bytes"));
-    Ok(((catalog != NO_PAGE).then_some(PageId(catalog)), version))
 }
 
 /// Dirty bytes a database keeps, whatever a shared memory budget says, before the budget makes
@@ -233,7 +199,10 @@ impl Database {
         }
         let data = directory.open(DATA_FILE, false)?;
         let store = PageStore::open(data, options.page_store.clone())?;
-        let (catalog_root, checkpoint) = decode_roots(&store.roots())?;
+        let Roots {
+            catalog: catalog_root,
+            version: checkpoint,
+        } = Roots::decode(&store.roots())?;
         let catalog = Catalog::open(store.writer(), catalog_root)?;
         let (mut cfs, mut snapshot) =
             load_column_families(&store, &catalog, checkpoint, &options.compression)?;
@@ -304,7 +273,7 @@ impl Database {
             recovery,
             checkpointer: Mutex::new(None),
             closed: AtomicBool::new(false),
-            unlogged: crate::unlogged::UnloggedGate::default(),
+            unlogged: crate::commit::UnloggedGate::default(),
         });
         if checkpoint_replay {
             checkpoint_after_replay(&mut inner, opened_at);
@@ -351,7 +320,9 @@ impl Database {
         let id = *next_id;
         let mut record = RecordBuilder::new();
         record.create_cf(id, name);
-        let lsn = self.inner.append_logged(record.finish())?;
+        let mut appended = self
+            .inner
+            .append_commit(Record::Logged(record.finish()), std::iter::empty())?;
         *next_id += 1;
         let mut tree = BTreeMut::new(self.inner.store.writer(), None, 0);
         tree.set_compression(self.inner.options.compression.for_cf(name));
@@ -359,13 +330,11 @@ impl Database {
             .cfs
             .write()
             .insert(name.to_owned(), CfSlot::new(id, name, tree));
-        self.inner.publisher.publish(
-            lsn,
-            vec![Edit::Create {
-                id,
-                name: name.to_owned(),
-            }],
-        );
+        appended.edit(Edit::Create {
+            id,
+            name: name.to_owned(),
+        });
+        let lsn = appended.publish();
         drop(next_id);
         self.inner.wal.wait_durable(lsn)?;
         Ok(())
@@ -386,17 +355,22 @@ impl Database {
         let _ddl = self.inner.ddl.lock();
         let slot = self.slot(name)?;
         let mut tree = slot.lock_writer(name, Wait::Forever)?;
+        // Cleared before the record is appended: nothing that can fail may come between the
+        // append and the publish (`commit.rs`).
+        if let Err(error) = tree.clear() {
+            tree.rollback();
+            return Err(error.into());
+        }
         let mut record = RecordBuilder::new();
         record.drop_cf(slot.id, name);
-        let lsn = self.inner.append_logged(record.finish())?;
-        tree.clear()?;
-        tree.commit(lsn);
+        let mut appended = self
+            .inner
+            .append_commit(Record::Logged(record.finish()), [&mut *tree])?;
+        appended.commit_dropped(slot.id, &mut tree);
         slot.dropped.store(true, Ordering::Release);
         self.inner.cfs.write().remove(name);
         drop(tree);
-        self.inner
-            .publisher
-            .publish(lsn, vec![Edit::Drop { id: slot.id }]);
+        let lsn = appended.publish();
         self.inner.wal.wait_durable(lsn)?;
         Ok(())
     }
@@ -416,18 +390,18 @@ impl Database {
             .ok_or_else(|| Error::ColumnFamilyNotFound { name: from.into() })?;
         let mut record = RecordBuilder::new();
         record.rename_cf(slot.id, from, to);
-        let lsn = self.inner.append_logged(record.finish())?;
+        let mut appended = self
+            .inner
+            .append_commit(Record::Logged(record.finish()), std::iter::empty())?;
         cfs.remove(from);
         slot.set_name(to);
         cfs.insert(to.to_owned(), Arc::clone(&slot));
         drop(cfs);
-        self.inner.publisher.publish(
-            lsn,
-            vec![Edit::Rename {
-                id: slot.id,
-                to: to.to_owned(),
-            }],
-        );
+        appended.edit(Edit::Rename {
+            id: slot.id,
+            to: to.to_owned(),
+        });
+        let lsn = appended.publish();
         self.inner.wal.wait_durable(lsn)?;
         Ok(())
     }
@@ -772,7 +746,11 @@ impl DbInner {
             catalog.commit(version);
             catalog.root()
         };
-        let roots = encode_roots(catalog_root, version);
+        let roots = Roots {
+            catalog: catalog_root,
+            version,
+        }
+        .encode();
         // Once the page store holds the pages it writes, later commits may drop the
         // versions they supersede again.
         let collected = move || drop(reading);

@@ -7,8 +7,8 @@ use std::fmt;
 use folio_pagestore::{AllocationReport, PageId};
 use folio_wal::{Lsn, Wal};
 
-use crate::database::decode_roots;
 use crate::log_record::decode;
+use crate::roots::Roots;
 use crate::{Database, ReadTransaction, Result};
 
 /// Leaked pages listed by number in a report (the count is always exact).
@@ -172,7 +172,10 @@ impl Database {
         let mut walk = Reachability::default();
         let column_families = walk.column_families(&read, progress)?;
 
-        let (catalog_root, durable_version) = decode_roots(&store.roots())?;
+        let Roots {
+            catalog: catalog_root,
+            version: durable_version,
+        } = Roots::decode(&store.roots())?;
         match folio_btree::check_tree(store, catalog_root) {
             Ok(report) => walk.claim(&report.pages),
             Err(error) => walk.problems.push(IntegrityProblem::Catalog {

@@ -12,7 +12,7 @@
 //!                   transaction) changed this column family without logging its data;
 //!                   replay skips it (the commit is durable only once a checkpoint at or
 //!                   past this record succeeded, and then replay starts after; no logged
-//!                   record follows it before that, see `unlogged.rs`)
+//!                   record follows it before that, see `commit/unlogged.rs`)
 //!   kind 7 moved    (a, b empty): compaction moved the column family's pages; its
 //!                   contents did not change, so replay has nothing to do
 //! ```

@@ -218,10 +218,20 @@ impl Publisher {
     /// once every earlier LSN is published too (those commits are in flight: they appended
     /// their records and publish next). So a reader that begins after a commit returns sees
     /// it, whatever other threads commit meanwhile.
+    ///
+    /// Only the commit path (`commit.rs`) calls it, once per LSN the log handed out.
     pub(crate) fn publish(&self, lsn: Lsn, edits: Vec<Edit>) {
         let mut state = self.state.lock();
-        state.waiting.insert(lsn, edits);
         let current = self.current.load_full();
+        // Published versions only move forward, one LSN at a time: a repeated or stale LSN
+        // would replace a newer snapshot's roots with older ones.
+        assert!(
+            lsn > current.version,
+            "LSN {lsn} published again (version {} is visible)",
+            current.version
+        );
+        let repeated = state.waiting.insert(lsn, edits);
+        assert!(repeated.is_none(), "LSN {lsn} published twice");
         if !state.waiting.contains_key(&(current.version + 1)) {
             // An earlier commit publishes this one with its own.
             while self.current.load_full().version < lsn {

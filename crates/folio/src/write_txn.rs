@@ -7,8 +7,8 @@ use folio_wal::{Durability, Lsn};
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
 use crate::column_family::{CfName, CfRef};
+use crate::commit::Record;
 use crate::log_record::RecordBuilder;
-use crate::snapshot::Edit;
 use crate::{Database, Error, Result, Tree, Value};
 
 /// Numbers write transactions, so a savepoint can be checked against its transaction.
@@ -298,55 +298,33 @@ impl WriteTransaction {
             }
             return Ok(Committed::Logged(0));
         }
-        if self.unlogged {
-            return self.commit_unlogged().map(Committed::Unlogged);
-        }
-        let record = std::mem::take(&mut self.record).finish();
+        // An unlogged (large) transaction logs only a marker naming its column families; the
+        // caller then settles it with a checkpoint that writes its pages.
+        let record = if self.unlogged {
+            let mut marker = RecordBuilder::new();
+            for (_, tree) in &self.trees {
+                marker.unlogged(tree.slot().id);
+            }
+            Record::Unlogged(marker.finish())
+        } else {
+            Record::Logged(std::mem::take(&mut self.record).finish())
+        };
         // Appended while the writers are locked: each column family's commits reach the log
         // in the order they were applied.
-        let appended = self.db.inner.append_logged(record);
-        let lsn = self.rollback_unless_appended(appended)?;
-        self.publish(lsn);
-        Ok(Committed::Logged(lsn))
-    }
-
-    /// The LSN of a record appended for this commit; when the append failed, the changes
-    /// are rolled back (nothing durable names them) and the error returned.
-    fn rollback_unless_appended(&mut self, appended: Result<Lsn>) -> Result<Lsn> {
-        appended.inspect_err(|_| {
-            for (_, tree) in &mut self.trees {
-                tree.rollback();
-            }
-        })
-    }
-
-    /// Commits the trees at `lsn`, releases their writers and publishes the new roots.
-    fn publish(&mut self, lsn: Lsn) {
-        let mut edits = Vec::with_capacity(self.trees.len());
+        let mut appended = self
+            .db
+            .inner
+            .append_commit(record, self.trees.iter_mut().map(|(_, tree)| &mut **tree))?;
         for (_, tree) in &mut self.trees {
-            tree.commit(lsn);
-            edits.push(Edit::Tree {
-                id: tree.slot().id,
-                root: tree.root(),
-                len: tree.len(),
-            });
+            appended.commit_tree(tree.slot().id, tree);
         }
         self.trees.clear(); // release the writers for the next transaction
-        self.db.inner.publisher.publish(lsn, edits);
-    }
-
-    /// The commit of an unlogged transaction up to its checkpoint: a marker naming its
-    /// column families, published; the caller then settles it with a checkpoint that writes
-    /// its pages (`unlogged.rs` says why nothing logged can come between).
-    fn commit_unlogged(&mut self) -> Result<Lsn> {
-        let mut marker = RecordBuilder::new();
-        for (_, tree) in &self.trees {
-            marker.unlogged(tree.slot().id);
-        }
-        let appended = self.db.inner.append_unlogged(marker.finish());
-        let lsn = self.rollback_unless_appended(appended)?;
-        self.publish(lsn);
-        Ok(lsn)
+        let lsn = appended.publish();
+        Ok(if self.unlogged {
+            Committed::Unlogged(lsn)
+        } else {
+            Committed::Logged(lsn)
+        })
     }
 }
 

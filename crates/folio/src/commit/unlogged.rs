@@ -6,7 +6,7 @@
 //! Replay skips its marker (a checkpoint past it already holds its data; otherwise it was
 //! never acknowledged). So no logged record may follow `m` in the log unless such a
 //! checkpoint succeeded first: else a crash could replay that later commit without the
-//! earlier unlogged one, a hole in the commit order (invariant 2).
+//! earlier unlogged one, a hole in the commit order (docs/invariants.md, invariant 2).
 //!
 //! [`UnloggedGate`] enforces it: every logged append happens under the gate's read lock and
 //! only while no unlogged commit is pending; an unlogged marker is appended under the write
@@ -33,8 +33,8 @@ pub(crate) struct UnloggedGate {
 impl DbInner {
     /// Appends a logged record (a commit's changes, a column-family operation): after a
     /// checkpoint covering any pending unlogged commit, so it never follows one in the log
-    /// while that one can still be lost.
-    pub(crate) fn append_logged(&self, record: Vec<u8>) -> Result<Lsn> {
+    /// while that one can still be lost. Only the commit path calls it.
+    pub(super) fn append_logged(&self, record: Vec<u8>) -> Result<Lsn> {
         loop {
             {
                 let _gate = self.unlogged.gate.read();
@@ -48,8 +48,8 @@ impl DbInner {
 
     /// Appends the marker of an unlogged commit and makes it pending; the caller commits
     /// and publishes its trees at the returned LSN, then calls
-    /// [`DbInner::settle_unlogged`] to make it durable.
-    pub(crate) fn append_unlogged(&self, marker: Vec<u8>) -> Result<Lsn> {
+    /// [`DbInner::settle_unlogged`] to make it durable. Only the commit path calls it.
+    pub(super) fn append_unlogged(&self, marker: Vec<u8>) -> Result<Lsn> {
         let _gate = self.unlogged.gate.write();
         let lsn = self.wal.append_owned(marker, Durability::Eventual)?;
         self.unlogged.pending.store(lsn, Ordering::Release);
