@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use folio_wal::Lsn;
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
-use crate::column_family::{CfRef, live_slot};
+use crate::column_family::CfRef;
 use crate::commit::Record;
 use crate::log_record::RecordBuilder;
 use crate::{Database, Error, Result};
@@ -60,7 +60,7 @@ impl std::fmt::Debug for BulkLoad {
 
 impl BulkLoad {
     pub(crate) fn new(db: Database, cf: CfRef<'_>) -> Result<Self> {
-        let slot = live_slot(&db.inner.cfs.read(), cf)?;
+        let slot = db.inner.cfs.slot(cf)?;
         db.check_writable()?;
         db.relieve_pressure()?;
         let name = slot.name();

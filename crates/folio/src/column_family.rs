@@ -1,8 +1,10 @@
-//! [`ColumnFamily`] handles, and [`CfName`]: what a call accepts to name a column family
-//! (a name, or a handle).
+//! [`ColumnFamily`] handles, [`CfName`] (what a call accepts to name a column family: a
+//! name, or a handle), and [`CfRegistry`], the live column families of a database.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::cf_slot::CfSlot;
 use crate::{Error, Result};
@@ -142,12 +144,165 @@ impl<T: CfName + ?Sized> CfName for &T {
     }
 }
 
-/// Resolves `cf` against the live column families: its writer slot (by name, or the
-/// handle's own if it is not dropped).
-pub(crate) fn live_slot(cfs: &crate::database::CfMap, cf: CfRef<'_>) -> Result<Arc<CfSlot>> {
-    match cf {
-        CfRef::Name(name) => cfs.get(name).cloned().ok_or_else(|| cf.missing()),
-        CfRef::Handle(handle) if handle.is_dropped() => Err(handle.missing()),
-        CfRef::Handle(handle) => Ok(Arc::clone(&handle.slot)),
+/// Live column families by name (hashed: a lookup costs the same with 10,000 of them).
+pub(crate) type CfMap = std::collections::HashMap<String, Arc<CfSlot>>;
+
+/// The live column families of a database, and the lock that serializes changes to the set
+/// (create, drop, rename: see `ddl.rs`).
+#[derive(Debug)]
+pub(crate) struct CfRegistry {
+    live: RwLock<CfMap>,
+    /// Held by a change of the set; holds the id the next column family gets (ids are
+    /// never reused).
+    ddl: Mutex<u64>,
+}
+
+impl CfRegistry {
+    /// The registry of `live` (recovered from the checkpoint and the log).
+    pub(crate) fn new(live: CfMap) -> Self {
+        let next_id = live.values().map(|slot| slot.id + 1).max().unwrap_or(0);
+        Self {
+            live: RwLock::new(live),
+            ddl: Mutex::new(next_id),
+        }
     }
+
+    /// `cf`'s writer slot: by name, or the handle's own while it is not dropped.
+    pub(crate) fn slot(&self, cf: CfRef<'_>) -> Result<Arc<CfSlot>> {
+        match cf {
+            CfRef::Name(name) => self
+                .live
+                .read()
+                .get(name)
+                .cloned()
+                .ok_or_else(|| cf.missing()),
+            CfRef::Handle(handle) if handle.is_dropped() => Err(handle.missing()),
+            CfRef::Handle(handle) => Ok(Arc::clone(&handle.slot)),
+        }
+    }
+
+    /// The slots of `cfs`, without repeats, in the global lock order (ascending id).
+    pub(crate) fn writer_slots<C: CfName>(&self, cfs: &[C]) -> Result<Vec<Arc<CfSlot>>> {
+        let mut slots: Vec<Arc<CfSlot>> = Vec::with_capacity(cfs.len());
+        for cf in cfs {
+            let slot = self.slot(cf.cf_ref())?;
+            if !slots.iter().any(|s| s.id == slot.id) {
+                slots.push(slot);
+            }
+        }
+        slots.sort_by_key(|slot| slot.id);
+        Ok(slots)
+    }
+
+    /// Every column family with its slot, by name (a stable order, whatever the map's).
+    pub(crate) fn sorted(&self) -> Vec<(String, Arc<CfSlot>)> {
+        let mut slots: Vec<(String, Arc<CfSlot>)> = self
+            .live
+            .read()
+            .iter()
+            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
+            .collect();
+        slots.sort_by(|a, b| a.0.cmp(&b.0));
+        slots
+    }
+
+    /// The names, sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.live.read().keys().cloned().collect();
+        names.sort_unstable();
+        names
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live.read().len()
+    }
+
+    /// The name of a column family whose writer the calling thread holds, if any.
+    pub(crate) fn held_by_this_thread(&self) -> Option<String> {
+        self.live
+            .read()
+            .iter()
+            .find(|(_, slot)| slot.held_by_this_thread())
+            .map(|(name, _)| name.clone())
+    }
+
+    /// Starts a change of the set: other changes wait until the returned guard is dropped.
+    pub(crate) fn change(&self) -> SetChange<'_> {
+        SetChange {
+            live: &self.live,
+            next_id: self.ddl.lock(),
+        }
+    }
+}
+
+/// A change of the set of column families in progress (holds the registry's DDL lock).
+pub(crate) struct SetChange<'a> {
+    live: &'a RwLock<CfMap>,
+    next_id: MutexGuard<'a, u64>,
+}
+
+impl SetChange<'_> {
+    /// The id a new column family named `name` gets; [`Error::ColumnFamilyExists`] when the
+    /// name is taken, an invalid-name error when it is empty or too long.
+    pub(crate) fn id_for_new(&self, name: &str) -> Result<u64> {
+        self.check_free(name)?;
+        Ok(*self.next_id)
+    }
+
+    fn check_free(&self, name: &str) -> Result<()> {
+        check_name(name)?;
+        if self.live.read().contains_key(name) {
+            return Err(Error::ColumnFamilyExists { name: name.into() });
+        }
+        Ok(())
+    }
+
+    /// The live slot named `name`.
+    pub(crate) fn slot(&self, name: &str) -> Result<Arc<CfSlot>> {
+        self.live
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })
+    }
+
+    /// Registers a new column family (its id from [`SetChange::id_for_new`]).
+    pub(crate) fn add(&mut self, slot: Arc<CfSlot>) {
+        debug_assert_eq!(slot.id, *self.next_id, "ids are handed out in order");
+        *self.next_id = slot.id + 1;
+        self.live.write().insert(slot.name().to_string(), slot);
+    }
+
+    /// Unregisters column family `name` (dropped).
+    pub(crate) fn remove(&mut self, name: &str) {
+        let removed = self.live.write().remove(name);
+        debug_assert!(removed.is_some(), "{name} was live");
+    }
+
+    /// Checks that `from` can be renamed `to`; returns its slot.
+    pub(crate) fn check_rename(&self, from: &str, to: &str) -> Result<Arc<CfSlot>> {
+        self.check_free(to)?;
+        self.slot(from)
+    }
+
+    /// Moves `slot` from name `from` to name `to`.
+    pub(crate) fn rename(&mut self, slot: &Arc<CfSlot>, from: &str, to: &str) {
+        let mut live = self.live.write();
+        live.remove(from);
+        slot.set_name(to);
+        live.insert(to.to_owned(), Arc::clone(slot));
+    }
+}
+
+/// Column-family names have 1 to [`folio_btree::CF_NAME_BYTES_MAX`] bytes.
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > folio_btree::CF_NAME_BYTES_MAX {
+        return Err(Error::Tree(folio_btree::Error::InvalidName {
+            reason: format!(
+                "names must have 1 to {} bytes",
+                folio_btree::CF_NAME_BYTES_MAX
+            ),
+        }));
+    }
+    Ok(())
 }

@@ -53,10 +53,10 @@ impl Database {
         let boundary = used + used / 8 + 16;
         let mut pages_moved = 0;
         if boundary < allocation.high_water {
-            for (name, slot) in &self.sorted_slots() {
+            for (name, slot) in &self.inner.cfs.sorted() {
                 pages_moved += self.relocate_cf(name, slot, boundary)?;
             }
-            pages_moved += self.inner.catalog.lock().relocate_from(boundary)?;
+            pages_moved += self.inner.checkpoints.catalog().relocate_from(boundary)?;
         }
         // The first checkpoint makes the moved trees durable; their old pages are free from
         // the second on (until then the older header slot still names a state reaching
@@ -83,7 +83,7 @@ impl Database {
         self.refuse_held_writers()?;
         {
             let _one_at_a_time = self.inner.compaction.lock();
-            for (name, slot) in &self.sorted_slots() {
+            for (name, slot) in &self.inner.cfs.sorted() {
                 self.repack_cf(name, slot)?;
             }
         }
@@ -92,19 +92,6 @@ impl Database {
         self.checkpoint()?;
         self.checkpoint()?;
         self.compact()
-    }
-
-    /// Every column family with its slot, by name (a stable order, whatever the map's).
-    fn sorted_slots(&self) -> Vec<(String, Arc<CfSlot>)> {
-        let mut slots: Vec<(String, Arc<CfSlot>)> = self
-            .inner
-            .cfs
-            .read()
-            .iter()
-            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
-            .collect();
-        slots.sort_by(|a, b| a.0.cmp(&b.0));
-        slots
     }
 
     /// Rewrites one column family in key order, committed as a logged no-op.

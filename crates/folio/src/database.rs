@@ -5,20 +5,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use folio_btree::{BTreeMut, Catalog, CfState};
+use folio_btree::{BTreeMut, Catalog};
 use folio_io::{Directory, FsDirectory};
 use folio_pagestore::{PageStore, PageStoreStats};
 use folio_wal::{Durability, Lsn, Wal, WalStats};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use crate::cf_slot::{CfSlot, Wait};
-use crate::column_family::{CfName, ColumnFamily, live_slot};
-use crate::commit::Record;
+use crate::checkpoint::Checkpoints;
+use crate::column_family::{CfMap, CfName, CfRegistry};
 use crate::commit_queue::CommitQueues;
-use crate::log_record::RecordBuilder;
 use crate::options::CompressionOptions;
 use crate::roots::Roots;
-use crate::snapshot::{Edit, Publisher, Snapshot};
+use crate::snapshot::{Publisher, Snapshot};
 use crate::{
     BulkLoad, DatabaseOptions, Error, ReadTransaction, RecoveryProgress, RecoveryReport, Result,
     WriteBatch, WriteTransaction,
@@ -88,45 +87,26 @@ impl Drop for OpenGuard {
     }
 }
 
-/// Live column families by name (hashed: a lookup costs the same with 10,000 of them).
-pub(crate) type CfMap = std::collections::HashMap<String, Arc<CfSlot>>;
-
 #[derive(Debug)]
 pub(crate) struct DbInner {
     pub(crate) store: PageStore,
     pub(crate) wal: Wal,
     pub(crate) options: DatabaseOptions,
-    /// Live column families by name.
-    pub(crate) cfs: RwLock<CfMap>,
-    /// Serializes column-family creation, drop and rename; holds the next id.
-    ddl: Mutex<u64>,
+    /// Live column families.
+    pub(crate) cfs: CfRegistry,
     pub(crate) publisher: Publisher,
-    /// Kept in step with the published roots at each checkpoint.
-    pub(crate) catalog: Mutex<Catalog>,
     /// Serializes compactions.
     pub(crate) compaction: Mutex<()>,
-    /// Serializes checkpoints; holds the version and log bytes of the last one.
-    pub(crate) checkpoint_lock: Mutex<LastCheckpoint>,
-    /// `PageStore::freed_pages` when the last successful checkpoint started (read by
-    /// commits without the checkpoint lock; see `DbInner::freed_bytes`).
-    freed_at_checkpoint: std::sync::atomic::AtomicU64,
+    /// Checkpoints: their lock, the catalog, the background thread (`checkpoint.rs`).
+    pub(crate) checkpoints: Checkpoints,
     /// What the open found.
     recovery: RecoveryReport,
     /// Merge concurrent [`Database::write`] batches, one queue per set of column families.
     commit_queues: CommitQueues,
-    /// Stops the background checkpointer when the database goes away.
-    checkpointer: Mutex<Option<crate::checkpointer::CheckpointerHandle>>,
     /// Set once by [`DbInner::close`].
     closed: AtomicBool,
     /// Orders logged appends after unlogged commits (`commit/unlogged.rs`).
     pub(crate) unlogged: crate::commit::UnloggedGate,
-}
-
-/// What the last checkpoint covered, for the checkpointer's triggers.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct LastCheckpoint {
-    pub(crate) version: Lsn,
-    log_bytes: u64,
 }
 
 /// Counters and sizes of a database.
@@ -143,11 +123,6 @@ pub struct DatabaseStats {
     /// Column families.
     pub column_families: usize,
 }
-
-/// Dirty bytes a database keeps, whatever a shared memory budget says, before the budget makes
-/// it checkpoint: checkpoints of a few pages each would cost a sync apiece. With N databases
-/// sharing a budget, dirty pages may pass it by at most N times this.
-pub(crate) const BUDGET_DIRTY_FLOOR: usize = 256 << 10;
 
 /// Makes a long replay durable before the open returns (see `open_in`). The database works
 /// without it (the replayed state is in memory and in the log), so a failure is reported,
@@ -249,7 +224,6 @@ impl Database {
             duration_ms = recovery.duration.as_millis() as u64,
             "database opened"
         );
-        let next_id = snapshot.max_id().map_or(0, |id| id + 1);
         // A long replay is made durable before the open returns, whatever the checkpointer
         // setting: a process killed again soon after each open would otherwise replay the
         // whole log every time while the log only grows (a crash loop).
@@ -259,19 +233,12 @@ impl Database {
             store,
             wal,
             options,
-            cfs: RwLock::new(cfs),
-            ddl: Mutex::new(next_id),
+            cfs: CfRegistry::new(cfs),
             publisher,
-            catalog: Mutex::new(catalog),
-            checkpoint_lock: Mutex::new(LastCheckpoint {
-                version: checkpoint,
-                log_bytes: 0,
-            }),
-            freed_at_checkpoint: std::sync::atomic::AtomicU64::new(0),
+            checkpoints: Checkpoints::new(catalog, checkpoint),
             commit_queues: CommitQueues::default(),
             compaction: Mutex::new(()),
             recovery,
-            checkpointer: Mutex::new(None),
             closed: AtomicBool::new(false),
             unlogged: crate::commit::UnloggedGate::default(),
         });
@@ -279,7 +246,7 @@ impl Database {
             checkpoint_after_replay(&mut inner, opened_at);
         }
         if let Some(interval) = inner.options.checkpoint_interval {
-            *inner.checkpointer.lock() = Some(crate::checkpointer::start(&inner, interval));
+            Checkpoints::start_thread(&inner, interval);
         }
         Ok(Self {
             _open: Arc::new(OpenGuard {
@@ -309,126 +276,6 @@ impl Database {
         self.inner.store.is_encrypted()
     }
 
-    /// Creates an empty column family; durable when this returns.
-    pub fn create_cf(&self, name: &str) -> Result<()> {
-        self.check_writable()?;
-        let mut next_id = self.inner.ddl.lock();
-        check_name(name)?;
-        if self.inner.cfs.read().contains_key(name) {
-            return Err(Error::ColumnFamilyExists { name: name.into() });
-        }
-        let id = *next_id;
-        let mut record = RecordBuilder::new();
-        record.create_cf(id, name);
-        let mut appended = self
-            .inner
-            .append_commit(Record::Logged(record.finish()), std::iter::empty())?;
-        *next_id += 1;
-        let mut tree = BTreeMut::new(self.inner.store.writer(), None, 0);
-        tree.set_compression(self.inner.options.compression.for_cf(name));
-        self.inner
-            .cfs
-            .write()
-            .insert(name.to_owned(), CfSlot::new(id, name, tree));
-        appended.edit(Edit::Create {
-            id,
-            name: name.to_owned(),
-        });
-        let lsn = appended.publish();
-        drop(next_id);
-        self.inner.wal.wait_durable(lsn)?;
-        Ok(())
-    }
-
-    /// Creates column family `name` if it does not exist yet.
-    pub fn create_cf_if_missing(&self, name: &str) -> Result<()> {
-        match self.create_cf(name) {
-            Err(Error::ColumnFamilyExists { .. }) => Ok(()),
-            other => other,
-        }
-    }
-
-    /// Drops a column family: waits for its writer, then frees all its pages (readers of
-    /// older snapshots keep seeing it until they end).
-    pub fn drop_cf(&self, name: &str) -> Result<()> {
-        self.check_writable()?;
-        let _ddl = self.inner.ddl.lock();
-        let slot = self.slot(name)?;
-        let mut tree = slot.lock_writer(name, Wait::Forever)?;
-        // Cleared before the record is appended: nothing that can fail may come between the
-        // append and the publish (`commit.rs`).
-        if let Err(error) = tree.clear() {
-            tree.rollback();
-            return Err(error.into());
-        }
-        let mut record = RecordBuilder::new();
-        record.drop_cf(slot.id, name);
-        let mut appended = self
-            .inner
-            .append_commit(Record::Logged(record.finish()), [&mut *tree])?;
-        appended.commit_dropped(slot.id, &mut tree);
-        slot.dropped.store(true, Ordering::Release);
-        self.inner.cfs.write().remove(name);
-        drop(tree);
-        let lsn = appended.publish();
-        self.inner.wal.wait_durable(lsn)?;
-        Ok(())
-    }
-
-    /// Renames a column family.
-    pub fn rename_cf(&self, from: &str, to: &str) -> Result<()> {
-        self.check_writable()?;
-        let _ddl = self.inner.ddl.lock();
-        check_name(to)?;
-        let mut cfs = self.inner.cfs.write();
-        if cfs.contains_key(to) {
-            return Err(Error::ColumnFamilyExists { name: to.into() });
-        }
-        let slot = cfs
-            .get(from)
-            .cloned()
-            .ok_or_else(|| Error::ColumnFamilyNotFound { name: from.into() })?;
-        let mut record = RecordBuilder::new();
-        record.rename_cf(slot.id, from, to);
-        let mut appended = self
-            .inner
-            .append_commit(Record::Logged(record.finish()), std::iter::empty())?;
-        cfs.remove(from);
-        slot.set_name(to);
-        cfs.insert(to.to_owned(), Arc::clone(&slot));
-        drop(cfs);
-        appended.edit(Edit::Rename {
-            id: slot.id,
-            to: to.to_owned(),
-        });
-        let lsn = appended.publish();
-        self.inner.wal.wait_durable(lsn)?;
-        Ok(())
-    }
-
-    /// A handle on column family `cf` (see [`ColumnFamily`]): cheap to clone, accepted
-    /// wherever a name is, bound to this column family (not to the name).
-    pub fn cf(&self, cf: &str) -> Result<ColumnFamily> {
-        Ok(ColumnFamily::new(self.slot(cf)?))
-    }
-
-    /// The writer slot of live column family `name`.
-    pub(crate) fn slot(&self, name: &str) -> Result<Arc<CfSlot>> {
-        self.inner
-            .cfs
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })
-    }
-
-    /// The names of all column families, sorted.
-    pub fn cf_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.inner.cfs.read().keys().cloned().collect();
-        names.sort_unstable();
-        names
-    }
-
     /// A write transaction over the column families `cfs` (their writers are locked in one
     /// global order, so transactions over overlapping sets never deadlock each other;
     /// transactions over disjoint sets run in parallel). It waits while another write
@@ -456,32 +303,16 @@ impl Database {
     }
 
     fn begin_write_waiting<C: CfName>(&self, cfs: &[C], wait: Wait) -> Result<WriteTransaction> {
-        let slots = self.writer_slots(cfs)?;
+        let slots = self.inner.cfs.writer_slots(cfs)?;
         self.check_writable()?;
         self.relieve_pressure()?;
         WriteTransaction::new(self.clone(), slots, wait)
     }
 
-    /// The live slots of `cfs`, without repeats, in the global lock order.
-    fn writer_slots<C: CfName>(&self, cfs: &[C]) -> Result<Vec<Arc<CfSlot>>> {
-        let mut slots: Vec<Arc<CfSlot>> = Vec::with_capacity(cfs.len());
-        {
-            let live = self.inner.cfs.read();
-            for cf in cfs {
-                let slot = live_slot(&live, cf.cf_ref())?;
-                if !slots.iter().any(|s| s.id == slot.id) {
-                    slots.push(slot);
-                }
-            }
-        }
-        slots.sort_by_key(|slot| slot.id);
-        Ok(slots)
-    }
-
     /// [`Database::begin_write`] without the back-pressure checkpoint (a commit-queue group:
     /// each submitter relieves the pressure itself).
     pub(crate) fn begin_write_unrelieved<C: CfName>(&self, cfs: &[C]) -> Result<WriteTransaction> {
-        let slots = self.writer_slots(cfs)?;
+        let slots = self.inner.cfs.writer_slots(cfs)?;
         self.check_writable()?;
         WriteTransaction::new(self.clone(), slots, Wait::Forever)
     }
@@ -563,9 +394,8 @@ impl Database {
     /// [`Error::WouldDeadlock`] when the calling thread holds the writer of any column family:
     /// for calls that take every writer in turn (compaction).
     pub(crate) fn refuse_held_writers(&self) -> Result<()> {
-        let cfs = self.inner.cfs.read();
-        match cfs.iter().find(|(_, slot)| slot.held_by_this_thread()) {
-            Some((name, _)) => Err(Error::WouldDeadlock { cf: name.clone() }),
+        match self.inner.cfs.held_by_this_thread() {
+            Some(cf) => Err(Error::WouldDeadlock { cf }),
             None => Ok(()),
         }
     }
@@ -601,18 +431,12 @@ impl Database {
             wal: self.inner.wal.stats(),
             published_version: self.inner.publisher.current().version,
             commit_queue: self.inner.commit_queues.stats(),
-            column_families: self.inner.cfs.read().len(),
+            column_families: self.inner.cfs.len(),
         }
     }
 }
 
 impl DbInner {
-    /// Makes the latest published version durable in the data file and drops the log
-    /// segments it covers. Writers keep running meanwhile.
-    pub(crate) fn checkpoint(&self) -> Result<Lsn> {
-        Ok(self.checkpoint_with(false)?.0)
-    }
-
     /// [`Error::Closed`] once closed.
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.is_closed() {
@@ -626,15 +450,6 @@ impl DbInner {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// The background checkpointer's control, while it runs.
-    #[cfg(feature = "async")]
-    pub(crate) fn checkpointer_control(&self) -> Option<Arc<crate::checkpointer::Control>> {
-        self.checkpointer
-            .lock()
-            .as_ref()
-            .map(crate::checkpointer::CheckpointerHandle::control)
-    }
-
     /// Closes the database (see [`Database::close`]); the first call does the work, later
     /// ones return `Ok`.
     pub(crate) fn close(&self) -> Result<()> {
@@ -643,11 +458,11 @@ impl DbInner {
         }
         // Joins the checkpointer: it holds only a weak reference and checks `closed`, so at
         // most the checkpoint it is running finishes first.
-        drop(self.checkpointer.lock().take());
+        self.checkpoints.stop_thread();
         let mut result = Ok(());
         if self.options.checkpoint_on_close
             && !self.store.is_poisoned()
-            && self.publisher.current().version > self.checkpoint_lock.lock().version
+            && self.publisher.current().version > self.checkpoints.durable_version()
         {
             result = self.checkpoint().map(|_| ());
         }
@@ -656,120 +471,6 @@ impl DbInner {
         let log = self.wal.shut_down().map_err(Error::from);
         self.store.close();
         result.and(log)
-    }
-
-    /// True when a trigger asks for a checkpoint: dirty bytes, log bytes since the last one,
-    /// or (`interval_passed`) any commit since the last one.
-    pub(crate) fn checkpoint_due(&self, interval_passed: bool) -> bool {
-        let options = &self.options;
-        let last = *self.checkpoint_lock.lock();
-        let published = self.publisher.current().version;
-        if published == last.version {
-            return false;
-        }
-        let dirty = self.store.dirty_bytes();
-        let log = self.wal.stats().commit.bytes.saturating_sub(last.log_bytes);
-        // Pages freed since the last checkpoint: reused only after checkpoints, so until one
-        // every copy-on-write takes new file space. Bounded by the dirty bound, not the
-        // checkpoint trigger: checking at the trigger made small-commit workloads checkpoint
-        // several times as often and cost 10-30 % at 4-128 threads.
-        let freed = self.freed_bytes();
-        interval_passed
-            || self.budget_wants_checkpoint()
-            || dirty >= options.checkpoint_dirty_bytes
-            || freed >= options.dirty_bytes_bound()
-            || log >= options.checkpoint_log_bytes
-    }
-
-    /// True when the shared memory budget (`DatabaseOptions::memory_budget`) is exceeded and
-    /// this database holds at least [`BUDGET_DIRTY_FLOOR`] of dirty pages: a checkpoint makes
-    /// them clean, hence evictable.
-    pub(crate) fn budget_wants_checkpoint(&self) -> bool {
-        self.options
-            .page_store
-            .memory_budget
-            .as_ref()
-            .is_some_and(folio_pagestore::MemoryBudget::is_exceeded)
-            && self.store.dirty_bytes() >= BUDGET_DIRTY_FLOOR
-    }
-
-    /// Bytes of pages freed since the last checkpoint started. Freed pages are reused only
-    /// after checkpoints, so until one every copy-on-write takes new file space: the
-    /// background checkpointer runs at the dirty bound's worth, and a commit that finds
-    /// twice that (the checkpointer fell behind) checkpoints before it returns, so the file
-    /// stays bounded for a bounded data set, as memory does.
-    fn freed_bytes(&self) -> usize {
-        let since = self.store.freed_pages().saturating_sub(
-            self.freed_at_checkpoint
-                .load(std::sync::atomic::Ordering::Relaxed),
-        );
-        usize::try_from(since).unwrap_or(usize::MAX) * self.store.page_size()
-    }
-
-    /// A checkpoint; with `shrink`, the free pages at the end of the data file are given
-    /// back to the file system. Returns the version and the bytes given back.
-    pub(crate) fn checkpoint_with(&self, shrink: bool) -> Result<(Lsn, u64)> {
-        let mut last = self.checkpoint_lock.lock();
-        // Readers that ended since the last commit let the horizon move on (ending a read
-        // does not recompute it).
-        self.publisher.refresh_horizon();
-        // Registered like a reader until the page store has written it: the pages of this
-        // version stay cached even when later commits supersede them.
-        let reading = self.publisher.read_latest();
-        let snapshot = Arc::clone(reading.snapshot());
-        let version = snapshot.version;
-        let log_bytes = self.wal.stats().commit.bytes;
-        let freed_pages = self.store.freed_pages();
-        // Every record up to `version` must be durable in the log first: otherwise a crash
-        // could lose some, and later commits would reuse their LSNs below the checkpoint.
-        if version > 0 {
-            self.wal.wait_durable(version)?;
-        }
-        let catalog_root = {
-            let mut catalog = self.catalog.lock();
-            let listed: Vec<String> = catalog.list()?.into_iter().map(|(name, _)| name).collect();
-            for name in listed {
-                if snapshot.find(&name).is_none() {
-                    catalog.forget(&name)?;
-                }
-            }
-            for (id, name, cf) in snapshot.iter() {
-                let state = CfState {
-                    id,
-                    root: cf.root,
-                    len: cf.len,
-                };
-                if catalog.get(name)? != Some(state) {
-                    catalog.set(name, state)?;
-                }
-            }
-            catalog.commit(version);
-            catalog.root()
-        };
-        let roots = Roots {
-            catalog: catalog_root,
-            version,
-        }
-        .encode();
-        // Once the page store holds the pages it writes, later commits may drop the
-        // versions they supersede again.
-        let collected = move || drop(reading);
-        let released = if shrink {
-            self.store
-                .checkpoint_and_shrink(version, &roots, collected)?
-                .1
-        } else {
-            self.store.checkpoint_then(version, &roots, collected)?;
-            0
-        };
-        // Its own registration is gone and the durable version moved: pages the checkpoint
-        // made reusable become so now, not at the next commit.
-        self.publisher.refresh_horizon();
-        self.wal.truncate_below(version + 1)?;
-        *last = LastCheckpoint { version, log_bytes };
-        self.freed_at_checkpoint
-            .store(freed_pages, std::sync::atomic::Ordering::Relaxed);
-        Ok((version, released))
     }
 }
 
@@ -808,18 +509,6 @@ fn check_log_covers(wal: &Wal, checkpoint: Lsn) -> Result<()> {
             wal_last: wal.last_lsn(),
             checkpoint,
         });
-    }
-    Ok(())
-}
-
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > folio_btree::CF_NAME_BYTES_MAX {
-        return Err(Error::Tree(folio_btree::Error::InvalidName {
-            reason: format!(
-                "names must have 1 to {} bytes",
-                folio_btree::CF_NAME_BYTES_MAX
-            ),
-        }));
     }
     Ok(())
 }

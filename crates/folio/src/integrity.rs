@@ -166,7 +166,7 @@ impl Database {
     ) -> Result<IntegrityReport> {
         let inner = &self.inner;
         // No checkpoint while checking: the durable roots and free list stay put.
-        let last_checkpoint = inner.checkpoint_lock.lock();
+        let last_checkpoint = inner.checkpoints.hold();
         let read = self.begin_read();
         let store = &inner.store;
         let mut walk = Reachability::default();

@@ -84,12 +84,14 @@ mod backup;
 mod builder;
 mod bulk_load;
 mod cf_slot;
+mod checkpoint;
 mod checkpointer;
 mod column_family;
 mod commit;
 mod commit_queue;
 mod compaction;
 mod database;
+mod ddl;
 mod error;
 #[cfg(test)]
 mod error_kind_tests;

@@ -56,7 +56,7 @@ impl ReadTransaction {
     }
 
     fn root<C: CfName + ?Sized>(&self, cf: &C) -> Result<CfRoot> {
-        self.pin.inner().check_open()?;
+        self.pin.holder().check_open()?;
         let snapshot = self.pin.snapshot();
         let cf = cf.cf_ref();
         let found = match cf {
@@ -72,7 +72,7 @@ impl ReadTransaction {
     pub fn tree<C: CfName + ?Sized>(&self, cf: &C) -> Result<Tree<'static>> {
         let root = self.root(cf)?;
         Ok(Tree::new(
-            BTree::new(self.pin.inner().store.clone(), root.root),
+            BTree::new(self.pin.holder().store.clone(), root.root),
             root.len,
             Some(Arc::clone(&self.pin)),
         ))
@@ -82,7 +82,7 @@ impl ReadTransaction {
     pub fn get<C: CfName + ?Sized>(&self, cf: &C, key: &[u8]) -> Result<Option<Value>> {
         let root = self.root(cf)?;
         // The transaction is alive for the whole call: no pin needed.
-        Ok(BTree::get_at(&self.pin.inner().store, root.root, key)?)
+        Ok(BTree::get_at(&self.pin.holder().store, root.root, key)?)
     }
 
     /// Entries in `cf`.

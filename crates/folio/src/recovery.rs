@@ -79,7 +79,7 @@ pub(crate) fn replay(
     store: &PageStore,
     wal: &Wal,
     checkpoint: Lsn,
-    cfs: &mut crate::database::CfMap,
+    cfs: &mut crate::column_family::CfMap,
     snapshot: &mut Snapshot,
     progress: &dyn Fn(&RecoveryProgress),
     compression: &crate::CompressionOptions,

@@ -15,22 +15,46 @@ use crate::database::DbInner;
 use crate::readers::ReaderTable;
 
 /// A registered reader of one snapshot: while it lives, no page the snapshot reaches is
-/// reused. Shared by a read transaction and every tree and range made from it; the last one
-/// dropped unregisters.
+/// reused. `H` is what keeps the publisher alive: the database for a read transaction
+/// ([`ReadPin`], shared by the transaction and every tree and range made from it; the last
+/// one dropped unregisters), a borrow for a reader inside the database ([`ReadGuard`], a
+/// checkpoint).
 #[derive(Debug)]
-pub(crate) struct ReadPin {
-    inner: Arc<DbInner>,
+pub(crate) struct Registration<H: HasPublisher> {
+    holder: H,
     snapshot: Arc<Snapshot>,
     /// The reader-table shard it is registered in.
     shard: usize,
 }
 
-impl ReadPin {
+/// What a [`Registration`] reaches its publisher through.
+pub(crate) trait HasPublisher {
+    fn publisher(&self) -> &Publisher;
+}
+
+impl HasPublisher for Arc<DbInner> {
+    fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+}
+
+impl HasPublisher for &Publisher {
+    fn publisher(&self) -> &Publisher {
+        self
+    }
+}
+
+/// A read transaction's registration.
+pub(crate) type ReadPin = Registration<Arc<DbInner>>;
+/// A registration inside the database, for as long as the borrow of its publisher.
+pub(crate) type ReadGuard<'a> = Registration<&'a Publisher>;
+
+impl<H: HasPublisher> Registration<H> {
     /// Registers a reader of the latest published snapshot.
-    pub(crate) fn new(inner: Arc<DbInner>) -> Self {
-        let (snapshot, shard) = inner.publisher.begin_read();
+    pub(crate) fn new(holder: H) -> Self {
+        let (snapshot, shard) = holder.publisher().begin_read();
         Self {
-            inner,
+            holder,
             snapshot,
             shard,
         }
@@ -40,15 +64,17 @@ impl ReadPin {
         &self.snapshot
     }
 
-    pub(crate) fn inner(&self) -> &Arc<DbInner> {
-        &self.inner
+    /// What keeps the publisher alive (for a [`ReadPin`], the database: its page store and
+    /// whether it is closed).
+    pub(crate) fn holder(&self) -> &H {
+        &self.holder
     }
 }
 
-impl Drop for ReadPin {
+impl<H: HasPublisher> Drop for Registration<H> {
     fn drop(&mut self) {
-        self.inner
-            .publisher
+        self.holder
+            .publisher()
             .end_read(self.shard, self.snapshot.version);
     }
 }
@@ -110,11 +136,6 @@ impl Snapshot {
         let mut names: Vec<String> = self.ids.keys().map(ToString::to_string).collect();
         names.sort_unstable();
         names
-    }
-
-    /// The largest id in use.
-    pub(crate) fn max_id(&self) -> Option<u64> {
-        self.names.keys().next_back().copied()
     }
 
     /// Adds column family `id` (empty unless `root` says otherwise).
@@ -283,12 +304,7 @@ impl Publisher {
     /// Registers a reader of the latest snapshot until the returned guard is dropped (for
     /// readers inside the database, such as a checkpoint).
     pub(crate) fn read_latest(&self) -> ReadGuard<'_> {
-        let (snapshot, shard) = self.begin_read();
-        ReadGuard {
-            publisher: self,
-            snapshot,
-            shard,
-        }
+        Registration::new(self)
     }
 
     /// Unregisters a reader of `version` (registered in `shard`).
@@ -308,25 +324,6 @@ impl Publisher {
         fence(AtomicOrdering::SeqCst);
         let horizon = self.readers.oldest().map_or(current, |r| r.min(current));
         self.store.set_reader_horizon(horizon);
-    }
-}
-
-/// A registered reader inside the database; unregisters when dropped.
-pub(crate) struct ReadGuard<'a> {
-    publisher: &'a Publisher,
-    snapshot: Arc<Snapshot>,
-    shard: usize,
-}
-
-impl ReadGuard<'_> {
-    pub(crate) fn snapshot(&self) -> &Arc<Snapshot> {
-        &self.snapshot
-    }
-}
-
-impl Drop for ReadGuard<'_> {
-    fn drop(&mut self) {
-        self.publisher.end_read(self.shard, self.snapshot.version);
     }
 }
 

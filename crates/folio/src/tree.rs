@@ -79,7 +79,7 @@ impl<'txn> Tree<'txn> {
     /// page that could say so).
     fn check_open(&self) -> Result<()> {
         match &self.pin {
-            Some(pin) => pin.inner().check_open(),
+            Some(pin) => pin.holder().check_open(),
             None => Ok(()),
         }
     }
@@ -270,7 +270,7 @@ impl Range<'_> {
         entry: Option<folio_btree::Result<(Vec<u8>, Value)>>,
     ) -> Option<Result<(Vec<u8>, Value)>> {
         if let Some(pin) = &self.pin
-            && pin.inner().is_closed()
+            && pin.holder().is_closed()
         {
             let first = !std::mem::replace(&mut self.closed_reported, true);
             return first.then_some(Err(Error::Closed));
@@ -316,7 +316,7 @@ impl Cursor<'_> {
     )]
     pub fn next(&mut self) -> Option<Result<(&[u8], &[u8])>> {
         if let Some(pin) = &self.pin
-            && pin.inner().is_closed()
+            && pin.holder().is_closed()
         {
             let first = !std::mem::replace(&mut self.closed_reported, true);
             return first.then_some(Err(Error::Closed));

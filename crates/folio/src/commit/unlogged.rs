@@ -81,7 +81,7 @@ impl DbInner {
 
     /// True once a checkpoint covers the unlogged commit at `pending`.
     pub(crate) fn unlogged_checkpointed(&self, pending: Lsn) -> bool {
-        self.checkpoint_lock.lock().version >= pending
+        self.checkpoints.durable_version() >= pending
     }
 
     /// Opens the gate after a checkpoint covered the unlogged commit at `pending`.
