@@ -3,7 +3,7 @@
 //! (sync of the old segment, creation, preallocation, header, first record). After each cut
 //! and reopen: every acknowledged commit is there, as a prefix of the commits, and the
 //! database **keeps working**: small and large commits all succeed, and survive a clean
-//! reopen and another crash (invariant 10). This is the sweep that found a header-only
+//! reopen and another crash (docs/invariants.md, invariant 10). This is the sweep that found a header-only
 //! segment refusing every record larger than itself after a crash.
 //!
 //! `FOLIO_CRASH_SEEDS=N` runs N seeds per crash policy (`cargo xtask crash`).

@@ -1,6 +1,6 @@
 //! Power cut at every I/O operation (data file and log on one simulated device) of a
 //! workload of cross-column-family transactions with both durabilities and a checkpoint.
-//! After each cut and reopen: all column families agree (atomicity, invariant 3), the state
+//! After each cut and reopen: all column families agree (atomicity, docs/invariants.md invariant 3), the state
 //! is the state after some prefix of the commits (invariant 2) that includes every commit
 //! acknowledged as durable (invariant 1), and every tree passes the integrity check.
 //! Readers run meanwhile: a thread checks that every snapshot shows all column families

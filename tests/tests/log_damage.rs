@@ -2,7 +2,7 @@
 //! a typed error that names the file (or the missing range), or it opens with exactly a
 //! prefix of the commits, at least what the data file's checkpoint covers, and then accepts
 //! small and large commits that survive a reopen. Never a panic, a hang, or an unwritable
-//! database (invariant 10).
+//! database (docs/invariants.md, invariant 10).
 //!
 //! Also the reproduction of the log-roll bug as a user meets it: a header-only segment named
 //! after the next LSN (what a kill between a roll and its first record leaves), then one

@@ -1,6 +1,6 @@
 //! The database on a real directory, whose clean pages are read through a memory map of the
 //! data file: snapshots stay exact while commits, checkpoints and compactions reuse pages
-//! (invariant 5 with borrowed bytes), values outlive their snapshots unchanged, and a
+//! (docs/invariants.md, invariant 5, with borrowed bytes), values outlive their snapshots unchanged, and a
 //! model of random operations (with reopens, held snapshots and compactions) matches.
 
 use std::collections::BTreeMap;

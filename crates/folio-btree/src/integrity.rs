@@ -7,7 +7,7 @@ use folio_pagestore::{AllocationReport, PageId, PageStore};
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, check_slotted, node_kind};
 use crate::overflow::chain_pages;
 use crate::pages::Pages;
-use crate::tree::{DEPTH_MAX, key_bytes, read_value};
+use crate::search::{DEPTH_MAX, key_bytes, read_value};
 use crate::{Result, error::corrupt};
 
 /// What [`check_tree`] found in a healthy tree.

@@ -6,16 +6,27 @@
 )]
 
 use std::cmp::Ordering;
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
 
 use folio_pagestore::{Page, PageId};
 
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
 use crate::overflow::read_chain;
-use crate::tree::{
-    BTree, DEPTH_MAX, OwnedBounds, child_for, key_bytes, read_value, search_leaf, value_of,
-};
+use crate::search::{DEPTH_MAX, child_for, key_bytes, read_value, search_leaf, value_of};
+use crate::tree::BTree;
 use crate::{Result, Value, error::corrupt};
+
+/// A key range with owned bounds.
+pub(crate) type OwnedBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+pub(crate) fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> OwnedBounds {
+    let own = |bound: Bound<&K>| match bound {
+        Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
+        Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(range.start_bound()), own(range.end_bound()))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {

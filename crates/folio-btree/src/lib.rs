@@ -59,6 +59,7 @@ mod iter;
 mod node;
 mod overflow;
 mod pages;
+mod search;
 mod tree;
 mod tree_mut;
 mod value;

@@ -1,22 +1,14 @@
 //! [`BTree`]: a read-only view of one tree at one root, shareable by many threads.
 
-use std::cmp::Ordering;
 use std::ops::{Bound, RangeBounds};
 
-use folio_pagestore::{Page, PageId, PageStore, PageWriter};
+use folio_pagestore::{PageId, PageStore, PageWriter};
 
-use crate::compression::decode;
-use crate::iter::{Cursor, Direction, Range};
-use crate::node::{
-    BranchView, KeyRef, LeafView, NodeKind, SearchKey, ValueRef, compare_keys, node_kind,
-};
-use crate::overflow::read_chain;
+use crate::iter::{Cursor, Direction, OwnedBounds, Range, owned_bounds};
+use crate::node::{LeafView, NodeKind, node_kind};
 use crate::pages::Pages;
+use crate::search::{DEPTH_MAX, child_for, search_leaf, value_of};
 use crate::{Result, Value, error::corrupt};
-
-/// Deepest tree accepted while descending: a bound on corrupt (cyclic) pages. A tree of
-/// 4 KiB pages holding 2^64 keys is far shallower.
-pub(crate) const DEPTH_MAX: usize = 64;
 
 /// A read-only view of a tree at `root` (`None`: empty). Pages of a committed root never
 /// change, so the view is a consistent snapshot for as long as the caller keeps the pages
@@ -222,131 +214,4 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-pub(crate) type OwnedBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
-
-fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> OwnedBounds {
-    let own = |bound: Bound<&K>| match bound {
-        Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
-        Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
-    };
-    (own(range.start_bound()), own(range.end_bound()))
-}
-
-/// Compares a stored key with `key`, loading it from overflow if needed.
-pub(crate) fn compare_key(pages: Pages<'_>, stored: KeyRef<'_>, key: &[u8]) -> Result<Ordering> {
-    Ok(match stored {
-        KeyRef::Inline(bytes) => compare_keys(bytes, key),
-        KeyRef::Overflow { first, len } => compare_keys(&read_chain(pages, first, len)?, key),
-    })
-}
-
-/// The full bytes of a stored key.
-pub(crate) fn key_bytes(pages: Pages<'_>, stored: KeyRef<'_>) -> Result<Vec<u8>> {
-    match stored {
-        KeyRef::Inline(bytes) => Ok(bytes.to_vec()),
-        KeyRef::Overflow { first, len } => read_chain(pages, first, len),
-    }
-}
-
-/// The child of a branch (its payload) to descend into for `key`: the number of separators
-/// `<= key`.
-pub(crate) fn child_for(
-    pages: Pages<'_>,
-    page: &[u8],
-    id: PageId,
-    key: &[u8],
-) -> Result<(usize, PageId)> {
-    let view = BranchView::new(page, id)?;
-    let search = SearchKey::new(key);
-    let (mut low, mut high) = (0, view.len());
-    while low < high {
-        let mid = usize::midpoint(low, high);
-        let order = match view.inline_key_cmp(mid, &search) {
-            Some(order) => order,
-            None => compare_key(pages, view.key(mid)?, key)?,
-        };
-        if order == Ordering::Greater {
-            high = mid;
-        } else {
-            low = mid + 1;
-        }
-    }
-    Ok((low, view.child(low)?))
-}
-
-/// Binary search in a leaf: `Ok(index)` of `key`, or `Err(insertion point)`.
-pub(crate) fn search_leaf(
-    pages: Pages<'_>,
-    view: &LeafView<'_>,
-    key: &[u8],
-) -> Result<Result<usize, usize>> {
-    let search = SearchKey::new(key);
-    let (mut low, mut high) = (0, view.len());
-    while low < high {
-        let mid = usize::midpoint(low, high);
-        let order = match view.inline_key_cmp(mid, &search) {
-            Some(order) => order,
-            None => compare_key(pages, view.entry(mid)?.0, key)?,
-        };
-        match order {
-            Ordering::Less => low = mid + 1,
-            Ordering::Greater => high = mid,
-            Ordering::Equal => return Ok(Ok(mid)),
-        }
-    }
-    Ok(Err(low))
-}
-
-/// The value of entry `index` of a leaf: borrowed from the page when it is stored there as
-/// written, else in a buffer ([`read_value`]). A page borrowed from the data file's memory
-/// map is only valid while its snapshot lives, and a value may outlive it: such a value is
-/// copied (a few hundred bytes, beside the `pread` and page copy the map saved).
-pub(crate) fn value_of(
-    pages: Pages<'_>,
-    page: &Page,
-    view: &LeafView<'_>,
-    index: usize,
-) -> Result<Value> {
-    Ok(match view.entry(index)?.1 {
-        ValueRef::Inline {
-            range,
-            compressed: false,
-        } if !page.is_mapped() => Value::in_page(page.clone(), range),
-        value => Value::owned(read_value(pages, page, view.id(), &value)?),
-    })
-}
-
-/// A leaf's value as the application wrote it, in a buffer: copied from the leaf (`page`,
-/// page `leaf`), read from its overflow chain, and decoded when it is a compression frame.
-pub(crate) fn read_value(
-    pages: Pages<'_>,
-    page: &[u8],
-    leaf: PageId,
-    value: &ValueRef,
-) -> Result<Vec<u8>> {
-    match value {
-        ValueRef::Inline {
-            range,
-            compressed: true,
-        } => decode(&page[range.clone()], leaf),
-        ValueRef::Inline {
-            range,
-            compressed: false,
-        } => Ok(page[range.clone()].to_vec()),
-        ValueRef::Overflow {
-            first,
-            len,
-            compressed,
-        } => {
-            let stored = read_chain(pages, *first, *len as usize)?;
-            if *compressed {
-                decode(&stored, leaf)
-            } else {
-                Ok(stored)
-            }
-        }
-    }
 }

@@ -47,7 +47,7 @@ const BLOCKS_MAX: usize = 256;
 #[derive(Debug)]
 pub(crate) struct MappedReads {
     map: FileMap,
-    /// Bytes the file is known to hold (invariant 3).
+    /// Bytes the file is known to hold (invariant 3 above).
     file_bytes: AtomicU64,
     /// The verified bits, by page id, in blocks allocated on first use.
     verified: Box<[OnceLock<Box<[AtomicU64]>>]>,

@@ -405,7 +405,7 @@ impl PageStore {
     }
 
     /// Pages `ids` are about to get new contents (in memory or in the file): reads stop
-    /// trusting what the file held for them (`mapped_reads.rs`, invariant 1).
+    /// trusting what the file held for them (invariant 1 of `mapped_reads.rs`).
     pub(crate) fn forget_verified(&self, ids: impl IntoIterator<Item = PageId>) {
         if let Some(mapped) = &self.inner.mapped {
             mapped.forget(ids);
@@ -630,7 +630,7 @@ fn map_data_file(storage: &dyn Storage, file_bytes: u64) -> Option<MappedReads> 
     // no live snapshot reaches its old contents (invariant 5 of the allocator), so no reader
     // holds mapped bytes of a page being written; pages kept past their snapshot are copied
     // (`PageWriter::write`, `Page::detached`); and the file's exclusive lock keeps other
-    // processes from writing it (`mapped_reads.rs`, invariant 2).
+    // processes from writing it (invariant 2 of `mapped_reads.rs`).
     let map = unsafe { storage.memory_map() }.ok().flatten()?;
     Some(MappedReads::new(map, file_bytes))
 }

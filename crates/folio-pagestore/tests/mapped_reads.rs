@@ -78,7 +78,7 @@ fn a_damaged_page_is_an_error_through_the_map() {
 /// A page id read (and verified) through the map, then freed and reused with new contents:
 /// every read after the reuse's commit sees the new contents, while dirty in the cache and
 /// after a checkpoint wrote them to the file. Without the verified bit being cleared when the
-/// id gets new contents, the map's old verification would be trusted (invariant 1).
+/// id gets new contents, the map's old verification would be trusted (invariant 1 of the page store's `mapped_reads.rs`).
 #[test]
 fn a_reused_page_id_is_never_served_with_its_old_contents() {
     let dir = tempfile::tempdir().unwrap();

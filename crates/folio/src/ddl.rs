@@ -1,6 +1,6 @@
 //! Changes to the set of column families ([`Database::create_cf`], [`Database::drop_cf`],
 //! [`Database::rename_cf`]) and lookups in it. Each change holds the registry's DDL lock
-//! (`column_family.rs`), goes through the commit path (`commit.rs`) as one logged record, and
+//! (`column_family.rs`), goes through the commit path (`commit/mod.rs`) as one logged record, and
 //! is durable when it returns.
 
 use std::sync::Arc;
@@ -55,7 +55,7 @@ impl Database {
         let slot = change.slot(name)?;
         let mut tree = slot.lock_writer(name, Wait::Forever)?;
         // Cleared before the record is appended: nothing that can fail may come between the
-        // append and the publish (`commit.rs`).
+        // append and the publish (`commit/mod.rs`).
         if let Err(error) = tree.clear() {
             tree.rollback();
             return Err(error.into());

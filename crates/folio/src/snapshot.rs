@@ -240,7 +240,7 @@ impl Publisher {
     /// their records and publish next). So a reader that begins after a commit returns sees
     /// it, whatever other threads commit meanwhile.
     ///
-    /// Only the commit path (`commit.rs`) calls it, once per LSN the log handed out.
+    /// Only the commit path (`commit/mod.rs`) calls it, once per LSN the log handed out.
     pub(crate) fn publish(&self, lsn: Lsn, edits: Vec<Edit>) {
         let mut state = self.state.lock();
         let current = self.current.load_full();

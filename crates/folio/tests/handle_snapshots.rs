@@ -1,4 +1,4 @@
-//! Every live read handle reads exactly its snapshot (invariants 4 and 5), whatever happens
+//! Every live read handle reads exactly its snapshot (docs/invariants.md, 4 and 5), whatever happens
 //! meanwhile: commits that rewrite its pages, checkpoints that make freed pages reusable,
 //! compactions that move pages, and the transaction, tree or range it came from dropped in
 //! any order (proptest against a `BTreeMap` model).

@@ -8,7 +8,7 @@ use folio_pagestore::PageId;
 use super::BTreeMut;
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
 use crate::overflow::free_chain;
-use crate::tree::DEPTH_MAX;
+use crate::search::DEPTH_MAX;
 use crate::{Result, error::corrupt};
 
 impl BTreeMut {

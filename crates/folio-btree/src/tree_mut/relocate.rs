@@ -8,7 +8,7 @@ use super::BTreeMut;
 use crate::node::{BranchView, check_slotted};
 use crate::node::{KeyRef, NodeKind, Slotted, ValueRef, entry_key, entry_value, node_kind};
 use crate::overflow::{chain_pages, free_chain, read_chain, write_chain};
-use crate::tree::DEPTH_MAX;
+use crate::search::DEPTH_MAX;
 use crate::{Result, error::corrupt};
 
 /// Bytes of an overflow reference (a page id) inside an entry.

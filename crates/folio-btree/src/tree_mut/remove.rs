@@ -12,7 +12,7 @@ use crate::node::{
     node_kind, write_branch_entry,
 };
 use crate::overflow::free_chain;
-use crate::tree::search_leaf;
+use crate::search::search_leaf;
 
 impl BTreeMut {
     pub(super) fn delete(&mut self, key: &[u8], want_old: bool) -> Result<Outcome> {

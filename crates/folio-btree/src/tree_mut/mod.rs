@@ -25,7 +25,8 @@ use crate::node::{
 };
 use crate::overflow::{free_chain, write_chain, write_chain_spilling};
 use crate::pages::Pages;
-use crate::tree::{BTree, DEPTH_MAX, child_for, read_value, search_leaf};
+use crate::search::{DEPTH_MAX, child_for, read_value, search_leaf};
+use crate::tree::BTree;
 use crate::{Compression, Error, Result, Value, error::corrupt};
 
 mod free;
@@ -606,7 +607,7 @@ fn edit(writer: &mut PageWriter, id: PageId, kind: NodeKind) -> Slotted<&mut [u8
 
 /// The full bytes of the key of an encoded leaf entry.
 pub(crate) fn leaf_entry_key_bytes(pages: Pages<'_>, entry: &[u8]) -> Result<Vec<u8>> {
-    crate::tree::key_bytes(pages, entry_key(entry))
+    crate::search::key_bytes(pages, entry_key(entry))
 }
 
 /// The shortest key `s` with `left < s <= right` (for `left < right`): keeps branch
