@@ -49,6 +49,7 @@ mod directory;
 mod error;
 mod file;
 mod file_lock;
+pub mod le;
 mod map;
 mod memory;
 mod sim;

@@ -267,28 +267,17 @@ fn describe(error: &SlotError) -> String {
     }
 }
 
-pub(crate) fn put_u32(out: &mut [u8], at: usize, value: u32) {
-    out[at..at + 4].copy_from_slice(&value.to_le_bytes());
-}
+pub(crate) use folio_io::le::{put_u32, put_u64};
 
-pub(crate) fn put_u64(out: &mut [u8], at: usize, value: u64) {
-    out[at..at + 8].copy_from_slice(&value.to_le_bytes());
-}
-
+/// A field of a fixed layout (the slot, whose length is checked first; a free-list page,
+/// whose entry count is checked against its capacity first): always within `bytes`.
 pub(crate) fn get_u32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(
-        bytes[at..at + 4]
-            .try_into()
-            .expect("4-byte field in bounds"),
-    )
+    folio_io::le::get_u32(bytes, at).expect("field within the fixed layout")
 }
 
+/// See [`get_u32`].
 pub(crate) fn get_u64(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(
-        bytes[at..at + 8]
-            .try_into()
-            .expect("8-byte field in bounds"),
-    )
+    folio_io::le::get_u64(bytes, at).expect("field within the fixed layout")
 }
 
 #[cfg(test)]

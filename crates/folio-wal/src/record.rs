@@ -15,6 +15,7 @@
 //! `L` followed by a valid record whose `durable_before >= L` had been synced, so it is
 //! corruption of acknowledged log; otherwise it is the unsynced tail.
 
+use folio_io::le;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::Lsn;
@@ -55,12 +56,11 @@ pub fn encode_header(
     payload_hash: u64,
 ) -> [u8; RECORD_HEADER_BYTES] {
     let mut header = [0u8; RECORD_HEADER_BYTES];
-    header[LEN_OFFSET..LEN_OFFSET + 4].copy_from_slice(&len.to_le_bytes());
-    header[LSN_OFFSET..LSN_OFFSET + 8].copy_from_slice(&lsn.to_le_bytes());
-    header[DURABLE_BEFORE_OFFSET..DURABLE_BEFORE_OFFSET + 8]
-        .copy_from_slice(&durable_before.to_le_bytes());
+    le::put_u32(&mut header, LEN_OFFSET, len);
+    le::put_u64(&mut header, LSN_OFFSET, lsn);
+    le::put_u64(&mut header, DURABLE_BEFORE_OFFSET, durable_before);
     let checksum = xxh3_64_with_seed(&header[..CHECKSUM_OFFSET], payload_hash);
-    header[CHECKSUM_OFFSET..].copy_from_slice(&checksum.to_le_bytes());
+    le::put_u64(&mut header, CHECKSUM_OFFSET, checksum);
     header
 }
 
@@ -88,12 +88,9 @@ pub enum Decoded<'a> {
     Invalid(String),
 }
 
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(
-        bytes[at..at + 8]
-            .try_into()
-            .expect("8-byte field in bounds"),
-    )
+/// A field of the fixed-size header.
+fn u64_at(header: &[u8], at: usize) -> u64 {
+    le::get_u64(header, at).expect("field within the record header")
 }
 
 /// Decodes the record at the start of `bytes`, accepting payloads up to `record_bytes_max`.
@@ -109,7 +106,7 @@ pub fn decode(bytes: &[u8], record_bytes_max: usize) -> Decoded<'_> {
     if header.iter().all(|&b| b == 0) {
         return Decoded::End;
     }
-    let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+    let len = le::get_u32(header, LEN_OFFSET).expect("field within the record header") as usize;
     if len > record_bytes_max {
         return Decoded::Invalid(format!("length {len} exceeds the record limit"));
     }

@@ -93,29 +93,7 @@ pub(crate) fn value_inline_max(payload: usize) -> usize {
     payload / 4
 }
 
-pub(crate) fn get_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-pub(crate) fn get_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-pub(crate) fn get_u64(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-}
-
-pub(crate) fn put_u16(bytes: &mut [u8], at: usize, value: u16) {
-    bytes[at..at + 2].copy_from_slice(&value.to_le_bytes());
-}
-
-pub(crate) fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
-    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
-}
-
-pub(crate) fn put_u64(bytes: &mut [u8], at: usize, value: u64) {
-    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
-}
+pub(crate) use folio_io::le::{get_u16, get_u32, get_u64, put_u16, put_u32, put_u64};
 
 /// The bytes of an entry at `start` of a page of `kind`, read from its header, if they lie
 /// within `bytes`. Inline keys and values take their length; overflow ones a page id.
