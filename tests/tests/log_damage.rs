@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 
 use folio::{Database, DatabaseOptions, Durability};
 use folio_tests::{State, read_cf};
-use folio_wal::{
-    SEGMENT_HEADER_BYTES, encode_segment_header, framed_len, parse_segment_name, segment_name,
-};
+use folio_wal::testing::{encode_segment_header, framed_len};
+use folio_wal::{SEGMENT_HEADER_BYTES, parse_segment_name, segment_name};
 
 const CF: &str = "t";
 const COMMITS: u64 = 36;

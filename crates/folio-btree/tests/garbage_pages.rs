@@ -34,7 +34,7 @@ fn replace_on_disk(store: &PageStore, id: PageId, page: &Page) {
         .unwrap()
         .write_all_at(page.stored_bytes(), store.layout().offset(id))
         .unwrap();
-    store.evict_clean(id);
+    folio_pagestore::testing::evict_clean(store, id);
 }
 
 proptest! {

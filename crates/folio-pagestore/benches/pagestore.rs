@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use folio_io::{FileOptions, FileStorage, MemoryStorage, Storage};
-use folio_pagestore::{
-    Layout, Page, PageBuf, PageId, PageStore, PageStoreOptions, WriteStrategy, write_pages,
-};
+use folio_pagestore::testing::{WriteStrategy, write_pages};
+use folio_pagestore::{Layout, Page, PageBuf, PageId, PageStore, PageStoreOptions};
 
 const FLUSH_PAGES: u64 = 256;
 

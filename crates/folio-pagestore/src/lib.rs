@@ -69,7 +69,6 @@ pub use allocator::ExtentSet;
 pub use budget::MemoryBudget;
 pub use cache::CacheStats;
 pub use error::{Error, Result};
-pub use flush::{FlushStats, WriteStrategy, write_pages};
 pub use header::{FORMAT_VERSION, HEADER_SLOT_BYTES, ROOTS_MAX_BYTES};
 pub use layout::Layout;
 pub use options::{PAGE_SIZE_MAX, PAGE_SIZE_MIN, PageStoreOptions};
@@ -77,3 +76,16 @@ pub use page::{PAGE_TRAILER_BYTES, Page, PageBuf, PageId, buffer_size};
 pub use stats::{CheckpointStats, PageStoreStats};
 pub use store::{AllocationReport, PageStore};
 pub use writer::{PageWriter, WriterSavepoint};
+
+/// Internals this workspace's tests and benchmarks reach into; not part of the API, and free
+/// to change in any release.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::flush::{FlushStats, WriteStrategy, write_pages};
+
+    /// Drops page `id` from `store`'s cache if it is clean (a no-op for dirty pages), so the
+    /// next read goes to the file.
+    pub fn evict_clean(store: &crate::PageStore, id: crate::PageId) {
+        store.evict_clean(id);
+    }
+}

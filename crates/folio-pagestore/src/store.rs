@@ -456,7 +456,7 @@ impl PageStore {
     }
 
     /// Drops a page from the cache if it is clean (a no-op for dirty pages).
-    pub fn evict_clean(&self, id: PageId) {
+    pub(crate) fn evict_clean(&self, id: PageId) {
         if self.inner.cache.is_dirty(id) == Some(false) {
             self.discard(id);
         }

@@ -110,7 +110,7 @@ fn a_reused_page_id_is_never_served_with_its_old_contents() {
         }
         store.checkpoint(version, &[]).unwrap();
         for (id, tag) in &live {
-            store.evict_clean(*id);
+            folio_pagestore::testing::evict_clean(&store, *id);
             let page = store.read(*id).unwrap();
             reused += u64::from(page.is_mapped());
             check_tagged(&page, *id, *tag); // clean: from the map, verified anew
@@ -185,7 +185,7 @@ fn reads_follow_the_file_as_it_shrinks_and_grows() {
 
     let fresh = write_checkpointed(&store, 200, 5_000, 5);
     for (i, id) in fresh.iter().enumerate() {
-        store.evict_clean(*id);
+        folio_pagestore::testing::evict_clean(&store, *id);
         let page = store.read(*id).unwrap();
         assert!(page.is_mapped());
         check_tagged(&page, *id, 5_000 + i as u64);

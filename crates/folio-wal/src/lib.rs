@@ -52,14 +52,19 @@ pub use error::{Error, RecoveryError, Result};
 pub use group_commit::Durability;
 pub use options::WalOptions;
 pub use reader::WalReader;
-pub use record::{RECORD_ALIGN, RECORD_HEADER_BYTES, framed_len};
+pub use record::RECORD_HEADER_BYTES;
 pub use recovery::{RecoveryProgress, RecoveryReport};
-pub use segment::{
-    SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, encode_segment_header, parse_segment_name,
-    segment_name,
-};
+pub use segment::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, parse_segment_name, segment_name};
 pub use stats::{CommitStats, GROUP_SIZE_BUCKETS};
 pub use wal::{Wal, WalStats};
 
 /// A log sequence number: records are numbered 1, 2, 3, ... in append order; 0 means none.
 pub type Lsn = u64;
+
+/// Internals this workspace's tests reach into to build and damage log files by hand; not
+/// part of the API, and free to change in any release.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::record::{RECORD_ALIGN, framed_len};
+    pub use crate::segment::encode_segment_header;
+}

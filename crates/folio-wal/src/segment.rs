@@ -32,8 +32,8 @@ pub const SEGMENT_HEADER_BYTES: u64 = 64;
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
 const SEGMENT_MAGIC: [u8; 8] = *b"FOLIOWAL";
 const SEGMENT_SUFFIX: &str = ".wal";
-/// Padding source: records are padded to [`crate::RECORD_ALIGN`] bytes with zeros.
-const ZEROS: [u8; crate::RECORD_ALIGN] = [0; crate::RECORD_ALIGN];
+/// Padding source: records are padded to [`crate::record::RECORD_ALIGN`] bytes with zeros.
+const ZEROS: [u8; crate::record::RECORD_ALIGN] = [0; crate::record::RECORD_ALIGN];
 
 /// The file name of the segment starting at `first_lsn`.
 pub fn segment_name(first_lsn: Lsn) -> String {

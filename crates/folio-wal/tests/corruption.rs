@@ -7,9 +7,10 @@ use common::{AtRest, WalAtRest};
 use std::sync::Arc;
 
 use folio_io::{CrashPolicy, Directory, SimDirectory, SimStorage};
+use folio_wal::testing::framed_len;
 use folio_wal::{
     Durability, Error, Lsn, RECORD_HEADER_BYTES, RecoveryError, SEGMENT_HEADER_BYTES, Wal,
-    WalOptions, framed_len, segment_name,
+    WalOptions, segment_name,
 };
 
 const RECORD: usize = 100;

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use folio_io::{FaultKind, FaultOps, FaultRule, FsDirectory, SimDirectory};
-use folio_wal::{Durability, Error, Wal, WalOptions, encode_segment_header, segment_name};
+use folio_wal::testing::encode_segment_header;
+use folio_wal::{Durability, Error, Wal, WalOptions, segment_name};
 
 const SEGMENT_BYTES: u64 = 64 * 1024;
 

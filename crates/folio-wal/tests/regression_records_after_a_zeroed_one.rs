@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use folio_io::{CrashPolicy, SimDirectory};
+use folio_wal::testing::framed_len;
 use folio_wal::{
-    Durability, Error, RecoveryError, SEGMENT_HEADER_BYTES, Wal, WalOptions, framed_len,
-    segment_name,
+    Durability, Error, RecoveryError, SEGMENT_HEADER_BYTES, Wal, WalOptions, segment_name,
 };
 
 const LEN: usize = 200;

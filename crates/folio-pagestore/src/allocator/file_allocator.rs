@@ -100,6 +100,10 @@ pub(crate) struct FileAllocator {
     /// Pages freed by versions `<= horizon` are unreachable by every live reader.
     horizon: AtomicU64,
     page_size: usize,
+    /// Debug builds: pages freed by a commit and not yet back in the pool, so a page freed
+    /// twice fails at the commit that freed it again, not later where the pool refuses it.
+    #[cfg(all(debug_assertions, not(folio_loom)))]
+    freed_pending: parking_lot::Mutex<std::collections::HashSet<u64>>,
 }
 
 impl FileAllocator {
@@ -132,6 +136,8 @@ impl FileAllocator {
             }),
             horizon: AtomicU64::new(u64::MAX),
             page_size,
+            #[cfg(all(debug_assertions, not(folio_loom)))]
+            freed_pending: parking_lot::Mutex::default(),
         }
     }
 
@@ -178,6 +184,18 @@ impl FileAllocator {
 
     /// Records a committed transaction's allocations and frees (lock-free).
     pub(crate) fn settle(&self, settlement: Settlement) {
+        #[cfg(all(debug_assertions, not(folio_loom)))]
+        {
+            let mut pending = self.freed_pending.lock();
+            for page in &settlement.freed {
+                assert!(
+                    pending.insert(page.0),
+                    "page {} freed again (version {}) before its earlier free released it",
+                    page.0,
+                    settlement.version
+                );
+            }
+        }
         self.settled.push(settlement);
     }
 
@@ -229,6 +247,13 @@ impl FileAllocator {
             released
         };
         if !released.is_empty() {
+            #[cfg(all(debug_assertions, not(folio_loom)))]
+            {
+                let mut pending = self.freed_pending.lock();
+                for page in &released {
+                    assert!(pending.remove(&page.0), "page {} released twice", page.0);
+                }
+            }
             self.return_pages(&released);
         }
     }
@@ -355,5 +380,43 @@ impl FileAllocator {
 fn invariant(what: &str) -> Error {
     Error::AllocatorInvariant {
         what: what.to_owned(),
+    }
+}
+
+#[cfg(all(test, debug_assertions, not(folio_loom)))]
+mod tests {
+    use super::*;
+
+    fn settlement(version: u64, freed: &[u64]) -> Settlement {
+        Settlement {
+            version,
+            allocated: Vec::new(),
+            freed: freed.iter().copied().map(PageId).collect(),
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "page 7 freed again")]
+    fn a_page_freed_twice_fails_at_the_second_free() {
+        let allocator = FileAllocator::recovered(ExtentSet::new(), 16, Vec::new(), 0, 4096);
+        allocator.settle(settlement(1, &[7]));
+        allocator.settle(settlement(2, &[7]));
+    }
+
+    #[test]
+    fn a_page_may_be_freed_again_once_released() {
+        let allocator = FileAllocator::recovered(ExtentSet::new(), 16, Vec::new(), 0, 4096);
+        allocator.settle(settlement(1, &[7]));
+        allocator.set_reader_horizon(u64::MAX);
+        // Two checkpoints: reuse waits until the older header slot no longer names it.
+        for version in [1, 2] {
+            let prepared = allocator.prepare_checkpoint(version).unwrap();
+            allocator.finish_checkpoint(prepared);
+        }
+        assert!(
+            allocator.pool.lock().free.contains(7),
+            "released to the pool"
+        );
+        allocator.settle(settlement(3, &[7]));
     }
 }

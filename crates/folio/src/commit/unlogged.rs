@@ -52,7 +52,12 @@ impl DbInner {
     pub(super) fn append_unlogged(&self, marker: Vec<u8>) -> Result<Lsn> {
         let _gate = self.unlogged.gate.write();
         let lsn = self.wal.append_owned(marker, Durability::Eventual)?;
-        self.unlogged.pending.store(lsn, Ordering::Release);
+        let replaced = self.unlogged.pending.swap(lsn, Ordering::AcqRel);
+        // Under the write lock nothing else appends: a pending marker it replaces is older.
+        assert!(
+            replaced < lsn,
+            "unlogged marker {lsn} after pending {replaced}"
+        );
         Ok(lsn)
     }
 
@@ -65,6 +70,8 @@ impl DbInner {
         if !self.unlogged_checkpointed(pending) {
             self.checkpoint()?;
         }
+        // The commit was published before the checkpoint began, so the checkpoint covers it.
+        debug_assert!(self.unlogged_checkpointed(pending));
         self.unlogged_settled(pending);
         Ok(())
     }
