@@ -5,28 +5,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use folio_btree::{BTreeMut, Catalog};
 use folio_io::{Directory, FsDirectory};
 use folio_pagestore::{PageStore, PageStoreStats};
 use folio_wal::{Durability, Lsn, Wal, WalStats};
 use parking_lot::Mutex;
 
-use crate::cf_slot::{CfSlot, Wait};
+use crate::cf_slot::Wait;
 use crate::checkpoint::Checkpoints;
-use crate::column_family::{CfMap, CfName, CfRegistry};
+use crate::column_family::{CfName, CfRegistry};
 use crate::commit_queue::CommitQueues;
-use crate::options::CompressionOptions;
-use crate::roots::Roots;
-use crate::snapshot::{Publisher, Snapshot};
+use crate::recovery::Recovered;
+use crate::snapshot::Publisher;
 use crate::{
-    BulkLoad, DatabaseOptions, Error, ReadTransaction, RecoveryProgress, RecoveryReport, Result,
-    WriteBatch, WriteTransaction,
+    BulkLoad, DatabaseOptions, Error, ReadTransaction, RecoveryReport, Result, WriteBatch,
+    WriteTransaction,
 };
 
 /// Name of the data file inside the database directory (the log's segments sit beside it).
 pub const DATA_FILE: &str = "data.folio";
 /// The data file while it is being created.
-const DATA_FILE_NEW: &str = "data.folio.new";
+pub(crate) const DATA_FILE_NEW: &str = "data.folio.new";
 /// An embedded, transactional, ordered key-value database: many column families in one
 /// data file, a shared write-ahead log with group commit, snapshots across column families.
 /// Cheap to clone; all clones share one database.
@@ -164,70 +162,19 @@ impl Database {
         options.validate()?;
         options.pass_down_to_layers();
         let opened_at = Instant::now();
-        if !directory.list()?.iter().any(|name| name == DATA_FILE) {
-            // Create under a temporary name and rename: a crash during creation leaves no
-            // half-made data file, only a temporary one the next open replaces.
-            directory.remove(DATA_FILE_NEW)?;
-            let fresh = directory.open(DATA_FILE_NEW, true)?;
-            drop(PageStore::create(fresh, options.page_store.clone())?);
-            directory.rename(DATA_FILE_NEW, DATA_FILE)?;
-        }
-        let data = directory.open(DATA_FILE, false)?;
-        let store = PageStore::open(data, options.page_store.clone())?;
-        let Roots {
-            catalog: catalog_root,
-            version: checkpoint,
-        } = Roots::decode(&store.roots())?;
-        let catalog = Catalog::open(store.writer(), catalog_root)?;
-        let (mut cfs, mut snapshot) =
-            load_column_families(&store, &catalog, checkpoint, &options.compression)?;
-        let progress = |step: &RecoveryProgress| {
-            tracing::debug!(target: "folio::recovery", ?step, "recovery progress");
-            if let Some(callback) = &options.recovery_progress {
-                (callback.0)(step);
-            }
-        };
-        let (wal, wal_report) =
-            Wal::open_with_progress(directory, options.wal.clone(), &mut |scan| {
-                progress(&RecoveryProgress::ScanningLog {
-                    segments_done: scan.segments_done,
-                    segments_total: scan.segments_total,
-                    bytes: scan.bytes,
-                });
-            })?;
-        check_log_covers(&wal, checkpoint)?;
-        let (replayed, replayed_bytes) = crate::recovery::replay(
-            &store,
-            &wal,
-            checkpoint,
-            &mut cfs,
-            &mut snapshot,
-            &progress,
-            &options.compression,
-        )?;
-        let recovery = RecoveryReport {
-            checkpoint,
-            replayed_records: replayed,
-            replayed_bytes,
-            checkpointed: false,
-            log_bytes_scanned: wal_report.bytes_read,
-            torn_tail_bytes: wal_report.torn_tail_bytes,
-            version: snapshot.version,
-            duration: opened_at.elapsed(),
-        };
-        tracing::info!(
-            target: "folio::recovery",
-            checkpoint,
-            replayed,
-            version = snapshot.version,
-            torn_tail_bytes = wal_report.torn_tail_bytes,
-            duration_ms = recovery.duration.as_millis() as u64,
-            "database opened"
-        );
+        let Recovered {
+            store,
+            wal,
+            catalog,
+            cfs,
+            snapshot,
+            report: recovery,
+        } = crate::recovery::recover(directory, &options, opened_at)?;
+        let checkpoint = recovery.checkpoint;
         // A long replay is made durable before the open returns, whatever the checkpointer
         // setting: a process killed again soon after each open would otherwise replay the
         // whole log every time while the log only grows (a crash loop).
-        let checkpoint_replay = replayed_bytes >= options.checkpoint_log_bytes;
+        let checkpoint_replay = recovery.replayed_bytes >= options.checkpoint_log_bytes;
         let publisher = Publisher::new(snapshot, store.clone());
         let mut inner = Arc::new(DbInner {
             store,
@@ -472,43 +419,4 @@ impl DbInner {
         self.store.close();
         result.and(log)
     }
-}
-
-/// The column families of the checkpoint: their writers and the snapshot readers start from.
-fn load_column_families(
-    store: &PageStore,
-    catalog: &Catalog,
-    checkpoint: Lsn,
-    compression: &CompressionOptions,
-) -> Result<(CfMap, Snapshot)> {
-    let mut cfs = CfMap::default();
-    let mut snapshot = Snapshot::at(checkpoint);
-    for (name, state) in catalog.list()? {
-        let mut tree = BTreeMut::new(store.writer(), state.root, state.len);
-        tree.set_compression(compression.for_cf(&name));
-        snapshot.add(state.id, &name, state.root, state.len);
-        let slot = CfSlot::new(state.id, &name, tree);
-        cfs.insert(name, slot);
-    }
-    Ok((cfs, snapshot))
-}
-
-/// The log must hold every record after the data file's checkpoint: none missing at its
-/// start (deleted segments) and none at its end (a log that ends before the checkpoint).
-fn check_log_covers(wal: &Wal, checkpoint: Lsn) -> Result<()> {
-    let oldest_lsn = wal.stats().oldest_lsn;
-    if oldest_lsn > checkpoint + 1 {
-        return Err(Error::LogMissing {
-            checkpoint,
-            oldest_lsn,
-            oldest_segment: folio_wal::segment_name(oldest_lsn),
-        });
-    }
-    if wal.last_lsn() < checkpoint {
-        return Err(Error::LogBehindData {
-            wal_last: wal.last_lsn(),
-            checkpoint,
-        });
-    }
-    Ok(())
 }

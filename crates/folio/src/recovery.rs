@@ -1,16 +1,23 @@
-//! Replay of the write-ahead log past the data file's checkpoint.
+//! Opening: the data file's newest checkpoint (created first if there is none), then the
+//! write-ahead log replayed past it ([`recover`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-use folio_btree::BTreeMut;
+use folio_btree::{BTreeMut, Catalog};
+use folio_io::Directory;
 use folio_pagestore::PageStore;
 use folio_wal::{Lsn, Wal};
 
 use crate::cf_slot::CfSlot;
+use crate::column_family::CfMap;
+use crate::database::{DATA_FILE, DATA_FILE_NEW};
 use crate::log_record::{LogOp, decode};
+use crate::options::CompressionOptions;
+use crate::roots::Roots;
 use crate::snapshot::Snapshot;
-use crate::{Error, RecoveryProgress, Result};
+use crate::{DatabaseOptions, Error, RecoveryProgress, RecoveryReport, Result};
 
 /// Payload bytes of puts and deletes a column family gathers before they are applied: the
 /// replay's memory beyond the trees (and the log reader's window).
@@ -58,6 +65,132 @@ impl Pending {
             value: value.map(range),
         });
     }
+}
+
+/// What opening found: the data file's checkpoint with the log replayed past it, ready to be
+/// assembled into a database (`Database::open_in`).
+pub(crate) struct Recovered {
+    pub(crate) store: PageStore,
+    pub(crate) wal: Wal,
+    pub(crate) catalog: Catalog,
+    pub(crate) cfs: CfMap,
+    pub(crate) snapshot: Snapshot,
+    pub(crate) report: RecoveryReport,
+}
+
+/// Opens (creating if needed) the data file in `directory`, its newest checkpoint, and the
+/// log, and replays the log past the checkpoint.
+pub(crate) fn recover(
+    directory: Arc<dyn Directory>,
+    options: &DatabaseOptions,
+    opened_at: Instant,
+) -> Result<Recovered> {
+    if !directory.list()?.iter().any(|name| name == DATA_FILE) {
+        // Create under a temporary name and rename: a crash during creation leaves no
+        // half-made data file, only a temporary one the next open replaces.
+        directory.remove(DATA_FILE_NEW)?;
+        let fresh = directory.open(DATA_FILE_NEW, true)?;
+        drop(PageStore::create(fresh, options.page_store.clone())?);
+        directory.rename(DATA_FILE_NEW, DATA_FILE)?;
+    }
+    let data = directory.open(DATA_FILE, false)?;
+    let store = PageStore::open(data, options.page_store.clone())?;
+    let Roots {
+        catalog: catalog_root,
+        version: checkpoint,
+    } = Roots::decode(&store.roots())?;
+    let catalog = Catalog::open(store.writer(), catalog_root)?;
+    let (mut cfs, mut snapshot) =
+        load_column_families(&store, &catalog, checkpoint, &options.compression)?;
+    let progress = |step: &RecoveryProgress| {
+        tracing::debug!(target: "folio::recovery", ?step, "recovery progress");
+        if let Some(callback) = &options.recovery_progress {
+            (callback.0)(step);
+        }
+    };
+    let (wal, wal_report) = Wal::open_with_progress(directory, options.wal.clone(), &mut |scan| {
+        progress(&RecoveryProgress::ScanningLog {
+            segments_done: scan.segments_done,
+            segments_total: scan.segments_total,
+            bytes: scan.bytes,
+        });
+    })?;
+    check_log_covers(&wal, checkpoint)?;
+    let (replayed, replayed_bytes) = replay(
+        &store,
+        &wal,
+        checkpoint,
+        &mut cfs,
+        &mut snapshot,
+        &progress,
+        &options.compression,
+    )?;
+    let recovery = RecoveryReport {
+        checkpoint,
+        replayed_records: replayed,
+        replayed_bytes,
+        checkpointed: false,
+        log_bytes_scanned: wal_report.bytes_read,
+        torn_tail_bytes: wal_report.torn_tail_bytes,
+        version: snapshot.version,
+        duration: opened_at.elapsed(),
+    };
+    tracing::info!(
+        target: "folio::recovery",
+        checkpoint,
+        replayed,
+        version = snapshot.version,
+        torn_tail_bytes = wal_report.torn_tail_bytes,
+        duration_ms = recovery.duration.as_millis() as u64,
+        "database opened"
+    );
+    Ok(Recovered {
+        store,
+        wal,
+        catalog,
+        cfs,
+        snapshot,
+        report: recovery,
+    })
+}
+
+/// The column families of the checkpoint: their writers and the snapshot readers start from.
+fn load_column_families(
+    store: &PageStore,
+    catalog: &Catalog,
+    checkpoint: Lsn,
+    compression: &CompressionOptions,
+) -> Result<(CfMap, Snapshot)> {
+    let mut cfs = CfMap::default();
+    let mut snapshot = Snapshot::at(checkpoint);
+    for (name, state) in catalog.list()? {
+        let mut tree = BTreeMut::new(store.writer(), state.root, state.len);
+        tree.set_compression(compression.for_cf(&name));
+        snapshot.add(state.id, &name, state.root, state.len);
+        let slot = CfSlot::new(state.id, &name, tree);
+        cfs.insert(name, slot);
+    }
+    Ok((cfs, snapshot))
+}
+
+/// The log must hold every record after the data file's checkpoint: none missing at its
+/// start (deleted segments) and none at its end (a log that ends before the checkpoint).
+fn check_log_covers(wal: &Wal, checkpoint: Lsn) -> Result<()> {
+    let oldest_lsn = wal.stats().oldest_lsn;
+    if oldest_lsn > checkpoint + 1 {
+        return Err(Error::LogMissing {
+            checkpoint,
+            oldest_lsn,
+            oldest_segment: folio_wal::segment_name(oldest_lsn),
+        });
+    }
+    if wal.last_lsn() < checkpoint {
+        return Err(Error::LogBehindData {
+            wal_last: wal.last_lsn(),
+            checkpoint,
+        });
+    }
+    Ok(())
 }
 
 /// Applies every log record after `checkpoint` to the column families and advances
