@@ -10,12 +10,13 @@ use folio_btree::BTreeMut;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::{Mutex, RawMutex};
 
+use crate::column_family::CfId;
 use crate::{Error, Result};
 
 /// One column family's writer: its tree, locked by one write transaction at a time.
 #[derive(Debug)]
 pub(crate) struct CfSlot {
-    pub(crate) id: u64,
+    pub(crate) id: CfId,
     /// The current name (a rename changes it).
     name: parking_lot::RwLock<Arc<str>>,
     tree: Arc<Mutex<BTreeMut>>,
@@ -56,7 +57,7 @@ fn thread_token() -> u64 {
 }
 
 impl CfSlot {
-    pub(crate) fn new(id: u64, name: &str, tree: BTreeMut) -> Arc<Self> {
+    pub(crate) fn new(id: CfId, name: &str, tree: BTreeMut) -> Arc<Self> {
         Arc::new(Self {
             id,
             name: parking_lot::RwLock::new(Arc::from(name)),

@@ -186,7 +186,7 @@ impl DbInner {
             }
             for (id, name, cf) in snapshot.iter() {
                 let state = CfState {
-                    id,
+                    id: id.0,
                     root: cf.root,
                     len: cf.len,
                 };

@@ -48,7 +48,7 @@ impl ColumnFamily {
 
     /// Its id: unique in the database, never reused.
     pub fn id(&self) -> u64 {
-        self.slot.id
+        self.slot.id.0
     }
 
     /// True once the column family was dropped.
@@ -144,6 +144,17 @@ impl<T: CfName + ?Sized> CfName for &T {
     }
 }
 
+/// A column family's id: unique in the database, stable across renames, written in log
+/// records and the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct CfId(pub(crate) u64);
+
+impl std::fmt::Display for CfId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Live column families by name (hashed: a lookup costs the same with 10,000 of them).
 pub(crate) type CfMap = std::collections::HashMap<String, Arc<CfSlot>>;
 
@@ -154,13 +165,13 @@ pub(crate) struct CfRegistry {
     live: RwLock<CfMap>,
     /// Held by a change of the set; holds the id the next column family gets (ids are
     /// never reused).
-    ddl: Mutex<u64>,
+    ddl: Mutex<CfId>,
 }
 
 impl CfRegistry {
     /// The registry of `live` (recovered from the checkpoint and the log).
     pub(crate) fn new(live: CfMap) -> Self {
-        let next_id = live.values().map(|slot| slot.id + 1).max().unwrap_or(0);
+        let next_id = CfId(live.values().map(|slot| slot.id.0 + 1).max().unwrap_or(0));
         Self {
             live: RwLock::new(live),
             ddl: Mutex::new(next_id),
@@ -238,13 +249,13 @@ impl CfRegistry {
 /// A change of the set of column families in progress (holds the registry's DDL lock).
 pub(crate) struct SetChange<'a> {
     live: &'a RwLock<CfMap>,
-    next_id: MutexGuard<'a, u64>,
+    next_id: MutexGuard<'a, CfId>,
 }
 
 impl SetChange<'_> {
     /// The id a new column family named `name` gets; [`Error::ColumnFamilyExists`] when the
     /// name is taken, an invalid-name error when it is empty or too long.
-    pub(crate) fn id_for_new(&self, name: &str) -> Result<u64> {
+    pub(crate) fn id_for_new(&self, name: &str) -> Result<CfId> {
         self.check_free(name)?;
         Ok(*self.next_id)
     }
@@ -269,7 +280,7 @@ impl SetChange<'_> {
     /// Registers a new column family (its id from [`SetChange::id_for_new`]).
     pub(crate) fn add(&mut self, slot: Arc<CfSlot>) {
         debug_assert_eq!(slot.id, *self.next_id, "ids are handed out in order");
-        *self.next_id = slot.id + 1;
+        *self.next_id = CfId(slot.id.0 + 1);
         self.live.write().insert(slot.name().to_string(), slot);
     }
 

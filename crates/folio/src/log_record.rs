@@ -19,6 +19,7 @@
 
 use folio_wal::Lsn;
 
+use crate::column_family::CfId;
 use crate::{Error, Result};
 
 /// One logged operation, borrowing its bytes from the record (replay keeps records whole
@@ -26,32 +27,32 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LogOp<'a> {
     Put {
-        cf: u64,
+        cf: CfId,
         key: &'a [u8],
         value: &'a [u8],
     },
     Delete {
-        cf: u64,
+        cf: CfId,
         key: &'a [u8],
     },
     CreateCf {
-        cf: u64,
+        cf: CfId,
         name: &'a str,
     },
     DropCf {
-        cf: u64,
+        cf: CfId,
         name: &'a str,
     },
     RenameCf {
-        cf: u64,
+        cf: CfId,
         from: &'a str,
         to: &'a str,
     },
     Unlogged {
-        cf: u64,
+        cf: CfId,
     },
     Moved {
-        cf: u64,
+        cf: CfId,
     },
 }
 
@@ -86,9 +87,9 @@ impl RecordBuilder {
         self.bytes.reserve(bytes);
     }
 
-    fn push(&mut self, kind: u8, cf: u64, a: &[u8], b: &[u8]) {
+    fn push(&mut self, kind: u8, cf: CfId, a: &[u8], b: &[u8]) {
         self.bytes.push(kind);
-        self.bytes.extend_from_slice(&cf.to_le_bytes());
+        self.bytes.extend_from_slice(&cf.0.to_le_bytes());
         self.bytes
             .extend_from_slice(&(a.len() as u32).to_le_bytes());
         self.bytes.extend_from_slice(a);
@@ -98,33 +99,33 @@ impl RecordBuilder {
         self.count += 1;
     }
 
-    pub(crate) fn put(&mut self, cf: u64, key: &[u8], value: &[u8]) {
+    pub(crate) fn put(&mut self, cf: CfId, key: &[u8], value: &[u8]) {
         self.push(PUT, cf, key, value);
     }
 
-    pub(crate) fn delete(&mut self, cf: u64, key: &[u8]) {
+    pub(crate) fn delete(&mut self, cf: CfId, key: &[u8]) {
         self.push(DELETE, cf, key, &[]);
     }
 
-    pub(crate) fn create_cf(&mut self, cf: u64, name: &str) {
+    pub(crate) fn create_cf(&mut self, cf: CfId, name: &str) {
         self.push(CREATE, cf, name.as_bytes(), &[]);
     }
 
-    pub(crate) fn drop_cf(&mut self, cf: u64, name: &str) {
+    pub(crate) fn drop_cf(&mut self, cf: CfId, name: &str) {
         self.push(DROP, cf, name.as_bytes(), &[]);
     }
 
-    pub(crate) fn rename_cf(&mut self, cf: u64, from: &str, to: &str) {
+    pub(crate) fn rename_cf(&mut self, cf: CfId, from: &str, to: &str) {
         self.push(RENAME, cf, from.as_bytes(), to.as_bytes());
     }
 
     /// Marks an unlogged commit's change of column family `cf` (a large transaction, a
     /// bulk-load chunk).
-    pub(crate) fn unlogged(&mut self, cf: u64) {
+    pub(crate) fn unlogged(&mut self, cf: CfId) {
         self.push(UNLOGGED, cf, &[], &[]);
     }
 
-    pub(crate) fn moved(&mut self, cf: u64) {
+    pub(crate) fn moved(&mut self, cf: CfId) {
         self.push(MOVED, cf, &[], &[]);
     }
 
@@ -172,7 +173,7 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp<'_>>> {
     let mut ops = Vec::with_capacity(count.min(1 << 16) as usize);
     for _ in 0..count {
         let kind = take(1)?[0];
-        let cf = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+        let cf = CfId(u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")));
         let a_len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
         let a = take(a_len)?;
         let b_len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
@@ -210,21 +211,21 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_damage() {
         let mut record = RecordBuilder::new();
-        record.create_cf(3, "users");
-        record.put(3, b"k", b"v");
-        record.delete(3, b"gone");
-        record.rename_cf(3, "users", "people");
-        record.drop_cf(3, "people");
-        record.unlogged(4);
-        record.moved(4);
+        record.create_cf(CfId(3), "users");
+        record.put(CfId(3), b"k", b"v");
+        record.delete(CfId(3), b"gone");
+        record.rename_cf(CfId(3), "users", "people");
+        record.drop_cf(CfId(3), "people");
+        record.unlogged(CfId(4));
+        record.moved(CfId(4));
         let bytes = record.finish();
         let ops = decode(7, &bytes).unwrap();
         assert_eq!(ops.len(), 7);
-        assert_eq!(ops[5], LogOp::Unlogged { cf: 4 });
+        assert_eq!(ops[5], LogOp::Unlogged { cf: CfId(4) });
         assert_eq!(
             ops[1],
             LogOp::Put {
-                cf: 3,
+                cf: CfId(3),
                 key: b"k",
                 value: b"v"
             }

@@ -61,7 +61,7 @@ impl ReadTransaction {
         let cf = cf.cf_ref();
         let found = match cf {
             CfRef::Name(name) => snapshot.find(name).map(|(_, root)| root),
-            CfRef::Handle(handle) => snapshot.tree(handle.id()),
+            CfRef::Handle(handle) => snapshot.tree(handle.slot.id),
         };
         found.ok_or_else(|| cf.missing())
     }

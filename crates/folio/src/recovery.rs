@@ -11,7 +11,7 @@ use folio_pagestore::PageStore;
 use folio_wal::{Lsn, Wal};
 
 use crate::cf_slot::CfSlot;
-use crate::column_family::CfMap;
+use crate::column_family::{CfId, CfMap};
 use crate::database::{DATA_FILE, DATA_FILE_NEW};
 use crate::log_record::{LogOp, decode};
 use crate::options::CompressionOptions;
@@ -166,8 +166,9 @@ fn load_column_families(
     for (name, state) in catalog.list()? {
         let mut tree = BTreeMut::new(store.writer(), state.root, state.len);
         tree.set_compression(compression.for_cf(&name));
-        snapshot.add(state.id, &name, state.root, state.len);
-        let slot = CfSlot::new(state.id, &name, tree);
+        let id = CfId(state.id);
+        snapshot.add(id, &name, state.root, state.len);
+        let slot = CfSlot::new(id, &name, tree);
         cfs.insert(name, slot);
     }
     Ok((cfs, snapshot))
@@ -226,7 +227,7 @@ pub(crate) fn replay(
     let mut records_done = 0;
     let mut bytes_done = 0;
     // The snapshot names every live column family by id (kept in step with `cfs`).
-    let name_of = |snapshot: &Snapshot, id: u64, lsn: Lsn| {
+    let name_of = |snapshot: &Snapshot, id: CfId, lsn: Lsn| {
         snapshot
             .name(id)
             .map(ToString::to_string)
@@ -235,14 +236,14 @@ pub(crate) fn replay(
                 reason: format!("names column family {id}, which does not exist"),
             })
     };
-    let check_exists = |snapshot: &Snapshot, id: u64, lsn: Lsn| match snapshot.name(id) {
+    let check_exists = |snapshot: &Snapshot, id: CfId, lsn: Lsn| match snapshot.name(id) {
         Some(_) => Ok(()),
         None => name_of(snapshot, id, lsn).map(drop),
     };
     // By column-family id (stable across renames): changes not applied yet, and the LSN of
     // the last change of each column family with uncommitted replayed changes.
-    let mut pending: HashMap<u64, Pending> = HashMap::new();
-    let mut touched: HashMap<u64, Lsn> = HashMap::new();
+    let mut pending: HashMap<CfId, Pending> = HashMap::new();
+    let mut touched: HashMap<CfId, Lsn> = HashMap::new();
     for record in wal.read_from(checkpoint + 1)? {
         let (lsn, payload) = record?;
         bytes_done += payload.len() as u64;

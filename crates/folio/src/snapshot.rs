@@ -11,6 +11,7 @@ use folio_wal::Lsn;
 use imbl::{HashMap, OrdMap};
 use parking_lot::{Condvar, Mutex};
 
+use crate::column_family::CfId;
 use crate::database::DbInner;
 use crate::readers::ReaderTable;
 
@@ -94,9 +95,9 @@ pub(crate) struct CfRoot {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
     pub(crate) version: Lsn,
-    trees: OrdMap<u64, CfRoot>,
-    ids: HashMap<Arc<str>, u64>,
-    names: OrdMap<u64, Arc<str>>,
+    trees: OrdMap<CfId, CfRoot>,
+    ids: HashMap<Arc<str>, CfId>,
+    names: OrdMap<CfId, Arc<str>>,
 }
 
 impl Snapshot {
@@ -109,23 +110,23 @@ impl Snapshot {
     }
 
     /// Column family `name`: its id and tree.
-    pub(crate) fn find(&self, name: &str) -> Option<(u64, CfRoot)> {
+    pub(crate) fn find(&self, name: &str) -> Option<(CfId, CfRoot)> {
         let id = *self.ids.get(name)?;
         self.trees.get(&id).map(|root| (id, *root))
     }
 
     /// The tree of column family `id`.
-    pub(crate) fn tree(&self, id: u64) -> Option<CfRoot> {
+    pub(crate) fn tree(&self, id: CfId) -> Option<CfRoot> {
         self.trees.get(&id).copied()
     }
 
     /// The name of column family `id`.
-    pub(crate) fn name(&self, id: u64) -> Option<&Arc<str>> {
+    pub(crate) fn name(&self, id: CfId) -> Option<&Arc<str>> {
         self.names.get(&id)
     }
 
     /// Every column family: id, name and tree, by id.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &Arc<str>, CfRoot)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (CfId, &Arc<str>, CfRoot)> {
         self.names
             .iter()
             .filter_map(|(id, name)| self.trees.get(id).map(|root| (*id, name, *root)))
@@ -139,7 +140,7 @@ impl Snapshot {
     }
 
     /// Adds column family `id` (empty unless `root` says otherwise).
-    pub(crate) fn add(&mut self, id: u64, name: &str, root: Option<PageId>, len: u64) {
+    pub(crate) fn add(&mut self, id: CfId, name: &str, root: Option<PageId>, len: u64) {
         let name: Arc<str> = Arc::from(name);
         self.ids.insert(Arc::clone(&name), id);
         self.names.insert(id, name);
@@ -147,7 +148,7 @@ impl Snapshot {
     }
 
     /// Removes column family `id`.
-    pub(crate) fn remove(&mut self, id: u64) {
+    pub(crate) fn remove(&mut self, id: CfId) {
         if let Some(name) = self.names.remove(&id) {
             self.ids.remove(&name);
         }
@@ -155,7 +156,7 @@ impl Snapshot {
     }
 
     /// Renames column family `id`.
-    pub(crate) fn rename(&mut self, id: u64, to: &str) {
+    pub(crate) fn rename(&mut self, id: CfId, to: &str) {
         if let Some(old) = self.names.get(&id).cloned() {
             self.ids.remove(&old);
             let to: Arc<str> = Arc::from(to);
@@ -165,7 +166,7 @@ impl Snapshot {
     }
 
     /// Sets the tree of column family `id`.
-    pub(crate) fn set_tree(&mut self, id: u64, root: Option<PageId>, len: u64) {
+    pub(crate) fn set_tree(&mut self, id: CfId, root: Option<PageId>, len: u64) {
         if let Some(cf) = self.trees.get_mut(&id) {
             *cf = CfRoot { root, len };
         }
@@ -176,19 +177,19 @@ impl Snapshot {
 #[derive(Debug, Clone)]
 pub(crate) enum Edit {
     Tree {
-        id: u64,
+        id: CfId,
         root: Option<PageId>,
         len: u64,
     },
     Create {
-        id: u64,
+        id: CfId,
         name: String,
     },
     Drop {
-        id: u64,
+        id: CfId,
     },
     Rename {
-        id: u64,
+        id: CfId,
         to: String,
     },
 }

@@ -6,7 +6,7 @@ use folio_btree::BTreeMut;
 use folio_wal::{Durability, Lsn};
 
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
-use crate::column_family::{CfName, CfRef};
+use crate::column_family::{CfId, CfName, CfRef};
 use crate::commit::Record;
 use crate::log_record::RecordBuilder;
 use crate::{Database, Error, Result, Tree, Value};
@@ -131,14 +131,14 @@ impl WriteTransaction {
             CfRef::Handle(handle) => self
                 .trees
                 .iter()
-                .position(|(_, guard)| guard.slot().id == handle.id()),
+                .position(|(_, guard)| guard.slot().id == handle.slot.id),
         };
         found.ok_or_else(|| Error::NotInTransaction {
             name: cf.name().into_owned(),
         })
     }
 
-    fn tree_mut<C: CfName + ?Sized>(&mut self, cf: &C) -> Result<(u64, &mut BTreeMut)> {
+    fn tree_mut<C: CfName + ?Sized>(&mut self, cf: &C) -> Result<(CfId, &mut BTreeMut)> {
         let at = self.position(cf.cf_ref())?;
         let guard = &mut self.trees[at].1;
         Ok((guard.slot().id, &mut **guard))

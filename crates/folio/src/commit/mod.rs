@@ -32,6 +32,7 @@ use folio_btree::BTreeMut;
 use folio_wal::Lsn;
 
 use crate::Result;
+use crate::column_family::CfId;
 use crate::database::DbInner;
 use crate::snapshot::Edit;
 
@@ -91,7 +92,7 @@ impl Appended<'_> {
     }
 
     /// Step 2: commits `tree` (column family `id`) at this LSN; its new root is published.
-    pub(crate) fn commit_tree(&mut self, id: u64, tree: &mut BTreeMut) {
+    pub(crate) fn commit_tree(&mut self, id: CfId, tree: &mut BTreeMut) {
         tree.commit(self.lsn);
         let edit = Edit::Tree {
             id,
@@ -103,7 +104,7 @@ impl Appended<'_> {
 
     /// Step 2 for a dropped column family: commits its cleared `tree` (freeing its pages at
     /// this LSN); the column family disappears from the published snapshot.
-    pub(crate) fn commit_dropped(&mut self, id: u64, tree: &mut BTreeMut) {
+    pub(crate) fn commit_dropped(&mut self, id: CfId, tree: &mut BTreeMut) {
         debug_assert!(
             tree.is_empty(),
             "a dropped column family's tree is cleared first"
