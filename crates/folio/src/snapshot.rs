@@ -336,3 +336,36 @@ fn apply(snapshot: &mut Snapshot, edit: Edit) {
         Edit::Rename { id, to } => snapshot.rename(id, &to),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publisher() -> Publisher {
+        let storage = Arc::new(folio_io::MemoryStorage::new());
+        let store = PageStore::create(storage, folio_pagestore::PageStoreOptions::default())
+            .expect("a store in memory");
+        Publisher::new(Snapshot::at(0), store)
+    }
+
+    #[test]
+    fn publishes_in_lsn_order_whatever_order_commits_arrive_in() {
+        let publisher = Arc::new(publisher());
+        let second = {
+            let publisher = Arc::clone(&publisher);
+            // Waits in line until LSN 1 is published.
+            std::thread::spawn(move || publisher.publish(2, Vec::new()))
+        };
+        publisher.publish(1, Vec::new());
+        second.join().unwrap();
+        assert_eq!(publisher.current().version, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "LSN 1 published again")]
+    fn an_lsn_published_twice_fails_where_it_happens() {
+        let publisher = publisher();
+        publisher.publish(1, Vec::new());
+        publisher.publish(1, Vec::new());
+    }
+}
