@@ -193,13 +193,19 @@ fn eventual_async_commits_resolve_after_the_write() {
     assert_eq!(&*db.begin_read().get("a", b"k").unwrap().unwrap(), b"v");
 }
 
-/// A failed log sync reaches every task waiting for it as an error, never as success, and
-/// after a crash nothing unacknowledged is claimed.
-#[test]
-fn a_failed_sync_fails_every_waiting_task() {
+// A failed log sync reaches every task waiting for it as an error, never as success, and
+// after a crash nothing unacknowledged is claimed.
+folio_io::plain_and_encrypted!(
+    a_failed_sync_fails_every_waiting_task,
+    a_failed_sync_fails_every_waiting_task_encrypted,
+    a_failed_sync_fails_every_waiting_task_body
+);
+
+fn a_failed_sync_fails_every_waiting_task_body(at_rest: folio_io::AtRest) {
     use folio_io::{CrashPolicy, FaultKind, FaultOps, FaultRule, SimDirectory};
+    use folio_tests::AtRestOptions;
     let directory = SimDirectory::new(7);
-    let db = Database::open_in(Arc::new(directory.clone()), folio_tests::small_options()).unwrap();
+    let db = Database::open_in(Arc::new(directory.clone()), at_rest.small_options()).unwrap();
     db.create_cf("a").unwrap();
     directory.install_fault(FaultRule {
         kind: FaultKind::Io,
@@ -233,7 +239,7 @@ fn a_failed_sync_fails_every_waiting_task() {
     drop(db);
     let crashed = directory.crash(CrashPolicy::DropUnsynced);
     crashed.clear_faults();
-    let db = Database::open_in(Arc::new(crashed), folio_tests::small_options()).unwrap();
+    let db = Database::open_in(Arc::new(crashed), at_rest.small_options()).unwrap();
     assert_eq!(db.begin_read().tree("a").unwrap().len(), 0);
 }
 

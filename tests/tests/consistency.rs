@@ -1,17 +1,20 @@
 //! Cross-column-family consistency under concurrency: every transaction writes the same key
 //! and value into all column families; no snapshot taken while others commit ever sees
-//! them differ, and neither does the database after a power cut mid-run.
+//! them differ, and neither does the database after a power cut mid-run. Plain and encrypted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use folio::{Database, DatabaseOptions, Durability};
-use folio_io::{CrashPolicy, SimDirectory};
+use folio_io::{AtRest, CrashPolicy, SimDirectory};
 
 const CFS: [&str; 3] = ["a", "b", "c"];
 
-fn options() -> DatabaseOptions {
-    let mut options = DatabaseOptions::default();
+fn options(at_rest: AtRest) -> DatabaseOptions {
+    let mut options = DatabaseOptions {
+        encryption_key: at_rest.key(),
+        ..DatabaseOptions::default()
+    };
     options.wal.sync_interval = None;
     options.checkpoint_dirty_bytes = 512 << 10;
     options.dirty_bytes_max = Some(2 << 20);
@@ -72,9 +75,14 @@ fn writers(db: &Database, threads: u64, txns: u64, stop_on_error: bool) {
     });
 }
 
-#[test]
-fn snapshots_never_see_column_families_differ() {
-    let db = Database::open_in(Arc::new(SimDirectory::new(1)), options()).unwrap();
+folio_io::plain_and_encrypted!(
+    snapshots_never_see_column_families_differ,
+    snapshots_never_see_column_families_differ_encrypted,
+    snapshots_never_see_column_families_differ_body
+);
+
+fn snapshots_never_see_column_families_differ_body(at_rest: AtRest) {
+    let db = Database::open_in(Arc::new(SimDirectory::new(1)), options(at_rest)).unwrap();
     for cf in CFS {
         db.create_cf(cf).unwrap();
     }
@@ -101,11 +109,16 @@ fn snapshots_never_see_column_families_differ() {
     );
 }
 
-#[test]
-fn after_a_power_cut_mid_run_column_families_agree() {
+folio_io::plain_and_encrypted!(
+    after_a_power_cut_mid_run_column_families_agree,
+    after_a_power_cut_mid_run_column_families_agree_encrypted,
+    after_a_power_cut_mid_run_column_families_agree_body
+);
+
+fn after_a_power_cut_mid_run_column_families_agree_body(at_rest: AtRest) {
     for (seed, cut) in [(1u64, 40u64), (2, 120), (3, 250), (4, 400)] {
         let device = SimDirectory::new(seed);
-        let db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
+        let db = Database::open_in(Arc::new(device.clone()), options(at_rest)).unwrap();
         for cf in CFS {
             db.create_cf(cf).unwrap();
         }
@@ -121,7 +134,7 @@ fn after_a_power_cut_mid_run_column_families_agree() {
         } else {
             CrashPolicy::DropUnsynced
         };
-        let db = Database::open_in(Arc::new(device.crash(policy)), options()).unwrap();
+        let db = Database::open_in(Arc::new(device.crash(policy)), options(at_rest)).unwrap();
         check_snapshot(&db);
     }
 }

@@ -4,7 +4,8 @@
 //! error is returned (nothing panics or hangs), the live state is exactly before or after the
 //! failing step, a failed sync poisons the database until reopened, and after a reopen every
 //! acknowledged commit is there, the state is a prefix of the commits, and the integrity
-//! check (allocator included: no page leaked or used twice) is clean. The workload commits,
+//! check (allocator included: no page leaked or used twice) is clean. The crash before that
+//! reopen keeps unsynced writes as each crash policy does in turn (one per fault index). The workload commits,
 //! checkpoints, writes a batch, bulk-loads, checks integrity and compacts.
 
 use std::sync::Arc;
@@ -107,7 +108,9 @@ fn run_with_fault(rule: FaultRule, seed: u64, states: &[State], at_rest: AtRest)
     // The backup goes to a second device failing the same way.
     let backup = SimDirectory::new(seed + 1);
     backup.install_fault(rule);
-    let context = format!("{rule:?}");
+    // Each fault index crashes under another policy, so the loop covers all of them.
+    let policy = CrashPolicy::ALL[(seed % CrashPolicy::ALL.len() as u64) as usize];
+    let context = format!("{rule:?}, then a crash {policy:?}");
     let mut acked = Acked::default();
     let outcome = Database::open_in(Arc::new(device.clone()), at_rest.small_options())
         .map(|db| (workload(&db, &backup, &mut acked), db));
@@ -142,7 +145,7 @@ fn run_with_fault(rule: FaultRule, seed: u64, states: &[State], at_rest: AtRest)
         }
     }
     drop(outcome);
-    let device = device.crash(CrashPolicy::DropUnsynced);
+    let device = device.crash(policy);
     let db = Database::open_in(Arc::new(device), at_rest.small_options())
         .unwrap_or_else(|e| panic!("{context}: reopen after the fault failed: {e}"));
     let names = db.cf_names();

@@ -241,16 +241,22 @@ fn large_transaction_sweep(at_rest: AtRest) {
     println!("large-transaction crash points covered: {}", report.points);
 }
 
-/// The large commit's checkpoint fails once (each write, allocation or sync in turn); the
-/// error is returned, then a logged commit to another column family follows and the power
-/// goes. The later commit must never survive without the large one before it. (Fails when
-/// logged appends ignore a pending unlogged commit.)
-#[test]
-fn a_commit_after_a_failed_large_commit_never_overtakes_it() {
+// The large commit's checkpoint fails once (each write, allocation or sync in turn); the
+// error is returned, then a logged commit to another column family follows and the power
+// goes. The later commit must never survive without the large one before it. (Fails when
+// logged appends ignore a pending unlogged commit.)
+folio_io::plain_and_encrypted!(
+    a_commit_after_a_failed_large_commit_never_overtakes_it,
+    a_commit_after_a_failed_large_commit_never_overtakes_it_encrypted,
+    a_commit_after_a_failed_large_commit_never_overtakes_it_body
+);
+
+fn a_commit_after_a_failed_large_commit_never_overtakes_it_body(at_rest: AtRest) {
+    let options = || at_rest.apply(options_without_pressure());
     let mut nth = 0;
     loop {
         let device = SimDirectory::new(nth);
-        let db = Database::open_in(Arc::new(device.clone()), options_without_pressure()).unwrap();
+        let db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
         db.create_cf("a").unwrap();
         db.create_cf("b").unwrap();
         let mut acked = Acked::default();
@@ -272,11 +278,8 @@ fn a_commit_after_a_failed_large_commit_never_overtakes_it() {
         // next commit first makes the large one durable.
         acked.last = last_commit(&db).is_ok();
         let context = format!("write {nth} failed");
-        let db2 = Database::open_in(
-            Arc::new(device.crash(CrashPolicy::DropUnsynced)),
-            options_without_pressure(),
-        )
-        .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
+        let db2 = Database::open_in(Arc::new(device.crash(CrashPolicy::DropUnsynced)), options())
+            .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
         check_recovered(&db2, &acked, &context);
         drop(db);
         if !fired {

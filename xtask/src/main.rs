@@ -6,9 +6,10 @@
 //!   `LOOM_MAX_PREEMPTIONS=3` (2 with `--quick`, the CI set).
 //! - `cargo xtask bench [...]`: the peer comparison (see `bench.rs`); `cargo xtask bench
 //!   --baseline REV` compares folio at REV with the working tree (see `baseline.rs`).
-//! - `cargo xtask crash [--full]`: the crash suites in release mode with more seeds than CI:
-//!   every power-cut point of every crash sweep under every crash policy for 40 seeds (200 with
-//!   `--full`), and the process-kill tests with `FOLIO_KILLS` kills.
+//! - `cargo xtask crash [--full]`: every crash suite in release mode with more seeds than CI
+//!   (`CRASH_SUITES`): every power-cut point of every sweep under every crash policy for 40
+//!   seeds (200 with `--full`), the I/O-error loop, log damage, header rot, the raft store's
+//!   sweep, and the process-kill tests with `FOLIO_KILLS` kills.
 
 mod baseline;
 mod bench;
@@ -169,6 +170,12 @@ const CRASH_SUITES: &[(&str, &str)] = &[
     ("folio-tests", "bulk_load"),
     ("folio-tests", "large_transaction"),
     ("folio-tests", "compaction"),
+    ("folio-tests", "io_errors"),
+    ("folio-tests", "log_damage"),
+    ("folio-tests", "eventual_flusher"),
+    ("folio-pagestore", "corruption"),
+    ("folio-wal", "close_restart"),
+    ("folio-raft", "crash"),
     ("folio-tests", "process_kill"),
 ];
 

@@ -2,7 +2,7 @@
 //! the latest or an older version, reader horizons, and power cuts with reopen, on the
 //! simulated disk. Checks: no page is handed out while anything can still reach it; after
 //! every reopen the durable free set is exactly the complement of the live pages (no leak,
-//! no double allocation); every live page reads back intact.
+//! no double allocation); every live page reads back intact. Each case is plain or encrypted.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use common::{
-    check_allocation, check_contents, decode_roots, encode_roots, small_options, tagged_page,
+    AtRest, check_allocation, check_contents, decode_roots, encode_roots, options_at, tagged_page,
 };
 use folio_io::{CrashPolicy, SimStorage};
 use folio_pagestore::{PageId, PageStore, PageWriter};
@@ -60,12 +60,13 @@ struct Harness {
     horizon: u64,
     next_version: u64,
     next_tag: u64,
+    at_rest: AtRest,
 }
 
 impl Harness {
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, at_rest: AtRest) -> Self {
         let disk = SimStorage::new(seed);
-        let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
+        let store = PageStore::create(Arc::new(disk.clone()), options_at(at_rest)).unwrap();
         let writers = (0..WRITERS).map(|_| store.writer()).collect();
         Self {
             disk,
@@ -78,6 +79,7 @@ impl Harness {
             horizon: u64::MAX,
             next_version: 1,
             next_tag: 1,
+            at_rest,
         }
     }
 
@@ -207,7 +209,7 @@ impl Harness {
         };
         self.writers.clear();
         let disk = self.disk.crash(policy);
-        self.store = PageStore::open(Arc::new(disk.clone()), small_options()).unwrap();
+        self.store = PageStore::open(Arc::new(disk.clone()), options_at(self.at_rest)).unwrap();
         self.disk = disk;
         let (version, live) = decode_roots(&self.store.roots());
         assert_eq!(version, self.durable_version, "reopened at another version");
@@ -228,8 +230,13 @@ impl Harness {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
     #[test]
-    fn allocator_never_double_allocates_or_leaks(seed in any::<u64>(), ops in prop::collection::vec(op(), 1..80)) {
-        let mut harness = Harness::new(seed);
+    fn allocator_never_double_allocates_or_leaks(
+        seed in any::<u64>(),
+        encrypted in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..80),
+    ) {
+        let at_rest = if encrypted { AtRest::Encrypted } else { AtRest::Plain };
+        let mut harness = Harness::new(seed, at_rest);
         for op in &ops {
             harness.apply(op);
         }
@@ -243,11 +250,16 @@ proptest! {
     }
 }
 
-#[test]
-fn steady_overwrite_reuses_space_instead_of_growing() {
-    // Invariant 8 at this layer: replacing the same amount of data over and over keeps the
-    // high water bounded once checkpoints make freed pages reusable.
-    let mut harness = Harness::new(5);
+folio_io::plain_and_encrypted!(
+    steady_overwrite_reuses_space_instead_of_growing,
+    steady_overwrite_reuses_space_instead_of_growing_encrypted,
+    steady_overwrite_reuses_space_instead_of_growing_body
+);
+
+fn steady_overwrite_reuses_space_instead_of_growing_body(at_rest: AtRest) {
+    // Invariant 8 (docs/invariants.md) at this layer: replacing the same amount of data over
+    // and over keeps the high water bounded once checkpoints make freed pages reusable.
+    let mut harness = Harness::new(5, at_rest);
     let mut high_waters = Vec::new();
     for round in 0..60 {
         harness.apply(&Op::Allocate {

@@ -170,9 +170,16 @@ fn a_damaged_newest_slot_never_yields_other_data_body(at_rest: AtRest) {
 /// in turn). Opening must fail with a typed error or read exactly the state it names. With
 /// `reopen`, the store is reopened after checkpoint 3 (its free set then holds version 2's
 /// pages, so the first write of pages must retire version 2's slot first).
-/// Returns whether the power was cut (false once both checkpoints complete).
-fn rot_after_reuse(cut: u64, reopen: bool, at_rest: AtRest) -> bool {
-    let disk = SimStorage::new(cut);
+/// The crash keeps unsynced writes as `policy` says (`seed` drives its choices). Returns
+/// whether the power was cut (false once both checkpoints complete).
+fn rot_after_reuse(
+    cut: u64,
+    policy: CrashPolicy,
+    seed: u64,
+    reopen: bool,
+    at_rest: AtRest,
+) -> bool {
+    let disk = SimStorage::new(seed);
     let store = PageStore::create(Arc::new(disk.clone()), options_at(at_rest)).unwrap();
     let mut writer = store.writer();
     let mut states = checkpoint_two_versions(&store, &mut writer);
@@ -217,15 +224,18 @@ fn rot_after_reuse(cut: u64, reopen: bool, at_rest: AtRest) -> bool {
         assert!(reused, "version 2's pages are reused in the end");
     }
     drop(store);
-    let crashed = disk.crash(CrashPolicy::DropUnsynced);
+    let crashed = disk.crash(policy);
     // Rot each slot in turn: one of them is the newest.
     for slot in 0..2u64 {
         let copy = fresh_copy(&crashed, slot);
         copy.flip_bit(slot * HEADER_SLOT_BYTES as u64 + 100, 3);
         match open_and_read(at_rest, &copy, &states) {
-            Ok(failures) => assert_eq!(failures, 0, "cut {cut}, slot {slot}: a page failed"),
+            Ok(failures) => assert_eq!(
+                failures, 0,
+                "cut {cut} ({policy:?}, seed {seed}), slot {slot}: a page failed"
+            ),
             Err(Error::CorruptHeader { .. }) => {}
-            Err(other) => panic!("cut {cut}, slot {slot}: {other}"),
+            Err(other) => panic!("cut {cut} ({policy:?}, seed {seed}), slot {slot}: {other}"),
         }
     }
     was_cut
@@ -239,11 +249,13 @@ folio_io::plain_and_encrypted!(
 
 fn header_rot_after_page_reuse_never_returns_other_data_body(at_rest: AtRest) {
     for reopen in [false, true] {
-        let mut cut = 0;
-        while rot_after_reuse(cut, reopen, at_rest) {
-            cut += 1;
-        }
-        assert!(cut > 6, "checkpoints 4 and 5 span several operations");
+        let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(1), |cut, policy, seed| {
+            rot_after_reuse(cut, policy, seed, reopen, at_rest)
+        });
+        assert!(
+            report.shortest_scenario > 6,
+            "checkpoints 4 and 5 span several operations: {report:?}"
+        );
     }
 }
 

@@ -153,9 +153,23 @@ fn options(at_rest: AtRest) -> DatabaseOptions {
     at_rest.small_options()
 }
 
-/// Runs the script with the power cut `cut` operations in (`None`: never); returns how many
-/// operations completed, the last one acknowledged durable, and the recovered state.
-fn with_cut(seed: u64, cut: Option<u64>, at_rest: AtRest) -> (usize, usize, State, u64) {
+/// What one run of the script did.
+struct Run {
+    /// Operations completed.
+    done: usize,
+    /// The last operation acknowledged durable.
+    durable: usize,
+    /// The state after the crash and reopen.
+    recovered: State,
+    /// Storage operations the script used.
+    operations: u64,
+    /// Whether the power cut happened (the script used at least `cut` operations).
+    cut: bool,
+}
+
+/// Runs the script with the power cut `cut` operations in (`None`: never), then crashes the
+/// directory with `policy` and reopens it.
+fn with_cut(seed: u64, cut: Option<u64>, policy: CrashPolicy, at_rest: AtRest) -> Run {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -178,13 +192,20 @@ fn with_cut(seed: u64, cut: Option<u64>, at_rest: AtRest) -> (usize, usize, Stat
         }
     }
     let used = directory.operations() - start;
+    let was_cut = directory.power_was_cut();
     drop(store);
     drop(db);
-    let rebooted = directory.crash(CrashPolicy::DropUnsynced);
+    let rebooted = directory.crash(policy);
     let db = Database::open_in(Arc::new(rebooted), options(at_rest)).unwrap();
     let (mut store, _) = folio_raft::open::<Types, _>(&db, Nothing).unwrap();
     let recovered = runtime.block_on(read_state(&mut store)).unwrap();
-    (done, durable, recovered, used)
+    Run {
+        done,
+        durable,
+        recovered,
+        operations: used,
+        cut: was_cut,
+    }
 }
 
 #[test]
@@ -199,25 +220,28 @@ fn a_power_cut_anywhere_keeps_every_durable_raft_write_encrypted() {
 
 fn power_cut_sweep(at_rest: AtRest) {
     let states = states(&script());
-    let (done, _, full, operations) = with_cut(1, None, at_rest);
-    assert_eq!(done, script().len());
-    assert_eq!(&full, states.last().unwrap());
+    let full = with_cut(1, None, CrashPolicy::DropUnsynced, at_rest);
+    assert_eq!(full.done, script().len());
+    assert_eq!(&full.recovered, states.last().unwrap());
     assert!(
-        operations > 10,
-        "the script used only {operations} operations"
+        full.operations > 10,
+        "the script used only {} operations",
+        full.operations
     );
-    for seed in 0..2 {
-        for cut in 0..=operations {
-            let (done, durable, recovered, _) = with_cut(seed, Some(cut), at_rest);
-            // A prefix of the script, at least up to the last durable acknowledgement and at
-            // most through the operation the cut interrupted.
-            let fits = (durable..=(done + 1).min(states.len() - 1)).any(|p| states[p] == recovered);
-            assert!(
-                fits,
-                "cut at {cut} (seed {seed}): recovered {recovered:?}, which is not the state \
-                 after {durable}..={} operations",
-                done + 1
-            );
-        }
-    }
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(2), |cut, policy, seed| {
+        let run = with_cut(seed, Some(cut), policy, at_rest);
+        // A prefix of the script, at least up to the last durable acknowledgement and at
+        // most through the operation the cut interrupted.
+        let last = (run.done + 1).min(states.len() - 1);
+        let fits = (run.durable..=last).any(|p| states[p] == run.recovered);
+        assert!(
+            fits,
+            "cut at {cut} ({policy:?}, seed {seed}): recovered {:?}, which is not the state \
+             after {}..={last} operations",
+            run.recovered, run.durable
+        );
+        run.cut
+    });
+    assert!(report.shortest_scenario > 10, "{report:?}");
+    println!("raft crash points covered: {}", report.points);
 }

@@ -1,8 +1,12 @@
 //! Model test: random appends (both durabilities), flushes, truncations, clean reopens and
-//! crashes, against a `Vec` of records with a durable watermark.
+//! crashes, against a `Vec` of records with a durable watermark. Each case is plain or
+//! encrypted.
+
+mod common;
 
 use std::sync::Arc;
 
+use common::{AtRest, WalAtRest};
 use folio_io::{CrashPolicy, SimDirectory};
 use folio_wal::{Durability, Error, Lsn, Wal, WalOptions};
 use proptest::prelude::*;
@@ -26,12 +30,12 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn options() -> WalOptions {
-    WalOptions {
+fn options(at_rest: AtRest) -> WalOptions {
+    at_rest.apply(WalOptions {
         segment_bytes: 64 * 1024,
         sync_interval: None,
         ..WalOptions::default()
-    }
+    })
 }
 
 fn payload(lsn: Lsn, len: usize) -> Vec<u8> {
@@ -50,7 +54,12 @@ struct Model {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
     #[test]
-    fn log_matches_model(seed in any::<u64>(), ops in prop::collection::vec(op(), 1..60)) {
+    fn log_matches_model(
+        seed in any::<u64>(),
+        encrypted in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..60),
+    ) {
+        let options = || options(if encrypted { AtRest::Encrypted } else { AtRest::Plain });
         let mut device = SimDirectory::new(seed);
         let (mut wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
         let mut model = Model { records: Vec::new(), durable: 0, oldest: 1 };

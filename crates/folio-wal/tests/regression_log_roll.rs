@@ -2,21 +2,25 @@
 //! header-only segment named after the next LSN. The first record too large for it used to
 //! roll again under the same name, fail with `AlreadyOpen` and poison the log, after every
 //! reopen. Also: a roll that cannot create its segment refuses the batch without poisoning.
+//! Plain and encrypted.
+
+mod common;
 
 use std::sync::Arc;
 
+use common::{AtRest, WalAtRest};
 use folio_io::{FaultKind, FaultOps, FaultRule, FsDirectory, SimDirectory};
 use folio_wal::testing::encode_segment_header;
 use folio_wal::{Durability, Error, Wal, WalOptions, segment_name};
 
 const SEGMENT_BYTES: u64 = 64 * 1024;
 
-fn options() -> WalOptions {
-    WalOptions {
+fn options(at_rest: AtRest) -> WalOptions {
+    at_rest.apply(WalOptions {
         segment_bytes: SEGMENT_BYTES,
         sync_interval: None,
         ..WalOptions::default()
-    }
+    })
 }
 
 /// What a crash right after a roll's header sync leaves: segment `first_lsn`, preallocated,
@@ -35,8 +39,14 @@ fn records(wal: &Wal) -> Vec<(u64, usize)> {
         .unwrap()
 }
 
-#[test]
-fn a_large_record_after_a_header_only_segment_commits() {
+folio_io::plain_and_encrypted!(
+    a_large_record_after_a_header_only_segment_commits,
+    a_large_record_after_a_header_only_segment_commits_encrypted,
+    a_large_record_after_a_header_only_segment_commits_body
+);
+
+fn a_large_record_after_a_header_only_segment_commits_body(at_rest: AtRest) {
+    let options = || options(at_rest);
     let dir = tempfile::tempdir().unwrap();
     let directory = FsDirectory::open(dir.path()).unwrap();
     let (wal, _) = Wal::open(Arc::new(directory.clone()), options()).unwrap();
@@ -72,8 +82,14 @@ fn a_large_record_after_a_header_only_segment_commits() {
     assert_eq!(found[1], (2, 100 * 1024));
 }
 
-#[test]
-fn a_roll_that_cannot_create_its_segment_refuses_without_poisoning() {
+folio_io::plain_and_encrypted!(
+    a_roll_that_cannot_create_its_segment_refuses_without_poisoning,
+    a_roll_that_cannot_create_its_segment_refuses_without_poisoning_encrypted,
+    a_roll_that_cannot_create_its_segment_refuses_without_poisoning_body
+);
+
+fn a_roll_that_cannot_create_its_segment_refuses_without_poisoning_body(at_rest: AtRest) {
+    let options = || options(at_rest);
     let device = SimDirectory::new(11);
     let (wal, _) = Wal::open(Arc::new(device.clone()), options()).unwrap();
     wal.append(&vec![1u8; 40_000], Durability::Immediate)
