@@ -136,3 +136,16 @@ pub use write_txn::{Savepoint, WriteTransaction};
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust blocks of the user documentation in `docs/`, compiled and run as doctests (the
+/// other documents hold no Rust, or only sketches marked `ignore` that point to a compiled
+/// example).
+#[cfg(doctest)]
+pub mod docs_doctests {
+    #[doc = include_str!("../../../docs/operations.md")]
+    pub struct Operations;
+    #[doc = include_str!("../../../docs/security.md")]
+    pub struct Security;
+    #[doc = include_str!("../../../docs/tuning.md")]
+    pub struct Tuning;
+}
