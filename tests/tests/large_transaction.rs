@@ -128,14 +128,14 @@ struct Acked {
 
 /// A logged commit to `a`, a large (unlogged, spilling) transaction on `b`, then a logged
 /// commit to `a` again.
-fn scenario(db: &Database, acked: &mut Acked) -> folio::Result<()> {
+fn scenario(db: &Database, durability: Durability, acked: &mut Acked) -> folio::Result<()> {
     db.create_cf("a")?;
     db.create_cf("b")?;
     let mut txn = db.begin_write(&["a"])?;
     txn.put("a", b"first", b"1")?;
     txn.commit_with(Durability::Immediate)?;
     acked.first = true;
-    let large = large_commit(db);
+    let large = large_commit(db, durability);
     acked.large_visible = db.begin_read().len("b")? == LARGE;
     large?;
     acked.large = true;
@@ -144,13 +144,14 @@ fn scenario(db: &Database, acked: &mut Acked) -> folio::Result<()> {
     Ok(())
 }
 
-fn large_commit(db: &Database) -> folio::Result<()> {
+/// An unlogged commit: durable when it returns whatever `durability` asks (its checkpoint).
+fn large_commit(db: &Database, durability: Durability) -> folio::Result<()> {
     let mut txn = db.begin_write(&["b"])?;
     for i in 0..LARGE {
         txn.put("b", &key(i), &value(i, 0))?;
     }
     assert!(txn.is_unlogged());
-    txn.commit_with(Durability::Immediate)?;
+    txn.commit_with(durability)?;
     Ok(())
 }
 
@@ -201,15 +202,21 @@ fn check_recovered(db: &Database, acked: &Acked, context: &str) {
     }
 }
 
-fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
+fn crash_at(
+    cut: u64,
+    policy: CrashPolicy,
+    seed: u64,
+    durability: Durability,
+    at_rest: AtRest,
+) -> bool {
     let device = SimDirectory::new(seed);
     device.cut_power_at(cut);
     let mut acked = Acked::default();
     if let Ok(db) = Database::open_in(Arc::new(device.clone()), at_rest.apply(options())) {
-        let _ = scenario(&db, &mut acked);
+        let _ = scenario(&db, durability, &mut acked);
     }
     let was_cut = device.power_was_cut();
-    let context = format!("cut at {cut}, {policy:?}, seed {seed}");
+    let context = format!("cut at {cut}, {policy:?}, seed {seed}, {durability:?}");
     let db = Database::open_in(Arc::new(device.crash(policy)), at_rest.apply(options()))
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
     check_recovered(&db, &acked, &context);
@@ -225,20 +232,35 @@ fn crash_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bool {
 
 #[test]
 fn power_cut_at_every_operation_of_a_large_transaction() {
-    large_transaction_sweep(AtRest::Plain);
+    large_transaction_sweep(Durability::Immediate, AtRest::Plain);
 }
 
 #[test]
 fn power_cut_at_every_operation_of_a_large_transaction_encrypted() {
-    large_transaction_sweep(AtRest::Encrypted);
+    large_transaction_sweep(Durability::Immediate, AtRest::Encrypted);
 }
 
-fn large_transaction_sweep(at_rest: AtRest) {
+// `Eventual` asks for nothing, but an unlogged commit is durable once it returns all the
+// same (docs/durability.md): the sweep holds it to that.
+#[test]
+fn power_cut_at_every_operation_of_an_eventual_large_transaction() {
+    large_transaction_sweep(Durability::Eventual, AtRest::Plain);
+}
+
+#[test]
+fn power_cut_at_every_operation_of_an_eventual_large_transaction_encrypted() {
+    large_transaction_sweep(Durability::Eventual, AtRest::Encrypted);
+}
+
+fn large_transaction_sweep(durability: Durability, at_rest: AtRest) {
     let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(1), |cut, policy, seed| {
-        crash_at(cut, policy, seed, at_rest)
+        crash_at(cut, policy, seed, durability, at_rest)
     });
     assert!(report.points >= 200, "{report:?}");
-    println!("large-transaction crash points covered: {}", report.points);
+    println!(
+        "large-transaction crash points covered ({durability:?}): {}",
+        report.points
+    );
 }
 
 // The large commit's checkpoint fails once (each write, allocation or sync in turn); the
@@ -270,7 +292,7 @@ fn a_commit_after_a_failed_large_commit_never_overtakes_it_body(at_rest: AtRest)
             nth,
             persistent: false,
         });
-        acked.large = large_commit(&db).is_ok();
+        acked.large = large_commit(&db, Durability::Immediate).is_ok();
         acked.large_visible = db.begin_read().len("b").unwrap() == LARGE;
         let fired = device.fault_fired();
         device.clear_faults();
