@@ -1,21 +1,25 @@
 //! A three-node replicated key-value store in one process: each node is an openraft `Raft`
-//! over its own folio database (`folio_raft::open`), connected by an in-memory network (a
-//! call to a node goes straight to its `Raft` handle; a node taken off the router is
-//! unreachable, as a crashed machine is).
+//! over its own folio database (`folio_raft::open`) on its own disk, connected by an
+//! in-memory network (a call to a node goes straight to its `Raft` handle; a node taken off
+//! the router is unreachable, as a crashed machine is).
+//!
+//! The disks are folio's simulated ones (`folio_io::SimDirectory`), one per node as if on
+//! three machines, so that killing a node is a real power cut: everything its database had
+//! not synced is lost, and nothing of its close runs. On real directories a node opens with
+//! `Database::open(path)` instead; nothing else changes.
 //!
 //! [`run_scenario`] is what the example prints and the test checks: elect a leader, write
-//! through it, kill it (its `Raft` shut down and its database dropped without a checkpoint,
-//! as after a crash), see a new leader elected and keep writing, restart the killed node
-//! from its own directory and watch it catch up (by log or, once the log it missed was
+//! through it, kill it, see a new leader elected and keep writing, restart the killed node
+//! from what its disk kept and watch it catch up (by log or, once the log it missed was
 //! purged, by snapshot); no acknowledged put may be missing anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use folio::{Database, WriteTransaction};
+use folio_io::{CrashPolicy, SimDirectory};
 use folio_raft::Apply;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
@@ -67,9 +71,21 @@ impl Apply<Types> for Kv {
 #[derive(Clone, Default)]
 pub struct Router {
     nodes: Arc<Mutex<BTreeMap<NodeId, Raft<Types>>>>,
+    /// Snapshot chunks each node accepted through `install_snapshot`.
+    installs: Arc<Mutex<BTreeMap<NodeId, u64>>>,
 }
 
 impl Router {
+    /// Snapshot chunks node `id` has accepted from a leader so far.
+    pub fn snapshots_installed(&self, id: NodeId) -> u64 {
+        self.installs
+            .lock()
+            .expect("router lock")
+            .get(&id)
+            .copied()
+            .unwrap_or(0)
+    }
+
     fn add(&self, id: NodeId, raft: Raft<Types>) {
         self.nodes.lock().expect("router lock").insert(id, raft);
     }
@@ -126,9 +142,18 @@ impl RaftNetwork<Types> for Connection {
         _option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
         let raft = self.router.get(self.target)?;
-        raft.install_snapshot(rpc)
+        let response = raft
+            .install_snapshot(rpc)
             .await
-            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))?;
+        *self
+            .router
+            .installs
+            .lock()
+            .expect("router lock")
+            .entry(self.target)
+            .or_default() += 1;
+        Ok(response)
     }
 
     async fn vote(
@@ -143,11 +168,12 @@ impl RaftNetwork<Types> for Connection {
     }
 }
 
-/// A running node: its Raft handle and its database.
+/// A running node: its Raft handle, its database and the disk under it.
 pub struct Node {
     pub id: NodeId,
     pub raft: Raft<Types>,
     pub db: Database,
+    disk: SimDirectory,
 }
 
 /// Timeouts short enough for a test, a snapshot every 20 entries with no log kept behind it
@@ -165,23 +191,25 @@ fn config() -> Result<Arc<Config>, Error> {
     Ok(Arc::new(config.validate()?))
 }
 
-/// Starts node `id` on the folio database in `dir` (created, or reopened after a crash).
-pub async fn start_node(id: NodeId, dir: &Path, router: &Router) -> Result<Node, Error> {
-    // No checkpoint at close: a killed node leaves only what its log holds.
-    let db = Database::builder().checkpoint_on_close(false).open(dir)?;
+/// Starts node `id` on the folio database on `disk` (created, or reopened after a crash).
+pub async fn start_node(id: NodeId, disk: SimDirectory, router: &Router) -> Result<Node, Error> {
+    let db = Database::builder().open_in(Arc::new(disk.clone()))?;
     let (log_store, state_machine) = folio_raft::open(&db, Kv)?;
     let raft = Raft::new(id, config()?, router.clone(), log_store, state_machine).await?;
     router.add(id, raft.clone());
-    Ok(Node { id, raft, db })
+    Ok(Node { id, raft, db, disk })
 }
 
-/// Kills `node`: off the network, its Raft stopped, its database dropped unflushed of
-/// checkpoints.
-pub async fn kill(node: Node, router: &Router) -> Result<(), Error> {
+/// Kills `node` as a power cut does: off the network, and its disk keeps only what was
+/// synced before the cut (the cut comes first, so nothing its shutdown or close would write
+/// reaches the disk). Returns the disk as it comes back on, to restart the node from.
+pub async fn kill(node: Node, router: &Router) -> SimDirectory {
     router.remove(node.id);
-    node.raft.shutdown().await?;
+    let rebooted = node.disk.crash(CrashPolicy::DropUnsynced);
+    // Both fail on the dead disk, as they would on a dead machine: nothing to report.
+    let _ = node.raft.shutdown().await;
     drop(node.db);
-    Ok(())
+    rebooted
 }
 
 /// The entries of `kv` in `db`.
@@ -235,13 +263,12 @@ pub struct Report {
     pub restarted_installed_snapshot: bool,
 }
 
-/// Runs the scenario with each node's directory under `base` and `puts` puts per phase.
-pub async fn run_scenario(base: &Path, puts: usize) -> Result<Report, Error> {
+/// Runs the scenario with `puts` puts per phase.
+pub async fn run_scenario(puts: usize) -> Result<Report, Error> {
     let router = Router::default();
-    let dir = |id: NodeId| -> PathBuf { base.join(format!("node-{id}")) };
     let mut nodes = Vec::new();
     for id in 1..=3 {
-        nodes.push(start_node(id, &dir(id), &router).await?);
+        nodes.push(start_node(id, SimDirectory::new(id), &router).await?);
     }
     let members: BTreeMap<NodeId, BasicNode> = (1..=3)
         .map(|id| (id, BasicNode::new(format!("node-{id}"))))
@@ -260,7 +287,7 @@ pub async fn run_scenario(base: &Path, puts: usize) -> Result<Report, Error> {
     // Kill the leader; the other two elect a new one and go on without it.
     let killed = nodes.remove(leader_at);
     let killed_id = killed.id;
-    kill(killed, &router).await?;
+    let killed_disk = kill(killed, &router).await;
     let survivors: Vec<&Node> = nodes.iter().collect();
     let second_leader = leader_among(&survivors, Some(killed_id)).await?;
     let leader = nodes
@@ -277,15 +304,18 @@ pub async fn run_scenario(base: &Path, puts: usize) -> Result<Report, Error> {
         return Err(format!("the new leader lost acknowledged puts: {missing:?}").into());
     }
 
-    // Restart the killed node from its own directory: it catches up.
+    // Restart the killed node from what its disk kept: it catches up.
     let last_index = leader.raft.metrics().borrow().last_log_index;
-    let restarted = start_node(killed_id, &dir(killed_id), &router).await?;
+    let installs_before = router.snapshots_installed(killed_id);
+    let restarted = start_node(killed_id, killed_disk, &router).await?;
     restarted
         .raft
         .wait(Some(Duration::from_secs(30)))
         .applied_index_at_least(last_index, "the restarted node catches up")
         .await?;
-    let restarted_installed_snapshot = restarted.raft.metrics().borrow().snapshot.is_some();
+    // Counted at the network: a snapshot the node built itself, before the kill or while
+    // catching up by log, does not count.
+    let restarted_installed_snapshot = router.snapshots_installed(killed_id) > installs_before;
     for node in nodes.iter().chain(std::iter::once(&restarted)) {
         node.raft
             .wait(Some(Duration::from_secs(30)))
