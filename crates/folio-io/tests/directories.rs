@@ -53,13 +53,13 @@ fn sim_directory_creates_lists_and_removes() {
 #[test]
 fn one_power_cut_stops_every_file_and_the_crash_keeps_what_was_synced() {
     let device = SimDirectory::new(3);
-    let a = device.open("a", true).unwrap(); // op 0
-    let b = device.open("b", true).unwrap(); // op 1
-    a.write_all_at(b"a-synced", 0).unwrap(); // op 2
-    a.sync_data().unwrap(); // op 3
-    device.cut_power_at(5);
-    b.write_all_at(b"b-unsynced", 0).unwrap(); // op 4
-    assert!(a.sync_data().is_err(), "op 5: no power on any file");
+    let a = device.open("a", true).unwrap(); // ops 0-1: the entry, the directory sync
+    let b = device.open("b", true).unwrap(); // ops 2-3
+    a.write_all_at(b"a-synced", 0).unwrap(); // op 4
+    a.sync_data().unwrap(); // op 5
+    device.cut_power_at(7);
+    b.write_all_at(b"b-unsynced", 0).unwrap(); // op 6
+    assert!(a.sync_data().is_err(), "op 7: no power on any file");
     assert!(b.sync_data().is_err());
     assert!(
         device.open("c", true).is_err(),
@@ -80,4 +80,59 @@ fn one_power_cut_stops_every_file_and_the_crash_keeps_what_was_synced() {
     assert_eq!(&buf, b"a-synced");
     assert_eq!(rebooted.open("b", false).unwrap().len().unwrap(), 0);
     assert!(a.len().is_err(), "old handles are dead");
+}
+
+/// A device with a synced file `old` holding `bee`, and the power cut at the directory sync
+/// of the next entry change (`change`), which therefore fails.
+fn cut_at_the_sync_of(change: impl FnOnce(&SimDirectory) -> folio_io::Result<()>) -> SimDirectory {
+    let device = SimDirectory::new(3);
+    let file = device.open("old", true).unwrap();
+    file.write_all_at(b"bee", 0).unwrap();
+    file.sync_data().unwrap();
+    drop(file);
+    device.cut_power_at(device.operations() + 1); // the entry change runs, its sync does not
+    assert!(
+        change(&device).is_err(),
+        "the change's directory sync had no power"
+    );
+    device
+}
+
+fn names_after(device: &SimDirectory, policy: CrashPolicy) -> Vec<String> {
+    device.crash(policy).list().unwrap()
+}
+
+#[test]
+fn an_entry_change_cut_before_its_directory_sync_is_up_to_the_crash() {
+    let renamed = || cut_at_the_sync_of(|d| d.rename("old", "new"));
+    assert_eq!(names_after(&renamed(), CrashPolicy::DropUnsynced), ["old"]);
+    assert_eq!(names_after(&renamed(), CrashPolicy::KeepUnsynced), ["new"]);
+    let created = || cut_at_the_sync_of(|d| d.open("made", true).map(drop));
+    assert_eq!(names_after(&created(), CrashPolicy::DropUnsynced), ["old"]);
+    assert_eq!(
+        names_after(&created(), CrashPolicy::KeepUnsynced),
+        ["made", "old"]
+    );
+    let removed = || cut_at_the_sync_of(|d| d.remove("old"));
+    assert_eq!(names_after(&removed(), CrashPolicy::DropUnsynced), ["old"]);
+    assert!(names_after(&removed(), CrashPolicy::KeepUnsynced).is_empty());
+    // A file that comes back keeps its synced contents.
+    let back = renamed().crash(CrashPolicy::DropUnsynced);
+    let mut buf = [0u8; 3];
+    back.open("old", false)
+        .unwrap()
+        .read_exact_at(&mut buf, 0)
+        .unwrap();
+    assert_eq!(&buf, b"bee");
+    // Random keeps or drops it, both across seeds.
+    let outcomes: std::collections::BTreeSet<Vec<String>> = (0..16)
+        .map(|seed| {
+            let device = SimDirectory::new(seed);
+            device.open("old", true).unwrap();
+            device.cut_power_at(device.operations() + 1);
+            assert!(device.rename("old", "new").is_err());
+            names_after(&device, CrashPolicy::Random)
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
 }

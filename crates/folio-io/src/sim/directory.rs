@@ -12,9 +12,14 @@ use crate::{Directory, Error, Result, Storage};
 
 /// Simulated files sharing one power line: one operation index over all of them, so
 /// [`SimDirectory::cut_power_at`] cuts every file at the same instant, and
-/// [`SimDirectory::crash`] crashes them together. Creating and removing a file count as
-/// operations and are durable when they return (as [`crate::FsDirectory`] syncs the
-/// directory). Clones are handles to the same device.
+/// [`SimDirectory::crash`] crashes them together. Clones are handles to the same device.
+///
+/// Creating, removing and renaming a file are two operations each, as on a real file system
+/// under [`crate::FsDirectory`]: the change of the directory entry, then the directory sync
+/// that makes it durable (after which the call returns). A power cut between the two leaves
+/// the change to the crash policy: [`CrashPolicy::DropUnsynced`] loses it (a created file
+/// is gone, a removed one is back, a renamed one has its old name), `KeepUnsynced` and
+/// `TearUnsynced` keep it, `Random` does either.
 ///
 /// Files are locked as [`crate::FsDirectory`] locks them: while a handle returned by
 /// [`Directory::open`] lives, opening the same file again is [`Error::AlreadyOpen`] (the
@@ -26,7 +31,11 @@ pub struct SimDirectory {
 
 #[derive(Debug)]
 struct DirectoryState {
+    /// The entries as the directory shows them now.
     files: BTreeMap<String, SimStorage>,
+    /// The entries as of the last directory sync: what a crash that drops unsynced changes
+    /// leaves.
+    synced: BTreeMap<String, SimStorage>,
     /// The lock of each file opened through [`Directory::open`], held by its handles.
     locks: BTreeMap<String, Weak<()>>,
     power: Arc<PowerLine>,
@@ -40,6 +49,7 @@ impl SimDirectory {
         Self {
             inner: Arc::new(Mutex::new(DirectoryState {
                 files: BTreeMap::new(),
+                synced: BTreeMap::new(),
                 locks: BTreeMap::new(),
                 power: PowerLine::new(),
                 crashed: false,
@@ -92,14 +102,25 @@ impl SimDirectory {
         let mut state = self.inner.lock();
         state.crashed = true;
         let power = PowerLine::new();
-        let files = state
-            .files
+        // At most one entry change is unsynced (each call syncs before it returns).
+        let keep_unsynced = match policy {
+            CrashPolicy::DropUnsynced => false,
+            CrashPolicy::KeepUnsynced | CrashPolicy::TearUnsynced => true,
+            CrashPolicy::Random => state.rng.bool(),
+        };
+        let entries = if keep_unsynced {
+            &state.files
+        } else {
+            &state.synced
+        };
+        let files: BTreeMap<String, SimStorage> = entries
             .iter()
             .map(|(name, file)| (name.clone(), file.crash_onto(policy, Arc::clone(&power))))
             .collect();
         let seed = state.rng.u64(..);
         SimDirectory {
             inner: Arc::new(Mutex::new(DirectoryState {
+                synced: files.clone(),
                 files,
                 locks: BTreeMap::new(),
                 power,
@@ -115,6 +136,13 @@ impl SimDirectory {
         } else {
             Ok(())
         }
+    }
+
+    /// The directory sync after an entry change (one operation): the entries become durable.
+    fn sync_entries(state: &mut DirectoryState) -> Result<()> {
+        Self::begin(state)?;
+        state.synced = state.files.clone();
+        Ok(())
     }
 }
 
@@ -139,6 +167,7 @@ impl Directory for SimDirectory {
             let seed = state.rng.u64(..);
             let file = SimStorage::on_power_line(Vec::new(), seed, Arc::clone(&state.power));
             state.files.insert(name.to_owned(), file.clone());
+            Self::sync_entries(state)?;
             file
         } else {
             return Err(Error::Io {
@@ -155,8 +184,10 @@ impl Directory for SimDirectory {
     fn remove(&self, name: &str) -> Result<()> {
         let mut state = self.inner.lock();
         Self::begin(&state)?;
-        state.files.remove(name);
         state.locks.remove(name);
+        if state.files.remove(name).is_some() {
+            Self::sync_entries(&mut state)?;
+        }
         Ok(())
     }
 
@@ -173,7 +204,7 @@ impl Directory for SimDirectory {
             Some(lock) => state.locks.insert(to.to_owned(), lock),
             None => state.locks.remove(to),
         };
-        Ok(())
+        Self::sync_entries(&mut state)
     }
 
     fn list(&self) -> Result<Vec<String>> {
