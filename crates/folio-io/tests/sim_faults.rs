@@ -140,3 +140,34 @@ fn bit_flips_change_stored_data_in_both_images() {
     after.read_exact_at(&mut buf, 0).unwrap();
     assert_eq!(&buf[..8], &[0xFF; 8]);
 }
+
+#[test]
+fn directory_operations_fail_as_file_operations_do() {
+    use folio_io::{Directory, SimDirectory};
+    let device = SimDirectory::new(5);
+    device.open("a", true).unwrap();
+    // A failed entry change changes nothing.
+    device.install_fault(FaultRule {
+        kind: FaultKind::Io,
+        ops: FaultOps::Mutations,
+        nth: 0,
+        persistent: false,
+    });
+    assert!(device.rename("a", "b").is_err());
+    assert!(device.fault_fired());
+    assert_eq!(device.list().unwrap(), ["a"]);
+    device.clear_faults();
+    // A failed directory sync leaves the change visible but not durable.
+    device.install_fault(FaultRule {
+        kind: FaultKind::Io,
+        ops: FaultOps::Syncs,
+        nth: 0,
+        persistent: false,
+    });
+    assert!(device.open("c", true).is_err());
+    assert_eq!(device.list().unwrap(), ["a", "c"]);
+    assert_eq!(
+        device.crash(CrashPolicy::DropUnsynced).list().unwrap(),
+        ["a"]
+    );
+}

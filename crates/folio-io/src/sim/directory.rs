@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 
 use super::disk::PowerLine;
+use super::fault::OpClass;
 use super::{CrashPolicy, SimStorage};
 use crate::{Directory, Error, Result, Storage};
 
@@ -64,7 +65,9 @@ impl SimDirectory {
     }
 
     /// Installs a fault rule that counts the operations of every file of the device
-    /// together (file reads, writes and syncs; directory operations are not counted).
+    /// together, and the directory's entry changes (as mutations) and directory syncs (as
+    /// syncs). A failed entry change changes nothing; a failed directory sync leaves the
+    /// change in the directory but not durable (a crash drops it, as `DropUnsynced` would).
     pub fn install_fault(&self, rule: super::FaultRule) {
         self.inner.lock().power.install_fault(rule);
     }
@@ -138,11 +141,34 @@ impl SimDirectory {
         }
     }
 
-    /// The directory sync after an entry change (one operation): the entries become durable.
-    fn sync_entries(state: &mut DirectoryState) -> Result<()> {
+    /// Starts an entry change (one operation): power, then the device's fault rules.
+    fn begin_change(state: &DirectoryState, name: &str) -> Result<()> {
         Self::begin(state)?;
+        Self::fault(state, OpClass::Mutation, crate::Operation::Open, name)
+    }
+
+    /// The directory sync after an entry change (one operation): the entries become durable.
+    fn sync_entries(state: &mut DirectoryState, name: &str) -> Result<()> {
+        Self::begin(state)?;
+        Self::fault(state, OpClass::Sync, crate::Operation::Sync, name)?;
         state.synced = state.files.clone();
         Ok(())
+    }
+
+    fn fault(
+        state: &DirectoryState,
+        class: OpClass,
+        op: crate::Operation,
+        name: &str,
+    ) -> Result<()> {
+        match state.power.check_faults(class) {
+            Some(kind) => Err(Error::Io {
+                op,
+                path: Some(name.into()),
+                source: kind.to_io_error(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -164,10 +190,12 @@ impl Directory for SimDirectory {
         let file = if let Some(file) = state.files.get(name) {
             file.clone()
         } else if create {
+            // The power check above was the entry change's operation.
+            Self::fault(state, OpClass::Mutation, crate::Operation::Open, name)?;
             let seed = state.rng.u64(..);
             let file = SimStorage::on_power_line(Vec::new(), seed, Arc::clone(&state.power));
             state.files.insert(name.to_owned(), file.clone());
-            Self::sync_entries(state)?;
+            Self::sync_entries(state, name)?;
             file
         } else {
             return Err(Error::Io {
@@ -183,17 +211,18 @@ impl Directory for SimDirectory {
 
     fn remove(&self, name: &str) -> Result<()> {
         let mut state = self.inner.lock();
-        Self::begin(&state)?;
-        state.locks.remove(name);
-        if state.files.remove(name).is_some() {
-            Self::sync_entries(&mut state)?;
+        if !state.files.contains_key(name) {
+            return Self::begin(&state); // nothing to change, as `FsDirectory` does
         }
-        Ok(())
+        Self::begin_change(&state, name)?;
+        state.locks.remove(name);
+        state.files.remove(name);
+        Self::sync_entries(&mut state, name)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         let mut state = self.inner.lock();
-        Self::begin(&state)?;
+        Self::begin_change(&state, from)?;
         let file = state.files.remove(from).ok_or_else(|| Error::Io {
             op: crate::Operation::Open,
             path: Some(from.into()),
@@ -204,7 +233,7 @@ impl Directory for SimDirectory {
             Some(lock) => state.locks.insert(to.to_owned(), lock),
             None => state.locks.remove(to),
         };
-        Self::sync_entries(&mut state)
+        Self::sync_entries(&mut state, to)
     }
 
     fn list(&self) -> Result<Vec<String>> {

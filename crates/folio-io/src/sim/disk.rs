@@ -81,7 +81,7 @@ impl PowerLine {
     }
 
     /// Counts one operation against the line's fault rules.
-    fn check_faults(&self, class: OpClass) -> Option<FaultKind> {
+    pub(super) fn check_faults(&self, class: OpClass) -> Option<FaultKind> {
         let mut failure = None;
         for fault in self.faults.lock().iter_mut() {
             if let Some(kind) = fault.check(class) {
