@@ -120,7 +120,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn a_typed_table_behaves_like_a_btreemap(ops in prop::collection::vec(op(), 1..60), from in -6i64..6) {
+    fn a_typed_table_behaves_like_a_btreemap(
+        ops in prop::collection::vec(op(), 1..60),
+        from in -6i64..6,
+        first in prop_oneof![Just("a"), Just("ab"), Just("b"), Just(""), Just("c")],
+        ends in prop::collection::vec(any::<bool>(), 0..40),
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path()).unwrap();
         db.create_cf(SCORES.name()).unwrap();
@@ -147,6 +152,16 @@ proptest! {
         let seen: Vec<_> = table.range(start.clone()..).unwrap().collect::<folio::Result<_>>().unwrap();
         let expected: Vec<_> = model.range(start.clone()..).map(|(k, v)| (k.clone(), *v)).collect();
         prop_assert_eq!(seen, expected);
+        // The same calls on the write table, this transaction's changes included.
+        let back: Vec<_> = table.range_rev(..start.clone()).unwrap().collect::<folio::Result<_>>().unwrap();
+        prop_assert_eq!(back, model.range(..start.clone()).rev().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
+        let by_first: Vec<_> = table.prefix(first).unwrap().collect::<folio::Result<_>>().unwrap();
+        let expected_first: Vec<_> = model.iter().filter(|(k, _)| k.0 == first).map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(&by_first, &expected_first);
+        let by_first_back: Vec<_> = table.prefix_rev(first).unwrap().collect::<folio::Result<_>>().unwrap();
+        prop_assert_eq!(by_first_back, expected_first.iter().rev().cloned().collect::<Vec<_>>());
+        prop_assert_eq!(table.len(), model.len() as u64);
+        prop_assert_eq!(table.is_empty(), model.is_empty());
         txn.commit().unwrap();
         let read = db.begin_read();
         let table = read.table(SCORES).unwrap();
@@ -157,6 +172,20 @@ proptest! {
         prop_assert_eq!(back, model.range(..start).rev().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
         prop_assert_eq!(table.first().unwrap(), model.first_key_value().map(|(k, v)| (k.clone(), *v)));
         prop_assert_eq!(table.last().unwrap(), model.last_key_value().map(|(k, v)| (k.clone(), *v)));
+        let by_first: Vec<_> = table.prefix(first).collect::<folio::Result<_>>().unwrap();
+        prop_assert_eq!(by_first, model.iter().filter(|(k, _)| k.0 == first).map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
+        // Both ends at once, as `ends` says, meet in the middle without a repeat or a gap.
+        let mut range = table.iter();
+        let mut expected = model.iter().map(|(k, v)| (k.clone(), *v));
+        for from_back in ends {
+            let (got, want) = if from_back {
+                (range.next_back(), expected.next_back())
+            } else {
+                (range.next(), expected.next())
+            };
+            prop_assert_eq!(got.transpose().unwrap(), want);
+        }
+        prop_assert_eq!(range.collect::<folio::Result<Vec<_>>>().unwrap(), expected.collect::<Vec<_>>());
     }
 }
 

@@ -190,8 +190,24 @@ impl Key for String {
     }
 }
 
+/// A tuple key, whose first field can select a run of keys: every key with the same first
+/// field sorts together, so "all orders of one customer" is one prefix scan
+/// ([`crate::ReadTable::prefix`]).
+pub trait CompositeKey: Key {
+    /// The type of the first field.
+    type First: Key;
+}
+
 macro_rules! tuple_key {
-    ($($name:ident . $index:tt),+ ; $last_name:ident . $last_index:tt) => {
+    ($first:ident . 0 $(, $name:ident . $index:tt)* ; $last_name:ident . $last_index:tt) => {
+        impl<$first: Key, $($name: Key,)* $last_name: Key> CompositeKey
+            for ($first, $($name,)* $last_name,)
+        {
+            type First = $first;
+        }
+        tuple_key!(@codec $first.0 $(, $name.$index)* ; $last_name.$last_index);
+    };
+    (@codec $($name:ident . $index:tt),+ ; $last_name:ident . $last_index:tt) => {
         impl<$($name: EncodeKey,)+ $last_name: EncodeKey> EncodeKey for ($($name,)+ $last_name,) {
             fn encode_key(&self, out: &mut Vec<u8>, last: bool) {
                 $(self.$index.encode_key(out, false);)+

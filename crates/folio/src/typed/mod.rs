@@ -33,6 +33,12 @@
 //!     .map(|entry| entry.map(|((_, round), _)| round))
 //!     .collect::<folio::Result<_>>()?;
 //! assert_eq!(alice, vec![-3, 7]); // -3 sorts before 7
+//! // The same, by the first field alone (any tuple key), and from the other end:
+//! let newest_first: Vec<i32> = scores
+//!     .prefix_rev("alice")
+//!     .map(|entry| entry.map(|((_, round), _)| round))
+//!     .collect::<folio::Result<_>>()?;
+//! assert_eq!(newest_first, vec![7, -3]);
 //! # Ok(())
 //! # }
 //! ```
@@ -43,7 +49,7 @@ mod serde_value;
 mod table;
 mod value;
 
-pub use key::{EncodeKey, Key};
+pub use key::{CompositeKey, EncodeKey, Key};
 #[cfg(feature = "serde")]
 pub use serde_value::Serde;
 pub use table::{ReadTable, TableDefinition, TypedRange, WriteTable};

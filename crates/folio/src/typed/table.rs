@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
-use super::{CodecError, EncodeKey, EncodeValue, Key, Value};
+use super::{CodecError, CompositeKey, EncodeKey, EncodeValue, Key, Value};
 use crate::{Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
 
 /// Names a column family and the types of its keys and values. `const`, `Copy`, and free to
@@ -126,6 +126,23 @@ impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
             types: PhantomData,
         }
     }
+
+    /// Entries whose key's first field is `first`: its self-delimiting encoding is a byte
+    /// prefix of exactly those keys.
+    fn prefix<Q: EncodeKey + ?Sized>(&self, first: &Q, reverse: bool) -> TypedRange<'t, K, V> {
+        let mut prefix = Vec::new();
+        first.encode_key(&mut prefix, false);
+        let inner = if reverse {
+            self.tree.prefix_rev(&prefix)
+        } else {
+            self.tree.prefix(&prefix)
+        };
+        TypedRange {
+            cf: self.cf,
+            inner,
+            types: PhantomData,
+        }
+    }
 }
 
 /// A typed table in a read transaction ([`ReadTransaction::table`]): reads its snapshot
@@ -184,6 +201,25 @@ impl<K: Key, V: Value> ReadTable<K, V> {
     /// The entry with the largest key.
     pub fn last(&self) -> Result<Option<(K, V)>> {
         self.inner.range(.., true).next().transpose()
+    }
+}
+
+impl<K: CompositeKey, V: Value> ReadTable<K, V> {
+    /// Entries whose (tuple) key's first field is `first`, in key order: all `(first, *)`
+    /// (a `&str` will do for a `String` field).
+    pub fn prefix<Q: EncodeKey + ?Sized>(&self, first: &Q) -> TypedRange<'static, K, V>
+    where
+        K::First: Borrow<Q>,
+    {
+        self.inner.prefix(first, false)
+    }
+
+    /// [`ReadTable::prefix`] in reverse key order.
+    pub fn prefix_rev<Q: EncodeKey + ?Sized>(&self, first: &Q) -> TypedRange<'static, K, V>
+    where
+        K::First: Borrow<Q>,
+    {
+        self.inner.prefix(first, true)
     }
 }
 
@@ -246,19 +282,26 @@ impl<K: Key, V: Value> WriteTable<'_, K, V> {
     }
 
     /// Entries in the table, this transaction's changes included.
-    pub fn len(&self) -> Result<u64> {
-        Ok(self.txn.view(self.cf)?.len())
+    pub fn len(&self) -> u64 {
+        // `view` fails only for a column family outside the transaction, which
+        // `WriteTransaction::table` refused when it made this table.
+        self.txn.view(self.cf).map_or(0, |tree| tree.len())
     }
 
     /// True when the table holds no entry.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Entries with keys in `range`, in key order (borrows the table: no change while it
     /// lives).
     pub fn range<R: RangeBounds<K>>(&self, range: R) -> Result<TypedRange<'_, K, V>> {
         Ok(self.view()?.range(range, false))
+    }
+
+    /// Entries with keys in `range`, in reverse key order.
+    pub fn range_rev<R: RangeBounds<K>>(&self, range: R) -> Result<TypedRange<'_, K, V>> {
+        Ok(self.view()?.range(range, true))
     }
 
     /// Every entry, in key order.
@@ -281,7 +324,27 @@ impl<K: Key, V: Value> WriteTable<'_, K, V> {
     }
 }
 
-/// Typed entries of a range, in order; each `(key, value)` or the first error.
+impl<K: CompositeKey, V: Value> WriteTable<'_, K, V> {
+    /// Entries whose (tuple) key's first field is `first`, in key order, this transaction's
+    /// changes included.
+    pub fn prefix<Q: EncodeKey + ?Sized>(&self, first: &Q) -> Result<TypedRange<'_, K, V>>
+    where
+        K::First: Borrow<Q>,
+    {
+        Ok(self.view()?.prefix(first, false))
+    }
+
+    /// [`WriteTable::prefix`] in reverse key order.
+    pub fn prefix_rev<Q: EncodeKey + ?Sized>(&self, first: &Q) -> Result<TypedRange<'_, K, V>>
+    where
+        K::First: Borrow<Q>,
+    {
+        Ok(self.view()?.prefix(first, true))
+    }
+}
+
+/// Typed entries of a range, in order (or from the back: it is double-ended); each
+/// `(key, value)` or the first error.
 pub struct TypedRange<'t, K, V> {
     cf: &'static str,
     inner: Range<'t>,
@@ -296,6 +359,15 @@ impl<K: Key, V: Value> Iterator for TypedRange<'_, K, V> {
         Some(entry.and_then(|(key, value)| decode_entry(self.cf, &key, &value)))
     }
 }
+
+impl<K: Key, V: Value> DoubleEndedIterator for TypedRange<'_, K, V> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let entry = self.inner.next_back()?;
+        Some(entry.and_then(|(key, value)| decode_entry(self.cf, &key, &value)))
+    }
+}
+
+impl<K: Key, V: Value> std::iter::FusedIterator for TypedRange<'_, K, V> {}
 
 fn decode_entry<K: Key, V: Value>(cf: &str, key: &[u8], value: &[u8]) -> Result<(K, V)> {
     let key = K::from_key_bytes(key).map_err(|e| decode_error::<K>(cf, e))?;
