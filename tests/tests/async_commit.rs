@@ -373,3 +373,55 @@ fn async_commits_cut_at(
     }
     was_cut
 }
+
+/// `begin_write_async` waits for a writer another thread holds without blocking its runtime
+/// thread: on a one-thread runtime, the task that releases the writer (by telling the
+/// holder) runs while the first task waits. Blocking there would stop both; the holder then
+/// gives up after its bound and the test fails.
+#[test]
+fn begin_write_async_waits_for_a_writer_without_blocking_the_runtime() {
+    use std::sync::mpsc;
+    let dir = tempfile::tempdir().unwrap();
+    let db = without_background_sync(dir.path());
+    let (held_tx, held_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let holder = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let mut txn = db.begin_write(&["a"]).unwrap();
+            txn.put("a", b"first", b"1").unwrap();
+            held_tx.send(()).unwrap();
+            // A bound for the failure case only: the test passes on the message.
+            let told = release_rx.recv_timeout(Duration::from_secs(30)).is_ok();
+            txn.commit().unwrap();
+            told
+        })
+    };
+    held_rx.recv().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let lsn = runtime.block_on(async {
+        let waiter = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut txn = db.begin_write_async(&["a"]).await?;
+                txn.put("a", b"second", b"2")?;
+                txn.commit_async().await
+            })
+        };
+        let releaser = tokio::spawn(async move {
+            release_tx.send(()).unwrap();
+        });
+        releaser.await.unwrap();
+        waiter.await.unwrap()
+    });
+    assert!(
+        holder.join().unwrap(),
+        "the holder was never told to release: the waiting task blocked the runtime"
+    );
+    assert!(lsn.unwrap() > 0);
+    let read = db.begin_read();
+    assert!(read.get("a", b"first").unwrap().is_some());
+    assert!(read.get("a", b"second").unwrap().is_some());
+}

@@ -6,16 +6,20 @@
 //!
 //! What runs on the polling thread: applying the changes, the log *write* of the record
 //! (never a sync: the write token is never held across one) and publishing. What does not:
-//! the log sync (the log's syncer thread leads the round) and a back-pressure checkpoint (the
-//! background checkpointer runs it, asked at once; the future waits for it). Three rare
+//! the log sync (the log's syncer thread leads the round), a back-pressure checkpoint (the
+//! background checkpointer runs it, asked at once; the future waits for it), and waiting for
+//! another transaction's writer (`begin_write_async` is woken when it is released). Three rare
 //! cases still do blocking I/O on the polling thread, documented in `docs/durability.md`:
 //! a transaction past `large_transaction_bytes` (its commit *is* a checkpoint), a commit
 //! that finds such a transaction settling, and back-pressure with the background
 //! checkpointer disabled or failing (the checkpoint runs inline to report its error).
 
-use folio_wal::{Durability, Lsn};
 use std::future::poll_fn;
+use std::task::Poll;
 
+use folio_wal::{Durability, Lsn};
+
+use crate::cf_slot::Wait;
 use crate::checkpointer::Outcome;
 use crate::write_txn::Committed;
 use crate::{Database, Error, Result, WriteBatch, WriteTransaction};
@@ -53,15 +57,39 @@ impl WriteTransaction {
 }
 
 impl Database {
-    /// [`Database::begin_write`] for async callers: the back-pressure checkpoint that
-    /// `begin_write` may run first is handed to the background checkpointer and awaited.
-    /// Waiting for the column families' writers still blocks (as `begin_write` does): keep
-    /// a write transaction within one poll (no `.await` between this and
-    /// [`WriteTransaction::commit_async`]), or a task of the same thread that wants the same
-    /// writers gets [`Error::WouldDeadlock`].
+    /// [`Database::begin_write`] for async callers, with no thread blocked: the
+    /// back-pressure checkpoint that `begin_write` may run first is handed to the background
+    /// checkpointer and awaited, and while another transaction holds one of the column
+    /// families' writers the future waits (woken when a writer is released; it takes all of
+    /// them or none, so it never holds one while it waits). A task of the same thread that
+    /// holds one of those writers itself gets [`Error::WouldDeadlock`], as with
+    /// `begin_write`: keep a write transaction within one poll where you can (no `.await`
+    /// between this and [`WriteTransaction::commit_async`]).
     pub async fn begin_write_async<C: crate::CfName>(&self, cfs: &[C]) -> Result<WriteTransaction> {
         self.relieve_pressure_async().await?;
-        self.begin_write_unrelieved(cfs)
+        loop {
+            let slots = self.inner.cfs.writer_slots(cfs)?;
+            self.check_writable()?;
+            // Taken before trying: a release between the try and the wait is not missed.
+            let seen: Vec<u64> = slots.iter().map(|slot| slot.releases()).collect();
+            match WriteTransaction::new(self.clone(), slots.clone(), Wait::No) {
+                Err(Error::Busy { .. }) => {
+                    poll_fn(|cx| {
+                        let mut released = false;
+                        for (slot, seen) in slots.iter().zip(&seen) {
+                            released |= slot.poll_released(*seen, cx.waker()).is_ready();
+                        }
+                        if released {
+                            Poll::Ready(())
+                        } else {
+                            Poll::Pending
+                        }
+                    })
+                    .await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A future that resolves once the commit at `lsn` (what a commit returned) is durable,

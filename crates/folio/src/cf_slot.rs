@@ -3,7 +3,10 @@
 //! [`Error::WouldDeadlock`] instead of waiting forever.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(feature = "async")]
+use std::task::Poll;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use folio_btree::BTreeMut;
@@ -26,6 +29,49 @@ pub(crate) struct CfSlot {
     /// Set (under the tree's lock) when the column family is dropped: a transaction that
     /// looked the slot up before the drop must not write to it once it gets the lock.
     pub(crate) dropped: AtomicBool,
+    /// Tasks waiting for the writer without a thread ([`CfSlot::released`]).
+    release: ReleaseSignal,
+}
+
+/// Wakes tasks when a writer is released. A release bumps `epoch` and then looks for
+/// waiters; a waiter registers and then looks at `epoch` (both `SeqCst`), so at least one
+/// of the two sees the other: no wake-up is lost, and a release with nobody waiting costs
+/// an increment and a load.
+#[derive(Debug, Default)]
+struct ReleaseSignal {
+    epoch: AtomicU64,
+    waiting: AtomicUsize,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl ReleaseSignal {
+    fn released(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let wakers = std::mem::take(&mut *self.wakers.lock());
+            self.waiting.store(0, Ordering::SeqCst);
+            for waker in wakers {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Ready once the epoch moved past `seen`; else registers `waker`.
+    #[cfg(feature = "async")]
+    fn poll_since(&self, seen: u64, waker: &Waker) -> Poll<()> {
+        {
+            let mut wakers = self.wakers.lock();
+            if !wakers.iter().any(|w| w.will_wake(waker)) {
+                wakers.push(waker.clone());
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        if self.epoch.load(Ordering::SeqCst) == seen {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
 }
 
 /// How long to wait for a writer another transaction holds.
@@ -64,6 +110,7 @@ impl CfSlot {
             tree: Arc::new(Mutex::new(tree)),
             holder: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
+            release: ReleaseSignal::default(),
         })
     }
 
@@ -93,9 +140,23 @@ impl CfSlot {
         let guard = guard.ok_or_else(|| Error::Busy { cf: name.into() })?;
         self.holder.store(token, Ordering::Release);
         Ok(WriterGuard {
-            guard,
+            guard: Some(guard),
             slot: Arc::clone(self),
         })
+    }
+
+    /// How many times the writer was released so far: take it before trying the lock, then
+    /// [`CfSlot::poll_released`] waits for the next release.
+    #[cfg(feature = "async")]
+    pub(crate) fn releases(&self) -> u64 {
+        self.release.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Ready once the writer was released after `releases` said `seen`; else `waker` is
+    /// woken at the next release.
+    #[cfg(feature = "async")]
+    pub(crate) fn poll_released(&self, seen: u64, waker: &Waker) -> Poll<()> {
+        self.release.poll_since(seen, waker)
     }
 
     /// True when the calling thread holds this writer.
@@ -111,7 +172,8 @@ impl CfSlot {
 
 /// A locked column-family writer. Dereferences to its tree.
 pub(crate) struct WriterGuard {
-    guard: ArcMutexGuard<RawMutex, BTreeMut>,
+    /// `None` only inside `drop`, which unlocks before it wakes the waiting tasks.
+    guard: Option<ArcMutexGuard<RawMutex, BTreeMut>>,
     slot: Arc<CfSlot>,
 }
 
@@ -125,19 +187,22 @@ impl std::ops::Deref for WriterGuard {
     type Target = BTreeMut;
 
     fn deref(&self) -> &BTreeMut {
-        &self.guard
+        self.guard.as_ref().expect("locked until dropped")
     }
 }
 
 impl std::ops::DerefMut for WriterGuard {
     fn deref_mut(&mut self) -> &mut BTreeMut {
-        &mut self.guard
+        self.guard.as_mut().expect("locked until dropped")
     }
 }
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
-        // Before the guard field unlocks: the next holder sets its own token after locking.
+        // Before the unlock: the next holder sets its own token after locking.
         self.slot.holder.store(0, Ordering::Release);
+        drop(self.guard.take());
+        // After it: a woken task's next try finds the writer free.
+        self.slot.release.released();
     }
 }
