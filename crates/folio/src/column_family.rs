@@ -46,7 +46,9 @@ impl ColumnFamily {
         self.slot.name()
     }
 
-    /// Its id: unique in the database, never reused.
+    /// Its id: unique among the live column families and stable across renames. Not
+    /// reused while the database stays open; after a reopen, the id of a dropped column
+    /// family that was the newest may be given to the next one created.
     pub fn id(&self) -> u64 {
         self.slot.id.0
     }
@@ -163,8 +165,9 @@ pub(crate) type CfMap = std::collections::HashMap<String, Arc<CfSlot>>;
 #[derive(Debug)]
 pub(crate) struct CfRegistry {
     live: RwLock<CfMap>,
-    /// Held by a change of the set; holds the id the next column family gets (ids are
-    /// never reused).
+    /// Held by a change of the set; holds the id the next column family gets: one past the
+    /// largest live id at open, then counting up (so a reopen may reuse the id of the newest
+    /// column family if it was dropped; the log orders its drop before the new create).
     ddl: Mutex<CfId>,
 }
 
