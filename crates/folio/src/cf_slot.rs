@@ -3,10 +3,11 @@
 //! [`Error::WouldDeadlock`] instead of waiting forever.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(feature = "async")]
-use std::task::Poll;
-use std::task::Waker;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+#[cfg(feature = "async")]
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use folio_btree::BTreeMut;
@@ -29,7 +30,8 @@ pub(crate) struct CfSlot {
     /// Set (under the tree's lock) when the column family is dropped: a transaction that
     /// looked the slot up before the drop must not write to it once it gets the lock.
     pub(crate) dropped: AtomicBool,
-    /// Tasks waiting for the writer without a thread ([`CfSlot::released`]).
+    /// Tasks waiting for the writer without a thread ([`CfSlot::poll_released`]).
+    #[cfg(feature = "async")]
     release: ReleaseSignal,
 }
 
@@ -37,6 +39,7 @@ pub(crate) struct CfSlot {
 /// waiters; a waiter registers and then looks at `epoch` (both `SeqCst`), so at least one
 /// of the two sees the other: no wake-up is lost, and a release with nobody waiting costs
 /// an increment and a load.
+#[cfg(feature = "async")]
 #[derive(Debug, Default)]
 struct ReleaseSignal {
     epoch: AtomicU64,
@@ -44,6 +47,7 @@ struct ReleaseSignal {
     wakers: Mutex<Vec<Waker>>,
 }
 
+#[cfg(feature = "async")]
 impl ReleaseSignal {
     fn released(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -57,7 +61,6 @@ impl ReleaseSignal {
     }
 
     /// Ready once the epoch moved past `seen`; else registers `waker`.
-    #[cfg(feature = "async")]
     fn poll_since(&self, seen: u64, waker: &Waker) -> Poll<()> {
         {
             let mut wakers = self.wakers.lock();
@@ -110,6 +113,7 @@ impl CfSlot {
             tree: Arc::new(Mutex::new(tree)),
             holder: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
+            #[cfg(feature = "async")]
             release: ReleaseSignal::default(),
         })
     }
@@ -140,8 +144,8 @@ impl CfSlot {
         let guard = guard.ok_or_else(|| Error::Busy { cf: name.into() })?;
         self.holder.store(token, Ordering::Release);
         Ok(WriterGuard {
-            guard: Some(guard),
-            slot: Arc::clone(self),
+            guard,
+            slot: ReleasedOnDrop(Arc::clone(self)),
         })
     }
 
@@ -171,15 +175,29 @@ impl CfSlot {
 }
 
 /// A locked column-family writer. Dereferences to its tree.
+///
+/// Fields drop in order after `Drop::drop`: `drop` clears the holder token before the
+/// unlock (the next holder sets its own after locking), `guard` then unlocks, and `slot`
+/// (with feature `async`) wakes the tasks waiting for the writer after it, so a woken
+/// task's next try finds it free.
 pub(crate) struct WriterGuard {
-    /// `None` only inside `drop`, which unlocks before it wakes the waiting tasks.
-    guard: Option<ArcMutexGuard<RawMutex, BTreeMut>>,
-    slot: Arc<CfSlot>,
+    guard: ArcMutexGuard<RawMutex, BTreeMut>,
+    slot: ReleasedOnDrop,
+}
+
+/// The guard's slot; dropping it reports the release (after the unlock: see `WriterGuard`).
+struct ReleasedOnDrop(Arc<CfSlot>);
+
+#[cfg(feature = "async")]
+impl Drop for ReleasedOnDrop {
+    fn drop(&mut self) {
+        self.0.release.released();
+    }
 }
 
 impl WriterGuard {
     pub(crate) fn slot(&self) -> &Arc<CfSlot> {
-        &self.slot
+        &self.slot.0
     }
 }
 
@@ -187,22 +205,18 @@ impl std::ops::Deref for WriterGuard {
     type Target = BTreeMut;
 
     fn deref(&self) -> &BTreeMut {
-        self.guard.as_ref().expect("locked until dropped")
+        &self.guard
     }
 }
 
 impl std::ops::DerefMut for WriterGuard {
     fn deref_mut(&mut self) -> &mut BTreeMut {
-        self.guard.as_mut().expect("locked until dropped")
+        &mut self.guard
     }
 }
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
-        // Before the unlock: the next holder sets its own token after locking.
-        self.slot.holder.store(0, Ordering::Release);
-        drop(self.guard.take());
-        // After it: a woken task's next try finds the writer free.
-        self.slot.release.released();
+        self.slot.0.holder.store(0, Ordering::Release);
     }
 }

@@ -28,7 +28,7 @@ use crate::roots::Roots;
 /// Dirty bytes a database keeps, whatever a shared memory budget says, before the budget makes
 /// it checkpoint: checkpoints of a few pages each would cost a sync apiece. With N databases
 /// sharing a budget, dirty pages may pass it by at most N times this.
-pub(crate) const BUDGET_DIRTY_FLOOR: usize = 256 << 10;
+const BUDGET_DIRTY_FLOOR: usize = 256 << 10;
 
 /// What the last checkpoint covered, for the checkpointer's triggers.
 #[derive(Debug, Default, Clone, Copy)]

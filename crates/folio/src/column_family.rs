@@ -183,23 +183,15 @@ impl CfRegistry {
 
     /// `cf`'s writer slot: by name, or the handle's own while it is not dropped.
     pub(crate) fn slot(&self, cf: CfRef<'_>) -> Result<Arc<CfSlot>> {
-        match cf {
-            CfRef::Name(name) => self
-                .live
-                .read()
-                .get(name)
-                .cloned()
-                .ok_or_else(|| cf.missing()),
-            CfRef::Handle(handle) if handle.is_dropped() => Err(handle.missing()),
-            CfRef::Handle(handle) => Ok(Arc::clone(&handle.slot)),
-        }
+        resolve(&self.live.read(), cf)
     }
 
     /// The slots of `cfs`, without repeats, in the global lock order (ascending id).
     pub(crate) fn writer_slots<C: CfName>(&self, cfs: &[C]) -> Result<Vec<Arc<CfSlot>>> {
         let mut slots: Vec<Arc<CfSlot>> = Vec::with_capacity(cfs.len());
+        let live = self.live.read(); // once for all of them: this is every transaction's start
         for cf in cfs {
-            let slot = self.slot(cf.cf_ref())?;
+            let slot = resolve(&live, cf.cf_ref())?;
             if !slots.iter().any(|s| s.id == slot.id) {
                 slots.push(slot);
             }
@@ -305,6 +297,15 @@ impl SetChange<'_> {
         live.remove(from);
         slot.set_name(to);
         live.insert(to.to_owned(), Arc::clone(slot));
+    }
+}
+
+/// `cf`'s slot among the `live` ones (see [`CfRegistry::slot`]).
+fn resolve(live: &CfMap, cf: CfRef<'_>) -> Result<Arc<CfSlot>> {
+    match cf {
+        CfRef::Name(name) => live.get(name).cloned().ok_or_else(|| cf.missing()),
+        CfRef::Handle(handle) if handle.is_dropped() => Err(handle.missing()),
+        CfRef::Handle(handle) => Ok(Arc::clone(&handle.slot)),
     }
 }
 

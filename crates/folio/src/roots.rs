@@ -11,6 +11,7 @@
 //! `FOLIODB1` named the node format before slotted pages (never released); such a file is
 //! refused with a message saying how to move its data.
 
+use folio_io::le;
 use folio_pagestore::PageId;
 use folio_wal::Lsn;
 
@@ -35,10 +36,10 @@ pub(crate) struct Roots {
 
 impl Roots {
     pub(crate) fn encode(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(BYTES);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&self.catalog.map_or(NO_PAGE, |page| page.0).to_le_bytes());
-        out.extend_from_slice(&self.version.to_le_bytes());
+        let mut out = vec![0u8; BYTES];
+        out[..8].copy_from_slice(&MAGIC);
+        le::put_u64(&mut out, 8, self.catalog.map_or(NO_PAGE, |page| page.0));
+        le::put_u64(&mut out, 16, self.version);
         out
     }
 
@@ -64,11 +65,7 @@ impl Roots {
                 ),
             });
         }
-        let word = |at: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&roots[at..at + 8]);
-            u64::from_le_bytes(bytes)
-        };
+        let word = |at| le::get_u64(roots, at).expect("the length was checked above");
         let catalog = word(8);
         Ok(Self {
             catalog: (catalog != NO_PAGE).then_some(PageId(catalog)),
