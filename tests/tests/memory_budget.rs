@@ -54,14 +54,17 @@ fn options(budget: Option<&MemoryBudget>) -> DatabaseOptions {
 
 /// Opens the databases, writes `DATA_PER_DATABASE` into each (round robin, 10 KiB commits
 /// of random keys), and returns the peak heap above what the open databases held before.
-fn peak_while_writing(budget: Option<&MemoryBudget>) -> (usize, Vec<Database>) {
-    let dirs: Vec<tempfile::TempDir> = (0..DATABASES)
-        .map(|_| tempfile::tempdir().unwrap())
+/// The peak heap while writing to the databases, the databases, and one temporary directory
+/// holding all of them (removed when the caller drops it, after the databases).
+fn peak_while_writing(budget: Option<&MemoryBudget>) -> (usize, Vec<Database>, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<std::path::PathBuf> = (0..DATABASES)
+        .map(|i| root.path().join(format!("db-{i}")))
         .collect();
     let databases: Vec<Database> = dirs
         .iter()
         .map(|dir| {
-            let db = Database::open_with(dir.path(), options(budget)).unwrap();
+            let db = Database::open_with(dir, options(budget)).unwrap();
             db.create_cf("t").unwrap();
             db
         })
@@ -81,15 +84,13 @@ fn peak_while_writing(budget: Option<&MemoryBudget>) -> (usize, Vec<Database>) {
         }
     }
     let peak = PEAK.load(Ordering::Relaxed) - before;
-    // The directories go with the databases: keep them alive until the caller drops both.
-    std::mem::forget(dirs);
-    (peak, databases)
+    (peak, databases, root)
 }
 
 #[test]
 fn fifty_databases_stay_within_one_shared_budget() {
     let budget = MemoryBudget::new(BUDGET_BYTES);
-    let (peak, databases) = peak_while_writing(Some(&budget));
+    let (peak, databases, root) = peak_while_writing(Some(&budget));
     // What the budget cannot hold back: each database's dirty pages below the floor at
     // which a budget checkpoint is worth a sync (256 KiB), its one open transaction's
     // pages, and the log records being built (a few hundred KiB across all of them).
@@ -111,6 +112,7 @@ fn fifty_databases_stay_within_one_shared_budget() {
         budget.used_bytes()
     );
     drop(databases);
+    drop(root);
     assert_eq!(
         budget.used_bytes(),
         0,
@@ -118,8 +120,9 @@ fn fifty_databases_stay_within_one_shared_budget() {
     );
 
     // The same load without a shared budget passes it: the test measures something.
-    let (unbounded, databases) = peak_while_writing(None);
+    let (unbounded, databases, root) = peak_while_writing(None);
     drop(databases);
+    drop(root);
     assert!(
         unbounded > BUDGET_BYTES + overhead,
         "without the budget the peak was only {} MiB",
