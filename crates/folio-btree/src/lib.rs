@@ -70,6 +70,6 @@ pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, check_not_free, check_tree};
 pub use iter::{Cursor, Range};
 pub use node::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
-pub use tree::BTree;
+pub use tree::{BTree, prefix_bounds};
 pub use tree_mut::{BTreeMut, SpillPolicy, TreeSavepoint};
 pub use value::Value;

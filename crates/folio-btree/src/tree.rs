@@ -4,7 +4,7 @@ use std::ops::{Bound, RangeBounds};
 
 use folio_pagestore::{PageId, PageStore, PageWriter};
 
-use crate::iter::{Cursor, Direction, OwnedBounds, Range, owned_bounds};
+use crate::iter::{Cursor, Direction, Range, owned_bounds};
 use crate::node::{LeafView, NodeKind, node_kind};
 use crate::pages::Pages;
 use crate::search::{DEPTH_MAX, child_for, search_leaf, value_of};
@@ -196,8 +196,8 @@ impl<'a> BTree<'a> {
     }
 }
 
-/// The bounds of the keys starting with `prefix`.
-fn prefix_bounds(prefix: &[u8]) -> OwnedBounds {
+/// The bounds of the keys starting with `prefix` (what [`BTree::prefix`] scans).
+pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     (
         Bound::Included(prefix.to_vec()),
         prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded),

@@ -38,6 +38,13 @@ impl Value {
     }
 }
 
+impl From<Vec<u8>> for Value {
+    /// A value held in its own buffer (a write buffered outside any tree).
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::owned(bytes)
+    }
+}
+
 impl Deref for Value {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

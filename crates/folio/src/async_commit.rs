@@ -22,7 +22,7 @@ use folio_wal::{Durability, Lsn};
 use crate::cf_slot::Wait;
 use crate::checkpointer::Outcome;
 use crate::write_txn::Committed;
-use crate::{Database, Error, Result, WriteBatch, WriteTransaction};
+use crate::{ConcurrentTransaction, Database, Error, Result, WriteBatch, WriteTransaction};
 
 impl WriteTransaction {
     /// [`WriteTransaction::commit`] as a future: resolves once the commit is durable per the
@@ -56,6 +56,48 @@ impl WriteTransaction {
     }
 }
 
+impl ConcurrentTransaction {
+    /// [`ConcurrentTransaction::commit`] as a future.
+    pub async fn commit_async(self) -> Result<Lsn> {
+        let durability = self.database().inner.options.default_durability;
+        self.commit_async_with(durability).await
+    }
+
+    /// [`ConcurrentTransaction::commit_with`] as a future: while an exclusive transaction
+    /// holds a writer the commit needs, the future waits without a thread (as
+    /// [`Database::begin_write_async`] does); the durability wait is that of
+    /// [`WriteTransaction::commit_async_with`].
+    pub async fn commit_async_with(mut self, durability: Durability) -> Result<Lsn> {
+        loop {
+            let slots = self.commit_slots();
+            // Taken before trying: a release between the try and the wait is not missed.
+            let seen: Vec<u64> = slots.iter().map(|slot| slot.releases()).collect();
+            match self.validated(Wait::No) {
+                Err(Error::Busy { .. }) => wait_released(&slots, &seen).await,
+                Ok(Some(txn)) => return txn.commit_async_with(durability).await,
+                Ok(None) => return Ok(0),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// Resolves once any of `slots` was released since `seen` (their release counts).
+async fn wait_released(slots: &[std::sync::Arc<crate::cf_slot::CfSlot>], seen: &[u64]) {
+    poll_fn(|cx| {
+        let mut released = false;
+        for (slot, seen) in slots.iter().zip(seen) {
+            released |= slot.poll_released(*seen, cx.waker()).is_ready();
+        }
+        if released {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
 impl Database {
     /// [`Database::begin_write`] for async callers, with no thread blocked: the
     /// back-pressure checkpoint that `begin_write` may run first is handed to the background
@@ -73,20 +115,7 @@ impl Database {
             // Taken before trying: a release between the try and the wait is not missed.
             let seen: Vec<u64> = slots.iter().map(|slot| slot.releases()).collect();
             match WriteTransaction::new(self.clone(), slots.clone(), Wait::No) {
-                Err(Error::Busy { .. }) => {
-                    poll_fn(|cx| {
-                        let mut released = false;
-                        for (slot, seen) in slots.iter().zip(&seen) {
-                            released |= slot.poll_released(*seen, cx.waker()).is_ready();
-                        }
-                        if released {
-                            Poll::Ready(())
-                        } else {
-                            Poll::Pending
-                        }
-                    })
-                    .await;
-                }
+                Err(Error::Busy { .. }) => wait_released(&slots, &seen).await,
                 other => return other,
             }
         }

@@ -72,6 +72,14 @@ impl DatabaseBuilder {
         self
     }
 
+    /// Memory per column family for validating concurrent transactions
+    /// (`concurrent_history_bytes`).
+    #[must_use]
+    pub fn concurrent_history_bytes(mut self, bytes: usize) -> Self {
+        self.options.concurrent_history_bytes = bytes;
+        self
+    }
+
     /// Dirty bytes that start a background checkpoint (`checkpoint_dirty_bytes`).
     #[must_use]
     pub fn checkpoint_dirty_bytes(mut self, bytes: usize) -> Self {

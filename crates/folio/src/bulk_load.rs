@@ -16,6 +16,7 @@ use folio_wal::Lsn;
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
 use crate::column_family::CfRef;
 use crate::commit::Record;
+use crate::concurrent::Written;
 use crate::log_record::RecordBuilder;
 use crate::{Database, Error, Result};
 
@@ -112,7 +113,7 @@ impl BulkLoad {
             .db
             .inner
             .append_commit(Record::Unlogged(record.finish()), [&mut *self.tree])?;
-        appended.commit_tree(self.slot.id, &mut self.tree);
+        appended.commit_tree(&self.slot, &mut self.tree, Written::Everything);
         // From here the chunk is visible but only in memory: until a checkpoint covers it,
         // logged appends checkpoint first (`commit/unlogged.rs`).
         let lsn = appended.publish();

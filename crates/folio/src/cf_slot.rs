@@ -15,6 +15,7 @@ use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::{Mutex, RawMutex};
 
 use crate::column_family::CfId;
+use crate::concurrent::WriteHistory;
 use crate::{Error, Result};
 
 /// One column family's writer: its tree, locked by one write transaction at a time.
@@ -30,6 +31,9 @@ pub(crate) struct CfSlot {
     /// Set (under the tree's lock) when the column family is dropped: a transaction that
     /// looked the slot up before the drop must not write to it once it gets the lock.
     pub(crate) dropped: AtomicBool,
+    /// Keys recent commits wrote, for validating concurrent transactions; changed only by
+    /// the holder of the writer (`concurrent/history.rs`).
+    pub(crate) history: Mutex<WriteHistory>,
     /// Tasks waiting for the writer without a thread ([`CfSlot::poll_released`]).
     #[cfg(feature = "async")]
     release: ReleaseSignal,
@@ -113,6 +117,7 @@ impl CfSlot {
             tree: Arc::new(Mutex::new(tree)),
             holder: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
+            history: Mutex::new(WriteHistory::default()),
             #[cfg(feature = "async")]
             release: ReleaseSignal::default(),
         })

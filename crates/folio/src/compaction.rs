@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 
 use crate::cf_slot::{CfSlot, Wait};
 use crate::commit::Record;
+use crate::concurrent::Written;
 use crate::log_record::RecordBuilder;
 use crate::{Database, Result};
 
@@ -138,7 +139,7 @@ impl Database {
         let mut appended = self
             .inner
             .append_commit(Record::Logged(record.finish()), [&mut *tree])?;
-        appended.commit_tree(slot.id, tree);
+        appended.commit_tree(slot, tree, Written::Nothing);
         appended.publish();
         Ok(())
     }

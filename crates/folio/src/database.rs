@@ -105,6 +105,8 @@ pub(crate) struct DbInner {
     closed: AtomicBool,
     /// Orders logged appends after unlogged commits (`commit/unlogged.rs`).
     pub(crate) unlogged: crate::commit::UnloggedGate,
+    /// Running concurrent transactions and their counters (`concurrent/`).
+    pub(crate) concurrent: crate::concurrent::ConcurrentState,
 }
 
 /// Counters and sizes of a database.
@@ -116,6 +118,8 @@ pub struct DatabaseStats {
     pub wal: WalStats,
     /// Batches and group commits of [`Database::write`].
     pub commit_queue: crate::CommitQueueStats,
+    /// Commits and conflicts of concurrent transactions.
+    pub concurrent: crate::ConcurrentStats,
     /// The version (LSN) readers see.
     pub published_version: Lsn,
     /// Column families.
@@ -188,6 +192,7 @@ impl Database {
             recovery,
             closed: AtomicBool::new(false),
             unlogged: crate::commit::UnloggedGate::default(),
+            concurrent: crate::concurrent::ConcurrentState::default(),
         });
         if checkpoint_replay {
             checkpoint_after_replay(&mut inner, opened_at);
@@ -378,6 +383,7 @@ impl Database {
             wal: self.inner.wal.stats(),
             published_version: self.inner.publisher.current().version,
             commit_queue: self.inner.commit_queues.stats(),
+            concurrent: self.inner.concurrent.stats(),
             column_families: self.inner.cfs.len(),
         }
     }

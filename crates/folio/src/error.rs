@@ -153,6 +153,36 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A concurrent transaction ([`crate::Database::begin_concurrent`]) read something
+    /// another transaction changed after its snapshot was taken, so committing it would not
+    /// be serializable. Nothing of it was applied. Retryable: run it again from a fresh
+    /// snapshot ([`crate::Database::transact`] does).
+    #[error("{}", conflict_message(cf, keys))]
+    Conflict {
+        /// The column family where the conflict was found.
+        cf: String,
+        /// Keys the transaction read (or that fall in ranges it scanned) that were written
+        /// since its snapshot, at most 8. Empty when the column family changed in a way not
+        /// tracked key by key (a bulk load, a transaction past `large_transaction_bytes`, or
+        /// the transaction is older than `concurrent_history_bytes` keeps).
+        keys: Vec<Vec<u8>>,
+    },
+}
+
+fn conflict_message(cf: &str, keys: &[Vec<u8>]) -> String {
+    if keys.is_empty() {
+        return format!(
+            "conflict in column family {cf:?}: it changed since the transaction's snapshot (in a way not tracked key by key); retry the transaction"
+        );
+    }
+    let shown: Vec<String> = keys
+        .iter()
+        .map(|key| String::from_utf8_lossy(&key.escape_ascii().collect::<Vec<u8>>()).into_owned())
+        .collect();
+    format!(
+        "conflict in column family {cf:?}: key(s) {} read by the transaction were written since its snapshot; retry the transaction",
+        shown.join(", ")
+    )
 }
 
 /// Result alias of folio.
@@ -218,6 +248,8 @@ pub enum ErrorKind {
     Busy,
     /// The call would wait for the calling thread itself.
     WouldDeadlock,
+    /// A concurrent transaction conflicted with another commit and applied nothing: retry it.
+    Conflict,
     /// Bad input: an oversize key or value, an invalid name or option, a misused handle.
     InvalidInput,
     /// The files were written by a newer folio, or are not folio files.
@@ -254,7 +286,14 @@ impl Error {
             | Error::LogMissing { .. }
             | Error::CorruptRoots { .. } => ErrorKind::Corruption,
             Error::CommitFailed { kind, .. } => *kind,
+            Error::Conflict { .. } => ErrorKind::Conflict,
         }
+    }
+
+    /// True when running the same work again may succeed ([`ErrorKind::Conflict`] and
+    /// [`ErrorKind::Busy`]): nothing of the failed attempt was applied.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Conflict | ErrorKind::Busy)
     }
 
     /// True when the database's files are open elsewhere ([`ErrorKind::AlreadyOpen`]).

@@ -37,6 +37,7 @@ fn facade_variant_name(error: &Error) -> &'static str {
         Error::BackupTargetExists { .. } => "BackupTargetExists",
         Error::InvalidOption { .. } => "InvalidOption",
         Error::CorruptRoots { .. } => "CorruptRoots",
+        Error::Conflict { .. } => "Conflict",
     }
 }
 
@@ -313,6 +314,13 @@ fn facade_cases() -> Vec<(Error, ErrorKind)> {
     let mut cases = vec![
         (Error::Closed, ErrorKind::Closed),
         (Error::Busy { cf: cf() }, ErrorKind::Busy),
+        (
+            Error::Conflict {
+                cf: cf(),
+                keys: vec![b"k".to_vec()],
+            },
+            ErrorKind::Conflict,
+        ),
         (Error::WouldDeadlock { cf: cf() }, ErrorKind::WouldDeadlock),
         (
             Error::ColumnFamilyNotFound { name: cf() },
@@ -422,7 +430,7 @@ fn every_error_reports_its_kind() {
         cases.iter().map(|(e, _)| facade_variant_name(e)).collect();
     assert_eq!(
         named.len(),
-        20,
+        21,
         "a facade variant is missing from the table: {named:?}"
     );
 }

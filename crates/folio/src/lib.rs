@@ -90,6 +90,7 @@ mod column_family;
 mod commit;
 mod commit_queue;
 mod compaction;
+mod concurrent;
 mod database;
 mod ddl;
 mod error;
@@ -115,6 +116,9 @@ pub use bulk_load::BulkLoad;
 pub use column_family::{CfName, ColumnFamily};
 pub use commit_queue::CommitQueueStats;
 pub use compaction::CompactionReport;
+pub use concurrent::{
+    ConcurrentSavepoint, ConcurrentStats, ConcurrentTransaction, TransactOptions,
+};
 pub use database::{DATA_FILE, Database, DatabaseStats};
 pub use error::{
     Error, ErrorKind, PageStoreError, Result, StorageError, TreeError, WalError, WalRecoveryError,

@@ -43,6 +43,12 @@ pub struct DatabaseOptions {
     /// log and later to the file; the log holds only a marker). Its memory is bounded too:
     /// past the dirty bound its pages spill to free space in the data file. Default: 64 MiB.
     pub large_transaction_bytes: usize,
+    /// Memory each column family may keep of the keys recent commits wrote, while
+    /// concurrent transactions ([`crate::Database::begin_concurrent`]) run: what their
+    /// commits are validated against. A transaction older than what is kept gets
+    /// [`crate::Error::Conflict`] (and is retried by [`crate::Database::transact`]).
+    /// Nothing is kept while no concurrent transaction runs. Default: 4 MiB.
+    pub concurrent_history_bytes: usize,
     /// Called with recovery progress while the database opens (log scan, replay). The same
     /// steps are also emitted as `tracing` events (target `folio::recovery`). Default: none.
     pub recovery_progress: Option<crate::ProgressCallback>,
@@ -108,6 +114,7 @@ impl Default for DatabaseOptions {
             checkpoint_interval: Some(Duration::from_secs(5)),
             dirty_bytes_max: None,
             large_transaction_bytes: 64 << 20,
+            concurrent_history_bytes: 4 << 20,
             recovery_progress: None,
             file_handles: NonZeroUsize::MIN,
             lock_wait: Duration::ZERO,

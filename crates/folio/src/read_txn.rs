@@ -5,7 +5,7 @@ use std::sync::Arc;
 use folio_btree::BTree;
 use folio_wal::Lsn;
 
-use crate::column_family::{CfName, CfRef};
+use crate::column_family::{CfId, CfName, CfRef};
 use crate::database::DbInner;
 use crate::snapshot::{CfRoot, ReadPin};
 use crate::{Result, Tree, Value};
@@ -56,12 +56,18 @@ impl ReadTransaction {
     }
 
     fn root<C: CfName + ?Sized>(&self, cf: &C) -> Result<CfRoot> {
+        self.resolve(cf.cf_ref()).map(|(_, root)| root)
+    }
+
+    /// `cf`'s id and tree in this snapshot.
+    pub(crate) fn resolve(&self, cf: CfRef<'_>) -> Result<(CfId, CfRoot)> {
         self.pin.holder().check_open()?;
         let snapshot = self.pin.snapshot();
-        let cf = cf.cf_ref();
         let found = match cf {
-            CfRef::Name(name) => snapshot.find(name).map(|(_, root)| root),
-            CfRef::Handle(handle) => snapshot.tree(handle.slot.id),
+            CfRef::Name(name) => snapshot.find(name),
+            CfRef::Handle(handle) => snapshot
+                .tree(handle.slot.id)
+                .map(|root| (handle.slot.id, root)),
         };
         found.ok_or_else(|| cf.missing())
     }
@@ -70,17 +76,25 @@ impl ReadTransaction {
     /// the snapshot registered, so it reads this snapshot even after the transaction is
     /// dropped.
     pub fn tree<C: CfName + ?Sized>(&self, cf: &C) -> Result<Tree<'static>> {
-        let root = self.root(cf)?;
-        Ok(Tree::new(
+        Ok(self.tree_at(self.root(cf)?))
+    }
+
+    /// The tree at `root` (of this snapshot).
+    pub(crate) fn tree_at(&self, root: CfRoot) -> Tree<'static> {
+        Tree::new(
             BTree::new(self.pin.holder().store.clone(), root.root),
             root.len,
             Some(Arc::clone(&self.pin)),
-        ))
+        )
     }
 
     /// The value of `key` in `cf`.
     pub fn get<C: CfName + ?Sized>(&self, cf: &C, key: &[u8]) -> Result<Option<Value>> {
-        let root = self.root(cf)?;
+        self.get_at(self.root(cf)?, key)
+    }
+
+    /// The value of `key` in the tree at `root` (of this snapshot).
+    pub(crate) fn get_at(&self, root: CfRoot, key: &[u8]) -> Result<Option<Value>> {
         // The transaction is alive for the whole call: no pin needed.
         Ok(BTree::get_at(&self.pin.holder().store, root.root, key)?)
     }

@@ -207,7 +207,7 @@ impl<'txn> Tree<'txn> {
 
     fn wrap(&self, range: folio_btree::Range<'txn>) -> Range<'txn> {
         Range {
-            entries: range,
+            entries: Entries::Tree(range),
             pin: self.pin.clone(),
             closed_reported: false,
             _txn: PhantomData,
@@ -255,11 +255,37 @@ impl TreeReport {
 /// cannot be read.
 #[derive(Debug)]
 pub struct Range<'txn> {
-    entries: folio_btree::Range<'txn>,
+    entries: Entries<'txn>,
     pin: Option<Arc<ReadPin>>,
     /// `Error::Closed` was yielded (once; then the range ends).
     closed_reported: bool,
     _txn: PhantomData<&'txn ()>,
+}
+
+/// Where a [`Range`]'s entries come from.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a tree's range is the common case and stays inline; the merged one is boxed"
+)]
+enum Entries<'txn> {
+    /// A tree.
+    Tree(folio_btree::Range<'txn>),
+    /// A concurrent transaction's snapshot merged with its buffered writes (the snapshot's
+    /// range inside checks for a close itself).
+    Merged(Box<crate::concurrent::Merged<'txn>>),
+}
+
+impl<'txn> Range<'txn> {
+    /// A concurrent transaction's merged range.
+    pub(crate) fn merged(merged: crate::concurrent::Merged<'txn>) -> Self {
+        Range {
+            entries: Entries::Merged(Box::new(merged)),
+            pin: None,
+            closed_reported: false,
+            _txn: PhantomData,
+        }
+    }
 }
 
 impl Range<'_> {
@@ -283,14 +309,20 @@ impl Iterator for Range<'_> {
     type Item = Result<(Vec<u8>, Value)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.entries.next();
+        let entry = match &mut self.entries {
+            Entries::Tree(entries) => entries.next(),
+            Entries::Merged(merged) => return merged.next_entry(),
+        };
         self.yield_entry(entry)
     }
 }
 
 impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        let entry = self.entries.next_back();
+        let entry = match &mut self.entries {
+            Entries::Tree(entries) => entries.next_back(),
+            Entries::Merged(merged) => return merged.next_back_entry(),
+        };
         self.yield_entry(entry)
     }
 }

@@ -1,5 +1,6 @@
 //! [`WriteTransaction`]: changes to one or more column families, committed atomically.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use folio_btree::BTreeMut;
@@ -8,7 +9,8 @@ use folio_wal::{Durability, Lsn};
 use crate::cf_slot::{CfSlot, Wait, WriterGuard};
 use crate::column_family::{CfId, CfName, CfRef};
 use crate::commit::Record;
-use crate::log_record::RecordBuilder;
+use crate::concurrent::Written;
+use crate::log_record::{LogOp, RecordBuilder};
 use crate::{Database, Error, Result, Tree, Value};
 
 /// Numbers write transactions, so a savepoint can be checked against its transaction.
@@ -138,12 +140,6 @@ impl WriteTransaction {
         })
     }
 
-    fn tree_mut<C: CfName + ?Sized>(&mut self, cf: &C) -> Result<(CfId, &mut BTreeMut)> {
-        let at = self.position(cf.cf_ref())?;
-        let guard = &mut self.trees[at].1;
-        Ok((guard.slot().id, &mut **guard))
-    }
-
     fn tree<C: CfName + ?Sized>(&self, cf: &C) -> Result<&BTreeMut> {
         let at = self.position(cf.cf_ref())?;
         Ok(&*self.trees[at].1)
@@ -151,8 +147,42 @@ impl WriteTransaction {
 
     /// Inserts or replaces `key` in `cf`.
     pub fn put<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8], value: &[u8]) -> Result<()> {
-        let (id, tree) = self.tree_mut(cf)?;
-        tree.put(key, value)?;
+        let at = self.position(cf.cf_ref())?;
+        self.put_at(at, key, value)
+    }
+
+    /// Removes `key` from `cf`; returns whether it was there.
+    pub fn delete<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8]) -> Result<bool> {
+        let at = self.position(cf.cf_ref())?;
+        self.delete_at(at, key)
+    }
+
+    /// [`WriteTransaction::put`] into the column family with id `id` (whatever its name is
+    /// now: a concurrent transaction applies its writes by id).
+    pub(crate) fn put_by_id(&mut self, id: CfId, key: &[u8], value: &[u8]) -> Result<()> {
+        let at = self.position_of_id(id)?;
+        self.put_at(at, key, value)
+    }
+
+    /// [`WriteTransaction::delete`] by column-family id.
+    pub(crate) fn delete_by_id(&mut self, id: CfId, key: &[u8]) -> Result<bool> {
+        let at = self.position_of_id(id)?;
+        self.delete_at(at, key)
+    }
+
+    fn position_of_id(&self, id: CfId) -> Result<usize> {
+        self.trees
+            .iter()
+            .position(|(_, guard)| guard.slot().id == id)
+            .ok_or_else(|| Error::NotInTransaction {
+                name: id.to_string(),
+            })
+    }
+
+    fn put_at(&mut self, at: usize, key: &[u8], value: &[u8]) -> Result<()> {
+        let guard = &mut self.trees[at].1;
+        let id = guard.slot().id;
+        guard.put(key, value)?;
         self.changed = true;
         if !self.unlogged {
             // Checked before the copy: one huge value alone switches to unlogged without
@@ -165,10 +195,10 @@ impl WriteTransaction {
         Ok(())
     }
 
-    /// Removes `key` from `cf`; returns whether it was there.
-    pub fn delete<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8]) -> Result<bool> {
-        let (id, tree) = self.tree_mut(cf)?;
-        let existed = tree.delete_key(key)?;
+    fn delete_at(&mut self, at: usize, key: &[u8]) -> Result<bool> {
+        let guard = &mut self.trees[at].1;
+        let id = guard.slot().id;
+        let existed = guard.delete_key(key)?;
         if existed {
             self.changed = true;
             self.check_log_size(key.len());
@@ -300,14 +330,16 @@ impl WriteTransaction {
         }
         // An unlogged (large) transaction logs only a marker naming its column families; the
         // caller then settles it with a checkpoint that writes its pages.
-        let record = if self.unlogged {
+        let (record, mut written) = if self.unlogged {
             let mut marker = RecordBuilder::new();
             for (_, tree) in &self.trees {
                 marker.unlogged(tree.slot().id);
             }
-            Record::Unlogged(marker.finish())
+            (Record::Unlogged(marker.finish()), None)
         } else {
-            Record::Logged(std::mem::take(&mut self.record).finish())
+            let record = std::mem::take(&mut self.record).finish();
+            let written = self.written_keys(&record);
+            (Record::Logged(record), written)
         };
         // Appended while the writers are locked: each column family's commits reach the log
         // in the order they were applied.
@@ -316,7 +348,15 @@ impl WriteTransaction {
             .inner
             .append_commit(record, self.trees.iter_mut().map(|(_, tree)| &mut **tree))?;
         for (_, tree) in &mut self.trees {
-            appended.commit_tree(tree.slot().id, tree);
+            let slot = Arc::clone(tree.slot());
+            let written = match &mut written {
+                Some(keys) => match keys.remove(&slot.id) {
+                    Some(keys) => Written::Keys(keys),
+                    None => Written::Nothing,
+                },
+                None => Written::Everything,
+            };
+            appended.commit_tree(&slot, tree, written);
         }
         self.trees.clear(); // release the writers for the next transaction
         let lsn = appended.publish();
@@ -325,6 +365,27 @@ impl WriteTransaction {
         } else {
             Committed::Logged(lsn)
         })
+    }
+}
+
+impl WriteTransaction {
+    /// The keys `record` writes, by column family, for the write histories concurrent
+    /// transactions are validated against; `None` (meaning "everything") while no concurrent
+    /// transaction runs, when nobody needs them (`concurrent/history.rs`).
+    fn written_keys(&self, record: &[u8]) -> Option<HashMap<CfId, Vec<Box<[u8]>>>> {
+        if !self.db.inner.concurrent.any() {
+            return None;
+        }
+        // The record was built by this transaction: it decodes (a failure would be a bug;
+        // "everything" is then the safe answer).
+        let ops = crate::log_record::decode(0, record).ok()?;
+        let mut keys: HashMap<CfId, Vec<Box<[u8]>>> = HashMap::new();
+        for op in ops {
+            if let LogOp::Put { cf, key, .. } | LogOp::Delete { cf, key } = op {
+                keys.entry(cf).or_default().push(Box::from(key));
+            }
+        }
+        Some(keys)
     }
 }
 

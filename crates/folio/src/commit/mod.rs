@@ -32,7 +32,9 @@ use folio_btree::BTreeMut;
 use folio_wal::Lsn;
 
 use crate::Result;
+use crate::cf_slot::CfSlot;
 use crate::column_family::CfId;
+use crate::concurrent::Written;
 use crate::database::DbInner;
 use crate::snapshot::Edit;
 
@@ -91,11 +93,20 @@ impl Appended<'_> {
         self.edits.as_mut().expect("not published yet")
     }
 
-    /// Step 2: commits `tree` (column family `id`) at this LSN; its new root is published.
-    pub(crate) fn commit_tree(&mut self, id: CfId, tree: &mut BTreeMut) {
+    /// Step 2: commits `tree` (the column family of `slot`, whose writer the caller holds)
+    /// at this LSN; its new root is published. `written` goes to the column family's write
+    /// history, which concurrent transactions are validated against.
+    pub(crate) fn commit_tree(&mut self, slot: &CfSlot, tree: &mut BTreeMut, written: Written) {
         tree.commit(self.lsn);
+        let horizon = self.db.concurrent.horizon();
+        slot.history.lock().record(
+            self.lsn,
+            written,
+            horizon,
+            self.db.options.concurrent_history_bytes,
+        );
         let edit = Edit::Tree {
-            id,
+            id: slot.id,
             root: tree.root(),
             len: tree.len(),
         };

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
 use super::{CodecError, CompositeKey, EncodeKey, EncodeValue, Key, Value};
-use crate::{Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
+use crate::{ConcurrentTransaction, Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
 
 /// Names a column family and the types of its keys and values. `const`, `Copy`, and free to
 /// pass around; open it with [`ReadTransaction::table`] or [`WriteTransaction::table`].
@@ -232,21 +232,93 @@ impl<K: Key, V: Value> IntoIterator for &ReadTable<K, V> {
     }
 }
 
-/// A typed table in a write transaction ([`WriteTransaction::table`]); it borrows the
-/// transaction, so the transaction cannot commit while it lives.
-pub struct WriteTable<'txn, K, V> {
+/// A typed table in a write transaction ([`WriteTransaction::table`] or
+/// [`ConcurrentTransaction::table`]); it borrows the transaction, so the transaction cannot
+/// commit while it lives.
+pub struct WriteTable<'txn, K, V, T: TableTransaction + ?Sized = WriteTransaction> {
     cf: &'static str,
-    txn: &'txn mut WriteTransaction,
+    txn: &'txn mut T,
     types: PhantomData<fn() -> (K, V)>,
 }
 
-impl<K: Key, V: Value> WriteTable<'_, K, V> {
-    fn view(&self) -> Result<TypedTree<'_, K, V>> {
-        Ok(TypedTree {
-            cf: self.cf,
-            tree: self.txn.view(self.cf)?,
-            types: PhantomData,
+/// The transactions a [`WriteTable`] works in: [`WriteTransaction`] and
+/// [`ConcurrentTransaction`] (sealed: its methods are the table's plumbing).
+pub trait TableTransaction: sealed::Sealed {
+    #[doc(hidden)]
+    fn table_get(&self, cf: &str, key: &[u8]) -> Result<Option<crate::Value>>;
+    #[doc(hidden)]
+    fn table_scan(&self, cf: &str, bounds: OwnedBounds, reverse: bool) -> Result<Range<'_>>;
+    #[doc(hidden)]
+    fn table_put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()>;
+    #[doc(hidden)]
+    fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::WriteTransaction {}
+    impl Sealed for crate::ConcurrentTransaction {}
+}
+
+/// A key range by owned bounds.
+type OwnedBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+impl TableTransaction for WriteTransaction {
+    fn table_get(&self, cf: &str, key: &[u8]) -> Result<Option<crate::Value>> {
+        self.get(cf, key)
+    }
+
+    fn table_scan(&self, cf: &str, bounds: OwnedBounds, reverse: bool) -> Result<Range<'_>> {
+        let view = self.view(cf)?;
+        Ok(if reverse {
+            view.range_rev::<Vec<u8>, _>(bounds)
+        } else {
+            view.range::<Vec<u8>, _>(bounds)
         })
+    }
+
+    fn table_put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put(cf, key, value)
+    }
+
+    fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool> {
+        self.delete(cf, key)
+    }
+}
+
+impl TableTransaction for ConcurrentTransaction {
+    fn table_get(&self, cf: &str, key: &[u8]) -> Result<Option<crate::Value>> {
+        self.get(cf, key)
+    }
+
+    fn table_scan(&self, cf: &str, bounds: OwnedBounds, reverse: bool) -> Result<Range<'_>> {
+        self.scan(crate::CfName::cf_ref(cf), bounds, reverse)
+    }
+
+    fn table_put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put(cf, key, value)
+    }
+
+    fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool> {
+        self.delete(cf, key)
+    }
+}
+
+impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
+    fn typed<'r>(&self, inner: Range<'r>) -> TypedRange<'r, K, V> {
+        TypedRange {
+            cf: self.cf,
+            inner,
+            types: PhantomData,
+        }
+    }
+
+    fn scan<R: RangeBounds<K>>(&self, range: R, reverse: bool) -> Result<TypedRange<'_, K, V>> {
+        let bounds = (
+            encode_bound(range.start_bound()),
+            encode_bound(range.end_bound()),
+        );
+        Ok(self.typed(self.txn.table_scan(self.cf, bounds, reverse)?))
     }
 
     /// Inserts or replaces `key` (a `&str` will do for `String` keys and values).
@@ -258,7 +330,7 @@ impl<K: Key, V: Value> WriteTable<'_, K, V> {
         W: EncodeValue + ?Sized,
     {
         let value = encode_value(self.cf, value)?;
-        self.txn.put(self.cf, &key.to_key_bytes(), &value)
+        self.txn.table_put(self.cf, &key.to_key_bytes(), &value)
     }
 
     /// Removes `key`; returns its value.
@@ -268,7 +340,7 @@ impl<K: Key, V: Value> WriteTable<'_, K, V> {
     {
         let old = self.get(key)?;
         if old.is_some() {
-            self.txn.delete(self.cf, &key.to_key_bytes())?;
+            self.txn.table_delete(self.cf, &key.to_key_bytes())?;
         }
         Ok(old)
     }
@@ -278,30 +350,23 @@ impl<K: Key, V: Value> WriteTable<'_, K, V> {
     where
         K: Borrow<Q>,
     {
-        self.view()?.get(key)
-    }
-
-    /// Entries in the table, this transaction's changes included.
-    pub fn len(&self) -> u64 {
-        // `view` fails only for a column family outside the transaction, which
-        // `WriteTransaction::table` refused when it made this table.
-        self.txn.view(self.cf).map_or(0, |tree| tree.len())
-    }
-
-    /// True when the table holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self.txn.table_get(self.cf, &key.to_key_bytes())? {
+            Some(bytes) => V::decode_value(&bytes)
+                .map(Some)
+                .map_err(|e| decode_error::<V>(self.cf, e)),
+            None => Ok(None),
+        }
     }
 
     /// Entries with keys in `range`, in key order (borrows the table: no change while it
     /// lives).
     pub fn range<R: RangeBounds<K>>(&self, range: R) -> Result<TypedRange<'_, K, V>> {
-        Ok(self.view()?.range(range, false))
+        self.scan(range, false)
     }
 
     /// Entries with keys in `range`, in reverse key order.
     pub fn range_rev<R: RangeBounds<K>>(&self, range: R) -> Result<TypedRange<'_, K, V>> {
-        Ok(self.view()?.range(range, true))
+        self.scan(range, true)
     }
 
     /// Every entry, in key order.
@@ -315,23 +380,61 @@ impl<K: Key, V: Value> WriteTable<'_, K, V> {
 
     /// The entry with the smallest key.
     pub fn first(&self) -> Result<Option<(K, V)>> {
-        self.view()?.range(.., false).next().transpose()
+        self.scan(.., false)?.next().transpose()
     }
 
     /// The entry with the largest key.
     pub fn last(&self) -> Result<Option<(K, V)>> {
-        self.view()?.range(.., true).next().transpose()
+        self.scan(.., true)?.next().transpose()
     }
 }
 
-impl<K: CompositeKey, V: Value> WriteTable<'_, K, V> {
+impl<K: Key, V: Value> WriteTable<'_, K, V, WriteTransaction> {
+    /// Entries in the table, this transaction's changes included.
+    pub fn len(&self) -> u64 {
+        // `view` fails only for a column family outside the transaction, which
+        // `WriteTransaction::table` refused when it made this table.
+        self.txn.view(self.cf).map_or(0, |tree| tree.len())
+    }
+
+    /// True when the table holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<K: Key, V: Value> WriteTable<'_, K, V, ConcurrentTransaction> {
+    /// Entries in the table, this transaction's changes included (a read of the whole
+    /// table: see [`ConcurrentTransaction::len`]).
+    pub fn len(&self) -> Result<u64> {
+        self.txn.len(self.cf)
+    }
+
+    /// True when the table holds no entry.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}
+
+impl<K: CompositeKey, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
+    fn scan_prefix<Q: EncodeKey + ?Sized>(
+        &self,
+        first: &Q,
+        reverse: bool,
+    ) -> Result<TypedRange<'_, K, V>> {
+        let mut prefix = Vec::new();
+        first.encode_key(&mut prefix, false);
+        let bounds = folio_btree::prefix_bounds(&prefix);
+        Ok(self.typed(self.txn.table_scan(self.cf, bounds, reverse)?))
+    }
+
     /// Entries whose (tuple) key's first field is `first`, in key order, this transaction's
     /// changes included.
     pub fn prefix<Q: EncodeKey + ?Sized>(&self, first: &Q) -> Result<TypedRange<'_, K, V>>
     where
         K::First: Borrow<Q>,
     {
-        Ok(self.view()?.prefix(first, false))
+        self.scan_prefix(first, false)
     }
 
     /// [`WriteTable::prefix`] in reverse key order.
@@ -339,7 +442,7 @@ impl<K: CompositeKey, V: Value> WriteTable<'_, K, V> {
     where
         K::First: Borrow<Q>,
     {
-        Ok(self.view()?.prefix(first, true))
+        self.scan_prefix(first, true)
     }
 }
 
@@ -387,6 +490,21 @@ impl ReadTransaction {
                 tree: self.tree(definition.name)?,
                 types: PhantomData,
             },
+        })
+    }
+}
+
+impl ConcurrentTransaction {
+    /// The typed table `definition`, to read and change in this transaction.
+    pub fn table<K: Key, V: Value>(
+        &mut self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<WriteTable<'_, K, V, ConcurrentTransaction>> {
+        self.check_cf(definition.name)?; // refuses a missing column family now
+        Ok(WriteTable {
+            cf: definition.name,
+            txn: self,
+            types: PhantomData,
         })
     }
 }

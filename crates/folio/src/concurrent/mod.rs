@@ -1,0 +1,87 @@
+//! Concurrent write transactions: optimistic, validated at commit, serializable.
+//!
+//! ```text
+//!  begin     register the snapshot (ActiveSnapshots), no writer taken
+//!  run       reads: own buffered write, else the snapshot (recorded in a ReadSet per
+//!            column family: keys, and whole scanned ranges)
+//!            writes: buffered per column family
+//!  commit    1. lock the writers of every column family read or written (id order)
+//!            2. validate: for each column family read, no commit after the snapshot wrote a
+//!               key the transaction read or a key inside a range it scanned
+//!               (WriteHistory, complete above `complete_above`) -> else Error::Conflict
+//!            3. apply the buffered writes to the locked trees, append the record, record
+//!               the written keys in each history, release, publish (the one commit path)
+//! ```
+//!
+//! Why this is serializable: a committed transaction's reads equal the state just before
+//! its commit's LSN (nothing it read changed between its snapshot and its validation, and
+//! nothing can change it between its validation and its append, because it holds the
+//! writers of everything it read), and its writes take effect at that LSN. So the commit
+//! order in the log is a serial order. Blind writes need no validation.
+//!
+//! Invariant 15 (docs/invariants.md) is stated in `history.rs`.
+
+mod history;
+mod merged;
+mod read_set;
+mod retry;
+mod transaction;
+
+use std::sync::atomic::AtomicU64;
+
+pub(crate) use history::{WriteHistory, Written};
+pub(crate) use merged::Merged;
+pub use retry::TransactOptions;
+pub use transaction::{ConcurrentSavepoint, ConcurrentTransaction};
+
+use crate::{Database, Result};
+
+/// Counters of concurrent transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConcurrentStats {
+    /// Concurrent transactions that wrote something and passed validation.
+    pub commits: u64,
+    /// Commits refused with [`crate::Error::Conflict`].
+    pub conflicts: u64,
+}
+
+/// The database's concurrent-transaction state.
+#[derive(Debug, Default)]
+pub(crate) struct ConcurrentState {
+    /// Snapshots of running concurrent transactions.
+    pub(crate) active: history::ActiveSnapshots,
+    pub(crate) commits: AtomicU64,
+    pub(crate) conflicts: AtomicU64,
+}
+
+impl ConcurrentState {
+    /// The oldest snapshot a running concurrent transaction reads (`None`: none runs).
+    pub(crate) fn horizon(&self) -> Option<folio_wal::Lsn> {
+        self.active.horizon()
+    }
+
+    /// True while any concurrent transaction runs.
+    pub(crate) fn any(&self) -> bool {
+        self.active.any()
+    }
+
+    pub(crate) fn stats(&self) -> ConcurrentStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        ConcurrentStats {
+            commits: self.commits.load(Relaxed),
+            conflicts: self.conflicts.load(Relaxed),
+        }
+    }
+}
+
+impl Database {
+    /// A [`ConcurrentTransaction`]: takes no writer, so any number run at once over the same
+    /// column families; validated at commit (serializable, [`crate::Error::Conflict`] when
+    /// it read something another transaction changed since). Prefer
+    /// [`Database::transact`], which retries conflicts.
+    pub fn begin_concurrent(&self) -> Result<ConcurrentTransaction> {
+        self.check_writable()?;
+        self.relieve_pressure()?;
+        Ok(ConcurrentTransaction::new(self.clone()))
+    }
+}
