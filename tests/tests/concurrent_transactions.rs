@@ -813,15 +813,12 @@ proptest! {
         setup.commit().unwrap();
         let mut txn = db.begin_concurrent().unwrap();
         for (k, v) in &writes {
-            match v {
-                Some(v) => {
-                    txn.put("t", &[*k], &[*v]).unwrap();
-                    model.insert(vec![*k], vec![*v]);
-                }
-                None => {
-                    txn.delete("t", &[*k]).unwrap();
-                    model.remove(&vec![*k]);
-                }
+            if let Some(v) = v {
+                txn.put("t", &[*k], &[*v]).unwrap();
+                model.insert(vec![*k], vec![*v]);
+            } else {
+                txn.delete("t", &[*k]).unwrap();
+                model.remove(&vec![*k]);
             }
         }
         prop_assert_eq!(txn.len("t").unwrap(), model.len() as u64);
