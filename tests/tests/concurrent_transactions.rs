@@ -856,3 +856,116 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Group apply.
+
+/// Waits (yielding, no sleep) until `count` concurrent commits were submitted.
+fn await_submitted(db: &Database, count: u64) {
+    while db.stats().concurrent.queue.batches < count {
+        std::thread::yield_now();
+    }
+}
+
+/// Commits queued behind a busy leader form one group of those that commute; one that read
+/// what a group member wrote waits for the next group and conflicts there.
+#[test]
+fn queued_commits_form_groups_of_commuting_transactions() {
+    let (_dir, db) = open(&["t"]);
+    let exclusive = db.begin_write(&["t"]).unwrap();
+    let commit = |txn: ConcurrentTransaction| txn.commit_with(Durability::Eventual);
+    std::thread::scope(|scope| {
+        let mut leader = db.begin_concurrent().unwrap();
+        leader.put("t", b"first", b"1").unwrap();
+        let leader = scope.spawn(move || commit(leader)); // waits for the exclusive writer
+        await_submitted(&db, 1);
+        let mut reader = db.begin_concurrent().unwrap();
+        assert!(reader.get("t", b"x").unwrap().is_none());
+        reader.put("t", b"y", b"read x as absent").unwrap();
+        let mut blind_x = db.begin_concurrent().unwrap();
+        blind_x.put("t", b"x", b"1").unwrap();
+        let mut blind_z = db.begin_concurrent().unwrap();
+        blind_z.put("t", b"z", b"1").unwrap();
+        let blind_x = scope.spawn(move || commit(blind_x));
+        await_submitted(&db, 2);
+        let reader = scope.spawn(move || commit(reader));
+        await_submitted(&db, 3);
+        let blind_z = scope.spawn(move || commit(blind_z));
+        await_submitted(&db, 4);
+        drop(exclusive);
+        let first = leader.join().unwrap().unwrap();
+        let (x, z) = (
+            blind_x.join().unwrap().unwrap(),
+            blind_z.join().unwrap().unwrap(),
+        );
+        assert!(first > 0 && x > first);
+        assert_eq!(x, z, "commuting commits share one group and one LSN");
+        let error = reader.join().unwrap().unwrap_err();
+        assert_eq!(conflict_keys(&error), [b"x".to_vec()]);
+    });
+    let stats = db.stats().concurrent;
+    assert_eq!(stats.queue.batches, 4);
+    assert_eq!(stats.queue.groups, 3, "{stats:?}");
+    assert!(get(&db, "t", b"y").is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// Async.
+
+/// Tasks increment one counter with `transact_async`: none is lost; and an async commit
+/// waits for a writer another thread holds without blocking its (single) runtime thread.
+#[test]
+fn async_transactions_retry_and_wait_without_blocking() {
+    let (_dir, db) = open(&["c"]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let db = db.clone();
+                async move {
+                    for _ in 0..25 {
+                        db.transact_async(folio::TransactOptions::default(), |txn| {
+                            let n = txn.get("c", b"n")?.map_or(0, |v| balance(&v));
+                            txn.put("c", b"n", &(n + 1).to_be_bytes())
+                        })
+                        .await
+                        .unwrap();
+                    }
+                }
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+    });
+    assert_eq!(balance(&get(&db, "c", b"n").unwrap()), 100);
+
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, holding) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let db_ref = &db;
+        let holder = scope.spawn(move || {
+            let mut exclusive = db_ref.begin_write(&["c"]).unwrap();
+            held.send(()).unwrap();
+            released.recv().unwrap();
+            exclusive.put("c", b"holder", b"1").unwrap();
+            exclusive.commit().unwrap()
+        });
+        holding.recv().unwrap();
+        let lsn = runtime.block_on(async {
+            let mut txn = db.begin_concurrent().unwrap();
+            txn.put("c", b"async", b"1").unwrap();
+            let commit = txn.commit_async();
+            // The release is sent from the same runtime thread: a blocking commit would
+            // never let it run.
+            let release_task = async move {
+                release.send(()).unwrap();
+            };
+            let (lsn, ()) = tokio::join!(commit, release_task);
+            lsn.unwrap()
+        });
+        assert!(lsn > holder.join().unwrap());
+    });
+}

@@ -31,6 +31,7 @@ pub fn parse() -> Args {
             "W6".into(),
             "W7".into(),
             "W8".into(),
+            "W9".into(),
         ],
         systems: vec!["folio".into()],
         threads: vec![1, 2, 4, 8],
@@ -164,6 +165,21 @@ pub fn plan(args: &Args) -> Plan {
                     }
                 }
             }
+            "W9" => {
+                for zipfian in [false, true] {
+                    for mode in modes {
+                        plan.push((
+                            Workload::W9 {
+                                accounts: size(1_000, 100_000, 100_000) as u64,
+                                transfers: size(100, 5_000, 50_000),
+                                zipfian,
+                            },
+                            args.threads.clone(),
+                            mode,
+                        ));
+                    }
+                }
+            }
             // Timed apart (`run_w5`, `run_w8`): not thread sweeps.
             "W5" | "W8" => {}
             "W7" => plan.push((
@@ -174,7 +190,7 @@ pub fn plan(args: &Args) -> Plan {
                 SyncMode::Sync,
             )),
             other => {
-                eprintln!("folio-peers: unknown workload {other} (W1 ... W8)");
+                eprintln!("folio-peers: unknown workload {other} (W1 ... W9)");
                 std::process::exit(2);
             }
         }

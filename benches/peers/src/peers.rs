@@ -64,11 +64,17 @@ mod rocks {
     use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
     use rocksdb::{
         BlockBasedOptions, Cache, DBCompressionType, DBWithThreadMode, Direction, IteratorMode,
-        MultiThreaded, Options, WriteBatch, WriteOptions,
+        MultiThreaded, OptimisticTransactionDB, OptimisticTransactionOptions, Options,
+        WriteBatchWithTransaction, WriteOptions,
     };
 
+    /// A write batch of an `OptimisticTransactionDB`.
+    type WriteBatch = WriteBatchWithTransaction<true>;
+
+    /// Opened as an `OptimisticTransactionDB` (W9 runs RocksDB's optimistic transactions);
+    /// every other workload writes batches through it, which bypass its conflict checks.
     pub struct Rocks {
-        db: DBWithThreadMode<MultiThreaded>,
+        db: OptimisticTransactionDB<MultiThreaded>,
         options: Options,
     }
 
@@ -106,7 +112,7 @@ mod rocks {
             // Column families of an earlier run (W5 reopens).
             let existing =
                 DBWithThreadMode::<MultiThreaded>::list_cf(&options, path).unwrap_or_default();
-            let db = DBWithThreadMode::open_cf(&options, path, existing)?;
+            let db = OptimisticTransactionDB::open_cf(&options, path, existing)?;
             Ok(Box::new(Self { db, options }))
         }
 
@@ -144,6 +150,47 @@ mod rocks {
         }
         fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
             Ok(self.db.get_cf(&self.cf(keyspace)?, key)?)
+        }
+        fn transfer(
+            &self,
+            keyspace: &str,
+            from: &[u8],
+            to: &[u8],
+            amount: u64,
+            mode: SyncMode,
+        ) -> BenchResult<u64> {
+            let cf = self.cf(keyspace)?;
+            let mut write = WriteOptions::default();
+            write.set_sync(mode == SyncMode::Sync);
+            let mut conflicts = 0;
+            loop {
+                let txn = self
+                    .db
+                    .transaction_opt(&write, &OptimisticTransactionOptions::default());
+                // Reads for update: validated at commit.
+                let have = txn.get_for_update_cf(&cf, from, true)?.unwrap_or_default();
+                let other = txn.get_for_update_cf(&cf, to, true)?.unwrap_or_default();
+                if let Some((debited, credited)) = folio_bench::apply_transfer(
+                    folio_bench::balance(&have)?,
+                    folio_bench::balance(&other)?,
+                    amount,
+                ) {
+                    txn.put_cf(&cf, from, debited.to_be_bytes())?;
+                    txn.put_cf(&cf, to, credited.to_be_bytes())?;
+                }
+                match txn.commit() {
+                    Ok(()) => return Ok(conflicts),
+                    Err(error)
+                        if matches!(
+                            error.kind(),
+                            rocksdb::ErrorKind::Busy | rocksdb::ErrorKind::TryAgain
+                        ) =>
+                    {
+                        conflicts += 1;
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
         }
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let cf = self.cf(keyspace)?;
@@ -201,10 +248,15 @@ mod fjall_peer {
     use std::path::Path;
     use std::sync::RwLock;
 
-    use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+    use fjall::{
+        Database, Keyspace, KeyspaceCreateOptions, OptimisticTxDatabase, PersistMode, Readable,
+    };
     use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
 
+    /// Opened as an `OptimisticTxDatabase` (W9 runs fjall's optimistic transactions); the
+    /// other workloads use the database inside it.
     pub struct Fjall {
+        tx: OptimisticTxDatabase,
         db: Database,
         keyspaces: RwLock<HashMap<String, Keyspace>>,
         /// W5's writer: memtable size that holds its data unflushed.
@@ -215,12 +267,15 @@ mod fjall_peer {
         /// `hold`: W5's writer; the journal and the memtable hold several times that many
         /// bytes before a flush.
         pub fn open(path: &Path, hold: Option<u64>) -> BenchResult<Box<dyn Engine>> {
-            let mut builder = Database::builder(path).cache_size(crate::CACHE_BYTES as u64);
+            let mut builder =
+                OptimisticTxDatabase::builder(path).cache_size(crate::CACHE_BYTES as u64);
             if let Some(bytes) = hold {
                 builder = builder.max_journaling_size(bytes.saturating_mul(8).max(64 << 20));
             }
-            let db = builder.open()?;
+            let tx = builder.open()?;
+            let db = tx.inner().clone();
             Ok(Box::new(Self {
+                tx,
                 db,
                 keyspaces: RwLock::new(HashMap::new()),
                 memtable_bytes: hold.map(|bytes| bytes.saturating_mul(4)),
@@ -272,6 +327,35 @@ mod fjall_peer {
         }
         fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
             Ok(self.keyspace(keyspace)?.get(key)?.map(|v| v.to_vec()))
+        }
+        fn transfer(
+            &self,
+            keyspace: &str,
+            from: &[u8],
+            to: &[u8],
+            amount: u64,
+            mode: SyncMode,
+        ) -> BenchResult<u64> {
+            let keyspace = self.keyspace(keyspace)?;
+            let durability = (mode == SyncMode::Sync).then_some(PersistMode::SyncAll);
+            let mut conflicts = 0;
+            loop {
+                let mut txn = self.tx.write_tx()?.durability(durability);
+                let have = txn.get(&keyspace, from)?.unwrap_or_default();
+                let other = txn.get(&keyspace, to)?.unwrap_or_default();
+                if let Some((debited, credited)) = folio_bench::apply_transfer(
+                    folio_bench::balance(&have)?,
+                    folio_bench::balance(&other)?,
+                    amount,
+                ) {
+                    txn.insert(&keyspace, from.to_vec(), debited.to_be_bytes().to_vec());
+                    txn.insert(&keyspace, to.to_vec(), credited.to_be_bytes().to_vec());
+                }
+                match txn.commit()? {
+                    Ok(()) => return Ok(conflicts),
+                    Err(fjall::Conflict) => conflicts += 1,
+                }
+            }
         }
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let keyspace = self.keyspace(keyspace)?;
@@ -375,6 +459,38 @@ mod redb_peer {
             let txn = self.db.begin_read()?;
             let table = txn.open_table(table(keyspace))?;
             Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        }
+        fn transfer(
+            &self,
+            keyspace: &str,
+            from: &[u8],
+            to: &[u8],
+            amount: u64,
+            mode: SyncMode,
+        ) -> BenchResult<u64> {
+            // One writer at a time: transactions serialize, nothing conflicts.
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(match mode {
+                SyncMode::Sync => Durability::Immediate,
+                SyncMode::NoSync => Durability::None,
+            })?;
+            {
+                let mut table = txn.open_table(table(keyspace))?;
+                let read = |key: &[u8]| -> BenchResult<u64> {
+                    match table.get(key)? {
+                        Some(value) => folio_bench::balance(value.value()),
+                        None => Ok(0),
+                    }
+                };
+                let (have, other) = (read(from)?, read(to)?);
+                if let Some((debited, credited)) = folio_bench::apply_transfer(have, other, amount)
+                {
+                    table.insert(from, debited.to_be_bytes().as_slice())?;
+                    table.insert(to, credited.to_be_bytes().as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(0)
         }
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let txn = self.db.begin_read()?;
@@ -519,6 +635,31 @@ mod lmdb {
             let txn = self.env.read_txn()?;
             Ok(db.get(&txn, key)?.map(<[u8]>::to_vec))
         }
+        fn transfer(
+            &self,
+            keyspace: &str,
+            from: &[u8],
+            to: &[u8],
+            amount: u64,
+            mode: SyncMode,
+        ) -> BenchResult<u64> {
+            // One writer at a time: transactions serialize, nothing conflicts.
+            let db = self.db(keyspace)?;
+            let mut txn = self.env.write_txn()?;
+            let read = |txn: &heed::RwTxn<'_>, key: &[u8]| -> BenchResult<u64> {
+                db.get(txn, key)?.map_or(Ok(0), folio_bench::balance)
+            };
+            let (have, other) = (read(&txn, from)?, read(&txn, to)?);
+            if let Some((debited, credited)) = folio_bench::apply_transfer(have, other, amount) {
+                db.put(&mut txn, from, &debited.to_be_bytes())?;
+                db.put(&mut txn, to, &credited.to_be_bytes())?;
+            }
+            txn.commit()?;
+            if mode == SyncMode::Sync {
+                self.env.force_sync()?;
+            }
+            Ok(0)
+        }
         fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize> {
             let db = self.db(keyspace)?;
             let txn = self.env.read_txn()?;
@@ -565,7 +706,7 @@ mod sqlite {
     use std::sync::Mutex;
 
     use folio_bench::{BenchResult, Engine, SyncMode};
-    use rusqlite::{Connection, OptionalExtension, params};
+    use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
     pub struct Sqlite {
         conn: Mutex<(Connection, Option<SyncMode>)>,
@@ -631,6 +772,49 @@ mod sqlite {
                 }
             }
             Ok(txn.commit()?)
+        }
+        fn transfer(
+            &self,
+            keyspace: &str,
+            from: &[u8],
+            to: &[u8],
+            amount: u64,
+            mode: SyncMode,
+        ) -> BenchResult<u64> {
+            let mut guard = self.conn.lock().expect("lock");
+            let (conn, current) = &mut *guard;
+            if *current != Some(mode) {
+                let level = if mode == SyncMode::Sync {
+                    "FULL"
+                } else {
+                    "OFF"
+                };
+                conn.pragma_update(None, "synchronous", level)?;
+                *current = Some(mode);
+            }
+            // BEGIN IMMEDIATE: the write lock from the start, so nothing conflicts.
+            let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut select = txn
+                    .prepare_cached(&format!("SELECT v FROM {} WHERE k = ?1", quoted(keyspace)))?;
+                let mut read = |key: &[u8]| -> BenchResult<u64> {
+                    let value: Option<Vec<u8>> =
+                        select.query_row(params![key], |row| row.get(0)).optional()?;
+                    value.map_or(Ok(0), |v| folio_bench::balance(&v))
+                };
+                let (have, other) = (read(from)?, read(to)?);
+                if let Some((debited, credited)) = folio_bench::apply_transfer(have, other, amount)
+                {
+                    let mut update = txn.prepare_cached(&format!(
+                        "INSERT OR REPLACE INTO {} (k, v) VALUES (?1, ?2)",
+                        quoted(keyspace)
+                    ))?;
+                    update.execute(params![from, debited.to_be_bytes().as_slice()])?;
+                    update.execute(params![to, credited.to_be_bytes().as_slice()])?;
+                }
+            }
+            txn.commit()?;
+            Ok(0)
         }
         fn get(&self, keyspace: &str, key: &[u8]) -> BenchResult<Option<Vec<u8>>> {
             let guard = self.conn.lock().expect("lock");

@@ -47,6 +47,19 @@ pub trait Engine: Send + Sync {
     /// Up to `limit` entries from `start` on (a range read); returns how many.
     fn scan(&self, keyspace: &str, start: &[u8], limit: usize) -> BenchResult<usize>;
 
+    /// W9: in one transaction of the engine's transaction API, reads accounts `from` and
+    /// `to` of `keyspace` (8-byte big-endian balances) and, when `from` holds `amount`,
+    /// writes both moved by it ([`crate::apply_transfer`]); durable when `mode` says so.
+    /// Conflicts are retried until it commits; returns how many attempts conflicted.
+    fn transfer(
+        &self,
+        keyspace: &str,
+        from: &[u8],
+        to: &[u8],
+        amount: u64,
+        mode: SyncMode,
+    ) -> BenchResult<u64>;
+
     /// Loads `entries` (ascending keys) as fast as the engine can; durable on return.
     fn bulk_load(
         &self,

@@ -91,6 +91,34 @@ fn durability(mode: SyncMode) -> Durability {
 }
 
 impl Engine for FolioEngine {
+    fn transfer(
+        &self,
+        keyspace: &str,
+        from: &[u8],
+        to: &[u8],
+        amount: u64,
+        mode: SyncMode,
+    ) -> BenchResult<u64> {
+        let mut options = folio::TransactOptions::with_durability(durability(mode));
+        options.max_attempts = u32::MAX; // retried until it commits, as every engine here
+        let mut attempts = 0u64;
+        self.db.transact_with(options, |txn| {
+            attempts += 1;
+            // A missing or malformed balance reads as 0: the sum check then fails.
+            let read = |key: &[u8]| -> folio::Result<u64> {
+                let value = txn.get(keyspace, key)?;
+                Ok(value.map_or(0, |v| crate::balance(&v).unwrap_or(0)))
+            };
+            let (have, other) = (read(from)?, read(to)?);
+            if let Some((debited, credited)) = crate::apply_transfer(have, other, amount) {
+                txn.put(keyspace, from, &debited.to_be_bytes())?;
+                txn.put(keyspace, to, &credited.to_be_bytes())?;
+            }
+            Ok(())
+        })?;
+        Ok(attempts - 1)
+    }
+
     fn name(&self) -> &'static str {
         "folio"
     }

@@ -1,7 +1,7 @@
 //! # folio-bench: the benchmark workloads of `docs/workloads.md`
 //!
-//! Workloads W1, W2, W3, W4 (its write and read parts), W6, W7 and W8 (compressible
-//! documents, [`documents`]) run against anything that
+//! Workloads W1, W2, W3, W4 (its write and read parts), W6, W7, W8 (compressible
+//! documents, [`documents`]) and W9 (transfers between accounts of one table) run against anything that
 //! implements [`Engine`]: folio here ([`FolioEngine`]), the peers (`RocksDB`, fjall, redb,
 //! LMDB, `SQLite`) in `benches/peers`, so every system runs exactly the same code. Each run
 //! measures throughput, commit latency percentiles, syncs per commit (when the engine
@@ -30,6 +30,7 @@ mod folio_engine;
 mod measure;
 pub mod recovery;
 mod report;
+mod transfers;
 mod workloads;
 mod zipf;
 
@@ -38,4 +39,5 @@ pub use folio::Compression;
 pub use folio_engine::FolioEngine;
 pub use measure::{Latencies, ProcessCounters};
 pub use report::{Row, markdown_table};
+pub use transfers::{apply_transfer, balance};
 pub use workloads::{Workload, run_workload};

@@ -49,6 +49,17 @@ pub enum Workload {
         /// Puts in the transaction.
         n: u64,
     },
+    /// transfers: `accounts` accounts in one keyspace; each thread makes `transfers`
+    /// transactions that read two accounts (uniform or zipfian) and move an amount between
+    /// them, through the engine's transaction API, conflicts retried.
+    W9 {
+        /// Accounts.
+        accounts: u64,
+        /// Transfers per thread.
+        transfers: usize,
+        /// Zipfian (0.99) account choice instead of uniform.
+        zipfian: bool,
+    },
     /// mixed: `n` preloaded keys; each thread does `ops` operations, `read_percent` reads
     /// and the rest single-key updates, keys chosen zipfian.
     W6 {
@@ -71,6 +82,7 @@ impl Workload {
             Self::W4 { .. } => "W4",
             Self::W6 { .. } => "W6",
             Self::W7 { .. } => "W7",
+            Self::W9 { .. } => "W9",
         }
     }
 }
@@ -139,6 +151,26 @@ pub fn run_workload(
                 let row = timed(&*engine, "W6", &variant, t, mode, || {
                     mixed(&*engine, t, *n, *ops, *read_percent, mode)
                 })?;
+                rows.push(row);
+            }
+            Workload::W9 {
+                accounts,
+                transfers,
+                zipfian,
+            } => {
+                crate::transfers::open_accounts(&*engine, *accounts)?;
+                let choice = if *zipfian { "zipfian" } else { "uniform" };
+                let variant = format!("{accounts} accounts, {choice}");
+                let mut conflicts = 0;
+                let mut row = timed(&*engine, "W9", &variant, t, mode, || {
+                    let (measured, retried) = crate::transfers::transfers(
+                        &*engine, t, *accounts, *transfers, *zipfian, mode,
+                    )?;
+                    conflicts = retried;
+                    Ok(measured)
+                })?;
+                crate::transfers::check_total(&*engine, *accounts)?;
+                row.note = format!("{conflicts} conflicts retried");
                 rows.push(row);
             }
             Workload::W7 { n } => {

@@ -207,6 +207,8 @@ pub enum BenchWorkload {
     W7,
     #[value(name = "W8")]
     W8,
+    #[value(name = "W9")]
+    W9,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

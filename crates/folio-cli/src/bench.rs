@@ -109,6 +109,21 @@ impl Sizing<'_> {
                 threads: vec![1],
                 mode: SyncMode::Sync,
             }),
+            BenchWorkload::W9 => {
+                for zipfian in [false, true] {
+                    for &mode in self.modes {
+                        plans.push(Plan {
+                            workload: Workload::W9 {
+                                accounts: self.pick(1_000, 100_000, 100_000) as u64,
+                                transfers: self.pick(200, 5_000, 50_000),
+                                zipfian,
+                            },
+                            threads: self.threads(&[1, 2], &[1, 2, 4, 8]),
+                            mode,
+                        });
+                    }
+                }
+            }
             BenchWorkload::W6 => {
                 for read_percent in [95, 50] {
                     for &mode in self.modes {

@@ -63,22 +63,36 @@ impl ConcurrentTransaction {
         self.commit_async_with(durability).await
     }
 
-    /// [`ConcurrentTransaction::commit_with`] as a future: while an exclusive transaction
-    /// holds a writer the commit needs, the future waits without a thread (as
-    /// [`Database::begin_write_async`] does); the durability wait is that of
-    /// [`WriteTransaction::commit_async_with`].
-    pub async fn commit_async_with(mut self, durability: Durability) -> Result<Lsn> {
-        loop {
-            let slots = self.commit_slots();
+    /// [`ConcurrentTransaction::commit_with`] as a future: while another transaction holds
+    /// a writer the commit needs, the future waits without a thread (as
+    /// [`Database::begin_write_async`] does), and the durability wait is that of
+    /// [`WriteTransaction::commit_async_with`]. It commits alone, not in a queue's group (a
+    /// group's leader would block its thread while it waits for writers).
+    pub async fn commit_async_with(self, durability: Durability) -> Result<Lsn> {
+        if !self.has_writes() {
+            return Ok(0);
+        }
+        self.check_committable()?;
+        let slots = self.commit_slots();
+        let mut submission = self.submission();
+        let db = self.database();
+        let lsn = loop {
             // Taken before trying: a release between the try and the wait is not missed.
             let seen: Vec<u64> = slots.iter().map(|slot| slot.releases()).collect();
-            match self.validated(Wait::No) {
-                Err(Error::Busy { .. }) => wait_released(&slots, &seen).await,
-                Ok(Some(txn)) => return txn.commit_async_with(durability).await,
-                Ok(None) => return Ok(0),
-                Err(error) => return Err(error),
+            let (mut results, mut left) =
+                crate::concurrent::commit_jobs(db, vec![(0, submission)], Wait::No);
+            if let Some((_, result)) = results.pop() {
+                break result?;
             }
+            submission = left.pop().expect("a busy writer leaves the job").1;
+            wait_released(&slots, &seen).await;
+        };
+        if durability == Durability::Immediate && lsn > 0 {
+            db.inner.wal.durable(lsn).await?;
         }
+        // The commit has happened: a failed checkpoint is reported by the next write.
+        let _ = db.relieve_pressure_async().await;
+        Ok(lsn)
     }
 }
 

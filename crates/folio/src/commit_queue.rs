@@ -1,8 +1,10 @@
-//! The commit queue behind [`crate::Database::write`]: threads enqueue their batches; the
-//! first to find no leader becomes one, takes every waiting batch, and commits them as one
-//! transaction (one lock round over the union of their column families, one log record);
-//! then it hands each batch its result and steps down. Batches that arrive meanwhile form
-//! the next group, so under contention groups grow instead of threads queueing on a lock.
+//! The commit queue behind [`crate::Database::write`] and concurrent transactions' commits:
+//! threads enqueue their jobs (a [`WriteBatch`], or a concurrent transaction's reads and
+//! writes, `concurrent/group.rs`); the first to find no leader becomes one, takes every
+//! waiting job, and commits them as one transaction (one lock round over the union of their
+//! column families, one log record); then it hands each job its result and steps down. Jobs
+//! that arrive meanwhile form the next group, so under contention groups grow instead of
+//! threads queueing on a lock. A group may leave jobs for the next one ([`GroupJob`]).
 //!
 //! Each batch stays atomic, and one that cannot be applied (a key too long, say) is refused
 //! alone before the group starts; the others commit.
@@ -32,11 +34,22 @@ pub struct CommitQueueStats {
     pub groups: u64,
 }
 
-#[derive(Debug, Default)]
-struct QueueState {
+/// A job of a commit queue: what one caller submits.
+pub(crate) trait GroupJob: Send + Sized {
+    /// Commits `group` as one transaction; returns each ticket's result, and the jobs left
+    /// for the next group (never all of them: the first job of a group always gets a
+    /// result, so the queue makes progress).
+    fn commit_group(db: &Database, group: Vec<(u64, Self)>) -> GroupOutcome<Self>;
+}
+
+/// What [`GroupJob::commit_group`] returns: results by ticket, and jobs left for later.
+pub(crate) type GroupOutcome<J> = (Vec<(u64, Result<Lsn>)>, Vec<(u64, J)>);
+
+#[derive(Debug)]
+struct QueueState<J> {
     stats: CommitQueueStats,
     next_ticket: u64,
-    pending: Vec<(u64, WriteBatch)>,
+    pending: Vec<(u64, J)>,
     /// Results of committed groups, by ticket, until their owners take them.
     results: HashMap<u64, Result<Lsn>>,
     /// Sleeping owners of tickets (bounded by the threads calling in).
@@ -63,7 +76,21 @@ fn spinners_max() -> usize {
     })
 }
 
-impl QueueState {
+impl<J> Default for QueueState<J> {
+    fn default() -> Self {
+        Self {
+            stats: CommitQueueStats::default(),
+            next_ticket: 0,
+            pending: Vec::new(),
+            results: HashMap::new(),
+            sleepers: HashMap::new(),
+            spinning: 0,
+            leader_active: false,
+        }
+    }
+}
+
+impl<J> QueueState<J> {
     /// Wakes the owner of `ticket` if it sleeps.
     fn wake(&mut self, ticket: u64) {
         if let Some(sleeper) = self.sleepers.remove(&ticket) {
@@ -72,24 +99,32 @@ impl QueueState {
     }
 }
 
-/// Merges concurrent batches into group commits.
-#[derive(Debug, Default)]
-pub(crate) struct CommitQueue {
-    state: Mutex<QueueState>,
+/// Merges concurrent jobs into group commits.
+#[derive(Debug)]
+pub(crate) struct CommitQueue<J> {
+    state: Mutex<QueueState<J>>,
+}
+
+impl<J> Default for CommitQueue<J> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(QueueState::default()),
+        }
+    }
 }
 
 /// Groups one leader commits in a row before it returns to its caller.
 const LEADER_ROUNDS_MAX: usize = 4;
 
-impl CommitQueue {
-    /// Commits `batch` (merged with concurrent ones); returns its LSN once applied, written
+impl<J: GroupJob> CommitQueue<J> {
+    /// Commits `job` (merged with concurrent ones); returns its LSN once applied, written
     /// to the log (not synced: the caller waits for durability) and published.
-    pub(crate) fn submit(&self, db: &Database, batch: WriteBatch) -> Result<Lsn> {
+    pub(crate) fn submit(&self, db: &Database, job: J) -> Result<Lsn> {
         let mut state = self.state.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
         state.stats.batches += 1;
-        state.pending.push((ticket, batch));
+        state.pending.push((ticket, job));
         let mut spins = 0;
         let result = loop {
             if let Some(result) = state.results.remove(&ticket) {
@@ -117,11 +152,16 @@ impl CommitQueue {
             for _ in 0..LEADER_ROUNDS_MAX {
                 let group = std::mem::take(&mut state.pending);
                 state.stats.groups += 1;
-                let results =
-                    parking_lot::MutexGuard::unlocked(&mut state, || commit_group(db, group));
+                let (results, left) =
+                    parking_lot::MutexGuard::unlocked(&mut state, || J::commit_group(db, group));
                 for (done, result) in results {
                     state.results.insert(done, result);
                     state.wake(done);
+                }
+                // Left for the next group, ahead of what arrived meanwhile.
+                if !left.is_empty() {
+                    let arrived = std::mem::replace(&mut state.pending, left);
+                    state.pending.extend(arrived);
                 }
                 if state.pending.is_empty() {
                     break;
@@ -138,7 +178,7 @@ impl CommitQueue {
     }
 }
 
-impl CommitQueue {
+impl<J> CommitQueue<J> {
     pub(crate) fn stats(&self) -> CommitQueueStats {
         self.state.lock().stats
     }
@@ -157,19 +197,28 @@ impl CommitQueueStats {
 /// batches over many different sets of column families.
 const QUEUES_KEPT: usize = 64;
 
-/// One [`CommitQueue`] per set of column families: batches over the same set merge;
-/// batches over other sets commit in parallel (they take other writer locks).
-#[derive(Debug, Default)]
-pub(crate) struct CommitQueues {
-    queues: Mutex<HashMap<Vec<String>, Arc<CommitQueue>>>,
+/// One [`CommitQueue`] per set of column families: jobs over the same set merge; jobs over
+/// other sets commit in parallel (they take other writer locks). Keyed by names (batches)
+/// or ids (concurrent transactions).
+#[derive(Debug)]
+pub(crate) struct CommitQueues<J, K = Vec<String>> {
+    queues: Mutex<HashMap<K, Arc<CommitQueue<J>>>>,
     /// Counters of pruned queues.
     retired: Mutex<CommitQueueStats>,
 }
 
-impl CommitQueues {
-    /// The queue of the sorted column-family set `cfs`.
-    pub(crate) fn queue_for(&self, cfs: &[&str]) -> Arc<CommitQueue> {
-        let key: Vec<String> = cfs.iter().map(|cf| (*cf).to_owned()).collect();
+impl<J, K> Default for CommitQueues<J, K> {
+    fn default() -> Self {
+        Self {
+            queues: Mutex::new(HashMap::new()),
+            retired: Mutex::new(CommitQueueStats::default()),
+        }
+    }
+}
+
+impl<J, K: std::hash::Hash + Eq> CommitQueues<J, K> {
+    /// The queue of the column-family set `key`.
+    pub(crate) fn queue_for(&self, key: K) -> Arc<CommitQueue<J>> {
         let mut queues = self.queues.lock();
         if !queues.contains_key(&key) && queues.len() >= QUEUES_KEPT {
             // Only the map holds an idle queue: no batch is in it or on its way.
@@ -225,9 +274,12 @@ fn refuse(db: &Database, batch: &WriteBatch) -> Option<Error> {
     None
 }
 
-/// The error each batch of a failed group gets: the first the error itself, the others a
+/// The error each job of a failed group gets: the first the error itself, the others a
 /// [`Error::CommitFailed`] describing it.
-fn fail_all(tickets: impl IntoIterator<Item = u64>, error: Error) -> Vec<(u64, Result<Lsn>)> {
+pub(crate) fn fail_all(
+    tickets: impl IntoIterator<Item = u64>,
+    error: Error,
+) -> Vec<(u64, Result<Lsn>)> {
     let (reason, kind) = (error.to_string(), error.kind());
     let mut first = Some(error);
     tickets
@@ -242,10 +294,16 @@ fn fail_all(tickets: impl IntoIterator<Item = u64>, error: Error) -> Vec<(u64, R
         .collect()
 }
 
+impl GroupJob for WriteBatch {
+    fn commit_group(db: &Database, group: Vec<(u64, Self)>) -> GroupOutcome<Self> {
+        (commit_batches(db, group), Vec::new())
+    }
+}
+
 /// Applies `group` as one write transaction; returns each ticket's result. Batches that
 /// cannot be applied get their own error first; the others are applied and committed
 /// together (an I/O failure while applying fails them all: nothing of them commits).
-fn commit_group(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Result<Lsn>)> {
+fn commit_batches(db: &Database, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Result<Lsn>)> {
     let mut results = Vec::with_capacity(group.len());
     let mut runnable = Vec::with_capacity(group.len());
     for (ticket, batch) in group {
@@ -307,12 +365,13 @@ mod tests {
 
     #[test]
     fn idle_queues_are_pruned_and_their_counts_kept() {
-        let queues = CommitQueues::default();
+        let queues: CommitQueues<WriteBatch> = CommitQueues::default();
         let names: Vec<String> = (0..QUEUES_KEPT * 3).map(|i| format!("cf-{i}")).collect();
-        let held = queues.queue_for(&["held"]);
+        let key = |name: &str| vec![name.to_owned()];
+        let held = queues.queue_for(key("held"));
         held.state.lock().stats.batches = 5;
         for name in &names {
-            let queue = queues.queue_for(&[name.as_str()]);
+            let queue = queues.queue_for(key(name));
             queue.state.lock().stats.batches = 1;
         }
         assert!(
@@ -322,7 +381,7 @@ mod tests {
         );
         assert_eq!(queues.stats().batches, 5 + names.len() as u64);
         assert!(
-            Arc::ptr_eq(&held, &queues.queue_for(&["held"])),
+            Arc::ptr_eq(&held, &queues.queue_for(key("held"))),
             "a busy queue was dropped"
         );
     }

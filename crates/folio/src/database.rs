@@ -100,7 +100,9 @@ pub(crate) struct DbInner {
     /// What the open found.
     recovery: RecoveryReport,
     /// Merge concurrent [`Database::write`] batches, one queue per set of column families.
-    commit_queues: CommitQueues,
+    commit_queues: CommitQueues<WriteBatch>,
+    /// Merge concurrent transactions' commits, one queue per set of column families (ids).
+    pub(crate) concurrent_queues: CommitQueues<crate::concurrent::Submission, Vec<u64>>,
     /// Set once by [`DbInner::close`].
     closed: AtomicBool,
     /// Orders logged appends after unlogged commits (`commit/unlogged.rs`).
@@ -188,6 +190,7 @@ impl Database {
             publisher,
             checkpoints: Checkpoints::new(catalog, checkpoint),
             commit_queues: CommitQueues::default(),
+            concurrent_queues: CommitQueues::default(),
             compaction: Mutex::new(()),
             recovery,
             closed: AtomicBool::new(false),
@@ -303,7 +306,8 @@ impl Database {
                 return Err(Error::WouldDeadlock { cf: name.into() });
             }
         }
-        let queue = self.inner.commit_queues.queue_for(&batch.cf_names());
+        let names = batch.cf_names().iter().map(|cf| (*cf).to_owned()).collect();
+        let queue = self.inner.commit_queues.queue_for(names);
         queue.submit(self, batch)
     }
 
@@ -383,7 +387,10 @@ impl Database {
             wal: self.inner.wal.stats(),
             published_version: self.inner.publisher.current().version,
             commit_queue: self.inner.commit_queues.stats(),
-            concurrent: self.inner.concurrent.stats(),
+            concurrent: crate::ConcurrentStats {
+                queue: self.inner.concurrent_queues.stats(),
+                ..self.inner.concurrent.stats()
+            },
             column_families: self.inner.cfs.len(),
         }
     }

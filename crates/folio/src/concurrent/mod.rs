@@ -21,6 +21,7 @@
 //!
 //! Invariant 15 (docs/invariants.md) is stated in `history.rs`.
 
+mod group;
 mod history;
 mod merged;
 mod read_set;
@@ -29,6 +30,9 @@ mod transaction;
 
 use std::sync::atomic::AtomicU64;
 
+pub(crate) use group::Submission;
+#[cfg(feature = "async")]
+pub(crate) use group::commit_jobs;
 pub(crate) use history::{WriteHistory, Written};
 pub(crate) use merged::Merged;
 pub use retry::TransactOptions;
@@ -43,6 +47,9 @@ pub struct ConcurrentStats {
     pub commits: u64,
     /// Commits refused with [`crate::Error::Conflict`].
     pub conflicts: u64,
+    /// Their commit queues: `batches` commits submitted, `groups` group commits made of
+    /// them.
+    pub queue: crate::CommitQueueStats,
 }
 
 /// The database's concurrent-transaction state.
@@ -70,6 +77,7 @@ impl ConcurrentState {
         ConcurrentStats {
             commits: self.commits.load(Relaxed),
             conflicts: self.conflicts.load(Relaxed),
+            queue: crate::CommitQueueStats::default(),
         }
     }
 }

@@ -3,22 +3,20 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use folio_wal::{Durability, Lsn};
 
-use super::history::Invalid;
+use super::group::{Submission, Writes};
 use super::merged::Merged;
 use super::read_set::{KeyRange, ReadSet};
-use crate::cf_slot::{CfSlot, Wait};
+use crate::cf_slot::CfSlot;
 use crate::column_family::{CfId, CfName, CfRef};
 use crate::snapshot::CfRoot;
-use crate::{Database, Error, Range, ReadTransaction, Result, Value, WriteTransaction};
-
-/// Buffered writes of one column family: `None` deletes the key.
-type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+use crate::{Database, Error, Range, ReadTransaction, Result, Value};
 
 /// Nothing buffered: the range of a column family this transaction did not write.
 static NO_WRITES: Writes = BTreeMap::new();
@@ -29,7 +27,6 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// A column family the transaction wrote.
 #[derive(Debug)]
 struct Written {
-    name: Arc<str>,
     slot: Arc<CfSlot>,
     writes: Writes,
 }
@@ -289,7 +286,6 @@ impl ConcurrentTransaction {
             .written
             .entry(id)
             .or_insert_with(|| Written {
-                name: slot.name(),
                 slot,
                 writes: Writes::new(),
             })
@@ -336,53 +332,69 @@ impl ConcurrentTransaction {
     /// Commits (see the type's docs): validates, applies and logs the writes as one record,
     /// publishes them, and with [`Durability::Immediate`] returns once they are durable. On
     /// [`Error::Conflict`] nothing was applied.
-    pub fn commit_with(mut self, durability: Durability) -> Result<Lsn> {
-        match self.validated(Wait::Forever)? {
-            Some(txn) => txn.commit_with(durability),
-            None => Ok(0),
+    ///
+    /// Commits go through a commit queue: one thread validates and applies a group of
+    /// concurrent commits in one write transaction and one log record (`docs/transactions.md`).
+    pub fn commit_with(self, durability: Durability) -> Result<Lsn> {
+        if !self.has_writes() {
+            return Ok(0);
         }
+        self.check_committable()?;
+        let submission = self.submission();
+        let queue = self
+            .db
+            .inner
+            .concurrent_queues
+            .queue_for(submission.cf_ids());
+        let lsn = queue.submit(&self.db, submission)?;
+        if durability == Durability::Immediate && lsn > 0 {
+            self.db.inner.wal.wait_durable(lsn)?;
+        }
+        // The commit has happened: a failed checkpoint is reported by the next write.
+        let _ = self.db.relieve_pressure();
+        Ok(lsn)
     }
 
-    /// Locks the writers of every column family read or written (in id order), validates
-    /// the reads against what committed since the snapshot, and applies the writes to a
-    /// write transaction, returned ready to commit (`None`: nothing to write). The writers
-    /// stay locked until that transaction commits, so nothing can commit between the
-    /// validation and this commit to what was read.
-    pub(crate) fn validated(&mut self, wait: Wait) -> Result<Option<WriteTransaction>> {
-        if self.written.values().all(|w| w.writes.is_empty()) {
-            return Ok(None);
-        }
+    /// True when the transaction buffered any write.
+    pub(crate) fn has_writes(&self) -> bool {
+        self.written.values().any(|w| !w.writes.is_empty())
+    }
+
+    /// Refuses a commit that could never be made: the database closed or poisoned, or a
+    /// writer it needs held by the calling thread (the group's leader may be this thread:
+    /// it would wait for itself).
+    pub(crate) fn check_committable(&self) -> Result<()> {
         self.db.check_writable()?;
-        let mut txn = WriteTransaction::new(self.db.clone(), self.commit_slots(), wait)?;
-        let read = self.read.borrow();
-        let stats = &self.db.inner.concurrent;
-        for (id, entry) in read.iter() {
-            let history = entry.slot.history.lock();
-            if let Err(invalid) = history.validate(self.version, &entry.reads) {
-                stats.conflicts.fetch_add(1, Ordering::Relaxed);
-                let keys = match invalid {
-                    Invalid::Keys(keys) => keys,
-                    Invalid::Untracked => Vec::new(),
-                };
-                let cf = self.written.get(id).map_or(&entry.name, |w| &w.name);
-                return Err(Error::Conflict {
-                    cf: cf.to_string(),
-                    keys,
+        for slot in self.commit_slots() {
+            if slot.held_by_this_thread() {
+                return Err(Error::WouldDeadlock {
+                    cf: slot.name().to_string(),
                 });
             }
         }
-        for (id, written) in &self.written {
-            for (key, value) in &written.writes {
-                match value {
-                    Some(value) => txn.put_by_id(*id, key, value)?,
-                    None => {
-                        txn.delete_by_id(*id, key)?;
-                    }
-                }
-            }
+        Ok(())
+    }
+
+    /// What the commit queue needs of this transaction (its buffers move there; it stays
+    /// registered, holding back the history it is validated against, until dropped).
+    pub(crate) fn submission(&self) -> Submission {
+        let reads = self
+            .read
+            .borrow_mut()
+            .drain()
+            .map(|(_, read)| (read.slot, read.name, read.reads))
+            .collect();
+        let writes = self
+            .written
+            .values()
+            .filter(|written| !written.writes.is_empty())
+            .map(|written| (Arc::clone(&written.slot), written.writes.clone()))
+            .collect();
+        Submission {
+            version: self.version,
+            reads,
+            writes,
         }
-        stats.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(Some(txn))
     }
 
     /// The writers a commit locks: of every column family read or written, in id order.

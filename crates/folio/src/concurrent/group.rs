@@ -1,0 +1,215 @@
+//! Group apply: concurrent transactions' commits go through a commit queue
+//! (`commit_queue.rs`); its leader validates and applies many of them in one write
+//! transaction (one lock round, one pass over each tree, one log record, one LSN).
+//!
+//! A group holds only transactions that **commute**: none reads or writes a key another
+//! member of the group writes. So all members share one LSN without an order among them
+//! mattering, and each is validated against the history alone (every commit before the
+//! group). A transaction that does not commute with the members taken before it waits for
+//! the next group, where validation decides: if it read what a member wrote, that member
+//! is now in the history and the transaction conflicts; if it only wrote the same key, it
+//! commits after it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use folio_wal::Lsn;
+
+use super::history::Invalid;
+use super::read_set::ReadSet;
+use crate::cf_slot::{CfSlot, Wait};
+use crate::column_family::CfId;
+use crate::commit_queue::{GroupJob, GroupOutcome, fail_all};
+use crate::write_txn::Committed;
+use crate::{Database, Error, Result, WriteTransaction};
+
+/// Buffered writes of one column family: `None` deletes the key.
+pub(crate) type Writes = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// A concurrent transaction handed to the commit queue: its snapshot, reads and writes.
+#[derive(Debug)]
+pub(crate) struct Submission {
+    pub(crate) version: Lsn,
+    /// Column families read: slot, name (for the conflict's message), what was read.
+    pub(crate) reads: Vec<(Arc<CfSlot>, Arc<str>, ReadSet)>,
+    /// Column families written.
+    pub(crate) writes: Vec<(Arc<CfSlot>, Writes)>,
+}
+
+impl Submission {
+    /// The ids of every column family read or written, ascending, without repeats: the
+    /// commit queue's key and the group's lock order.
+    pub(crate) fn cf_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .reads
+            .iter()
+            .map(|(slot, _, _)| slot.id.0)
+            .chain(self.writes.iter().map(|(slot, _)| slot.id.0))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Arc<CfSlot>> {
+        self.reads
+            .iter()
+            .map(|(slot, _, _)| slot)
+            .chain(self.writes.iter().map(|(slot, _)| slot))
+    }
+
+    /// Checks the reads against every commit since the snapshot (the writers are held).
+    fn validate(&self) -> Result<()> {
+        for (slot, name, reads) in &self.reads {
+            if let Err(invalid) = slot.history.lock().validate(self.version, reads) {
+                let keys = match invalid {
+                    Invalid::Keys(keys) => keys,
+                    Invalid::Untracked => Vec::new(),
+                };
+                return Err(Error::Conflict {
+                    cf: name.to_string(),
+                    keys,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the members taken into a group so far read and wrote, by column family.
+#[derive(Default)]
+struct Taken<'a> {
+    written: HashMap<CfId, BTreeSet<&'a [u8]>>,
+    read: HashMap<CfId, Vec<&'a ReadSet>>,
+}
+
+impl<'a> Taken<'a> {
+    /// True when `job` commutes with every member taken: it reads no key they write, and
+    /// writes no key they read or write.
+    fn commutes(&self, job: &Submission) -> bool {
+        let reads_clear = job.reads.iter().all(|(slot, _, reads)| {
+            self.written
+                .get(&slot.id)
+                .is_none_or(|keys| !keys.iter().any(|key| reads.covers(key)))
+        });
+        let writes_clear = job.writes.iter().all(|(slot, writes)| {
+            let written = self.written.get(&slot.id);
+            let read = self.read.get(&slot.id);
+            writes.keys().all(|key| {
+                written.is_none_or(|keys| !keys.contains(key.as_slice()))
+                    && read.is_none_or(|sets| !sets.iter().any(|set| set.covers(key)))
+            })
+        });
+        reads_clear && writes_clear
+    }
+
+    fn take(&mut self, job: &'a Submission) {
+        for (slot, _, reads) in &job.reads {
+            self.read.entry(slot.id).or_default().push(reads);
+        }
+        for (slot, writes) in &job.writes {
+            let keys = self.written.entry(slot.id).or_default();
+            keys.extend(writes.keys().map(Vec::as_slice));
+        }
+    }
+}
+
+impl GroupJob for Submission {
+    fn commit_group(db: &Database, group: Vec<(u64, Self)>) -> GroupOutcome<Self> {
+        commit_jobs(db, group, Wait::Forever)
+    }
+}
+
+/// Commits `group` (see the module docs), waiting for the writers as `wait` says; when they
+/// are busy, every job is left (with [`Wait::Forever`] that never happens).
+pub(crate) fn commit_jobs(
+    db: &Database,
+    group: Vec<(u64, Submission)>,
+    wait: Wait,
+) -> GroupOutcome<Submission> {
+    let mut slots: Vec<Arc<CfSlot>> = Vec::new();
+    for slot in group.iter().flat_map(|(_, job)| job.slots()) {
+        if !slots.iter().any(|s| s.id == slot.id) {
+            slots.push(Arc::clone(slot));
+        }
+    }
+    slots.sort_by_key(|slot| slot.id);
+    let tickets = || group.iter().map(|(ticket, _)| *ticket).collect::<Vec<_>>();
+    let mut txn = match db
+        .check_writable()
+        .and_then(|()| WriteTransaction::new(db.clone(), slots, wait))
+    {
+        Ok(txn) => txn,
+        Err(Error::Busy { .. }) => return (Vec::new(), group),
+        Err(error) => return (fail_all(tickets(), error), Vec::new()),
+    };
+    let stats = &db.inner.concurrent;
+    let mut results = Vec::with_capacity(group.len());
+    let mut accepted = Vec::with_capacity(group.len());
+    let mut left = Vec::new();
+    let mut taken = Taken::default();
+    let mut applied = Ok(());
+    for (index, (ticket, job)) in group.iter().enumerate() {
+        if !taken.commutes(job) {
+            left.push(index);
+            continue;
+        }
+        if let Err(conflict) = job.validate() {
+            stats
+                .conflicts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            results.push((*ticket, Err(conflict)));
+            continue;
+        }
+        applied = apply(&mut txn, job);
+        if applied.is_err() {
+            break;
+        }
+        taken.take(job);
+        accepted.push(*ticket);
+    }
+    let outcome = applied.and_then(|()| match txn.commit_published()? {
+        Committed::Logged(lsn) => Ok(lsn),
+        // A group is logged in full unless it is past `large_transaction_bytes`.
+        Committed::Unlogged(lsn) => db.inner.settle_unlogged().map(|()| lsn),
+    });
+    match outcome {
+        Ok(lsn) => {
+            stats
+                .commits
+                .fetch_add(accepted.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            results.extend(accepted.into_iter().map(|ticket| (ticket, Ok(lsn))));
+        }
+        // Nothing of the group committed: the conflicts found stand, every other job
+        // (left ones too) fails with the error.
+        Err(error) => {
+            let decided: Vec<u64> = results.iter().map(|(ticket, _)| *ticket).collect();
+            let rest = tickets()
+                .into_iter()
+                .filter(|ticket| !decided.contains(ticket));
+            results.extend(fail_all(rest, error));
+            return (results, Vec::new());
+        }
+    }
+    let mut jobs: Vec<Option<(u64, Submission)>> = group.into_iter().map(Some).collect();
+    let left = left
+        .into_iter()
+        .filter_map(|index| jobs[index].take())
+        .collect();
+    (results, left)
+}
+
+/// Applies `job`'s writes to the group's transaction.
+fn apply(txn: &mut WriteTransaction, job: &Submission) -> Result<()> {
+    for (slot, writes) in &job.writes {
+        for (key, value) in writes {
+            match value {
+                Some(value) => txn.put_by_id(slot.id, key, value)?,
+                None => {
+                    txn.delete_by_id(slot.id, key)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
