@@ -2,7 +2,7 @@
 //! serializability checker (threads running random transactions, and a proptest of random
 //! interleavings, both replayed on a `BTreeMap` model in commit order), bank transfers with
 //! readers and a power cut, and a power-cut sweep over commits that mix conflicting and
-//! non-conflicting transactions (docs/invariants.md, invariant 15).
+//! non-conflicting transactions (docs/invariants.md, invariant 12).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

@@ -152,4 +152,6 @@ pub mod docs_doctests {
     pub struct Security;
     #[doc = include_str!("../../../docs/tuning.md")]
     pub struct Tuning;
+    #[doc = include_str!("../../../docs/transactions.md")]
+    pub struct Transactions;
 }

@@ -2,7 +2,7 @@
 //! commits wrote ([`WriteHistory`]), and the snapshots of the concurrent transactions still
 //! running ([`ActiveSnapshots`]), which say how far back that history must reach.
 //!
-//! Invariants (docs/invariants.md, invariant 15):
+//! Invariants (docs/invariants.md, invariant 12):
 //! - A column family's history is changed only by [`crate::commit::Appended::commit_tree`],
 //!   which every commit that changes a tree passes through, while the committer holds the
 //!   column family's writer. So a validator holding that writer sees every commit to it

@@ -19,7 +19,7 @@
 //! writers of everything it read), and its writes take effect at that LSN. So the commit
 //! order in the log is a serial order. Blind writes need no validation.
 //!
-//! Invariant 15 (docs/invariants.md) is stated in `history.rs`.
+//! Invariant 12 (docs/invariants.md) is stated in `history.rs`.
 
 mod group;
 mod history;
