@@ -798,8 +798,9 @@ mod sqlite {
                 let mut select = txn
                     .prepare_cached(&format!("SELECT v FROM {} WHERE k = ?1", quoted(keyspace)))?;
                 let mut read = |key: &[u8]| -> BenchResult<u64> {
-                    let value: Option<Vec<u8>> =
-                        select.query_row(params![key], |row| row.get(0)).optional()?;
+                    let value: Option<Vec<u8>> = select
+                        .query_row(params![key], |row| row.get(0))
+                        .optional()?;
                     value.map_or(Ok(0), |v| folio_bench::balance(&v))
                 };
                 let (have, other) = (read(from)?, read(to)?);

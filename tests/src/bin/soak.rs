@@ -7,7 +7,10 @@
 //! keeping a model of what it had acknowledged and verifying its column families against it
 //! at intervals; readers holding snapshots and scanning; and one operator thread running
 //! checkpoints, online compaction, live backups (each opened and checked), bulk loads and
-//! `create_cf` / `rename_cf` / `drop_cf` of scratch column families. A sampler records RSS,
+//! `create_cf` / `rename_cf` / `drop_cf` of scratch column families. Bank threads move
+//! money between the accounts of one column family with concurrent transactions
+//! (`Database::transact`, conflicts retried) while the readers check that every snapshot
+//! holds the opening total (serializability in the long run). A sampler records RSS,
 //! file size, dirty bytes and operations every second into a CSV and an SVG plot, and
 //! asserts the documented bounds: RSS below cache + dirty bound + a fixed allowance, and
 //! the files below a bound for the bounded data set the writers keep. At the end: a final
@@ -26,6 +29,10 @@ use folio::{Database, DatabaseOptions, Durability, WriteBatch};
 
 const WRITERS: usize = 3;
 const READERS: usize = 2;
+/// Threads making transfers between the accounts of column family `bank`.
+const BANKERS: usize = 2;
+const ACCOUNTS: u64 = 200;
+const OPENING: u64 = 1_000;
 /// Keys per column family: the live data set stays bounded.
 const KEYS: u64 = 2_000;
 const CACHE_BYTES: usize = 32 << 20;
@@ -236,9 +243,76 @@ fn verify(shared: &Shared, cfs: &[String; 2], models: &[Model; 2]) -> Result<(),
     Ok(())
 }
 
+/// Column family `bank`: `ACCOUNTS` accounts holding `OPENING` each.
+fn open_bank(db: &Database) -> folio::Result<()> {
+    db.create_cf("bank")?;
+    db.transact(|txn| {
+        for account in 0..ACCOUNTS {
+            txn.put("bank", &key(account), &OPENING.to_be_bytes())?;
+        }
+        Ok(())
+    })
+}
+
+fn balance(value: &[u8]) -> Result<u64, String> {
+    Ok(u64::from_be_bytes(
+        value.try_into().map_err(|_| "a malformed balance")?,
+    ))
+}
+
+/// The sum of the balances in `read`; an error unless it is the opening total.
+fn check_bank(read: &folio::ReadTransaction) -> Result<(), String> {
+    let mut total = 0;
+    for entry in read.tree("bank").map_err(|e| e.to_string())?.iter() {
+        total += balance(&entry.map_err(|e| e.to_string())?.1)?;
+    }
+    if total == ACCOUNTS * OPENING {
+        Ok(())
+    } else {
+        Err(format!(
+            "bank: a snapshot at version {} holds {total}, not {}",
+            read.version(),
+            ACCOUNTS * OPENING
+        ))
+    }
+}
+
+/// Transfers between random accounts of `bank`, each in a concurrent transaction.
+fn banker(shared: &Shared, id: usize) -> Result<(), String> {
+    let mut rng = fastrand::Rng::with_seed(300 + id as u64);
+    while !shared.stop.load(Ordering::Relaxed) {
+        let (from, to) = (key(rng.u64(..ACCOUNTS)), key(rng.u64(..ACCOUNTS)));
+        let amount = rng.u64(1..100);
+        let durability = if rng.bool() {
+            Durability::Immediate
+        } else {
+            Durability::Eventual
+        };
+        shared
+            .db
+            .transact_with(folio::TransactOptions::with_durability(durability), |txn| {
+                let read = |key: &[u8]| -> folio::Result<u64> {
+                    Ok(txn
+                        .get("bank", key)?
+                        .map_or(0, |v| balance(&v).unwrap_or(u64::MAX)))
+                };
+                let (have, other) = (read(&from)?, read(&to)?);
+                if from != to && have >= amount {
+                    txn.put("bank", &from, &(have - amount).to_be_bytes())?;
+                    txn.put("bank", &to, &(other + amount).to_be_bytes())?;
+                }
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+        shared.ops.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 fn reader(shared: &Shared, id: usize) -> Result<(), String> {
     let mut rng = fastrand::Rng::with_seed(100 + id as u64);
     while !shared.stop.load(Ordering::Relaxed) {
+        check_bank(&shared.db.begin_read())?;
         let cf = cf_name(rng.usize(..WRITERS), rng.usize(..2));
         let read = shared.db.begin_read();
         let tree = read.tree(&cf).map_err(|e| e.to_string())?;
@@ -362,6 +436,7 @@ fn run(seconds: u64, out: &Path) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
     }
+    open_bank(&db).map_err(|e| e.to_string())?;
     let shared = Arc::new(Shared {
         db,
         stop: AtomicBool::new(false),
@@ -371,8 +446,15 @@ fn run(seconds: u64, out: &Path) -> Result<(), String> {
         dir: dir.clone(),
     });
     let start = Instant::now();
-    let barrier = Arc::new(Barrier::new(WRITERS + READERS + 2));
+    let barrier = Arc::new(Barrier::new(WRITERS + READERS + BANKERS + 2));
     let mut handles = Vec::new();
+    for b in 0..BANKERS {
+        let (shared, barrier) = (Arc::clone(&shared), Arc::clone(&barrier));
+        handles.push(std::thread::spawn(move || {
+            barrier.wait();
+            banker(&shared, b).map_err(|e| format!("banker {b}: {e}"))
+        }));
+    }
     for w in 0..WRITERS {
         let (shared, barrier) = (Arc::clone(&shared), Arc::clone(&barrier));
         handles.push(std::thread::spawn(move || {
@@ -479,8 +561,10 @@ fn finish(
         .map(|cf| read_all(&shared.db, &cf).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
     let shared = Arc::into_inner(shared).ok_or("the database is still shared")?;
+    let concurrent = shared.db.stats().concurrent;
     shared.db.close().map_err(|e| e.to_string())?;
     let db = Database::open_with(db_dir, options).map_err(|e| e.to_string())?;
+    check_bank(&db.begin_read())?;
     for (i, model) in before.iter().enumerate() {
         let cf = cf_name(i / 2, i % 2);
         if &read_all(&db, &cf).map_err(|e| e.to_string())? != model {
@@ -492,10 +576,12 @@ fn finish(
         (lo.min(s.files), hi.max(s.files))
     });
     println!(
-        "soak: {seconds} s, {} operations, {} verifications against the model, {} backups checked, peak RSS {} MiB (bound {} MiB), files {}..{} MiB (bound {} MiB), check_integrity ok",
+        "soak: {seconds} s, {} operations, {} verifications against the model, {} backups checked, {} concurrent commits ({} conflicts retried), peak RSS {} MiB (bound {} MiB), files {}..{} MiB (bound {} MiB), check_integrity ok",
         samples.last().map_or(0, |s| s.ops),
         shared.verifications.load(Ordering::Relaxed),
         shared.backups.load(Ordering::Relaxed),
+        concurrent.commits,
+        concurrent.conflicts,
         peak_rss >> 20,
         rss_bound >> 20,
         min_files >> 20,

@@ -15,6 +15,7 @@
 //!   a conflict: conservative, never a wrong answer.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use folio_wal::Lsn;
 use parking_lot::Mutex;
@@ -155,6 +156,10 @@ impl WriteHistory {
 #[derive(Debug, Default)]
 pub(crate) struct ActiveSnapshots {
     running: Mutex<BTreeMap<Lsn, usize>>,
+    /// How many run, changed under the lock: every commit asks, and while none runs the
+    /// answer costs a load instead of a lock. A commit that reads 0 while one registers
+    /// keeps no keys and marks its history incomplete instead: conservative.
+    count: AtomicUsize,
 }
 
 impl ActiveSnapshots {
@@ -164,6 +169,7 @@ impl ActiveSnapshots {
         let mut running = self.running.lock();
         let (value, lsn) = take();
         *running.entry(lsn).or_insert(0) += 1;
+        self.count.fetch_add(1, Ordering::SeqCst);
         (value, lsn)
     }
 
@@ -175,17 +181,21 @@ impl ActiveSnapshots {
             if *count == 0 {
                 running.remove(&lsn);
             }
+            self.count.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
     /// The oldest registered snapshot (`None` when no concurrent transaction runs).
     pub(crate) fn horizon(&self) -> Option<Lsn> {
+        if !self.any() {
+            return None;
+        }
         self.running.lock().keys().next().copied()
     }
 
     /// True while any concurrent transaction runs: only then do commits keep their keys.
     pub(crate) fn any(&self) -> bool {
-        !self.running.lock().is_empty()
+        self.count.load(Ordering::SeqCst) > 0
     }
 }
 
