@@ -68,7 +68,7 @@ impl ConcurrentTransaction {
     /// [`Database::begin_write_async`] does), and the durability wait is that of
     /// [`WriteTransaction::commit_async_with`]. It commits alone, not in a queue's group (a
     /// group's leader would block its thread while it waits for writers).
-    pub async fn commit_async_with(self, durability: Durability) -> Result<Lsn> {
+    pub async fn commit_async_with(mut self, durability: Durability) -> Result<Lsn> {
         if !self.has_writes() {
             return Ok(0);
         }

@@ -335,7 +335,7 @@ impl ConcurrentTransaction {
     ///
     /// Commits go through a commit queue: one thread validates and applies a group of
     /// concurrent commits in one write transaction and one log record (`docs/transactions.md`).
-    pub fn commit_with(self, durability: Durability) -> Result<Lsn> {
+    pub fn commit_with(mut self, durability: Durability) -> Result<Lsn> {
         if !self.has_writes() {
             return Ok(0);
         }
@@ -377,18 +377,17 @@ impl ConcurrentTransaction {
 
     /// What the commit queue needs of this transaction (its buffers move there; it stays
     /// registered, holding back the history it is validated against, until dropped).
-    pub(crate) fn submission(&self) -> Submission {
+    pub(crate) fn submission(&mut self) -> Submission {
         let reads = self
             .read
             .borrow_mut()
             .drain()
             .map(|(_, read)| (read.slot, read.name, read.reads))
             .collect();
-        let writes = self
-            .written
-            .values()
+        let writes = std::mem::take(&mut self.written)
+            .into_values()
             .filter(|written| !written.writes.is_empty())
-            .map(|written| (Arc::clone(&written.slot), written.writes.clone()))
+            .map(|written| (written.slot, written.writes))
             .collect();
         Submission {
             version: self.version,
