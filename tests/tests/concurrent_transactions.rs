@@ -507,15 +507,19 @@ fn threads_of_random_transactions_are_serializable() {
     const THREADS: u64 = 4;
     const TXNS: u64 = 150;
     let (_dir, db) = open(&CHECK_CFS);
+    // Every round, the threads begin together and commit together: their snapshots overlap,
+    // so conflicts are certain to occur (the checker is not vacuous).
+    let round = std::sync::Barrier::new(THREADS as usize);
     let ran: Vec<Ran> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..THREADS)
             .map(|thread| {
-                let db = &db;
+                let (db, round) = (&db, &round);
                 scope.spawn(move || {
                     let mut rng = fastrand::Rng::with_seed(thread);
                     let mut ran = Vec::new();
                     for n in 0..TXNS {
                         let id = thread * TXNS + n;
+                        round.wait();
                         let mut txn = db.begin_concurrent().unwrap();
                         let snapshot = txn.snapshot_version();
                         let ops: Vec<(Op, Seen)> = (0..rng.usize(1..6))
@@ -525,6 +529,7 @@ fn threads_of_random_transactions_are_serializable() {
                                 (op, seen)
                             })
                             .collect();
+                        round.wait();
                         let committed = match txn.commit_with(Durability::Eventual) {
                             Ok(lsn) => Some(lsn),
                             Err(error) if error.kind() == ErrorKind::Conflict => None,
