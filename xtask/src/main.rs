@@ -17,7 +17,7 @@ mod bench;
 use std::process::{Command, ExitCode};
 
 /// Crates that hold loom models (`#[cfg(all(test, folio_loom))] mod loom_tests`).
-const LOOM_CRATES: &[&str] = &["folio-pagestore", "folio-wal"];
+const LOOM_CRATES: &[&str] = &["folio-pagestore", "folio-wal", "folio"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -23,6 +23,8 @@
 
 mod group;
 mod history;
+#[cfg(all(test, folio_loom))]
+mod loom_model;
 mod merged;
 mod read_set;
 mod retry;
