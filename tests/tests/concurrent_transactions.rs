@@ -798,32 +798,45 @@ folio_io::plain_and_encrypted!(
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-    /// Committed entries, then buffered puts and deletes; a range walked from both ends in a
-    /// random order yields what the model's range does, each entry once.
+    /// Committed entries (counters), then buffered puts, deletes and increments; a range
+    /// walked from both ends in a random order yields what the model's range does, each
+    /// entry once.
     #[test]
     fn merged_ranges_match_the_model_from_both_ends(
-        committed in prop::collection::btree_map(0u8..20, any::<u8>(), 0..15),
-        writes in prop::collection::vec((0u8..20, prop::option::of(any::<u8>())), 0..15),
+        committed in prop::collection::btree_map(0u8..20, any::<i8>(), 0..15),
+        writes in prop::collection::vec((0u8..20, 0u8..3, any::<i8>()), 0..15),
         lo in 0u8..21,
         hi in 0u8..21,
         ends in prop::collection::vec(any::<bool>(), 40),
     ) {
         let (_dir, db) = open(&["t"]);
-        let mut model = BTreeMap::new();
+        let counter = |n: i64| n.to_le_bytes().to_vec();
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut setup = db.begin_concurrent().unwrap();
         for (k, v) in &committed {
-            setup.put("t", &[*k], &[*v]).unwrap();
-            model.insert(vec![*k], vec![*v]);
+            setup.put("t", &[*k], &counter(i64::from(*v))).unwrap();
+            model.insert(vec![*k], counter(i64::from(*v)));
         }
         setup.commit().unwrap();
         let mut txn = db.begin_concurrent().unwrap();
-        for (k, v) in &writes {
-            if let Some(v) = v {
-                txn.put("t", &[*k], &[*v]).unwrap();
-                model.insert(vec![*k], vec![*v]);
-            } else {
-                txn.delete("t", &[*k]).unwrap();
-                model.remove(&vec![*k]);
+        for (k, kind, v) in &writes {
+            let v = i64::from(*v);
+            match kind {
+                0 => {
+                    txn.put("t", &[*k], &counter(v)).unwrap();
+                    model.insert(vec![*k], counter(v));
+                }
+                1 => {
+                    txn.delete("t", &[*k]).unwrap();
+                    model.remove(&vec![*k]);
+                }
+                _ => {
+                    txn.increment("t", &[*k], v).unwrap();
+                    let old = model
+                        .get(&vec![*k])
+                        .map_or(0, |b| i64::from_le_bytes(b.as_slice().try_into().unwrap()));
+                    model.insert(vec![*k], counter(old + v));
+                }
             }
         }
         prop_assert_eq!(txn.len("t").unwrap(), model.len() as u64);
@@ -859,6 +872,8 @@ proptest! {
             front.extend(back);
             prop_assert_eq!(&front, &want);
         }
+        txn.commit().unwrap();
+        prop_assert_eq!(folio_tests::read_cf(&db.begin_read(), "t").unwrap(), model);
     }
 }
 
@@ -973,4 +988,151 @@ fn async_transactions_retry_and_wait_without_blocking() {
         });
         assert!(lsn > holder.join().unwrap());
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// Counters.
+
+fn counter_value(db: &Database, cf: &str, key: &[u8]) -> Option<i64> {
+    get(db, cf, key).map(|v| i64::from_le_bytes(v.try_into().unwrap()))
+}
+
+/// Increments are applied at the commit and are not reads: threads incrementing one
+/// counter through `transact` never conflict and lose nothing.
+#[test]
+fn increments_never_conflict_and_lose_nothing() {
+    let (_dir, db) = open(&["c"]);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..100 {
+                    db.transact_with(
+                        folio::TransactOptions::with_durability(Durability::Eventual),
+                        |txn| txn.increment("c", b"hits", 2),
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(counter_value(&db, "c", b"hits"), Some(800));
+    assert_eq!(db.stats().concurrent.conflicts, 0);
+
+    // Reading the counter is a read, as always: a stale read conflicts.
+    let mut reader = db.begin_concurrent().unwrap();
+    reader.increment("c", b"hits", 1).unwrap();
+    let seen = reader.get("c", b"hits").unwrap().unwrap();
+    assert_eq!(i64::from_le_bytes(seen.as_ref().try_into().unwrap()), 801);
+    let mut other = db.begin_concurrent().unwrap();
+    other.increment("c", b"hits", 1).unwrap();
+    other.commit().unwrap();
+    assert_eq!(
+        conflict_keys(&reader.commit().unwrap_err()),
+        [b"hits".to_vec()]
+    );
+}
+
+#[test]
+fn increments_combine_with_puts_deletes_ranges_and_typed_tables() {
+    const HITS: folio::TableDefinition<String, i64> = folio::TableDefinition::new("c");
+    let (_dir, db) = open(&["c"]);
+    let mut txn = db.begin_concurrent().unwrap();
+    txn.increment("c", b"a", 5).unwrap();
+    txn.increment("c", b"a", -2).unwrap();
+    txn.put("c", b"b", &10i64.to_le_bytes()).unwrap();
+    txn.increment("c", b"b", 1).unwrap();
+    txn.delete("c", b"d").unwrap();
+    txn.increment("c", b"d", 7).unwrap();
+    let seen: Vec<(Vec<u8>, i64)> = txn
+        .iter("c")
+        .unwrap()
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            (k, i64::from_le_bytes(v.as_ref().try_into().unwrap()))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(b"a".to_vec(), 3), (b"b".to_vec(), 11), (b"d".to_vec(), 7)]
+    );
+    assert_eq!(txn.len("c").unwrap(), 3);
+    txn.commit().unwrap();
+    assert_eq!(counter_value(&db, "c", b"a"), Some(3));
+    assert_eq!(counter_value(&db, "c", b"b"), Some(11));
+
+    db.transact(|txn| {
+        let mut hits = txn.table(HITS)?;
+        hits.increment("a", 10)?;
+        assert_eq!(hits.get("a")?, Some(13));
+        Ok(())
+    })
+    .unwrap();
+    let mut exclusive = db.begin_write(&["c"]).unwrap();
+    assert_eq!(exclusive.increment("c", b"a", 1).unwrap(), 14);
+    exclusive.table(HITS).unwrap().increment("new", -4).unwrap();
+    exclusive.commit().unwrap();
+    let read = db.begin_read();
+    let table = read.table(HITS).unwrap();
+    assert_eq!(
+        (table.get("a").unwrap(), table.get("new").unwrap()),
+        (Some(14), Some(-4))
+    );
+}
+
+/// A value that is not a counter, or an overflow, fails that commit alone and leaves the
+/// database unchanged; the other commits of its group go on.
+#[test]
+fn a_bad_counter_fails_its_own_commit_only() {
+    let (_dir, db) = open(&["c"]);
+    let mut setup = db.begin_concurrent().unwrap();
+    setup.put("c", b"text", b"not a number").unwrap();
+    setup.put("c", b"max", &i64::MAX.to_le_bytes()).unwrap();
+    setup.commit().unwrap();
+
+    let mut bad = db.begin_concurrent().unwrap();
+    bad.put("c", b"side", b"effect").unwrap();
+    bad.increment("c", b"text", 1).unwrap(); // not known until the commit reads it
+    let error = bad.commit().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    assert!(matches!(error, folio::Error::NotACounter { .. }), "{error}");
+    assert!(
+        get(&db, "c", b"side").is_none(),
+        "nothing of it was applied"
+    );
+
+    let mut overflow = db.begin_concurrent().unwrap();
+    overflow.increment("c", b"max", 1).unwrap();
+    assert!(matches!(
+        overflow.commit().unwrap_err(),
+        folio::Error::NotACounter { .. }
+    ));
+    let mut buffered = db.begin_concurrent().unwrap();
+    buffered.put("c", b"short", b"xy").unwrap();
+    assert!(matches!(
+        buffered.increment("c", b"short", 1).unwrap_err(),
+        folio::Error::NotACounter { .. }
+    ));
+
+    // In one group: the good commit commits, the bad one fails alone.
+    let exclusive = db.begin_write(&["c"]).unwrap();
+    std::thread::scope(|scope| {
+        let mut leader = db.begin_concurrent().unwrap();
+        leader.put("c", b"first", b"1").unwrap();
+        let leader = scope.spawn(move || leader.commit());
+        await_submitted(&db, 4); // three above, and this one
+        let mut bad = db.begin_concurrent().unwrap();
+        bad.increment("c", b"text", 1).unwrap();
+        let mut good = db.begin_concurrent().unwrap();
+        good.increment("c", b"n", 1).unwrap();
+        let bad = scope.spawn(move || bad.commit());
+        await_submitted(&db, 5);
+        let good = scope.spawn(move || good.commit());
+        await_submitted(&db, 6);
+        drop(exclusive);
+        leader.join().unwrap().unwrap();
+        assert!(bad.join().unwrap().is_err());
+        good.join().unwrap().unwrap();
+    });
+    assert_eq!(counter_value(&db, "c", b"n"), Some(1));
+    assert_eq!(get(&db, "c", b"text").unwrap(), b"not a number");
 }

@@ -153,6 +153,19 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// An increment ([`crate::WriteTransaction::increment`],
+    /// [`crate::ConcurrentTransaction::increment`]) found a value that is not a counter (8
+    /// bytes, a little-endian `i64`), or would overflow it. Nothing of the transaction was
+    /// applied.
+    #[error("cannot add to key {} of column family {cf:?}: {reason}", String::from_utf8_lossy(&key.escape_ascii().collect::<Vec<u8>>()))]
+    NotACounter {
+        /// The column family.
+        cf: String,
+        /// The key.
+        key: Vec<u8>,
+        /// What is wrong.
+        reason: String,
+    },
     /// A concurrent transaction ([`crate::Database::begin_concurrent`]) read something
     /// another transaction changed after its snapshot was taken, so committing it would not
     /// be serializable. Nothing of it was applied. Retryable: run it again from a fresh
@@ -280,6 +293,7 @@ impl Error {
             Error::NotInTransaction { .. }
             | Error::ForeignSavepoint
             | Error::Codec { .. }
+            | Error::NotACounter { .. }
             | Error::InvalidOption { .. } => ErrorKind::InvalidInput,
             Error::CorruptLogRecord { .. }
             | Error::LogBehindData { .. }

@@ -38,6 +38,7 @@ fn facade_variant_name(error: &Error) -> &'static str {
         Error::InvalidOption { .. } => "InvalidOption",
         Error::CorruptRoots { .. } => "CorruptRoots",
         Error::Conflict { .. } => "Conflict",
+        Error::NotACounter { .. } => "NotACounter",
     }
 }
 
@@ -309,18 +310,32 @@ fn tree_cases() -> Vec<(TreeError, ErrorKind)> {
     ]
 }
 
+/// The errors of concurrent transactions and counters.
+fn transaction_cases() -> Vec<(Error, ErrorKind)> {
+    vec![
+        (
+            Error::Conflict {
+                cf: name("orders"),
+                keys: vec![b"k".to_vec()],
+            },
+            ErrorKind::Conflict,
+        ),
+        (
+            Error::NotACounter {
+                cf: name("orders"),
+                key: b"k".to_vec(),
+                reason: name("3 bytes"),
+            },
+            ErrorKind::InvalidInput,
+        ),
+    ]
+}
+
 fn facade_cases() -> Vec<(Error, ErrorKind)> {
     let cf = || name("orders");
     let mut cases = vec![
         (Error::Closed, ErrorKind::Closed),
         (Error::Busy { cf: cf() }, ErrorKind::Busy),
-        (
-            Error::Conflict {
-                cf: cf(),
-                keys: vec![b"k".to_vec()],
-            },
-            ErrorKind::Conflict,
-        ),
         (Error::WouldDeadlock { cf: cf() }, ErrorKind::WouldDeadlock),
         (
             Error::ColumnFamilyNotFound { name: cf() },
@@ -396,6 +411,7 @@ fn facade_cases() -> Vec<(Error, ErrorKind)> {
             ErrorKind::Corruption,
         ),
     ];
+    cases.extend(transaction_cases());
     cases.extend(
         storage_cases()
             .into_iter()
@@ -430,7 +446,7 @@ fn every_error_reports_its_kind() {
         cases.iter().map(|(e, _)| facade_variant_name(e)).collect();
     assert_eq!(
         named.len(),
-        21,
+        22,
         "a facade variant is missing from the table: {named:?}"
     );
 }

@@ -224,6 +224,24 @@ impl WriteTransaction {
         self.unlogged
     }
 
+    /// Adds `delta` to the counter at `key` in `cf` (an `i64`, 8 bytes little-endian: what
+    /// a typed table's `i64` value is; an absent key counts as 0); returns the new value.
+    /// [`Error::NotACounter`] when the value there is not 8 bytes or the sum overflows.
+    pub fn increment<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8], delta: i64) -> Result<i64> {
+        let at = self.position(cf.cf_ref())?;
+        let name = cf.cf_ref().name().into_owned();
+        let now = self.trees[at].1.get(key)?;
+        let sum = crate::concurrent::add_to_counter(&name, key, now.as_deref(), delta)?;
+        self.put_at(at, key, &sum.to_le_bytes())?;
+        Ok(sum)
+    }
+
+    /// [`WriteTransaction::get`] by column-family id.
+    pub(crate) fn get_by_id(&self, id: CfId, key: &[u8]) -> Result<Option<Value>> {
+        let at = self.position_of_id(id)?;
+        Ok(self.trees[at].1.get(key)?)
+    }
+
     /// The value of `key` in `cf`, this transaction's changes included.
     pub fn get<C: CfName + ?Sized>(&self, cf: &C, key: &[u8]) -> Result<Option<Value>> {
         Ok(self.tree(cf)?.get(key)?)

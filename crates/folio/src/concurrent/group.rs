@@ -17,14 +17,12 @@ use folio_wal::Lsn;
 
 use super::history::Invalid;
 use super::read_set::ReadSet;
+use super::write::{Write, Writes};
 use crate::cf_slot::{CfSlot, Wait};
 use crate::column_family::CfId;
 use crate::commit_queue::{GroupJob, GroupOutcome, fail_all};
 use crate::write_txn::Committed;
 use crate::{Database, Error, Result, WriteTransaction};
-
-/// Buffered writes of one column family: `None` deletes the key.
-pub(crate) type Writes = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// A concurrent transaction handed to the commit queue: its snapshot, reads and writes.
 #[derive(Debug)]
@@ -32,8 +30,8 @@ pub(crate) struct Submission {
     pub(crate) version: Lsn,
     /// Column families read: slot, name (for the conflict's message), what was read.
     pub(crate) reads: Vec<(Arc<CfSlot>, Arc<str>, ReadSet)>,
-    /// Column families written.
-    pub(crate) writes: Vec<(Arc<CfSlot>, Writes)>,
+    /// Column families written: slot, name (for errors), the writes.
+    pub(crate) writes: Vec<(Arc<CfSlot>, Arc<str>, Writes)>,
 }
 
 impl Submission {
@@ -44,7 +42,7 @@ impl Submission {
             .reads
             .iter()
             .map(|(slot, _, _)| slot.id.0)
-            .chain(self.writes.iter().map(|(slot, _)| slot.id.0))
+            .chain(self.writes.iter().map(|(slot, _, _)| slot.id.0))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -55,7 +53,7 @@ impl Submission {
         self.reads
             .iter()
             .map(|(slot, _, _)| slot)
-            .chain(self.writes.iter().map(|(slot, _)| slot))
+            .chain(self.writes.iter().map(|(slot, _, _)| slot))
     }
 
     /// Checks the reads against every commit since the snapshot (the writers are held).
@@ -79,25 +77,44 @@ impl Submission {
 /// What the members taken into a group so far read and wrote, by column family.
 #[derive(Default)]
 struct Taken<'a> {
+    /// Keys put or deleted.
     written: HashMap<CfId, BTreeSet<&'a [u8]>>,
+    /// Keys added to (counters): additions commute with each other, not with the rest.
+    added: HashMap<CfId, BTreeSet<&'a [u8]>>,
     read: HashMap<CfId, Vec<&'a ReadSet>>,
 }
 
 impl<'a> Taken<'a> {
-    /// True when `job` commutes with every member taken: it reads no key they write, and
-    /// writes no key they read or write.
+    fn in_set(sets: &HashMap<CfId, BTreeSet<&'a [u8]>>, id: CfId, key: &[u8]) -> bool {
+        sets.get(&id).is_some_and(|keys| keys.contains(key))
+    }
+
+    fn read_covers(&self, id: CfId, key: &[u8]) -> bool {
+        self.read
+            .get(&id)
+            .is_some_and(|sets| sets.iter().any(|set| set.covers(key)))
+    }
+
+    /// True when `job` commutes with every member taken: it reads no key they change, puts
+    /// or deletes no key they read or change, and adds only to keys they neither read nor
+    /// put nor delete (additions to one counter commute).
     fn commutes(&self, job: &Submission) -> bool {
         let reads_clear = job.reads.iter().all(|(slot, _, reads)| {
-            self.written
-                .get(&slot.id)
-                .is_none_or(|keys| !keys.iter().any(|key| reads.covers(key)))
+            [&self.written, &self.added].iter().all(|sets| {
+                sets.get(&slot.id)
+                    .is_none_or(|keys| !keys.iter().any(|key| reads.covers(key)))
+            })
         });
-        let writes_clear = job.writes.iter().all(|(slot, writes)| {
-            let written = self.written.get(&slot.id);
-            let read = self.read.get(&slot.id);
-            writes.keys().all(|key| {
-                written.is_none_or(|keys| !keys.contains(key.as_slice()))
-                    && read.is_none_or(|sets| !sets.iter().any(|set| set.covers(key)))
+        let writes_clear = job.writes.iter().all(|(slot, _, writes)| {
+            writes.iter().all(|(key, write)| {
+                let changed =
+                    Self::in_set(&self.written, slot.id, key) || self.read_covers(slot.id, key);
+                match write {
+                    Write::Add(_) => !changed,
+                    Write::Put(_) | Write::Delete => {
+                        !changed && !Self::in_set(&self.added, slot.id, key)
+                    }
+                }
             })
         });
         reads_clear && writes_clear
@@ -107,9 +124,14 @@ impl<'a> Taken<'a> {
         for (slot, _, reads) in &job.reads {
             self.read.entry(slot.id).or_default().push(reads);
         }
-        for (slot, writes) in &job.writes {
-            let keys = self.written.entry(slot.id).or_default();
-            keys.extend(writes.keys().map(Vec::as_slice));
+        for (slot, _, writes) in &job.writes {
+            for (key, write) in writes {
+                let sets = match write {
+                    Write::Add(_) => &mut self.added,
+                    Write::Put(_) | Write::Delete => &mut self.written,
+                };
+                sets.entry(slot.id).or_default().insert(key.as_slice());
+            }
         }
     }
 }
@@ -161,9 +183,16 @@ pub(crate) fn commit_jobs(
             results.push((*ticket, Err(conflict)));
             continue;
         }
-        applied = apply(&mut txn, job);
-        if applied.is_err() {
-            break;
+        match apply(&mut txn, job) {
+            Ok(Applied::Done) => {}
+            Ok(Applied::Refused(refused)) => {
+                results.push((*ticket, Err(refused)));
+                continue;
+            }
+            Err(error) => {
+                applied = Err(error);
+                break;
+            }
         }
         taken.take(job);
         accepted.push(*ticket);
@@ -199,17 +228,43 @@ pub(crate) fn commit_jobs(
     (results, left)
 }
 
-/// Applies `job`'s writes to the group's transaction.
-fn apply(txn: &mut WriteTransaction, job: &Submission) -> Result<()> {
-    for (slot, writes) in &job.writes {
-        for (key, value) in writes {
-            match value {
-                Some(value) => txn.put_by_id(slot.id, key, value)?,
-                None => {
-                    txn.delete_by_id(slot.id, key)?;
+/// Applies `job`'s writes to the group's transaction. Its additions are checked first (each
+/// counter must be one and must not overflow), so a job that fails them changes nothing and
+/// the group goes on.
+fn apply(txn: &mut WriteTransaction, job: &Submission) -> Result<Applied> {
+    let mut sums = Vec::new();
+    for (slot, name, writes) in &job.writes {
+        for (key, write) in writes {
+            if let Write::Add(delta) = write {
+                let now = txn.get_by_id(slot.id, key)?;
+                match super::write::added(name, key, now.as_deref(), *delta) {
+                    Ok(sum) => sums.push(sum),
+                    Err(refused) => return Ok(Applied::Refused(refused)),
                 }
             }
         }
     }
-    Ok(())
+    let mut sums = sums.into_iter();
+    for (slot, _, writes) in &job.writes {
+        for (key, write) in writes {
+            match write {
+                Write::Put(value) => txn.put_by_id(slot.id, key, value)?,
+                Write::Delete => {
+                    txn.delete_by_id(slot.id, key)?;
+                }
+                Write::Add(_) => {
+                    let sum = sums.next().expect("one sum per addition");
+                    txn.put_by_id(slot.id, key, &sum)?;
+                }
+            }
+        }
+    }
+    Ok(Applied::Done)
+}
+
+/// What [`apply`] did with a job.
+enum Applied {
+    Done,
+    /// Nothing: an addition was refused (the job's own error).
+    Refused(Error),
 }

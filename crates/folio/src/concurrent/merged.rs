@@ -4,6 +4,7 @@
 
 use std::collections::btree_map;
 
+use super::write::{self, Write};
 use crate::{Range, Result, Value};
 
 /// One side of the merge with an entry looked at from each end. `next` and `next_back`
@@ -47,7 +48,7 @@ impl<I: DoubleEndedIterator> Peeked<I> {
     }
 }
 
-type Own<'t> = btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>;
+type Own<'t> = btree_map::Range<'t, Vec<u8>, Write>;
 
 /// The merged entries of a range (see the module docs).
 pub(crate) struct Merged<'t> {
@@ -55,6 +56,8 @@ pub(crate) struct Merged<'t> {
     own: Peeked<Own<'t>>,
     /// Yields descending from `next` (a `range_rev`).
     reverse: bool,
+    /// The column family's name, for a counter's error.
+    cf: std::sync::Arc<str>,
     /// An error was yielded: the range has ended.
     failed: bool,
 }
@@ -69,11 +72,17 @@ impl std::fmt::Debug for Merged<'_> {
 
 impl<'t> Merged<'t> {
     /// `base` ascending (the snapshot's range), `own` the buffered writes in the same range.
-    pub(crate) fn new(base: Range<'static>, own: Own<'t>, reverse: bool) -> Self {
+    pub(crate) fn new(
+        base: Range<'static>,
+        own: Own<'t>,
+        reverse: bool,
+        cf: std::sync::Arc<str>,
+    ) -> Self {
         Self {
             base: Peeked::new(base),
             own: Peeked::new(own),
             reverse,
+            cf,
             failed: false,
         }
     }
@@ -89,8 +98,9 @@ impl<'t> Merged<'t> {
             } else {
                 (self.base.peek_back(), self.own.peek_back())
             };
-            // Which side comes first at this end: `Some(true)` the snapshot, `Some(false)`
-            // the buffer, and on equal keys the buffer wins (the snapshot's entry is dropped).
+            // Which side comes first at this end: the snapshot (`true`) or the buffer; on
+            // equal keys the buffer's write applies to the snapshot's entry, taken with it.
+            let mut stored = None;
             let take_base = match (base, own) {
                 (None, None) => return None,
                 (Some(Err(_)), _) => {
@@ -102,7 +112,7 @@ impl<'t> Merged<'t> {
                 (Some(Ok((base_key, _))), Some((own_key, _))) => {
                     let order = base_key.as_slice().cmp(own_key.as_slice());
                     if order.is_eq() {
-                        self.base.take(front);
+                        stored = self.base.take(front).and_then(Result::ok).map(|(_, v)| v);
                         false
                     } else {
                         order.is_lt() == front
@@ -112,12 +122,21 @@ impl<'t> Merged<'t> {
             if take_base {
                 return self.base.take(front);
             }
-            let (key, value) = self.own.take(front).expect("peeked");
-            if let Some(value) = value {
-                return Some(Ok((key.clone(), Value::from(value.clone()))));
-            }
-            // A buffered delete: the entry (if the snapshot had one, it was dropped above)
-            // is hidden; look further.
+            let (key, write) = self.own.take(front).expect("peeked");
+            let value = match write {
+                Write::Put(value) => value.clone(),
+                Write::Add(delta) => match write::added(&self.cf, key, stored.as_deref(), *delta) {
+                    Ok(sum) => sum,
+                    Err(error) => {
+                        self.failed = true;
+                        return Some(Err(error));
+                    }
+                },
+                // A buffered delete hides the entry (taken above if the snapshot had one);
+                // look further.
+                Write::Delete => continue,
+            };
+            return Some(Ok((key.clone(), Value::from(value))));
         }
     }
 

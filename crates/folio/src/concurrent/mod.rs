@@ -29,6 +29,7 @@ mod merged;
 mod read_set;
 mod retry;
 mod transaction;
+mod write;
 
 use std::sync::atomic::AtomicU64;
 
@@ -39,6 +40,7 @@ pub(crate) use history::{WriteHistory, Written};
 pub(crate) use merged::Merged;
 pub use retry::TransactOptions;
 pub use transaction::{ConcurrentSavepoint, ConcurrentTransaction};
+pub(crate) use write::add_to_counter;
 
 use crate::{Database, Result};
 

@@ -10,9 +10,10 @@ use std::sync::atomic::Ordering;
 
 use folio_wal::{Durability, Lsn};
 
-use super::group::{Submission, Writes};
+use super::group::Submission;
 use super::merged::Merged;
 use super::read_set::{KeyRange, ReadSet};
+use super::write::{self, Write, Writes};
 use crate::cf_slot::CfSlot;
 use crate::column_family::{CfId, CfName, CfRef};
 use crate::snapshot::CfRoot;
@@ -27,6 +28,7 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// A column family the transaction wrote.
 #[derive(Debug)]
 struct Written {
+    name: Arc<str>,
     slot: Arc<CfSlot>,
     writes: Writes,
 }
@@ -181,11 +183,22 @@ impl ConcurrentTransaction {
     /// snapshot's (a read validation checks).
     pub fn get<C: CfName + ?Sized>(&self, cf: &C, key: &[u8]) -> Result<Option<Value>> {
         let (id, root, slot) = self.resolve(cf.cf_ref())?;
-        if let Some(own) = self.buffered(id).get(key) {
-            return Ok(own.clone().map(Value::from));
-        }
+        let pending = match self.buffered(id).get(key) {
+            Some(Write::Put(value)) => return Ok(Some(Value::from(value.clone()))),
+            Some(Write::Delete) => return Ok(None),
+            Some(Write::Add(delta)) => Some(*delta),
+            None => None,
+        };
         self.record_read(id, &slot, |reads| reads.point(key));
-        self.snapshot.get_at(root, key)
+        let stored = self.snapshot.get_at(root, key)?;
+        match pending {
+            None => Ok(stored),
+            Some(delta) => {
+                let name = slot.name();
+                let sum = write::added(&name, key, stored.as_deref(), delta)?;
+                Ok(Some(Value::from(sum)))
+            }
+        }
     }
 
     /// True when `key` is present in `cf`.
@@ -242,7 +255,7 @@ impl ConcurrentTransaction {
             self.buffered(id).range::<Vec<u8>, _>(bounds.clone())
         };
         let base = self.snapshot.tree_at(root).range::<Vec<u8>, _>(bounds);
-        Ok(Range::merged(Merged::new(base, own, reverse)))
+        Ok(Range::merged(Merged::new(base, own, reverse, slot.name())))
     }
 
     /// Entries in `cf`, this transaction's writes included. Counts as a read of all of `cf`.
@@ -254,7 +267,7 @@ impl ConcurrentTransaction {
         let mut len = root.len;
         for (key, write) in self.buffered(id) {
             let existed = self.snapshot.get_at(root, key)?.is_some();
-            match (existed, write.is_some()) {
+            match (existed, !matches!(write, Write::Delete)) {
                 (false, true) => len += 1,
                 (true, false) => len -= 1,
                 _ => {}
@@ -268,7 +281,28 @@ impl ConcurrentTransaction {
         check_sizes(key.len(), value.len())?;
         let (id, _, slot) = self.resolve(cf.cf_ref())?;
         self.written_mut(id, slot)
-            .insert(key.to_vec(), Some(value.to_vec()));
+            .insert(key.to_vec(), Write::Put(value.to_vec()));
+        Ok(())
+    }
+
+    /// Adds `delta` to the counter at `key` in `cf` (an `i64`, 8 bytes little-endian: what
+    /// a typed table's `i64` value is; an absent key counts as 0) at the commit, to the
+    /// value the key has then. Not a read: concurrent increments of one counter never
+    /// conflict (reading the counter in the same transaction is a read, as always). A value
+    /// that is not a counter, or an overflow, fails the commit with
+    /// [`Error::NotACounter`] (when it is buffered already, at once).
+    pub fn increment<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8], delta: i64) -> Result<()> {
+        check_sizes(key.len(), write::COUNTER_BYTES)?;
+        let (id, _, slot) = self.resolve(cf.cf_ref())?;
+        let name = slot.name();
+        let writes = self.written_mut(id, slot);
+        let next = match writes.get(key) {
+            None => Write::Add(delta),
+            Some(Write::Add(pending)) => Write::Add(write::add(&name, key, *pending, delta)?),
+            Some(Write::Delete) => Write::Put(write::encode(delta)),
+            Some(Write::Put(value)) => Write::Put(write::added(&name, key, Some(value), delta)?),
+        };
+        writes.insert(key.to_vec(), next);
         Ok(())
     }
 
@@ -277,7 +311,8 @@ impl ConcurrentTransaction {
         check_sizes(key.len(), 0)?;
         let existed = self.get(cf, key)?.is_some();
         let (id, _, slot) = self.resolve(cf.cf_ref())?;
-        self.written_mut(id, slot).insert(key.to_vec(), None);
+        self.written_mut(id, slot)
+            .insert(key.to_vec(), Write::Delete);
         Ok(existed)
     }
 
@@ -286,6 +321,7 @@ impl ConcurrentTransaction {
             .written
             .entry(id)
             .or_insert_with(|| Written {
+                name: slot.name(),
                 slot,
                 writes: Writes::new(),
             })
@@ -387,7 +423,7 @@ impl ConcurrentTransaction {
         let writes = std::mem::take(&mut self.written)
             .into_values()
             .filter(|written| !written.writes.is_empty())
-            .map(|written| (written.slot, written.writes))
+            .map(|written| (written.slot, written.name, written.writes))
             .collect();
         Submission {
             version: self.version,

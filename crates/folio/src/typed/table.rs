@@ -252,6 +252,8 @@ pub trait TableTransaction: sealed::Sealed {
     fn table_put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()>;
     #[doc(hidden)]
     fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool>;
+    #[doc(hidden)]
+    fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()>;
 }
 
 mod sealed {
@@ -284,6 +286,10 @@ impl TableTransaction for WriteTransaction {
     fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool> {
         self.delete(cf, key)
     }
+
+    fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()> {
+        self.increment(cf, key, delta).map(|_| ())
+    }
 }
 
 impl TableTransaction for ConcurrentTransaction {
@@ -301,6 +307,23 @@ impl TableTransaction for ConcurrentTransaction {
 
     fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool> {
         self.delete(cf, key)
+    }
+
+    fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()> {
+        self.increment(cf, key, delta)
+    }
+}
+
+impl<K: Key, T: TableTransaction + ?Sized> WriteTable<'_, K, i64, T> {
+    /// Adds `delta` to the counter at `key` (absent: 0). In a concurrent transaction it is
+    /// applied at the commit and is not a read: concurrent increments never conflict
+    /// ([`ConcurrentTransaction::increment`]).
+    pub fn increment<Q: EncodeKey + ?Sized>(&mut self, key: &Q, delta: i64) -> Result<()>
+    where
+        K: Borrow<Q>,
+    {
+        self.txn
+            .table_increment(self.cf, &key.to_key_bytes(), delta)
     }
 }
 
