@@ -3,6 +3,7 @@
 use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
 use super::{CodecError, CompositeKey, EncodeKey, EncodeValue, Key, Value};
 use crate::{ConcurrentTransaction, Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
@@ -28,14 +29,37 @@ use crate::{ConcurrentTransaction, Error, Range, ReadTransaction, Result, Tree, 
 /// # Ok(())
 /// # }
 /// ```
-pub struct TableDefinition<K, V> {
-    name: &'static str,
+///
+/// The name may also be made at run time (a table per tenant), borrowed for as long as the
+/// definition is used:
+///
+/// ```
+/// # fn main() -> folio::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use folio::TableDefinition;
+///
+/// let db = folio::Database::open(dir.path())?;
+/// for tenant in ["acme", "globex"] {
+///     let name = format!("orders-{tenant}");
+///     let orders: TableDefinition<u64, String> = TableDefinition::new(&name);
+///     db.create_cf(orders.name())?;
+///     let mut txn = db.begin_write(&[orders.name()])?;
+///     txn.table(orders)?.insert(&1, "first order")?;
+///     txn.commit()?;
+/// }
+/// assert_eq!(db.cf_names(), ["orders-acme", "orders-globex"]);
+/// # Ok(())
+/// # }
+/// ```
+pub struct TableDefinition<'a, K, V> {
+    name: &'a str,
     types: PhantomData<fn() -> (K, V)>,
 }
 
-impl<K, V> TableDefinition<K, V> {
-    /// The table stored in column family `name`.
-    pub const fn new(name: &'static str) -> Self {
+impl<'a, K, V> TableDefinition<'a, K, V> {
+    /// The table stored in column family `name` (a `&'static str` for a `const`
+    /// definition, or any borrowed name).
+    pub const fn new(name: &'a str) -> Self {
         Self {
             name,
             types: PhantomData,
@@ -43,20 +67,20 @@ impl<K, V> TableDefinition<K, V> {
     }
 
     /// The column family's name.
-    pub const fn name(&self) -> &'static str {
+    pub const fn name(&self) -> &'a str {
         self.name
     }
 }
 
-impl<K, V> Clone for TableDefinition<K, V> {
+impl<K, V> Clone for TableDefinition<'_, K, V> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<K, V> Copy for TableDefinition<K, V> {}
+impl<K, V> Copy for TableDefinition<'_, K, V> {}
 
-impl<K, V> std::fmt::Debug for TableDefinition<K, V> {
+impl<K, V> std::fmt::Debug for TableDefinition<'_, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -95,7 +119,7 @@ fn encode_value<W: EncodeValue + ?Sized>(cf: &str, value: &W) -> Result<Vec<u8>>
 
 /// Typed reads over a [`Tree`] (shared by both handles).
 struct TypedTree<'t, K, V> {
-    cf: &'static str,
+    cf: Arc<str>,
     tree: Tree<'t>,
     types: PhantomData<fn() -> (K, V)>,
 }
@@ -105,7 +129,7 @@ impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
         match self.tree.get(&key.to_key_bytes())? {
             Some(bytes) => V::decode_value(&bytes)
                 .map(Some)
-                .map_err(|e| decode_error::<V>(self.cf, e)),
+                .map_err(|e| decode_error::<V>(&self.cf, e)),
             None => Ok(None),
         }
     }
@@ -121,7 +145,7 @@ impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
             self.tree.range::<Vec<u8>, _>(bounds)
         };
         TypedRange {
-            cf: self.cf,
+            cf: Arc::clone(&self.cf),
             inner,
             types: PhantomData,
         }
@@ -138,7 +162,7 @@ impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
             self.tree.prefix(&prefix)
         };
         TypedRange {
-            cf: self.cf,
+            cf: Arc::clone(&self.cf),
             inner,
             types: PhantomData,
         }
@@ -236,7 +260,7 @@ impl<K: Key, V: Value> IntoIterator for &ReadTable<K, V> {
 /// [`ConcurrentTransaction::table`]); it borrows the transaction, so the transaction cannot
 /// commit while it lives.
 pub struct WriteTable<'txn, K, V, T: TableTransaction + ?Sized = WriteTransaction> {
-    cf: &'static str,
+    cf: Arc<str>,
     txn: &'txn mut T,
     types: PhantomData<fn() -> (K, V)>,
 }
@@ -323,14 +347,14 @@ impl<K: Key, T: TableTransaction + ?Sized> WriteTable<'_, K, i64, T> {
         K: Borrow<Q>,
     {
         self.txn
-            .table_increment(self.cf, &key.to_key_bytes(), delta)
+            .table_increment(&self.cf, &key.to_key_bytes(), delta)
     }
 }
 
 impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     fn typed<'r>(&self, inner: Range<'r>) -> TypedRange<'r, K, V> {
         TypedRange {
-            cf: self.cf,
+            cf: Arc::clone(&self.cf),
             inner,
             types: PhantomData,
         }
@@ -341,7 +365,7 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
             encode_bound(range.start_bound()),
             encode_bound(range.end_bound()),
         );
-        Ok(self.typed(self.txn.table_scan(self.cf, bounds, reverse)?))
+        Ok(self.typed(self.txn.table_scan(&self.cf, bounds, reverse)?))
     }
 
     /// Inserts or replaces `key` (a `&str` will do for `String` keys and values).
@@ -352,8 +376,8 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
         Q: EncodeKey + ?Sized,
         W: EncodeValue + ?Sized,
     {
-        let value = encode_value(self.cf, value)?;
-        self.txn.table_put(self.cf, &key.to_key_bytes(), &value)
+        let value = encode_value(&self.cf, value)?;
+        self.txn.table_put(&self.cf, &key.to_key_bytes(), &value)
     }
 
     /// Removes `key`; returns its value.
@@ -363,7 +387,7 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     {
         let old = self.get(key)?;
         if old.is_some() {
-            self.txn.table_delete(self.cf, &key.to_key_bytes())?;
+            self.txn.table_delete(&self.cf, &key.to_key_bytes())?;
         }
         Ok(old)
     }
@@ -373,10 +397,10 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     where
         K: Borrow<Q>,
     {
-        match self.txn.table_get(self.cf, &key.to_key_bytes())? {
+        match self.txn.table_get(&self.cf, &key.to_key_bytes())? {
             Some(bytes) => V::decode_value(&bytes)
                 .map(Some)
-                .map_err(|e| decode_error::<V>(self.cf, e)),
+                .map_err(|e| decode_error::<V>(&self.cf, e)),
             None => Ok(None),
         }
     }
@@ -417,7 +441,7 @@ impl<K: Key, V: Value> WriteTable<'_, K, V, WriteTransaction> {
     pub fn len(&self) -> u64 {
         // `view` fails only for a column family outside the transaction, which
         // `WriteTransaction::table` refused when it made this table.
-        self.txn.view(self.cf).map_or(0, |tree| tree.len())
+        self.txn.view(&*self.cf).map_or(0, |tree| tree.len())
     }
 
     /// True when the table holds no entry.
@@ -430,7 +454,7 @@ impl<K: Key, V: Value> WriteTable<'_, K, V, ConcurrentTransaction> {
     /// Entries in the table, this transaction's changes included (a read of the whole
     /// table: see [`ConcurrentTransaction::len`]).
     pub fn len(&self) -> Result<u64> {
-        self.txn.len(self.cf)
+        self.txn.len(&*self.cf)
     }
 
     /// True when the table holds no entry.
@@ -448,7 +472,7 @@ impl<K: CompositeKey, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, 
         let mut prefix = Vec::new();
         first.encode_key(&mut prefix, false);
         let bounds = folio_btree::prefix_bounds(&prefix);
-        Ok(self.typed(self.txn.table_scan(self.cf, bounds, reverse)?))
+        Ok(self.typed(self.txn.table_scan(&self.cf, bounds, reverse)?))
     }
 
     /// Entries whose (tuple) key's first field is `first`, in key order, this transaction's
@@ -472,7 +496,7 @@ impl<K: CompositeKey, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, 
 /// Typed entries of a range, in order (or from the back: it is double-ended); each
 /// `(key, value)` or the first error.
 pub struct TypedRange<'t, K, V> {
-    cf: &'static str,
+    cf: Arc<str>,
     inner: Range<'t>,
     types: PhantomData<fn() -> (K, V)>,
 }
@@ -482,14 +506,14 @@ impl<K: Key, V: Value> Iterator for TypedRange<'_, K, V> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let entry = self.inner.next()?;
-        Some(entry.and_then(|(key, value)| decode_entry(self.cf, &key, &value)))
+        Some(entry.and_then(|(key, value)| decode_entry(&self.cf, &key, &value)))
     }
 }
 
 impl<K: Key, V: Value> DoubleEndedIterator for TypedRange<'_, K, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let entry = self.inner.next_back()?;
-        Some(entry.and_then(|(key, value)| decode_entry(self.cf, &key, &value)))
+        Some(entry.and_then(|(key, value)| decode_entry(&self.cf, &key, &value)))
     }
 }
 
@@ -505,11 +529,11 @@ impl ReadTransaction {
     /// The typed table `definition` of this snapshot.
     pub fn table<K: Key, V: Value>(
         &self,
-        definition: TableDefinition<K, V>,
+        definition: TableDefinition<'_, K, V>,
     ) -> Result<ReadTable<K, V>> {
         Ok(ReadTable {
             inner: TypedTree {
-                cf: definition.name,
+                cf: Arc::from(definition.name),
                 tree: self.tree(definition.name)?,
                 types: PhantomData,
             },
@@ -521,11 +545,11 @@ impl ConcurrentTransaction {
     /// The typed table `definition`, to read and change in this transaction.
     pub fn table<K: Key, V: Value>(
         &mut self,
-        definition: TableDefinition<K, V>,
+        definition: TableDefinition<'_, K, V>,
     ) -> Result<WriteTable<'_, K, V, ConcurrentTransaction>> {
         self.check_cf(definition.name)?; // refuses a missing column family now
         Ok(WriteTable {
-            cf: definition.name,
+            cf: Arc::from(definition.name),
             txn: self,
             types: PhantomData,
         })
@@ -537,11 +561,11 @@ impl WriteTransaction {
     /// family must be one the transaction began with).
     pub fn table<K: Key, V: Value>(
         &mut self,
-        definition: TableDefinition<K, V>,
+        definition: TableDefinition<'_, K, V>,
     ) -> Result<WriteTable<'_, K, V>> {
         self.view(definition.name)?; // refuses a column family outside the transaction
         Ok(WriteTable {
-            cf: definition.name,
+            cf: Arc::from(definition.name),
             txn: self,
             types: PhantomData,
         })
