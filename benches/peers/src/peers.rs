@@ -407,7 +407,7 @@ mod redb_peer {
     use std::path::Path;
 
     use folio_bench::{BenchResult, Engine, SyncMode, count_entries};
-    use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+    use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
     pub struct Redb {
         db: Database,
