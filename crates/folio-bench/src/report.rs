@@ -39,6 +39,9 @@ pub struct Row {
     /// Bytes of the engine's files after the run (W8 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_bytes: Option<u64>,
+    /// Transaction attempts that conflicted and were retried (W9 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<u64>,
 }
 
 /// The rows as a markdown table.

@@ -170,7 +170,7 @@ pub fn run_workload(
                     Ok(measured)
                 })?;
                 crate::transfers::check_total(&*engine, *accounts)?;
-                row.note = format!("{conflicts} conflicts retried");
+                row.conflicts = Some(conflicts);
                 rows.push(row);
             }
             Workload::W7 { n } => {
@@ -237,6 +237,7 @@ pub(crate) fn timed(
         peak_rss_mib: after.peak_rss_bytes as f64 / f64::from(1u32 << 20),
         note,
         file_bytes: None,
+        conflicts: None,
     })
 }
 
