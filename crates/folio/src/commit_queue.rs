@@ -59,12 +59,14 @@ struct QueueState<J> {
     leader_active: bool,
 }
 
-/// A follower first waits for the leader's group this many short rounds without sleeping:
-/// a group of small batches takes a few microseconds, and parking and waking a thread costs
-/// two context switches, more than that (a 2-thread W6 profile had 6 % of its time in the
-/// futex wait here). Only while fewer followers spin than there are other cores, so
-/// spinning never takes the leader's CPU.
-const SPIN_ROUNDS: u32 = 4;
+/// A follower first waits for the leader's group this many short rounds without sleeping
+/// (about 15 µs in all): a group takes a few to a few tens of microseconds (a concurrent
+/// transaction's commit applies its writes to the tree inside it), and parking and waking a
+/// thread costs two context switches on the leader's path (a 2-thread W6 profile had 6 % of
+/// its time in the futex wait here; W9 at 2 threads ran 1.3-1.4x faster with 64 rounds than
+/// with 4, `docs/performance.md`). Only while fewer followers spin than there are other
+/// cores, so spinning never takes the leader's CPU.
+const SPIN_ROUNDS: u32 = 64;
 /// `spin_loop` hints per round (about a microsecond).
 const SPIN_STEPS: u32 = 32;
 
