@@ -116,6 +116,14 @@ pub fn data_offset(page_size: usize) -> u64 {
     (2 * HEADER_SLOT_BYTES).next_multiple_of(page_size) as u64
 }
 
+/// Rewrites the checksum of a slot-sized `bytes` to match (fuzzing).
+pub(crate) fn fix_slot_checksum(bytes: &mut [u8]) {
+    if bytes.len() == HEADER_SLOT_BYTES {
+        let checksum = xxh3_64(&bytes[..CHECKSUM_OFFSET]);
+        put_u64(bytes, CHECKSUM_OFFSET, checksum);
+    }
+}
+
 impl HeaderSlot {
     /// Encodes the slot into `HEADER_SLOT_BYTES` bytes, checksum included.
     pub fn encode(&self) -> Result<Vec<u8>> {

@@ -132,6 +132,21 @@ pub fn decode(bytes: &[u8], record_bytes_max: usize) -> Decoded<'_> {
     })
 }
 
+/// Rewrites the checksum of the record at the start of `bytes` to match its header and
+/// declared payload, when both fit (fuzzing: `testing::fix_record_checksum`).
+pub(crate) fn fix_checksum(bytes: &mut [u8]) {
+    if bytes.len() < RECORD_HEADER_BYTES {
+        return;
+    }
+    let len = le::get_u32(bytes, LEN_OFFSET).expect("field within the record header") as usize;
+    let Some(payload) = bytes.get(RECORD_HEADER_BYTES..RECORD_HEADER_BYTES.saturating_add(len))
+    else {
+        return;
+    };
+    let checksum = xxh3_64_with_seed(&bytes[..CHECKSUM_OFFSET], payload_hash(payload));
+    le::put_u64(bytes, CHECKSUM_OFFSET, checksum);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,15 @@ pub enum SegmentHeaderError {
     Corrupt(String),
 }
 
+/// Rewrites the checksum of the segment header at the start of `bytes`, when it fits
+/// (fuzzing: `testing::fix_segment_header_checksum`).
+pub(crate) fn fix_header_checksum(bytes: &mut [u8]) {
+    if bytes.len() >= SEGMENT_HEADER_BYTES as usize {
+        let checksum = xxh3_64(&bytes[..56]);
+        bytes[56..64].copy_from_slice(&checksum.to_le_bytes());
+    }
+}
+
 /// Decodes a segment header and returns its first LSN.
 pub fn decode_segment_header(bytes: &[u8]) -> Result<Lsn, SegmentHeaderError> {
     if bytes.len() < SEGMENT_HEADER_BYTES as usize {

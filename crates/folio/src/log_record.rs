@@ -170,7 +170,9 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp<'_>>> {
         Ok(slice)
     };
     let count = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
-    let mut ops = Vec::with_capacity(count.min(1 << 16) as usize);
+    // `count` is read from the record: each operation takes at least its header, so the
+    // bytes bound what is reserved (a damaged count never allocates beyond the record).
+    let mut ops = Vec::with_capacity((count as usize).min(bytes.len() / OP_HEADER_BYTES));
     for _ in 0..count {
         let kind = take(1)?[0];
         let cf = CfId(u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")));
