@@ -6,10 +6,12 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// Systems `--systems` accepts: `folio-encrypted` is folio encrypted at rest (to compare
-/// with plain folio in the same run).
+/// with plain folio in the same run); `folio-exclusive` makes W9's transfers in exclusive
+/// `begin_write` transactions instead of concurrent ones.
 const SYSTEMS: &[&str] = &[
     "folio",
     "folio-encrypted",
+    "folio-exclusive",
     "rocksdb",
     "fjall",
     "redb",

@@ -123,6 +123,11 @@ fn opener(system: &str) -> Option<Box<Opener>> {
     };
     match system {
         "folio" => return Some(Box::new(|path: &Path| FolioEngine::open(path, CACHE_BYTES))),
+        "folio-exclusive" => {
+            return Some(Box::new(|path: &Path| {
+                FolioEngine::open_exclusive_transfers(path, CACHE_BYTES)
+            }));
+        }
         "folio-encrypted" => {
             return Some(Box::new(|path: &Path| {
                 FolioEngine::open_encrypted(path, CACHE_BYTES)

@@ -12,6 +12,9 @@ use crate::{BenchResult, Engine, SyncMode};
 #[derive(Debug)]
 pub struct FolioEngine {
     db: Database,
+    /// W9 transfers through exclusive `begin_write` transactions instead of concurrent ones
+    /// (the baseline concurrent transactions are measured against).
+    exclusive_transfers: bool,
 }
 
 impl FolioEngine {
@@ -33,7 +36,22 @@ impl FolioEngine {
         configure: impl FnOnce(DatabaseBuilder) -> DatabaseBuilder,
     ) -> BenchResult<Self> {
         let db = configure(Database::builder().cache_bytes(cache_bytes)).open(dir)?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            exclusive_transfers: false,
+        })
+    }
+
+    /// [`FolioEngine::open`] making W9's transfers in exclusive `begin_write` transactions
+    /// (each holds the table's writer from its first read to its commit) instead of
+    /// concurrent ones.
+    pub fn open_exclusive_transfers(
+        dir: &Path,
+        cache_bytes: usize,
+    ) -> BenchResult<Box<dyn Engine>> {
+        let mut engine = Self::open_concrete(dir, cache_bytes)?;
+        engine.exclusive_transfers = true;
+        Ok(Box::new(engine))
     }
 
     /// [`FolioEngine::open`] encrypted at rest (a fixed benchmark key): what encryption
@@ -99,6 +117,20 @@ impl Engine for FolioEngine {
         amount: u64,
         mode: SyncMode,
     ) -> BenchResult<u64> {
+        if self.exclusive_transfers {
+            let mut txn = self.db.begin_write(&[keyspace])?;
+            let read = |txn: &folio::WriteTransaction, key: &[u8]| -> folio::Result<u64> {
+                let value = txn.get(keyspace, key)?;
+                Ok(value.map_or(0, |v| crate::balance(&v).unwrap_or(0)))
+            };
+            let (have, other) = (read(&txn, from)?, read(&txn, to)?);
+            if let Some((debited, credited)) = crate::apply_transfer(have, other, amount) {
+                txn.put(keyspace, from, &debited.to_be_bytes())?;
+                txn.put(keyspace, to, &credited.to_be_bytes())?;
+            }
+            txn.commit_with(durability(mode))?;
+            return Ok(0);
+        }
         let mut options = folio::TransactOptions::with_durability(durability(mode));
         options.max_attempts = u32::MAX; // retried until it commits, as every engine here
         let mut attempts = 0u64;
