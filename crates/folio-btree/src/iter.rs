@@ -17,9 +17,10 @@ use crate::tree::BTree;
 use crate::{Result, Value, error::corrupt};
 
 /// A key range with owned bounds.
-pub(crate) type OwnedBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+pub type OwnedBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
-pub(crate) fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> OwnedBounds {
+/// The bounds of `range`, owned.
+pub fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> OwnedBounds {
     let own = |bound: Bound<&K>| match bound {
         Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
         Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
@@ -553,9 +554,14 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// True when `key` lies within `bounds`.
+pub fn bounds_contain(bounds: &OwnedBounds, key: &[u8]) -> bool {
+    in_bounds(bounds, Direction::Forward, key) && in_bounds(bounds, Direction::Reverse, key)
+}
+
 /// False when the bounds can hold no key (start after end), which a B-tree seek would
 /// otherwise misread.
-fn bounds_nonempty(bounds: &OwnedBounds) -> bool {
+pub fn bounds_nonempty(bounds: &OwnedBounds) -> bool {
     match (&bounds.0, &bounds.1) {
         (Bound::Included(s), Bound::Included(e)) => s <= e,
         (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e))

@@ -261,19 +261,9 @@ fn refuse(db: &Database, batch: &WriteBatch) -> Option<Error> {
         });
     }
     let (key, value) = batch.largest();
-    if key > folio_btree::KEY_BYTES_MAX {
-        return Some(Error::Tree(folio_btree::Error::KeyTooLarge {
-            len: key,
-            max: folio_btree::KEY_BYTES_MAX,
-        }));
-    }
-    if value > folio_btree::VALUE_BYTES_MAX {
-        return Some(Error::Tree(folio_btree::Error::ValueTooLarge {
-            len: value,
-            max: folio_btree::VALUE_BYTES_MAX,
-        }));
-    }
-    None
+    folio_btree::check_entry_sizes(key, value)
+        .err()
+        .map(Error::Tree)
 }
 
 /// The error each job of a failed group gets: the first the error itself, the others a

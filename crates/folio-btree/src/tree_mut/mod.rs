@@ -318,19 +318,7 @@ impl BTreeMut {
     }
 
     fn check_sizes(key: &[u8], value: &[u8]) -> Result<()> {
-        if key.len() > KEY_BYTES_MAX {
-            return Err(Error::KeyTooLarge {
-                len: key.len(),
-                max: KEY_BYTES_MAX,
-            });
-        }
-        if value.len() > VALUE_BYTES_MAX {
-            return Err(Error::ValueTooLarge {
-                len: value.len(),
-                max: VALUE_BYTES_MAX,
-            });
-        }
-        Ok(())
+        check_entry_sizes(key.len(), value.len())
     }
 
     /// A new, empty node of `kind`, owned by the transaction.
@@ -635,6 +623,24 @@ pub(crate) fn balanced_split(sizes: &[usize], room: usize) -> Option<usize> {
         }
     }
     best.map(|(k, _)| k)
+}
+
+/// [`Error::KeyTooLarge`] or [`Error::ValueTooLarge`] for an entry over the limits: what a put
+/// checks, for callers that check before they write (a buffered or batched write).
+pub fn check_entry_sizes(key: usize, value: usize) -> Result<()> {
+    if key > KEY_BYTES_MAX {
+        return Err(Error::KeyTooLarge {
+            len: key,
+            max: KEY_BYTES_MAX,
+        });
+    }
+    if value > VALUE_BYTES_MAX {
+        return Err(Error::ValueTooLarge {
+            len: value,
+            max: VALUE_BYTES_MAX,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,10 +3,9 @@
 //! empty one, is a conflict: no phantoms).
 
 use std::collections::BTreeSet;
-use std::ops::Bound;
 
 /// A range of keys by its owned bounds.
-pub(crate) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+pub(crate) type KeyRange = folio_btree::OwnedBounds;
 
 /// Point reads and range reads of one column family.
 #[derive(Debug, Default, Clone)]
@@ -38,27 +37,18 @@ impl ReadSet {
 
     /// True when a write of `key` changes something this set read.
     pub(crate) fn covers(&self, key: &[u8]) -> bool {
-        self.points.contains(key) || self.ranges.iter().any(|range| contains(range, key))
+        self.points.contains(key)
+            || self
+                .ranges
+                .iter()
+                .any(|range| folio_btree::bounds_contain(range, key))
     }
-}
-
-/// True when `key` lies in `range`.
-pub(crate) fn contains(range: &KeyRange, key: &[u8]) -> bool {
-    let above_start = match &range.0 {
-        Bound::Included(start) => key >= start.as_slice(),
-        Bound::Excluded(start) => key > start.as_slice(),
-        Bound::Unbounded => true,
-    };
-    let below_end = match &range.1 {
-        Bound::Included(end) => key <= end.as_slice(),
-        Bound::Excluded(end) => key < end.as_slice(),
-        Bound::Unbounded => true,
-    };
-    above_start && below_end
 }
 
 #[cfg(test)]
 mod tests {
+    use std::ops::Bound;
+
     use super::*;
 
     #[test]

@@ -93,7 +93,6 @@ pub struct ConcurrentTransaction {
     version: Lsn,
     written: HashMap<CfId, Written>,
     read: RefCell<HashMap<CfId, Read>>,
-    registered: bool,
 }
 
 impl std::fmt::Debug for ConcurrentTransaction {
@@ -127,7 +126,6 @@ impl ConcurrentTransaction {
             version,
             written: HashMap::new(),
             read: RefCell::new(HashMap::new()),
-            registered: true,
         }
     }
 
@@ -136,7 +134,7 @@ impl ConcurrentTransaction {
         self.version
     }
 
-    /// `cf`'s id, name, root in the snapshot, and writer slot. The slot must still be the
+    /// `cf`'s id, root in the snapshot, and writer slot. The slot must still be the
     /// snapshot's column family: one dropped (or renamed away and replaced) since is a
     /// conflict.
     fn resolve(&self, cf: CfRef<'_>) -> Result<(CfId, CfRoot, Arc<CfSlot>)> {
@@ -214,7 +212,7 @@ impl ConcurrentTransaction {
         K: AsRef<[u8]> + ?Sized,
         R: RangeBounds<K>,
     {
-        self.scan(cf.cf_ref(), owned_bounds(&range), false)
+        self.scan(cf.cf_ref(), folio_btree::owned_bounds(&range), false)
     }
 
     /// Entries of `cf` with keys in `range`, descending.
@@ -224,7 +222,7 @@ impl ConcurrentTransaction {
         K: AsRef<[u8]> + ?Sized,
         R: RangeBounds<K>,
     {
-        self.scan(cf.cf_ref(), owned_bounds(&range), true)
+        self.scan(cf.cf_ref(), folio_btree::owned_bounds(&range), true)
     }
 
     /// Entries of `cf` whose key starts with `prefix`, ascending.
@@ -249,10 +247,11 @@ impl ConcurrentTransaction {
     pub(crate) fn scan(&self, cf: CfRef<'_>, bounds: KeyRange, reverse: bool) -> Result<Range<'_>> {
         let (id, root, slot) = self.resolve(cf)?;
         self.record_read(id, &slot, |reads| reads.range(bounds.clone()));
-        let own = if is_empty_range(&bounds) {
-            NO_WRITES.range::<Vec<u8>, _>(..)
-        } else {
+        // `BTreeMap::range` panics on bounds that hold no key.
+        let own = if folio_btree::bounds_nonempty(&bounds) {
             self.buffered(id).range::<Vec<u8>, _>(bounds.clone())
+        } else {
+            NO_WRITES.range::<Vec<u8>, _>(..)
         };
         let base = self.snapshot.tree_at(root).range::<Vec<u8>, _>(bounds);
         Ok(Range::merged(Merged::new(base, own, reverse, slot.name())))
@@ -380,7 +379,8 @@ impl ConcurrentTransaction {
         let queue = self
             .db
             .inner
-            .concurrent_queues
+            .concurrent
+            .queues
             .queue_for(submission.cf_ids());
         let lsn = queue.submit(&self.db, submission)?;
         if durability == Durability::Immediate && lsn > 0 {
@@ -454,45 +454,11 @@ impl ConcurrentTransaction {
 
 impl Drop for ConcurrentTransaction {
     fn drop(&mut self) {
-        if std::mem::take(&mut self.registered) {
-            self.db.inner.concurrent.active.unregister(self.version);
-        }
-    }
-}
-
-/// The bounds of `range`, owned.
-fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> KeyRange {
-    let own = |bound: Bound<&K>| match bound {
-        Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
-        Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
-    };
-    (own(range.start_bound()), own(range.end_bound()))
-}
-
-/// True when no key lies in `range` (`BTreeMap::range` panics on such bounds).
-fn is_empty_range(range: &KeyRange) -> bool {
-    match (&range.0, &range.1) {
-        (Bound::Included(start), Bound::Included(end)) => start > end,
-        (Bound::Included(start) | Bound::Excluded(start), Bound::Excluded(end))
-        | (Bound::Excluded(start), Bound::Included(end)) => start >= end,
-        _ => false,
+        self.db.inner.concurrent.active.unregister(self.version);
     }
 }
 
 /// Refuses a key or value over the limits when it is written, not at the commit.
 fn check_sizes(key: usize, value: usize) -> Result<()> {
-    if key > folio_btree::KEY_BYTES_MAX {
-        return Err(Error::Tree(folio_btree::Error::KeyTooLarge {
-            len: key,
-            max: folio_btree::KEY_BYTES_MAX,
-        }));
-    }
-    if value > folio_btree::VALUE_BYTES_MAX {
-        return Err(Error::Tree(folio_btree::Error::ValueTooLarge {
-            len: value,
-            max: folio_btree::VALUE_BYTES_MAX,
-        }));
-    }
-    Ok(())
+    folio_btree::check_entry_sizes(key, value).map_err(Error::Tree)
 }
