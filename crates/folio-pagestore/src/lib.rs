@@ -92,7 +92,7 @@ pub mod testing {
     /// Decodes a header slot after rewriting its checksum to match (so a fuzzer's input
     /// reaches the fields behind it); returns the roots it holds, or why it was refused.
     pub fn decode_slot_with_fixed_checksum(bytes: &mut [u8]) -> Result<Vec<u8>, String> {
-        crate::header::fix_slot_checksum(bytes);
+        crate::header::seal_slot(bytes);
         crate::header::HeaderSlot::decode(bytes)
             .map(|slot| slot.roots.clone())
             .map_err(|error| format!("{error:?}"))

@@ -76,6 +76,6 @@ pub mod testing {
 
     /// Rewrites the checksum of the segment header at the start of `bytes`, when it fits.
     pub fn fix_segment_header_checksum(bytes: &mut [u8]) {
-        crate::segment::fix_header_checksum(bytes);
+        crate::segment::seal_header(bytes);
     }
 }

@@ -59,9 +59,15 @@ pub fn encode_header(
     le::put_u32(&mut header, LEN_OFFSET, len);
     le::put_u64(&mut header, LSN_OFFSET, lsn);
     le::put_u64(&mut header, DURABLE_BEFORE_OFFSET, durable_before);
-    let checksum = xxh3_64_with_seed(&header[..CHECKSUM_OFFSET], payload_hash);
+    let checksum = checksum(&header, payload_hash);
     le::put_u64(&mut header, CHECKSUM_OFFSET, checksum);
     header
+}
+
+/// The checksum of a record: its header's fields before the checksum, seeded with its
+/// payload's hash.
+fn checksum(header: &[u8], payload_hash: u64) -> u64 {
+    xxh3_64_with_seed(&header[..CHECKSUM_OFFSET], payload_hash)
 }
 
 /// A record decoded from bytes.
@@ -115,9 +121,7 @@ pub fn decode(bytes: &[u8], record_bytes_max: usize) -> Decoded<'_> {
         return Decoded::Invalid(format!("length {len} runs past the end of the segment"));
     }
     let payload = &bytes[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + len];
-    let stored = u64_at(header, CHECKSUM_OFFSET);
-    let computed = xxh3_64_with_seed(&header[..CHECKSUM_OFFSET], payload_hash(payload));
-    if stored != computed {
+    if u64_at(header, CHECKSUM_OFFSET) != checksum(header, payload_hash(payload)) {
         return Decoded::Invalid("checksum mismatch".into());
     }
     let lsn = u64_at(header, LSN_OFFSET);
@@ -143,7 +147,7 @@ pub(crate) fn fix_checksum(bytes: &mut [u8]) {
     else {
         return;
     };
-    let checksum = xxh3_64_with_seed(&bytes[..CHECKSUM_OFFSET], payload_hash(payload));
+    let checksum = checksum(bytes, payload_hash(payload));
     le::put_u64(bytes, CHECKSUM_OFFSET, checksum);
 }
 
