@@ -101,13 +101,11 @@ pub(crate) struct DbInner {
     recovery: RecoveryReport,
     /// Merge concurrent [`Database::write`] batches, one queue per set of column families.
     commit_queues: CommitQueues<WriteBatch>,
-    /// Merge concurrent transactions' commits, one queue per set of column families (ids).
-    pub(crate) concurrent_queues: CommitQueues<crate::concurrent::Submission, Vec<u64>>,
     /// Set once by [`DbInner::close`].
     closed: AtomicBool,
     /// Orders logged appends after unlogged commits (`commit/unlogged.rs`).
     pub(crate) unlogged: crate::commit::UnloggedGate,
-    /// Running concurrent transactions and their counters (`concurrent/`).
+    /// Running concurrent transactions, their commit queues and counters (`concurrent/`).
     pub(crate) concurrent: crate::concurrent::ConcurrentState,
 }
 
@@ -190,7 +188,6 @@ impl Database {
             publisher,
             checkpoints: Checkpoints::new(catalog, checkpoint),
             commit_queues: CommitQueues::default(),
-            concurrent_queues: CommitQueues::default(),
             compaction: Mutex::new(()),
             recovery,
             closed: AtomicBool::new(false),
@@ -387,10 +384,7 @@ impl Database {
             wal: self.inner.wal.stats(),
             published_version: self.inner.publisher.current().version,
             commit_queue: self.inner.commit_queues.stats(),
-            concurrent: crate::ConcurrentStats {
-                queue: self.inner.concurrent_queues.stats(),
-                ..self.inner.concurrent.stats()
-            },
+            concurrent: self.inner.concurrent.stats(),
             column_families: self.inner.cfs.len(),
         }
     }

@@ -391,7 +391,7 @@ impl WriteTransaction {
     /// transactions are validated against; `None` (meaning "everything") while no concurrent
     /// transaction runs, when nobody needs them (`concurrent/history.rs`).
     fn written_keys(&self, record: &[u8]) -> Option<HashMap<CfId, Vec<Box<[u8]>>>> {
-        if !self.db.inner.concurrent.any() {
+        if !self.db.inner.concurrent.active.any() {
             return None;
         }
         // The record was built by this transaction: it decodes (a failure would be a bug;

@@ -98,7 +98,7 @@ impl Appended<'_> {
     /// history, which concurrent transactions are validated against.
     pub(crate) fn commit_tree(&mut self, slot: &CfSlot, tree: &mut BTreeMut, written: Written) {
         tree.commit(self.lsn);
-        let horizon = self.db.concurrent.horizon();
+        let horizon = self.db.concurrent.active.horizon();
         slot.history.lock().record(
             self.lsn,
             written,

@@ -42,6 +42,7 @@ pub use retry::TransactOptions;
 pub use transaction::{ConcurrentSavepoint, ConcurrentTransaction};
 pub(crate) use write::add_to_counter;
 
+use crate::commit_queue::CommitQueues;
 use crate::{Database, Result};
 
 /// Counters of concurrent transactions.
@@ -61,27 +62,19 @@ pub struct ConcurrentStats {
 pub(crate) struct ConcurrentState {
     /// Snapshots of running concurrent transactions.
     pub(crate) active: history::ActiveSnapshots,
+    /// Their commit queues, one per set of column families (ids).
+    pub(crate) queues: CommitQueues<Submission, Vec<u64>>,
     pub(crate) commits: AtomicU64,
     pub(crate) conflicts: AtomicU64,
 }
 
 impl ConcurrentState {
-    /// The oldest snapshot a running concurrent transaction reads (`None`: none runs).
-    pub(crate) fn horizon(&self) -> Option<folio_wal::Lsn> {
-        self.active.horizon()
-    }
-
-    /// True while any concurrent transaction runs.
-    pub(crate) fn any(&self) -> bool {
-        self.active.any()
-    }
-
     pub(crate) fn stats(&self) -> ConcurrentStats {
         use std::sync::atomic::Ordering::Relaxed;
         ConcurrentStats {
             commits: self.commits.load(Relaxed),
             conflicts: self.conflicts.load(Relaxed),
-            queue: crate::CommitQueueStats::default(),
+            queue: self.queues.stats(),
         }
     }
 }

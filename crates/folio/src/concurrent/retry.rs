@@ -44,6 +44,17 @@ impl TransactOptions {
         }
     }
 
+    /// The durability of the commits on `db`.
+    fn durability_on(&self, db: &Database) -> Durability {
+        self.durability
+            .unwrap_or(db.inner.options.default_durability)
+    }
+
+    /// True when `outcome` of attempt `attempt` (0-based) should be tried again.
+    fn retry<T>(&self, outcome: &Result<T>, attempt: u32) -> bool {
+        matches!(outcome, Err(error) if error.is_retryable()) && attempt + 1 < self.max_attempts
+    }
+
     /// The wait after failed attempt `attempt` (0-based), jittered.
     fn backoff(&self, attempt: u32) -> Duration {
         let doubled = self
@@ -104,9 +115,7 @@ impl Database {
         options: TransactOptions,
         mut work: impl FnMut(&mut ConcurrentTransaction) -> Result<T>,
     ) -> Result<T> {
-        let durability = options
-            .durability
-            .unwrap_or(self.inner.options.default_durability);
+        let durability = options.durability_on(self);
         let mut attempt = 0;
         loop {
             let outcome = self.begin_concurrent().and_then(|mut txn| {
@@ -114,13 +123,11 @@ impl Database {
                 txn.commit_with(durability)?;
                 Ok(value)
             });
-            match outcome {
-                Err(error) if error.is_retryable() && attempt + 1 < options.max_attempts => {
-                    std::thread::sleep(options.backoff(attempt));
-                    attempt += 1;
-                }
-                other => return other,
+            if !options.retry(&outcome, attempt) {
+                return outcome;
             }
+            std::thread::sleep(options.backoff(attempt));
+            attempt += 1;
         }
     }
 }
@@ -136,25 +143,21 @@ impl Database {
         options: TransactOptions,
         mut work: impl FnMut(&mut ConcurrentTransaction) -> Result<T>,
     ) -> Result<T> {
-        let durability = options
-            .durability
-            .unwrap_or(self.inner.options.default_durability);
+        let durability = options.durability_on(self);
         let mut attempt = 0;
         loop {
-            let outcome = match self.begin_concurrent() {
-                Ok(mut txn) => match work(&mut txn) {
-                    Ok(value) => txn.commit_async_with(durability).await.map(|_| value),
-                    Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            };
-            match outcome {
-                Err(error) if error.is_retryable() && attempt + 1 < options.max_attempts => {
-                    attempt += 1;
-                    yield_once().await;
-                }
-                other => return other,
+            let outcome = async {
+                let mut txn = self.begin_concurrent()?;
+                let value = work(&mut txn)?;
+                txn.commit_async_with(durability).await?;
+                Ok(value)
             }
+            .await;
+            if !options.retry(&outcome, attempt) {
+                return outcome;
+            }
+            attempt += 1;
+            yield_once().await;
         }
     }
 }
