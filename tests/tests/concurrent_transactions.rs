@@ -716,7 +716,9 @@ fn rounds(db: &Database) -> Vec<u64> {
             a.put("t", b"counter", &(n + 1).to_be_bytes())?;
             b.get("t", b"counter")?;
             b.put("t", format!("b{round}").as_bytes(), b"conflicted")?;
+            // Two column families: a commit group is atomic across them (invariant 3).
             c.put("t", format!("c{round}").as_bytes(), &vec![round as u8; 300])?;
+            c.put("u", format!("c{round}").as_bytes(), &vec![round as u8; 300])?;
             a.commit_with(Durability::Immediate)?;
             match b.commit_with(Durability::Immediate) {
                 Ok(lsn) => panic!("b read a stale counter and committed at {lsn}"),
@@ -738,6 +740,7 @@ fn power_cut_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bo
     let directory = SimDirectory::new(seed);
     let db = Database::open_in(Arc::new(directory.clone()), at_rest.small_options()).unwrap();
     db.create_cf("t").unwrap();
+    db.create_cf("u").unwrap();
     directory.cut_power_at(directory.operations() + cut);
     let acknowledged = rounds(&db);
     let was_cut = directory.power_was_cut();
@@ -746,10 +749,16 @@ fn power_cut_at(cut: u64, policy: CrashPolicy, seed: u64, at_rest: AtRest) -> bo
     let db = Database::open_in(Arc::new(directory.crash(policy)), at_rest.small_options())
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
     let state = folio_tests::read_cf(&db.begin_read(), "t").unwrap();
+    let other = folio_tests::read_cf(&db.begin_read(), "u").unwrap();
     let counter = state.get(b"counter".as_slice()).map_or(0, |v| balance(v));
     // A prefix of the commits in log order: a0 c0 a1 c1 ...
     for round in 0..ROUNDS {
         let c_present = state.contains_key(format!("c{round}").as_bytes());
+        assert_eq!(
+            c_present,
+            other.contains_key(format!("c{round}").as_bytes()),
+            "{context}: c{round} is in one column family only"
+        );
         assert!(
             !state.contains_key(format!("b{round}").as_bytes()),
             "{context}: a conflicted transaction is visible"
