@@ -10,7 +10,7 @@ use std::ops::{Bound, RangeBounds};
 
 use folio_pagestore::{Page, PageId};
 
-use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, node_kind};
+use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, compare_keys, node_kind};
 use crate::overflow::read_chain;
 use crate::search::{DEPTH_MAX, child_for, key_bytes, read_value, search_leaf, value_of};
 use crate::tree::BTree;
@@ -117,6 +117,16 @@ impl DoubleEndedIterator for Range<'_> {
 
 impl std::iter::FusedIterator for Range<'_> {}
 
+/// Where a [`Walker`] is in its walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not yet descended to its first leaf.
+    NotStarted,
+    Walking,
+    /// Past the last entry in range (or stopped by an error).
+    Done,
+}
+
 /// One direction of a [`Range`] or a [`Cursor`]: a path from the root to the current leaf.
 #[derive(Debug)]
 struct Walker<'a> {
@@ -130,8 +140,7 @@ struct Walker<'a> {
     /// Entries in the current leaf, read (and checked against the page) when the walk
     /// entered it, so each step does not parse the leaf's header again.
     leaf_len: usize,
-    started: bool,
-    done: bool,
+    phase: Phase,
     /// The last key yielded: keys must move strictly in the iteration direction, which also
     /// guarantees a damaged tree (a child listed twice, a cycle) cannot make us loop. Kept
     /// up to date only when the walk leaves a leaf (within a leaf the previous key is the
@@ -139,8 +148,13 @@ struct Walker<'a> {
     last_key: Option<Vec<u8>>,
     /// Entries yielded from the current leaf (the previous one is then in this leaf).
     yielded_in_leaf: bool,
-    /// Where the previous entry's key lies in the current leaf, when inline.
+    /// Where the previous entry's key lies in the current leaf, when inline (then
+    /// `yielded_in_leaf` is true).
     previous_in_leaf: Option<std::ops::Range<usize>>,
+    /// Every entry of the current leaf from the walk's position on lies within the range's
+    /// far bound: its outermost key does, and keys are checked to move on as they are
+    /// yielded. Lets [`Walker::advance_inline`] skip the bound check.
+    leaf_inside_bound: bool,
     /// A long (overflow) key read back, for comparisons.
     key_buf: Vec<u8>,
 }
@@ -154,19 +168,41 @@ impl<'a> Walker<'a> {
             path: Vec::new(),
             leaf: None,
             leaf_len: 0,
-            started: false,
-            done: false,
+            phase: Phase::NotStarted,
             last_key: None,
             yielded_in_leaf: false,
             previous_in_leaf: None,
+            leaf_inside_bound: false,
             key_buf: Vec::new(),
         }
+    }
+
+    /// Makes `page` (leaf `id`, `len` entries, read by [`LeafView::new`]) the current leaf,
+    /// positioned at `index`.
+    fn enter_leaf(&mut self, page: Page, id: PageId, len: usize, index: isize) {
+        let outermost = match self.direction {
+            Direction::Forward => len.checked_sub(1),
+            Direction::Reverse => Some(0),
+        };
+        // An overflow key or a damaged entry answers false: the general path then checks
+        // (and reports) each entry.
+        self.leaf_inside_bound = match self.direction {
+            Direction::Forward => matches!(self.bounds.1, Bound::Unbounded),
+            Direction::Reverse => matches!(self.bounds.0, Bound::Unbounded),
+        } || outermost.is_some_and(|outermost| {
+            match LeafView::checked_before(&page, id, len).entry(outermost) {
+                Ok((KeyRef::Inline(key), _)) => in_bounds(&self.bounds, self.direction, key),
+                _ => false,
+            }
+        });
+        self.leaf_len = len;
+        self.leaf = Some((page, id, index));
     }
 
     /// Descends from the root to the leaf where iteration starts.
     fn seek(&mut self) -> Result<()> {
         let Some(mut id) = self.tree.root() else {
-            self.done = true;
+            self.phase = Phase::Done;
             return Ok(());
         };
         let tree = self.tree.clone();
@@ -223,8 +259,8 @@ impl<'a> Walker<'a> {
                             }
                         }
                     };
-                    self.leaf_len = view.len();
-                    self.leaf = Some((page, id, index));
+                    let len = view.len();
+                    self.enter_leaf(page, id, len, index);
                     return Ok(());
                 }
                 None => return Err(corrupt(id, "not a tree node")),
@@ -268,12 +304,11 @@ impl<'a> Walker<'a> {
                         }
                         Some(NodeKind::Leaf) => {
                             let len = LeafView::new(&page, child)?.len();
-                            self.leaf_len = len;
                             let index = match self.direction {
                                 Direction::Forward => 0,
                                 Direction::Reverse => len as isize - 1,
                             };
-                            self.leaf = Some((page, child, index));
+                            self.enter_leaf(page, child, len, index);
                             return Ok(true);
                         }
                         None => return Err(corrupt(child, "not a tree node")),
@@ -295,8 +330,17 @@ impl<'a> Walker<'a> {
         };
         let previous = *next - self.step();
         let view = LeafView::new(page, *id)?;
-        let key = key_bytes(self.tree.pages(), view.entry(previous as usize)?.0)?;
-        self.last_key = Some(key);
+        match view.entry(previous as usize)?.0 {
+            // Into the buffer the previous leaf's key used: no allocation per leaf.
+            KeyRef::Inline(key) => {
+                let last = self.last_key.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(key);
+            }
+            stored @ KeyRef::Overflow { .. } => {
+                self.last_key = Some(key_bytes(self.tree.pages(), stored)?);
+            }
+        }
         self.yielded_in_leaf = false;
         self.previous_in_leaf = None;
         Ok(())
@@ -310,28 +354,63 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The next entry in the common case, which a scan meets at almost every step: in the
+    /// current leaf after an entry already yielded from it, key and value inline and not
+    /// compressed, inside the bounds, after the previous key. Says where its key and value
+    /// lie in the leaf. `None` leaves the walk unchanged, for [`Walker::advance_position`]
+    /// to take the step (and report any damage).
+    #[inline]
+    fn advance_inline(&mut self) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let previous = self.previous_in_leaf.as_ref()?;
+        let (page, id, index) = self.leaf.as_mut()?;
+        let position = usize::try_from(*index)
+            .ok()
+            .filter(|&position| position < self.leaf_len)?;
+        let (key, value) =
+            LeafView::checked_before(page, *id, self.leaf_len).plain_entry(position)?;
+        let bytes: &[u8] = page;
+        let key_bytes = &bytes[key.clone()];
+        if !self.leaf_inside_bound && !in_bounds(&self.bounds, self.direction, key_bytes) {
+            return None;
+        }
+        let order = compare_keys(bytes.get(previous.clone())?, key_bytes);
+        let moved_on = match self.direction {
+            Direction::Forward => order == Ordering::Less,
+            Direction::Reverse => order == Ordering::Greater,
+        };
+        if !moved_on {
+            return None;
+        }
+        *index += match self.direction {
+            Direction::Forward => 1,
+            Direction::Reverse => -1,
+        };
+        self.previous_in_leaf = Some(key.clone());
+        Some((key, value))
+    }
+
     /// Moves to the next entry in range and says where it is in the current leaf (whose page
     /// is `self.leaf`), checking bounds and that keys move strictly on; nothing is copied
     /// unless a key is long (overflow, read into `key_buf`).
     fn advance_position(&mut self) -> Result<Option<Found>> {
-        if !self.started {
-            self.started = true;
+        if self.phase == Phase::NotStarted {
+            self.phase = Phase::Walking;
             if bounds_nonempty(&self.bounds) {
                 self.seek()?;
             } else {
-                self.done = true;
+                self.phase = Phase::Done;
             }
         }
-        while !self.done {
+        while self.phase == Phase::Walking {
             let Some((page, id, index)) = &self.leaf else {
-                self.done = true;
+                self.phase = Phase::Done;
                 break;
             };
             let (id, index) = (*id, *index);
             let view = LeafView::checked_before(page, id, self.leaf_len);
             if index < 0 || index >= view.len() as isize {
                 if !self.next_leaf()? {
-                    self.done = true;
+                    self.phase = Phase::Done;
                 }
                 continue;
             }
@@ -346,7 +425,7 @@ impl<'a> Walker<'a> {
                 }
             };
             if !in_bounds(&self.bounds, self.direction, key) {
-                self.done = true;
+                self.phase = Phase::Done;
                 break;
             }
             let previous_order = match (&self.previous_in_leaf, self.yielded_in_leaf) {
@@ -360,7 +439,7 @@ impl<'a> Walker<'a> {
                             .cmp(key),
                     )
                 }
-                (_, false) => self.last_key.as_deref().map(|last| last.cmp(key)),
+                (_, false) => self.last_key.as_deref().map(|last| compare_keys(last, key)),
             };
             let moved_on = match (previous_order, self.direction) {
                 (None, _) => true,
@@ -390,6 +469,18 @@ impl<'a> Walker<'a> {
 
     /// The next entry, owned.
     fn advance(&mut self) -> Result<Option<(Vec<u8>, Value)>> {
+        if let Some((key, value)) = self.advance_inline() {
+            let (page, _, _) = self
+                .leaf
+                .as_ref()
+                .expect("a step stays in the current leaf");
+            let value = if page.is_mapped() {
+                Value::owned(page[value].to_vec())
+            } else {
+                Value::in_page(page.clone(), value)
+            };
+            return Ok(Some((page[key].to_vec(), value)));
+        }
         let Some(found) = self.advance_position()? else {
             return Ok(None);
         };
@@ -503,6 +594,10 @@ impl<'a> Cursor<'a> {
     pub fn next(&mut self) -> Option<Result<(&[u8], &[u8])>> {
         if self.failed {
             return None;
+        }
+        if let Some((key, value)) = self.walker.advance_inline() {
+            let page: &[u8] = &self.walker.leaf.as_ref()?.0;
+            return Some(Ok((&page[key], &page[value])));
         }
         match self.locate() {
             Ok(true) => Some(Ok(self.lend())),

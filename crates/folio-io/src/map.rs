@@ -62,6 +62,7 @@ pub struct MappedBytes {
 
 impl Deref for MappedBytes {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         &self.mapping.map[self.start..self.end]
     }

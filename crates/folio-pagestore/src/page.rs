@@ -148,6 +148,7 @@ enum PageBytes {
 }
 
 impl PageBytes {
+    #[inline]
     fn as_slice(&self) -> &[u8] {
         match self {
             PageBytes::Owned(bytes) => bytes,
@@ -158,6 +159,7 @@ impl PageBytes {
 
 impl Page {
     /// The payload (without the trailer).
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let bytes = self.bytes.as_slice();
         &bytes[..bytes.len() - PAGE_TRAILER_BYTES]
@@ -324,6 +326,7 @@ impl Page {
 
 impl Deref for Page {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         self.payload()
     }

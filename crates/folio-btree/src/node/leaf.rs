@@ -115,6 +115,26 @@ impl<'p> LeafView<'p> {
         )
     }
 
+    /// Where the key and value of entry `index` lie, when both are stored inline and the
+    /// value is not compressed (a scan's common case, parsed without building a
+    /// [`KeyRef`]); `None` otherwise, or for a damaged entry ([`LeafView::entry`] reports it).
+    #[inline]
+    pub(crate) fn plain_entry(
+        &self,
+        index: usize,
+    ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let bytes = self.bytes;
+        let start = usize::from(get_u16(bytes, HEADER_BYTES + index * OFFSET_BYTES)?);
+        let header = bytes.get(start..start + LEAF_ENTRY_HEADER_BYTES)?;
+        if header[0] & (FLAG_KEY_OVERFLOW | FLAG_VALUE_OVERFLOW | FLAG_VALUE_COMPRESSED) != 0 {
+            return None;
+        }
+        let key_at = start + LEAF_ENTRY_HEADER_BYTES;
+        let value_at = key_at + get_u32(header, 4)? as usize;
+        let value_end = value_at.checked_add(get_u32(header, 8)? as usize)?;
+        (value_end <= bytes.len()).then_some((key_at..value_at, value_at..value_end))
+    }
+
     /// Entry `index`: its key and where its value is. Always inlined: its `Result` is too
     /// large to come back in registers, and a scan calls it at every step.
     #[inline(always)]
