@@ -103,9 +103,10 @@ pub enum Error {
     },
     /// A sync failed earlier: nothing is known about what reached the disk, so the store
     /// refuses to checkpoint or allocate until it is reopened (which recovers the last
-    /// durable state).
+    /// durable state). Also after a damaged tree made a commit free a page that was free
+    /// already: which owner the page has is then in doubt.
     #[error(
-        "the page store is poisoned by an earlier failed sync; reopen the database to recover the last durable state"
+        "the page store is poisoned by an earlier failed sync (or by a damaged tree that freed a page twice); reopen the database to recover the last durable state, and run an integrity check"
     )]
     Poisoned,
     /// The store (or the database it belongs to) was closed.

@@ -97,4 +97,24 @@ pub mod testing {
             .map(|slot| slot.roots.clone())
             .map_err(|error| format!("{error:?}"))
     }
+
+    /// Rewrites every checksum of a plain data file's bytes (pages of `page_size`) to match
+    /// its contents: both header slots and each page's trailer, so a fuzzer's edits reach
+    /// the fields behind them.
+    pub fn reseal_file(bytes: &mut [u8], page_size: usize) {
+        for index in 0..2 {
+            let at = crate::header::slot_offset(index) as usize;
+            if let Some(slot) = bytes.get_mut(at..at + crate::HEADER_SLOT_BYTES) {
+                crate::header::seal_slot(slot);
+            }
+        }
+        let layout = crate::Layout::new(page_size);
+        for id in 0.. {
+            let at = layout.offset(crate::PageId(id)) as usize;
+            let Some(page) = bytes.get_mut(at..at + page_size) else {
+                break;
+            };
+            crate::page::seal_trailer(page, crate::PageId(id));
+        }
+    }
 }

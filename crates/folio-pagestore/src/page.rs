@@ -113,9 +113,7 @@ impl PageBuf {
     /// Stamps the checksum for page `id` and freezes the page.
     pub fn seal(mut self, id: PageId) -> Page {
         let bytes = Arc::get_mut(&mut self.bytes).expect("a PageBuf's Arc is unique until sealed");
-        let split = bytes.len() - PAGE_TRAILER_BYTES;
-        let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
-        bytes[split..].copy_from_slice(&checksum.to_le_bytes());
+        seal_trailer(bytes, id);
         Page {
             bytes: PageBytes::Owned(self.bytes),
             from_storage: false,
@@ -285,8 +283,7 @@ impl Page {
                 page: id,
                 reason: error.to_string(),
             })?;
-        let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
-        bytes[split..].copy_from_slice(&checksum.to_le_bytes());
+        seal_trailer(bytes, id);
         Ok(Self {
             bytes: PageBytes::Owned(buffer),
             from_storage: true,
@@ -337,6 +334,14 @@ impl fmt::Debug for Page {
         let kind = if self.is_mapped() { ", mapped" } else { "" };
         write!(f, "Page({} bytes{kind})", self.stored_bytes().len())
     }
+}
+
+/// Writes the trailer of a plain page (`bytes`, trailer included) stored as page `id`: the
+/// checksum of everything before it.
+pub(crate) fn seal_trailer(bytes: &mut [u8], id: PageId) {
+    let split = bytes.len() - PAGE_TRAILER_BYTES;
+    let checksum = xxh3_64_with_seed(&bytes[..split], id.0);
+    bytes[split..].copy_from_slice(&checksum.to_le_bytes());
 }
 
 fn verify_stored(bytes: &[u8], id: PageId) -> Result<()> {

@@ -527,9 +527,10 @@ impl PageStore {
         }
     }
 
-    /// True after a failed sync; see [`Error::Poisoned`].
+    /// True after a failed sync, or once a damaged tree freed a page twice; see
+    /// [`Error::Poisoned`].
     pub fn is_poisoned(&self) -> bool {
-        self.inner.poisoned.load(Ordering::Acquire)
+        self.inner.poisoned.load(Ordering::Acquire) || self.inner.allocator.saw_double_free()
     }
 
     /// The durable allocation state.

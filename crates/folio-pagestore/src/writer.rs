@@ -230,6 +230,13 @@ impl PageWriter {
         }
     }
 
+    /// True when `id` is in the store's pool of free pages: a pointer to it comes from a
+    /// damaged page, and copying it would free it a second time. (Pages this writer reserved
+    /// and has not allocated are not checked: [`PageWriter::allocate`] hands them out.)
+    pub fn is_free(&self, id: PageId) -> bool {
+        self.store.allocator().is_free(id)
+    }
+
     /// True when `id` was allocated by the open transaction and no savepoint froze it:
     /// nothing committed refers to it, so a copy-on-write structure may edit it in place
     /// instead of copying it again.

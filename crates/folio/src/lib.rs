@@ -136,51 +136,8 @@ pub use typed::{CodecError, ReadTable, TableDefinition, WriteTable};
 pub use write_batch::WriteBatch;
 pub use write_txn::{Savepoint, WriteTransaction};
 
-/// The decoders of what folio reads from disk, driven the way the fuzz targets (`fuzz/`)
-/// and their regression cases (`tests/tests/fuzz_regressions.rs`) drive them: any input must
-/// give a value or a typed error, never a panic, a hang or an allocation beyond its size. Not
-/// part of the API, and free to change in any release.
 #[doc(hidden)]
-pub mod fuzzing {
-    use folio_wal::testing::{Decoded, decode_record, decode_segment_header};
-
-    /// A log record's payload (what replay decodes once the log's checksum passed).
-    pub fn log_record(bytes: &[u8]) {
-        let _ = crate::log_record::decode(1, bytes);
-    }
-
-    /// A log segment: its header, then its records and their payloads. Each checksum is
-    /// rewritten to match first, so the input reaches the fields behind it.
-    pub fn wal_segment(input: &[u8]) {
-        let mut bytes = input.to_vec();
-        folio_wal::testing::fix_segment_header_checksum(&mut bytes);
-        let _ = decode_segment_header(&bytes);
-        let mut at = folio_wal::SEGMENT_HEADER_BYTES as usize;
-        while at < bytes.len() {
-            folio_wal::testing::fix_record_checksum(&mut bytes[at..]);
-            match decode_record(&bytes[at..], 1 << 20) {
-                Decoded::Record(record) => {
-                    assert!(record.framed_len > 0, "a record that takes no room");
-                    log_record(record.payload);
-                    at += record.framed_len;
-                }
-                Decoded::End | Decoded::Invalid(_) => break,
-            }
-        }
-    }
-
-    /// A data file's header slot (checksum rewritten to match), and the roots it holds; the
-    /// input itself as roots too.
-    pub fn header_slot(input: &[u8]) {
-        let mut slot = vec![0u8; folio_pagestore::HEADER_SLOT_BYTES];
-        let n = input.len().min(slot.len());
-        slot[..n].copy_from_slice(&input[..n]);
-        if let Ok(roots) = folio_pagestore::testing::decode_slot_with_fixed_checksum(&mut slot) {
-            let _ = crate::roots::Roots::decode(&roots);
-        }
-        let _ = crate::roots::Roots::decode(input);
-    }
-}
+pub mod fuzzing;
 
 /// The README's code blocks, compiled and run as doctests so they cannot drift.
 #[cfg(doctest)]

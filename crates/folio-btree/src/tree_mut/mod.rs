@@ -364,12 +364,20 @@ impl BTreeMut {
 
     /// Copies node `id` (not the transaction's own) to a new page and frees it. The page is
     /// checked first: an edit must never trust a damaged page (whether the file or a bug
-    /// elsewhere damaged it).
+    /// elsewhere damaged it), nor free a page that is free already.
     fn copy_to_own(&mut self, id: PageId) -> Result<PageId> {
+        if self.writer.is_free(id) {
+            return Err(corrupt(id, "a child pointer names a free page"));
+        }
         let page = self.pages().read(id)?;
         let kind = node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))?;
         check_slotted(&page, id, kind)?;
         let copy = self.writer.allocate()?;
+        if copy == id {
+            // The page was one this writer had reserved: free, so no tree may name it.
+            self.writer.free(copy);
+            return Err(corrupt(id, "a child pointer names a free page"));
+        }
         let bytes = self.store().copy_page(&page);
         self.writer.write(copy, bytes);
         self.writer.free(id);

@@ -23,7 +23,7 @@
 //!   it, so a crash never loses them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam::queue::SegQueue;
 
@@ -99,6 +99,8 @@ pub(crate) struct FileAllocator {
     durable: Mutex<DurableState>,
     /// Pages freed by versions `<= horizon` are unreachable by every live reader.
     horizon: AtomicU64,
+    /// A page was freed twice (see [`FileAllocator::return_pages`]).
+    double_free: AtomicBool,
     page_size: usize,
     /// Debug builds: pages freed by a commit and not yet back in the pool, so a page freed
     /// twice fails at the commit that freed it again, not later where the pool refuses it.
@@ -135,6 +137,7 @@ impl FileAllocator {
                 held_freelist: Vec::new(),
             }),
             horizon: AtomicU64::new(u64::MAX),
+            double_free: AtomicBool::new(false),
             page_size,
             #[cfg(all(debug_assertions, not(folio_loom)))]
             freed_pending: parking_lot::Mutex::default(),
@@ -172,14 +175,34 @@ impl FileAllocator {
         len
     }
 
-    /// Returns pages a writer reserved but never used to the pool.
+    /// True when `id` lies in the pool of free pages: no tree may point at it.
+    pub(crate) fn is_free(&self, id: PageId) -> bool {
+        self.pool.lock().free.contains(id.0)
+    }
+
+    /// Returns pages (reserved but never used, or released by the reader horizon) to the
+    /// pool. A page already there was freed twice, which only a damaged tree can cause (one
+    /// pointing at a free page, or at one page twice): it is kept once, and the store is
+    /// poisoned so nothing more is written over pages whose owner is in doubt.
     pub(crate) fn return_pages(&self, pages: &[PageId]) {
         let mut ids: Vec<u64> = pages.iter().map(|page| page.0).collect();
-        self.pool
-            .lock()
-            .free
-            .insert_pages(&mut ids)
-            .expect("a returned page is in no other list");
+        let mut pool = self.pool.lock();
+        if pool.free.insert_pages(&mut ids).is_ok() {
+            return;
+        }
+        // `insert_pages` stopped at the first conflict: add the rest one by one.
+        for id in ids {
+            if !pool.free.contains(id) {
+                let _ = pool.free.insert(id, 1);
+            }
+        }
+        drop(pool);
+        self.double_free.store(true, Ordering::Release);
+    }
+
+    /// True once [`FileAllocator::return_pages`] met a page freed twice.
+    pub(crate) fn saw_double_free(&self) -> bool {
+        self.double_free.load(Ordering::Acquire)
     }
 
     /// Records a committed transaction's allocations and frees (lock-free).
@@ -401,6 +424,22 @@ mod tests {
         let allocator = FileAllocator::recovered(ExtentSet::new(), 16, Vec::new(), 0, 4096);
         allocator.settle(settlement(1, &[7]));
         allocator.settle(settlement(2, &[7]));
+    }
+
+    /// A damaged tree can make a commit free a page that is free already; returning it to
+    /// the pool a second time keeps it once and poisons the store instead of panicking.
+    #[test]
+    fn a_page_returned_to_the_pool_twice_poisons_instead_of_panicking() {
+        let allocator = FileAllocator::recovered(ExtentSet::new(), 16, Vec::new(), 0, 4096);
+        allocator.return_pages(&[PageId(3), PageId(7)]);
+        assert!(!allocator.saw_double_free());
+        allocator.return_pages(&[PageId(2), PageId(7), PageId(9)]);
+        assert!(allocator.saw_double_free());
+        let pool = allocator.pool.lock();
+        for page in [2, 3, 7, 9] {
+            assert!(pool.free.contains(page), "page {page} is free once");
+        }
+        assert_eq!(pool.free.page_count(), 4);
     }
 
     #[test]
