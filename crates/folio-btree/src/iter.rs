@@ -299,11 +299,22 @@ impl<'a> Walker<'a> {
                                 Direction::Reverse => view.len(),
                             };
                             let grandchild = view.child(index)?;
+                            if self.path.len() >= DEPTH_MAX {
+                                // A branch naming one of its ancestors: the path would grow
+                                // at every step.
+                                return Err(corrupt(child, "tree deeper than any valid tree"));
+                            }
                             self.path.push((page, child, index));
                             child = grandchild;
                         }
                         Some(NodeKind::Leaf) => {
                             let len = LeafView::new(&page, child)?.len();
+                            if len == 0 {
+                                // Only a root leaf is ever empty. Refusing others also bounds
+                                // a walk of a damaged tree: every leaf it enters yields a key
+                                // greater than the last, so it cannot go round forever.
+                                return Err(corrupt(child, "empty non-root leaf"));
+                            }
                             let index = match self.direction {
                                 Direction::Forward => 0,
                                 Direction::Reverse => len as isize - 1,

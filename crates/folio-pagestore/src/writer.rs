@@ -331,7 +331,11 @@ impl PageWriter {
         self.report_private();
         let mut allocated: Vec<PageId> = self.txn_allocated.drain().collect();
         allocated.sort_unstable();
-        let freed = std::mem::take(&mut self.txn_freed);
+        let mut freed = std::mem::take(&mut self.txn_freed);
+        // A valid tree frees each page once; a damaged one (a page named twice) may reach a
+        // page twice in one transaction, and freeing it twice would hand it out twice.
+        freed.sort_unstable();
+        freed.dedup();
         self.store.supersede(version, &freed);
         self.store.allocator().settle(Settlement {
             version,

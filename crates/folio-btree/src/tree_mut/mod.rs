@@ -423,6 +423,13 @@ impl BTreeMut {
         for _ in 0..DEPTH_MAX {
             let page = self.own_page(id);
             match node_kind(page) {
+                // Only a root leaf is ever empty; an edit of another (a damaged page) could
+                // leave a split with an empty half.
+                Some(NodeKind::Leaf)
+                    if !self.path.is_empty() && LeafView::new(page, id)?.len() == 0 =>
+                {
+                    return Err(corrupt(id, "empty non-root leaf"));
+                }
                 Some(NodeKind::Leaf) => return Ok(id),
                 Some(NodeKind::Branch) => {
                     let (index, child) = child_for(self.pages(), page, id, key)?;
