@@ -103,7 +103,8 @@ pub(crate) struct FileAllocator {
     double_free: AtomicBool,
     page_size: usize,
     /// Debug builds: pages freed by a commit and not yet back in the pool, so a page freed
-    /// twice fails at the commit that freed it again, not later where the pool refuses it.
+    /// twice poisons the store at the commit that freed it again, not only later where the
+    /// pool refuses it.
     #[cfg(all(debug_assertions, not(folio_loom)))]
     freed_pending: parking_lot::Mutex<std::collections::HashSet<u64>>,
 }
@@ -209,14 +210,14 @@ impl FileAllocator {
     pub(crate) fn settle(&self, settlement: Settlement) {
         #[cfg(all(debug_assertions, not(folio_loom)))]
         {
+            // A page freed again before its earlier free released it: a bug, or a damaged
+            // tree naming a page twice. Poisoned, like a double free found at release (which
+            // builds without this set rely on), so it shows in any test as failed writes.
             let mut pending = self.freed_pending.lock();
             for page in &settlement.freed {
-                assert!(
-                    pending.insert(page.0),
-                    "page {} freed again (version {}) before its earlier free released it",
-                    page.0,
-                    settlement.version
-                );
+                if !pending.insert(page.0) {
+                    self.double_free.store(true, Ordering::Release);
+                }
             }
         }
         self.settled.push(settlement);
@@ -274,7 +275,9 @@ impl FileAllocator {
             {
                 let mut pending = self.freed_pending.lock();
                 for page in &released {
-                    assert!(pending.remove(&page.0), "page {} released twice", page.0);
+                    if !pending.remove(&page.0) {
+                        self.double_free.store(true, Ordering::Release);
+                    }
                 }
             }
             self.return_pages(&released);
@@ -419,11 +422,13 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "page 7 freed again")]
-    fn a_page_freed_twice_fails_at_the_second_free() {
+    #[cfg(debug_assertions)]
+    fn a_page_freed_twice_poisons_at_the_second_free() {
         let allocator = FileAllocator::recovered(ExtentSet::new(), 16, Vec::new(), 0, 4096);
         allocator.settle(settlement(1, &[7]));
+        assert!(!allocator.saw_double_free());
         allocator.settle(settlement(2, &[7]));
+        assert!(allocator.saw_double_free());
     }
 
     /// A damaged tree can make a commit free a page that is free already; returning it to
