@@ -37,9 +37,9 @@
 //! # }
 //! ```
 //!
-//! The system calls go through `nix`. The one `unsafe` is creating a memory map
-//! ([`FileMap`], in `map.rs`, with its contract): the page store reads clean pages through
-//! it.
+//! The system calls go through `nix`. `unsafe` appears twice: creating a memory map
+//! ([`FileMap`], in `map.rs`, with its contract: the page store reads clean pages through
+//! it), and the processor's prefetch hint ([`prefetch`], which cannot fault).
 
 #![deny(unsafe_code)]
 
@@ -52,6 +52,7 @@ mod file_lock;
 pub mod le;
 mod map;
 mod memory;
+mod prefetch;
 mod sim;
 mod staged;
 mod storage;
@@ -65,6 +66,7 @@ pub use file::{FileOptions, FileStorage};
 pub use file_lock::{INHERITED_LOCK_WAIT, LockHolder};
 pub use map::{FileMap, MAP_BYTES_MIN, MappedBytes};
 pub use memory::MemoryStorage;
+pub use prefetch::prefetch;
 pub use sim::{
     CrashPolicy, FaultKind, FaultOps, FaultRule, OpCounts, SECTOR_BYTES, SimDirectory, SimStorage,
     SweepReport, crash_seeds, sweep_power_cuts,

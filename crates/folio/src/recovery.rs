@@ -23,6 +23,13 @@ use crate::{DatabaseOptions, Error, RecoveryProgress, RecoveryReport, Result};
 /// replay's memory beyond the trees (and the log reader's window).
 const REPLAY_BATCH_BYTES: usize = 16 << 20;
 
+/// How many changes ahead of the one being applied replay prefetches the bytes of (and twice
+/// as far, the operation naming them). In key order the changes' records lie anywhere in
+/// the batch's memory, so each step would wait for a cache miss on its operation and another
+/// on its bytes; the prefetch overlaps them with the inserts in between (4, 8 and 16 measured
+/// alike on W5; none was 1.24x slower).
+const PREFETCH_AHEAD: usize = 8;
+
 /// A column family's replayed puts and deletes not applied yet, in LSN order: positions in
 /// the records they came from, which the batch keeps (no key or value is copied out).
 #[derive(Default)]
@@ -343,14 +350,27 @@ fn apply_sorted(slot: &CfSlot, batch: &Pending) -> Result<()> {
             })
             .then(a.1.cmp(&b.1))
     });
-    let mut order = order.into_iter().peekable();
+    let bytes_of = |at: u32| {
+        let op = &batch.ops[at as usize];
+        &batch.records[op.record as usize][op.key.start as usize..]
+    };
+    let mut next = 0;
     let changes = std::iter::from_fn(|| {
-        while let Some((word, at)) = order.next() {
+        while let Some(&(word, at)) = order.get(next) {
+            next += 1;
+            if let Some(&(_, ahead)) = order.get(next + PREFETCH_AHEAD) {
+                folio_io::prefetch(bytes_of(ahead));
+            }
+            if let Some(&(_, ahead)) = order.get(next + 2 * PREFETCH_AHEAD) {
+                // The operation itself (its record index and ranges), further ahead: the
+                // prefetch of its bytes above reads it.
+                folio_io::prefetch(&batch.ops[ahead as usize]);
+            }
             let op = &batch.ops[at as usize];
             let key = batch.key(op);
             // The prefix decides most of the time without touching the next key's record.
-            if order.peek().is_some_and(|(next_word, next)| {
-                *next_word == word && batch.key(&batch.ops[*next as usize]) == key
+            if order.get(next).is_some_and(|&(next_word, following)| {
+                next_word == word && batch.key(&batch.ops[following as usize]) == key
             }) {
                 continue; // a later change of the same key follows
             }
