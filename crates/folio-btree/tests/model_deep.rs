@@ -33,6 +33,16 @@ enum Op {
     },
     /// One long key (its separator may go to overflow pages).
     InsertLong(u16, u16),
+    /// The keys of an `InsertRun` in increasing order through `apply_sorted_run`, every
+    /// `delete_every`-th one a removal: in deep trees a run crosses branches at several
+    /// levels, so its descents start from branches of the previous leaf's path.
+    SortedRun {
+        start: u16,
+        count: u16,
+        stride: u16,
+        len: u16,
+        delete_every: u16,
+    },
     Commit,
     Rollback,
     Savepoint,
@@ -46,6 +56,9 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<u16>(), 1u16..4000, 1u16..12)
             .prop_map(|(start, count, stride)| Op::RemoveRun { start, count, stride }),
         1 => (any::<u16>(), 400u16..2000).prop_map(|(k, len)| Op::InsertLong(k, len)),
+        4 => (any::<u16>(), 1u16..3000, 1u16..40, 0u16..900, 0u16..8).prop_map(
+            |(start, count, stride, len, delete_every)| Op::SortedRun { start, count, stride, len, delete_every }
+        ),
         2 => Just(Op::Commit),
         1 => Just(Op::Rollback),
         1 => Just(Op::Savepoint),
@@ -109,6 +122,23 @@ proptest! {
                     for i in 0..count {
                         let n = start.wrapping_add(i.wrapping_mul(stride));
                         prop_assert_eq!(tree.remove(&key(n)).unwrap(), model.remove(&key(n)));
+                    }
+                }
+                Op::SortedRun { start, count, stride, len, delete_every } => {
+                    let run: BTreeMap<Vec<u8>, Option<Vec<u8>>> = (0..count)
+                        .map(|i| {
+                            let n = start.wrapping_add(i.wrapping_mul(stride));
+                            let delete = delete_every > 0 && i % delete_every == 0;
+                            (key(n), (!delete).then(|| value(n, len, step)))
+                        })
+                        .collect();
+                    tree.apply_sorted_run(run.iter().map(|(k, v)| (k.as_slice(), v.as_deref())))
+                        .unwrap();
+                    for (key, value) in run {
+                        match value {
+                            Some(value) => model.insert(key, value),
+                            None => model.remove(&key),
+                        };
                     }
                 }
                 Op::InsertLong(n, len) => {
