@@ -1,9 +1,11 @@
 //! Runs of changes in key order (a replayed batch, a sorted import): the leaf the last change
 //! landed in is kept with the separator above it, so later changes below that separator go
-//! straight to the leaf. A run pays one descent per leaf it touches, not one per change.
+//! straight to the leaf. A run pays one descent per leaf it touches, not one per change, and
+//! that descent starts from the deepest branch of the previous path whose subtree holds the
+//! key, not from the root.
 //!
 //! A [`RunHint`] names a leaf this transaction owns, the owned branches down to it (what
-//! `descend_owned` leaves in `path`) and the tightest separator above it on that path. It
+//! `descend_owned` leaves in `path`) and the tightest separator above each of them. It
 //! holds while no leaf has split since it was taken (`BTreeMut::splits`: a split moves keys
 //! and separators) and nothing was spilled (its pages may have left memory), and only for
 //! keys above the one it was taken for: changes of a run come in increasing key order, and
