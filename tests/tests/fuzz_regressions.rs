@@ -44,13 +44,24 @@ fn data_files_found_by_fuzzing_open_and_answer_or_fail_typed() {
     });
 }
 
-/// The data-file target reaches past the open: its template, unedited and resealed, opens
-/// and answers every read (a wrong reseal would make every input a refused open).
+/// The data-file targets reach past the open: their templates, unedited and resealed, open
+/// (a wrong reseal would make every input a refused open), and the replaying one replays.
 #[test]
-fn the_data_file_target_opens_its_undamaged_template() {
-    assert!(folio::fuzzing::data_file(&[]));
+fn the_data_file_targets_open_their_undamaged_templates() {
+    assert_eq!(folio::fuzzing::data_file(&[]), Some(0));
     // An edit in a value's bytes (far from any header) still opens.
-    assert!(folio::fuzzing::data_file(&[0x00, 0x00, 0x09, b'x']));
+    assert_eq!(
+        folio::fuzzing::data_file(&[0x00, 0x00, 0x09, b'x']),
+        Some(0)
+    );
+    assert_eq!(folio::fuzzing::replayed_file(&[]), Some(1));
+}
+
+#[test]
+fn replayed_files_found_by_fuzzing_open_and_answer_or_fail_typed() {
+    replay("replayed_file", |bytes| {
+        folio::fuzzing::replayed_file(bytes);
+    });
 }
 
 #[test]

@@ -61,22 +61,37 @@ pub fn header_slot(input: &[u8]) {
 /// chains and compressed frames.
 ///
 /// The input is a list of edits of 4 bytes each: a byte offset (24 bits, little-endian,
-/// modulo the file's length) and the byte to write there. Returns whether the database
-/// opened.
-pub fn data_file(input: &[u8]) -> bool {
-    let template = template();
+/// modulo the file's length) and the byte to write there. Returns the log records the open
+/// replayed, or `None` when it refused the file.
+pub fn data_file(input: &[u8]) -> Option<u64> {
+    static TEMPLATE: OnceLock<Template> = OnceLock::new();
+    let template = TEMPLATE.get_or_init(|| build_template(false).expect("the template builds"));
+    open_damaged(template, input)
+}
+
+/// [`data_file`] for a database whose log holds a transaction the data file has not
+/// checkpointed (puts and deletes in every column family): each open replays it into the
+/// damaged trees, in key order (`BTreeMut::apply_sorted_run`), before the database is used.
+pub fn replayed_file(input: &[u8]) -> Option<u64> {
+    static TEMPLATE: OnceLock<Template> = OnceLock::new();
+    let template = TEMPLATE.get_or_init(|| build_template(true).expect("the template builds"));
+    open_damaged(template, input)
+}
+
+/// Opens `template` with the input's edits applied to its data file, and uses it; the log
+/// records the open replayed, or `None` when it refused the file.
+fn open_damaged(template: &Template, input: &[u8]) -> Option<u64> {
     let data = edited(&template.data, input);
     let directory = Arc::new(SimDirectory::new(1));
     for (name, bytes) in &template.other_files {
         write_file(directory.as_ref(), name, bytes);
     }
     write_file(directory.as_ref(), DATA_FILE, &data);
-    let Ok(db) = Database::open_in(directory, options()) else {
-        return false;
-    };
+    let db = Database::open_in(directory, options()).ok()?;
+    let replayed = db.recovery_report().replayed_records;
     use_database(&db);
     let _ = db.close();
-    true
+    Some(replayed)
 }
 
 /// `file` (a plain data file) with the edits of `input` applied (see [`data_file`]) and every
@@ -190,11 +205,6 @@ struct Template {
     other_files: Vec<(String, Vec<u8>)>,
 }
 
-fn template() -> &'static Template {
-    static TEMPLATE: OnceLock<Template> = OnceLock::new();
-    TEMPLATE.get_or_init(|| build_template().expect("the template database builds"))
-}
-
 /// Small segments and growth steps, no background threads, compression per column family.
 fn options() -> DatabaseOptions {
     let mut options = DatabaseOptions {
@@ -230,9 +240,15 @@ fn value(i: u32) -> Vec<u8> {
     format!("value {i} ").bytes().cycle().take(len).collect()
 }
 
-fn build_template() -> crate::Result<Template> {
+/// Builds the template database; with `leave_log`, a last transaction is committed and the
+/// database closed without a checkpoint, so the log holds it and every open replays it.
+fn build_template(leave_log: bool) -> crate::Result<Template> {
     let directory = Arc::new(SimDirectory::new(1));
-    let db = Database::open_in(directory.clone(), options())?;
+    let options = DatabaseOptions {
+        checkpoint_on_close: !leave_log,
+        ..options()
+    };
+    let db = Database::open_in(directory.clone(), options)?;
     for cf in COLUMN_FAMILIES {
         db.create_cf(cf)?;
     }
@@ -251,6 +267,19 @@ fn build_template() -> crate::Result<Template> {
         }
         txn.commit()?;
         db.checkpoint()?;
+    }
+    if leave_log {
+        let mut txn = db.begin_write(&COLUMN_FAMILIES)?;
+        for cf in COLUMN_FAMILIES {
+            for i in (0..ENTRIES + 16).step_by(2) {
+                if i % 5 == 0 {
+                    txn.delete(cf, &key(i))?;
+                } else {
+                    txn.put(cf, &key(i), &value(i + 7))?;
+                }
+            }
+        }
+        txn.commit()?;
     }
     db.close()?;
     let mut data = Vec::new();
