@@ -416,23 +416,10 @@ impl BTreeMut {
         &mut self,
         root: PageId,
         key: &[u8],
-        at_branch: impl FnMut(&[u8], PageId, usize) -> Result<()>,
-    ) -> Result<PageId> {
-        self.path.clear();
-        let id = self.own_root(root)?;
-        self.descend_owned_from(id, key, at_branch)
-    }
-
-    /// [`BTreeMut::descend_owned_with`] from `start`, a node the transaction owns whose
-    /// ancestors are `self.path` (the path down to it, as a descent left it).
-    #[inline]
-    fn descend_owned_from(
-        &mut self,
-        start: PageId,
-        key: &[u8],
         mut at_branch: impl FnMut(&[u8], PageId, usize) -> Result<()>,
     ) -> Result<PageId> {
-        let mut id = start;
+        self.path.clear();
+        let mut id = self.own_root(root)?;
         for _ in 0..DEPTH_MAX {
             let page = self.own_page(id);
             match node_kind(page) {
