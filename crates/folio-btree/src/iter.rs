@@ -12,7 +12,9 @@ use folio_pagestore::{Page, PageId};
 
 use crate::node::{BranchView, KeyRef, LeafView, NodeKind, ValueRef, compare_keys, node_kind};
 use crate::overflow::read_chain;
-use crate::search::{DEPTH_MAX, child_for, key_bytes, read_value, search_leaf, value_of};
+use crate::search::{
+    DEPTH_MAX, child_for, key_bytes, plain_value, read_value, search_leaf, value_of,
+};
 use crate::tree::BTree;
 use crate::{Result, Value, error::corrupt};
 
@@ -33,6 +35,17 @@ pub fn owned_bounds<K: AsRef<[u8]> + ?Sized, R: RangeBounds<K>>(range: &R) -> Ow
 pub(crate) enum Direction {
     Forward,
     Reverse,
+}
+
+impl Direction {
+    /// True when a key whose order against the previous key is `order` lies further on in
+    /// this direction.
+    fn moves_on(self, order: Ordering) -> bool {
+        match self {
+            Direction::Forward => order == Ordering::Less,
+            Direction::Reverse => order == Ordering::Greater,
+        }
+    }
 }
 
 /// An iterator over `(key, value)` pairs of a [`BTree`] in a key range, from either end
@@ -372,6 +385,8 @@ impl<'a> Walker<'a> {
     /// to take the step (and report any damage).
     #[inline]
     fn advance_inline(&mut self) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let step = self.step();
+        let direction = self.direction;
         let previous = self.previous_in_leaf.as_ref()?;
         let (page, id, index) = self.leaf.as_mut()?;
         let position = usize::try_from(*index)
@@ -384,18 +399,10 @@ impl<'a> Walker<'a> {
         if !self.leaf_inside_bound && !in_bounds(&self.bounds, self.direction, key_bytes) {
             return None;
         }
-        let order = compare_keys(bytes.get(previous.clone())?, key_bytes);
-        let moved_on = match self.direction {
-            Direction::Forward => order == Ordering::Less,
-            Direction::Reverse => order == Ordering::Greater,
-        };
-        if !moved_on {
+        if !direction.moves_on(compare_keys(bytes.get(previous.clone())?, key_bytes)) {
             return None;
         }
-        *index += match self.direction {
-            Direction::Forward => 1,
-            Direction::Reverse => -1,
-        };
+        *index += step;
         self.previous_in_leaf = Some(key.clone());
         Some((key, value))
     }
@@ -452,11 +459,7 @@ impl<'a> Walker<'a> {
                 }
                 (_, false) => self.last_key.as_deref().map(|last| compare_keys(last, key)),
             };
-            let moved_on = match (previous_order, self.direction) {
-                (None, _) => true,
-                (Some(order), Direction::Forward) => order == Ordering::Less,
-                (Some(order), Direction::Reverse) => order == Ordering::Greater,
-            };
+            let moved_on = previous_order.is_none_or(|order| self.direction.moves_on(order));
             if !moved_on {
                 return Err(corrupt(id, "keys out of order (a damaged leaf or branch)"));
             }
@@ -485,12 +488,7 @@ impl<'a> Walker<'a> {
                 .leaf
                 .as_ref()
                 .expect("a step stays in the current leaf");
-            let value = if page.is_mapped() {
-                Value::owned(page[value].to_vec())
-            } else {
-                Value::in_page(page.clone(), value)
-            };
-            return Ok(Some((page[key].to_vec(), value)));
+            return Ok(Some((page[key].to_vec(), plain_value(page, value))));
         }
         let Some(found) = self.advance_position()? else {
             return Ok(None);

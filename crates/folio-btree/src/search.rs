@@ -98,9 +98,19 @@ pub(crate) fn value_of(
         ValueRef::Inline {
             range,
             compressed: false,
-        } if !page.is_mapped() => Value::in_page(page.clone(), range),
+        } => plain_value(page, range),
         value => Value::owned(read_value(pages, page, view.id(), &value)?),
     })
+}
+
+/// The value stored as written at `range` of `page`: borrowed from the page, or copied when
+/// the page is mapped (see [`value_of`]).
+pub(crate) fn plain_value(page: &Page, range: std::ops::Range<usize>) -> Value {
+    if page.is_mapped() {
+        Value::owned(page[range].to_vec())
+    } else {
+        Value::in_page(page.clone(), range)
+    }
 }
 
 /// A leaf's value as the application wrote it, in a buffer: copied from the leaf (`page`,
