@@ -119,15 +119,7 @@ impl Engine for FolioEngine {
     ) -> BenchResult<u64> {
         if self.exclusive_transfers {
             let mut txn = self.db.begin_write(&[keyspace])?;
-            let read = |txn: &folio::WriteTransaction, key: &[u8]| -> folio::Result<u64> {
-                let value = txn.get(keyspace, key)?;
-                Ok(value.map_or(0, |v| crate::balance(&v).unwrap_or(0)))
-            };
-            let (have, other) = (read(&txn, from)?, read(&txn, to)?);
-            if let Some((debited, credited)) = crate::apply_transfer(have, other, amount) {
-                txn.put(keyspace, from, &debited.to_be_bytes())?;
-                txn.put(keyspace, to, &credited.to_be_bytes())?;
-            }
+            move_balance(&mut txn, keyspace, from, to, amount)?;
             txn.commit_with(durability(mode))?;
             return Ok(0);
         }
@@ -136,17 +128,7 @@ impl Engine for FolioEngine {
         let mut attempts = 0u64;
         self.db.transact_with(options, |txn| {
             attempts += 1;
-            // A missing or malformed balance reads as 0: the sum check then fails.
-            let read = |key: &[u8]| -> folio::Result<u64> {
-                let value = txn.get(keyspace, key)?;
-                Ok(value.map_or(0, |v| crate::balance(&v).unwrap_or(0)))
-            };
-            let (have, other) = (read(from)?, read(to)?);
-            if let Some((debited, credited)) = crate::apply_transfer(have, other, amount) {
-                txn.put(keyspace, from, &debited.to_be_bytes())?;
-                txn.put(keyspace, to, &credited.to_be_bytes())?;
-            }
-            Ok(())
+            move_balance(txn, keyspace, from, to, amount)
         })?;
         Ok(attempts - 1)
     }
@@ -245,4 +227,49 @@ impl Engine for FolioEngine {
     fn parallel_writers(&self) -> bool {
         true
     }
+}
+
+/// The reads and writes W9's transfer needs, on either kind of write transaction.
+trait BalanceTransaction {
+    fn read(&self, keyspace: &str, key: &[u8]) -> folio::Result<Option<folio::Value>>;
+    fn write(&mut self, keyspace: &str, key: &[u8], value: &[u8]) -> folio::Result<()>;
+}
+
+impl BalanceTransaction for folio::WriteTransaction {
+    fn read(&self, keyspace: &str, key: &[u8]) -> folio::Result<Option<folio::Value>> {
+        self.get(keyspace, key)
+    }
+    fn write(&mut self, keyspace: &str, key: &[u8], value: &[u8]) -> folio::Result<()> {
+        self.put(keyspace, key, value)
+    }
+}
+
+impl BalanceTransaction for folio::ConcurrentTransaction {
+    fn read(&self, keyspace: &str, key: &[u8]) -> folio::Result<Option<folio::Value>> {
+        self.get(keyspace, key)
+    }
+    fn write(&mut self, keyspace: &str, key: &[u8], value: &[u8]) -> folio::Result<()> {
+        self.put(keyspace, key, value)
+    }
+}
+
+/// Moves `amount` from `from` to `to` when `from` holds it. A missing or malformed balance
+/// reads as 0: the sum check then fails.
+fn move_balance(
+    txn: &mut impl BalanceTransaction,
+    keyspace: &str,
+    from: &[u8],
+    to: &[u8],
+    amount: u64,
+) -> folio::Result<()> {
+    let read = |txn: &dyn BalanceTransaction, key: &[u8]| -> folio::Result<u64> {
+        let value = txn.read(keyspace, key)?;
+        Ok(value.map_or(0, |v| crate::balance(&v).unwrap_or(0)))
+    };
+    let (have, other) = (read(txn, from)?, read(txn, to)?);
+    if let Some((debited, credited)) = crate::apply_transfer(have, other, amount) {
+        txn.write(keyspace, from, &debited.to_be_bytes())?;
+        txn.write(keyspace, to, &credited.to_be_bytes())?;
+    }
+    Ok(())
 }

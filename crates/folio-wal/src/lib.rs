@@ -65,17 +65,11 @@ pub type Lsn = u64;
 /// part of the API, and free to change in any release.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::record::{Decoded, RECORD_ALIGN, decode as decode_record, framed_len};
-    pub use crate::segment::{decode_segment_header, encode_segment_header};
-
-    /// Rewrites the checksum of the record at the start of `bytes` (when its header and
-    /// declared payload fit) so that a fuzzer's input gets past it to the fields behind.
-    pub fn fix_record_checksum(bytes: &mut [u8]) {
-        crate::record::fix_checksum(bytes);
-    }
-
-    /// Rewrites the checksum of the segment header at the start of `bytes`, when it fits.
-    pub fn fix_segment_header_checksum(bytes: &mut [u8]) {
-        crate::segment::seal_header(bytes);
-    }
+    pub use crate::record::{
+        Decoded, RECORD_ALIGN, decode as decode_record, fix_checksum as fix_record_checksum,
+        framed_len,
+    };
+    pub use crate::segment::{
+        decode_segment_header, encode_segment_header, seal_header as fix_segment_header_checksum,
+    };
 }

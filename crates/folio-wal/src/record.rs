@@ -138,7 +138,7 @@ pub fn decode(bytes: &[u8], record_bytes_max: usize) -> Decoded<'_> {
 
 /// Rewrites the checksum of the record at the start of `bytes` to match its header and
 /// declared payload, when both fit (fuzzing: `testing::fix_record_checksum`).
-pub(crate) fn fix_checksum(bytes: &mut [u8]) {
+pub fn fix_checksum(bytes: &mut [u8]) {
     if bytes.len() < RECORD_HEADER_BYTES {
         return;
     }

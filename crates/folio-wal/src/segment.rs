@@ -73,7 +73,7 @@ pub enum SegmentHeaderError {
 
 /// Writes the checksum of the segment header at the start of `bytes`, when it fits (the
 /// encoder's last step; the fuzz targets call it to get past the check).
-pub(crate) fn seal_header(bytes: &mut [u8]) {
+pub fn seal_header(bytes: &mut [u8]) {
     if bytes.len() >= SEGMENT_HEADER_BYTES as usize {
         let checksum = xxh3_64(&bytes[..56]);
         bytes[56..64].copy_from_slice(&checksum.to_le_bytes());
