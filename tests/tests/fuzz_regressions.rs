@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-fn replay(target: &str, decode: fn(&[u8])) {
+fn replay<R>(target: &str, decode: fn(&[u8]) -> R) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz_regressions")
         .join(target);
@@ -39,9 +39,7 @@ fn header_slots_found_by_fuzzing_decode_or_fail_typed() {
 
 #[test]
 fn data_files_found_by_fuzzing_open_and_answer_or_fail_typed() {
-    replay("data_file", |bytes| {
-        folio::fuzzing::data_file(bytes);
-    });
+    replay("data_file", folio::fuzzing::data_file);
 }
 
 /// The data-file targets reach past the open: their templates, unedited and resealed, open
@@ -59,16 +57,12 @@ fn the_data_file_targets_open_their_undamaged_templates() {
 
 #[test]
 fn replayed_files_found_by_fuzzing_open_and_answer_or_fail_typed() {
-    replay("replayed_file", |bytes| {
-        folio::fuzzing::replayed_file(bytes);
-    });
+    replay("replayed_file", folio::fuzzing::replayed_file);
 }
 
 #[test]
 fn tree_pages_found_by_fuzzing_answer_or_fail_typed() {
-    replay("tree_pages", |bytes| {
-        folio::fuzzing::tree_pages(bytes);
-    });
+    replay("tree_pages", folio::fuzzing::tree_pages);
 }
 
 /// The tree-pages target reaches past the open: its undamaged template scans whole.

@@ -37,6 +37,34 @@ fn replace_on_disk(store: &PageStore, id: PageId, page: &Page) {
     folio_pagestore::testing::evict_clean(store, id);
 }
 
+/// A store holding one committed tree of keys `0..n` (4-byte) with 40-byte values.
+fn committed_tree(n: u32) -> (PageStore, PageId) {
+    let store =
+        PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
+    let mut tree = BTreeMut::new(store.writer(), None, 0);
+    for key in 0..n {
+        tree.put(&key.to_be_bytes(), &[5u8; 40]).unwrap();
+    }
+    tree.commit(1);
+    let root = tree.root().unwrap();
+    (store, root)
+}
+
+/// Rewrites page `id` on disk with `edit` applied to its payload and a valid checksum.
+fn rewrite(store: &PageStore, id: PageId, edit: impl FnOnce(&mut [u8])) {
+    let mut buf = store.read(id).unwrap().to_buf();
+    edit(buf.payload_mut());
+    replace_on_disk(store, id, &buf.seal(id));
+}
+
+/// Offsets of the entries of a branch payload, in key order.
+fn branch_entries(payload: &[u8]) -> Vec<usize> {
+    let count = u16::from_le_bytes([payload[2], payload[3]]) as usize;
+    (0..count)
+        .map(|i| u16::from_le_bytes([payload[16 + 2 * i], payload[17 + 2 * i]]) as usize)
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
     #[test]
@@ -91,26 +119,15 @@ proptest! {
 /// looping, clearing refuses instead of freeing twice, the integrity check names the page.
 #[test]
 fn a_branch_pointing_at_one_child_twice_is_an_error_not_a_loop() {
-    let store =
-        PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
-    let mut tree = BTreeMut::new(store.writer(), None, 0);
-    for n in 0..300u32 {
-        tree.put(&n.to_be_bytes(), &[5u8; 40]).unwrap();
-    }
-    tree.commit(1);
-    let root = tree.root().unwrap();
+    let (store, root) = committed_tree(300);
     // The root is a branch: make every child pointer name child 0.
-    let page = store.read(root).unwrap();
-    assert_eq!(page[0], 2, "expected a branch root");
-    let first_child = u64::from_le_bytes(page[8..16].try_into().unwrap());
-    let count = u16::from_le_bytes([page[2], page[3]]) as usize;
-    let mut buf = page.to_buf();
-    for i in 0..count {
-        let offset =
-            u16::from_le_bytes(buf.payload()[16 + 2 * i..18 + 2 * i].try_into().unwrap()) as usize;
-        buf.payload_mut()[offset + 8..offset + 16].copy_from_slice(&first_child.to_le_bytes());
-    }
-    replace_on_disk(&store, root, &buf.seal(root));
+    rewrite(&store, root, |payload| {
+        assert_eq!(payload[0], 2, "expected a branch root");
+        let first_child: [u8; 8] = payload[8..16].try_into().unwrap();
+        for offset in branch_entries(payload) {
+            payload[offset + 8..offset + 16].copy_from_slice(&first_child);
+        }
+    });
     let view = BTree::new(store.clone(), Some(root));
     assert!(
         view.iter().any(|e| e.is_err()),
@@ -139,20 +156,12 @@ fn cursor_error(mut cursor: folio_btree::Cursor<'_>) -> Option<folio_btree::Erro
 #[test]
 fn a_leaf_with_keys_out_of_order_is_an_error_in_every_scan() {
     for swapped in [0usize, 1, 5] {
-        let store =
-            PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
-        let mut tree = BTreeMut::new(store.writer(), None, 0);
-        for n in 0..20u32 {
-            tree.put(&n.to_be_bytes(), &[5u8; 40]).unwrap();
-        }
-        tree.commit(1);
-        let root = tree.root().unwrap();
-        let page = store.read(root).unwrap();
-        assert_eq!(page[0], 1, "expected a leaf root");
-        let mut buf = page.to_buf();
-        let slot = 8 + 2 * swapped;
-        buf.payload_mut()[slot..slot + 4].rotate_left(2);
-        replace_on_disk(&store, root, &buf.seal(root));
+        let (store, root) = committed_tree(20);
+        rewrite(&store, root, |payload| {
+            assert_eq!(payload[0], 1, "expected a leaf root");
+            let slot = 8 + 2 * swapped;
+            payload[slot..slot + 4].rotate_left(2);
+        });
 
         let view = BTree::new(store.clone(), Some(root));
         let message = |error: folio_btree::Error| error.to_string();
@@ -169,4 +178,44 @@ fn a_leaf_with_keys_out_of_order_is_an_error_in_every_scan() {
             );
         }
     }
+}
+
+/// A branch naming one child twice: an edit through the first name copies the child and
+/// frees it; a later commit editing through the second name reaches the freed page and
+/// frees it again. That double free must not hand the page out twice: the store is
+/// poisoned (no further page is allocated) instead of panicking or corrupting the
+/// allocator.
+#[test]
+fn a_page_freed_twice_through_a_damaged_branch_poisons_the_store() {
+    let (store, root) = committed_tree(300);
+    let view = BTree::new(store.clone(), Some(root));
+    // A key of the root's second child, before the damage makes that child the first.
+    let second_child_key = {
+        let page = store.read(root).unwrap();
+        let separator = branch_entries(&page)[0];
+        let len = u32::from_le_bytes(page[separator + 4..separator + 8].try_into().unwrap());
+        page[separator + 16..separator + 16 + len as usize].to_vec()
+    };
+    drop(view);
+    rewrite(&store, root, |payload| {
+        assert_eq!(payload[0], 2, "expected a branch root");
+        let first_child: [u8; 8] = payload[8..16].try_into().unwrap();
+        let second = branch_entries(payload)[0];
+        payload[second + 8..second + 16].copy_from_slice(&first_child);
+    });
+    let mut tree = BTreeMut::new(store.writer(), Some(root), 300);
+    tree.put(&0u32.to_be_bytes(), b"through the first name")
+        .unwrap();
+    tree.commit(2);
+    let mut tree = BTreeMut::new(store.writer(), tree.root(), tree.len());
+    let _ = tree.put(&second_child_key, b"through the second name");
+    tree.commit(3);
+    // Debug builds find the second free at its commit; every build finds it at the
+    // checkpoint that computes the durable free set.
+    let _ = store.checkpoint(3, &[]);
+    assert!(store.is_poisoned(), "a page freed twice went unnoticed");
+    assert!(matches!(
+        store.writer().allocate(),
+        Err(folio_pagestore::Error::Poisoned)
+    ));
 }

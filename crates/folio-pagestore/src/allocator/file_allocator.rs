@@ -99,7 +99,8 @@ pub(crate) struct FileAllocator {
     durable: Mutex<DurableState>,
     /// Pages freed by versions `<= horizon` are unreachable by every live reader.
     horizon: AtomicU64,
-    /// A page was freed twice (see [`FileAllocator::return_pages`]).
+    /// A page was freed twice (see [`FileAllocator::return_pages`]; a checkpoint's state
+    /// computation finds it too).
     double_free: AtomicBool,
     page_size: usize,
     /// Debug builds: pages freed by a commit and not yet back in the pool, so a page freed
@@ -201,7 +202,8 @@ impl FileAllocator {
         self.double_free.store(true, Ordering::Release);
     }
 
-    /// True once [`FileAllocator::return_pages`] met a page freed twice.
+    /// True once a page freed twice was found (at its release, at a checkpoint, or in debug
+    /// builds at the second free).
     pub(crate) fn saw_double_free(&self) -> bool {
         self.double_free.load(Ordering::Acquire)
     }
@@ -322,8 +324,11 @@ impl FileAllocator {
             .iter()
             .flat_map(|s| s.freed.iter().map(|page| page.0))
             .collect();
-        free.insert_pages(&mut freed)
-            .map_err(|conflict| invariant(&format!("page {} freed twice", conflict.start)))?;
+        free.insert_pages(&mut freed).map_err(|conflict| {
+            // A damaged tree freed a page twice (as `return_pages` finds it): poisoned alike.
+            self.double_free.store(true, Ordering::Release);
+            invariant(&format!("page {} freed twice", conflict.start))
+        })?;
         let mut old_freelist: Vec<u64> = durable.freelist_pages.iter().map(|p| p.0).collect();
         free.insert_pages(&mut old_freelist).map_err(|conflict| {
             invariant(&format!("freelist page {} was also free", conflict.start))
