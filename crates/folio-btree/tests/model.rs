@@ -1,4 +1,4 @@
-//! Model test against `BTreeMap`: inserts, removes, gets, ranges in both directions with every
+//! Model test against `BTreeMap`: inserts, removes, range removals, gets, ranges in both directions with every
 //! bound kind, long keys and values (overflow pages), commits, rollbacks, and committed
 //! snapshots that must never change, values compressed or not (the setting switched
 //! mid-run, so stored forms mix). The integrity check runs after every step.
@@ -27,6 +27,8 @@ enum Op {
     SetCompression(usize),
     /// Puts (`Some(value length)`) and removals in key order through `apply_sorted_run`.
     SortedRun(Vec<(Vec<u8>, Option<usize>)>),
+    /// Every key in the bounds, through `remove_range`.
+    RemoveRange(Bound<Vec<u8>>, Bound<Vec<u8>>),
 }
 
 const COMPRESSIONS: [Compression; 3] = [
@@ -57,6 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => key().prop_map(Op::Remove),
         2 => key().prop_map(Op::Get),
         2 => (bound(), bound(), any::<bool>()).prop_map(|(s, e, r)| Op::Range(s, e, r)),
+        1 => (bound(), bound()).prop_map(|(s, e)| Op::RemoveRange(s, e)),
         2 => Just(Op::Commit),
         1 => Just(Op::Rollback),
         1 => Just(Op::Savepoint),
@@ -69,6 +72,16 @@ fn op() -> impl Strategy<Value = Op> {
                 Op::SortedRun(run)
             }),
     ]
+}
+
+/// False when the bounds hold no key (`BTreeMap::range` panics on those).
+fn valid_bounds(start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> bool {
+    match (start, end) {
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+            s < e || (s == e && matches!((start, end), (Bound::Included(_), Bound::Included(_))))
+        }
+        _ => true,
+    }
 }
 
 fn value(key: &[u8], len: usize, salt: u64) -> Vec<u8> {
@@ -126,13 +139,20 @@ proptest! {
                     let got = tree.get(&key).unwrap().map(|v| v.to_vec());
                     prop_assert_eq!(got.as_ref(), model.get(&key));
                 }
-                Op::Range(start, end, reverse) => {
-                    let valid = match (&start, &end) {
-                        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
-                            s < e || (s == e && matches!((&start, &end), (Bound::Included(_), Bound::Included(_))))
-                        }
-                        _ => true,
+                Op::RemoveRange(start, end) => {
+                    let doomed: Vec<Vec<u8>> = if valid_bounds(&start, &end) {
+                        model.range::<Vec<u8>, _>((start.clone(), end.clone())).map(|(k, _)| k.clone()).collect()
+                    } else {
+                        Vec::new()
                     };
+                    let removed = tree.remove_range(&(start, end)).unwrap();
+                    prop_assert_eq!(removed, doomed.len() as u64);
+                    for key in doomed {
+                        model.remove(&key);
+                    }
+                }
+                Op::Range(start, end, reverse) => {
+                    let valid = valid_bounds(&start, &end);
                     let bounds = (start.clone(), end.clone());
                     let view = tree.view();
                     let got = if reverse { collect(view.range_rev(bounds.clone())) } else { collect(view.range(bounds.clone())) };

@@ -7,6 +7,7 @@
 //! them back all the time.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use folio_btree::{BTree, BTreeMut, SpillPolicy, check_tree};
@@ -33,6 +34,12 @@ enum Op {
     },
     /// One long key (its separator may go to overflow pages).
     InsertLong(u16, u16),
+    /// Every key from `start` to `start + span` (inclusive; wrapping: then two ranges)
+    /// through `remove_range`: whole subtrees freed, the two boundary paths edited.
+    RemoveRange {
+        start: u16,
+        span: u16,
+    },
     /// The keys of an `InsertRun` in increasing order through `apply_sorted_run`, every
     /// `delete_every`-th one a removal: in deep trees a run crosses branches at several
     /// levels, so its descents start from branches of the previous leaf's path.
@@ -56,6 +63,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<u16>(), 1u16..4000, 1u16..12)
             .prop_map(|(start, count, stride)| Op::RemoveRun { start, count, stride }),
         1 => (any::<u16>(), 400u16..2000).prop_map(|(k, len)| Op::InsertLong(k, len)),
+        2 => (any::<u16>(), prop_oneof![0u16..64, 64u16..20_000]).prop_map(|(start, span)| Op::RemoveRange { start, span }),
         4 => (any::<u16>(), 1u16..3000, 1u16..40, 0u16..900, 0u16..8).prop_map(
             |(start, count, stride, len, delete_every)| Op::SortedRun { start, count, stride, len, delete_every }
         ),
@@ -139,6 +147,28 @@ proptest! {
                             Some(value) => model.insert(key, value),
                             None => model.remove(&key),
                         };
+                    }
+                }
+                Op::RemoveRange { start, span } => {
+                    let end = start.wrapping_add(span);
+                    let ranges = if end >= start {
+                        vec![(key(start), Some(key(end)))]
+                    } else {
+                        vec![(key(start), None), (key(0), Some(key(end)))]
+                    };
+                    for (from, to) in ranges {
+                        // Long keys start with their number's two bytes and sort after it.
+                        let to = to.map(|to| {
+                            let mut past = to;
+                            past.push(0xFF);
+                            past
+                        });
+                        let bounds = (Bound::Included(from), to.map_or(Bound::Unbounded, Bound::Excluded));
+                        let doomed: Vec<Vec<u8>> = model.range::<Vec<u8>, _>(bounds.clone()).map(|(k, _)| k.clone()).collect();
+                        prop_assert_eq!(tree.remove_range(&bounds).unwrap(), doomed.len() as u64);
+                        for key in doomed {
+                            model.remove(&key);
+                        }
                     }
                 }
                 Op::InsertLong(n, len) => {

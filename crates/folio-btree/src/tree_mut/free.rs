@@ -25,20 +25,20 @@ impl BTreeMut {
     /// frees are settled with this tree's next commit (dropping a column family).
     pub fn free_tree_pages(&mut self, root: Option<PageId>) -> Result<()> {
         match root {
-            Some(root) => self.free_subtree(root, 0, &mut HashSet::new()),
+            Some(root) => self.free_subtree(root, 0, &mut HashSet::new()).map(drop),
             None => Ok(()),
         }
     }
 
-    /// Frees a subtree: nodes, values' and keys' overflow chains, separators' chains.
-    /// `visited` makes a damaged tree that reaches a page twice an error, not a double free
+    /// Frees a subtree: nodes, values' and keys' overflow chains, separators' chains;
+    /// returns the entries its leaves held. `visited` makes a damaged tree that reaches a page twice an error, not a double free
     /// or an exponential walk.
-    fn free_subtree(
+    pub(super) fn free_subtree(
         &mut self,
         id: PageId,
         depth: usize,
         visited: &mut HashSet<PageId>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         if depth > DEPTH_MAX {
             return Err(corrupt(id, "tree deeper than any valid tree"));
         }
@@ -49,9 +49,11 @@ impl BTreeMut {
         // Chains and children first (collected: freeing needs the writer mutably).
         let mut chains = Vec::new();
         let mut children = Vec::new();
+        let mut entries = 0;
         match node_kind(&page).ok_or_else(|| corrupt(id, "not a tree node"))? {
             NodeKind::Leaf => {
                 let view = LeafView::new(&page, id)?;
+                entries = view.len() as u64;
                 for index in 0..view.len() {
                     let (key, value) = view.entry(index)?;
                     if let KeyRef::Overflow { first, len } = key {
@@ -76,12 +78,12 @@ impl BTreeMut {
         }
         drop(page);
         for child in children {
-            self.free_subtree(child, depth + 1, visited)?;
+            entries += self.free_subtree(child, depth + 1, visited)?;
         }
         for (first, len) in chains {
             free_chain(&mut self.writer, first, len)?;
         }
         self.writer.free(id);
-        Ok(())
+        Ok(entries)
     }
 }

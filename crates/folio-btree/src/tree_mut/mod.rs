@@ -32,6 +32,7 @@ use crate::{Compression, Error, Result, Value, error::corrupt};
 mod free;
 mod relocate;
 mod remove;
+mod remove_range;
 mod repack;
 mod sorted_run;
 mod split;

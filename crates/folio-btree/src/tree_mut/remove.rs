@@ -56,14 +56,8 @@ impl BTreeMut {
 
     /// Merges underfull nodes up the path, starting at `node` (owned, just shrunk).
     fn rebalance(&mut self, mut node: PageId) -> Result<()> {
-        let quarter = self.payload() / 4;
         while let Some((parent, index)) = self.path.pop() {
-            let underfull = {
-                let page = self.own_page(node);
-                let kind = node_kind(page).ok_or_else(|| corrupt(node, "not a tree node"))?;
-                Slotted::new(page, kind).used_bytes() < quarter
-            };
-            if !underfull || self.node_mut(parent, NodeKind::Branch).count() == 0 {
+            if !self.is_underfull(node)? || self.node_mut(parent, NodeKind::Branch).count() == 0 {
                 return Ok(());
             }
             self.merge_children(parent, index)?;
@@ -72,10 +66,22 @@ impl BTreeMut {
         Ok(())
     }
 
+    /// True when node `id` holds under a quarter of a page (a candidate for a merge).
+    pub(super) fn is_underfull(&self, id: PageId) -> Result<bool> {
+        let underfull = |page: &[u8]| {
+            let kind = node_kind(page).ok_or_else(|| corrupt(id, "not a tree node"))?;
+            Ok(Slotted::new(page, kind).used_bytes() < self.payload() / 4)
+        };
+        match self.writer.private(id) {
+            Some(page) => underfull(page),
+            None => underfull(&self.pages().read(id)?),
+        }
+    }
+
     /// Merges child `index` of the owned branch `parent` with a neighbour when both fit in
     /// one page: the right one's entries move into the left one, which the transaction
     /// owns; the right page is freed and its separator leaves the parent.
-    fn merge_children(&mut self, parent: PageId, index: usize) -> Result<()> {
+    pub(super) fn merge_children(&mut self, parent: PageId, index: usize) -> Result<()> {
         let left_index = index.saturating_sub(1);
         let right_id = self
             .node_mut(parent, NodeKind::Branch)
@@ -139,7 +145,7 @@ impl BTreeMut {
 
     /// Removes empty roots: an empty leaf root empties the tree, a branch root with one child
     /// is replaced by that child.
-    fn collapse_root(&mut self) -> Result<()> {
+    pub(super) fn collapse_root(&mut self) -> Result<()> {
         while let Some(root) = self.root {
             let page = self.pages().read(root)?;
             let count = u16::from_le_bytes([page[2], page[3]]);
