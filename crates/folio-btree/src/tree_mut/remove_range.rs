@@ -24,6 +24,9 @@ use crate::node::{
 use crate::overflow::free_chain;
 use crate::search::{DEPTH_MAX, key_bytes};
 
+/// An overflow chain: its first page and the bytes it holds.
+type Chain = (PageId, usize);
+
 /// How the keys a node may hold (`low <= key < high`) meet the range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Overlap {
@@ -125,7 +128,7 @@ impl BTreeMut {
 
     fn remove_range_in_leaf(&mut self, id: PageId, bounds: &OwnedBounds) -> Result<(u64, bool)> {
         // Collected first: freeing needs the writer mutably.
-        let mut doomed: Vec<(usize, Option<(PageId, usize)>, ValueRef)> = Vec::new();
+        let mut doomed: Vec<(usize, Option<Chain>, ValueRef)> = Vec::new();
         let count = {
             let view = LeafView::new(self.own_page(id), id)?;
             for index in 0..view.len() {
