@@ -1,5 +1,6 @@
 //! Power cut at every I/O operation (data file and log on one simulated device) of a
-//! workload of cross-column-family transactions with both durabilities and a checkpoint.
+//! workload of cross-column-family transactions (puts, deletes and range deletes) with both
+//! durabilities and a checkpoint.
 //! After each cut and reopen: all column families agree (atomicity, docs/invariants.md invariant 3), the state
 //! is the state after some prefix of the commits (invariant 2) that includes every commit
 //! acknowledged as durable (invariant 1), and every tree passes the integrity check.
@@ -93,7 +94,14 @@ fn workload(db: &Database, states: &[State]) -> (usize, u64) {
             if txn.put(cf, &rolling_key(i), &value(i)).is_err() {
                 return (created, durable);
             }
-            if i >= 3 && txn.delete(cf, &rolling_key(i - 3)).is_err() {
+            // Every other transaction removes the old key as a range: everything up to it,
+            // which is that key alone (the keys before it are gone already).
+            let removed = match i {
+                0..3 => Ok(()),
+                _ if i % 2 == 1 => txn.delete_range(cf, ..=rolling_key(i - 3)).map(drop),
+                _ => txn.delete(cf, &rolling_key(i - 3)).map(drop),
+            };
+            if removed.is_err() {
                 return (created, durable);
             }
         }

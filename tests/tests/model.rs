@@ -1,5 +1,6 @@
 //! Model test of the whole API against one `BTreeMap` per column family: transactions over
-//! random sets of column families (committed durably, eventually, or dropped), checkpoints,
+//! random sets of column families (puts, deletes and range deletes, so replay must apply a
+//! range deletion after the changes logged before it and before those after) (committed durably, eventually, or dropped), checkpoints,
 //! clean reopens and power cuts. After a power cut the database must equal the model after
 //! some prefix of the commits that includes every durable one. Each case runs plain,
 //! encrypted, or encrypted with compressed values.
@@ -18,7 +19,7 @@ type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 enum Op {
     Txn {
         cfs: Vec<usize>,
-        writes: Vec<(usize, u8, Option<u16>)>,
+        writes: Vec<(usize, u8, Write)>,
         commit: Option<bool>,
     },
     Checkpoint,
@@ -26,12 +27,27 @@ enum Op {
     Crash,
 }
 
+#[derive(Debug, Clone)]
+enum Write {
+    /// A value of this many bytes.
+    Put(u16),
+    Delete,
+    /// Every key from this one to `span` past it (to the end when that passes 255).
+    DeleteRange {
+        span: u8,
+    },
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let writes = prop::collection::vec(
         (
             0usize..3,
             any::<u8>(),
-            prop::option::weighted(0.8, 0u16..600),
+            prop_oneof![
+                16 => (0u16..600).prop_map(Write::Put),
+                4 => Just(Write::Delete),
+                1 => any::<u8>().prop_map(|span| Write::DeleteRange { span }),
+            ],
         ),
         1..12,
     );
@@ -103,13 +119,32 @@ proptest! {
                             prop_assert!(txn.put(name, &[key], b"x").is_err());
                             continue;
                         }
-                        if let Some(len) = value {
-                            let value = vec![key ^ (len as u8); len as usize];
-                            txn.put(name, &[key], &value).unwrap();
-                            next.get_mut(name).unwrap().insert(vec![key], value);
-                        } else {
-                            let existed = txn.delete(name, &[key]).unwrap();
-                            prop_assert_eq!(existed, next.get_mut(name).unwrap().remove(&vec![key]).is_some());
+                        match value {
+                            Write::Put(len) => {
+                                let value = vec![key ^ (len as u8); len as usize];
+                                txn.put(name, &[key], &value).unwrap();
+                                next.get_mut(name).unwrap().insert(vec![key], value);
+                            }
+                            Write::Delete => {
+                                let existed = txn.delete(name, &[key]).unwrap();
+                                prop_assert_eq!(existed, next.get_mut(name).unwrap().remove(&vec![key]).is_some());
+                            }
+                            Write::DeleteRange { span } => {
+                                let end = key.checked_add(span).map(|end| vec![end]);
+                                let bounds = (
+                                    std::ops::Bound::Included(vec![key]),
+                                    end.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+                                );
+                                let removed = txn.delete_range(name, bounds.clone()).unwrap();
+                                let entries = next.get_mut(name).unwrap();
+                                let doomed: Vec<Vec<u8>> = if span == 0 { Vec::new() } else {
+                                    entries.range(bounds).map(|(k, _)| k.clone()).collect()
+                                };
+                                prop_assert_eq!(removed, doomed.len() as u64);
+                                for key in doomed {
+                                    entries.remove(&key);
+                                }
+                            }
                         }
                     }
                     match commit {

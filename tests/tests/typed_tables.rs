@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
 
 use folio::typed::{Key, Serde, Value};
 use folio::{Database, ErrorKind, TableDefinition};
@@ -99,6 +100,10 @@ const WRONG: TableDefinition<u32, u64> = TableDefinition::new("players");
 enum Op {
     Insert(String, i64, u64),
     Remove(String, i64),
+    /// Keys from the first to the second, the end included when the flag says so.
+    DeleteRange((String, i64), (String, i64), bool),
+    /// Every key whose first field is this.
+    DeletePrefix(String),
     Commit,
 }
 
@@ -111,7 +116,10 @@ fn op() -> impl Strategy<Value = Op> {
     ];
     prop_oneof![
         6 => (name.clone(), -5i64..5, any::<u64>()).prop_map(|(n, r, v)| Op::Insert(n, r, v)),
-        3 => (name, -5i64..5).prop_map(|(n, r)| Op::Remove(n, r)),
+        3 => (name.clone(), -5i64..5).prop_map(|(n, r)| Op::Remove(n, r)),
+        1 => ((name.clone(), -6i64..6), (name.clone(), -6i64..6), any::<bool>())
+            .prop_map(|(from, to, inclusive)| Op::DeleteRange(from, to, inclusive)),
+        1 => name.prop_map(Op::DeletePrefix),
         1 => Just(Op::Commit),
     ]
 }
@@ -140,6 +148,22 @@ proptest! {
                 Op::Remove(name, round) => {
                     let got = txn.table(SCORES).unwrap().remove(&(name.clone(), round)).unwrap();
                     prop_assert_eq!(got, model.remove(&(name, round)));
+                }
+                Op::DeleteRange(from, to, inclusive) => {
+                    let end = if inclusive { Bound::Included(to) } else { Bound::Excluded(to) };
+                    let bounds = (Bound::Included(from), end);
+                    let removed = txn.table(SCORES).unwrap().delete_range(bounds.clone()).unwrap();
+                    let doomed: Vec<_> = model.keys().filter(|k| bounds.contains(k)).cloned().collect();
+                    prop_assert_eq!(removed, doomed.len() as u64);
+                    for key in doomed {
+                        model.remove(&key);
+                    }
+                }
+                Op::DeletePrefix(first) => {
+                    let removed = txn.table(SCORES).unwrap().delete_prefix(first.as_str()).unwrap();
+                    let before = model.len();
+                    model.retain(|k, _| k.0 != first);
+                    prop_assert_eq!(removed, (before - model.len()) as u64);
                 }
                 Op::Commit => {
                     txn.commit().unwrap();

@@ -232,6 +232,13 @@ mod rocks {
             options.set_sync(true);
             Ok(self.db.write_opt(batch, &options)?)
         }
+        fn delete_range(&self, keyspace: &str, start: &[u8], end: &[u8]) -> BenchResult<bool> {
+            let cf = self.cf(keyspace)?;
+            let mut options = WriteOptions::default();
+            options.set_sync(true);
+            self.db.delete_range_cf_opt(&cf, start, end, &options)?;
+            Ok(true)
+        }
         fn flush(&self, keyspace: &str) -> BenchResult<()> {
             Ok(self.db.flush_cf(&self.cf(keyspace)?)?)
         }

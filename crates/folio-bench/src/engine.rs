@@ -76,6 +76,14 @@ pub trait Engine: Send + Sync {
         entries: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
     ) -> BenchResult<()>;
 
+    /// Removes every key of `keyspace` from `start` (included) to `end` (excluded) in one
+    /// durable commit, with the engine's own range deletion; false (and nothing done) when
+    /// the engine has none, so the harness leaves it out.
+    fn delete_range(&self, keyspace: &str, start: &[u8], end: &[u8]) -> BenchResult<bool> {
+        let _ = (keyspace, start, end);
+        Ok(false)
+    }
+
     /// Makes everything written to `keyspace` durable in the engine's own files (a
     /// checkpoint, a memtable flush), so their size is what the data takes. Engines that
     /// write in place need nothing.

@@ -205,6 +205,13 @@ impl Engine for FolioEngine {
         Ok(())
     }
 
+    fn delete_range(&self, keyspace: &str, start: &[u8], end: &[u8]) -> BenchResult<bool> {
+        let mut txn = self.db.begin_write(&[keyspace])?;
+        txn.delete_range(keyspace, start..end)?;
+        txn.commit_with(folio::Durability::Immediate)?;
+        Ok(true)
+    }
+
     fn flush(&self, _keyspace: &str) -> BenchResult<()> {
         self.db.checkpoint()?;
         Ok(())

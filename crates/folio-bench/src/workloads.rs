@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::measure::directory_size;
 use crate::zipf::Zipf;
 use crate::{BenchResult, Engine, Latencies, Opener, ProcessCounters, Row, SyncMode};
 
@@ -183,7 +184,7 @@ pub fn run_workload(
                 break; // one transaction: thread counts do not apply
             }
             Workload::W4 { n } => {
-                rows.extend(standard(&*engine, *n, t, mode)?);
+                rows.extend(standard(&*engine, *n, t, mode, &path)?);
                 break; // W4 makes its own thread sweep for reads
             }
         }
@@ -372,6 +373,7 @@ fn standard(
     n: u64,
     max_threads: usize,
     mode: SyncMode,
+    path: &Path,
 ) -> BenchResult<Vec<Row>> {
     engine.create_keyspace("w4")?;
     let mut rows = Vec::new();
@@ -471,7 +473,49 @@ fn standard(
             })
         },
     )?);
+    rows.extend(delete_range(engine, n, path)?);
     Ok(rows)
+}
+
+/// W4's last row: the engine's range deletion of the middle fifth of the loaded keys, made
+/// durable and flushed to its files (a checkpoint, a memtable flush); the note gives the
+/// files' size before and after. None for an engine without range deletion.
+fn delete_range(engine: &dyn Engine, n: u64, path: &Path) -> BenchResult<Option<Row>> {
+    let (start, end) = (w4_key(n * 2 / 5), w4_key(n * 3 / 5));
+    engine.flush("w4")?;
+    let before = directory_size(path)?.allocated;
+    let mut supported = true;
+    let mut row = timed(
+        engine,
+        "W4",
+        &format!("delete a range of {} keys", n * 3 / 5 - n * 2 / 5),
+        1,
+        SyncMode::Sync,
+        || {
+            let started = Instant::now();
+            supported = engine.delete_range("w4", &start, &end)?;
+            engine.flush("w4")?;
+            Ok(Measured {
+                entry_bytes: W4_KEY_BYTES,
+                ops: n * 3 / 5 - n * 2 / 5,
+                commits: 1,
+                elapsed: started.elapsed(),
+                latencies: Latencies::default(),
+            })
+        },
+    )?;
+    if !supported {
+        return Ok(None);
+    }
+    let after = directory_size(path)?.allocated;
+    let mib = |bytes: u64| bytes as f64 / f64::from(1u32 << 20);
+    row.note = format!(
+        "files {:.1} MiB before, {:.1} MiB after the flush",
+        mib(before),
+        mib(after)
+    );
+    row.file_bytes = Some(after);
+    Ok(Some(row))
 }
 
 /// `threads` readers sharing `n` random reads of keys `0..n`.

@@ -84,13 +84,24 @@ pub enum Command {
         #[arg(long)]
         hex: bool,
     },
-    /// Remove KEY from a column family (exit code 3 when absent).
+    /// Remove KEY from a column family (exit code 3 when absent), or with --range every key
+    /// from --from (included) to --to (excluded), printing how many went.
     Delete {
         db: PathBuf,
         #[arg(long)]
         cf: String,
-        key: String,
-        /// KEY is hexadecimal.
+        #[arg(required_unless_present = "range", conflicts_with = "range")]
+        key: Option<String>,
+        /// Remove a range of keys instead of one (by pages, not keys: large ranges are cheap).
+        #[arg(long)]
+        range: bool,
+        /// With --range: the first key removed (default: the first key).
+        #[arg(long, requires = "range")]
+        from: Option<String>,
+        /// With --range: the key the range stops before (default: past the last key).
+        #[arg(long, requires = "range")]
+        to: Option<String>,
+        /// KEY (and the range's keys) are hexadecimal.
         #[arg(long)]
         hex: bool,
     },

@@ -56,7 +56,18 @@ pub fn run(cli: Cli) -> CliResult {
             value,
             hex,
         } => put(&db, &cf, &key, &value, hex),
-        Command::Delete { db, cf, key, hex } => delete(&db, &cf, &key, hex),
+        Command::Delete {
+            db,
+            cf,
+            key,
+            range,
+            from,
+            to,
+            hex,
+        } => match key {
+            Some(key) if !range => delete(&db, &cf, &key, hex),
+            _ => delete_range(&db, &cf, from.as_deref(), to.as_deref(), hex),
+        },
         Command::Scan(args) => scan(&args),
         Command::Dump { db, output } => dump(&db, output.as_deref()),
         Command::Load { db, input } => load(&db, input.as_deref()),
@@ -363,6 +374,25 @@ fn delete(db: &Path, cf: &str, key: &str, hex: bool) -> CliResult {
             show(&key, hex)
         )))
     }
+}
+
+fn delete_range(db: &Path, cf: &str, from: Option<&str>, to: Option<&str>, hex: bool) -> CliResult {
+    let bound = |text: Option<&str>, what: &str| -> CliResult<Option<Vec<u8>>> {
+        text.map(|t| argument(t, hex, what)).transpose()
+    };
+    let from = bound(from, "--from")?;
+    let to = bound(to, "--to")?;
+    let database = open_existing(db, true)?;
+    let fail = |e: folio::Error| Failure::database(db, &e);
+    let bounds = (
+        from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included),
+        to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+    );
+    let mut txn = database.begin_write(&[cf]).map_err(fail)?;
+    let removed = txn.delete_range(cf, bounds).map_err(fail)?;
+    txn.commit().map_err(fail)?;
+    println!("{removed}");
+    Ok(())
 }
 
 fn scan(args: &ScanArgs) -> CliResult {

@@ -146,6 +146,28 @@ fn delete_and_column_family_changes() {
         stdout_of(&["get"], &db, &["--cf", "users", "alice"]),
         "Alice Liddell\n"
     );
+    // A range: from --from (included) to --to (excluded), either end open.
+    for name in ["dave", "erin", "frank"] {
+        put(&db, "users", name, "x");
+    }
+    let range = [
+        "--cf", "users", "--range", "--from", "carol", "--to", "erin",
+    ];
+    assert_eq!(stdout_of(&["delete"], &db, &range), "2\n"); // carol, dave
+    assert_eq!(
+        stdout_of(
+            &["delete"],
+            &db,
+            &["--cf", "users", "--range", "--from", "f"]
+        ),
+        "1\n"
+    );
+    assert_eq!(
+        stdout_of(&["scan"], &db, &["--cf", "users"]),
+        "alice\tAlice Liddell\nerin\tx\n"
+    );
+    stderr_of(&["delete"], &db, &["--cf", "users", "--from", "a"], 2); // needs --range
+    stderr_of(&["delete"], &db, &["--cf", "users", "--range", "alice"], 2);
     stdout_of(&["cf", "create"], &db, &["empty"]);
     assert!(stderr_of(&["cf", "create"], &db, &["empty"], 1).contains("already exists"));
     assert_eq!(

@@ -15,7 +15,11 @@
 //!                   record follows it before that, see `commit/unlogged.rs`)
 //!   kind 7 moved    (a, b empty): compaction moved the column family's pages; its
 //!                   contents did not change, so replay has nothing to do
+//!   kind 8 delete range (a = start bound, b = end bound; each a tag byte, 0 unbounded,
+//!                   1 included, 2 excluded, then the key for the last two)
 //! ```
+
+use std::ops::Bound;
 
 use folio_wal::Lsn;
 
@@ -54,6 +58,11 @@ pub(crate) enum LogOp<'a> {
     Moved {
         cf: CfId,
     },
+    DeleteRange {
+        cf: CfId,
+        start: Bound<&'a [u8]>,
+        end: Bound<&'a [u8]>,
+    },
 }
 
 const PUT: u8 = 1;
@@ -63,6 +72,25 @@ const DROP: u8 = 4;
 const RENAME: u8 = 5;
 const UNLOGGED: u8 = 6;
 const MOVED: u8 = 7;
+const DELETE_RANGE: u8 = 8;
+
+/// A range bound as a delete-range operation logs it: a tag byte, then the key.
+fn encode_bound(bound: &Bound<Vec<u8>>) -> Vec<u8> {
+    match bound {
+        Bound::Unbounded => vec![0],
+        Bound::Included(key) => [&[1u8][..], key].concat(),
+        Bound::Excluded(key) => [&[2u8][..], key].concat(),
+    }
+}
+
+fn decode_bound(bytes: &[u8]) -> Option<Bound<&[u8]>> {
+    match bytes.split_first()? {
+        (0, []) => Some(Bound::Unbounded),
+        (1, key) => Some(Bound::Included(key)),
+        (2, key) => Some(Bound::Excluded(key)),
+        _ => None,
+    }
+}
 
 /// Bytes of an operation's header in a record: kind, column family, two lengths.
 pub(crate) const OP_HEADER_BYTES: usize = 1 + 8 + 4 + 4;
@@ -127,6 +155,15 @@ impl RecordBuilder {
 
     pub(crate) fn moved(&mut self, cf: CfId) {
         self.push(MOVED, cf, &[], &[]);
+    }
+
+    pub(crate) fn delete_range(&mut self, cf: CfId, bounds: &folio_btree::OwnedBounds) {
+        self.push(
+            DELETE_RANGE,
+            cf,
+            &encode_bound(&bounds.0),
+            &encode_bound(&bounds.1),
+        );
     }
 
     /// The current position, to truncate back to.
@@ -197,6 +234,11 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp<'_>>> {
             },
             UNLOGGED => LogOp::Unlogged { cf },
             MOVED => LogOp::Moved { cf },
+            DELETE_RANGE => LogOp::DeleteRange {
+                cf,
+                start: decode_bound(a).ok_or_else(|| bad("bad range bound"))?,
+                end: decode_bound(b).ok_or_else(|| bad("bad range bound"))?,
+            },
             _ => return Err(bad("unknown operation")),
         });
     }
@@ -220,9 +262,27 @@ mod tests {
         record.drop_cf(CfId(3), "people");
         record.unlogged(CfId(4));
         record.moved(CfId(4));
+        record.delete_range(CfId(4), &(Bound::Included(b"a".to_vec()), Bound::Unbounded));
+        record.delete_range(CfId(4), &(Bound::Unbounded, Bound::Excluded(Vec::new())));
         let bytes = record.finish();
         let ops = decode(7, &bytes).unwrap();
-        assert_eq!(ops.len(), 7);
+        assert_eq!(ops.len(), 9);
+        assert_eq!(
+            ops[7],
+            LogOp::DeleteRange {
+                cf: CfId(4),
+                start: Bound::Included(b"a"),
+                end: Bound::Unbounded
+            }
+        );
+        assert_eq!(
+            ops[8],
+            LogOp::DeleteRange {
+                cf: CfId(4),
+                start: Bound::Unbounded,
+                end: Bound::Excluded(b"")
+            }
+        );
         assert_eq!(ops[5], LogOp::Unlogged { cf: CfId(4) });
         assert_eq!(
             ops[1],

@@ -215,7 +215,8 @@ fn check_log_covers(wal: &Wal, checkpoint: Lsn) -> Result<()> {
 /// only the last one of each key: they are gathered per column family ([`REPLAY_BATCH_BYTES`]
 /// at a time), sorted by key, and applied in key order, so consecutive changes land in the
 /// same or neighbouring leaves, whose path is still in the processor's cache, instead of a
-/// random leaf each. Column-family operations apply the batches they depend on first.
+/// random leaf each. Column-family operations and range deletions apply the batches they
+/// depend on first (a range deletion removes what was logged before it, not after).
 pub(crate) fn replay(
     store: &PageStore,
     wal: &Wal,
@@ -285,6 +286,14 @@ pub(crate) fn replay(
                 // it was never acknowledged, and no logged record follows it. A move
                 // (compaction) changed pages, not contents.
                 LogOp::Unlogged { .. } | LogOp::Moved { .. } => continue,
+                // Applied in log order: the changes gathered before it go first.
+                LogOp::DeleteRange { cf, start, end } => {
+                    check_exists(snapshot, cf, lsn)?;
+                    touched.insert(cf, lsn);
+                    let slot = &cfs[&**snapshot.name(cf).expect("checked above")];
+                    apply_range_delete(slot, pending.remove(&cf), (start, end))?;
+                    continue;
+                }
                 LogOp::RenameCf { cf, to, .. } => {
                     let name = name_of(snapshot, cf, lsn)?;
                     let slot = cfs.remove(&name).expect("found by name_of");
@@ -323,6 +332,20 @@ pub(crate) fn replay(
         commit_replayed(&cfs[&name], last, snapshot);
     }
     Ok((records_done, bytes_done))
+}
+
+/// Applies a range deletion to `slot` after the changes gathered before it (`earlier`).
+fn apply_range_delete(
+    slot: &CfSlot,
+    earlier: Option<Pending>,
+    (start, end): (std::ops::Bound<&[u8]>, std::ops::Bound<&[u8]>),
+) -> Result<()> {
+    if let Some(batch) = earlier {
+        apply_sorted(slot, &batch)?;
+    }
+    let bounds = (start.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec));
+    slot.lock_for_recovery().remove_range(&bounds)?;
+    Ok(())
 }
 
 /// Applies a column family's gathered changes in key order, the last change of each key only.

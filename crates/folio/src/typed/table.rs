@@ -437,6 +437,16 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
 }
 
 impl<K: Key, V: Value> WriteTable<'_, K, V, WriteTransaction> {
+    /// Removes every entry with a key in `range`; returns how many there were. By pages,
+    /// not entries ([`WriteTransaction::delete_range`]).
+    pub fn delete_range<R: RangeBounds<K>>(&mut self, range: R) -> Result<u64> {
+        let bounds = (
+            encode_bound(range.start_bound()),
+            encode_bound(range.end_bound()),
+        );
+        self.txn.delete_range(&*self.cf, bounds)
+    }
+
     /// Entries in the table, this transaction's changes included.
     pub fn len(&self) -> u64 {
         // `view` fails only for a column family outside the transaction, which
@@ -490,6 +500,20 @@ impl<K: CompositeKey, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, 
         K::First: Borrow<Q>,
     {
         self.scan_prefix(first, true)
+    }
+}
+
+impl<K: CompositeKey, V: Value> WriteTable<'_, K, V, WriteTransaction> {
+    /// Removes every entry whose (tuple) key's first field is `first` (all `(first, *)`);
+    /// returns how many there were. A range deletion: by pages, not entries.
+    pub fn delete_prefix<Q: EncodeKey + ?Sized>(&mut self, first: &Q) -> Result<u64>
+    where
+        K::First: Borrow<Q>,
+    {
+        let mut prefix = Vec::new();
+        first.encode_key(&mut prefix, false);
+        self.txn
+            .delete_range(&*self.cf, folio_btree::prefix_bounds(&prefix))
     }
 }
 
