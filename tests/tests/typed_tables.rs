@@ -142,11 +142,15 @@ proptest! {
         for op in ops {
             match op {
                 Op::Insert(name, round, value) => {
-                    txn.table(SCORES).unwrap().insert(&(name.clone(), round), &value).unwrap();
+                    // Borrowed parts (`&str` for the `String` field) in every lookup.
+                    let mut table = txn.table(SCORES).unwrap();
+                    let old = table.get(&(name.as_str(), round)).unwrap();
+                    prop_assert_eq!(old, model.get(&(name.clone(), round)).copied());
+                    table.insert(&(name.as_str(), round), &value).unwrap();
                     model.insert((name, round), value);
                 }
                 Op::Remove(name, round) => {
-                    let got = txn.table(SCORES).unwrap().remove(&(name.clone(), round)).unwrap();
+                    let got = txn.table(SCORES).unwrap().remove(&(name.as_str(), round)).unwrap();
                     prop_assert_eq!(got, model.remove(&(name, round)));
                 }
                 Op::DeleteRange(from, to, inclusive) => {
@@ -247,4 +251,48 @@ fn serde_values_round_trip_and_strings_borrow() {
     // A column family outside the transaction is refused when the table is opened.
     let mut txn = db.begin_write(&[NAMES.name()]).unwrap();
     assert!(txn.table(PLAYERS).is_err());
+}
+
+#[test]
+fn lookups_take_borrowed_parts_of_tuple_keys() {
+    const ORDERS: TableDefinition<(String, u64), Vec<u8>> = TableDefinition::new("orders");
+    const NESTED: TableDefinition<(u8, (String, Vec<u8>)), u8> = TableDefinition::new("nested");
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf(ORDERS.name()).unwrap();
+    db.create_cf(NESTED.name()).unwrap();
+    let mut txn = db.begin_write(&[ORDERS.name(), NESTED.name()]).unwrap();
+    let mut orders = txn.table(ORDERS).unwrap();
+    orders.insert(&("alice", 1), &b"one".to_vec()).unwrap();
+    orders
+        .insert(&("alice".to_owned(), 2), &b"two".to_vec())
+        .unwrap();
+    assert_eq!(
+        orders.get(&("alice", 1)).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    assert_eq!(
+        orders.remove(&("alice", 2)).unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+    let name = String::from("alice");
+    assert!(orders.get(&(&name, 2)).unwrap().is_none());
+    let mut nested = txn.table(NESTED).unwrap();
+    nested.insert(&(1, ("x", &b"\0y"[..])), &5).unwrap();
+    assert_eq!(
+        nested.get(&(1, ("x".to_owned(), b"\0y".to_vec()))).unwrap(),
+        Some(5)
+    );
+    txn.commit().unwrap();
+    let read = db.begin_read();
+    let orders = read.table(ORDERS).unwrap();
+    assert!(orders.contains_key(&("alice", 1)).unwrap());
+    assert!(!orders.contains_key(&("alice", 2)).unwrap());
+    assert_eq!(
+        read.table(NESTED)
+            .unwrap()
+            .get(&(1, ("x", &b"\0y"[..])))
+            .unwrap(),
+        Some(5)
+    );
 }

@@ -28,6 +28,56 @@ pub trait EncodeKey {
     }
 }
 
+impl<T: EncodeKey + ?Sized> EncodeKey for &T {
+    fn encode_key(&self, out: &mut Vec<u8>, last: bool) {
+        (**self).encode_key(out, last);
+    }
+}
+
+/// `Self` (a key type) can be looked up by a `Q` that encodes the same bytes: the key type
+/// itself, the borrowed forms of keys that own their bytes (`str` and `&str` for `String`,
+/// `[u8]` and `&[u8]` for `Vec<u8>`), and tuples of those field by field, so
+/// `get(&("alice", 7))` reads a `(String, u64)` key without building its `String`.
+///
+/// A key type of your own implements it for itself (one line:
+/// `impl folio::typed::LookupKey<MyKey> for MyKey {}`); the table's lookups require it.
+///
+/// A lookup by a type that encodes differently does not compile:
+///
+/// ```compile_fail
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = folio::Database::open(dir.path()).unwrap();
+/// const ORDERS: folio::TableDefinition<(String, u64), u8> = folio::TableDefinition::new("o");
+/// # db.create_cf("o").unwrap();
+/// let read = db.begin_read();
+/// read.table(ORDERS).unwrap().get(&("alice", 7u32)); // u32 is not u64
+/// ```
+pub trait LookupKey<Q: ?Sized> {}
+
+impl<'a, K: LookupKey<Q>, Q: ?Sized> LookupKey<&'a Q> for K {}
+
+macro_rules! lookup_by_itself {
+    ($($t:ty),*) => {$(impl LookupKey<$t> for $t {})*};
+}
+lookup_by_itself!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    bool,
+    String,
+    Vec<u8>
+);
+impl<const N: usize> LookupKey<[u8; N]> for [u8; N] {}
+impl LookupKey<str> for String {}
+impl LookupKey<[u8]> for Vec<u8> {}
+
 /// A type stored as a key: byte order of the encodings is the order of the values
 /// (`a < b` exactly when `encode(a) < encode(b)`).
 pub trait Key: EncodeKey + Sized {
@@ -235,6 +285,21 @@ macro_rules! tuple_key {
         }
     };
 }
+// Tuples are looked up field by field.
+impl<A: LookupKey<QA>, B: LookupKey<QB>, QA, QB> LookupKey<(QA, QB)> for (A, B) {}
+impl<A: LookupKey<QA>, B: LookupKey<QB>, C: LookupKey<QC>, QA, QB, QC> LookupKey<(QA, QB, QC)>
+    for (A, B, C)
+{
+}
+impl<A, B, C, D, QA, QB, QC, QD> LookupKey<(QA, QB, QC, QD)> for (A, B, C, D)
+where
+    A: LookupKey<QA>,
+    B: LookupKey<QB>,
+    C: LookupKey<QC>,
+    D: LookupKey<QD>,
+{
+}
+
 tuple_key!(A.0; B.1);
 tuple_key!(A.0, B.1; C.2);
 tuple_key!(A.0, B.1, C.2; D.3);

@@ -27,6 +27,7 @@
 //!
 //! let read = db.begin_read();
 //! let scores = read.table(SCORES)?;
+//! assert_eq!(scores.get(&("alice", 7))?, Some(20)); // borrowed parts will do
 //! assert_eq!(scores.get(&("alice".to_owned(), 7))?, Some(20));
 //! let alice: Vec<i32> = scores
 //!     .range(("alice".to_owned(), i32::MIN)..("alice".to_owned(), i32::MAX))
@@ -49,7 +50,7 @@ mod serde_value;
 mod table;
 mod value;
 
-pub use key::{CompositeKey, EncodeKey, Key};
+pub use key::{CompositeKey, EncodeKey, Key, LookupKey};
 #[cfg(feature = "serde")]
 pub use serde_value::Serde;
 pub use table::{ReadTable, TableDefinition, TypedRange, WriteTable};

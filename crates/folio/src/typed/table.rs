@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
-use super::{CodecError, CompositeKey, EncodeKey, EncodeValue, Key, Value};
+use super::{CodecError, CompositeKey, EncodeKey, EncodeValue, Key, LookupKey, Value};
 use crate::{ConcurrentTransaction, Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
 
 /// Names a column family and the types of its keys and values. `const`, `Copy`, and free to
@@ -176,10 +176,11 @@ pub struct ReadTable<K, V> {
 }
 
 impl<K: Key, V: Value> ReadTable<K, V> {
-    /// The value of `key` (a `&str` will do for a `String` key).
+    /// The value of `key` (a `&str` will do for a `String` key, `&("alice", 7)` for a
+    /// `(String, u64)` key: [`LookupKey`]).
     pub fn get<Q: EncodeKey + ?Sized>(&self, key: &Q) -> Result<Option<V>>
     where
-        K: Borrow<Q>,
+        K: LookupKey<Q>,
     {
         self.inner.get(key)
     }
@@ -187,7 +188,7 @@ impl<K: Key, V: Value> ReadTable<K, V> {
     /// True when `key` is present.
     pub fn contains_key<Q: EncodeKey + ?Sized>(&self, key: &Q) -> Result<bool>
     where
-        K: Borrow<Q>,
+        K: LookupKey<Q>,
     {
         self.inner.tree.contains_key(&key.to_key_bytes())
     }
@@ -233,7 +234,7 @@ impl<K: CompositeKey, V: Value> ReadTable<K, V> {
     /// (a `&str` will do for a `String` field).
     pub fn prefix<Q: EncodeKey + ?Sized>(&self, first: &Q) -> TypedRange<'static, K, V>
     where
-        K::First: Borrow<Q>,
+        K::First: LookupKey<Q>,
     {
         self.inner.prefix(first, false)
     }
@@ -241,7 +242,7 @@ impl<K: CompositeKey, V: Value> ReadTable<K, V> {
     /// [`ReadTable::prefix`] in reverse key order.
     pub fn prefix_rev<Q: EncodeKey + ?Sized>(&self, first: &Q) -> TypedRange<'static, K, V>
     where
-        K::First: Borrow<Q>,
+        K::First: LookupKey<Q>,
     {
         self.inner.prefix(first, true)
     }
@@ -344,7 +345,7 @@ impl<K: Key, T: TableTransaction + ?Sized> WriteTable<'_, K, i64, T> {
     /// ([`ConcurrentTransaction::increment`]).
     pub fn increment<Q: EncodeKey + ?Sized>(&mut self, key: &Q, delta: i64) -> Result<()>
     where
-        K: Borrow<Q>,
+        K: LookupKey<Q>,
     {
         self.txn
             .table_increment(&self.cf, &key.to_key_bytes(), delta)
@@ -371,7 +372,7 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     /// Inserts or replaces `key` (a `&str` will do for `String` keys and values).
     pub fn insert<Q, W>(&mut self, key: &Q, value: &W) -> Result<()>
     where
-        K: Borrow<Q>,
+        K: LookupKey<Q>,
         V: Borrow<W>,
         Q: EncodeKey + ?Sized,
         W: EncodeValue + ?Sized,
@@ -383,7 +384,7 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     /// Removes `key`; returns its value.
     pub fn remove<Q: EncodeKey + ?Sized>(&mut self, key: &Q) -> Result<Option<V>>
     where
-        K: Borrow<Q>,
+        K: LookupKey<Q>,
     {
         let old = self.get(key)?;
         if old.is_some() {
@@ -395,7 +396,7 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     /// The value of `key`, this transaction's changes included.
     pub fn get<Q: EncodeKey + ?Sized>(&self, key: &Q) -> Result<Option<V>>
     where
-        K: Borrow<Q>,
+        K: LookupKey<Q>,
     {
         match self.txn.table_get(&self.cf, &key.to_key_bytes())? {
             Some(bytes) => V::decode_value(&bytes)
@@ -489,7 +490,7 @@ impl<K: CompositeKey, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, 
     /// changes included.
     pub fn prefix<Q: EncodeKey + ?Sized>(&self, first: &Q) -> Result<TypedRange<'_, K, V>>
     where
-        K::First: Borrow<Q>,
+        K::First: LookupKey<Q>,
     {
         self.scan_prefix(first, false)
     }
@@ -497,7 +498,7 @@ impl<K: CompositeKey, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, 
     /// [`WriteTable::prefix`] in reverse key order.
     pub fn prefix_rev<Q: EncodeKey + ?Sized>(&self, first: &Q) -> Result<TypedRange<'_, K, V>>
     where
-        K::First: Borrow<Q>,
+        K::First: LookupKey<Q>,
     {
         self.scan_prefix(first, true)
     }
@@ -508,7 +509,7 @@ impl<K: CompositeKey, V: Value> WriteTable<'_, K, V, WriteTransaction> {
     /// returns how many there were. A range deletion: by pages, not entries.
     pub fn delete_prefix<Q: EncodeKey + ?Sized>(&mut self, first: &Q) -> Result<u64>
     where
-        K::First: Borrow<Q>,
+        K::First: LookupKey<Q>,
     {
         let mut prefix = Vec::new();
         first.encode_key(&mut prefix, false);
