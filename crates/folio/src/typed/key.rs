@@ -54,7 +54,7 @@ impl<T: EncodeKey + ?Sized> EncodeKey for &T {
 /// ```
 pub trait LookupKey<Q: ?Sized> {}
 
-impl<'a, K: LookupKey<Q>, Q: ?Sized> LookupKey<&'a Q> for K {}
+impl<K: LookupKey<Q>, Q: ?Sized> LookupKey<&Q> for K {}
 
 macro_rules! lookup_by_itself {
     ($($t:ty),*) => {$(impl LookupKey<$t> for $t {})*};
