@@ -133,6 +133,7 @@ proptest! {
         from in -6i64..6,
         first in prop_oneof![Just("a"), Just("ab"), Just("b"), Just(""), Just("c")],
         ends in prop::collection::vec(any::<bool>(), 0..40),
+        shared in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path()).unwrap();
@@ -175,7 +176,15 @@ proptest! {
                 }
             }
         }
-        let table = txn.table(SCORES).unwrap();
+        // The write table alone, or one of several open at once (its ranges read in batches).
+        let tables;
+        let mut table = if shared {
+            tables = txn.tables();
+            tables.open(SCORES).unwrap()
+        } else {
+            txn.table(SCORES).unwrap()
+        };
+        let table = &mut table;
         let start = ("a".to_owned(), from);
         let seen: Vec<_> = table.range(start.clone()..).unwrap().collect::<folio::Result<_>>().unwrap();
         let expected: Vec<_> = model.range(start.clone()..).map(|(k, v)| (k.clone(), *v)).collect();
@@ -295,4 +304,61 @@ fn lookups_take_borrowed_parts_of_tuple_keys() {
             .unwrap(),
         Some(5)
     );
+}
+
+#[test]
+fn several_tables_open_at_once_read_one_while_writing_another() {
+    const ORDERS: TableDefinition<u64, String> = TableDefinition::new("orders");
+    const INDEX: TableDefinition<(String, u64), ()> = TableDefinition::new("index");
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf(ORDERS.name()).unwrap();
+    db.create_cf(INDEX.name()).unwrap();
+    let mut txn = db.begin_write(&[ORDERS.name(), INDEX.name()]).unwrap();
+    {
+        let tables = txn.tables();
+        let mut orders = tables.open(ORDERS).unwrap();
+        let mut index = tables.open(INDEX).unwrap();
+        for id in 0..1_000u64 {
+            let customer = if id % 3 == 0 { "alice" } else { "bob" };
+            orders.insert(&id, customer).unwrap();
+            index.insert(&(customer, id), &()).unwrap();
+        }
+        // A range of one table (334 entries: several batches) while the other is written.
+        let mut seen = 0;
+        for entry in index.prefix("alice").unwrap() {
+            let ((_, id), ()) = entry.unwrap();
+            orders.insert(&id, "alice (vip)").unwrap();
+            seen += 1;
+        }
+        assert_eq!(seen, 334);
+        // Both ends of a range over many batches meet exactly.
+        let mut range = orders.range(100..900).unwrap();
+        let mut ids = Vec::new();
+        loop {
+            let front = range.next().map(|e| e.unwrap().0);
+            let back = range.next_back().map(|e| e.unwrap().0);
+            if front.is_none() && back.is_none() {
+                break;
+            }
+            ids.extend(front);
+            ids.extend(back);
+        }
+        ids.sort_unstable();
+        assert_eq!(ids, (100..900).collect::<Vec<_>>());
+        // A second handle of one table sees the first one's writes.
+        let again = tables.open(ORDERS).unwrap();
+        assert_eq!(again.get(&3).unwrap().as_deref(), Some("alice (vip)"));
+        // A column family outside the transaction is refused.
+        assert!(
+            tables
+                .open(TableDefinition::<u64, u64>::new("missing"))
+                .is_err()
+        );
+    }
+    txn.commit().unwrap();
+    let read = db.begin_read();
+    let orders = read.table(ORDERS).unwrap();
+    assert_eq!(orders.get(&999).unwrap().as_deref(), Some("alice (vip)"));
+    assert_eq!(orders.get(&998).unwrap().as_deref(), Some("bob"));
 }

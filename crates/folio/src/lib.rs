@@ -132,7 +132,7 @@ pub use options::{CompressionOptions, DatabaseOptions};
 pub use read_txn::ReadTransaction;
 pub use recovery_progress::{ProgressCallback, RecoveryProgress, RecoveryReport};
 pub use tree::{Cursor, Range, Tree, TreeReport};
-pub use typed::{CodecError, ReadTable, TableDefinition, WriteTable};
+pub use typed::{CodecError, ReadTable, TableDefinition, Tables, WriteTable};
 pub use write_batch::WriteBatch;
 pub use write_txn::{Savepoint, WriteTransaction};
 

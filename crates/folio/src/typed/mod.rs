@@ -47,12 +47,14 @@
 mod key;
 #[cfg(feature = "serde")]
 mod serde_value;
+mod shared;
 mod table;
 mod value;
 
 pub use key::{CompositeKey, EncodeKey, Key, LookupKey};
 #[cfg(feature = "serde")]
 pub use serde_value::Serde;
+pub use shared::Tables;
 pub use table::{ReadTable, TableDefinition, TypedRange, WriteTable};
 pub use value::{EncodeValue, Value};
 

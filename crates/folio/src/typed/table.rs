@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
+use super::shared::{Batched, SharedTxn};
 use super::{CodecError, CompositeKey, EncodeKey, EncodeValue, Key, LookupKey, Value};
 use crate::{ConcurrentTransaction, Error, Range, ReadTransaction, Result, Tree, WriteTransaction};
 
@@ -146,7 +147,7 @@ impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
         };
         TypedRange {
             cf: Arc::clone(&self.cf),
-            inner,
+            inner: Entries::Range(inner),
             types: PhantomData,
         }
     }
@@ -163,7 +164,7 @@ impl<'t, K: Key, V: Value> TypedTree<'t, K, V> {
         };
         TypedRange {
             cf: Arc::clone(&self.cf),
-            inner,
+            inner: Entries::Range(inner),
             types: PhantomData,
         }
     }
@@ -262,8 +263,31 @@ impl<K: Key, V: Value> IntoIterator for &ReadTable<K, V> {
 /// commit while it lives.
 pub struct WriteTable<'txn, K, V, T: TableTransaction + ?Sized = WriteTransaction> {
     cf: Arc<str>,
-    txn: &'txn mut T,
+    txn: TxnRef<'txn, T>,
     types: PhantomData<fn() -> (K, V)>,
+}
+
+/// How a table reaches its transaction: borrowed for the table's life (one table at a
+/// time), or shared with other tables and borrowed call by call ([`super::Tables`]).
+enum TxnRef<'txn, T: ?Sized> {
+    Own(&'txn mut T),
+    Shared(&'txn dyn SharedTxn<T>),
+}
+
+impl<T: ?Sized> TxnRef<'_, T> {
+    fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        match self {
+            TxnRef::Own(txn) => f(txn),
+            TxnRef::Shared(cell) => f(&cell.read()),
+        }
+    }
+
+    fn with_mut<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+        match self {
+            TxnRef::Own(txn) => f(txn),
+            TxnRef::Shared(cell) => f(&mut cell.write()),
+        }
+    }
 }
 
 /// The transactions a [`WriteTable`] works in: [`WriteTransaction`] and
@@ -279,6 +303,9 @@ pub trait TableTransaction: sealed::Sealed {
     fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool>;
     #[doc(hidden)]
     fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()>;
+    /// Refuses a column family the transaction cannot write.
+    #[doc(hidden)]
+    fn table_check(&self, cf: &str) -> Result<()>;
 }
 
 mod sealed {
@@ -315,6 +342,10 @@ impl TableTransaction for WriteTransaction {
     fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()> {
         self.increment(cf, key, delta).map(|_| ())
     }
+
+    fn table_check(&self, cf: &str) -> Result<()> {
+        self.view(cf).map(drop) // refuses a column family outside the transaction
+    }
 }
 
 impl TableTransaction for ConcurrentTransaction {
@@ -337,6 +368,10 @@ impl TableTransaction for ConcurrentTransaction {
     fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()> {
         self.increment(cf, key, delta)
     }
+
+    fn table_check(&self, cf: &str) -> Result<()> {
+        self.check_cf(cf) // refuses a missing column family now
+    }
 }
 
 impl<K: Key, T: TableTransaction + ?Sized> WriteTable<'_, K, i64, T> {
@@ -347,18 +382,43 @@ impl<K: Key, T: TableTransaction + ?Sized> WriteTable<'_, K, i64, T> {
     where
         K: LookupKey<Q>,
     {
+        let cf = &self.cf;
         self.txn
-            .table_increment(&self.cf, &key.to_key_bytes(), delta)
+            .with_mut(|txn| txn.table_increment(cf, &key.to_key_bytes(), delta))
     }
 }
 
-impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
-    fn typed<'r>(&self, inner: Range<'r>) -> TypedRange<'r, K, V> {
-        TypedRange {
-            cf: Arc::clone(&self.cf),
-            inner,
+impl<'txn, K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'txn, K, V, T> {
+    pub(super) fn shared(cf: Arc<str>, txn: &'txn dyn SharedTxn<T>) -> Self {
+        Self {
+            cf,
+            txn: TxnRef::Shared(txn),
             types: PhantomData,
         }
+    }
+
+    /// The entries of `bounds` (from the end when `reverse`): the transaction's range when
+    /// this table borrows it, batches of it when shared.
+    fn scan_bounds(&self, bounds: OwnedBounds, reverse: bool) -> Result<TypedRange<'_, K, V>> {
+        let entries = match &self.txn {
+            TxnRef::Own(txn) => Entries::Range(txn.table_scan(&self.cf, bounds, reverse)?),
+            TxnRef::Shared(cell) => {
+                let (cell, cf) = (*cell, Arc::clone(&self.cf));
+                let fetch = move |bounds: OwnedBounds, from_end: bool, limit: usize| {
+                    let txn = cell.read();
+                    txn.table_scan(&cf, bounds, from_end)?
+                        .take(limit)
+                        .map(|entry| entry.map(|(key, value)| (key, value.to_vec())))
+                        .collect()
+                };
+                Entries::Batched(Batched::new(Box::new(fetch), bounds, reverse))
+            }
+        };
+        Ok(TypedRange {
+            cf: Arc::clone(&self.cf),
+            inner: entries,
+            types: PhantomData,
+        })
     }
 
     fn scan<R: RangeBounds<K>>(&self, range: R, reverse: bool) -> Result<TypedRange<'_, K, V>> {
@@ -366,7 +426,7 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
             encode_bound(range.start_bound()),
             encode_bound(range.end_bound()),
         );
-        Ok(self.typed(self.txn.table_scan(&self.cf, bounds, reverse)?))
+        self.scan_bounds(bounds, reverse)
     }
 
     /// Inserts or replaces `key` (a `&str` will do for `String` keys and values).
@@ -378,7 +438,9 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
         W: EncodeValue + ?Sized,
     {
         let value = encode_value(&self.cf, value)?;
-        self.txn.table_put(&self.cf, &key.to_key_bytes(), &value)
+        let cf = &self.cf;
+        self.txn
+            .with_mut(|txn| txn.table_put(cf, &key.to_key_bytes(), &value))
     }
 
     /// Removes `key`; returns its value.
@@ -388,7 +450,9 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     {
         let old = self.get(key)?;
         if old.is_some() {
-            self.txn.table_delete(&self.cf, &key.to_key_bytes())?;
+            let cf = &self.cf;
+            self.txn
+                .with_mut(|txn| txn.table_delete(cf, &key.to_key_bytes()))?;
         }
         Ok(old)
     }
@@ -398,7 +462,10 @@ impl<K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, V, T> {
     where
         K: LookupKey<Q>,
     {
-        match self.txn.table_get(&self.cf, &key.to_key_bytes())? {
+        let found = self
+            .txn
+            .with(|txn| txn.table_get(&self.cf, &key.to_key_bytes()))?;
+        match found {
             Some(bytes) => V::decode_value(&bytes)
                 .map(Some)
                 .map_err(|e| decode_error::<V>(&self.cf, e)),
@@ -445,14 +512,16 @@ impl<K: Key, V: Value> WriteTable<'_, K, V, WriteTransaction> {
             encode_bound(range.start_bound()),
             encode_bound(range.end_bound()),
         );
-        self.txn.delete_range(&*self.cf, bounds)
+        let cf = &self.cf;
+        self.txn.with_mut(|txn| txn.delete_range(&**cf, bounds))
     }
 
     /// Entries in the table, this transaction's changes included.
     pub fn len(&self) -> u64 {
         // `view` fails only for a column family outside the transaction, which
         // `WriteTransaction::table` refused when it made this table.
-        self.txn.view(&*self.cf).map_or(0, |tree| tree.len())
+        self.txn
+            .with(|txn| txn.view(&*self.cf).map_or(0, |tree| tree.len()))
     }
 
     /// True when the table holds no entry.
@@ -465,7 +534,7 @@ impl<K: Key, V: Value> WriteTable<'_, K, V, ConcurrentTransaction> {
     /// Entries in the table, this transaction's changes included (a read of the whole
     /// table: see [`ConcurrentTransaction::len`]).
     pub fn len(&self) -> Result<u64> {
-        self.txn.len(&*self.cf)
+        self.txn.with(|txn| txn.len(&*self.cf))
     }
 
     /// True when the table holds no entry.
@@ -482,8 +551,7 @@ impl<K: CompositeKey, V: Value, T: TableTransaction + ?Sized> WriteTable<'_, K, 
     ) -> Result<TypedRange<'_, K, V>> {
         let mut prefix = Vec::new();
         first.encode_key(&mut prefix, false);
-        let bounds = folio_btree::prefix_bounds(&prefix);
-        Ok(self.typed(self.txn.table_scan(&self.cf, bounds, reverse)?))
+        self.scan_bounds(folio_btree::prefix_bounds(&prefix), reverse)
     }
 
     /// Entries whose (tuple) key's first field is `first`, in key order, this transaction's
@@ -513,8 +581,8 @@ impl<K: CompositeKey, V: Value> WriteTable<'_, K, V, WriteTransaction> {
     {
         let mut prefix = Vec::new();
         first.encode_key(&mut prefix, false);
-        self.txn
-            .delete_range(&*self.cf, folio_btree::prefix_bounds(&prefix))
+        let (cf, bounds) = (&self.cf, folio_btree::prefix_bounds(&prefix));
+        self.txn.with_mut(|txn| txn.delete_range(&**cf, bounds))
     }
 }
 
@@ -522,22 +590,50 @@ impl<K: CompositeKey, V: Value> WriteTable<'_, K, V, WriteTransaction> {
 /// `(key, value)` or the first error.
 pub struct TypedRange<'t, K, V> {
     cf: Arc<str>,
-    inner: Range<'t>,
+    inner: Entries<'t>,
     types: PhantomData<fn() -> (K, V)>,
+}
+
+/// Where a typed range's entries come from.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the range is the common case and stays unboxed (no allocation per range)"
+)]
+enum Entries<'t> {
+    /// A range of a snapshot or of a transaction this table borrows.
+    Range(Range<'t>),
+    /// Batches of a transaction shared by several tables.
+    Batched(Batched<'t>),
+}
+
+impl Entries<'_> {
+    fn next_from(&mut self, back: bool) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
+        match self {
+            Entries::Range(range) => {
+                let entry = if back {
+                    range.next_back()
+                } else {
+                    range.next()
+                }?;
+                Some(entry.map(|(key, value)| (key, value.to_vec())))
+            }
+            Entries::Batched(batched) => batched.next_from(back),
+        }
+    }
 }
 
 impl<K: Key, V: Value> Iterator for TypedRange<'_, K, V> {
     type Item = Result<(K, V)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.inner.next()?;
+        let entry = self.inner.next_from(false)?;
         Some(entry.and_then(|(key, value)| decode_entry(&self.cf, &key, &value)))
     }
 }
 
 impl<K: Key, V: Value> DoubleEndedIterator for TypedRange<'_, K, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        let entry = self.inner.next_back()?;
+        let entry = self.inner.next_from(true)?;
         Some(entry.and_then(|(key, value)| decode_entry(&self.cf, &key, &value)))
     }
 }
@@ -575,7 +671,7 @@ impl ConcurrentTransaction {
         self.check_cf(definition.name)?; // refuses a missing column family now
         Ok(WriteTable {
             cf: Arc::from(definition.name),
-            txn: self,
+            txn: TxnRef::Own(self),
             types: PhantomData,
         })
     }
@@ -591,7 +687,7 @@ impl WriteTransaction {
         self.view(definition.name)?; // refuses a column family outside the transaction
         Ok(WriteTable {
             cf: Arc::from(definition.name),
-            txn: self,
+            txn: TxnRef::Own(self),
             types: PhantomData,
         })
     }
