@@ -174,6 +174,15 @@ impl DatabaseBuilder {
         self
     }
 
+    /// The merge operator of column family `name` ([`crate::MergeOperator`]).
+    #[must_use]
+    pub fn merge_operator(mut self, name: &str, operator: crate::MergeOperator) -> Self {
+        self.options
+            .merge_operators
+            .insert(name.to_owned(), operator);
+        self
+    }
+
     /// Compression of column family `name` (overrides [`DatabaseBuilder::compression`]).
     #[must_use]
     pub fn cf_compression(mut self, name: &str, compression: Compression) -> Self {

@@ -166,6 +166,19 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A merge ([`crate::WriteTransaction::merge`], [`crate::ConcurrentTransaction::merge`])
+    /// could not be applied: no operator is registered for the column family, the operator
+    /// refused the operand, or the merged value is over the size limits. In a concurrent
+    /// transaction the commit fails and nothing of it is applied.
+    #[error("cannot merge into key {} of column family {cf:?}: {reason}", String::from_utf8_lossy(&key.escape_ascii().collect::<Vec<u8>>()))]
+    MergeFailed {
+        /// The column family.
+        cf: String,
+        /// The key.
+        key: Vec<u8>,
+        /// What went wrong.
+        reason: String,
+    },
     /// A concurrent transaction ([`crate::Database::begin_concurrent`]) read something
     /// another transaction changed after its snapshot was taken, so committing it would not
     /// be serializable. Nothing of it was applied. Retryable: run it again from a fresh
@@ -294,6 +307,7 @@ impl Error {
             | Error::ForeignSavepoint
             | Error::Codec { .. }
             | Error::NotACounter { .. }
+            | Error::MergeFailed { .. }
             | Error::InvalidOption { .. } => ErrorKind::InvalidInput,
             Error::CorruptLogRecord { .. }
             | Error::LogBehindData { .. }

@@ -39,6 +39,7 @@ fn facade_variant_name(error: &Error) -> &'static str {
         Error::CorruptRoots { .. } => "CorruptRoots",
         Error::Conflict { .. } => "Conflict",
         Error::NotACounter { .. } => "NotACounter",
+        Error::MergeFailed { .. } => "MergeFailed",
     }
 }
 
@@ -328,6 +329,14 @@ fn transaction_cases() -> Vec<(Error, ErrorKind)> {
             },
             ErrorKind::InvalidInput,
         ),
+        (
+            Error::MergeFailed {
+                cf: name("orders"),
+                key: b"k".to_vec(),
+                reason: name("refused"),
+            },
+            ErrorKind::InvalidInput,
+        ),
     ]
 }
 
@@ -446,7 +455,7 @@ fn every_error_reports_its_kind() {
         cases.iter().map(|(e, _)| facade_variant_name(e)).collect();
     assert_eq!(
         named.len(),
-        22,
+        23,
         "a facade variant is missing from the table: {named:?}"
     );
 }

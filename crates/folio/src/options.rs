@@ -79,6 +79,9 @@ pub struct DatabaseOptions {
     /// databases"). `cache_bytes_max` still bounds each one. Overrides
     /// `page_store.memory_budget`. Default: none.
     pub memory_budget: Option<crate::MemoryBudget>,
+    /// Merge operators by column-family name ([`crate::MergeOperator`]). Merges are logged
+    /// as their results, so a database opens without them. Default: none.
+    pub merge_operators: BTreeMap<String, crate::MergeOperator>,
 }
 
 /// Value compression by column family: `default` for every column family not named in
@@ -122,6 +125,7 @@ impl Default for DatabaseOptions {
             compression: CompressionOptions::default(),
             encryption_key: None,
             memory_budget: None,
+            merge_operators: BTreeMap::new(),
         }
     }
 }

@@ -282,6 +282,21 @@ impl WriteTransaction {
         Ok(sum)
     }
 
+    /// Merges `operand` into the value of `key` in `cf` with the column family's merge
+    /// operator ([`crate::MergeOperator`]) and writes the result (logged as a put). The
+    /// transaction holds the column family's writer, so nothing changes the value between
+    /// the read and the write. [`Error::MergeFailed`] when no operator is registered, it
+    /// refuses the operand, or the result is too large; nothing is written then.
+    pub fn merge<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8], operand: &[u8]) -> Result<()> {
+        let at = self.position(cf.cf_ref())?;
+        let name = cf.cf_ref().name().into_owned();
+        let operator =
+            crate::merge::operator_for(&self.db.inner.options.merge_operators, &name, key)?;
+        let now = self.trees[at].1.get(key)?;
+        let merged = operator.apply(&name, key, now.as_deref(), operand)?;
+        self.put_at(at, key, &merged)
+    }
+
     /// [`WriteTransaction::get`] by column-family id.
     pub(crate) fn get_by_id(&self, id: CfId, key: &[u8]) -> Result<Option<Value>> {
         let at = self.position_of_id(id)?;

@@ -10,7 +10,7 @@
 //! is now in the history and the transaction conflicts; if it only wrote the same key, it
 //! commits after it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use folio_wal::Lsn;
@@ -22,7 +22,7 @@ use crate::cf_slot::{CfSlot, Wait};
 use crate::column_family::CfId;
 use crate::commit_queue::{GroupJob, GroupOutcome, fail_all};
 use crate::write_txn::Committed;
-use crate::{Database, Error, Result, WriteTransaction};
+use crate::{Database, Error, MergeOperator, Result, WriteTransaction};
 
 /// A concurrent transaction handed to the commit queue: its snapshot, reads and writes.
 #[derive(Debug)]
@@ -96,8 +96,9 @@ impl<'a> Taken<'a> {
     }
 
     /// True when `job` commutes with every member taken: it reads no key they change, puts
-    /// or deletes no key they read or change, and adds only to keys they neither read nor
-    /// put nor delete (additions to one counter commute).
+    /// or deletes no key they read or change, and adds or merges only into keys they
+    /// neither read nor put nor delete (additions and merges into one key apply in the
+    /// group's order, which is its commit order).
     fn commutes(&self, job: &Submission) -> bool {
         let reads_clear = job.reads.iter().all(|(slot, _, reads)| {
             [&self.written, &self.added].iter().all(|sets| {
@@ -109,11 +110,10 @@ impl<'a> Taken<'a> {
             writes.iter().all(|(key, write)| {
                 let changed =
                     Self::in_set(&self.written, slot.id, key) || self.read_covers(slot.id, key);
-                match write {
-                    Write::Add(_) => !changed,
-                    Write::Put(_) | Write::Delete => {
-                        !changed && !Self::in_set(&self.added, slot.id, key)
-                    }
+                if write.is_blind_update() {
+                    !changed
+                } else {
+                    !changed && !Self::in_set(&self.added, slot.id, key)
                 }
             })
         });
@@ -126,9 +126,10 @@ impl<'a> Taken<'a> {
         }
         for (slot, _, writes) in &job.writes {
             for (key, write) in writes {
-                let sets = match write {
-                    Write::Add(_) => &mut self.added,
-                    Write::Put(_) | Write::Delete => &mut self.written,
+                let sets = if write.is_blind_update() {
+                    &mut self.added
+                } else {
+                    &mut self.written
                 };
                 sets.entry(slot.id).or_default().insert(key.as_slice());
             }
@@ -183,7 +184,7 @@ pub(crate) fn commit_jobs(
             results.push((*ticket, Err(conflict)));
             continue;
         }
-        match apply(&mut txn, job) {
+        match apply(&mut txn, job, &db.inner.options.merge_operators) {
             Ok(Applied::Done) => {}
             Ok(Applied::Refused(refused)) => {
                 results.push((*ticket, Err(refused)));
@@ -231,20 +232,23 @@ pub(crate) fn commit_jobs(
 /// Applies `job`'s writes to the group's transaction. Its additions are checked first (each
 /// counter must be one and must not overflow), so a job that fails them changes nothing and
 /// the group goes on.
-fn apply(txn: &mut WriteTransaction, job: &Submission) -> Result<Applied> {
-    let mut sums = Vec::new();
+fn apply(
+    txn: &mut WriteTransaction,
+    job: &Submission,
+    operators: &BTreeMap<String, MergeOperator>,
+) -> Result<Applied> {
+    let mut updated = Vec::new();
     for (slot, name, writes) in &job.writes {
-        for (key, write) in writes {
-            if let Write::Add(delta) = write {
-                let now = txn.get_by_id(slot.id, key)?;
-                match super::write::added(name, key, now.as_deref(), *delta) {
-                    Ok(sum) => sums.push(sum),
-                    Err(refused) => return Ok(Applied::Refused(refused)),
-                }
+        for (key, write) in writes.iter().filter(|(_, write)| write.is_blind_update()) {
+            let now = txn.get_by_id(slot.id, key)?;
+            let operator = operators.get(&**name);
+            match super::write::after(name, key, now.as_deref(), write, operator) {
+                Ok(value) => updated.push(value.expect("additions and merges leave a value")),
+                Err(refused) => return Ok(Applied::Refused(refused)),
             }
         }
     }
-    let mut sums = sums.into_iter();
+    let mut updated = updated.into_iter();
     for (slot, _, writes) in &job.writes {
         for (key, write) in writes {
             match write {
@@ -252,9 +256,9 @@ fn apply(txn: &mut WriteTransaction, job: &Submission) -> Result<Applied> {
                 Write::Delete => {
                     txn.delete_by_id(slot.id, key)?;
                 }
-                Write::Add(_) => {
-                    let sum = sums.next().expect("one sum per addition");
-                    txn.put_by_id(slot.id, key, &sum)?;
+                Write::Add(_) | Write::Merge(_) => {
+                    let value = updated.next().expect("one value per update");
+                    txn.put_by_id(slot.id, key, &value)?;
                 }
             }
         }

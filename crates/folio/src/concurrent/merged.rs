@@ -58,6 +58,8 @@ pub(crate) struct Merged<'t> {
     reverse: bool,
     /// The column family's name, for a counter's error.
     cf: std::sync::Arc<str>,
+    /// The column family's merge operator, for buffered merges.
+    operator: Option<crate::MergeOperator>,
     /// An error was yielded: the range has ended.
     failed: bool,
 }
@@ -77,12 +79,14 @@ impl<'t> Merged<'t> {
         own: Own<'t>,
         reverse: bool,
         cf: std::sync::Arc<str>,
+        operator: Option<crate::MergeOperator>,
     ) -> Self {
         Self {
             base: Peeked::new(base),
             own: Peeked::new(own),
             reverse,
             cf,
+            operator,
             failed: false,
         }
     }
@@ -123,18 +127,21 @@ impl<'t> Merged<'t> {
                 return self.base.take(front);
             }
             let (key, write) = self.own.take(front).expect("peeked");
-            let value = match write {
-                Write::Put(value) => value.clone(),
-                Write::Add(delta) => match write::added(&self.cf, key, stored.as_deref(), *delta) {
-                    Ok(sum) => sum,
-                    Err(error) => {
-                        self.failed = true;
-                        return Some(Err(error));
-                    }
-                },
+            let value = match write::after(
+                &self.cf,
+                key,
+                stored.as_deref(),
+                write,
+                self.operator.as_ref(),
+            ) {
+                Ok(Some(value)) => value,
                 // A buffered delete hides the entry (taken above if the snapshot had one);
                 // look further.
-                Write::Delete => continue,
+                Ok(None) => continue,
+                Err(error) => {
+                    self.failed = true;
+                    return Some(Err(error));
+                }
             };
             return Some(Ok((key.clone(), Value::from(value))));
         }

@@ -184,17 +184,18 @@ impl ConcurrentTransaction {
         let pending = match self.buffered(id).get(key) {
             Some(Write::Put(value)) => return Ok(Some(Value::from(value.clone()))),
             Some(Write::Delete) => return Ok(None),
-            Some(Write::Add(delta)) => Some(*delta),
+            Some(update) => Some(update.clone()),
             None => None,
         };
         self.record_read(id, &slot, |reads| reads.point(key));
         let stored = self.snapshot.get_at(root, key)?;
         match pending {
             None => Ok(stored),
-            Some(delta) => {
+            Some(update) => {
                 let name = slot.name();
-                let sum = write::added(&name, key, stored.as_deref(), delta)?;
-                Ok(Some(Value::from(sum)))
+                let operator = self.db.inner.options.merge_operators.get(&*name);
+                let value = write::after(&name, key, stored.as_deref(), &update, operator)?;
+                Ok(value.map(Value::from))
             }
         }
     }
@@ -254,7 +255,11 @@ impl ConcurrentTransaction {
             NO_WRITES.range::<Vec<u8>, _>(..)
         };
         let base = self.snapshot.tree_at(root).range::<Vec<u8>, _>(bounds);
-        Ok(Range::merged(Merged::new(base, own, reverse, slot.name())))
+        let name = slot.name();
+        let operator = self.db.inner.options.merge_operators.get(&*name).cloned();
+        Ok(Range::merged(Merged::new(
+            base, own, reverse, name, operator,
+        )))
     }
 
     /// Entries in `cf`, this transaction's writes included. Counts as a read of all of `cf`.
@@ -300,6 +305,50 @@ impl ConcurrentTransaction {
             Some(Write::Add(pending)) => Write::Add(write::add(&name, key, *pending, delta)?),
             Some(Write::Delete) => Write::Put(write::encode(delta)),
             Some(Write::Put(value)) => Write::Put(write::added(&name, key, Some(value), delta)?),
+            Some(Write::Merge(_)) => {
+                return Err(Error::NotACounter {
+                    cf: name.to_string(),
+                    key: key.to_vec(),
+                    reason: "this transaction merges into it already".to_owned(),
+                });
+            }
+        };
+        writes.insert(key.to_vec(), next);
+        Ok(())
+    }
+
+    /// Merges `operand` into the value of `key` in `cf` with the column family's merge
+    /// operator ([`crate::MergeOperator`]) at the commit, into the value the key has then.
+    /// Not a read: concurrent merges into one key never conflict, and each applies in
+    /// commit order (reading the key in the same transaction is a read, as always). Several
+    /// merges of one key apply in the order they were made. [`Error::MergeFailed`] at once
+    /// when no operator is registered, and at the commit (failing it, nothing applied) when
+    /// the operator refuses the operand.
+    pub fn merge<C: CfName + ?Sized>(&mut self, cf: &C, key: &[u8], operand: &[u8]) -> Result<()> {
+        check_sizes(key.len(), operand.len())?;
+        let (id, _, slot) = self.resolve(cf.cf_ref())?;
+        let name = slot.name();
+        let operator =
+            crate::merge::operator_for(&self.db.inner.options.merge_operators, &name, key)?.clone();
+        let writes = self.written_mut(id, slot);
+        let next = match writes.get(key) {
+            None => Write::Merge(vec![operand.to_vec()]),
+            Some(Write::Merge(operands)) => {
+                let mut operands = operands.clone();
+                operands.push(operand.to_vec());
+                Write::Merge(operands)
+            }
+            Some(Write::Delete) => Write::Put(operator.apply(&name, key, None, operand)?),
+            Some(Write::Put(value)) => {
+                Write::Put(operator.apply(&name, key, Some(value), operand)?)
+            }
+            Some(Write::Add(_)) => {
+                return Err(Error::MergeFailed {
+                    cf: name.to_string(),
+                    key: key.to_vec(),
+                    reason: "this transaction increments it already".to_owned(),
+                });
+            }
         };
         writes.insert(key.to_vec(), next);
         Ok(())

@@ -1,9 +1,10 @@
-//! [`Write`]: one buffered change of a concurrent transaction, and the counter encoding
-//! that [`Write::Add`] works on.
+//! [`Write`]: one buffered change of a concurrent transaction, the counter encoding that
+//! [`Write::Add`] works on, and what a buffered change makes of a stored value
+//! ([`after`]).
 
 use std::collections::BTreeMap;
 
-use crate::{Error, Result};
+use crate::{Error, MergeOperator, Result};
 
 /// A buffered change of one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,37 @@ pub(crate) enum Write {
     /// Adds to a counter at the commit, to whatever value it has then: not a read, so
     /// concurrent increments of one key never conflict.
     Add(i64),
+    /// Merges these operands, in order, with the column family's merge operator at the
+    /// commit, into whatever value the key has then: not a read either.
+    Merge(Vec<Vec<u8>>),
+}
+
+impl Write {
+    /// True for the writes applied to the value the key has at the commit (not reads).
+    pub(crate) fn is_blind_update(&self) -> bool {
+        matches!(self, Write::Add(_) | Write::Merge(_))
+    }
+}
+
+/// The value `write` leaves at `key` of column family `cf` when the stored value is
+/// `stored` (`None`: absent or deleted). `operator`: the column family's merge operator,
+/// needed for [`Write::Merge`].
+pub(crate) fn after(
+    cf: &str,
+    key: &[u8],
+    stored: Option<&[u8]>,
+    write: &Write,
+    operator: Option<&MergeOperator>,
+) -> Result<Option<Vec<u8>>> {
+    Ok(match write {
+        Write::Put(value) => Some(value.clone()),
+        Write::Delete => None,
+        Write::Add(delta) => Some(added(cf, key, stored, *delta)?),
+        Write::Merge(operands) => {
+            let operator = operator.ok_or_else(|| crate::merge::no_operator(cf, key))?;
+            Some(operator.apply_all(cf, key, stored, operands)?)
+        }
+    })
 }
 
 /// Buffered writes of one column family.
