@@ -16,6 +16,16 @@ fn append() -> MergeOperator {
     })
 }
 
+/// A database whose column family `log` appends.
+fn appending_db(path: &std::path::Path) -> Database {
+    let db = Database::builder()
+        .merge_operator("log", append())
+        .open(path)
+        .unwrap();
+    db.create_cf("log").unwrap();
+    db
+}
+
 fn options() -> DatabaseOptions {
     let mut options = DatabaseOptions {
         checkpoint_interval: None,
@@ -62,11 +72,7 @@ fn concurrent_merges_into_one_key_never_conflict_and_none_is_lost() {
     const THREADS: u32 = 4;
     const MERGES: u32 = 200;
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::builder()
-        .merge_operator("log", append())
-        .open(dir.path())
-        .unwrap();
-    db.create_cf("log").unwrap();
+    let db = appending_db(dir.path());
     std::thread::scope(|scope| {
         for thread in 0..THREADS {
             let db = &db;
@@ -100,11 +106,7 @@ fn concurrent_merges_into_one_key_never_conflict_and_none_is_lost() {
 #[test]
 fn a_concurrent_merge_reads_back_and_a_refused_one_fails_its_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::builder()
-        .merge_operator("log", append())
-        .open(dir.path())
-        .unwrap();
-    db.create_cf("log").unwrap();
+    let db = appending_db(dir.path());
     let mut txn = db.begin_write(&["log"]).unwrap();
     txn.put("log", b"k", b"0000").unwrap();
     txn.commit().unwrap();

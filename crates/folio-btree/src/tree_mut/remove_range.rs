@@ -120,48 +120,13 @@ impl BTreeMut {
         if depth > DEPTH_MAX {
             return Err(corrupt(id, "tree deeper than any valid tree"));
         }
-        match node_kind(self.own_page(id)).ok_or_else(|| corrupt(id, "not a tree node"))? {
-            NodeKind::Leaf => self.remove_range_in_leaf(id, bounds),
-            NodeKind::Branch => self.remove_range_in_branch(id, bounds, low, high, depth, freed),
+        let kind = node_kind(self.own_page(id)).ok_or_else(|| corrupt(id, "not a tree node"))?;
+        if kind == NodeKind::Leaf {
+            return self.remove_range_in_leaf(id, bounds);
         }
-    }
+        // A branch: each child inside the range is freed whole, each one it cuts descended
+        // into.
 
-    fn remove_range_in_leaf(&mut self, id: PageId, bounds: &OwnedBounds) -> Result<(u64, bool)> {
-        // Collected first: freeing needs the writer mutably.
-        let mut doomed: Vec<(usize, Option<Chain>, ValueRef)> = Vec::new();
-        let count = {
-            let view = LeafView::new(self.own_page(id), id)?;
-            for index in 0..view.len() {
-                let (key, value) = view.entry(index)?;
-                if bounds_contain(bounds, &key_bytes(self.pages(), key)?) {
-                    let chain = match key {
-                        KeyRef::Overflow { first, len } => Some((first, len)),
-                        KeyRef::Inline(_) => None,
-                    };
-                    doomed.push((index, chain, value));
-                }
-            }
-            view.len()
-        };
-        for (index, chain, value) in doomed.iter().rev() {
-            if let Some((first, len)) = *chain {
-                free_chain(&mut self.writer, first, len)?;
-            }
-            self.release_value(id, value, false)?;
-            self.node_mut(id, NodeKind::Leaf).remove(*index);
-        }
-        Ok((doomed.len() as u64, doomed.len() == count))
-    }
-
-    fn remove_range_in_branch(
-        &mut self,
-        id: PageId,
-        bounds: &OwnedBounds,
-        low: Option<&[u8]>,
-        high: Option<&[u8]>,
-        depth: usize,
-        freed: &mut HashSet<PageId>,
-    ) -> Result<(u64, bool)> {
         let (separators, children) = {
             let view = BranchView::new(self.own_page(id), id)?;
             let separators = (0..view.len())
@@ -220,6 +185,33 @@ impl BTreeMut {
             }
         }
         Ok((removed, false))
+    }
+
+    fn remove_range_in_leaf(&mut self, id: PageId, bounds: &OwnedBounds) -> Result<(u64, bool)> {
+        // Collected first: freeing needs the writer mutably.
+        let mut doomed: Vec<(usize, Option<Chain>, ValueRef)> = Vec::new();
+        let count = {
+            let view = LeafView::new(self.own_page(id), id)?;
+            for index in 0..view.len() {
+                let (key, value) = view.entry(index)?;
+                if bounds_contain(bounds, &key_bytes(self.pages(), key)?) {
+                    let chain = match key {
+                        KeyRef::Overflow { first, len } => Some((first, len)),
+                        KeyRef::Inline(_) => None,
+                    };
+                    doomed.push((index, chain, value));
+                }
+            }
+            view.len()
+        };
+        for (index, chain, value) in doomed.iter().rev() {
+            if let Some((first, len)) = *chain {
+                free_chain(&mut self.writer, first, len)?;
+            }
+            self.release_value(id, value, false)?;
+            self.node_mut(id, NodeKind::Leaf).remove(*index);
+        }
+        Ok((doomed.len() as u64, doomed.len() == count))
     }
 
     /// Takes child `index` out of the owned branch `id` with the separator beside it
