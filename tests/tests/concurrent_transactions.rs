@@ -807,19 +807,33 @@ folio_io::plain_and_encrypted!(
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-    /// Committed entries (counters), then buffered puts, deletes and increments; a range
-    /// walked from both ends in a random order yields what the model's range does, each
-    /// entry once.
+    /// Committed entries (counters), then buffered puts, deletes, increments and merges
+    /// (the column family's operator keeps the larger counter); a range walked from both
+    /// ends in a random order yields what the model's range does, each entry once.
     #[test]
     fn merged_ranges_match_the_model_from_both_ends(
         committed in prop::collection::btree_map(0u8..20, any::<i8>(), 0..15),
-        writes in prop::collection::vec((0u8..20, 0u8..3, any::<i8>()), 0..15),
+        writes in prop::collection::vec((0u8..20, 0u8..4, any::<i8>()), 0..15),
         lo in 0u8..21,
         hi in 0u8..21,
         ends in prop::collection::vec(any::<bool>(), 40),
     ) {
-        let (_dir, db) = open(&["t"]);
+        let mut options = folio_tests::small_options();
+        let as_counter = |bytes: &[u8]| i64::from_le_bytes(bytes.try_into().unwrap());
+        options.merge_operators.insert(
+            "t".to_owned(),
+            folio::MergeOperator::new(move |_, now, operand| {
+                let larger = now.map_or(as_counter(operand), |now| as_counter(now).max(as_counter(operand)));
+                Ok(larger.to_le_bytes().to_vec())
+            }),
+        );
+        let (_dir, db) = open_with(options, &["t"]);
         let counter = |n: i64| n.to_le_bytes().to_vec();
+        // What this transaction buffered for each key: increments and merges of one key
+        // cannot be mixed (a put or delete in between resolves them).
+        #[derive(Clone, Copy, PartialEq)]
+        enum Pending { Resolved, Added, Merged }
+        let mut pending: BTreeMap<u8, Pending> = BTreeMap::new();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut setup = db.begin_concurrent().unwrap();
         for (k, v) in &committed {
@@ -834,17 +848,30 @@ proptest! {
                 0 => {
                     txn.put("t", &[*k], &counter(v)).unwrap();
                     model.insert(vec![*k], counter(v));
+                    pending.insert(*k, Pending::Resolved);
                 }
                 1 => {
                     txn.delete("t", &[*k]).unwrap();
                     model.remove(&vec![*k]);
+                    pending.insert(*k, Pending::Resolved);
+                }
+                2 if pending.get(k) == Some(&Pending::Merged) => {
+                    prop_assert!(txn.increment("t", &[*k], v).is_err());
+                }
+                2 => {
+                    txn.increment("t", &[*k], v).unwrap();
+                    let old = model.get(&vec![*k]).map_or(0, |b| as_counter(b));
+                    model.insert(vec![*k], counter(old + v));
+                    pending.entry(*k).or_insert(Pending::Added);
+                }
+                _ if pending.get(k) == Some(&Pending::Added) => {
+                    prop_assert!(txn.merge("t", &[*k], &counter(v)).is_err());
                 }
                 _ => {
-                    txn.increment("t", &[*k], v).unwrap();
-                    let old = model
-                        .get(&vec![*k])
-                        .map_or(0, |b| i64::from_le_bytes(b.as_slice().try_into().unwrap()));
-                    model.insert(vec![*k], counter(old + v));
+                    txn.merge("t", &[*k], &counter(v)).unwrap();
+                    let merged = model.get(&vec![*k]).map_or(v, |b| as_counter(b).max(v));
+                    model.insert(vec![*k], counter(merged));
+                    pending.entry(*k).or_insert(Pending::Merged);
                 }
             }
         }

@@ -93,6 +93,7 @@ struct Player {
 const SCORES: TableDefinition<(String, i64), u64> = TableDefinition::new("scores");
 const PLAYERS: TableDefinition<u32, Serde<Player>> = TableDefinition::new("players");
 const NAMES: TableDefinition<String, String> = TableDefinition::new("names");
+const COUNTS: TableDefinition<(String, i64), i64> = TableDefinition::new("counts");
 /// The players' column family read with the wrong types.
 const WRONG: TableDefinition<u32, u64> = TableDefinition::new("players");
 
@@ -104,6 +105,8 @@ enum Op {
     DeleteRange((String, i64), (String, i64), bool),
     /// Every key whose first field is this.
     DeletePrefix(String),
+    /// Adds to a counter of the `COUNTS` table.
+    Increment(String, i64, i8),
     Commit,
 }
 
@@ -119,7 +122,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (name.clone(), -5i64..5).prop_map(|(n, r)| Op::Remove(n, r)),
         1 => ((name.clone(), -6i64..6), (name.clone(), -6i64..6), any::<bool>())
             .prop_map(|(from, to, inclusive)| Op::DeleteRange(from, to, inclusive)),
-        1 => name.prop_map(Op::DeletePrefix),
+        1 => name.clone().prop_map(Op::DeletePrefix),
+        2 => (name, -5i64..5, any::<i8>()).prop_map(|(n, r, d)| Op::Increment(n, r, d)),
         1 => Just(Op::Commit),
     ]
 }
@@ -138,8 +142,11 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path()).unwrap();
         db.create_cf(SCORES.name()).unwrap();
+        db.create_cf(COUNTS.name()).unwrap();
         let mut model: BTreeMap<(String, i64), u64> = BTreeMap::new();
-        let mut txn = db.begin_write(&[SCORES.name()]).unwrap();
+        let mut counts: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        let both = [SCORES.name(), COUNTS.name()];
+        let mut txn = db.begin_write(&both).unwrap();
         for op in ops {
             match op {
                 Op::Insert(name, round, value) => {
@@ -170,9 +177,14 @@ proptest! {
                     model.retain(|k, _| k.0 != first);
                     prop_assert_eq!(removed, (before - model.len()) as u64);
                 }
+                Op::Increment(name, round, delta) => {
+                    let delta = i64::from(delta);
+                    txn.table(COUNTS).unwrap().increment(&(name.as_str(), round), delta).unwrap();
+                    *counts.entry((name, round)).or_insert(0) += delta;
+                }
                 Op::Commit => {
                     txn.commit().unwrap();
-                    txn = db.begin_write(&[SCORES.name()]).unwrap();
+                    txn = db.begin_write(&both).unwrap();
                 }
             }
         }
@@ -201,6 +213,8 @@ proptest! {
         prop_assert_eq!(table.is_empty(), model.is_empty());
         txn.commit().unwrap();
         let read = db.begin_read();
+        let all_counts: Vec<_> = read.table(COUNTS).unwrap().iter().collect::<folio::Result<_>>().unwrap();
+        prop_assert_eq!(all_counts, counts.into_iter().collect::<Vec<_>>());
         let table = read.table(SCORES).unwrap();
         prop_assert_eq!(table.len(), model.len() as u64);
         let all: Vec<_> = table.iter().collect::<folio::Result<_>>().unwrap();
