@@ -805,6 +805,15 @@ folio_io::plain_and_encrypted!(
 // ---------------------------------------------------------------------------------------
 // Ranges that merge the snapshot with the transaction's own writes.
 
+/// What a transaction buffered for a key: increments and merges of one key cannot be mixed
+/// (a put or delete in between resolves them).
+#[derive(Clone, Copy, PartialEq)]
+enum Pending {
+    Resolved,
+    Added,
+    Merged,
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     /// Committed entries (counters), then buffered puts, deletes, increments and merges
@@ -829,10 +838,6 @@ proptest! {
         );
         let (_dir, db) = open_with(options, &["t"]);
         let counter = |n: i64| n.to_le_bytes().to_vec();
-        // What this transaction buffered for each key: increments and merges of one key
-        // cannot be mixed (a put or delete in between resolves them).
-        #[derive(Clone, Copy, PartialEq)]
-        enum Pending { Resolved, Added, Merged }
         let mut pending: BTreeMap<u8, Pending> = BTreeMap::new();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut setup = db.begin_concurrent().unwrap();
