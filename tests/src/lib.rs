@@ -8,11 +8,13 @@ use folio::{DatabaseOptions, ReadTransaction};
 /// One column family's contents.
 pub type State = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// Options for tests on a simulated device: small log segments and growth steps (so the
-/// scenarios cross segment and growth boundaries), no background threads.
+/// Options for tests on a simulated device: small log segments, growth steps and replay
+/// batches (so the scenarios cross segment and growth boundaries, and every replay of more
+/// than a few changes goes through sorted runs), no background threads.
 pub fn small_options() -> DatabaseOptions {
     let mut options = DatabaseOptions {
         checkpoint_interval: None,
+        replay_batch_bytes: 4096,
         ..DatabaseOptions::default()
     };
     options.wal.sync_interval = None;

@@ -66,6 +66,9 @@ fn options(variant: u8) -> DatabaseOptions {
     options.wal.sync_interval = None;
     options.wal.segment_bytes = 64 * 1024;
     options.checkpoint_interval = None;
+    // Replays of more than a few changes go through sorted runs (kept in memory when
+    // encrypted).
+    options.replay_batch_bytes = 1024;
     if variant >= 1 {
         options.encryption_key = Some(folio_tests::test_key());
     }

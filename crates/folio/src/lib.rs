@@ -104,6 +104,7 @@ mod read_txn;
 mod readers;
 mod recovery;
 mod recovery_progress;
+mod replay_runs;
 mod roots;
 mod snapshot;
 mod tree;

@@ -49,6 +49,13 @@ pub struct DatabaseOptions {
     /// [`crate::Error::Conflict`] (and is retried by [`crate::Database::transact`]).
     /// Nothing is kept while no concurrent transaction runs. Default: 4 MiB.
     pub concurrent_history_bytes: usize,
+    /// Bytes of changes replay gathers per column family before it sorts them: applied
+    /// at once when they are all there is, else written as a sorted run to a temporary file
+    /// (`replay-*.run`, removed when the open ends) and merged with the others at the end,
+    /// so a log of any size replays in bounded memory (about three times this per column
+    /// family replayed, plus the cache; an encrypted database keeps its batches in memory
+    /// instead of writing keys and values in the clear). Default: 16 MiB.
+    pub replay_batch_bytes: usize,
     /// Called with recovery progress while the database opens (log scan, replay). The same
     /// steps are also emitted as `tracing` events (target `folio::recovery`). Default: none.
     pub recovery_progress: Option<crate::ProgressCallback>,
@@ -118,6 +125,7 @@ impl Default for DatabaseOptions {
             dirty_bytes_max: None,
             large_transaction_bytes: 64 << 20,
             concurrent_history_bytes: 4 << 20,
+            replay_batch_bytes: 16 << 20,
             recovery_progress: None,
             file_handles: NonZeroUsize::MIN,
             lock_wait: Duration::ZERO,
@@ -178,6 +186,12 @@ impl DatabaseOptions {
                     "{max} is below checkpoint_dirty_bytes ({})",
                     self.checkpoint_dirty_bytes
                 ),
+            });
+        }
+        if self.replay_batch_bytes < 1024 {
+            return Err(Error::InvalidOption {
+                name: "replay_batch_bytes",
+                reason: format!("{} is below 1 KiB", self.replay_batch_bytes),
             });
         }
         if self.large_transaction_bytes > self.wal.record_bytes_max {

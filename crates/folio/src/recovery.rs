@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use folio_btree::{BTreeMut, Catalog};
+use folio_btree::{BTreeMut, Catalog, SpillPolicy};
 use folio_io::Directory;
 use folio_pagestore::PageStore;
 use folio_wal::{Lsn, Wal};
@@ -15,13 +15,10 @@ use crate::column_family::{CfId, CfMap};
 use crate::database::{DATA_FILE, DATA_FILE_NEW};
 use crate::log_record::{LogOp, decode};
 use crate::options::CompressionOptions;
+use crate::replay_runs::{RunFile, merge_runs};
 use crate::roots::Roots;
 use crate::snapshot::Snapshot;
 use crate::{DatabaseOptions, Error, RecoveryProgress, RecoveryReport, Result};
-
-/// Payload bytes of puts and deletes a column family gathers before they are applied: the
-/// replay's memory beyond the trees (and the log reader's window).
-const REPLAY_BATCH_BYTES: usize = 16 << 20;
 
 /// How many changes ahead of the one being applied replay prefetches the bytes of (and twice
 /// as far, the operation naming them). In key order the changes' records lie anywhere in
@@ -36,7 +33,11 @@ const PREFETCH_AHEAD: usize = 8;
 struct Pending {
     records: Vec<Arc<[u8]>>,
     ops: Vec<PendingOp>,
+    /// Bytes of its keys and values.
     bytes: usize,
+    /// Bytes of the records it keeps alive (whole records, other column families' changes
+    /// included).
+    held: usize,
 }
 
 /// A put (with a value) or a delete, as byte ranges of record `record` of its batch.
@@ -59,13 +60,14 @@ impl Pending {
             .is_some_and(|last| Arc::ptr_eq(last, record))
         {
             self.records.push(Arc::clone(record));
+            self.held += record.len();
         }
+        self.bytes += key.len() + value.map_or(0, <[u8]>::len);
         let base = record.as_ptr() as usize;
         let range = |part: &[u8]| {
             let start = (part.as_ptr() as usize - base) as u32;
             start..start + part.len() as u32
         };
-        self.bytes += key.len() + value.map_or(0, <[u8]>::len);
         self.ops.push(PendingOp {
             record: (self.records.len() - 1) as u32,
             key: range(key),
@@ -115,6 +117,8 @@ pub(crate) fn recover(
             (callback.0)(step);
         }
     };
+    crate::replay_runs::remove_stale_runs(directory.as_ref())?;
+    let runs_directory = Arc::clone(&directory);
     let (wal, wal_report) = Wal::open_with_progress(directory, options.wal.clone(), &mut |scan| {
         progress(&RecoveryProgress::ScanningLog {
             segments_done: scan.segments_done,
@@ -123,15 +127,17 @@ pub(crate) fn recover(
         });
     })?;
     check_log_covers(&wal, checkpoint)?;
-    let (replayed, replayed_bytes) = replay(
-        &store,
-        &wal,
-        checkpoint,
-        &mut cfs,
-        &mut snapshot,
-        &progress,
-        &options.compression,
-    )?;
+    // Sorted runs for a log larger than a few batches, unless encrypted (see `Replayer`).
+    let large_log = wal_report.payload_bytes
+        > (options.replay_batch_bytes as u64).saturating_mul(IN_MEMORY_BATCHES);
+    let mut replaying = Replayer {
+        runs_directory: (large_log && !store.is_encrypted()).then_some(runs_directory),
+        batch_bytes: options.replay_batch_bytes,
+        spill: replay_spill_policy(options),
+        compression: options.compression.clone(),
+    };
+    let (replayed, replayed_bytes) =
+        replaying.replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot, &progress)?;
     let recovery = RecoveryReport {
         checkpoint,
         replayed_records: replayed,
@@ -212,144 +218,252 @@ fn check_log_covers(wal: &Wal, checkpoint: Lsn) -> Result<()> {
 /// space (per record, and even per 64 MiB of log, a 1 GiB log left a 12 GB file).
 ///
 /// For the same reason the order of puts and deletes within a column family does not matter,
-/// only the last one of each key: they are gathered per column family ([`REPLAY_BATCH_BYTES`]
-/// at a time), sorted by key, and applied in key order, so consecutive changes land in the
-/// same or neighbouring leaves, whose path is still in the processor's cache, instead of a
-/// random leaf each. Column-family operations and range deletions apply the batches they
-/// depend on first (a range deletion removes what was logged before it, not after).
-pub(crate) fn replay(
-    store: &PageStore,
-    wal: &Wal,
-    checkpoint: Lsn,
-    cfs: &mut crate::column_family::CfMap,
-    snapshot: &mut Snapshot,
-    progress: &dyn Fn(&RecoveryProgress),
-    compression: &crate::CompressionOptions,
-) -> Result<(u64, u64)> {
-    /// Records between two progress reports.
-    const REPORT_EVERY: u64 = 4096;
-    if wal.last_lsn() == checkpoint {
-        return Ok((0, 0));
-    }
-    let records_total = wal.last_lsn() - checkpoint;
-    let mut records_done = 0;
-    let mut bytes_done = 0;
-    // The snapshot names every live column family by id (kept in step with `cfs`).
-    let name_of = |snapshot: &Snapshot, id: CfId, lsn: Lsn| {
-        snapshot
-            .name(id)
-            .map(ToString::to_string)
-            .ok_or_else(|| Error::CorruptLogRecord {
-                lsn,
-                reason: format!("names column family {id}, which does not exist"),
-            })
-    };
-    let check_exists = |snapshot: &Snapshot, id: CfId, lsn: Lsn| match snapshot.name(id) {
-        Some(_) => Ok(()),
-        None => name_of(snapshot, id, lsn).map(drop),
-    };
-    // By column-family id (stable across renames): changes not applied yet, and the LSN of
-    // the last change of each column family with uncommitted replayed changes.
-    let mut pending: HashMap<CfId, Pending> = HashMap::new();
-    let mut touched: HashMap<CfId, Lsn> = HashMap::new();
-    for record in wal.read_from(checkpoint + 1)? {
-        let (lsn, payload) = record?;
-        bytes_done += payload.len() as u64;
-        let payload: Arc<[u8]> = payload.into();
-        for op in decode(lsn, &payload)? {
-            let (cf, key, value) = match op {
-                LogOp::Put { cf, key, value } => (cf, key, Some(value)),
-                LogOp::Delete { cf, key } => (cf, key, None),
-                LogOp::CreateCf { cf, name } => {
-                    let mut tree = BTreeMut::new(store.writer(), None, 0);
-                    tree.set_compression(compression.for_cf(name));
-                    snapshot.add(cf, name, None, 0);
-                    let slot = CfSlot::new(cf, name, tree);
-                    cfs.insert(name.to_owned(), slot);
-                    continue;
-                }
-                LogOp::DropCf { cf, .. } => {
-                    let name = name_of(snapshot, cf, lsn)?;
-                    pending.remove(&cf); // cleared below: no need to apply it
-                    if let Some(last) = touched.remove(&cf) {
-                        commit_replayed(&cfs[&name], last, snapshot);
-                    }
-                    let slot = cfs.remove(&name).expect("found by name_of");
-                    let mut tree = slot.lock_for_recovery();
-                    tree.clear()?;
-                    tree.commit(lsn);
-                    snapshot.remove(cf);
-                    continue;
-                }
-                // An unlogged commit's data (a large transaction, a bulk chunk) was never
-                // logged: its checkpoint did not complete (or replay would start past it), so
-                // it was never acknowledged, and no logged record follows it. A move
-                // (compaction) changed pages, not contents.
-                LogOp::Unlogged { .. } | LogOp::Moved { .. } => continue,
-                // Applied in log order: the changes gathered before it go first.
-                LogOp::DeleteRange { cf, start, end } => {
-                    check_exists(snapshot, cf, lsn)?;
-                    touched.insert(cf, lsn);
-                    let slot = &cfs[&**snapshot.name(cf).expect("checked above")];
-                    apply_range_delete(slot, pending.remove(&cf), (start, end))?;
-                    continue;
-                }
-                LogOp::RenameCf { cf, to, .. } => {
-                    let name = name_of(snapshot, cf, lsn)?;
-                    let slot = cfs.remove(&name).expect("found by name_of");
-                    slot.set_name(to);
-                    cfs.insert(to.to_owned(), slot);
-                    snapshot.rename(cf, to);
-                    continue;
-                }
-            };
-            check_exists(snapshot, cf, lsn)?;
-            touched.insert(cf, lsn);
-            let batch = pending.entry(cf).or_default();
-            batch.push(&payload, key, value);
-            if batch.bytes >= REPLAY_BATCH_BYTES {
-                let batch = std::mem::take(batch);
-                apply_sorted(&cfs[&**snapshot.name(cf).expect("checked above")], &batch)?;
-            }
-        }
-        snapshot.version = lsn;
-        records_done += 1;
-        if records_done % REPORT_EVERY == 0 || records_done == records_total {
-            progress(&RecoveryProgress::Replaying {
-                records_done,
-                records_total,
-            });
-        }
-    }
-    for (cf, batch) in pending.drain() {
-        apply_sorted(
-            &cfs[&**snapshot.name(cf).expect("dropped ones left")],
-            &batch,
-        )?;
-    }
-    for (cf, last) in touched.drain() {
-        let name = snapshot.name(cf).expect("dropped ones left").to_string();
-        commit_replayed(&cfs[&name], last, snapshot);
-    }
-    Ok((records_done, bytes_done))
+/// only the last one of each key: they are gathered per column family
+/// (`replay_batch_bytes` at a time), sorted by key, and applied in key order, so consecutive
+/// changes land in the same or neighbouring leaves, whose path is still in the processor's
+/// cache, instead of a random leaf each. Past one batch, batches are written as sorted runs
+/// and merged at the end (`replay_runs.rs`), so the whole log is applied in one pass in key
+/// order and the tree spills what it no longer needs: memory stays bounded whatever the
+/// log's size. Column-family operations and range deletions apply the changes they depend
+/// on first (a range deletion removes what was logged before it, not after).
+struct Replayer {
+    /// Where sorted runs are written; `None`: never (an encrypted database keeps them in
+    /// memory rather than write keys and values in the clear).
+    runs_directory: Option<Arc<dyn Directory>>,
+    batch_bytes: usize,
+    /// The trees' spill policy while runs are merged into them.
+    spill: SpillPolicy,
+    /// How column families created by the log compress.
+    compression: CompressionOptions,
 }
 
-/// Applies a range deletion to `slot` after the changes gathered before it (`earlier`).
-fn apply_range_delete(
-    slot: &CfSlot,
-    earlier: Option<Pending>,
-    (start, end): (std::ops::Bound<&[u8]>, std::ops::Bound<&[u8]>),
-) -> Result<()> {
-    if let Some(batch) = earlier {
-        apply_sorted(slot, &batch)?;
+/// How trees spill while sorted runs are merged into them: a bound of twice the batch (or
+/// the dirty bound, if lower). In key order each leaf is touched once, so what spills is
+/// final and never read back.
+fn replay_spill_policy(options: &DatabaseOptions) -> SpillPolicy {
+    let bound_bytes = options
+        .replay_batch_bytes
+        .saturating_mul(2)
+        .min(options.dirty_bytes_bound());
+    SpillPolicy {
+        bound_bytes,
+        floor_bytes: SpillPolicy::FLOOR_BYTES.min(bound_bytes / 8),
     }
-    let bounds = (start.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec));
-    slot.lock_for_recovery().remove_range(&bounds)?;
-    Ok(())
 }
+
+/// A column family's replayed changes not applied yet: the batch gathering now, and the
+/// sorted runs of earlier batches (oldest first).
+#[derive(Default)]
+struct CfChanges {
+    batch: Pending,
+    runs: Vec<RunFile>,
+    /// Runs written so far (names them).
+    written: usize,
+}
+
+impl Replayer {
+    fn replay(
+        &mut self,
+        store: &PageStore,
+        wal: &Wal,
+        checkpoint: Lsn,
+        cfs: &mut crate::column_family::CfMap,
+        snapshot: &mut Snapshot,
+        progress: &dyn Fn(&RecoveryProgress),
+    ) -> Result<(u64, u64)> {
+        /// Records between two progress reports.
+        const REPORT_EVERY: u64 = 4096;
+        if wal.last_lsn() == checkpoint {
+            return Ok((0, 0));
+        }
+        let records_total = wal.last_lsn() - checkpoint;
+        let mut records_done = 0;
+        let mut bytes_done = 0;
+        // The snapshot names every live column family by id (kept in step with `cfs`).
+        let name_of = |snapshot: &Snapshot, id: CfId, lsn: Lsn| {
+            snapshot
+                .name(id)
+                .map(ToString::to_string)
+                .ok_or_else(|| Error::CorruptLogRecord {
+                    lsn,
+                    reason: format!("names column family {id}, which does not exist"),
+                })
+        };
+        let check_exists = |snapshot: &Snapshot, id: CfId, lsn: Lsn| match snapshot.name(id) {
+            Some(_) => Ok(()),
+            None => name_of(snapshot, id, lsn).map(drop),
+        };
+        // By column-family id (stable across renames): changes not applied yet, and the LSN of
+        // the last change of each column family with uncommitted replayed changes.
+        let mut pending: HashMap<CfId, CfChanges> = HashMap::new();
+        let mut touched: HashMap<CfId, Lsn> = HashMap::new();
+        for record in wal.read_from(checkpoint + 1)? {
+            let (lsn, payload) = record?;
+            bytes_done += payload.len() as u64;
+            let payload: Arc<[u8]> = payload.into();
+            for op in decode(lsn, &payload)? {
+                let (cf, key, value) = match op {
+                    LogOp::Put { cf, key, value } => (cf, key, Some(value)),
+                    LogOp::Delete { cf, key } => (cf, key, None),
+                    LogOp::CreateCf { cf, name } => {
+                        self.create_cf(store, cfs, snapshot, (cf, name));
+                        continue;
+                    }
+                    LogOp::DropCf { cf, .. } => {
+                        let name = name_of(snapshot, cf, lsn)?;
+                        if let Some(changes) = pending.remove(&cf) {
+                            self.discard(changes)?; // cleared below: no need to apply it
+                        }
+                        if let Some(last) = touched.remove(&cf) {
+                            commit_replayed(&cfs[&name], last, snapshot);
+                        }
+                        let slot = cfs.remove(&name).expect("found by name_of");
+                        let mut tree = slot.lock_for_recovery();
+                        tree.clear()?;
+                        tree.commit(lsn);
+                        snapshot.remove(cf);
+                        continue;
+                    }
+                    // An unlogged commit's data (a large transaction, a bulk chunk) was never
+                    // logged: its checkpoint did not complete (or replay would start past it), so
+                    // it was never acknowledged, and no logged record follows it. A move
+                    // (compaction) changed pages, not contents.
+                    LogOp::Unlogged { .. } | LogOp::Moved { .. } => continue,
+                    // Applied in log order: the changes gathered before it go first.
+                    LogOp::DeleteRange { cf, start, end } => {
+                        check_exists(snapshot, cf, lsn)?;
+                        touched.insert(cf, lsn);
+                        let slot = &cfs[&**snapshot.name(cf).expect("checked above")];
+                        if let Some(changes) = pending.remove(&cf) {
+                            self.apply(slot, changes)?;
+                        }
+                        let bounds = (start.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec));
+                        slot.lock_for_recovery().remove_range(&bounds)?;
+                        continue;
+                    }
+                    LogOp::RenameCf { cf, to, .. } => {
+                        let name = name_of(snapshot, cf, lsn)?;
+                        let slot = cfs.remove(&name).expect("found by name_of");
+                        slot.set_name(to);
+                        cfs.insert(to.to_owned(), slot);
+                        snapshot.rename(cf, to);
+                        continue;
+                    }
+                };
+                check_exists(snapshot, cf, lsn)?;
+                touched.insert(cf, lsn);
+                let changes = pending.entry(cf).or_default();
+                changes.batch.push(&payload, key, value);
+                // Full at a batch of its own changes, or at two of records kept alive for
+                // them (a column family of small changes beside one of large values).
+                let batch = &changes.batch;
+                if batch.bytes >= self.batch_bytes || batch.held >= 2 * self.batch_bytes {
+                    let slot = &cfs[&**snapshot.name(cf).expect("checked above")];
+                    self.batch_full(slot, changes)?;
+                }
+            }
+            snapshot.version = lsn;
+            records_done += 1;
+            if records_done % REPORT_EVERY == 0 || records_done == records_total {
+                progress(&RecoveryProgress::Replaying {
+                    records_done,
+                    records_total,
+                });
+            }
+        }
+        for (cf, changes) in pending.drain() {
+            self.apply(
+                &cfs[&**snapshot.name(cf).expect("dropped ones left")],
+                changes,
+            )?;
+        }
+        for (cf, last) in touched.drain() {
+            let name = snapshot.name(cf).expect("dropped ones left").to_string();
+            commit_replayed(&cfs[&name], last, snapshot);
+        }
+        Ok((records_done, bytes_done))
+    }
+
+    /// Adds column family `name` (id `cf`), created by the log, empty.
+    fn create_cf(
+        &self,
+        store: &PageStore,
+        cfs: &mut CfMap,
+        snapshot: &mut Snapshot,
+        (cf, name): (CfId, &str),
+    ) {
+        let mut tree = BTreeMut::new(store.writer(), None, 0);
+        tree.set_compression(self.compression.for_cf(name));
+        snapshot.add(cf, name, None, 0);
+        cfs.insert(name.to_owned(), CfSlot::new(cf, name, tree));
+    }
+
+    /// A full batch: written as a sorted run, or applied when runs are not written.
+    fn batch_full(&mut self, slot: &CfSlot, changes: &mut CfChanges) -> Result<()> {
+        let batch = std::mem::take(&mut changes.batch);
+        match &self.runs_directory {
+            Some(directory) => {
+                let name = RunFile::name(slot.id.0, changes.written);
+                changes.written += 1;
+                let run = RunFile::write(directory.as_ref(), name, sorted_changes(&batch))?;
+                changes.runs.push(run);
+                Ok(())
+            }
+            None => apply_sorted(slot, &batch),
+        }
+    }
+
+    /// Applies a column family's changes: the batch alone when it is all there is, else
+    /// the batch as one more run and every run merged, in one pass in key order.
+    fn apply(&mut self, slot: &CfSlot, mut changes: CfChanges) -> Result<()> {
+        if changes.runs.is_empty() {
+            return apply_sorted(slot, &changes.batch);
+        }
+        if !changes.batch.ops.is_empty() {
+            self.batch_full(slot, &mut changes)?;
+        }
+        let mut tree = slot.lock_for_recovery();
+        tree.set_spill_policy(Some(self.spill));
+        // Half the batch to the readers' windows, half to each chunk handed to the tree.
+        let chunk_bytes = (self.batch_bytes / 2).max(1);
+        let merged = merge_runs(&changes.runs, chunk_bytes, |chunk| {
+            let changes = chunk
+                .iter()
+                .map(|(key, value)| (&key[..], value.as_deref()));
+            Ok(tree.apply_sorted_run(changes)?)
+        });
+        tree.set_spill_policy(None);
+        drop(tree);
+        self.discard(changes)?;
+        merged
+    }
+
+    /// Removes a column family's runs (applied, or not needed: it was dropped).
+    fn discard(&self, changes: CfChanges) -> Result<()> {
+        if let Some(directory) = &self.runs_directory {
+            for run in changes.runs {
+                run.remove(directory.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A log of up to this many batches replays in memory, without sorted runs: its trees fit
+/// (W5 at 64 MiB of log: runs made the open 0.86x as fast; at 1 GiB they made it 1.7x
+/// faster and took 3.7 GB less memory).
+const IN_MEMORY_BATCHES: u64 = 8;
 
 /// Applies a column family's gathered changes in key order, the last change of each key only.
 fn apply_sorted(slot: &CfSlot, batch: &Pending) -> Result<()> {
+    // One descent per leaf reached, not one per change (`apply_sorted_run`).
+    slot.lock_for_recovery()
+        .apply_sorted_run(sorted_changes(batch))?;
+    Ok(())
+}
+
+/// A batch's changes in key order, the last change of each key only.
+fn sorted_changes(batch: &Pending) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
     // Sorted by each key's first 8 bytes as a number first (most comparisons end there,
     // without a `memcmp` call), then the whole key, then position: changes to one key stay
     // in LSN order, and the last of each run wins.
@@ -378,7 +492,7 @@ fn apply_sorted(slot: &CfSlot, batch: &Pending) -> Result<()> {
         &batch.records[op.record as usize][op.key.start as usize..]
     };
     let mut next = 0;
-    let changes = std::iter::from_fn(|| {
+    std::iter::from_fn(move || {
         while let Some(&(word, at)) = order.get(next) {
             next += 1;
             if let Some(&(_, ahead)) = order.get(next + PREFETCH_AHEAD) {
@@ -403,10 +517,7 @@ fn apply_sorted(slot: &CfSlot, batch: &Pending) -> Result<()> {
             return Some((key, value));
         }
         None
-    });
-    // One descent per leaf reached, not one per change (`apply_sorted_run`).
-    slot.lock_for_recovery().apply_sorted_run(changes)?;
-    Ok(())
+    })
 }
 
 /// Commits the replayed changes of `slot` under `lsn` and publishes its tree in `snapshot`.
