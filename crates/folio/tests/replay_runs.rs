@@ -24,7 +24,10 @@ fn runs_in(directory: &dyn Directory) -> Vec<String> {
     names
 }
 
-fn contents(db: &Database) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// Every entry of a column family.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn contents(db: &Database) -> Entries {
     let read = db.begin_read();
     read.tree("t")
         .unwrap()
@@ -36,7 +39,7 @@ fn contents(db: &Database) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// A database whose log holds 40 commits past its checkpoint, crashed (only what was
 /// synced survives), and what it holds.
-fn logged_device() -> (SimDirectory, Vec<(Vec<u8>, Vec<u8>)>) {
+fn logged_device() -> (SimDirectory, Entries) {
     let device = SimDirectory::new(5);
     let db = Database::open_in(Arc::new(device.clone()), options()).unwrap();
     db.create_cf("t").unwrap();
