@@ -107,6 +107,8 @@ enum Op {
     DeletePrefix(String),
     /// Adds to a counter of the `COUNTS` table.
     Increment(String, i64, i8),
+    /// Merges into a counter of the `COUNTS` table (its operator keeps the larger).
+    Merge(String, i64, i8),
     Commit,
 }
 
@@ -123,7 +125,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => ((name.clone(), -6i64..6), (name.clone(), -6i64..6), any::<bool>())
             .prop_map(|(from, to, inclusive)| Op::DeleteRange(from, to, inclusive)),
         1 => name.clone().prop_map(Op::DeletePrefix),
-        2 => (name, -5i64..5, any::<i8>()).prop_map(|(n, r, d)| Op::Increment(n, r, d)),
+        2 => (name.clone(), -5i64..5, any::<i8>()).prop_map(|(n, r, d)| Op::Increment(n, r, d)),
+        1 => (name, -5i64..5, any::<i8>()).prop_map(|(n, r, v)| Op::Merge(n, r, v)),
         1 => Just(Op::Commit),
     ]
 }
@@ -140,7 +143,12 @@ proptest! {
         shared in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::open(dir.path()).unwrap();
+        let larger = folio::MergeOperator::new(|_, now, operand| {
+            let counter = |bytes: &[u8]| i64::from_le_bytes(bytes.try_into().unwrap());
+            let larger = now.map_or(counter(operand), |now| counter(now).max(counter(operand)));
+            Ok(larger.to_le_bytes().to_vec())
+        });
+        let db = Database::builder().merge_operator(COUNTS.name(), larger).open(dir.path()).unwrap();
         db.create_cf(SCORES.name()).unwrap();
         db.create_cf(COUNTS.name()).unwrap();
         let mut model: BTreeMap<(String, i64), u64> = BTreeMap::new();
@@ -181,6 +189,12 @@ proptest! {
                     let delta = i64::from(delta);
                     txn.table(COUNTS).unwrap().increment(&(name.as_str(), round), delta).unwrap();
                     *counts.entry((name, round)).or_insert(0) += delta;
+                }
+                Op::Merge(name, round, value) => {
+                    let value = i64::from(value);
+                    txn.table(COUNTS).unwrap().merge(&(name.as_str(), round), &value).unwrap();
+                    let now = counts.entry((name, round)).or_insert(value);
+                    *now = (*now).max(value);
                 }
                 Op::Commit => {
                     txn.commit().unwrap();

@@ -303,6 +303,8 @@ pub trait TableTransaction: sealed::Sealed {
     fn table_delete(&mut self, cf: &str, key: &[u8]) -> Result<bool>;
     #[doc(hidden)]
     fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()>;
+    #[doc(hidden)]
+    fn table_merge(&mut self, cf: &str, key: &[u8], operand: &[u8]) -> Result<()>;
     /// Refuses a column family the transaction cannot write.
     #[doc(hidden)]
     fn table_check(&self, cf: &str) -> Result<()>;
@@ -343,6 +345,10 @@ impl TableTransaction for WriteTransaction {
         self.increment(cf, key, delta).map(|_| ())
     }
 
+    fn table_merge(&mut self, cf: &str, key: &[u8], operand: &[u8]) -> Result<()> {
+        self.merge(cf, key, operand)
+    }
+
     fn table_check(&self, cf: &str) -> Result<()> {
         self.view(cf).map(drop) // refuses a column family outside the transaction
     }
@@ -367,6 +373,10 @@ impl TableTransaction for ConcurrentTransaction {
 
     fn table_increment(&mut self, cf: &str, key: &[u8], delta: i64) -> Result<()> {
         self.increment(cf, key, delta)
+    }
+
+    fn table_merge(&mut self, cf: &str, key: &[u8], operand: &[u8]) -> Result<()> {
+        self.merge(cf, key, operand)
     }
 
     fn table_check(&self, cf: &str) -> Result<()> {
@@ -441,6 +451,22 @@ impl<'txn, K: Key, V: Value, T: TableTransaction + ?Sized> WriteTable<'txn, K, V
         let cf = &self.cf;
         self.txn
             .with_mut(|txn| txn.table_put(cf, &key.to_key_bytes(), &value))
+    }
+
+    /// Merges `operand` (encoded as a value of its own type) into the value of `key` with
+    /// the column family's merge operator ([`crate::MergeOperator`], which sees the stored
+    /// bytes); in a concurrent transaction at the commit, and not a read
+    /// ([`ConcurrentTransaction::merge`]).
+    pub fn merge<Q, W>(&mut self, key: &Q, operand: &W) -> Result<()>
+    where
+        K: LookupKey<Q>,
+        Q: EncodeKey + ?Sized,
+        W: EncodeValue + ?Sized,
+    {
+        let operand = encode_value(&self.cf, operand)?;
+        let cf = &self.cf;
+        self.txn
+            .with_mut(|txn| txn.table_merge(cf, &key.to_key_bytes(), &operand))
     }
 
     /// Removes `key`; returns its value.
