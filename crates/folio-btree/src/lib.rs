@@ -72,5 +72,5 @@ pub use iter::{Cursor, OwnedBounds, Range, bounds_contain, bounds_nonempty, owne
 pub use node::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use tree::{BTree, prefix_bounds};
 pub use tree_mut::check_entry_sizes;
-pub use tree_mut::{BTreeMut, SpillPolicy, TreeSavepoint};
+pub use tree_mut::{BTreeMut, OrderHint, SpillPolicy, TreeSavepoint};
 pub use value::Value;

@@ -29,6 +29,9 @@ enum Op {
     SortedRun(Vec<(Vec<u8>, Option<usize>)>),
     /// Every key in the bounds, through `remove_range`.
     RemoveRange(Bound<Vec<u8>>, Bound<Vec<u8>>),
+    /// Puts through `put_in_order` with one `OrderHint` kept for the whole case, so every
+    /// other operation (commits, rollbacks, removals, splits) comes between its calls.
+    PutInOrder(Vec<(Vec<u8>, usize)>),
 }
 
 const COMPRESSIONS: [Compression; 3] = [
@@ -60,6 +63,15 @@ fn op() -> impl Strategy<Value = Op> {
         2 => key().prop_map(Op::Get),
         2 => (bound(), bound(), any::<bool>()).prop_map(|(s, e, r)| Op::Range(s, e, r)),
         1 => (bound(), bound()).prop_map(|(s, e)| Op::RemoveRange(s, e)),
+        2 => prop::collection::vec((key(), prop_oneof![8 => 0usize..200, 1 => 200usize..3000]), 1..60)
+            .prop_map(|mut run| {
+                // Mostly increasing, as a load is: sorted, with a few keys moved.
+                run.sort_by(|a, b| a.0.cmp(&b.0));
+                if run.len() > 4 {
+                    run.swap(1, 3);
+                }
+                Op::PutInOrder(run)
+            }),
         2 => Just(Op::Commit),
         1 => Just(Op::Rollback),
         1 => Just(Op::Savepoint),
@@ -125,6 +137,7 @@ proptest! {
         let mut snapshots: Vec<(BTree, Model)> = Vec::new();
         let mut savepoints: Vec<(folio_btree::TreeSavepoint, Model)> = Vec::new();
         let mut version = 0;
+        let mut order = folio_btree::OrderHint::default();
         for (step, op) in ops.into_iter().enumerate() {
             match op {
                 Op::Insert(key, len) => {
@@ -138,6 +151,13 @@ proptest! {
                 Op::Get(key) => {
                     let got = tree.get(&key).unwrap().map(|v| v.to_vec());
                     prop_assert_eq!(got.as_ref(), model.get(&key));
+                }
+                Op::PutInOrder(run) => {
+                    for (key, len) in run {
+                        let value = value(&key, len, step as u64);
+                        let found = tree.put_in_order(&key, &value, &mut order).unwrap();
+                        prop_assert_eq!(found, model.insert(key, value).is_some());
+                    }
                 }
                 Op::RemoveRange(start, end) => {
                     let doomed: Vec<Vec<u8>> = if valid_bounds(&start, &end) {

@@ -44,6 +44,8 @@ pub struct BulkLoad {
     tree: WriterGuard,
     /// Puts since the last chunk.
     unflushed: u64,
+    /// Where the last put landed (`BTreeMut::put_in_order`).
+    order: folio_btree::OrderHint,
     /// LSN of the last durable chunk.
     last_lsn: Lsn,
     /// Last, so the writer is released before a close this handle may run.
@@ -76,6 +78,7 @@ impl BulkLoad {
             slot,
             tree,
             unflushed: 0,
+            order: folio_btree::OrderHint::default(),
             last_lsn: 0,
         };
         load.heal()?;
@@ -89,7 +92,8 @@ impl BulkLoad {
 
     /// Inserts or replaces `key`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.tree.put(key, value)?;
+        // Keys of a load usually increase: most puts land in the leaf the last one reached.
+        self.tree.put_in_order(key, value, &mut self.order)?;
         self.unflushed += 1;
         // The chunk's own pages are private to it until it commits: count them too.
         let unflushed = self.db.inner.store.dirty_bytes() + self.tree.private_bytes();

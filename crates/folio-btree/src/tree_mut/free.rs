@@ -14,6 +14,7 @@ use crate::{Result, error::corrupt};
 impl BTreeMut {
     /// Frees every page of the tree (nodes and overflow chains) and empties it.
     pub fn clear(&mut self) -> Result<()> {
+        self.epoch += 1; // pages move or go: run hints lapse
         if let Some(root) = self.root.take() {
             self.free_subtree(root, 0, &mut HashSet::new())?;
         }

@@ -37,6 +37,7 @@ mod repack;
 mod sorted_run;
 mod split;
 
+pub use sorted_run::OrderHint;
 pub(crate) use sorted_run::RunHint;
 
 /// When a transaction spills pages to the data file (see [`BTreeMut::set_spill_policy`]).
@@ -71,8 +72,10 @@ pub struct BTreeMut {
     spill: Option<SpillPolicy>,
     /// How values written from now on are compressed.
     compression: Compression,
-    /// Leaf splits so far: a [`RunHint`] is good only while this stands still.
-    splits: u64,
+    /// Changes that move keys between pages or end the transaction's ownership of its
+    /// pages (splits, merges, range removals, commits, rollbacks): a [`RunHint`] is good
+    /// only while this stands still.
+    epoch: u64,
 }
 
 /// A point inside a transaction a [`BTreeMut`] can roll back to.
@@ -135,7 +138,7 @@ impl BTreeMut {
             committed_root: root,
             committed_len: len,
             scratch: Vec::new(),
-            splits: 0,
+            epoch: 0,
             path: Vec::new(),
             spill: None,
             compression: Compression::None,
@@ -265,6 +268,7 @@ impl BTreeMut {
     /// Makes the changes part of commit `version` (see [`PageWriter::commit`]); the caller
     /// publishes [`BTreeMut::root`] with that version.
     pub fn commit(&mut self, version: u64) {
+        self.epoch += 1;
         self.writer.commit(version);
         self.committed_root = self.root;
         self.committed_len = self.len;
@@ -282,6 +286,7 @@ impl BTreeMut {
     /// Returns the tree to `savepoint` (taken in the current transaction), undoing every
     /// change since; the savepoint stays valid.
     pub fn rollback_to(&mut self, savepoint: &TreeSavepoint) {
+        self.epoch += 1;
         self.writer.rollback_to(savepoint.writer);
         self.root = savepoint.root;
         self.len = savepoint.len;
@@ -294,6 +299,7 @@ impl BTreeMut {
 
     /// Drops every change since the last commit.
     pub fn rollback(&mut self) {
+        self.epoch += 1;
         self.writer.rollback();
         self.root = self.committed_root;
         self.len = self.committed_len;

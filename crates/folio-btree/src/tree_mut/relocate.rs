@@ -21,6 +21,7 @@ impl BTreeMut {
     /// after this (and a checkpoint) the end of the file holds no page of the tree. Returns
     /// the pages moved. Part of the open transaction: commit or roll back as usual.
     pub fn relocate_from(&mut self, boundary: u64) -> Result<u64> {
+        self.epoch += 1; // pages move or go: run hints lapse
         let Some(root) = self.root else {
             return Ok(0);
         };

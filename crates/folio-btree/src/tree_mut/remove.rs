@@ -82,6 +82,7 @@ impl BTreeMut {
     /// one page: the right one's entries move into the left one, which the transaction
     /// owns; the right page is freed and its separator leaves the parent.
     pub(super) fn merge_children(&mut self, parent: PageId, index: usize) -> Result<()> {
+        self.epoch += 1;
         let left_index = index.saturating_sub(1);
         let right_id = self
             .node_mut(parent, NodeKind::Branch)
@@ -147,6 +148,7 @@ impl BTreeMut {
     /// is replaced by that child.
     pub(super) fn collapse_root(&mut self) -> Result<()> {
         while let Some(root) = self.root {
+            self.epoch += 1; // counted even when nothing collapses: cheap, and always safe
             let page = self.pages().read(root)?;
             let count = u16::from_le_bytes([page[2], page[3]]);
             match node_kind(&page) {

@@ -92,6 +92,7 @@ impl BTreeMut {
             return Ok(0);
         }
         self.bound_memory()?;
+        self.epoch += 1;
         let root = self.own_root(root)?;
         let mut freed = HashSet::new();
         let (removed, emptied) = self.remove_range_in(root, bounds, None, None, 0, &mut freed)?;

@@ -13,6 +13,7 @@ impl BTreeMut {
     /// meanwhile. Only without uncommitted changes. Part of the open change: commit (or
     /// roll back) as usual. Returns the entries written.
     pub fn repack(&mut self) -> Result<u64> {
+        self.epoch += 1; // pages move or go: run hints lapse
         if self.root != self.committed_root || self.len != self.committed_len {
             return Err(Error::UncommittedChanges);
         }

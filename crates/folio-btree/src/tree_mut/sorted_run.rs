@@ -4,10 +4,11 @@
 //!
 //! A [`RunHint`] names a leaf this transaction owns, the owned branches down to it (what
 //! `descend_owned` leaves in `path`) and the tightest separator above it on that path. It
-//! holds while no leaf has split since it was taken (`BTreeMut::splits`: a split moves keys
-//! and separators) and nothing was spilled (its pages may have left memory), and only for
-//! keys above the one it was taken for: changes of a run come in increasing key order, and
-//! the leaf's lower bound is at or below the key that found it.
+//! holds while the tree's epoch stands still (`BTreeMut::epoch`: no split or merge moved
+//! keys and separators, no commit or rollback ended the transaction's ownership of the
+//! pages) and nothing was spilled (its pages may have left memory), and only for keys above
+//! the one it was taken for: changes of a run come in increasing key order, and the leaf's
+//! lower bound is at or below the key that found it.
 
 use folio_pagestore::PageId;
 
@@ -22,8 +23,17 @@ pub(crate) struct RunHint {
     path: Vec<(PageId, usize)>,
     /// Keys below this land in `leaf`; `None`: no separator above it (the rightmost leaf).
     high: Option<Vec<u8>>,
-    /// `BTreeMut::splits` when the hint was taken.
-    splits: u64,
+    /// `BTreeMut::epoch` when the hint was taken.
+    epoch: u64,
+}
+
+/// Where the last of a series of puts landed, for [`BTreeMut::put_in_order`]; start with
+/// `OrderHint::default()`.
+#[derive(Debug, Default)]
+pub struct OrderHint {
+    hint: Option<RunHint>,
+    /// The previous put's key (a hint holds only for keys above it).
+    last: Option<Vec<u8>>,
 }
 
 impl BTreeMut {
@@ -55,6 +65,28 @@ impl BTreeMut {
         Ok(())
     }
 
+    /// [`BTreeMut::put`] for a caller whose keys mostly increase (a bulk load): while they
+    /// do, a put lands in the leaf the previous one reached, with no descent; a key at or
+    /// below the previous one descends as `put` does. Any mix of calls stays correct: a
+    /// change to the tree's shape, a commit or a rollback makes the next put descend.
+    pub fn put_in_order(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        order: &mut OrderHint,
+    ) -> Result<bool> {
+        if order.last.as_deref().is_some_and(|last| key <= last) {
+            order.hint = None;
+        }
+        let found = self
+            .upsert_hinted(key, value, false, Some(&mut order.hint))?
+            .found;
+        let last = order.last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(key);
+        Ok(found)
+    }
+
     /// The owned leaf for `key`: `hint`'s when it still covers `key`, else found by a
     /// descent (which leaves a new hint). Either way `self.path` holds the path to it.
     pub(super) fn hinted_leaf(
@@ -64,7 +96,7 @@ impl BTreeMut {
         hint: &mut Option<RunHint>,
     ) -> Result<PageId> {
         if let Some(current) = hint.as_ref()
-            && current.splits == self.splits
+            && current.epoch == self.epoch
             && current.high.as_deref().is_none_or(|high| key < high)
         {
             self.path.clone_from(&current.path);
@@ -87,7 +119,7 @@ impl BTreeMut {
             leaf,
             path: self.path.clone(),
             high,
-            splits: self.splits,
+            epoch: self.epoch,
         });
         Ok(leaf)
     }

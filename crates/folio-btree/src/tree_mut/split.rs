@@ -29,7 +29,7 @@ impl BTreeMut {
         index: usize,
         entry: &LeafEntry<'_>,
     ) -> Result<()> {
-        self.splits += 1;
+        self.epoch += 1;
         let right = self.new_node(NodeKind::Leaf)?;
         let (left_bytes, right_bytes) = self
             .writer
