@@ -252,3 +252,27 @@ proptest! {
         }
     }
 }
+
+/// Found by the model above (a CI run): a savepoint froze the leaf an `OrderHint` named,
+/// and the next ordered put edited it in place instead of copying it (a panic: the page
+/// was no longer the transaction's own to edit). Savepoints now void hints; rolling back
+/// to the savepoint must also undo the put.
+#[test]
+fn a_savepoint_between_ordered_puts_voids_the_hint() {
+    let store =
+        PageStore::create(Arc::new(MemoryStorage::new()), PageStoreOptions::default()).unwrap();
+    let mut tree = BTreeMut::new(store.writer(), None, 0);
+    let mut order = folio_btree::OrderHint::default();
+    tree.insert(&[0], b"0").unwrap();
+    tree.put_in_order(&[0, 0], b"1", &mut order).unwrap();
+    let savepoint = tree.savepoint();
+    tree.put_in_order(&[1], b"2", &mut order).unwrap();
+    assert_eq!(tree.get(&[1]).unwrap().as_deref(), Some(&b"2"[..]));
+    tree.rollback_to(&savepoint);
+    assert!(
+        tree.get(&[1]).unwrap().is_none(),
+        "the put after the savepoint is undone"
+    );
+    assert_eq!(tree.get(&[0, 0]).unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(tree.len(), 2);
+}

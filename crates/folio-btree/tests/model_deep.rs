@@ -19,12 +19,15 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 #[derive(Debug, Clone)]
 enum Op {
-    /// Inserts `count` keys from `start` with a stride (a burst that fills leaves).
+    /// Inserts `count` keys from `start` with a stride (a burst that fills leaves); with
+    /// `in_order`, through `put_in_order` with one `OrderHint` kept for the whole case, so
+    /// spills, savepoints and removals come between a hint and its next use.
     InsertRun {
         start: u16,
         count: u16,
         stride: u16,
         len: u16,
+        in_order: bool,
     },
     /// Removes `count` keys from `start` with a stride (a burst that empties leaves).
     RemoveRun {
@@ -58,8 +61,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (any::<u16>(), 1u16..2500, 1u16..12, 0u16..900)
-            .prop_map(|(start, count, stride, len)| Op::InsertRun { start, count, stride, len }),
+        6 => (any::<u16>(), 1u16..2500, 1u16..12, 0u16..900, any::<bool>())
+            .prop_map(|(start, count, stride, len, in_order)| Op::InsertRun { start, count, stride, len, in_order }),
         4 => (any::<u16>(), 1u16..4000, 1u16..12)
             .prop_map(|(start, count, stride)| Op::RemoveRun { start, count, stride }),
         1 => (any::<u16>(), 400u16..2000).prop_map(|(k, len)| Op::InsertLong(k, len)),
@@ -116,14 +119,20 @@ proptest! {
         let mut snapshot: Option<(BTree<'static>, Model)> = None;
         let mut version = 0;
         let mut max_depth = 0;
+        let mut order = folio_btree::OrderHint::default();
         for (step, op) in ops.into_iter().enumerate() {
             match op {
-                Op::InsertRun { start, count, stride, len } => {
+                Op::InsertRun { start, count, stride, len, in_order } => {
                     for i in 0..count {
                         let n = start.wrapping_add(i.wrapping_mul(stride));
                         let value = value(n, len, step);
-                        let old = tree.insert(&key(n), &value).unwrap();
-                        prop_assert_eq!(old, model.insert(key(n), value));
+                        if in_order {
+                            let found = tree.put_in_order(&key(n), &value, &mut order).unwrap();
+                            prop_assert_eq!(found, model.insert(key(n), value).is_some());
+                        } else {
+                            let old = tree.insert(&key(n), &value).unwrap();
+                            prop_assert_eq!(old, model.insert(key(n), value));
+                        }
                     }
                 }
                 Op::RemoveRun { start, count, stride } => {

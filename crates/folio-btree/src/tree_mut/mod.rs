@@ -73,8 +73,8 @@ pub struct BTreeMut {
     /// How values written from now on are compressed.
     compression: Compression,
     /// Changes that move keys between pages or end the transaction's ownership of its
-    /// pages (splits, merges, range removals, commits, rollbacks): a [`RunHint`] is good
-    /// only while this stands still.
+    /// pages (splits, merges, range removals, commits, rollbacks, savepoints, spills): a
+    /// [`RunHint`] is good only while this stands still.
     epoch: u64,
 }
 
@@ -205,6 +205,9 @@ impl BTreeMut {
             .map(|(id, _)| id)
             .take(excess)
             .collect();
+        if !victims.is_empty() {
+            self.epoch += 1; // their pages leave memory: hints lapse
+        }
         Ok(self.writer.spill(&victims)?)
     }
 
@@ -276,6 +279,7 @@ impl BTreeMut {
 
     /// Marks the current state of the tree; [`BTreeMut::rollback_to`] returns to it.
     pub fn savepoint(&mut self) -> TreeSavepoint {
+        self.epoch += 1; // its pages are frozen: edits copy them again, hints lapse
         TreeSavepoint {
             root: self.root,
             len: self.len,
@@ -508,13 +512,7 @@ impl BTreeMut {
         mut hint: Option<&mut Option<RunHint>>,
     ) -> Result<Outcome> {
         Self::check_sizes(key, value)?;
-        let spilled = self.spilled_pages();
-        self.bound_memory()?;
-        if self.spilled_pages() != spilled
-            && let Some(hint) = hint.as_deref_mut()
-        {
-            *hint = None; // its pages may have left memory
-        }
+        self.bound_memory()?; // a spill moves the epoch on: the hint lapses
         let frame = self.compression.encode(value);
         let value_compressed = frame.is_some();
         let value = frame.as_deref().unwrap_or(value);

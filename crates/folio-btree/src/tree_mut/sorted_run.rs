@@ -5,8 +5,8 @@
 //! A [`RunHint`] names a leaf this transaction owns, the owned branches down to it (what
 //! `descend_owned` leaves in `path`) and the tightest separator above it on that path. It
 //! holds while the tree's epoch stands still (`BTreeMut::epoch`: no split or merge moved
-//! keys and separators, no commit or rollback ended the transaction's ownership of the
-//! pages) and nothing was spilled (its pages may have left memory), and only for keys above
+//! keys and separators, no commit, rollback or savepoint ended the transaction's ownership
+//! of the pages, no spill took them out of memory), and only for keys above
 //! the one it was taken for: changes of a run come in increasing key order, and the leaf's
 //! lower bound is at or below the key that found it.
 
