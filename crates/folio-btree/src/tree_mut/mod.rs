@@ -509,7 +509,7 @@ impl BTreeMut {
         key: &[u8],
         value: &[u8],
         want_old: bool,
-        mut hint: Option<&mut Option<RunHint>>,
+        hint: Option<&mut Option<RunHint>>,
     ) -> Result<Outcome> {
         Self::check_sizes(key, value)?;
         self.bound_memory()?; // a spill moves the epoch on: the hint lapses
