@@ -257,7 +257,7 @@ fn repack_packs_a_random_load_and_recompresses_it() {
 
     let compressed = DatabaseOptions {
         compression: folio::CompressionOptions {
-            default: folio::Compression::Lz4,
+            default: Some(folio::Compression::Lz4),
             ..Default::default()
         },
         ..small_options()

@@ -198,7 +198,7 @@ fn key_rotation_by_backup_and_compression_with_encryption() {
     let dir = tempfile::tempdir().unwrap();
     let options = DatabaseOptions {
         compression: folio::CompressionOptions {
-            default: Compression::Zstd { level: 3 },
+            default: Some(Compression::Zstd { level: 3 }),
             ..Default::default()
         },
         ..AtRest::Encrypted.small_options()

@@ -3,12 +3,18 @@
 
 use folio_pagestore::{PageId, PageStore, PageWriter};
 
-use crate::{BTree, BTreeMut, Error, Result};
+use crate::compression::SETTING_BYTES;
+use crate::{BTree, BTreeMut, Compression, Error, Result};
 
 /// Longest column-family name, in bytes.
 pub const CF_NAME_BYTES_MAX: usize = 1024;
 const NO_ROOT: u64 = u64::MAX;
+/// An entry without stored options (files written before options were stored).
 const STATE_BYTES: usize = 24;
+/// The version byte of the stored options that follow the first 24 bytes.
+const OPTIONS_V1: u8 = 1;
+/// An entry with stored options: the state, the version byte, the compression setting.
+const STATE_WITH_OPTIONS_BYTES: usize = STATE_BYTES + 1 + SETTING_BYTES;
 
 /// What the catalog records for one column family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,34 +25,52 @@ pub struct CfState {
     pub root: Option<PageId>,
     /// Entries in its tree.
     pub len: u64,
+    /// How it compresses the values it writes, as stored; `None` in entries written before
+    /// options were stored (the opener's options then decide).
+    pub compression: Option<Compression>,
 }
 
 impl CfState {
-    fn encode(&self) -> [u8; STATE_BYTES] {
-        let mut out = [0u8; STATE_BYTES];
-        out[..8].copy_from_slice(&self.id.to_le_bytes());
-        out[8..16].copy_from_slice(&self.root.map_or(NO_ROOT, |p| p.0).to_le_bytes());
-        out[16..].copy_from_slice(&self.len.to_le_bytes());
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(STATE_WITH_OPTIONS_BYTES);
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.extend_from_slice(&self.root.map_or(NO_ROOT, |p| p.0).to_le_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+        if let Some(compression) = self.compression {
+            out.push(OPTIONS_V1);
+            out.extend_from_slice(&compression.to_setting_bytes());
+        }
         out
     }
 
     fn decode(bytes: &[u8], name: &[u8]) -> Result<Self> {
-        if bytes.len() != STATE_BYTES {
-            return Err(Error::CorruptNode {
-                page: PageId(NO_ROOT),
-                reason: format!(
-                    "catalog entry for {:?} has {} bytes",
-                    String::from_utf8_lossy(name),
-                    bytes.len()
-                ),
-            });
-        }
+        let damaged = |reason: String| Error::CorruptNode {
+            page: PageId(NO_ROOT),
+            reason: format!(
+                "catalog entry for {:?}: {reason}",
+                String::from_utf8_lossy(name)
+            ),
+        };
+        let compression = match bytes.len() {
+            STATE_BYTES => None,
+            STATE_WITH_OPTIONS_BYTES if bytes[STATE_BYTES] == OPTIONS_V1 => {
+                Some(Compression::from_setting_bytes(&bytes[STATE_BYTES + 1..]).map_err(damaged)?)
+            }
+            STATE_WITH_OPTIONS_BYTES => {
+                return Err(damaged(format!(
+                    "options version {} unknown",
+                    bytes[STATE_BYTES]
+                )));
+            }
+            other => return Err(damaged(format!("{other} bytes"))),
+        };
         let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         let root = word(8);
         Ok(Self {
             id: word(0),
             root: (root != NO_ROOT).then_some(PageId(root)),
             len: word(16),
+            compression,
         })
     }
 }
@@ -123,6 +147,7 @@ impl Catalog {
             id: self.next_id,
             root: None,
             len: 0,
+            compression: None,
         };
         self.tree.put(name.as_bytes(), &state.encode())?;
         self.next_id += 1;
@@ -201,5 +226,44 @@ impl Catalog {
     /// reused (`next_id` only grows).
     pub fn rollback(&mut self) {
         self.tree.rollback();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_with_and_without_stored_options_decode() {
+        let mut state = CfState {
+            id: 7,
+            root: Some(PageId(42)),
+            len: 1000,
+            compression: Some(Compression::Zstd { level: 9 }),
+        };
+        let stored = state.encode();
+        assert_eq!(stored.len(), STATE_WITH_OPTIONS_BYTES);
+        assert_eq!(CfState::decode(&stored, b"cf").unwrap(), state);
+        // An entry written before options were stored: its first 24 bytes, nothing after.
+        state.compression = None;
+        assert_eq!(
+            CfState::decode(&stored[..STATE_BYTES], b"cf").unwrap(),
+            state
+        );
+        assert_eq!(state.encode(), &stored[..STATE_BYTES]);
+        let mut unknown_version = stored.clone();
+        unknown_version[STATE_BYTES] = 2;
+        let mut unknown_codec = stored.clone();
+        unknown_codec[STATE_BYTES + 1] = 9;
+        for damaged in [
+            &unknown_version[..],
+            &unknown_codec,
+            &stored[..STATE_BYTES + 3],
+        ] {
+            assert!(matches!(
+                CfState::decode(damaged, b"cf"),
+                Err(Error::CorruptNode { .. })
+            ));
+        }
     }
 }

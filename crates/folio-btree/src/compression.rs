@@ -48,6 +48,9 @@ pub enum Compression {
     },
 }
 
+/// Bytes of a stored setting ([`Compression::to_setting_bytes`]).
+pub const SETTING_BYTES: usize = 5;
+
 /// The zstd levels folio accepts.
 const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
 
@@ -82,6 +85,39 @@ impl Compression {
         frame.extend_from_slice(&(value.len() as u32).to_le_bytes());
         frame.extend_from_slice(&data);
         Some(frame)
+    }
+
+    /// The setting as stored (catalog entries, log records): codec byte (0 none, 1 LZ4,
+    /// 2 zstd) and the level as `i32` little-endian (0 without one).
+    pub fn to_setting_bytes(self) -> [u8; SETTING_BYTES] {
+        let (codec, level) = match self {
+            Self::None => (0, 0),
+            Self::Lz4 => (CODEC_LZ4, 0),
+            Self::Zstd { level } => (CODEC_ZSTD, level),
+        };
+        let mut out = [0u8; SETTING_BYTES];
+        out[0] = codec;
+        out[1..].copy_from_slice(&level.to_le_bytes());
+        out
+    }
+
+    /// The setting [`Compression::to_setting_bytes`] stored; `Err` with the reason for
+    /// bytes it cannot have written (another length, an unknown codec, a level out of range).
+    pub fn from_setting_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let bytes: &[u8; SETTING_BYTES] = bytes
+            .try_into()
+            .map_err(|_| format!("compression setting of {} bytes", bytes.len()))?;
+        let level = i32::from_le_bytes(bytes[1..].try_into().expect("4 bytes"));
+        let setting = match (bytes[0], level) {
+            (0, 0) => Self::None,
+            (CODEC_LZ4, 0) => Self::Lz4,
+            (CODEC_ZSTD, level) => Self::Zstd { level },
+            (codec, level) => {
+                return Err(format!("unknown compression codec {codec} (level {level})"));
+            }
+        };
+        setting.check()?;
+        Ok(setting)
     }
 
     /// A short name for reports (`none`, `lz4`, `zstd-3`).
@@ -248,6 +284,29 @@ mod tests {
         assert_eq!("zstd-19".parse(), Ok(Compression::Zstd { level: 19 }));
         assert!("zstd-40".parse::<Compression>().is_err());
         assert_eq!(Compression::Zstd { level: 5 }.label(), "zstd-5");
+    }
+
+    #[test]
+    fn settings_round_trip_and_damaged_ones_are_refused() {
+        for setting in [
+            Compression::None,
+            Compression::Lz4,
+            Compression::Zstd { level: 1 },
+            Compression::Zstd { level: 22 },
+        ] {
+            let bytes = setting.to_setting_bytes();
+            assert_eq!(Compression::from_setting_bytes(&bytes), Ok(setting));
+        }
+        let refused: [&[u8]; 5] = [
+            &[],
+            &[1, 0, 0, 0],
+            &[3, 0, 0, 0, 0],
+            &[1, 5, 0, 0, 0],
+            &Compression::Zstd { level: 23 }.to_setting_bytes(),
+        ];
+        for bytes in refused {
+            assert!(Compression::from_setting_bytes(bytes).is_err(), "{bytes:?}");
+        }
     }
 
     proptest! {

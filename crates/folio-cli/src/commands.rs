@@ -166,19 +166,22 @@ fn stats(db: &Path, as_json: bool, ratios: bool) -> CliResult {
     let database = open_existing(db, false)?;
     let stats = database.stats();
     let read = database.begin_read();
-    // Entries and the compression ratio (values as written per byte stored) of each column
-    // family, from a walk of its tree (`None` when skipped or the walk failed: `check`
-    // reports why).
-    let cfs: Vec<(String, u64, Option<f64>)> = read
+    // Entries, the stored compression setting and the compression ratio (values as written
+    // per byte stored) of each column family, the ratio from a walk of its tree (`None`
+    // when skipped or the walk failed: `check` reports why).
+    let cfs: Vec<(String, u64, String, Option<f64>)> = read
         .cf_names()
         .into_iter()
         .map(|name| {
             let len = read.len(&name).unwrap_or(0);
+            let setting = database
+                .cf_options(&name)
+                .map_or_else(|_| "?".into(), |options| options.compression.label());
             let ratio = ratios
                 .then(|| read.tree(&name).and_then(|tree| tree.verify()).ok())
                 .flatten()
                 .map(|report| report.compression_ratio());
-            (name, len, ratio)
+            (name, len, setting, ratio)
         })
         .collect();
     let recovery = database.recovery_report();
@@ -193,7 +196,7 @@ fn stats(db: &Path, as_json: bool, ratios: bool) -> CliResult {
             "checkpoints": stats.page_store.checkpoints,
             "cache_bytes": stats.page_store.cache.clean_bytes + stats.page_store.cache.dirty_bytes,
             "encrypted": database.is_encrypted(),
-            "column_families": cfs.iter().map(|(n, l, r)| json!({"name": n, "entries": l, "compression_ratio": r})).collect::<Vec<_>>(),
+            "column_families": cfs.iter().map(|(n, l, c, r)| json!({"name": n, "entries": l, "compression": c, "compression_ratio": r})).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
@@ -214,10 +217,12 @@ fn stats(db: &Path, as_json: bool, ratios: bool) -> CliResult {
         }
     );
     println!("column families {}", cfs.len());
-    for (name, len, ratio) in &cfs {
+    for (name, len, setting, ratio) in &cfs {
         match ratio {
-            Some(ratio) => println!("  {name:<24} {len} entries, compression {ratio:.2}x"),
-            None => println!("  {name:<24} {len} entries"),
+            Some(ratio) => {
+                println!("  {name:<24} {len} entries, compression {setting} ({ratio:.2}x)");
+            }
+            None => println!("  {name:<24} {len} entries, compression {setting}"),
         }
     }
     Ok(())
@@ -533,7 +538,7 @@ fn compact(db: &Path, as_json: bool, repack: Option<folio::Compression>) -> CliR
     let database = match repack {
         Some(compression) => {
             let mut options = options(true);
-            options.compression.default = compression;
+            options.compression.default = Some(compression);
             open_existing_with(db, options)?
         }
         None => open_existing(db, true)?,

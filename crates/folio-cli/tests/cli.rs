@@ -565,12 +565,14 @@ fn compact_repack_compresses_existing_values() {
         .arg(&db)
         .assert()
         .success()
-        .stdout(predicate::str::contains("compression 1.00x"));
+        .stdout(predicate::str::contains("compression none (1.00x)"));
     folio()
         .args(["compact", "--repack", "--compression", "zstd"])
         .arg(&db)
         .assert()
         .success();
+    // The setting is stored: a later write by a command that names none compresses too.
+    put(&db, "docs", "k20", &value);
     let stats = folio()
         .arg("stats")
         .arg(&db)
@@ -578,9 +580,10 @@ fn compact_repack_compresses_existing_values() {
         .output()
         .unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-    let ratio = stats["column_families"][0]["compression_ratio"]
-        .as_f64()
-        .unwrap();
+    let docs = &stats["column_families"][0];
+    assert_eq!(docs["compression"], "zstd-3", "{stats}");
+    assert_eq!(docs["entries"], 21, "{stats}");
+    let ratio = docs["compression_ratio"].as_f64().unwrap();
     assert!(ratio > 5.0, "{stats}");
     folio()
         .arg("get")

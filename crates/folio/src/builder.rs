@@ -167,10 +167,12 @@ impl DatabaseBuilder {
         self
     }
 
-    /// Compression of every column family's values (`compression.default`).
+    /// Sets the compression of every column family at open and of those
+    /// [`Database::create_cf`] creates (`compression.default`); stored, so later opens keep
+    /// it without being told. Without it each column family keeps its stored setting.
     #[must_use]
     pub fn compression(mut self, compression: Compression) -> Self {
-        self.options.compression.default = compression;
+        self.options.compression.default = Some(compression);
         self
     }
 
@@ -183,7 +185,10 @@ impl DatabaseBuilder {
         self
     }
 
-    /// Compression of column family `name` (overrides [`DatabaseBuilder::compression`]).
+    /// Sets the compression of existing column family `name` at open (overrides
+    /// [`DatabaseBuilder::compression`]); stored, so later opens keep it. A name that is
+    /// not a column family when the database opens is [`crate::Error::InvalidOption`]: to
+    /// create one with a setting, use [`Database::create_cf_with`].
     #[must_use]
     pub fn cf_compression(mut self, name: &str, compression: Compression) -> Self {
         self.options

@@ -189,6 +189,7 @@ impl DbInner {
                     id: id.0,
                     root: cf.root,
                     len: cf.len,
+                    compression: Some(snapshot.compression(id)),
                 };
                 if catalog.get(name)? != Some(state) {
                     catalog.set(name, state)?;

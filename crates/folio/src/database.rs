@@ -175,6 +175,16 @@ impl Database {
             report: recovery,
         } = crate::recovery::recover(directory, &options, opened_at)?;
         let checkpoint = recovery.checkpoint;
+        // Checked before anything changes: a misspelt name would otherwise compress nothing.
+        options.compression.check_names(&snapshot.sorted_names())?;
+        let compression_changes: Vec<(String, crate::Compression)> = snapshot
+            .iter()
+            .filter_map(|(id, name, _)| {
+                let stored = snapshot.compression(id);
+                let wanted = options.compression.at_open(name, stored);
+                (wanted != stored).then(|| (name.to_string(), wanted))
+            })
+            .collect();
         // A long replay is made durable before the open returns, whatever the checkpointer
         // setting: a process killed again soon after each open would otherwise replay the
         // whole log every time while the log only grows (a crash loop).
@@ -194,6 +204,9 @@ impl Database {
             unlogged: crate::commit::UnloggedGate::default(),
             concurrent: crate::concurrent::ConcurrentState::default(),
         });
+        if !compression_changes.is_empty() {
+            inner.set_compressions(&compression_changes)?;
+        }
         if checkpoint_replay {
             checkpoint_after_replay(&mut inner, opened_at);
         }

@@ -1,7 +1,8 @@
 //! Changes to the set of column families ([`Database::create_cf`], [`Database::drop_cf`],
-//! [`Database::rename_cf`]) and lookups in it. Each change holds the registry's DDL lock
-//! (`column_family.rs`), goes through the commit path (`commit/mod.rs`) as one logged record, and
-//! is durable when it returns.
+//! [`Database::rename_cf`]) and to their stored options ([`Database::set_cf_options`]), and
+//! lookups in it. Each change holds the registry's DDL lock (`column_family.rs`), goes
+//! through the commit path (`commit/mod.rs`) as one logged record, and is durable when it
+//! returns.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,27 +12,41 @@ use folio_btree::BTreeMut;
 use crate::cf_slot::{CfSlot, Wait};
 use crate::column_family::{CfRef, ColumnFamily};
 use crate::commit::Record;
+use crate::database::DbInner;
 use crate::log_record::RecordBuilder;
 use crate::snapshot::Edit;
-use crate::{Database, Error, Result};
+use crate::{ColumnFamilyOptions, Compression, Database, Error, Result};
 
 impl Database {
-    /// Creates an empty column family; durable when this returns.
+    /// Creates an empty column family; durable when this returns. Its options are the
+    /// open's ([`crate::CompressionOptions::for_new_cf`]), stored with it.
     pub fn create_cf(&self, name: &str) -> Result<()> {
+        let compression = self.inner.options.compression.for_new_cf(name);
+        self.create_cf_with(
+            name,
+            ColumnFamilyOptions::new().with_compression(compression),
+        )
+    }
+
+    /// Creates an empty column family with `options`, stored with it: later opens use them
+    /// without being told (see [`ColumnFamilyOptions`]). Durable when this returns.
+    pub fn create_cf_with(&self, name: &str, options: ColumnFamilyOptions) -> Result<()> {
+        options.validate(name)?;
         self.check_writable()?;
         let mut change = self.inner.cfs.change();
         let id = change.id_for_new(name)?;
         let mut record = RecordBuilder::new();
-        record.create_cf(id, name);
+        record.create_cf(id, name, options.compression);
         let mut appended = self
             .inner
             .append_commit(Record::Logged(record.finish()), std::iter::empty())?;
         let mut tree = BTreeMut::new(self.inner.store.writer(), None, 0);
-        tree.set_compression(self.inner.options.compression.for_cf(name));
+        tree.set_compression(options.compression);
         change.add(CfSlot::new(id, name, tree));
         appended.edit(Edit::Create {
             id,
             name: name.to_owned(),
+            compression: options.compression,
         });
         let lsn = appended.publish();
         drop(change);
@@ -45,6 +60,25 @@ impl Database {
             Err(Error::ColumnFamilyExists { .. }) => Ok(()),
             other => other,
         }
+    }
+
+    /// The options stored with column family `name`.
+    pub fn cf_options(&self, name: &str) -> Result<ColumnFamilyOptions> {
+        let snapshot = self.inner.publisher.current();
+        let (id, _) = snapshot
+            .find(name)
+            .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
+        Ok(ColumnFamilyOptions::new().with_compression(snapshot.compression(id)))
+    }
+
+    /// Changes the options stored with column family `name`; values written afterwards use
+    /// them, values written before stay as they are (`Database::repack` rewrites them).
+    /// Waits for the column family's writer; durable when this returns.
+    pub fn set_cf_options(&self, name: &str, options: ColumnFamilyOptions) -> Result<()> {
+        options.validate(name)?;
+        self.check_writable()?;
+        self.inner
+            .set_compressions(&[(name.to_owned(), options.compression)])
     }
 
     /// Drops a column family: waits for its writer, then frees all its pages (readers of
@@ -110,5 +144,37 @@ impl Database {
     /// The names of all column families, sorted.
     pub fn cf_names(&self) -> Vec<String> {
         self.inner.cfs.names()
+    }
+}
+
+impl DbInner {
+    /// Sets the compression of each named column family in one logged record, each under
+    /// its writer (taken in name order, as transactions take them); durable when this
+    /// returns.
+    pub(crate) fn set_compressions(&self, settings: &[(String, Compression)]) -> Result<()> {
+        let change = self.cfs.change();
+        let mut sorted: Vec<&(String, Compression)> = settings.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut writers = Vec::with_capacity(sorted.len());
+        let mut record = RecordBuilder::new();
+        for (name, compression) in sorted {
+            let slot = change.slot(name)?;
+            writers.push((slot.lock_writer(name, Wait::Forever)?, *compression));
+            record.set_compression(slot.id, *compression);
+        }
+        let mut appended =
+            self.append_commit(Record::Logged(record.finish()), std::iter::empty())?;
+        for (tree, compression) in &mut writers {
+            tree.set_compression(*compression);
+            appended.edit(Edit::Compression {
+                id: tree.slot().id,
+                compression: *compression,
+            });
+        }
+        let lsn = appended.publish();
+        drop(writers);
+        drop(change);
+        self.wal.wait_durable(lsn)?;
+        Ok(())
     }
 }

@@ -205,7 +205,8 @@ struct Template {
     other_files: Vec<(String, Vec<u8>)>,
 }
 
-/// Small segments and growth steps, no background threads, compression per column family.
+/// Small segments and growth steps, no background threads (compression is stored with each
+/// column family: [`compression_of`]).
 fn options() -> DatabaseOptions {
     let mut options = DatabaseOptions {
         checkpoint_interval: None,
@@ -214,10 +215,16 @@ fn options() -> DatabaseOptions {
     options.wal.sync_interval = None;
     options.wal.segment_bytes = 64 * 1024;
     options.page_store = page_store_options();
-    let families = &mut options.compression.column_families;
-    families.insert("lz4".to_owned(), Compression::Lz4);
-    families.insert("zstd".to_owned(), Compression::Zstd { level: 3 });
     options
+}
+
+/// How the template's column family `cf` compresses (named after its setting).
+fn compression_of(cf: &str) -> Compression {
+    match cf {
+        "lz4" => Compression::Lz4,
+        "zstd" => Compression::Zstd { level: 3 },
+        _ => Compression::None,
+    }
 }
 
 fn key(i: u32) -> Vec<u8> {
@@ -250,7 +257,8 @@ fn build_template(leave_log: bool) -> crate::Result<Template> {
     };
     let db = Database::open_in(directory.clone(), options)?;
     for cf in COLUMN_FAMILIES {
-        db.create_cf(cf)?;
+        let settings = crate::ColumnFamilyOptions::new().with_compression(compression_of(cf));
+        db.create_cf_with(cf, settings)?;
     }
     // Two rounds of writes, each checkpointed, the second deleting and rewriting part of the
     // first: the pages that frees make a free list.

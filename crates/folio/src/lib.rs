@@ -48,20 +48,19 @@
 //!   may be far larger than memory. [`Database::bulk_load`] fills a column family without
 //!   logging, durable chunk by chunk.
 //! - **Compression** ([`Compression`]): per column family, LZ4 or zstd, each value compressed
-//!   on its own (`docs/format.md`). **Encryption at rest** ([`EncryptionKey`]): every data
+//!   on its own (`docs/format.md`), the setting stored with the column family
+//!   ([`ColumnFamilyOptions`]). **Encryption at rest** ([`EncryptionKey`]): every data
 //!   page and log record sealed with XChaCha20-Poly1305 (`docs/security.md`).
 //!
 //! ```
-//! use folio::{Compression, Database, EncryptionKey};
+//! use folio::{ColumnFamilyOptions, Compression, Database, EncryptionKey};
 //!
 //! # fn main() -> folio::Result<()> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let key = EncryptionKey::from_bytes([7; 32]); // from your key store
-//! let db = Database::builder()
-//!     .encryption_key(key.clone())
-//!     .cf_compression("events", Compression::Lz4)
-//!     .open(dir.path())?;
-//! db.create_cf("events")?;
+//! let db = Database::builder().encryption_key(key.clone()).open(dir.path())?;
+//! // Stored with the column family: later opens compress its values without being told.
+//! db.create_cf_with("events", ColumnFamilyOptions::new().with_compression(Compression::Lz4))?;
 //! let event = br#"{"type":"login","user":"alice","ok":true,"note":"login login login"}"#;
 //! db.write(folio::WriteBatch::new().put("events", b"e1", event).clone())?;
 //! drop(db);
@@ -69,6 +68,7 @@
 //! assert!(Database::open(dir.path()).is_err());
 //! let db = Database::builder().encryption_key(key).open(dir.path())?;
 //! assert_eq!(&*db.begin_read().get("events", b"e1")?.unwrap(), &event[..]);
+//! assert_eq!(db.cf_options("events")?.compression, Compression::Lz4);
 //! # Ok(())
 //! # }
 //! ```
@@ -131,7 +131,7 @@ pub use folio_pagestore::MemoryBudget;
 pub use folio_wal::{Durability, DurableWait, Lsn};
 pub use integrity::{CfIntegrity, CheckProgress, IntegrityProblem, IntegrityReport};
 pub use merge::{MergeFn, MergeOperator};
-pub use options::{CompressionOptions, DatabaseOptions};
+pub use options::{ColumnFamilyOptions, CompressionOptions, DatabaseOptions};
 pub use read_txn::ReadTransaction;
 pub use recovery_progress::{ProgressCallback, RecoveryProgress, RecoveryReport};
 pub use tree::{Cursor, Range, Tree, TreeReport};

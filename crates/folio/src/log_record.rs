@@ -6,7 +6,9 @@
 //! op      = kind u8, cf_id u64, a_len u32, a bytes, b_len u32, b bytes
 //!   kind 1 put      (a = key, b = value)
 //!   kind 2 delete   (a = key)
-//!   kind 3 create   (a = name)          kind 4 drop (a = name)
+//!   kind 3 create   (a = name, b = its compression setting, 5 bytes; empty in records
+//!                   written before settings were stored)
+//!   kind 4 drop     (a = name)
 //!   kind 5 rename   (a = old name, b = new name)
 //!   kind 6 unlogged (a, b empty): an unlogged commit (a bulk-load chunk, a large
 //!                   transaction) changed this column family without logging its data;
@@ -17,6 +19,8 @@
 //!                   contents did not change, so replay has nothing to do
 //!   kind 8 delete range (a = start bound, b = end bound; each a tag byte, 0 unbounded,
 //!                   1 included, 2 excluded, then the key for the last two)
+//!   kind 9 set compression (b = the setting, 5 bytes: codec u8, level i32; see
+//!                   `folio_btree::Compression::to_setting_bytes`)
 //! ```
 
 use std::ops::Bound;
@@ -24,7 +28,7 @@ use std::ops::Bound;
 use folio_wal::Lsn;
 
 use crate::column_family::CfId;
-use crate::{Error, Result};
+use crate::{Compression, Error, Result};
 
 /// One logged operation, borrowing its bytes from the record (replay keeps records whole
 /// instead of copying every key and value out of them).
@@ -42,6 +46,8 @@ pub(crate) enum LogOp<'a> {
     CreateCf {
         cf: CfId,
         name: &'a str,
+        /// `None` in records written before settings were stored.
+        compression: Option<Compression>,
     },
     DropCf {
         cf: CfId,
@@ -63,6 +69,10 @@ pub(crate) enum LogOp<'a> {
         start: Bound<&'a [u8]>,
         end: Bound<&'a [u8]>,
     },
+    SetCompression {
+        cf: CfId,
+        compression: Compression,
+    },
 }
 
 const PUT: u8 = 1;
@@ -73,6 +83,7 @@ const RENAME: u8 = 5;
 const UNLOGGED: u8 = 6;
 const MOVED: u8 = 7;
 const DELETE_RANGE: u8 = 8;
+const SET_COMPRESSION: u8 = 9;
 
 /// A range bound as a delete-range operation logs it: a tag byte, then the key.
 fn encode_bound(bound: &Bound<Vec<u8>>) -> Vec<u8> {
@@ -135,8 +146,12 @@ impl RecordBuilder {
         self.push(DELETE, cf, key, &[]);
     }
 
-    pub(crate) fn create_cf(&mut self, cf: CfId, name: &str) {
-        self.push(CREATE, cf, name.as_bytes(), &[]);
+    pub(crate) fn create_cf(&mut self, cf: CfId, name: &str, compression: Compression) {
+        self.push(CREATE, cf, name.as_bytes(), &compression.to_setting_bytes());
+    }
+
+    pub(crate) fn set_compression(&mut self, cf: CfId, compression: Compression) {
+        self.push(SET_COMPRESSION, cf, &[], &compression.to_setting_bytes());
     }
 
     pub(crate) fn drop_cf(&mut self, cf: CfId, name: &str) {
@@ -218,6 +233,8 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp<'_>>> {
         let b_len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
         let b = take(b_len)?;
         let name = |bytes| utf8(bytes).ok_or_else(|| bad("name is not UTF-8"));
+        let setting =
+            |bytes: &[u8]| Compression::from_setting_bytes(bytes).map_err(|reason| bad(&reason));
         ops.push(match kind {
             PUT => LogOp::Put {
                 cf,
@@ -225,7 +242,15 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp<'_>>> {
                 value: b,
             },
             DELETE => LogOp::Delete { cf, key: a },
-            CREATE => LogOp::CreateCf { cf, name: name(a)? },
+            CREATE => LogOp::CreateCf {
+                cf,
+                name: name(a)?,
+                compression: if b.is_empty() {
+                    None
+                } else {
+                    Some(setting(b)?)
+                },
+            },
             DROP => LogOp::DropCf { cf, name: name(a)? },
             RENAME => LogOp::RenameCf {
                 cf,
@@ -238,6 +263,10 @@ pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> Result<Vec<LogOp<'_>>> {
                 cf,
                 start: decode_bound(a).ok_or_else(|| bad("bad range bound"))?,
                 end: decode_bound(b).ok_or_else(|| bad("bad range bound"))?,
+            },
+            SET_COMPRESSION => LogOp::SetCompression {
+                cf,
+                compression: setting(b)?,
             },
             _ => return Err(bad("unknown operation")),
         });
@@ -255,7 +284,7 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_damage() {
         let mut record = RecordBuilder::new();
-        record.create_cf(CfId(3), "users");
+        record.create_cf(CfId(3), "users", Compression::Lz4);
         record.put(CfId(3), b"k", b"v");
         record.delete(CfId(3), b"gone");
         record.rename_cf(CfId(3), "users", "people");
@@ -264,9 +293,25 @@ mod tests {
         record.moved(CfId(4));
         record.delete_range(CfId(4), &(Bound::Included(b"a".to_vec()), Bound::Unbounded));
         record.delete_range(CfId(4), &(Bound::Unbounded, Bound::Excluded(Vec::new())));
+        record.set_compression(CfId(4), Compression::Zstd { level: 7 });
         let bytes = record.finish();
         let ops = decode(7, &bytes).unwrap();
-        assert_eq!(ops.len(), 9);
+        assert_eq!(ops.len(), 10);
+        assert_eq!(
+            ops[0],
+            LogOp::CreateCf {
+                cf: CfId(3),
+                name: "users",
+                compression: Some(Compression::Lz4)
+            }
+        );
+        assert_eq!(
+            ops[9],
+            LogOp::SetCompression {
+                cf: CfId(4),
+                compression: Compression::Zstd { level: 7 }
+            }
+        );
         assert_eq!(
             ops[7],
             LogOp::DeleteRange {
@@ -295,5 +340,27 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(decode(7, &bytes[..cut]).is_err(), "cut at {cut}");
         }
+    }
+
+    /// A create record written before settings were stored (empty `b`) still decodes; a
+    /// setting the encoder cannot have written is a damaged record.
+    #[test]
+    fn create_records_without_a_setting_decode() {
+        let mut old = RecordBuilder::new();
+        old.push(CREATE, CfId(1), b"events", &[]);
+        assert_eq!(
+            decode(1, &old.finish()).unwrap(),
+            [LogOp::CreateCf {
+                cf: CfId(1),
+                name: "events",
+                compression: None
+            }]
+        );
+        let mut damaged = RecordBuilder::new();
+        damaged.push(SET_COMPRESSION, CfId(1), &[], &[7, 0, 0, 0, 0]);
+        assert!(matches!(
+            decode(2, &damaged.finish()),
+            Err(Error::CorruptLogRecord { .. })
+        ));
     }
 }

@@ -72,7 +72,9 @@ pub struct DatabaseOptions {
     /// Checkpoint when the last handle is dropped, so the next open replays nothing.
     /// Default: true.
     pub checkpoint_on_close: bool,
-    /// How each column family compresses the values it writes. Default: none.
+    /// Changes to how column families compress the values they write. Each column family's
+    /// setting is stored in the database, so leaving this empty keeps them as they are.
+    /// Default: no change.
     pub compression: CompressionOptions,
     /// Encrypts the data file's pages and the log's records with this key (see
     /// `docs/security.md`); a new database is created encrypted, an existing one must be
@@ -91,25 +93,93 @@ pub struct DatabaseOptions {
     pub merge_operators: BTreeMap<String, crate::MergeOperator>,
 }
 
-/// Value compression by column family: `default` for every column family not named in
-/// `column_families`. A setting decides how values are *written*; every stored value says
-/// how it is stored, so a database opens and reads with any setting, and changing one
-/// affects only values written afterwards (see `docs/format.md`).
+/// Changes to value compression made at open. Each column family's setting is stored in the
+/// database (with the column family, see [`ColumnFamilyOptions`]); an open that names one
+/// here changes the stored setting (durably, before the open returns), an open that does
+/// not keeps it. A setting decides how values are *written*; every stored value says how it
+/// is stored, so changing one affects only values written afterwards (see
+/// `docs/format.md`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompressionOptions {
-    /// For column families not named below.
-    pub default: Compression,
-    /// By column-family name.
+    /// For every column family not named in `column_families`: `Some` sets it at open and
+    /// for column families created by [`crate::Database::create_cf`]; `None` keeps each
+    /// one's stored setting (new ones are created uncompressed).
+    pub default: Option<Compression>,
+    /// By column-family name. Each must name an existing column family when the database
+    /// opens: an unknown name (a misspelling) is [`Error::InvalidOption`]. To create a
+    /// column family with a setting, use [`crate::Database::create_cf_with`].
     pub column_families: BTreeMap<String, Compression>,
 }
 
 impl CompressionOptions {
-    /// The compression of column family `name`.
-    pub fn for_cf(&self, name: &str) -> Compression {
+    /// The setting [`crate::Database::create_cf`] gives a new column family `name`.
+    pub fn for_new_cf(&self, name: &str) -> Compression {
         self.column_families
             .get(name)
             .copied()
-            .unwrap_or(self.default)
+            .or(self.default)
+            .unwrap_or_default()
+    }
+
+    /// The setting an open gives existing column family `name`, whose stored setting is
+    /// `stored`.
+    pub(crate) fn at_open(&self, name: &str, stored: Compression) -> Compression {
+        self.column_families
+            .get(name)
+            .copied()
+            .or(self.default)
+            .unwrap_or(stored)
+    }
+
+    /// [`Error::InvalidOption`] when `column_families` names a column family not in
+    /// `existing` (sorted).
+    pub(crate) fn check_names(&self, existing: &[String]) -> Result<()> {
+        let known = |name: &String| existing.binary_search(name).is_ok();
+        match self.column_families.keys().find(|name| !known(name)) {
+            None => Ok(()),
+            Some(unknown) => Err(Error::InvalidOption {
+                name: "compression",
+                reason: format!(
+                    "column family {unknown:?} does not exist (column families: {existing:?}); \
+                     to create one with a setting, use Database::create_cf_with"
+                ),
+            }),
+        }
+    }
+}
+
+/// What is stored with one column family ([`crate::Database::create_cf_with`],
+/// [`crate::Database::set_cf_options`], [`crate::Database::cf_options`]): every open and
+/// every process that writes to it uses these, whatever options it was opened with
+/// (unless it changes them, see [`CompressionOptions`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ColumnFamilyOptions {
+    /// How it compresses the values it writes. Default: none.
+    pub compression: Compression,
+}
+
+impl ColumnFamilyOptions {
+    /// The defaults: no compression.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With values compressed as `compression` says.
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Checks every setting, naming column family `cf` in the error.
+    pub fn validate(&self, cf: &str) -> Result<()> {
+        self.compression
+            .check()
+            .map_err(|reason| Error::InvalidOption {
+                name: "compression",
+                reason: format!("column family {cf:?}: {reason}"),
+            })
     }
 }
 
@@ -215,12 +285,17 @@ impl DatabaseOptions {
                     .into(),
             });
         }
-        let compressions = std::iter::once((None, self.compression.default)).chain(
-            self.compression
-                .column_families
-                .iter()
-                .map(|(cf, c)| (Some(cf), *c)),
-        );
+        let compressions = self
+            .compression
+            .default
+            .map(|c| (None, c))
+            .into_iter()
+            .chain(
+                self.compression
+                    .column_families
+                    .iter()
+                    .map(|(cf, c)| (Some(cf), *c)),
+            );
         for (cf, compression) in compressions {
             compression.check().map_err(|reason| Error::InvalidOption {
                 name: "compression",

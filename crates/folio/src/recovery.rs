@@ -14,7 +14,6 @@ use crate::cf_slot::CfSlot;
 use crate::column_family::{CfId, CfMap};
 use crate::database::{DATA_FILE, DATA_FILE_NEW};
 use crate::log_record::{LogOp, decode};
-use crate::options::CompressionOptions;
 use crate::replay_runs::{RunFile, merge_runs};
 use crate::roots::Roots;
 use crate::snapshot::Snapshot;
@@ -109,8 +108,7 @@ pub(crate) fn recover(
         version: checkpoint,
     } = Roots::decode(&store.roots())?;
     let catalog = Catalog::open(store.writer(), catalog_root)?;
-    let (mut cfs, mut snapshot) =
-        load_column_families(&store, &catalog, checkpoint, &options.compression)?;
+    let (mut cfs, mut snapshot) = load_column_families(&store, &catalog, checkpoint)?;
     let progress = |step: &RecoveryProgress| {
         tracing::debug!(target: "folio::recovery", ?step, "recovery progress");
         if let Some(callback) = &options.recovery_progress {
@@ -134,7 +132,6 @@ pub(crate) fn recover(
         runs_directory: (large_log && !store.is_encrypted()).then_some(runs_directory),
         batch_bytes: options.replay_batch_bytes,
         spill: replay_spill_policy(options),
-        compression: options.compression.clone(),
     };
     let (replayed, replayed_bytes) =
         replaying.replay(&store, &wal, checkpoint, &mut cfs, &mut snapshot, &progress)?;
@@ -172,19 +169,75 @@ fn load_column_families(
     store: &PageStore,
     catalog: &Catalog,
     checkpoint: Lsn,
-    compression: &CompressionOptions,
 ) -> Result<(CfMap, Snapshot)> {
     let mut cfs = CfMap::default();
     let mut snapshot = Snapshot::at(checkpoint);
     for (name, state) in catalog.list()? {
         let mut tree = BTreeMut::new(store.writer(), state.root, state.len);
-        tree.set_compression(compression.for_cf(&name));
+        // Entries written before settings were stored hold none: the open's options decide
+        // (`Database::open_in`).
+        let compression = state.compression.unwrap_or_default();
+        tree.set_compression(compression);
         let id = CfId(state.id);
         snapshot.add(id, &name, state.root, state.len);
+        snapshot.set_compression(id, compression);
         let slot = CfSlot::new(id, &name, tree);
         cfs.insert(name, slot);
     }
     Ok((cfs, snapshot))
+}
+
+/// The name of live column family `id` (the snapshot names every one, kept in step with
+/// the replayed `CfMap`); a record naming another is damaged.
+fn live_name(snapshot: &Snapshot, id: CfId, lsn: Lsn) -> Result<String> {
+    snapshot
+        .name(id)
+        .map(ToString::to_string)
+        .ok_or_else(|| Error::CorruptLogRecord {
+            lsn,
+            reason: format!("names column family {id}, which does not exist"),
+        })
+}
+
+/// Replays a logged change to a column family that touches none of its entries: a create
+/// (empty, with its setting; none in records from before settings were stored), a rename,
+/// or a new compression setting (for values written from then on, replayed ones included:
+/// how a value is stored does not change what it reads as).
+fn replay_cf_change(
+    store: &PageStore,
+    cfs: &mut CfMap,
+    snapshot: &mut Snapshot,
+    lsn: Lsn,
+    op: &LogOp<'_>,
+) -> Result<()> {
+    match *op {
+        LogOp::CreateCf {
+            cf,
+            name,
+            compression,
+        } => {
+            let compression = compression.unwrap_or_default();
+            let mut tree = BTreeMut::new(store.writer(), None, 0);
+            tree.set_compression(compression);
+            snapshot.add(cf, name, None, 0);
+            snapshot.set_compression(cf, compression);
+            cfs.insert(name.to_owned(), CfSlot::new(cf, name, tree));
+        }
+        LogOp::RenameCf { cf, to, .. } => {
+            let name = live_name(snapshot, cf, lsn)?;
+            let slot = cfs.remove(&name).expect("found by live_name");
+            slot.set_name(to);
+            cfs.insert(to.to_owned(), slot);
+            snapshot.rename(cf, to);
+        }
+        LogOp::SetCompression { cf, compression } => {
+            let name = live_name(snapshot, cf, lsn)?;
+            cfs[&name].lock_for_recovery().set_compression(compression);
+            snapshot.set_compression(cf, compression);
+        }
+        _ => unreachable!("replay passes only column-family changes"),
+    }
+    Ok(())
 }
 
 /// The log must hold every record after the data file's checkpoint: none missing at its
@@ -233,8 +286,6 @@ struct Replayer {
     batch_bytes: usize,
     /// The trees' spill policy while runs are merged into them.
     spill: SpillPolicy,
-    /// How column families created by the log compress.
-    compression: CompressionOptions,
 }
 
 /// How trees spill while sorted runs are merged into them: a bound of twice the batch (or
@@ -279,16 +330,7 @@ impl Replayer {
         let records_total = wal.last_lsn() - checkpoint;
         let mut records_done = 0;
         let mut bytes_done = 0;
-        // The snapshot names every live column family by id (kept in step with `cfs`).
-        let name_of = |snapshot: &Snapshot, id: CfId, lsn: Lsn| {
-            snapshot
-                .name(id)
-                .map(ToString::to_string)
-                .ok_or_else(|| Error::CorruptLogRecord {
-                    lsn,
-                    reason: format!("names column family {id}, which does not exist"),
-                })
-        };
+        let name_of = live_name;
         let check_exists = |snapshot: &Snapshot, id: CfId, lsn: Lsn| match snapshot.name(id) {
             Some(_) => Ok(()),
             None => name_of(snapshot, id, lsn).map(drop),
@@ -305,8 +347,10 @@ impl Replayer {
                 let (cf, key, value) = match op {
                     LogOp::Put { cf, key, value } => (cf, key, Some(value)),
                     LogOp::Delete { cf, key } => (cf, key, None),
-                    LogOp::CreateCf { cf, name } => {
-                        self.create_cf(store, cfs, snapshot, (cf, name));
+                    op @ (LogOp::CreateCf { .. }
+                    | LogOp::RenameCf { .. }
+                    | LogOp::SetCompression { .. }) => {
+                        replay_cf_change(store, cfs, snapshot, lsn, &op)?;
                         continue;
                     }
                     LogOp::DropCf { cf, .. } => {
@@ -339,14 +383,6 @@ impl Replayer {
                         }
                         let bounds = (start.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec));
                         slot.lock_for_recovery().remove_range(&bounds)?;
-                        continue;
-                    }
-                    LogOp::RenameCf { cf, to, .. } => {
-                        let name = name_of(snapshot, cf, lsn)?;
-                        let slot = cfs.remove(&name).expect("found by name_of");
-                        slot.set_name(to);
-                        cfs.insert(to.to_owned(), slot);
-                        snapshot.rename(cf, to);
                         continue;
                     }
                 };
@@ -382,20 +418,6 @@ impl Replayer {
             commit_replayed(&cfs[&name], last, snapshot);
         }
         Ok((records_done, bytes_done))
-    }
-
-    /// Adds column family `name` (id `cf`), created by the log, empty.
-    fn create_cf(
-        &self,
-        store: &PageStore,
-        cfs: &mut CfMap,
-        snapshot: &mut Snapshot,
-        (cf, name): (CfId, &str),
-    ) {
-        let mut tree = BTreeMut::new(store.writer(), None, 0);
-        tree.set_compression(self.compression.for_cf(name));
-        snapshot.add(cf, name, None, 0);
-        cfs.insert(name.to_owned(), CfSlot::new(cf, name, tree));
     }
 
     /// A full batch: written as a sorted run, or applied when runs are not written.

@@ -11,6 +11,7 @@ use folio_wal::Lsn;
 use imbl::{HashMap, OrdMap};
 use parking_lot::{Condvar, Mutex};
 
+use crate::Compression;
 use crate::column_family::CfId;
 use crate::database::DbInner;
 use crate::readers::ReaderTable;
@@ -98,6 +99,9 @@ pub(crate) struct Snapshot {
     trees: OrdMap<CfId, CfRoot>,
     ids: HashMap<Arc<str>, CfId>,
     names: OrdMap<CfId, Arc<str>>,
+    /// How each column family compresses what it writes (stored with the catalog at
+    /// checkpoints, so a checkpoint records the setting of its own version).
+    compressions: OrdMap<CfId, Compression>,
 }
 
 impl Snapshot {
@@ -132,6 +136,18 @@ impl Snapshot {
             .filter_map(|(id, name)| self.trees.get(id).map(|root| (*id, name, *root)))
     }
 
+    /// The compression setting of column family `id` (`None` for one that does not exist).
+    pub(crate) fn compression(&self, id: CfId) -> Compression {
+        self.compressions.get(&id).copied().unwrap_or_default()
+    }
+
+    /// Sets the compression setting of column family `id`.
+    pub(crate) fn set_compression(&mut self, id: CfId, compression: Compression) {
+        if self.names.contains_key(&id) {
+            self.compressions.insert(id, compression);
+        }
+    }
+
     /// Names, sorted.
     pub(crate) fn sorted_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.ids.keys().map(ToString::to_string).collect();
@@ -145,6 +161,7 @@ impl Snapshot {
         self.ids.insert(Arc::clone(&name), id);
         self.names.insert(id, name);
         self.trees.insert(id, CfRoot { root, len });
+        self.compressions.insert(id, Compression::None);
     }
 
     /// Removes column family `id`.
@@ -153,6 +170,7 @@ impl Snapshot {
             self.ids.remove(&name);
         }
         self.trees.remove(&id);
+        self.compressions.remove(&id);
     }
 
     /// Renames column family `id`.
@@ -184,6 +202,11 @@ pub(crate) enum Edit {
     Create {
         id: CfId,
         name: String,
+        compression: Compression,
+    },
+    Compression {
+        id: CfId,
+        compression: Compression,
     },
     Drop {
         id: CfId,
@@ -331,7 +354,15 @@ impl Publisher {
 fn apply(snapshot: &mut Snapshot, edit: Edit) {
     match edit {
         Edit::Tree { id, root, len } => snapshot.set_tree(id, root, len),
-        Edit::Create { id, name } => snapshot.add(id, &name, None, 0),
+        Edit::Create {
+            id,
+            name,
+            compression,
+        } => {
+            snapshot.add(id, &name, None, 0);
+            snapshot.set_compression(id, compression);
+        }
+        Edit::Compression { id, compression } => snapshot.set_compression(id, compression),
         Edit::Drop { id } => snapshot.remove(id),
         Edit::Rename { id, to } => snapshot.rename(id, &to),
     }

@@ -432,8 +432,14 @@ fn run(seconds: u64, out: &Path) -> Result<(), String> {
     let db = Database::open_with(&db_dir, options.clone()).map_err(|e| e.to_string())?;
     for w in 0..WRITERS {
         for which in 0..2 {
-            db.create_cf(&cf_name(w, which))
-                .map_err(|e| e.to_string())?;
+            let name = cf_name(w, which);
+            if (w, which) == ZSTD_CF {
+                let zstd = folio::ColumnFamilyOptions::new().with_compression(ZSTD);
+                db.create_cf_with(&name, zstd)
+            } else {
+                db.create_cf(&name)
+            }
+            .map_err(|e| e.to_string())?;
         }
     }
     open_bank(&db).map_err(|e| e.to_string())?;
@@ -563,7 +569,26 @@ fn finish(
     let shared = Arc::into_inner(shared).ok_or("the database is still shared")?;
     let concurrent = shared.db.stats().concurrent;
     shared.db.close().map_err(|e| e.to_string())?;
+    // Reopened without compression options: each column family keeps the stored setting.
+    let options = DatabaseOptions {
+        compression: folio::CompressionOptions::default(),
+        ..options
+    };
     let db = Database::open_with(db_dir, options).map_err(|e| e.to_string())?;
+    for w in 0..WRITERS {
+        for which in 0..2 {
+            let name = cf_name(w, which);
+            let stored = db.cf_options(&name).map_err(|e| e.to_string())?;
+            let expected = if (w, which) == ZSTD_CF {
+                ZSTD
+            } else {
+                folio::Compression::Lz4
+            };
+            if stored.compression != expected {
+                return Err(format!("{name}: stored {stored:?}, created {expected:?}"));
+            }
+        }
+    }
     check_bank(&db.begin_read())?;
     for (i, model) in before.iter().enumerate() {
         let cf = cf_name(i / 2, i % 2);
@@ -602,13 +627,14 @@ fn soak_options() -> DatabaseOptions {
         ..DatabaseOptions::default()
     };
     options.page_store.cache_bytes_max = CACHE_BYTES;
-    options.compression.default = folio::Compression::Lz4;
-    options
-        .compression
-        .column_families
-        .insert(cf_name(0, 1), folio::Compression::Zstd { level: 3 });
+    options.compression.default = Some(folio::Compression::Lz4);
     options
 }
+
+/// The setting writer 0's second column family is created with (the others take the
+/// options' LZ4); each is stored with its column family.
+const ZSTD_CF: (usize, usize) = (0, 1);
+const ZSTD: folio::Compression = folio::Compression::Zstd { level: 3 };
 
 fn tempfile_dir(out: &Path) -> Result<PathBuf, String> {
     let dir = out.join(format!("run-{}", std::process::id()));
