@@ -59,7 +59,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List, create or drop column families.
+    /// List, create, configure or drop column families.
     Cf {
         #[command(subcommand)]
         action: CfAction,
@@ -153,14 +153,29 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum CfAction {
-    /// List column families and their entry counts.
+    /// List column families, their entry counts and compression settings.
     List {
         db: PathBuf,
         #[arg(long)]
         json: bool,
     },
     /// Create a column family (the database is created if missing).
-    Create { db: PathBuf, name: String },
+    Create {
+        db: PathBuf,
+        name: String,
+        /// Compress the values it writes (none, lz4, zstd, zstd-N); stored with it.
+        #[arg(long, value_name = "CODEC")]
+        compression: Option<folio::Compression>,
+    },
+    /// Change a column family's stored compression setting: values written from now on use
+    /// it; `folio compact --repack` rewrites existing ones.
+    Set {
+        db: PathBuf,
+        name: String,
+        /// none, lz4, zstd or zstd-N.
+        #[arg(long, value_name = "CODEC")]
+        compression: folio::Compression,
+    },
     /// Drop a column family and free its pages.
     Drop { db: PathBuf, name: String },
 }

@@ -301,25 +301,45 @@ fn cf(action: CfAction) -> CliResult {
             let mut rows = Vec::new();
             for name in read.cf_names() {
                 let len = read.len(&name).map_err(|e| Failure::database(&db, &e))?;
-                rows.push((name, len));
+                let options = database
+                    .cf_options(&name)
+                    .map_err(|e| Failure::database(&db, &e))?;
+                rows.push((name, len, options.compression.label()));
             }
             if as_json {
                 print_json(&json!(
                     rows.iter()
-                        .map(|(n, l)| json!({"name": n, "entries": l}))
+                        .map(|(n, l, c)| json!({"name": n, "entries": l, "compression": c}))
                         .collect::<Vec<_>>()
                 ));
             } else {
-                for (name, len) in rows {
-                    println!("{name}\t{len}");
+                for (name, len, compression) in rows {
+                    println!("{name}\t{len}\t{compression}");
                 }
             }
             Ok(())
         }
-        CfAction::Create { db, name } => {
+        CfAction::Create {
+            db,
+            name,
+            compression,
+        } => {
             let database = open_or_create(&db)?;
+            let options =
+                folio::ColumnFamilyOptions::new().with_compression(compression.unwrap_or_default());
             database
-                .create_cf(&name)
+                .create_cf_with(&name, options)
+                .map_err(|e| Failure::database(&db, &e))
+        }
+        CfAction::Set {
+            db,
+            name,
+            compression,
+        } => {
+            let database = open_existing(&db, true)?;
+            let options = folio::ColumnFamilyOptions::new().with_compression(compression);
+            database
+                .set_cf_options(&name, options)
                 .map_err(|e| Failure::database(&db, &e))
         }
         CfAction::Drop { db, name } => {

@@ -2,14 +2,16 @@
 //! be moved between folio versions or inspected with text tools.
 //!
 //! ```text
-//! folio-dump 1
-//! cf <name as hex>
+//! folio-dump 2
+//! cf <name as hex> compression=<none|lz4|zstd-N>
 //! <key as hex> <value as hex>       (ascending keys)
 //! ...
 //! end <entries in this column family>
 //! cf ...
 //! done <column families>
 //! ```
+//!
+//! Version 1 (still read) had no settings on the `cf` line.
 
 use std::io::{BufRead, Write};
 
@@ -18,7 +20,9 @@ use folio::{Database, ReadTransaction};
 use crate::failure::{CliResult, Failure};
 use crate::render::{from_hex, to_hex};
 
-const HEADER: &str = "folio-dump 1";
+const HEADER: &str = "folio-dump 2";
+/// The version before column-family settings were dumped: read, never written.
+const HEADER_V1: &str = "folio-dump 1";
 
 /// Writes every column family of `read` to `out`; `progress` gets the entries written.
 pub fn write_dump(
@@ -31,7 +35,16 @@ pub fn write_dump(
     let mut total = 0;
     let names = read.cf_names();
     for name in &names {
-        writeln!(out, "cf {}", to_hex(name.as_bytes())).map_err(io)?;
+        let settings = read
+            .cf_options(name)
+            .map_err(|e| Failure::error(format!("column family {name:?}: {e}")))?;
+        writeln!(
+            out,
+            "cf {} compression={}",
+            to_hex(name.as_bytes()),
+            settings.compression.label()
+        )
+        .map_err(io)?;
         let tree = read
             .tree(name)
             .map_err(|e| Failure::error(format!("column family {name:?}: {e}")))?;
@@ -72,7 +85,7 @@ pub fn read_dump(
     };
     let bad = |n: usize, what: &str| Failure::error(format!("dump line {n}: {what}"));
     match next()? {
-        Some((_, line)) if line == HEADER => {}
+        Some((_, line)) if line == HEADER || line == HEADER_V1 => {}
         Some((_, line)) if line.starts_with("folio-dump ") => {
             return Err(Failure::error(format!(
                 "this dump is {line:?}; this folio reads {HEADER:?}: use a folio version that reads it"
@@ -101,12 +114,8 @@ pub fn read_dump(
             }
             return Ok(total);
         }
-        let name = line
-            .strip_prefix("cf ")
-            .and_then(from_hex)
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| bad(n, "expected \"cf <name as hex>\""))?;
-        db.create_cf(&name)
+        let (name, settings) = column_family_line(&line).map_err(|what| bad(n, &what))?;
+        db.create_cf_with(&name, settings)
             .map_err(|e| Failure::error(format!("column family {name:?}: {e}")))?;
         created.push(name.clone());
         let mut load = db
@@ -143,4 +152,21 @@ pub fn read_dump(
             .map_err(|e| Failure::error(format!("column family {name:?}: {e}")))?;
         column_families += 1;
     }
+}
+
+/// The name and settings of a `cf <name as hex> [compression=<codec>]` line.
+fn column_family_line(line: &str) -> Result<(String, folio::ColumnFamilyOptions), String> {
+    let expected = || "expected \"cf <name as hex> [compression=<codec>]\"".to_owned();
+    let mut fields = line.strip_prefix("cf ").ok_or_else(expected)?.split(' ');
+    let name = fields
+        .next()
+        .and_then(from_hex)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(expected)?;
+    let mut settings = folio::ColumnFamilyOptions::new();
+    for field in fields {
+        let codec = field.strip_prefix("compression=").ok_or_else(expected)?;
+        settings = settings.with_compression(codec.parse()?);
+    }
+    Ok((name, settings))
 }

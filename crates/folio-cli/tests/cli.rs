@@ -102,7 +102,10 @@ fn get_scan_list_stats_and_check_read_without_writing() {
         stdout_of(&["scan"], &db, &["--cf", "bin"]),
         "0x00ff\t0x0102\n"
     );
-    assert_eq!(stdout_of(&["cf", "list"], &db, &[]), "bin\t1\nusers\t3\n");
+    assert_eq!(
+        stdout_of(&["cf", "list"], &db, &[]),
+        "bin\t1\tnone\nusers\t3\tnone\n"
+    );
     assert!(stdout_of(&["stats"], &db, &[]).contains("users"));
     assert!(stdout_of(&["stats"], &db, &["--json"]).contains("\"column_families\""));
     assert!(stdout_of(&["check"], &db, &[]).contains("allocator checked"));
@@ -172,11 +175,14 @@ fn delete_and_column_family_changes() {
     assert!(stderr_of(&["cf", "create"], &db, &["empty"], 1).contains("already exists"));
     assert_eq!(
         stdout_of(&["cf", "list"], &db, &[]),
-        "bin\t1\nempty\t0\nusers\t2\n"
+        "bin\t1\tnone\nempty\t0\tnone\nusers\t2\tnone\n"
     );
     stdout_of(&["cf", "drop"], &db, &["empty"]);
     stderr_of(&["cf", "drop"], &db, &["empty"], 3);
-    assert_eq!(stdout_of(&["cf", "list"], &db, &[]), "bin\t1\nusers\t2\n");
+    assert_eq!(
+        stdout_of(&["cf", "list"], &db, &[]),
+        "bin\t1\tnone\nusers\t2\tnone\n"
+    );
 }
 
 #[test]
@@ -189,7 +195,7 @@ fn dump_load_backup_and_compact_round_trip() {
     put(&db, "b", "x", "y");
     let dump = dir.path().join("dump.txt");
     let text = dump_to(&db, &dump);
-    assert!(text.starts_with("folio-dump 1\n") && text.ends_with("done 2\n"));
+    assert!(text.starts_with("folio-dump 2\n") && text.ends_with("done 2\n"));
 
     let copy = dir.path().join("copy");
     folio()
@@ -322,17 +328,20 @@ fn a_load_that_fails_leaves_nothing_behind() {
     }
     // The repaired dump then loads (nothing of the failed tries is in the way).
     load(&copy, text.as_bytes()).success();
-    assert_eq!(stdout_of(&["cf", "list"], &copy, &[]), "bin\t1\nusers\t3\n");
+    assert_eq!(
+        stdout_of(&["cf", "list"], &copy, &[]),
+        "bin\t1\tnone\nusers\t3\tnone\n"
+    );
 
     // Into an existing database: the column families the failed load created are dropped.
     let existing = dir.path().join("existing");
     put(&existing, "z", "k", "v");
     load(&existing, damaged.as_bytes()).code(1);
-    assert_eq!(stdout_of(&["cf", "list"], &existing, &[]), "z\t1\n");
+    assert_eq!(stdout_of(&["cf", "list"], &existing, &[]), "z\t1\tnone\n");
     load(&existing, text.as_bytes()).success();
     assert_eq!(
         stdout_of(&["cf", "list"], &existing, &[]),
-        "bin\t1\nusers\t3\nz\t1\n"
+        "bin\t1\tnone\nusers\t3\tnone\nz\t1\tnone\n"
     );
 
     // An empty directory is a new database.
@@ -342,7 +351,7 @@ fn a_load_that_fails_leaves_nothing_behind() {
     load(&empty, text.as_bytes()).success();
     assert_eq!(
         stdout_of(&["cf", "list"], &empty, &[]),
-        "bin\t1\nusers\t3\n"
+        "bin\t1\tnone\nusers\t3\tnone\n"
     );
 }
 
@@ -416,6 +425,62 @@ fn missing_foreign_corrupted_and_locked_databases_give_clear_errors() {
         .code(4)
         .stderr(predicate::str::contains("in use by another process"));
     drop(holder);
+}
+
+/// Compression settings are stored with each column family: set by `cf create
+/// --compression` and `cf set`, listed, kept by a dump and its load; a version-1 dump (no
+/// settings) still loads, and a setting a dump cannot hold is refused with its line.
+#[test]
+fn column_family_settings_are_stored_listed_and_dumped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout_of(&["cf", "create"], &db, &["docs", "--compression", "zstd-5"]);
+    stdout_of(&["cf", "create"], &db, &["plain"]);
+    put(&db, "plain", "k", "v");
+    stdout_of(&["cf", "set"], &db, &["plain", "--compression", "lz4"]);
+    let listed = "docs\t0\tzstd-5\nplain\t1\tlz4\n";
+    assert_eq!(stdout_of(&["cf", "list"], &db, &[]), listed);
+    stderr_of(&["cf", "set"], &db, &["missing", "--compression", "lz4"], 3);
+    stderr_of(
+        &["cf", "set"],
+        &db,
+        &["plain", "--compression", "zstd-40"],
+        2,
+    );
+
+    let dump = dir.path().join("dump.txt");
+    let text = dump_to(&db, &dump);
+    assert!(text.contains(" compression=zstd-5\n"), "{text}");
+    let copy = dir.path().join("copy");
+    folio()
+        .arg("load")
+        .arg(&copy)
+        .arg("-i")
+        .arg(&dump)
+        .assert()
+        .success();
+    assert_eq!(stdout_of(&["cf", "list"], &copy, &[]), listed);
+
+    let old = dir.path().join("old");
+    let v1 = "folio-dump 1\ncf 61\n6b 76\nend 1\ndone 1\n";
+    folio()
+        .arg("load")
+        .arg(&old)
+        .write_stdin(v1)
+        .assert()
+        .success();
+    assert_eq!(stdout_of(&["cf", "list"], &old, &[]), "a\t1\tnone\n");
+
+    let bad = "folio-dump 2\ncf 61 compression=zstd-99\nend 0\ndone 1\n";
+    let refused = dir.path().join("refused");
+    folio()
+        .arg("load")
+        .arg(&refused)
+        .write_stdin(bad)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("dump line 2"));
+    assert!(!refused.exists(), "a refused load left a database");
 }
 
 /// A dump of 3,000 entries (several pages of data).

@@ -206,6 +206,10 @@ impl Database {
         });
         if !compression_changes.is_empty() {
             inner.set_compressions(&compression_changes)?;
+            for (cf, compression) in &compression_changes {
+                let to = compression.label();
+                tracing::info!(target: "folio", cf, to, "compression setting changed by the open's options");
+            }
         }
         if checkpoint_replay {
             checkpoint_after_replay(&mut inner, opened_at);

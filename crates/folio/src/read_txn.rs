@@ -108,4 +108,12 @@ impl ReadTransaction {
     pub fn cf_names(&self) -> Vec<String> {
         self.pin.snapshot().sorted_names()
     }
+
+    /// The options stored with `cf` as of this snapshot (see
+    /// [`crate::Database::cf_options`]).
+    pub fn cf_options<C: CfName + ?Sized>(&self, cf: &C) -> Result<crate::ColumnFamilyOptions> {
+        let (id, _) = self.resolve(cf.cf_ref())?;
+        let compression = self.pin.snapshot().compression(id);
+        Ok(crate::ColumnFamilyOptions::new().with_compression(compression))
+    }
 }
