@@ -128,10 +128,10 @@ impl Database {
         for name in &names {
             entries_total += read.len(name)?;
         }
+        // Settings come with each column family (below), not from this open's options.
         let mut options = DatabaseOptions {
             checkpoint_interval: None,
             encryption_key: key,
-            compression: self.inner.options.compression.clone(),
             ..DatabaseOptions::default()
         };
         options.page_store.page_size = self.inner.store.page_size();
@@ -144,7 +144,7 @@ impl Database {
             path: PathBuf::new(),
         };
         for name in &names {
-            copy.create_cf(name)?;
+            copy.create_cf_with(name, read.cf_options(name)?)?;
             let mut load = copy.bulk_load(name)?;
             for entry in read.tree(name)?.iter() {
                 let (key, value) = entry?;

@@ -323,3 +323,27 @@ fn files_from_before_stored_options_open_and_upgrade() {
         );
     }
 }
+
+/// A backup keeps each column family's setting, and is taken whatever per-name options the
+/// source was opened with (the copy is a new database without those column families yet).
+#[test]
+fn a_backup_keeps_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let db = Database::open(&source).unwrap();
+    db.create_cf_with("docs", with(Compression::Lz4)).unwrap();
+    db.create_cf("plain").unwrap();
+    put(&db, "docs", 1);
+    drop(db);
+    let db = Database::builder()
+        .cf_compression("plain", ZSTD)
+        .open(&source)
+        .unwrap();
+    let copy = dir.path().join("copy");
+    db.backup_to(&copy).unwrap();
+    drop(db);
+    let db = Database::open(&copy).unwrap();
+    assert_eq!(db.cf_options("docs").unwrap(), with(Compression::Lz4));
+    assert_eq!(db.cf_options("plain").unwrap(), with(ZSTD));
+    assert_eq!(compressed(&db, "docs"), (1, 1));
+}
