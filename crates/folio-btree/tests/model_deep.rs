@@ -61,7 +61,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (any::<u16>(), 1u16..2500, 1u16..12, 0u16..900, any::<bool>())
+        // Values from a few bytes to past the largest a leaf holds inline (about 2 KB).
+        6 => (any::<u16>(), 1u16..2500, 1u16..12, prop_oneof![3 => 0u16..900, 1 => 900u16..2100], any::<bool>())
             .prop_map(|(start, count, stride, len, in_order)| Op::InsertRun { start, count, stride, len, in_order }),
         4 => (any::<u16>(), 1u16..4000, 1u16..12)
             .prop_map(|(start, count, stride)| Op::RemoveRun { start, count, stride }),

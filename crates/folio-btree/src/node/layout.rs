@@ -86,11 +86,17 @@ pub(crate) fn key_inline_max(payload: usize) -> usize {
     payload / 8
 }
 
-/// Values up to this many bytes are stored in the leaf; longer ones in overflow pages. With
-/// inline keys of at most an eighth, two entries always fit in one leaf, so a split always
-/// produces two non-empty halves.
-pub(crate) fn value_inline_max(payload: usize) -> usize {
-    payload / 4
+/// Whether a value of `value_len` bytes is stored in the leaf beside a key taking
+/// `key_bytes` there (its length inline, or an overflow reference); longer ones go to
+/// overflow pages. An entry (header, offset, key, value) may take at most half the leaf's
+/// room, so any two fit in one leaf: a full leaf plus one entry always splits into two halves
+/// that fit (the left takes entries while they fit, so it holds more than the room less one
+/// entry, and the right at most two entries' worth). With short keys that is a value of
+/// about 2 KB in a 4 KiB page (it was a quarter page, so 1-2 KB values took an overflow
+/// page each).
+pub(crate) fn value_fits_inline(payload: usize, key_bytes: usize, value_len: usize) -> bool {
+    let half_room = (payload - HEADER_BYTES) / 2;
+    LEAF_ENTRY_HEADER_BYTES + OFFSET_BYTES + key_bytes + value_len <= half_room
 }
 
 pub(crate) use folio_io::le::{get_u16, get_u32, get_u64, put_u16, put_u32, put_u64};

@@ -16,7 +16,7 @@ pub(crate) use branch::{BranchView, branch_entry_key, branch_entry_len, write_br
 pub(crate) use compare::{SearchKey, compare_keys};
 pub use layout::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub(crate) use layout::{KeyRef, NodeKind, node_kind, table_at};
-pub(crate) use layout::{key_inline_max, value_inline_max};
+pub(crate) use layout::{key_inline_max, value_fits_inline};
 pub(crate) use leaf::{LeafEntry, LeafView, StoredRef, ValueRef, entry_key, entry_value};
 pub(crate) use slotted::{Slotted, check_slotted, node_entry};
 

@@ -21,7 +21,7 @@ use folio_pagestore::{PageId, PageStore, PageWriter};
 
 use crate::node::{
     KEY_BYTES_MAX, KeyRef, LeafEntry, LeafView, NodeKind, Slotted, StoredRef, VALUE_BYTES_MAX,
-    ValueRef, check_slotted, entry_key, key_inline_max, node_kind, value_inline_max,
+    ValueRef, check_slotted, entry_key, key_inline_max, node_kind, value_fits_inline,
 };
 use crate::overflow::{free_chain, write_chain, write_chain_spilling};
 use crate::pages::Pages;
@@ -467,16 +467,16 @@ impl BTreeMut {
         })
     }
 
-    /// The value as a leaf stores it: inline, or in a new overflow chain when long.
-    fn store_value<'v>(&mut self, value: &'v [u8]) -> Result<StoredRef<'v>> {
-        Ok(if value.len() > value_inline_max(self.payload()) {
-            let spill_batch = self.chain_spill_batch(value);
-            StoredRef::Overflow {
-                first: write_chain_spilling(&mut self.writer, value, spill_batch)?,
-                len: value.len(),
-            }
-        } else {
-            StoredRef::Inline(value)
+    /// The value as a leaf stores it beside `key` (as stored): inline, or in a new overflow
+    /// chain when the entry would take more than half a leaf.
+    fn store_value<'v>(&mut self, key: &StoredRef<'_>, value: &'v [u8]) -> Result<StoredRef<'v>> {
+        if value_fits_inline(self.payload(), key.node_bytes(), value.len()) {
+            return Ok(StoredRef::Inline(value));
+        }
+        let spill_batch = self.chain_spill_batch(value);
+        Ok(StoredRef::Overflow {
+            first: write_chain_spilling(&mut self.writer, value, spill_batch)?,
+            len: value.len(),
         })
     }
 
@@ -517,9 +517,10 @@ impl BTreeMut {
         let value_compressed = frame.is_some();
         let value = frame.as_deref().unwrap_or(value);
         let Some(root) = self.root else {
+            let stored_key = self.store_key(key)?;
             let entry = LeafEntry {
-                key: self.store_key(key)?,
-                value: self.store_value(value)?,
+                value: self.store_value(&stored_key, value)?,
+                key: stored_key,
                 value_compressed,
             };
             let leaf = self.new_node(NodeKind::Leaf)?;
@@ -560,16 +561,17 @@ impl BTreeMut {
                     },
                 };
                 let entry = LeafEntry {
+                    value: self.store_value(&key, value)?,
                     key,
-                    value: self.store_value(value)?,
                     value_compressed,
                 };
                 self.replace_entry(leaf, index, &entry)?;
             }
             Err(index) => {
+                let stored_key = self.store_key(key)?;
                 let entry = LeafEntry {
-                    key: self.store_key(key)?,
-                    value: self.store_value(value)?,
+                    value: self.store_value(&stored_key, value)?,
+                    key: stored_key,
                     value_compressed,
                 };
                 self.insert_entry(leaf, index, &entry)?;
