@@ -255,9 +255,10 @@ fn repack_packs_a_random_load_and_recompresses_it() {
     assert_eq!(read_cf(&db.begin_read(), "a").unwrap(), expected);
     drop(db);
 
+    // Named for column family "a": its stored setting changes at this open.
     let compressed = DatabaseOptions {
         compression: folio::CompressionOptions {
-            default: Some(folio::Compression::Lz4),
+            column_families: [("a".to_owned(), folio::Compression::Lz4)].into(),
             ..Default::default()
         },
         ..small_options()

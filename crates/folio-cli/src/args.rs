@@ -127,11 +127,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Rewrite every column family in key order first (full pages, values re-encoded
-        /// with the compression given by --compression): after a random-order import, or
-        /// to compress existing values.
+        /// with each column family's stored compression setting, or --compression's):
+        /// after a random-order import, or to compress existing values.
         #[arg(long)]
         repack: bool,
-        /// With --repack: compress every column family's values (none, lz4, zstd, zstd-N).
+        /// With --repack: store this setting for every column family first, then rewrite
+        /// (none, lz4, zstd, zstd-N).
         #[arg(long, value_name = "CODEC", requires = "repack")]
         compression: Option<folio::Compression>,
     },

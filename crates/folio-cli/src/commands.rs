@@ -76,7 +76,7 @@ pub fn run(cli: Cli) -> CliResult {
             json,
             repack,
             compression,
-        } => compact(&db, json, repack.then_some(compression.unwrap_or_default())),
+        } => compact(&db, json, repack, compression),
         Command::Backup {
             db,
             dest,
@@ -553,23 +553,26 @@ fn load_into_new(db: &Path, reader: impl BufRead, progress: impl FnMut(u64)) -> 
     Ok(total)
 }
 
-/// Compacts `db`; with `repack`, rewrites every column family first with that compression.
-fn compact(db: &Path, as_json: bool, repack: Option<folio::Compression>) -> CliResult {
-    let database = match repack {
-        Some(compression) => {
-            let mut options = options(true);
-            options.compression.default = Some(compression);
-            open_existing_with(db, options)?
+/// Compacts `db`; with `repack`, rewrites every column family first, each with its stored
+/// compression setting, or with `compression` (then stored for every column family).
+fn compact(
+    db: &Path,
+    as_json: bool,
+    repack: bool,
+    compression: Option<folio::Compression>,
+) -> CliResult {
+    let database = open_existing(db, true)?;
+    if let Some(compression) = compression {
+        let settings = folio::ColumnFamilyOptions::new().with_compression(compression);
+        for name in database.cf_names() {
+            database
+                .set_cf_options(&name, settings)
+                .map_err(|e| Failure::database(db, &e))?;
         }
-        None => open_existing(db, true)?,
-    };
-    let bar = spinner(if repack.is_some() {
-        "repacking"
-    } else {
-        "compacting"
-    });
+    }
+    let bar = spinner(if repack { "repacking" } else { "compacting" });
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    let report = if repack.is_some() {
+    let report = if repack {
         database.repack()
     } else {
         database.compact()

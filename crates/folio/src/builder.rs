@@ -167,9 +167,11 @@ impl DatabaseBuilder {
         self
     }
 
-    /// Sets the compression of every column family at open and of those
-    /// [`Database::create_cf`] creates (`compression.default`); stored, so later opens keep
-    /// it without being told. Without it each column family keeps its stored setting.
+    /// The compression of column families [`Database::create_cf`] creates (and of those in
+    /// files written before settings were stored): `compression.default`. Stored with each
+    /// one, so later opens keep it without being told; it never changes a column family's
+    /// stored setting (use [`DatabaseBuilder::cf_compression`] or
+    /// [`Database::set_cf_options`]).
     #[must_use]
     pub fn compression(mut self, compression: Compression) -> Self {
         self.options.compression.default = Some(compression);

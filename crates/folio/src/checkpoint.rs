@@ -189,7 +189,8 @@ impl DbInner {
                     id: id.0,
                     root: cf.root,
                     len: cf.len,
-                    compression: Some(snapshot.compression(id)),
+                    // None recorded (a file from before settings were stored) stays so.
+                    compression: snapshot.recorded_compression(id),
                 };
                 if catalog.get(name)? != Some(state) {
                     catalog.set(name, state)?;

@@ -180,9 +180,12 @@ impl Database {
         let compression_changes: Vec<(String, crate::Compression)> = snapshot
             .iter()
             .filter_map(|(id, name, _)| {
-                let stored = snapshot.compression(id);
+                let stored = snapshot.recorded_compression(id);
                 let wanted = options.compression.at_open(name, stored);
-                (wanted != stored).then(|| (name.to_string(), wanted))
+                // A file from before settings were stored keeps none recorded until a
+                // checkpoint records it, unless the options ask for another: an open that
+                // changes nothing writes nothing.
+                (wanted != stored.unwrap_or_default()).then(|| (name.to_string(), wanted))
             })
             .collect();
         // A long replay is made durable before the open returns, whatever the checkpointer

@@ -93,17 +93,18 @@ pub struct DatabaseOptions {
     pub merge_operators: BTreeMap<String, crate::MergeOperator>,
 }
 
-/// Changes to value compression made at open. Each column family's setting is stored in the
-/// database (with the column family, see [`ColumnFamilyOptions`]); an open that names one
-/// here changes the stored setting (durably, before the open returns), an open that does
-/// not keeps it. A setting decides how values are *written*; every stored value says how it
+/// Compression settings given at open. Each column family's setting is stored in the
+/// database (with the column family, see [`ColumnFamilyOptions`]); an open that names a
+/// column family in `column_families` changes its stored setting (durably, before the open
+/// returns); `default` only fills in for column families that have none yet. A setting decides how values are *written*; every stored value says how it
 /// is stored, so changing one affects only values written afterwards (see
 /// `docs/format.md`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompressionOptions {
-    /// For every column family not named in `column_families`: `Some` sets it at open and
-    /// for column families created by [`crate::Database::create_cf`]; `None` keeps each
-    /// one's stored setting (new ones are created uncompressed).
+    /// For column families created by [`crate::Database::create_cf`] and not named in
+    /// `column_families` (`None`: uncompressed), and at open for column families of files
+    /// written before settings were stored. It never changes a stored setting: a column
+    /// family created with its own setting keeps it whatever later opens say here.
     pub default: Option<Compression>,
     /// By column-family name. Each must name an existing column family when the database
     /// opens: an unknown name (a misspelling) is [`Error::InvalidOption`]. To create a
@@ -122,13 +123,10 @@ impl CompressionOptions {
     }
 
     /// The setting an open gives existing column family `name`, whose stored setting is
-    /// `stored`.
-    pub(crate) fn at_open(&self, name: &str, stored: Compression) -> Compression {
-        self.column_families
-            .get(name)
-            .copied()
-            .or(self.default)
-            .unwrap_or(stored)
+    /// `stored` (`None`: none recorded, a file from before settings were stored).
+    pub(crate) fn at_open(&self, name: &str, stored: Option<Compression>) -> Compression {
+        let named = self.column_families.get(name).copied();
+        named.or(stored).or(self.default).unwrap_or_default()
     }
 
     /// [`Error::InvalidOption`] when `column_families` names a column family not in

@@ -176,11 +176,12 @@ fn load_column_families(
         let mut tree = BTreeMut::new(store.writer(), state.root, state.len);
         // Entries written before settings were stored hold none: the open's options decide
         // (`Database::open_in`).
-        let compression = state.compression.unwrap_or_default();
-        tree.set_compression(compression);
+        tree.set_compression(state.compression.unwrap_or_default());
         let id = CfId(state.id);
         snapshot.add(id, &name, state.root, state.len);
-        snapshot.set_compression(id, compression);
+        if let Some(compression) = state.compression {
+            snapshot.set_compression(id, compression);
+        }
         let slot = CfSlot::new(id, &name, tree);
         cfs.insert(name, slot);
     }
@@ -216,11 +217,12 @@ fn replay_cf_change(
             name,
             compression,
         } => {
-            let compression = compression.unwrap_or_default();
             let mut tree = BTreeMut::new(store.writer(), None, 0);
-            tree.set_compression(compression);
+            tree.set_compression(compression.unwrap_or_default());
             snapshot.add(cf, name, None, 0);
-            snapshot.set_compression(cf, compression);
+            if let Some(compression) = compression {
+                snapshot.set_compression(cf, compression);
+            }
             cfs.insert(name.to_owned(), CfSlot::new(cf, name, tree));
         }
         LogOp::RenameCf { cf, to, .. } => {

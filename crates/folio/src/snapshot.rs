@@ -100,7 +100,8 @@ pub(crate) struct Snapshot {
     ids: HashMap<Arc<str>, CfId>,
     names: OrdMap<CfId, Arc<str>>,
     /// How each column family compresses what it writes (stored with the catalog at
-    /// checkpoints, so a checkpoint records the setting of its own version).
+    /// checkpoints, so a checkpoint records the setting of its own version); absent for one
+    /// from a file written before settings were stored, until one is set.
     compressions: OrdMap<CfId, Compression>,
 }
 
@@ -136,9 +137,14 @@ impl Snapshot {
             .filter_map(|(id, name)| self.trees.get(id).map(|root| (*id, name, *root)))
     }
 
-    /// The compression setting of column family `id` (`None` for one that does not exist).
+    /// The compression setting of column family `id` (none when none was recorded).
     pub(crate) fn compression(&self, id: CfId) -> Compression {
-        self.compressions.get(&id).copied().unwrap_or_default()
+        self.recorded_compression(id).unwrap_or_default()
+    }
+
+    /// The compression setting recorded for column family `id`, if any.
+    pub(crate) fn recorded_compression(&self, id: CfId) -> Option<Compression> {
+        self.compressions.get(&id).copied()
     }
 
     /// Sets the compression setting of column family `id`.
@@ -161,7 +167,6 @@ impl Snapshot {
         self.ids.insert(Arc::clone(&name), id);
         self.names.insert(id, name);
         self.trees.insert(id, CfRoot { root, len });
-        self.compressions.insert(id, Compression::None);
     }
 
     /// Removes column family `id`.
