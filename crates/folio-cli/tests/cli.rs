@@ -198,13 +198,7 @@ fn dump_load_backup_and_compact_round_trip() {
     assert!(text.starts_with("folio-dump 2\n") && text.ends_with("done 2\n"));
 
     let copy = dir.path().join("copy");
-    folio()
-        .arg("load")
-        .arg(&copy)
-        .arg("-i")
-        .arg(&dump)
-        .assert()
-        .success();
+    load_from(&copy, &dump);
     let scan = |db: &Path| {
         folio()
             .arg("scan")
@@ -282,6 +276,17 @@ fn dump_to(db: &Path, file: &Path) -> String {
         .assert()
         .success();
     std::fs::read_to_string(file).unwrap()
+}
+
+/// Runs `folio load TARGET -i DUMP`; asserts success.
+fn load_from(target: &Path, dump: &Path) {
+    folio()
+        .arg("load")
+        .arg(target)
+        .arg("-i")
+        .arg(dump)
+        .assert()
+        .success();
 }
 
 /// Names in `dir`, to show a failed load leaves no database and no staging directory.
@@ -452,13 +457,7 @@ fn column_family_settings_are_stored_listed_and_dumped() {
     let text = dump_to(&db, &dump);
     assert!(text.contains(" compression=zstd-5\n"), "{text}");
     let copy = dir.path().join("copy");
-    folio()
-        .arg("load")
-        .arg(&copy)
-        .arg("-i")
-        .arg(&dump)
-        .assert()
-        .success();
+    load_from(&copy, &dump);
     assert_eq!(stdout_of(&["cf", "list"], &copy, &[]), listed);
 
     let old = dir.path().join("old");
