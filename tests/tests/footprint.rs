@@ -65,9 +65,10 @@ fn files_grow_with_the_data_and_keep_it_across_reopen() {
     }
     let (used, _) = disk_usage(dir.path());
     assert!(used > 8 << 20, "{used} bytes cannot hold 8 MB of values");
-    // Measured: a 16 MiB log segment and a 40 MB data file (sequential keys leave leaves
-    // half full, and pages freed by copy-on-write wait in the free list). Before the log
-    // grew in steps this was 108 MB.
+    // Measured: a 16 MiB log segment and a ~32 MB data file. The tree is ~8 MB of full
+    // leaves (four 1,000-byte entries each); the rest are pages freed by copy-on-write (one
+    // leaf and its path per commit), reused only once a checkpoint covering their freeing
+    // is durable (docs/pagestore.md, "Reuse"). Before the log grew in steps this was 108 MB.
     assert!(used < 80 << 20, "{used} bytes on disk for ~8 MB of data");
     drop(db);
     let db = Database::open(dir.path()).expect("reopen");
