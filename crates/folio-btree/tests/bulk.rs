@@ -167,3 +167,45 @@ fn inline_values_are_borrowed_from_the_cached_page() {
     assert!(tree.get(b"k").unwrap().unwrap().is_borrowed());
     assert!(!tree.get(b"big").unwrap().unwrap().is_borrowed());
 }
+
+/// The inline rule at its boundary: a value whose entry (12-byte header, 2-byte offset, key,
+/// value) takes exactly half the leaf's room stays in the leaf, one byte more goes to an
+/// overflow page; with keys short and at the longest inline length, in random order, every
+/// split still yields halves that fit and the tree reads back whole.
+#[test]
+fn entries_of_half_a_leaf_stay_inline_and_splits_still_fit() {
+    let store = store();
+    let payload = store.payload_size();
+    let half_room = (payload - 8) / 2;
+    for key_len in [1usize, 16, payload / 8] {
+        let mut tree = BTreeMut::new(store.writer(), None, 0);
+        let mut model = BTreeMap::new();
+        let mut rng = fastrand::Rng::with_seed(key_len as u64);
+        let largest_inline = half_room - 12 - 2 - key_len;
+        let mut numbers: Vec<u16> = (0..if key_len == 1 { 256 } else { 400 }).collect();
+        rng.shuffle(&mut numbers);
+        let mut overflowing = 0;
+        for n in numbers {
+            let mut key = if key_len == 1 {
+                vec![n as u8]
+            } else {
+                n.to_be_bytes().to_vec()
+            };
+            key.resize(key_len, b'k');
+            let over = rng.bool();
+            overflowing += u64::from(over);
+            let value = vec![(n % 251) as u8; largest_inline + usize::from(over)];
+            assert!(tree.insert(&key, &value).unwrap().is_none());
+            model.insert(key, value);
+        }
+        let report = tree.check().unwrap();
+        assert_eq!(report.entries, model.len() as u64, "key length {key_len}");
+        assert_eq!(
+            report.overflow_pages, overflowing,
+            "key length {key_len}: one overflow page per value past the inline limit"
+        );
+        for (key, value) in &model {
+            assert_eq!(tree.get(key).unwrap().as_deref(), Some(&value[..]));
+        }
+    }
+}
