@@ -174,7 +174,7 @@ fn stats(db: &Path, as_json: bool, ratios: bool) -> CliResult {
         .into_iter()
         .map(|name| {
             let len = read.len(&name).unwrap_or(0);
-            let setting = database
+            let setting = read
                 .cf_options(&name)
                 .map_or_else(|_| "?".into(), |options| options.compression.label());
             let ratio = ratios
@@ -301,7 +301,7 @@ fn cf(action: CfAction) -> CliResult {
             let mut rows = Vec::new();
             for name in read.cf_names() {
                 let len = read.len(&name).map_err(|e| Failure::database(&db, &e))?;
-                let options = database
+                let options = read
                     .cf_options(&name)
                     .map_err(|e| Failure::database(&db, &e))?;
                 rows.push((name, len, options.compression.label()));

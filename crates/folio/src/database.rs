@@ -175,19 +175,8 @@ impl Database {
             report: recovery,
         } = crate::recovery::recover(directory, &options, opened_at)?;
         let checkpoint = recovery.checkpoint;
-        // Checked before anything changes: a misspelt name would otherwise compress nothing.
-        options.compression.check_names(&snapshot.sorted_names())?;
-        let compression_changes: Vec<(String, crate::Compression)> = snapshot
-            .iter()
-            .filter_map(|(id, name, _)| {
-                let stored = snapshot.recorded_compression(id);
-                let wanted = options.compression.at_open(name, stored);
-                // A file from before settings were stored keeps none recorded until a
-                // checkpoint records it, unless the options ask for another: an open that
-                // changes nothing writes nothing.
-                (wanted != stored.unwrap_or_default()).then(|| (name.to_string(), wanted))
-            })
-            .collect();
+        // Checked before anything changes (`ddl.rs`), applied once the database is built.
+        let compression_changes = crate::ddl::compression_changes_at_open(&options, &snapshot)?;
         // A long replay is made durable before the open returns, whatever the checkpointer
         // setting: a process killed again soon after each open would otherwise replay the
         // whole log every time while the log only grows (a crash loop).

@@ -14,8 +14,8 @@ use crate::column_family::{CfRef, ColumnFamily};
 use crate::commit::Record;
 use crate::database::DbInner;
 use crate::log_record::RecordBuilder;
-use crate::snapshot::Edit;
-use crate::{ColumnFamilyOptions, Compression, Database, Error, Result};
+use crate::snapshot::{Edit, Snapshot};
+use crate::{ColumnFamilyOptions, Compression, Database, DatabaseOptions, Error, Result};
 
 impl Database {
     /// Creates an empty column family; durable when this returns. Its options are the
@@ -68,7 +68,7 @@ impl Database {
         let (id, _) = snapshot
             .find(name)
             .ok_or_else(|| Error::ColumnFamilyNotFound { name: name.into() })?;
-        Ok(ColumnFamilyOptions::new().with_compression(snapshot.compression(id)))
+        Ok(snapshot.cf_options(id))
     }
 
     /// Changes the options stored with column family `name`; values written afterwards use
@@ -145,6 +145,31 @@ impl Database {
     pub fn cf_names(&self) -> Vec<String> {
         self.inner.cfs.names()
     }
+}
+
+/// The compression settings an open with `options` changes among the column families of
+/// `snapshot` (recovered, not yet published); [`Error::InvalidOption`] for a per-name
+/// setting naming no column family (a misspelt name would otherwise compress nothing),
+/// before anything changed. A column family from before settings were stored keeps none
+/// recorded unless the options ask for a setting: an open that changes nothing writes
+/// nothing.
+pub(crate) fn compression_changes_at_open(
+    options: &DatabaseOptions,
+    snapshot: &Snapshot,
+) -> Result<Vec<(String, Compression)>> {
+    let compression = &options.compression;
+    compression.check_names(
+        |name| snapshot.find(name).is_some(),
+        || snapshot.sorted_names(),
+    )?;
+    Ok(snapshot
+        .iter()
+        .filter_map(|(id, name, _)| {
+            let stored = snapshot.recorded_compression(id);
+            let wanted = compression.at_open(name, stored);
+            (wanted != stored.unwrap_or_default()).then(|| (name.to_string(), wanted))
+        })
+        .collect())
 }
 
 impl DbInner {

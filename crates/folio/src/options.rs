@@ -129,17 +129,21 @@ impl CompressionOptions {
         named.or(stored).or(self.default).unwrap_or_default()
     }
 
-    /// [`Error::InvalidOption`] when `column_families` names a column family not in
-    /// `existing` (sorted).
-    pub(crate) fn check_names(&self, existing: &[String]) -> Result<()> {
-        let known = |name: &String| existing.binary_search(name).is_ok();
-        match self.column_families.keys().find(|name| !known(name)) {
+    /// [`Error::InvalidOption`] when `column_families` names a column family that does not
+    /// `exist`; `names` lists those that do, for the message.
+    pub(crate) fn check_names(
+        &self,
+        exists: impl Fn(&str) -> bool,
+        names: impl FnOnce() -> Vec<String>,
+    ) -> Result<()> {
+        match self.column_families.keys().find(|name| !exists(name)) {
             None => Ok(()),
             Some(unknown) => Err(Error::InvalidOption {
                 name: "compression",
                 reason: format!(
-                    "column family {unknown:?} does not exist (column families: {existing:?}); \
-                     to create one with a setting, use Database::create_cf_with"
+                    "column family {unknown:?} does not exist (column families: {:?}); \
+                     to create one with a setting, use Database::create_cf_with",
+                    names()
                 ),
             }),
         }

@@ -113,7 +113,6 @@ impl ReadTransaction {
     /// [`crate::Database::cf_options`]).
     pub fn cf_options<C: CfName + ?Sized>(&self, cf: &C) -> Result<crate::ColumnFamilyOptions> {
         let (id, _) = self.resolve(cf.cf_ref())?;
-        let compression = self.pin.snapshot().compression(id);
-        Ok(crate::ColumnFamilyOptions::new().with_compression(compression))
+        Ok(self.pin.snapshot().cf_options(id))
     }
 }

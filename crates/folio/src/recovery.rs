@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use folio_btree::{BTreeMut, Catalog, SpillPolicy};
 use folio_io::Directory;
-use folio_pagestore::PageStore;
+use folio_pagestore::{PageId, PageStore};
 use folio_wal::{Lsn, Wal};
 
 use crate::cf_slot::CfSlot;
@@ -17,7 +17,7 @@ use crate::log_record::{LogOp, decode};
 use crate::replay_runs::{RunFile, merge_runs};
 use crate::roots::Roots;
 use crate::snapshot::Snapshot;
-use crate::{DatabaseOptions, Error, RecoveryProgress, RecoveryReport, Result};
+use crate::{Compression, DatabaseOptions, Error, RecoveryProgress, RecoveryReport, Result};
 
 /// How many changes ahead of the one being applied replay prefetches the bytes of (and twice
 /// as far, the operation naming them). In key order the changes' records lie anywhere in
@@ -173,19 +173,32 @@ fn load_column_families(
     let mut cfs = CfMap::default();
     let mut snapshot = Snapshot::at(checkpoint);
     for (name, state) in catalog.list()? {
-        let mut tree = BTreeMut::new(store.writer(), state.root, state.len);
-        // Entries written before settings were stored hold none: the open's options decide
-        // (`Database::open_in`).
-        tree.set_compression(state.compression.unwrap_or_default());
-        let id = CfId(state.id);
-        snapshot.add(id, &name, state.root, state.len);
-        if let Some(compression) = state.compression {
-            snapshot.set_compression(id, compression);
-        }
-        let slot = CfSlot::new(id, &name, tree);
-        cfs.insert(name, slot);
+        let tree = (state.root, state.len);
+        add_column_family(
+            store,
+            (&mut cfs, &mut snapshot),
+            (CfId(state.id), &name),
+            tree,
+            state.compression,
+        );
     }
     Ok((cfs, snapshot))
+}
+
+/// Adds column family `name` (id `cf`) with its tree to both the writers' map and the
+/// snapshot. `compression` is `None` for one whose setting was never recorded (written
+/// before settings were stored: the open's options decide, `Database::open_in`).
+fn add_column_family(
+    store: &PageStore,
+    (cfs, snapshot): (&mut CfMap, &mut Snapshot),
+    (cf, name): (CfId, &str),
+    (root, len): (Option<PageId>, u64),
+    compression: Option<Compression>,
+) {
+    let mut tree = BTreeMut::new(store.writer(), root, len);
+    tree.set_compression(compression.unwrap_or_default());
+    snapshot.add(cf, name, (root, len), compression);
+    cfs.insert(name.to_owned(), CfSlot::new(cf, name, tree));
 }
 
 /// The name of live column family `id` (the snapshot names every one, kept in step with
@@ -216,15 +229,7 @@ fn replay_cf_change(
             cf,
             name,
             compression,
-        } => {
-            let mut tree = BTreeMut::new(store.writer(), None, 0);
-            tree.set_compression(compression.unwrap_or_default());
-            snapshot.add(cf, name, None, 0);
-            if let Some(compression) = compression {
-                snapshot.set_compression(cf, compression);
-            }
-            cfs.insert(name.to_owned(), CfSlot::new(cf, name, tree));
-        }
+        } => add_column_family(store, (cfs, snapshot), (cf, name), (None, 0), compression),
         LogOp::RenameCf { cf, to, .. } => {
             let name = live_name(snapshot, cf, lsn)?;
             let slot = cfs.remove(&name).expect("found by live_name");
@@ -332,10 +337,9 @@ impl Replayer {
         let records_total = wal.last_lsn() - checkpoint;
         let mut records_done = 0;
         let mut bytes_done = 0;
-        let name_of = live_name;
         let check_exists = |snapshot: &Snapshot, id: CfId, lsn: Lsn| match snapshot.name(id) {
             Some(_) => Ok(()),
-            None => name_of(snapshot, id, lsn).map(drop),
+            None => live_name(snapshot, id, lsn).map(drop),
         };
         // By column-family id (stable across renames): changes not applied yet, and the LSN of
         // the last change of each column family with uncommitted replayed changes.
@@ -356,14 +360,14 @@ impl Replayer {
                         continue;
                     }
                     LogOp::DropCf { cf, .. } => {
-                        let name = name_of(snapshot, cf, lsn)?;
+                        let name = live_name(snapshot, cf, lsn)?;
                         if let Some(changes) = pending.remove(&cf) {
                             self.discard(changes)?; // cleared below: no need to apply it
                         }
                         if let Some(last) = touched.remove(&cf) {
                             commit_replayed(&cfs[&name], last, snapshot);
                         }
-                        let slot = cfs.remove(&name).expect("found by name_of");
+                        let slot = cfs.remove(&name).expect("found by live_name");
                         let mut tree = slot.lock_for_recovery();
                         tree.clear()?;
                         tree.commit(lsn);

@@ -142,6 +142,11 @@ impl Snapshot {
         self.recorded_compression(id).unwrap_or_default()
     }
 
+    /// The options column family `id` writes with.
+    pub(crate) fn cf_options(&self, id: CfId) -> crate::ColumnFamilyOptions {
+        crate::ColumnFamilyOptions::new().with_compression(self.compression(id))
+    }
+
     /// The compression setting recorded for column family `id`, if any.
     pub(crate) fn recorded_compression(&self, id: CfId) -> Option<Compression> {
         self.compressions.get(&id).copied()
@@ -161,12 +166,22 @@ impl Snapshot {
         names
     }
 
-    /// Adds column family `id` (empty unless `root` says otherwise).
-    pub(crate) fn add(&mut self, id: CfId, name: &str, root: Option<PageId>, len: u64) {
+    /// Adds column family `id` (empty unless `root` says otherwise), with its compression
+    /// setting if one is recorded.
+    pub(crate) fn add(
+        &mut self,
+        id: CfId,
+        name: &str,
+        (root, len): (Option<PageId>, u64),
+        compression: Option<Compression>,
+    ) {
         let name: Arc<str> = Arc::from(name);
         self.ids.insert(Arc::clone(&name), id);
         self.names.insert(id, name);
         self.trees.insert(id, CfRoot { root, len });
+        if let Some(compression) = compression {
+            self.compressions.insert(id, compression);
+        }
     }
 
     /// Removes column family `id`.
@@ -363,10 +378,7 @@ fn apply(snapshot: &mut Snapshot, edit: Edit) {
             id,
             name,
             compression,
-        } => {
-            snapshot.add(id, &name, None, 0);
-            snapshot.set_compression(id, compression);
-        }
+        } => snapshot.add(id, &name, (None, 0), Some(compression)),
         Edit::Compression { id, compression } => snapshot.set_compression(id, compression),
         Edit::Drop { id } => snapshot.remove(id),
         Edit::Rename { id, to } => snapshot.rename(id, &to),
