@@ -88,13 +88,13 @@ pub fn read_dump(
         Some((_, line)) if line == HEADER || line == HEADER_V1 => {}
         Some((_, line)) if line.starts_with("folio-dump ") => {
             return Err(Failure::error(format!(
-                "this dump is {line:?}; this folio reads {HEADER:?}: use a folio version that reads it"
+                "this dump is {line:?}; this folio reads {HEADER:?} and {HEADER_V1:?}: use a folio version that reads it"
             )));
         }
         _ => {
             return Err(bad(
                 1,
-                "not a folio dump (expected the line \"folio-dump 1\")",
+                &format!("not a folio dump (expected the line {HEADER:?})"),
             ));
         }
     }
