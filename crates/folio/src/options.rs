@@ -115,11 +115,7 @@ pub struct CompressionOptions {
 impl CompressionOptions {
     /// The setting [`crate::Database::create_cf`] gives a new column family `name`.
     pub fn for_new_cf(&self, name: &str) -> Compression {
-        self.column_families
-            .get(name)
-            .copied()
-            .or(self.default)
-            .unwrap_or_default()
+        self.at_open(name, None)
     }
 
     /// The setting an open gives existing column family `name`, whose stored setting is
