@@ -101,7 +101,9 @@ impl PageStore {
                 max: crate::ROOTS_MAX_BYTES,
             });
         }
-        let prepared = self.allocator().prepare_checkpoint(version)?;
+        let prepared = self
+            .allocator()
+            .prepare_checkpoint(version, |freed_at, pages| self.supersede(freed_at, pages))?;
         // Superseded page versions no reader can reach are free in this state: skip them.
         let garbage: std::collections::HashSet<PageId> = prepared.garbage.iter().copied().collect();
         let dirty: Vec<(PageId, Page, u64)> = self

@@ -120,6 +120,18 @@ pub enum Error {
         /// The last durable version.
         durable: u64,
     },
+    /// A checkpoint asked for a version older than a commit whose freed pages were already
+    /// given to new owners (the caller's reader horizon had passed it): that state can no
+    /// longer be written.
+    #[error(
+        "checkpoint version {requested} is older than version {floor}, whose freed pages were already reused; checkpoint a version no older than the reader horizon"
+    )]
+    VersionReused {
+        /// The version asked for.
+        requested: u64,
+        /// The oldest version a checkpoint may be of.
+        floor: u64,
+    },
 }
 
 /// Result alias of the page store.

@@ -39,6 +39,9 @@ pub struct PageStoreStats {
     pub file_bytes: u64,
     /// Pages writers can take right now without growing the file.
     pub reusable_pages: u64,
+    /// Pages committed and freed again between two checkpoints, reused since open without
+    /// waiting for a checkpoint (see [`crate::PageStore::set_reader_horizon`]).
+    pub young_pages_reused: u64,
     /// Free pages in the last durable checkpoint.
     pub durable_free_pages: u64,
     /// Version of the last durable checkpoint.

@@ -473,13 +473,31 @@ impl PageStore {
     }
 
     /// Declares that no live reader can reach pages freed by versions `<= horizon` (the
-    /// oldest live snapshot's version). Default: no readers, everything reachable only by
-    /// the durable checkpoint is reusable once a newer checkpoint is durable.
+    /// oldest live snapshot's version), and that no reader will start below it (readers
+    /// start at the latest version). Default: readers of any version committed since the
+    /// last checkpoint are safe, and pages reachable only by the durable checkpoint are
+    /// reusable once a newer checkpoint is durable. Once a horizon is declared, pages
+    /// committed and freed again between two checkpoints are reused as soon as the horizon
+    /// passes their freeing, without waiting for a checkpoint; a caller must then keep the
+    /// horizon at or below every version it still reads or checkpoints.
     pub fn set_reader_horizon(&self, horizon: u64) {
         // Before the allocator may release pages for reuse: a reused page's new contents
         // must never be dropped.
         self.drop_superseded(horizon);
         self.inner.allocator.set_reader_horizon(horizon);
+        self.recycle_young();
+    }
+
+    /// Gives the pages allocated and freed since the last checkpoint that no reader can
+    /// reach back for reuse (`allocator/young.rs`), their cached contents dropped first: the
+    /// next checkpoint must not write them over a new owner's.
+    pub(crate) fn recycle_young(&self) {
+        self.inner.allocator.recycle_young(|pages| {
+            let mut ids = pages.to_vec();
+            for page in self.inner.cache.discard_batch(&mut ids) {
+                self.recycle(page);
+            }
+        });
     }
 
     /// Records the pages commit `version` freed: their cached versions go once the reader
@@ -569,6 +587,7 @@ impl PageStore {
             high_water_pages: self.inner.allocator.high_water(),
             file_bytes: record.file_bytes,
             reusable_pages: self.inner.allocator.pool_free_pages(),
+            young_pages_reused: self.inner.allocator.young_pages_reused(),
             durable_free_pages: header.free_pages,
             durable_version: header.version,
             checkpoints: record.checkpoints,

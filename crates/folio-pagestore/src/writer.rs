@@ -46,6 +46,11 @@ pub struct PageWriter {
     spilled: HashSet<PageId, IdBuild>,
     /// `private.len()` as last added to the store's count of private bytes.
     private_reported: usize,
+    /// Pages this writer committed in checkpoint epoch `young_epoch` and has not freed: freed
+    /// while the epoch holds, they are reused without waiting for checkpoints
+    /// (`allocator/young.rs`).
+    young: HashSet<PageId, IdBuild>,
+    young_epoch: u64,
 }
 
 /// A position in a writer's transaction to roll back to ([`PageWriter::savepoint`]).
@@ -67,6 +72,8 @@ impl PageWriter {
             private: HashMap::default(),
             spilled: HashSet::default(),
             private_reported: 0,
+            young: HashSet::default(),
+            young_epoch: 0,
         }
     }
 
@@ -336,12 +343,29 @@ impl PageWriter {
         // page twice in one transaction, and freeing it twice would hand it out twice.
         freed.sort_unstable();
         freed.dedup();
+        // Read before the caller publishes this commit (the epoch's invariant).
+        let epoch = self.store.allocator().young_epoch();
+        if epoch != self.young_epoch {
+            self.young.clear();
+            self.young_epoch = epoch;
+        }
+        let young: Vec<PageId>;
+        (young, freed) = freed.into_iter().partition(|id| self.young.remove(id));
+        freed.extend(self.store.allocator().hold_young(version, epoch, young));
+        self.young.extend(
+            allocated
+                .iter()
+                .copied()
+                .filter(|id| !freed_here.contains(id)),
+        );
         self.store.supersede(version, &freed);
         self.store.allocator().settle(Settlement {
             version,
             allocated,
             freed,
         });
+        // Without readers (no horizon declared) pages freed here are reusable at once.
+        self.store.recycle_young();
     }
 
     /// Ends the transaction as aborted: its pages are discarded and reusable, its frees

@@ -1,6 +1,9 @@
 //! Model test of the allocator: random allocations, frees, commits, rollbacks, checkpoints at
 //! the latest or an older version, reader horizons, and power cuts with reopen, on the
-//! simulated disk. Checks: no page is handed out while anything can still reach it; after
+//! simulated disk. Checks: no page is handed out while anything can still reach it (a reader,
+//! a header slot, a checkpoint; pages a writer committed and freed again between two
+//! checkpoints are reusable once no reader reaches them, others once a checkpoint covers
+//! their freeing too); after
 //! every reopen the durable free set is exactly the complement of the live pages (no leak,
 //! no double allocation); every live page reads back intact. Each case is plain or encrypted.
 
@@ -54,8 +57,11 @@ struct Harness {
     txns: Vec<Txn>,
     /// Live pages after each commit, by version; the last entry is the latest state.
     history: BTreeMap<u64, BTreeMap<PageId, u64>>,
-    /// Pages freed by committed versions and not yet reusable: (version, page).
-    freed: Vec<(u64, PageId)>,
+    /// Pages freed by committed versions and not yet reusable: (version, page, young).
+    freed: Vec<(u64, PageId, bool)>,
+    /// Pages committed since the last checkpoint, by the writer that committed them: freed
+    /// by the same writer before the next checkpoint, they are young.
+    young: BTreeMap<PageId, usize>,
     durable_version: u64,
     horizon: u64,
     next_version: u64,
@@ -75,6 +81,7 @@ impl Harness {
             txns: (0..WRITERS).map(|_| Txn::default()).collect(),
             history: BTreeMap::from([(0, BTreeMap::new())]),
             freed: Vec::new(),
+            young: BTreeMap::new(),
             durable_version: 0,
             horizon: u64::MAX,
             next_version: 1,
@@ -96,13 +103,17 @@ impl Harness {
         for txn in &self.txns {
             pages.extend(txn.allocated.keys());
         }
-        pages.extend(self.freed.iter().map(|(_, p)| *p));
+        pages.extend(self.freed.iter().map(|(_, p, _)| *p));
         pages
     }
 
     fn release(&mut self) {
         let limit = self.durable_version.min(self.horizon);
-        self.freed.retain(|(version, _)| *version > limit);
+        let horizon = self.horizon;
+        self.freed.retain(|&(version, _, young)| {
+            let reusable = version <= limit || (young && version <= horizon);
+            !reusable
+        });
     }
 
     fn apply(&mut self, op: &Op) {
@@ -150,12 +161,16 @@ impl Harness {
                 self.writers[writer].commit(version);
                 let txn = std::mem::take(&mut self.txns[writer]);
                 let mut live = self.latest().clone();
-                live.extend(txn.allocated);
                 for id in txn.freed {
                     live.remove(&id);
-                    self.freed.push((version, id));
+                    let young = self.young.remove(&id) == Some(writer);
+                    self.freed.push((version, id, young));
                 }
+                self.young
+                    .extend(txn.allocated.keys().map(|&id| (id, writer)));
+                live.extend(txn.allocated);
                 self.history.insert(version, live);
+                self.release();
             }
             Op::Rollback { writer } => {
                 self.writers[writer].rollback();
@@ -182,6 +197,11 @@ impl Harness {
                     return;
                 }
                 self.store.checkpoint(version, &roots).unwrap();
+                // Young pages not yet reusable are ordinary frees from now on.
+                self.young.clear();
+                for entry in &mut self.freed {
+                    entry.2 = false;
+                }
                 self.durable_version = version;
                 self.release();
             }
@@ -223,6 +243,7 @@ impl Harness {
         self.writers = (0..WRITERS).map(|_| self.store.writer()).collect();
         self.txns = (0..WRITERS).map(|_| Txn::default()).collect();
         self.freed.clear();
+        self.young.clear();
         self.horizon = u64::MAX;
     }
 }

@@ -94,29 +94,45 @@ fn freed_holes_make_separate_runs_and_a_free_list() {
 }
 
 /// Copy-on-write leaves superseded versions behind: pages written and freed between two
-/// checkpoints, unreachable by readers, are dropped instead of written.
+/// checkpoints, unreachable by readers, are neither written nor kept: given back for reuse
+/// at once when no checkpoint came between (young), dropped by the checkpoint otherwise.
 #[test]
 fn superseded_pages_no_reader_can_reach_are_not_written() {
-    for readers_hold_version_one in [false, true] {
+    for (readers_hold_version_one, checkpoint_between) in
+        [(false, false), (false, true), (true, false)]
+    {
         let disk = SimStorage::new(0);
         let store = PageStore::create(Arc::new(disk.clone()), small_options()).unwrap();
+        store.set_reader_horizon(0);
         let mut writer = store.writer();
         let old = writer.allocate().unwrap();
         writer.write(old, tagged_page(&store, old, 1));
         writer.commit(1);
+        if checkpoint_between {
+            store.set_reader_horizon(1);
+            store.checkpoint(1, b"").unwrap();
+        }
         let new = writer.allocate().unwrap();
         writer.write(new, tagged_page(&store, new, 2));
         writer.free(old);
         writer.commit(2);
         store.set_reader_horizon(if readers_hold_version_one { 1 } else { 2 });
+        let before = store.stats();
+        let young_reused = before.young_pages_reused;
         let stats = store.checkpoint(2, b"").unwrap();
+        let dropped = (stats.garbage_pages_dropped, young_reused);
         if readers_hold_version_one {
             // A reader at version 1 can still reach `old`: it is written and kept.
-            assert_eq!((stats.pages_written, stats.garbage_pages_dropped), (2, 0));
+            assert_eq!((stats.pages_written, dropped), (2, (0, 0)));
             common::check_tagged(&store.read(old).unwrap(), old, 1);
+        } else if checkpoint_between {
+            // `old` was written by the first checkpoint: only the second one frees it.
+            assert_eq!((stats.pages_written, dropped), (1, (1, 0)));
         } else {
-            assert_eq!((stats.pages_written, stats.garbage_pages_dropped), (1, 1));
+            assert_eq!((stats.pages_written, dropped), (1, (0, 1)));
             assert_eq!(store.stats().cache.dirty_pages, 0);
+            // Young: reusable before any checkpoint covered its freeing.
+            assert_eq!(before.reusable_pages, 1);
         }
         common::check_tagged(&store.read(new).unwrap(), new, 2);
     }

@@ -383,7 +383,8 @@ fn page_store_kind(error: &PageStoreError) -> ErrorKind {
         | PageStoreError::Truncated { .. }
         | PageStoreError::AllocatorInvariant { .. }
         | PageStoreError::PageOutOfRange { .. }
-        | PageStoreError::VersionRegressed { .. } => ErrorKind::Corruption,
+        | PageStoreError::VersionRegressed { .. }
+        | PageStoreError::VersionReused { .. } => ErrorKind::Corruption,
         // The enum is `#[non_exhaustive]`; `error_kind_tests.rs` lists every variant, so a
         // new one is classified there before it can fall here unnoticed.
         _ => ErrorKind::Corruption,

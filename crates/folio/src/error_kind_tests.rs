@@ -171,6 +171,13 @@ fn page_store_cases() -> Vec<(PageStoreError, ErrorKind)> {
             },
             ErrorKind::Corruption,
         ),
+        (
+            PageStoreError::VersionReused {
+                requested: 1,
+                floor: 2,
+            },
+            ErrorKind::Corruption,
+        ),
     ]
 }
 

@@ -21,6 +21,9 @@
 //!   freelist pages. Pages held by writers or by uncommitted or later (`> V`) transactions
 //!   are free in it, so a crash never leaks them; pages freed by commits `> V` are used in
 //!   it, so a crash never loses them.
+//! - Pages allocated and freed between two checkpoints take a shorter way back to the pool
+//!   ([`super::young`]); each one recycled so cancels one allocation in the next
+//!   checkpoint's arithmetic.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +32,7 @@ use crossbeam::queue::SegQueue;
 
 use super::ExtentSet;
 use super::freelist::pages_needed;
+use super::young::{YoungHandover, YoungPages};
 use crate::sync::Mutex;
 use crate::{Error, PageId, Result};
 
@@ -68,6 +72,9 @@ struct DurableState {
     /// The free-list pages of the checkpoint before the last: the older header slot still
     /// names them, so they are reused only once the next checkpoint replaces that slot.
     held_freelist: Vec<PageId>,
+    /// Young pages recycled before the checkpoint in progress (or a failed one) started:
+    /// each cancels one allocation of the settlements it covers.
+    recycled: Vec<PageId>,
 }
 
 /// The allocation state a checkpoint will persist, computed without changing anything; the
@@ -95,10 +102,14 @@ pub(crate) struct PreparedCheckpoint {
 pub(crate) struct FileAllocator {
     pool: Mutex<Pool>,
     settled: SegQueue<Settlement>,
+    young: YoungPages,
     retired: Mutex<Retired>,
     durable: Mutex<DurableState>,
     /// Pages freed by versions `<= horizon` are unreachable by every live reader.
     horizon: AtomicU64,
+    /// A horizon was declared: until then readers of older versions may exist unannounced
+    /// (they were always safe between checkpoints), so young pages are not recycled.
+    horizon_declared: AtomicBool,
     /// A page was freed twice (see [`FileAllocator::return_pages`]; a checkpoint's state
     /// computation finds it too).
     double_free: AtomicBool,
@@ -126,6 +137,7 @@ impl FileAllocator {
                 high_water,
             }),
             settled: SegQueue::new(),
+            young: YoungPages::default(),
             retired: Mutex::new(Retired {
                 durable_version: version,
                 by_version: BTreeMap::new(),
@@ -137,8 +149,10 @@ impl FileAllocator {
                 backlog: Vec::new(),
                 last_version: version,
                 held_freelist: Vec::new(),
+                recycled: Vec::new(),
             }),
             horizon: AtomicU64::new(u64::MAX),
+            horizon_declared: AtomicBool::new(false),
             double_free: AtomicBool::new(false),
             page_size,
             #[cfg(all(debug_assertions, not(folio_loom)))]
@@ -225,6 +239,35 @@ impl FileAllocator {
         self.settled.push(settlement);
     }
 
+    /// The checkpoint epoch a writer tags the pages it commits with (see [`super::young`]).
+    pub(crate) fn young_epoch(&self) -> u64 {
+        self.young.epoch()
+    }
+
+    /// Holds `pages`, freed by commit `version` and committed by their writer in `epoch`,
+    /// for early reuse; returns those that must be settled as ordinary frees instead.
+    pub(crate) fn hold_young(&self, version: u64, epoch: u64, pages: Vec<PageId>) -> Vec<PageId> {
+        self.young.hold(version, epoch, pages)
+    }
+
+    /// Returns the young pages freed at or below the reader horizon to the pool, after
+    /// `forget` has dropped whatever the store keeps of their old contents.
+    pub(crate) fn recycle_young(&self, forget: impl FnOnce(&[PageId])) {
+        if !self.horizon_declared.load(Ordering::Acquire) {
+            return;
+        }
+        let horizon = self.horizon.load(Ordering::Acquire);
+        self.young.recycle(horizon, |pages| {
+            forget(pages);
+            self.return_pages(pages);
+        });
+    }
+
+    /// Young pages recycled since open.
+    pub(crate) fn young_pages_reused(&self) -> u64 {
+        self.young.reused()
+    }
+
     /// Pages ever handed out: every valid page id is below it.
     pub(crate) fn high_water(&self) -> u64 {
         self.pool.lock().high_water
@@ -249,6 +292,7 @@ impl FileAllocator {
     /// releases those whose freeing version is also durable.
     pub(crate) fn set_reader_horizon(&self, horizon: u64) {
         self.horizon.store(horizon, Ordering::Release);
+        self.horizon_declared.store(true, Ordering::Release);
         self.release_retired();
     }
 
@@ -287,11 +331,49 @@ impl FileAllocator {
     }
 
     /// Computes the allocation state of version `version` (see the module docs) and takes
-    /// the pages its free list needs. Callers serialize checkpoints.
-    pub(crate) fn prepare_checkpoint(&self, version: u64) -> Result<PreparedCheckpoint> {
+    /// the pages its free list needs. Young pages not recycled become ordinary frees here:
+    /// `superseded` is called with each batch, by freeing version. Callers serialize
+    /// checkpoints, and finish or abort each one prepared.
+    pub(crate) fn prepare_checkpoint(
+        &self,
+        version: u64,
+        superseded: impl FnMut(u64, &[PageId]),
+    ) -> Result<PreparedCheckpoint> {
+        let Some(handover) = self.young.begin_checkpoint(version) else {
+            return Err(Error::VersionReused {
+                requested: version,
+                floor: self.young.floor(),
+            });
+        };
+        let prepared = self.prepare_state(version, handover, superseded);
+        if prepared.is_err() {
+            self.young.end_checkpoint();
+        }
+        prepared
+    }
+
+    fn prepare_state(
+        &self,
+        version: u64,
+        handover: YoungHandover,
+        mut superseded: impl FnMut(u64, &[PageId]),
+    ) -> Result<PreparedCheckpoint> {
         let mut durable = self.durable.lock();
         while let Some(settlement) = self.settled.pop() {
             durable.backlog.push(settlement);
+        }
+        durable.recycled.extend(handover.recycled);
+        for (freed_at, freed) in handover.freed {
+            superseded(freed_at, &freed);
+            #[cfg(all(debug_assertions, not(folio_loom)))]
+            self.freed_pending
+                .lock()
+                .extend(freed.iter().map(|page| page.0));
+            durable.backlog.push(Settlement {
+                version: freed_at,
+                allocated: Vec::new(),
+                freed,
+            });
         }
         durable.backlog.sort_by_key(|s| s.version);
         let covered = durable.backlog.partition_point(|s| s.version <= version);
@@ -307,13 +389,16 @@ impl FileAllocator {
                 .map_err(|_| invariant("trimmed pages were not free in the durable state"))?;
         }
         // Every page a covered commit allocated was free before (pages it freed stay retired
-        // until a checkpoint covering it finishes, so none is allocated again in between):
-        // removing all allocations, then adding all frees, equals replaying them in order.
+        // until a checkpoint covering it finishes, so none is allocated again in between),
+        // except young pages recycled: each cancels one of their allocations (both covered:
+        // a recycled page was freed at or below the floor, which `version` is not below).
+        // Removing what remains, then adding all frees, equals replaying them in order.
         let settled = &durable.backlog[..covered];
-        let mut allocated: Vec<u64> = settled
+        let allocated: Vec<u64> = settled
             .iter()
             .flat_map(|s| s.allocated.iter().map(|page| page.0))
             .collect();
+        let mut allocated = cancel_recycled(allocated, &durable.recycled)?;
         free.remove_pages(&mut allocated).map_err(|conflict| {
             invariant(&format!(
                 "page {} allocated twice, or never free",
@@ -371,6 +456,8 @@ impl FileAllocator {
         let old_freelist = {
             let mut durable = self.durable.lock();
             let covered: Vec<Settlement> = durable.backlog.drain(..prepared.covered).collect();
+            // All cancelled in this state; none was recycled since (the checkpoint ran).
+            durable.recycled.clear();
             let mut retired = self.retired.lock();
             for settlement in covered {
                 if !settlement.freed.is_empty() {
@@ -395,6 +482,7 @@ impl FileAllocator {
             std::mem::replace(&mut durable.held_freelist, previous)
         };
         self.return_pages(&old_freelist);
+        self.young.end_checkpoint();
         self.release_retired();
     }
 
@@ -405,6 +493,31 @@ impl FileAllocator {
     )]
     pub(crate) fn abort_checkpoint(&self, prepared: PreparedCheckpoint) {
         self.return_pages(&prepared.freelist_pages);
+        self.young.end_checkpoint();
+    }
+}
+
+/// `allocated` less one occurrence of each recycled page (a recycled page may have been
+/// allocated again since, so it can occur twice).
+fn cancel_recycled(mut allocated: Vec<u64>, recycled: &[PageId]) -> Result<Vec<u64>> {
+    if recycled.is_empty() {
+        return Ok(allocated);
+    }
+    let mut cancel: Vec<u64> = recycled.iter().map(|page| page.0).collect();
+    cancel.sort_unstable();
+    allocated.sort_unstable();
+    let mut cancel = cancel.into_iter().peekable();
+    let mut kept = Vec::with_capacity(allocated.len().saturating_sub(recycled.len()));
+    for page in allocated {
+        if cancel.next_if_eq(&page).is_none() {
+            kept.push(page);
+        }
+    }
+    match cancel.next() {
+        Some(page) => Err(invariant(&format!(
+            "recycled page {page} was not allocated since the last checkpoint"
+        ))),
+        None => Ok(kept),
     }
 }
 
@@ -459,7 +572,7 @@ mod tests {
         allocator.set_reader_horizon(u64::MAX);
         // Two checkpoints: reuse waits until the older header slot no longer names it.
         for version in [1, 2] {
-            let prepared = allocator.prepare_checkpoint(version).unwrap();
+            let prepared = allocator.prepare_checkpoint(version, |_, _| ()).unwrap();
             allocator.finish_checkpoint(prepared);
         }
         assert!(
