@@ -485,19 +485,40 @@ impl PageStore {
         // must never be dropped.
         self.drop_superseded(horizon);
         self.inner.allocator.set_reader_horizon(horizon);
-        self.recycle_young();
     }
 
-    /// Gives the pages allocated and freed since the last checkpoint that no reader can
-    /// reach back for reuse (`allocator/young.rs`), their cached contents dropped first: the
-    /// next checkpoint must not write them over a new owner's.
-    pub(crate) fn recycle_young(&self) {
-        self.inner.allocator.recycle_young(|pages| {
-            let mut ids = pages.to_vec();
-            for page in self.inner.cache.discard_batch(&mut ids) {
-                self.recycle(page);
-            }
-        });
+    /// The pages committed and freed again since the last checkpoint that no reader can
+    /// reach, for a writer to reuse (`allocator/young.rs`), their cached contents dropped
+    /// first: the next checkpoint must not write them over a new owner's.
+    pub(crate) fn take_young_pages(&self) -> Vec<PageId> {
+        self.inner
+            .allocator
+            .take_young(|pages| self.forget_contents(pages))
+    }
+
+    /// Holds `pages` (freed by commit `version`, committed by their writer in `epoch`) as
+    /// young pages and takes those now due, as [`PageStore::take_young_pages`]. Returns the
+    /// pages that are ordinary frees instead, and those taken.
+    pub(crate) fn hold_and_take_young_pages(
+        &self,
+        version: u64,
+        epoch: u64,
+        pages: Vec<PageId>,
+    ) -> (Vec<PageId>, Vec<PageId>) {
+        self.inner
+            .allocator
+            .hold_and_take_young(version, epoch, pages, |pages| self.forget_contents(pages))
+    }
+
+    /// Drops the cached contents of pages about to get new owners.
+    fn forget_contents(&self, pages: &[PageId]) {
+        if pages.is_empty() {
+            return;
+        }
+        let mut ids = pages.to_vec();
+        for page in self.inner.cache.discard_batch(&mut ids) {
+            self.recycle(page);
+        }
     }
 
     /// Records the pages commit `version` freed: their cached versions go once the reader

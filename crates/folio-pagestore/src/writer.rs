@@ -89,6 +89,12 @@ impl PageWriter {
             return Err(Error::Poisoned);
         }
         if self.local_free.is_empty() {
+            // Young pages first: superseded since the last checkpoint, they keep the file
+            // from growing by a path per commit.
+            self.local_free = self.store.take_young_pages();
+            self.local_free.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        if self.local_free.is_empty() {
             let extent_pages = u64::from(self.store.options().extent_pages);
             let (start, len) = self.store.allocator().take_extent(extent_pages);
             self.local_free
@@ -351,7 +357,12 @@ impl PageWriter {
         }
         let young: Vec<PageId>;
         (young, freed) = freed.into_iter().partition(|id| self.young.remove(id));
-        freed.extend(self.store.allocator().hold_young(version, epoch, young));
+        // The pages of earlier commits that became reusable are taken now: their cached
+        // contents go at once (as superseded pages' do once readers pass them), and this
+        // writer's next allocations need no extent.
+        let (ordinary, reusable) = self.store.hold_and_take_young_pages(version, epoch, young);
+        freed.extend(ordinary);
+        self.keep_reserved(reusable);
         self.young.extend(
             allocated
                 .iter()
@@ -364,8 +375,24 @@ impl PageWriter {
             allocated,
             freed,
         });
-        // Without readers (no horizon declared) pages freed here are reusable at once.
-        self.store.recycle_young();
+    }
+
+    /// Adds young pages taken for reuse to the reserved pages, giving the pool what exceeds
+    /// two extents (a writer that frees more than it allocates must not hoard them).
+    fn keep_reserved(&mut self, mut pages: Vec<PageId>) {
+        if pages.is_empty() {
+            return;
+        }
+        self.local_free.append(&mut pages);
+        let keep = 2 * self.store.options().extent_pages as usize;
+        if self.local_free.len() > keep {
+            // Reserved pages are handed out from the end: give back the front.
+            let excess: Vec<PageId> = self
+                .local_free
+                .drain(..self.local_free.len() - keep)
+                .collect();
+            self.store.allocator().return_pages(&excess);
+        }
     }
 
     /// Ends the transaction as aborted: its pages are discarded and reusable, its frees

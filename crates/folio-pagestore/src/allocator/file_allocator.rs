@@ -245,22 +245,34 @@ impl FileAllocator {
     }
 
     /// Holds `pages`, freed by commit `version` and committed by their writer in `epoch`,
-    /// for early reuse; returns those that must be settled as ordinary frees instead.
-    pub(crate) fn hold_young(&self, version: u64, epoch: u64, pages: Vec<PageId>) -> Vec<PageId> {
-        self.young.hold(version, epoch, pages)
+    /// for early reuse, and takes the young pages now due (see
+    /// [`FileAllocator::take_young`]). Returns the pages that must be settled as ordinary
+    /// frees instead, and those taken.
+    pub(crate) fn hold_and_take_young(
+        &self,
+        version: u64,
+        epoch: u64,
+        pages: Vec<PageId>,
+        forget: impl FnOnce(&[PageId]),
+    ) -> (Vec<PageId>, Vec<PageId>) {
+        self.young
+            .hold_and_take(version, epoch, pages, self.declared_horizon(), forget)
     }
 
-    /// Returns the young pages freed at or below the reader horizon to the pool, after
-    /// `forget` has dropped whatever the store keeps of their old contents.
-    pub(crate) fn recycle_young(&self, forget: impl FnOnce(&[PageId])) {
-        if !self.horizon_declared.load(Ordering::Acquire) {
-            return;
+    /// Takes the young pages freed at or below the reader horizon for a writer to reuse,
+    /// after `forget` has dropped whatever the store keeps of their old contents.
+    pub(crate) fn take_young(&self, forget: impl FnOnce(&[PageId])) -> Vec<PageId> {
+        match self.declared_horizon() {
+            Some(horizon) => self.young.take(horizon, forget),
+            None => Vec::new(),
         }
-        let horizon = self.horizon.load(Ordering::Acquire);
-        self.young.recycle(horizon, |pages| {
-            forget(pages);
-            self.return_pages(pages);
-        });
+    }
+
+    /// The reader horizon, once one was declared (young pages wait until then).
+    fn declared_horizon(&self) -> Option<u64> {
+        self.horizon_declared
+            .load(Ordering::Acquire)
+            .then(|| self.horizon.load(Ordering::Acquire))
     }
 
     /// Young pages recycled since open.

@@ -17,11 +17,13 @@
 //! - no checkpoint has started since, so no header slot names the page.
 //!
 //! # When a young page is recycled
-//! [`YoungPages::recycle`] hands it back once its freeing version is at or below the reader
-//! horizon, while no checkpoint is running (one that is may hold the page's contents among
-//! the pages it writes, and would write them over the page's next owner). Each recycled
-//! page cancels one allocation in the next checkpoint's arithmetic, and raises the floor
-//! below which no checkpoint may be taken (its state would name a page given away).
+//! [`YoungPages::take`] hands it to a writer whose list of reserved pages ran out, once its
+//! freeing version is at or below the reader horizon, while no checkpoint is running (one
+//! that is may hold the page's contents among the pages it writes, and would write them over
+//! the page's next owner). Each recycled page cancels one allocation in the next
+//! checkpoint's arithmetic, and raises the floor below which no checkpoint may be taken (its
+//! state would name a page given away). Writers take them without the pool's lock, and
+//! commits and publishes do no extra work for them.
 //!
 //! A young page still waiting when a checkpoint starts becomes an ordinary free of its
 //! freeing version: the checkpoint covers it like any other.
@@ -71,33 +73,50 @@ impl YoungPages {
     }
 
     /// Holds `pages`, freed by commit `version` and committed by their writer in `epoch`,
-    /// for recycling. Returns them instead when a checkpoint started since: they are
-    /// ordinary frees.
-    pub(crate) fn hold(&self, version: u64, epoch: u64, pages: Vec<PageId>) -> Vec<PageId> {
-        if pages.is_empty() {
-            return pages;
-        }
+    /// for recycling, then (with a `horizon`) takes what is due as [`YoungPages::take`]
+    /// does, under one lock. Returns the pages that are ordinary frees instead (a
+    /// checkpoint started since `epoch`), and those taken.
+    pub(crate) fn hold_and_take(
+        &self,
+        version: u64,
+        epoch: u64,
+        mut pages: Vec<PageId>,
+        horizon: Option<u64>,
+        forget: impl FnOnce(&[PageId]),
+    ) -> (Vec<PageId>, Vec<PageId>) {
         let mut state = self.state.lock();
-        if self.epoch.load(Ordering::Acquire) != epoch {
-            return pages;
+        if !pages.is_empty() && self.epoch.load(Ordering::Acquire) == epoch {
+            state.waiting.entry(version).or_default().append(&mut pages);
         }
-        state.waiting.entry(version).or_default().extend(pages);
-        Vec::new()
+        let taken = match horizon {
+            Some(horizon) => self.take_locked(&mut state, horizon, forget),
+            None => Vec::new(),
+        };
+        (pages, taken)
     }
 
-    /// Takes the held pages freed at or below `horizon`, unless a checkpoint is running, and
-    /// calls `give_away` with them while no checkpoint can start (it must drop their cached
-    /// contents before handing them out). Returns how many pages it recycled.
-    pub(crate) fn recycle(&self, horizon: u64, give_away: impl FnOnce(&mut Vec<PageId>)) -> usize {
+    /// Takes the held pages freed at or below `horizon`, unless a checkpoint is running,
+    /// calling `forget` with them while no checkpoint can start (it must drop their cached
+    /// contents, which a checkpoint would otherwise write over their next owner's).
+    pub(crate) fn take(&self, horizon: u64, forget: impl FnOnce(&[PageId])) -> Vec<PageId> {
         let mut state = self.state.lock();
+        self.take_locked(&mut state, horizon, forget)
+    }
+
+    fn take_locked(
+        &self,
+        state: &mut YoungState,
+        horizon: u64,
+        forget: impl FnOnce(&[PageId]),
+    ) -> Vec<PageId> {
         if state.checkpoint_running {
-            return 0;
+            return Vec::new();
         }
         let Some((&oldest, _)) = state.waiting.first_key_value() else {
-            return 0;
+            return Vec::new();
         };
         if oldest > horizon {
-            return 0;
+            return Vec::new();
         }
         let later = state.waiting.split_off(&horizon.saturating_add(1));
         let due = std::mem::replace(&mut state.waiting, later);
@@ -107,10 +126,9 @@ impl YoungPages {
             pages.extend(freed);
         }
         state.recycled.extend_from_slice(&pages);
-        let count = pages.len();
-        self.reused.fetch_add(count as u64, Ordering::Relaxed);
-        give_away(&mut pages);
-        count
+        self.reused.fetch_add(pages.len() as u64, Ordering::Relaxed);
+        forget(&pages);
+        pages
     }
 
     /// A checkpoint of `version` starts: bumps the epoch, and hands over the recycled and the
@@ -159,32 +177,38 @@ mod tests {
         let epoch = young.epoch();
         young.begin_checkpoint(0).unwrap();
         young.end_checkpoint();
-        assert_eq!(young.hold(3, epoch, ids(&[7])), ids(&[7]));
-        assert_eq!(young.hold(3, young.epoch(), ids(&[8])), Vec::new());
+        let hold = |version, epoch, pages| young.hold_and_take(version, epoch, pages, None, |_| ());
+        assert_eq!(hold(3, epoch, ids(&[7])), (ids(&[7]), Vec::new()));
+        assert_eq!(hold(3, young.epoch(), ids(&[8])), (Vec::new(), Vec::new()));
     }
 
     #[test]
     fn recycling_waits_for_the_horizon_and_for_a_running_checkpoint() {
         let young = YoungPages::default();
-        young.hold(5, young.epoch(), ids(&[1, 2]));
-        young.hold(9, young.epoch(), ids(&[3]));
-        let mut given = Vec::new();
-        assert_eq!(young.recycle(4, |pages| given.append(pages)), 0);
-        assert_eq!(young.recycle(5, |pages| given.append(pages)), 2);
-        assert_eq!(given, ids(&[1, 2]));
+        let hold = |version, pages| {
+            let epoch = young.epoch();
+            young.hold_and_take(version, epoch, pages, None, |_| ())
+        };
+        hold(5, ids(&[1, 2]));
+        hold(9, ids(&[3]));
+        let mut forgotten = Vec::new();
+        assert_eq!(young.take(4, |_| unreachable!()), Vec::new());
+        let taken = young.take(5, |pages| forgotten.extend_from_slice(pages));
+        assert_eq!(taken, ids(&[1, 2]));
+        assert_eq!(forgotten, taken);
         assert_eq!(young.floor(), 5);
         // A checkpoint below the floor would name pages given away.
         assert!(young.begin_checkpoint(4).is_none());
         let handover = young.begin_checkpoint(5).unwrap();
         assert_eq!(handover.recycled, ids(&[1, 2]));
         assert_eq!(handover.freed, BTreeMap::from([(9, ids(&[3]))]));
-        young.hold(10, young.epoch(), ids(&[4]));
+        hold(10, ids(&[4]));
         assert_eq!(
-            young.recycle(u64::MAX, |_| ()),
-            0,
+            young.take(u64::MAX, |_| ()),
+            Vec::new(),
             "a checkpoint is running"
         );
         young.end_checkpoint();
-        assert_eq!(young.recycle(u64::MAX, |_| ()), 1);
+        assert_eq!(young.take(u64::MAX, |_| ()), ids(&[4]));
     }
 }
