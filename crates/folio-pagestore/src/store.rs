@@ -538,11 +538,13 @@ impl PageStore {
         }
     }
 
-    /// Pages freed by commits since the store was opened. Freed pages are reused only after
-    /// checkpoints, so a caller that checkpoints when dirty bytes grow should also count
+    /// Pages freed by commits since the store was opened that wait for a checkpoint before
+    /// they are reused, so a caller that checkpoints when dirty bytes grow should also count
     /// these: copy-on-write commits free pages fast while dirty bytes stay low (a page
-    /// superseded before a checkpoint is never written), and until a checkpoint every
-    /// allocation takes a new page and the file grows.
+    /// superseded before a checkpoint is never written), and until a checkpoint such pages
+    /// are not reused and the file grows. Young pages (committed and freed again between
+    /// two checkpoints, see [`PageStore::set_reader_horizon`]) are reused without one and
+    /// count only when a checkpoint starts before they were.
     pub fn freed_pages(&self) -> u64 {
         self.inner.freed_pages.load(Ordering::Relaxed)
     }

@@ -120,8 +120,9 @@ impl DbInner {
         }
         let dirty = self.store.dirty_bytes();
         let log = self.wal.stats().commit.bytes.saturating_sub(last.log_bytes);
-        // Pages freed since the last checkpoint: reused only after checkpoints, so until one
-        // every copy-on-write takes new file space. Bounded by the dirty bound, not the
+        // Pages freed since the last checkpoint that wait for checkpoints to be reused (young
+        // pages do not count: they are reused at once), so until one every copy-on-write of
+        // such a page takes new file space. Bounded by the dirty bound, not the
         // checkpoint trigger: checking at the trigger made small-commit workloads checkpoint
         // several times as often and cost 10-30 % at 4-128 threads.
         let freed = self.freed_bytes();
@@ -144,8 +145,9 @@ impl DbInner {
             && self.store.dirty_bytes() >= BUDGET_DIRTY_FLOOR
     }
 
-    /// Bytes of pages freed since the last checkpoint started. Freed pages are reused only
-    /// after checkpoints, so until one every copy-on-write takes new file space: the
+    /// Bytes of pages freed since the last checkpoint started that wait for checkpoints to be
+    /// reused (`PageStore::freed_pages`), so until one every copy-on-write takes new file
+    /// space: the
     /// background checkpointer runs at the dirty bound's worth, and a commit that finds
     /// twice that (the checkpointer fell behind) checkpoints before it returns, so the file
     /// stays bounded for a bounded data set, as memory does.
