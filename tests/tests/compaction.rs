@@ -322,3 +322,31 @@ fn a_snapshot_older_than_a_repack_keeps_its_pages() {
     db.compact().unwrap();
     assert!(db.check_integrity().unwrap().is_ok());
 }
+
+/// A repack of a file with little free space writes the new trees above the old ones; the
+/// compaction that follows must bring the file down to about the live pages, not leave the
+/// room its first pass keeps for path copies (an eighth of the file) in use.
+#[test]
+fn a_repack_of_a_dense_file_ends_near_the_live_pages() {
+    let db = Database::open_in(Arc::new(SimDirectory::new(11)), small_options()).unwrap();
+    db.create_cf("a").unwrap();
+    let mut rng = fastrand::Rng::with_seed(11);
+    for _ in 0..40 {
+        let mut txn = db.begin_write(&["a"]).unwrap();
+        for _ in 0..150 {
+            let i = rng.u64(..1_000_000);
+            txn.put("a", &key(i), &value(i, 0)).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    db.compact().unwrap();
+    db.repack().unwrap();
+    let stats = db.stats().page_store;
+    let live = stats.high_water_pages - stats.durable_free_pages;
+    assert!(
+        stats.high_water_pages <= live + live / 32 + 32,
+        "{} pages in the file for {live} live pages",
+        stats.high_water_pages
+    );
+    assert!(db.check_integrity().unwrap().is_ok());
+}

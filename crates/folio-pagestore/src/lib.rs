@@ -74,7 +74,7 @@ pub use layout::Layout;
 pub use options::{PAGE_SIZE_MAX, PAGE_SIZE_MIN, PageStoreOptions};
 pub use page::{PAGE_TRAILER_BYTES, Page, PageBuf, PageId, buffer_size};
 pub use stats::{CheckpointStats, PageStoreStats};
-pub use store::{AllocationReport, PageStore};
+pub use store::{AllocationReport, LowestPagesFirst, PageStore};
 pub use writer::{PageWriter, WriterSavepoint};
 
 /// Internals this workspace's tests and benchmarks reach into; not part of the API, and free

@@ -487,6 +487,16 @@ impl PageStore {
         self.inner.allocator.set_reader_horizon(horizon);
     }
 
+    /// Until the returned guard is dropped, writers allocate the lowest free pages (the
+    /// pool's, lowest first) and leave young pages waiting: what a compaction moving pages
+    /// down the file needs. The young pages become ordinary frees at the next checkpoint.
+    pub fn lowest_pages_first(&self) -> LowestPagesFirst {
+        self.inner.allocator.set_lowest_first(true);
+        LowestPagesFirst {
+            store: self.clone(),
+        }
+    }
+
     /// The pages committed and freed again since the last checkpoint that no reader can
     /// reach, for a writer to reuse (`allocator/young.rs`), their cached contents dropped
     /// first: the next checkpoint must not write them over a new owner's.
@@ -731,4 +741,17 @@ fn read_header(storage: &dyn Storage, len: u64) -> Result<(HeaderSlot, bool)> {
     let (first, second) = (HeaderSlot::decode(first), HeaderSlot::decode(second));
     let both = first.is_ok() && second.is_ok();
     Ok((select_slot(first, second)?, both))
+}
+
+/// While alive, writers take the lowest free pages first ([`PageStore::lowest_pages_first`]).
+#[derive(Debug)]
+#[must_use = "the lowest pages go first only while the guard lives"]
+pub struct LowestPagesFirst {
+    store: PageStore,
+}
+
+impl Drop for LowestPagesFirst {
+    fn drop(&mut self) {
+        self.store.inner.allocator.set_lowest_first(false);
+    }
 }

@@ -45,25 +45,35 @@ impl Database {
         self.check_writable()?;
         self.refuse_held_writers()?;
         let _one_at_a_time = self.inner.compaction.lock();
+        // Pages move to the lowest free ones, not to young pages anywhere in the file.
+        let _lowest_first = self.inner.store.lowest_pages_first();
         let bytes_before = self.inner.store.stats().file_bytes;
         // Frees from earlier commits become durable and return to the pool.
         self.checkpoint()?;
-        let allocation = self.inner.store.allocation_report();
-        let used = allocation.high_water - allocation.free.page_count();
-        // Room for the copies of the paths above moved pages and for the free list.
-        let boundary = used + used / 8 + 16;
         let mut pages_moved = 0;
-        if boundary < allocation.high_water {
+        // Pages above a boundary move down, leaving room above the live pages' count for
+        // the copies of the paths above moved pages and for the free list: an eighth in the
+        // first pass; in the second, with the first one's old pages free, a 64th pulls down
+        // what the first left in its room (a tree rewritten above the old one by `repack`
+        // left up to an eighth of the file there).
+        for room_divisor in [8, 64] {
+            let allocation = self.inner.store.allocation_report();
+            let used = allocation.high_water - allocation.free.page_count();
+            let boundary = used + used / room_divisor + 16;
+            if boundary >= allocation.high_water {
+                continue;
+            }
             for (name, slot) in &self.inner.cfs.sorted() {
                 pages_moved += self.relocate_cf(name, slot, boundary)?;
             }
             pages_moved += self.inner.checkpoints.catalog().relocate_from(boundary)?;
+            // The first checkpoint makes the moved trees durable; their old pages are free
+            // from the second on (until then the older header slot still names a state
+            // reaching them).
+            self.checkpoint()?;
+            self.checkpoint()?;
         }
-        // The first checkpoint makes the moved trees durable; their old pages are free from
-        // the second on (until then the older header slot still names a state reaching
-        // them); the third records the shorter file, then truncates it.
-        self.checkpoint()?;
-        self.checkpoint()?;
+        // Records the shorter file, then truncates it.
         self.inner.checkpoint_with(true)?;
         Ok(CompactionReport {
             pages_moved,

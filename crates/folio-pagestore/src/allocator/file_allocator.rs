@@ -26,7 +26,7 @@
 //!   checkpoint's arithmetic.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam::queue::SegQueue;
 
@@ -110,6 +110,9 @@ pub(crate) struct FileAllocator {
     /// A horizon was declared: until then readers of older versions may exist unannounced
     /// (they were always safe between checkpoints), so young pages are not recycled.
     horizon_declared: AtomicBool,
+    /// While positive, writers take no young pages: a compaction wants the lowest free pages
+    /// (the pool's), and young pages may lie anywhere in the file.
+    lowest_first: AtomicUsize,
     /// A page was freed twice (see [`FileAllocator::return_pages`]; a checkpoint's state
     /// computation finds it too).
     double_free: AtomicBool,
@@ -153,6 +156,7 @@ impl FileAllocator {
             }),
             horizon: AtomicU64::new(u64::MAX),
             horizon_declared: AtomicBool::new(false),
+            lowest_first: AtomicUsize::new(0),
             double_free: AtomicBool::new(false),
             page_size,
             #[cfg(all(debug_assertions, not(folio_loom)))]
@@ -268,11 +272,21 @@ impl FileAllocator {
         }
     }
 
-    /// The reader horizon, once one was declared (young pages wait until then).
+    /// The reader horizon young pages may be taken below: none until one was declared, nor
+    /// while the lowest pages must go first.
     fn declared_horizon(&self) -> Option<u64> {
-        self.horizon_declared
-            .load(Ordering::Acquire)
-            .then(|| self.horizon.load(Ordering::Acquire))
+        let may_take = self.horizon_declared.load(Ordering::Acquire)
+            && self.lowest_first.load(Ordering::Acquire) == 0;
+        may_take.then(|| self.horizon.load(Ordering::Acquire))
+    }
+
+    /// Starts (`true`) or ends (`false`) a period in which writers take no young pages.
+    pub(crate) fn set_lowest_first(&self, on: bool) {
+        if on {
+            self.lowest_first.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.lowest_first.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     /// Young pages recycled since open.
