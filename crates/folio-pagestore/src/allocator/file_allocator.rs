@@ -21,9 +21,9 @@
 //!   freelist pages. Pages held by writers or by uncommitted or later (`> V`) transactions
 //!   are free in it, so a crash never leaks them; pages freed by commits `> V` are used in
 //!   it, so a crash never loses them.
-//! - Pages allocated and freed between two checkpoints take a shorter way back to the pool
-//!   ([`super::young`]); each one recycled so cancels one allocation in the next
-//!   checkpoint's arithmetic.
+//! - Pages allocated and freed between two checkpoints go straight back to writers once no
+//!   reader reaches them ([`super::young`]); each one recycled so cancels one allocation in
+//!   the next checkpoint's arithmetic.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

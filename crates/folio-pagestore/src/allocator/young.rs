@@ -48,6 +48,10 @@ pub(crate) struct YoungPages {
 struct YoungState {
     /// Young pages by the version of the commit that freed them.
     waiting: BTreeMap<u64, Vec<PageId>>,
+    /// Young pages past the horizon whose cached contents were dropped while a checkpoint
+    /// ran (so they were not handed out): no reader needs those contents, and a checkpoint
+    /// writing hundreds of megabytes must not pin every page superseded meanwhile.
+    dropped: BTreeMap<u64, Vec<PageId>>,
     /// Pages recycled since the last checkpoint started: each cancels one allocation.
     recycled: Vec<PageId>,
     /// A checkpoint is between its start and its end.
@@ -109,25 +113,30 @@ impl YoungPages {
         horizon: u64,
         forget: impl FnOnce(&[PageId]),
     ) -> Vec<PageId> {
+        let due = split_due(&mut state.waiting, horizon);
         if state.checkpoint_running {
+            // Not handed out now, but their contents go (the checkpoint holds its own copies
+            // of what it writes).
+            let pages: Vec<PageId> = due.values().flatten().copied().collect();
+            if !pages.is_empty() {
+                forget(&pages);
+            }
+            for (freed_at, freed) in due {
+                state.dropped.entry(freed_at).or_default().extend(freed);
+            }
             return Vec::new();
         }
-        let Some((&oldest, _)) = state.waiting.first_key_value() else {
-            return Vec::new();
-        };
-        if oldest > horizon {
-            return Vec::new();
+        let dropped = split_due(&mut state.dropped, horizon);
+        let mut pages: Vec<PageId> = due.values().flatten().copied().collect();
+        if !pages.is_empty() {
+            forget(&pages);
         }
-        let later = state.waiting.split_off(&horizon.saturating_add(1));
-        let due = std::mem::replace(&mut state.waiting, later);
-        let mut pages = Vec::new();
-        for (freed_at, freed) in due {
-            state.floor = state.floor.max(freed_at);
-            pages.extend(freed);
+        pages.extend(dropped.values().flatten());
+        if let Some(newest) = due.keys().chain(dropped.keys()).max() {
+            state.floor = state.floor.max(*newest);
         }
         state.recycled.extend_from_slice(&pages);
         self.reused.fetch_add(pages.len() as u64, Ordering::Relaxed);
-        forget(&pages);
         pages
     }
 
@@ -141,9 +150,13 @@ impl YoungPages {
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         state.checkpoint_running = true;
+        let mut freed = std::mem::take(&mut state.waiting);
+        for (freed_at, pages) in std::mem::take(&mut state.dropped) {
+            freed.entry(freed_at).or_default().extend(pages);
+        }
         Some(YoungHandover {
             recycled: std::mem::take(&mut state.recycled),
-            freed: std::mem::take(&mut state.waiting),
+            freed,
         })
     }
 
@@ -160,6 +173,17 @@ impl YoungPages {
     /// The lowest version a checkpoint may be taken of.
     pub(crate) fn floor(&self) -> u64 {
         self.state.lock().floor
+    }
+}
+
+/// Removes and returns the entries of `map` at or below `horizon`.
+fn split_due(map: &mut BTreeMap<u64, Vec<PageId>>, horizon: u64) -> BTreeMap<u64, Vec<PageId>> {
+    match map.first_key_value() {
+        Some((&oldest, _)) if oldest <= horizon => {
+            let later = map.split_off(&horizon.saturating_add(1));
+            std::mem::replace(map, later)
+        }
+        _ => BTreeMap::new(),
     }
 }
 
@@ -203,12 +227,23 @@ mod tests {
         assert_eq!(handover.recycled, ids(&[1, 2]));
         assert_eq!(handover.freed, BTreeMap::from([(9, ids(&[3]))]));
         hold(10, ids(&[4]));
-        assert_eq!(
-            young.take(u64::MAX, |_| ()),
-            Vec::new(),
-            "a checkpoint is running"
-        );
+        let mut forgotten = Vec::new();
+        let taken = young.take(u64::MAX, |pages| forgotten.extend_from_slice(pages));
+        assert_eq!(taken, Vec::new(), "a checkpoint is running");
+        assert_eq!(forgotten, ids(&[4]), "but the contents go");
         young.end_checkpoint();
-        assert_eq!(young.take(u64::MAX, |_| ()), ids(&[4]));
+        let taken = young.take(u64::MAX, |_| panic!("their contents went already"));
+        assert_eq!(taken, ids(&[4]));
+        // Dropped and waiting pages both pass to the next checkpoint as ordinary frees.
+        young.begin_checkpoint(10).unwrap();
+        hold(11, ids(&[5]));
+        assert_eq!(young.take(11, |_| ()), Vec::new());
+        young.end_checkpoint();
+        hold(12, ids(&[6]));
+        let handover = young.begin_checkpoint(12).unwrap();
+        assert_eq!(
+            handover.freed,
+            BTreeMap::from([(11, ids(&[5])), (12, ids(&[6]))])
+        );
     }
 }
