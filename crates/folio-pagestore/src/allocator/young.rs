@@ -46,12 +46,13 @@ pub(crate) struct YoungPages {
 
 #[derive(Debug, Default)]
 struct YoungState {
-    /// Young pages by the version of the commit that freed them.
-    waiting: BTreeMap<u64, Vec<PageId>>,
+    /// Young pages with the version of the commit that freed them (a flat list: it holds
+    /// the last few commits' pages, and a map entry per commit cost the commit path more).
+    waiting: Vec<(u64, PageId)>,
     /// Young pages past the horizon whose cached contents were dropped while a checkpoint
     /// ran (so they were not handed out): no reader needs those contents, and a checkpoint
     /// writing hundreds of megabytes must not pin every page superseded meanwhile.
-    dropped: BTreeMap<u64, Vec<PageId>>,
+    dropped: Vec<(u64, PageId)>,
     /// Pages recycled since the last checkpoint started: each cancels one allocation.
     recycled: Vec<PageId>,
     /// A checkpoint is between its start and its end.
@@ -90,7 +91,9 @@ impl YoungPages {
     ) -> (Vec<PageId>, Vec<PageId>) {
         let mut state = self.state.lock();
         if !pages.is_empty() && self.epoch.load(Ordering::Acquire) == epoch {
-            state.waiting.entry(version).or_default().append(&mut pages);
+            state
+                .waiting
+                .extend(pages.drain(..).map(|page| (version, page)));
         }
         let taken = match horizon {
             Some(horizon) => self.take_locked(&mut state, horizon, forget),
@@ -114,26 +117,25 @@ impl YoungPages {
         forget: impl FnOnce(&[PageId]),
     ) -> Vec<PageId> {
         let due = split_due(&mut state.waiting, horizon);
-        if state.checkpoint_running {
-            // Not handed out now, but their contents go (the checkpoint holds its own copies
-            // of what it writes).
-            let pages: Vec<PageId> = due.values().flatten().copied().collect();
-            if !pages.is_empty() {
-                forget(&pages);
-            }
-            for (freed_at, freed) in due {
-                state.dropped.entry(freed_at).or_default().extend(freed);
-            }
-            return Vec::new();
-        }
-        let dropped = split_due(&mut state.dropped, horizon);
-        let mut pages: Vec<PageId> = due.values().flatten().copied().collect();
+        let mut pages: Vec<PageId> = due.iter().map(|&(_, page)| page).collect();
         if !pages.is_empty() {
             forget(&pages);
         }
-        pages.extend(dropped.values().flatten());
-        if let Some(newest) = due.keys().chain(dropped.keys()).max() {
-            state.floor = state.floor.max(*newest);
+        if state.checkpoint_running {
+            // Not handed out now, but their contents went (the checkpoint holds its own
+            // copies of what it writes).
+            state.dropped.extend(due);
+            return Vec::new();
+        }
+        let dropped = split_due(&mut state.dropped, horizon);
+        pages.extend(dropped.iter().map(|&(_, page)| page));
+        if let Some(newest) = due
+            .iter()
+            .chain(&dropped)
+            .map(|&(freed_at, _)| freed_at)
+            .max()
+        {
+            state.floor = state.floor.max(newest);
         }
         state.recycled.extend_from_slice(&pages);
         self.reused.fetch_add(pages.len() as u64, Ordering::Relaxed);
@@ -150,9 +152,10 @@ impl YoungPages {
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         state.checkpoint_running = true;
-        let mut freed = std::mem::take(&mut state.waiting);
-        for (freed_at, pages) in std::mem::take(&mut state.dropped) {
-            freed.entry(freed_at).or_default().extend(pages);
+        let mut freed: BTreeMap<u64, Vec<PageId>> = BTreeMap::new();
+        let waiting = std::mem::take(&mut state.waiting);
+        for (freed_at, page) in waiting.into_iter().chain(state.dropped.drain(..)) {
+            freed.entry(freed_at).or_default().push(page);
         }
         Some(YoungHandover {
             recycled: std::mem::take(&mut state.recycled),
@@ -176,15 +179,20 @@ impl YoungPages {
     }
 }
 
-/// Removes and returns the entries of `map` at or below `horizon`.
-fn split_due(map: &mut BTreeMap<u64, Vec<PageId>>, horizon: u64) -> BTreeMap<u64, Vec<PageId>> {
-    match map.first_key_value() {
-        Some((&oldest, _)) if oldest <= horizon => {
-            let later = map.split_off(&horizon.saturating_add(1));
-            std::mem::replace(map, later)
-        }
-        _ => BTreeMap::new(),
+/// Removes and returns the entries of `list` freed at or below `horizon`.
+fn split_due(list: &mut Vec<(u64, PageId)>, horizon: u64) -> Vec<(u64, PageId)> {
+    if list.iter().all(|&(freed_at, _)| freed_at > horizon) {
+        return Vec::new();
     }
+    let mut due = Vec::new();
+    list.retain(|&entry| {
+        let later = entry.0 > horizon;
+        if !later {
+            due.push(entry);
+        }
+        later
+    });
+    due
 }
 
 #[cfg(all(test, not(folio_loom)))]
