@@ -355,20 +355,33 @@ impl PageWriter {
             self.young.clear();
             self.young_epoch = epoch;
         }
-        let young: Vec<PageId>;
-        (young, freed) = freed.into_iter().partition(|id| self.young.remove(id));
+        let mut young = Vec::new();
+        if !self.young.is_empty() {
+            freed.retain(|id| {
+                let is_young = self.young.remove(id);
+                if is_young {
+                    young.push(*id);
+                }
+                !is_young
+            });
+        }
         // The pages of earlier commits that became reusable are taken now: their cached
         // contents go at once (as superseded pages' do once readers pass them), and this
         // writer's next allocations need no extent.
         let (ordinary, reusable) = self.store.hold_and_take_young_pages(version, epoch, young);
         freed.extend(ordinary);
         self.keep_reserved(reusable);
-        self.young.extend(
-            allocated
-                .iter()
-                .copied()
-                .filter(|id| !freed_here.contains(id)),
-        );
+        self.young.reserve(allocated.len());
+        if freed_here.is_empty() {
+            self.young.extend(allocated.iter().copied());
+        } else {
+            self.young.extend(
+                allocated
+                    .iter()
+                    .copied()
+                    .filter(|id| !freed_here.contains(id)),
+            );
+        }
         self.store.supersede(version, &freed);
         self.store.allocator().settle(Settlement {
             version,
