@@ -282,18 +282,7 @@ fn repack_packs_a_random_load_and_recompresses_it() {
 /// truncates (it used to take a second call to see the file shrink).
 #[test]
 fn one_compaction_shrinks_a_file_left_sparse_by_a_random_load() {
-    let db = Database::open_in(Arc::new(SimDirectory::new(5)), small_options()).unwrap();
-    db.create_cf("a").unwrap();
-    let mut rng = fastrand::Rng::with_seed(5);
-    for _ in 0..30 {
-        let mut txn = db.begin_write(&["a"]).unwrap();
-        for _ in 0..150 {
-            txn.put("a", &key(rng.u64(..1_000_000)), &[7u8; 300])
-                .unwrap();
-        }
-        txn.commit().unwrap();
-        db.checkpoint().unwrap();
-    }
+    let db = random_load(5, 30, |_| vec![7u8; 300], true);
     let expected = read_cf(&db.begin_read(), "a").unwrap();
     let report = db.compact().unwrap();
     assert!(
@@ -328,17 +317,7 @@ fn a_snapshot_older_than_a_repack_keeps_its_pages() {
 /// room its first pass keeps for path copies (an eighth of the file) in use.
 #[test]
 fn a_repack_of_a_dense_file_ends_near_the_live_pages() {
-    let db = Database::open_in(Arc::new(SimDirectory::new(11)), small_options()).unwrap();
-    db.create_cf("a").unwrap();
-    let mut rng = fastrand::Rng::with_seed(11);
-    for _ in 0..40 {
-        let mut txn = db.begin_write(&["a"]).unwrap();
-        for _ in 0..150 {
-            let i = rng.u64(..1_000_000);
-            txn.put("a", &key(i), &value(i, 0)).unwrap();
-        }
-        txn.commit().unwrap();
-    }
+    let db = random_load(11, 40, |i| value(i, 0), false);
     db.compact().unwrap();
     db.repack().unwrap();
     let stats = db.stats().page_store;
@@ -349,4 +328,29 @@ fn a_repack_of_a_dense_file_ends_near_the_live_pages() {
         stats.high_water_pages
     );
     assert!(db.check_integrity().unwrap().is_ok());
+}
+
+/// A database whose column family "a" got `txns` commits of 150 puts of random keys (with a
+/// checkpoint after each when `checkpoints`).
+fn random_load(
+    seed: u64,
+    txns: usize,
+    value: impl Fn(u64) -> Vec<u8>,
+    checkpoints: bool,
+) -> Database {
+    let db = Database::open_in(Arc::new(SimDirectory::new(seed)), small_options()).unwrap();
+    db.create_cf("a").unwrap();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for _ in 0..txns {
+        let mut txn = db.begin_write(&["a"]).unwrap();
+        for _ in 0..150 {
+            let i = rng.u64(..1_000_000);
+            txn.put("a", &key(i), &value(i)).unwrap();
+        }
+        txn.commit().unwrap();
+        if checkpoints {
+            db.checkpoint().unwrap();
+        }
+    }
+    db
 }
