@@ -1,4 +1,4 @@
-//! [`YoungPages`]: pages allocated *and* freed between two checkpoints go back to the pool
+//! [`YoungPages`]: pages allocated *and* freed between two checkpoints go back to writers
 //! as soon as no reader can reach them, instead of after two checkpoints.
 //!
 //! A copy-on-write commit frees the previous versions of the pages it changes. When those
@@ -17,13 +17,14 @@
 //! - no checkpoint has started since, so no header slot names the page.
 //!
 //! # When a young page is recycled
-//! [`YoungPages::take`] hands it to a writer whose list of reserved pages ran out, once its
-//! freeing version is at or below the reader horizon, while no checkpoint is running (one
-//! that is may hold the page's contents among the pages it writes, and would write them over
-//! the page's next owner). Each recycled page cancels one allocation in the next
-//! checkpoint's arithmetic, and raises the floor below which no checkpoint may be taken (its
-//! state would name a page given away). Writers take them without the pool's lock, and
-//! commits and publishes do no extra work for them.
+//! A writer takes the due ones at each commit ([`YoungPages::hold_and_take`], under the
+//! lock that records its own) and when its reserved pages run out ([`YoungPages::take`]):
+//! those whose freeing version is at or below the reader horizon, while no checkpoint is
+//! running (one that is may hold the page's contents among the pages it writes, and would
+//! write them over the page's next owner; meanwhile only their cached contents are dropped).
+//! Each recycled page cancels one allocation in the next checkpoint's arithmetic, and raises
+//! the floor below which no checkpoint may be taken (its state would name a page given
+//! away). The pool's lock is not involved.
 //!
 //! A young page still waiting when a checkpoint starts becomes an ordinary free of its
 //! freeing version: the checkpoint covers it like any other.
