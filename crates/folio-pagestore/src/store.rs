@@ -520,13 +520,13 @@ impl PageStore {
             .hold_and_take_young(version, epoch, pages, |pages| self.forget_contents(pages))
     }
 
-    /// Drops the cached contents of pages about to get new owners.
-    fn forget_contents(&self, pages: &[PageId]) {
+    /// Drops the cached contents of `pages` (superseded, or about to get new owners) and
+    /// keeps their buffers for reuse. Reorders `pages`.
+    fn forget_contents(&self, pages: &mut [PageId]) {
         if pages.is_empty() {
             return;
         }
-        let mut ids = pages.to_vec();
-        for page in self.inner.cache.discard_batch(&mut ids) {
+        for page in self.inner.cache.discard_batch(pages) {
             self.recycle(page);
         }
     }
@@ -571,11 +571,7 @@ impl PageStore {
                 pages.extend(entry.remove());
             }
         }
-        if !pages.is_empty() {
-            for page in self.inner.cache.discard_batch(&mut pages) {
-                self.recycle(page);
-            }
-        }
+        self.forget_contents(&mut pages);
     }
 
     /// True after a failed sync, or once a damaged tree freed a page twice; see

@@ -257,7 +257,7 @@ impl FileAllocator {
         version: u64,
         epoch: u64,
         pages: Vec<PageId>,
-        forget: impl FnOnce(&[PageId]),
+        forget: impl FnOnce(&mut [PageId]),
     ) -> (Vec<PageId>, Vec<PageId>) {
         self.young
             .hold_and_take(version, epoch, pages, self.declared_horizon(), forget)
@@ -265,7 +265,7 @@ impl FileAllocator {
 
     /// Takes the young pages freed at or below the reader horizon for a writer to reuse,
     /// after `forget` has dropped whatever the store keeps of their old contents.
-    pub(crate) fn take_young(&self, forget: impl FnOnce(&[PageId])) -> Vec<PageId> {
+    pub(crate) fn take_young(&self, forget: impl FnOnce(&mut [PageId])) -> Vec<PageId> {
         match self.declared_horizon() {
             Some(horizon) => self.young.take(horizon, forget),
             None => Vec::new(),

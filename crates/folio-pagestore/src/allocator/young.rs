@@ -88,7 +88,7 @@ impl YoungPages {
         epoch: u64,
         mut pages: Vec<PageId>,
         horizon: Option<u64>,
-        forget: impl FnOnce(&[PageId]),
+        forget: impl FnOnce(&mut [PageId]),
     ) -> (Vec<PageId>, Vec<PageId>) {
         let mut state = self.state.lock();
         if !pages.is_empty() && self.epoch.load(Ordering::Acquire) == epoch {
@@ -106,7 +106,7 @@ impl YoungPages {
     /// Takes the held pages freed at or below `horizon`, unless a checkpoint is running,
     /// calling `forget` with them while no checkpoint can start (it must drop their cached
     /// contents, which a checkpoint would otherwise write over their next owner's).
-    pub(crate) fn take(&self, horizon: u64, forget: impl FnOnce(&[PageId])) -> Vec<PageId> {
+    pub(crate) fn take(&self, horizon: u64, forget: impl FnOnce(&mut [PageId])) -> Vec<PageId> {
         let mut state = self.state.lock();
         self.take_locked(&mut state, horizon, forget)
     }
@@ -115,12 +115,12 @@ impl YoungPages {
         &self,
         state: &mut YoungState,
         horizon: u64,
-        forget: impl FnOnce(&[PageId]),
+        forget: impl FnOnce(&mut [PageId]),
     ) -> Vec<PageId> {
         let due = split_due(&mut state.waiting, horizon);
         let mut pages: Vec<PageId> = due.iter().map(|&(_, page)| page).collect();
         if !pages.is_empty() {
-            forget(&pages);
+            forget(&mut pages);
         }
         if state.checkpoint_running {
             // Not handed out now, but their contents went (the checkpoint holds its own
