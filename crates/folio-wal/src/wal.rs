@@ -225,6 +225,18 @@ impl Wal {
         ))
     }
 
+    /// Each segment file as (first LSN, bytes on disk), oldest first (segments are
+    /// preallocated, so the one being written counts its whole capacity). A log consumer
+    /// that keeps segments for its subscribers bounds them with this.
+    pub fn segment_sizes(&self) -> Result<Vec<(Lsn, u64)>> {
+        let position = self.shared.commit.sink().position();
+        position
+            .segments
+            .iter()
+            .map(|(first, storage)| Ok((*first, storage.len()?)))
+            .collect()
+    }
+
     /// Removes whole segments whose records are all below `lsn` (what a checkpoint that
     /// covers everything before `lsn` calls). The segment being written is never removed.
     /// Returns how many segments were removed.

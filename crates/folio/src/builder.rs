@@ -102,6 +102,13 @@ impl DatabaseBuilder {
         self
     }
 
+    /// Log bytes kept for change-feed subscribers at most (`change_retention_bytes`).
+    #[must_use]
+    pub fn change_retention_bytes(mut self, bytes: u64) -> Self {
+        self.options.change_retention_bytes = bytes;
+        self
+    }
+
     /// Checkpoint when the last handle is dropped (`checkpoint_on_close`).
     #[must_use]
     pub fn checkpoint_on_close(mut self, enabled: bool) -> Self {

@@ -159,6 +159,22 @@ impl DbInner {
         usize::try_from(since).unwrap_or(usize::MAX) * self.store.page_size()
     }
 
+    /// The first LSN the log keeps after a checkpoint at `version`: `version + 1`, or less
+    /// for change-feed subscribers (`changes/subscribers.rs`), whose acknowledgements are
+    /// made durable first so the log kept is never less than a reopen asks for.
+    fn log_to_keep_from(&self, version: Lsn) -> Result<Lsn> {
+        let keep_from = self.subscribers.save_and_keep_from()?;
+        if keep_from.is_none_or(|keep| keep > version) {
+            return Ok(version + 1);
+        }
+        Ok(crate::changes::truncate_below(
+            version + 1,
+            keep_from,
+            &self.wal.segment_sizes()?,
+            self.options.change_retention_bytes,
+        ))
+    }
+
     /// A checkpoint; with `shrink`, the free pages at the end of the data file are given
     /// back to the file system. Returns the version and the bytes given back.
     pub(crate) fn checkpoint_with(&self, shrink: bool) -> Result<(Lsn, u64)> {
@@ -220,7 +236,7 @@ impl DbInner {
         // Its own registration is gone and the durable version moved: pages the checkpoint
         // made reusable become so now, not at the next commit.
         self.publisher.refresh_horizon();
-        self.wal.truncate_below(version + 1)?;
+        self.wal.truncate_below(self.log_to_keep_from(version)?)?;
         *last = LastCheckpoint { version, log_bytes };
         self.checkpoints
             .freed_at_start

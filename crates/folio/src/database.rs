@@ -107,6 +107,8 @@ pub(crate) struct DbInner {
     pub(crate) unlogged: crate::commit::UnloggedGate,
     /// Running concurrent transactions, their commit queues and counters (`concurrent/`).
     pub(crate) concurrent: crate::concurrent::ConcurrentState,
+    /// Change-feed subscribers, for whom checkpoints keep the log (`changes/`).
+    pub(crate) subscribers: crate::changes::Subscribers,
 }
 
 /// Counters and sizes of a database.
@@ -138,6 +140,22 @@ fn checkpoint_after_replay(inner: &mut Arc<DbInner>, opened_at: Instant) {
         .recovery;
     report.checkpointed = checkpointed.is_ok();
     report.duration = opened_at.elapsed();
+}
+
+/// Seals the subscribers file of an encrypted database with its key.
+fn subscriber_cipher(options: &DatabaseOptions) -> Result<Option<Arc<folio_io::Cipher>>> {
+    options
+        .encryption_key
+        .as_ref()
+        .map(|key| {
+            folio_io::Cipher::new(key)
+                .map(Arc::new)
+                .map_err(|error| Error::InvalidOption {
+                    name: "encryption_key",
+                    reason: error.to_string(),
+                })
+        })
+        .transpose()
 }
 
 impl Database {
@@ -173,7 +191,9 @@ impl Database {
             cfs,
             snapshot,
             report: recovery,
-        } = crate::recovery::recover(directory, &options, opened_at)?;
+        } = crate::recovery::recover(Arc::clone(&directory), &options, opened_at)?;
+        // After recovery: the data file is locked, so no other process writes the file.
+        let subscribers = crate::changes::Subscribers::open(directory, subscriber_cipher(&options)?)?;
         let checkpoint = recovery.checkpoint;
         // Checked before anything changes (`ddl.rs`), applied once the database is built.
         let compression_changes = crate::ddl::compression_changes_at_open(&options, &snapshot)?;
@@ -195,6 +215,7 @@ impl Database {
             closed: AtomicBool::new(false),
             unlogged: crate::commit::UnloggedGate::default(),
             concurrent: crate::concurrent::ConcurrentState::default(),
+            subscribers,
         });
         if !compression_changes.is_empty() {
             inner.set_compressions(&compression_changes)?;
@@ -422,12 +443,18 @@ impl DbInner {
         // Joins the checkpointer: it holds only a weak reference and checks `closed`, so at
         // most the checkpoint it is running finishes first.
         self.checkpoints.stop_thread();
+        // Change feeds waiting for commits see the close and end.
+        self.publisher.wake_all();
         let mut result = Ok(());
         if self.options.checkpoint_on_close
             && !self.store.is_poisoned()
             && self.publisher.current().version > self.checkpoints.durable_version()
         {
             result = self.checkpoint().map(|_| ());
+        }
+        if result.is_ok() && !self.store.is_poisoned() {
+            // Acknowledgements since the last checkpoint (one that ran above saved them).
+            result = self.subscribers.save_and_keep_from().map(|_| ());
         }
         // Drains the log (every commit appended so far becomes durable) and closes it; then
         // the data file. A commit still in flight elsewhere fails from here on.

@@ -193,6 +193,46 @@ pub enum Error {
         /// the transaction is older than `concurrent_history_bytes` keeps).
         keys: Vec<Vec<u8>>,
     },
+    /// A change feed ([`crate::Database::changes`]) asked for commits the log no longer
+    /// holds: checkpoints dropped them (no registered subscriber kept them, or the
+    /// subscriber fell further behind than `change_retention_bytes`). Nothing is skipped
+    /// silently: resynchronise from a snapshot and resume from its
+    /// [`crate::ReadTransaction::version`].
+    #[error(
+        "the changes after LSN {after} are no longer in the log (it starts at {oldest}): resynchronise from a snapshot and resume from its version"
+    )]
+    ChangesTruncated {
+        /// The feed's position: changes after it were asked for.
+        after: Lsn,
+        /// The first LSN the log still holds.
+        oldest: Lsn,
+    },
+    /// A change feed was asked to start after a commit this database has not made (a
+    /// position saved from another database, or from a newer copy of this one).
+    #[error(
+        "a change feed cannot start after LSN {after}: the latest commit is {published}; the position is from another database or a newer copy"
+    )]
+    ChangesAhead {
+        /// The position asked for.
+        after: Lsn,
+        /// The latest published version.
+        published: Lsn,
+    },
+    /// No change-feed subscriber of this name is registered
+    /// ([`crate::Database::register_subscriber`]).
+    #[error("no change-feed subscriber named {name:?} is registered")]
+    SubscriberNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// The file of change-feed subscribers (`subscribers.folio`) is damaged.
+    #[error(
+        "the change-feed subscribers file is damaged ({reason}); remove subscribers.folio to drop every registration, then register them again"
+    )]
+    CorruptSubscribers {
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 fn conflict_message(cf: &str, keys: &[Vec<u8>]) -> String {
@@ -280,6 +320,9 @@ pub enum ErrorKind {
     InvalidInput,
     /// The files were written by a newer folio, or are not folio files.
     Incompatible,
+    /// A change feed asked for commits the log no longer holds: resynchronise from a
+    /// snapshot.
+    Truncated,
     /// The encryption key does not fit the database: none was given for an encrypted one,
     /// it is not the key the database was encrypted with, or one was given for a database
     /// that is not encrypted. Nothing is damaged: open again with the right key (or none).
@@ -297,9 +340,10 @@ impl Error {
             Error::Closed => ErrorKind::Closed,
             Error::Busy { .. } => ErrorKind::Busy,
             Error::WouldDeadlock { .. } => ErrorKind::WouldDeadlock,
-            Error::ColumnFamilyNotFound { .. } | Error::ColumnFamilyDropped { .. } => {
-                ErrorKind::NotFound
-            }
+            Error::ColumnFamilyNotFound { .. }
+            | Error::ColumnFamilyDropped { .. }
+            | Error::SubscriberNotFound { .. } => ErrorKind::NotFound,
+            Error::ChangesTruncated { .. } => ErrorKind::Truncated,
             Error::ColumnFamilyExists { .. } | Error::BackupTargetExists { .. } => {
                 ErrorKind::AlreadyExists
             }
@@ -308,11 +352,13 @@ impl Error {
             | Error::Codec { .. }
             | Error::NotACounter { .. }
             | Error::MergeFailed { .. }
+            | Error::ChangesAhead { .. }
             | Error::InvalidOption { .. } => ErrorKind::InvalidInput,
             Error::CorruptLogRecord { .. }
             | Error::LogBehindData { .. }
             | Error::LogMissing { .. }
-            | Error::CorruptRoots { .. } => ErrorKind::Corruption,
+            | Error::CorruptRoots { .. }
+            | Error::CorruptSubscribers { .. } => ErrorKind::Corruption,
             Error::CommitFailed { kind, .. } => *kind,
             Error::Conflict { .. } => ErrorKind::Conflict,
         }

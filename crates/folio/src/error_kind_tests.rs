@@ -40,6 +40,10 @@ fn facade_variant_name(error: &Error) -> &'static str {
         Error::Conflict { .. } => "Conflict",
         Error::NotACounter { .. } => "NotACounter",
         Error::MergeFailed { .. } => "MergeFailed",
+        Error::ChangesTruncated { .. } => "ChangesTruncated",
+        Error::ChangesAhead { .. } => "ChangesAhead",
+        Error::SubscriberNotFound { .. } => "SubscriberNotFound",
+        Error::CorruptSubscribers { .. } => "CorruptSubscribers",
     }
 }
 
@@ -426,6 +430,32 @@ fn facade_cases() -> Vec<(Error, ErrorKind)> {
             },
             ErrorKind::Corruption,
         ),
+        (
+            Error::ChangesTruncated {
+                after: 10,
+                oldest: 200,
+            },
+            ErrorKind::Truncated,
+        ),
+        (
+            Error::ChangesAhead {
+                after: 900,
+                published: 20,
+            },
+            ErrorKind::InvalidInput,
+        ),
+        (
+            Error::SubscriberNotFound {
+                name: name("mirror"),
+            },
+            ErrorKind::NotFound,
+        ),
+        (
+            Error::CorruptSubscribers {
+                reason: name("checksum mismatch"),
+            },
+            ErrorKind::Corruption,
+        ),
     ];
     cases.extend(transaction_cases());
     cases.extend(
@@ -462,7 +492,7 @@ fn every_error_reports_its_kind() {
         cases.iter().map(|(e, _)| facade_variant_name(e)).collect();
     assert_eq!(
         named.len(),
-        23,
+        27,
         "a facade variant is missing from the table: {named:?}"
     );
 }

@@ -84,6 +84,7 @@ mod backup;
 mod builder;
 mod bulk_load;
 mod cf_slot;
+mod changes;
 mod checkpoint;
 mod checkpointer;
 mod column_family;
@@ -115,6 +116,9 @@ mod write_txn;
 pub use backup::{BackupProgress, BackupReport};
 pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;
+pub use changes::{
+    Change, ChangeOp, Changes, SUBSCRIBER_NAME_BYTES_MAX, SUBSCRIBERS_FILE, SubscriberInfo,
+};
 pub use column_family::{CfName, ColumnFamily};
 pub use commit_queue::CommitQueueStats;
 pub use compaction::CompactionReport;

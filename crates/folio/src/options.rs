@@ -91,6 +91,12 @@ pub struct DatabaseOptions {
     /// Merge operators by column-family name ([`crate::MergeOperator`]). Merges are logged
     /// as their results, so a database opens without them. Default: none.
     pub merge_operators: BTreeMap<String, crate::MergeOperator>,
+    /// Log bytes (segment files on disk) that checkpoints keep for registered change-feed
+    /// subscribers ([`crate::Database::register_subscriber`]) at most. A subscriber further
+    /// behind than this loses the oldest changes it has not acknowledged and gets
+    /// [`crate::Error::ChangesTruncated`]; without subscribers nothing is kept. Every open
+    /// reads the kept log to check it. Default: 256 MiB.
+    pub change_retention_bytes: u64,
 }
 
 /// Compression settings given at open. Each column family's setting is stored in the
@@ -202,6 +208,7 @@ impl Default for DatabaseOptions {
             encryption_key: None,
             memory_budget: None,
             merge_operators: BTreeMap::new(),
+            change_retention_bytes: 256 << 20,
         }
     }
 }

@@ -328,6 +328,39 @@ impl Publisher {
         }
     }
 
+    /// Waits until a version past `after` is published, `deadline` passes or `stop()`
+    /// holds (checked under the lock [`Publisher::wake_all`] takes, so no wake-up is
+    /// missed); returns the published version.
+    pub(crate) fn wait_past(
+        &self,
+        after: Lsn,
+        deadline: Option<std::time::Instant>,
+        stop: impl Fn() -> bool,
+    ) -> Lsn {
+        let mut state = self.state.lock();
+        loop {
+            let version = self.current.load().version;
+            if version > after || stop() {
+                return version;
+            }
+            match deadline {
+                Some(deadline) => {
+                    if self.advanced.wait_until(&mut state, deadline).timed_out() {
+                        return self.current.load().version;
+                    }
+                }
+                None => self.advanced.wait(&mut state),
+            }
+        }
+    }
+
+    /// Wakes every waiter of [`Publisher::wait_past`] to check its `stop` (the database
+    /// closes).
+    pub(crate) fn wake_all(&self) {
+        let _state = self.state.lock();
+        self.advanced.notify_all();
+    }
+
     /// Registers a reader of the latest snapshot; returns it and the reader-table shard to
     /// unregister from.
     pub(crate) fn begin_read(&self) -> (Arc<Snapshot>, usize) {
