@@ -193,7 +193,8 @@ impl Database {
             report: recovery,
         } = crate::recovery::recover(Arc::clone(&directory), &options, opened_at)?;
         // After recovery: the data file is locked, so no other process writes the file.
-        let subscribers = crate::changes::Subscribers::open(directory, subscriber_cipher(&options)?)?;
+        let subscribers =
+            crate::changes::Subscribers::open(directory, subscriber_cipher(&options)?)?;
         let checkpoint = recovery.checkpoint;
         // Checked before anything changes (`ddl.rs`), applied once the database is built.
         let compression_changes = crate::ddl::compression_changes_at_open(&options, &snapshot)?;

@@ -351,6 +351,38 @@ fn transaction_cases() -> Vec<(Error, ErrorKind)> {
     ]
 }
 
+/// The change feed's variants.
+fn change_feed_cases() -> Vec<(Error, ErrorKind)> {
+    vec![
+        (
+            Error::ChangesTruncated {
+                after: 10,
+                oldest: 200,
+            },
+            ErrorKind::Truncated,
+        ),
+        (
+            Error::ChangesAhead {
+                after: 900,
+                published: 20,
+            },
+            ErrorKind::InvalidInput,
+        ),
+        (
+            Error::SubscriberNotFound {
+                name: name("mirror"),
+            },
+            ErrorKind::NotFound,
+        ),
+        (
+            Error::CorruptSubscribers {
+                reason: name("checksum mismatch"),
+            },
+            ErrorKind::Corruption,
+        ),
+    ]
+}
+
 fn facade_cases() -> Vec<(Error, ErrorKind)> {
     let cf = || name("orders");
     let mut cases = vec![
@@ -430,34 +462,9 @@ fn facade_cases() -> Vec<(Error, ErrorKind)> {
             },
             ErrorKind::Corruption,
         ),
-        (
-            Error::ChangesTruncated {
-                after: 10,
-                oldest: 200,
-            },
-            ErrorKind::Truncated,
-        ),
-        (
-            Error::ChangesAhead {
-                after: 900,
-                published: 20,
-            },
-            ErrorKind::InvalidInput,
-        ),
-        (
-            Error::SubscriberNotFound {
-                name: name("mirror"),
-            },
-            ErrorKind::NotFound,
-        ),
-        (
-            Error::CorruptSubscribers {
-                reason: name("checksum mismatch"),
-            },
-            ErrorKind::Corruption,
-        ),
     ];
     cases.extend(transaction_cases());
+    cases.extend(change_feed_cases());
     cases.extend(
         storage_cases()
             .into_iter()

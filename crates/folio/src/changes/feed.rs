@@ -127,7 +127,9 @@ impl Changes {
                     _ => None,
                 };
                 let db = &self.db;
-                let published = db.publisher.wait_past(self.after, deadline, || db.is_closed());
+                let published = db
+                    .publisher
+                    .wait_past(self.after, deadline, || db.is_closed());
                 if self.durable_only && published > self.after && !db.is_closed() {
                     db.wal.wait_durable(published)?;
                 }
@@ -164,18 +166,12 @@ impl Changes {
     fn read_next(&mut self) -> Result<(Lsn, Vec<u8>)> {
         let mut fresh = false;
         loop {
-            let reader = match &mut self.reader {
-                Some(reader) => reader,
-                None => {
-                    fresh = true;
-                    let reader = self
-                        .db
-                        .wal
-                        .read_from(self.after + 1)
-                        .map_err(|error| self.read_error(error))?;
-                    self.reader.insert(reader)
-                }
-            };
+            if self.reader.is_none() {
+                fresh = true;
+                let reader = self.db.wal.read_from(self.after + 1);
+                self.reader = Some(reader.map_err(|error| self.read_error(error))?);
+            }
+            let reader = self.reader.as_mut().expect("made above");
             match reader.next() {
                 Some(Ok(record)) => return Ok(record),
                 Some(Err(error)) => {
@@ -341,14 +337,11 @@ impl Changes {
 fn range_meets_prefix(start: Bound<&[u8]>, end: Bound<&[u8]>, prefix: &[u8]) -> bool {
     // Keys with the prefix are those from `prefix` up to (not including) `past`, the
     // shortest key above all of them (none when the prefix is all 0xFF bytes).
-    let past = prefix
-        .iter()
-        .rposition(|&byte| byte != 0xFF)
-        .map(|at| {
-            let mut past = prefix[..=at].to_vec();
-            past[at] += 1;
-            past
-        });
+    let past = prefix.iter().rposition(|&byte| byte != 0xFF).map(|at| {
+        let mut past = prefix[..=at].to_vec();
+        past[at] += 1;
+        past
+    });
     let starts_below_past = match (start, &past) {
         (Bound::Unbounded, _) | (_, None) => true,
         (Bound::Included(key) | Bound::Excluded(key), Some(past)) => key < past.as_slice(),

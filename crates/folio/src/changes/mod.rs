@@ -20,8 +20,8 @@ use std::sync::Arc;
 use folio_wal::Lsn;
 
 pub use feed::Changes;
-pub(crate) use subscribers::{Subscribers, truncate_below};
 pub use subscribers::{SUBSCRIBER_NAME_BYTES_MAX, SUBSCRIBERS_FILE, SubscriberInfo};
+pub(crate) use subscribers::{Subscribers, truncate_below};
 
 use crate::{Database, Error, Result};
 

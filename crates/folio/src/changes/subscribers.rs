@@ -208,9 +208,7 @@ fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > SUBSCRIBER_NAME_BYTES_MAX {
         return Err(Error::InvalidOption {
             name: "subscriber name",
-            reason: format!(
-                "{name:?} must be 1 to {SUBSCRIBER_NAME_BYTES_MAX} bytes of UTF-8"
-            ),
+            reason: format!("{name:?} must be 1 to {SUBSCRIBER_NAME_BYTES_MAX} bytes of UTF-8"),
         });
     }
     Ok(())

@@ -1,0 +1,665 @@
+//! The change feed (`Database::changes`, docs/changes.md) against a model: every commit
+//! the test makes is recorded with its LSN and operations; a feed started after any LSN,
+//! with any filter, must deliver exactly the recorded commits after it whose operations
+//! pass the filter, in order, with those operations, across checkpoints, renames and
+//! reopens. Then: retention for registered subscribers (bounded, with a typed error for one
+//! that fell behind), a consumer resuming after power cuts (nothing lost, nothing twice),
+//! markers for unlogged commits, and a blocking feed that ends when the database closes.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use folio::{Change, ChangeOp, Database, DatabaseOptions, Durability, ErrorKind, WriteBatch};
+use folio_io::{AtRest, CrashPolicy, SimDirectory};
+use proptest::prelude::*;
+
+const CFS: [&str; 3] = ["a", "b", "c"];
+/// Column family "c" is renamed to this and back.
+const C_RENAMED: &str = "c2";
+
+/// One operation as the model records it (names as at the commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Recorded {
+    Put(String, Vec<u8>, Vec<u8>),
+    Delete(String, Vec<u8>),
+    /// Keys `[prefix, from]` up to, not including, `[prefix, to]`.
+    DeleteRange(String, u8, u8, u8),
+    Create(String),
+    Rename(String, String),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// Operations on column families by index: (cf, prefix index, key digit, kind).
+    Commit(Vec<(usize, usize, u8, Kind)>, bool),
+    Checkpoint,
+    RenameC,
+    Reopen,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Put(u8),
+    Delete,
+    DeleteRange(u8),
+}
+
+const PREFIXES: [u8; 2] = [b'x', b'y'];
+
+fn step() -> impl Strategy<Value = Step> {
+    let op = (
+        0..CFS.len(),
+        0..PREFIXES.len(),
+        0u8..10,
+        prop_oneof![
+            4 => any::<u8>().prop_map(Kind::Put),
+            2 => Just(Kind::Delete),
+            1 => (1u8..6).prop_map(Kind::DeleteRange),
+        ],
+    );
+    prop_oneof![
+        12 => (prop::collection::vec(op, 1..5), any::<bool>()).prop_map(|(ops, sync)| Step::Commit(ops, sync)),
+        1 => Just(Step::Checkpoint),
+        1 => Just(Step::RenameC),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+/// A feed to check: where it starts (a fraction of the commits), which column family and
+/// key prefix it keeps.
+#[derive(Debug, Clone)]
+struct FeedSpec {
+    start: u8,
+    cf: Option<usize>,
+    prefix: Option<usize>,
+}
+
+fn feed_spec() -> impl Strategy<Value = FeedSpec> {
+    (
+        any::<u8>(),
+        prop::option::of(0..CFS.len() + 1),
+        prop::option::of(0..PREFIXES.len()),
+    )
+        .prop_map(|(start, cf, prefix)| FeedSpec { start, cf, prefix })
+}
+
+fn options(at_rest: AtRest) -> DatabaseOptions {
+    DatabaseOptions {
+        encryption_key: at_rest.key(),
+        checkpoint_interval: None,
+        ..DatabaseOptions::default()
+    }
+}
+
+struct Model {
+    /// Current name of each column family index.
+    names: Vec<String>,
+    data: Vec<BTreeMap<Vec<u8>, Vec<u8>>>,
+    commits: Vec<(u64, Vec<Recorded>)>,
+}
+
+impl Model {
+    /// Runs one commit's operations against the database and the model; an operation that
+    /// would change nothing (a delete of a missing key) is left out, as the log leaves it.
+    fn commit(
+        &mut self,
+        db: &Database,
+        ops: &[(usize, usize, u8, Kind)],
+        sync: bool,
+    ) -> folio::Result<()> {
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let mut txn = db.begin_write(&names)?;
+        let mut recorded = Vec::new();
+        for &(cf, prefix, digit, kind) in ops {
+            let name = self.names[cf].clone();
+            let key = vec![PREFIXES[prefix], b'0' + digit];
+            match kind {
+                Kind::Put(value) => {
+                    let value = vec![value; usize::from(value % 7) + 1];
+                    txn.put(name.as_str(), &key, &value)?;
+                    self.data[cf].insert(key.clone(), value.clone());
+                    recorded.push(Recorded::Put(name, key, value));
+                }
+                Kind::Delete => {
+                    if self.data[cf].remove(&key).is_some() {
+                        assert!(txn.delete(name.as_str(), &key)?);
+                        recorded.push(Recorded::Delete(name, key));
+                    }
+                }
+                Kind::DeleteRange(span) => {
+                    let to = (digit + span).min(10);
+                    let start = vec![PREFIXES[prefix], b'0' + digit];
+                    let end = vec![PREFIXES[prefix], b'0' + to];
+                    let doomed: Vec<Vec<u8>> = self.data[cf]
+                        .range(start.clone()..end.clone())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    if !doomed.is_empty() {
+                        for key in &doomed {
+                            self.data[cf].remove(key);
+                        }
+                        let removed = txn.delete_range(name.as_str(), &start[..]..&end[..])?;
+                        assert_eq!(removed, doomed.len() as u64);
+                        recorded.push(Recorded::DeleteRange(name, PREFIXES[prefix], digit, to));
+                    }
+                }
+            }
+        }
+        if recorded.is_empty() {
+            drop(txn);
+            return Ok(());
+        }
+        let durability = if sync {
+            Durability::Immediate
+        } else {
+            Durability::Eventual
+        };
+        let lsn = txn.commit_with(durability)?;
+        self.commits.push((lsn, recorded));
+        Ok(())
+    }
+
+    fn rename_c(&mut self, db: &Database) -> folio::Result<()> {
+        let to = if self.names[2] == CFS[2] {
+            C_RENAMED
+        } else {
+            CFS[2]
+        };
+        let from = std::mem::replace(&mut self.names[2], to.to_owned());
+        db.rename_cf(&from, to)?;
+        let lsn = db.stats().published_version;
+        self.commits
+            .push((lsn, vec![Recorded::Rename(from, to.to_owned())]));
+        Ok(())
+    }
+
+    /// What a feed after `after` with these filters must deliver.
+    fn expected(
+        &self,
+        after: u64,
+        cf: Option<&str>,
+        prefix: Option<u8>,
+    ) -> Vec<(u64, Vec<Recorded>)> {
+        let wants_cf = |name: &str| cf.is_none_or(|cf| cf == name);
+        let wants_key = |key: &[u8]| prefix.is_none_or(|p| key[0] == p);
+        self.commits
+            .iter()
+            .filter(|(lsn, _)| *lsn > after)
+            .map(|(lsn, ops)| {
+                let kept = ops
+                    .iter()
+                    .filter(|op| match op {
+                        Recorded::Put(c, key, _) | Recorded::Delete(c, key) => {
+                            wants_cf(c) && wants_key(key)
+                        }
+                        Recorded::DeleteRange(c, p, _, _) => {
+                            wants_cf(c) && prefix.is_none_or(|want| want == *p)
+                        }
+                        Recorded::Create(c) => wants_cf(c),
+                        Recorded::Rename(from, to) => wants_cf(from) || wants_cf(to),
+                    })
+                    .cloned()
+                    .collect::<Vec<_>>();
+                (*lsn, kept)
+            })
+            .filter(|(_, ops)| !ops.is_empty())
+            .collect()
+    }
+}
+
+/// A delivered change in the model's terms.
+fn recorded(change: &Change) -> (u64, Vec<Recorded>) {
+    let ops = change
+        .ops
+        .iter()
+        .map(|op| match op {
+            ChangeOp::Put { cf, key, value } => {
+                Recorded::Put(cf.to_string(), key.clone(), value.clone())
+            }
+            ChangeOp::Delete { cf, key } => Recorded::Delete(cf.to_string(), key.clone()),
+            ChangeOp::DeleteRange { cf, start, end } => {
+                let (Bound::Included(start), Bound::Excluded(end)) = (start, end) else {
+                    panic!("unexpected bounds {start:?}..{end:?}");
+                };
+                assert_eq!(start[0], end[0]);
+                Recorded::DeleteRange(cf.to_string(), start[0], start[1] - b'0', end[1] - b'0')
+            }
+            ChangeOp::CreateCf { cf } => Recorded::Create(cf.to_string()),
+            ChangeOp::RenameCf { from, to } => Recorded::Rename(from.to_string(), to.to_string()),
+            other => panic!("unexpected operation {other:?}"),
+        })
+        .collect();
+    (change.lsn, ops)
+}
+
+/// Everything a feed delivers until it catches up.
+fn drain(
+    db: &Database,
+    after: u64,
+    cf: Option<&str>,
+    prefix: Option<u8>,
+) -> Vec<(u64, Vec<Recorded>)> {
+    let mut feed = db.changes(after).unwrap();
+    if let Some(cf) = cf {
+        feed = feed.column_family(cf);
+    }
+    if let Some(prefix) = prefix {
+        feed = feed.prefix(&[prefix]);
+    }
+    let mut delivered = Vec::new();
+    while let Some(change) = feed.try_next().unwrap() {
+        delivered.push(recorded(&change));
+    }
+    assert_eq!(feed.position(), db.stats().published_version);
+    delivered
+}
+
+fn check_feeds(db: &Database, model: &Model, start: u64, feeds: &[FeedSpec]) {
+    let lsns: Vec<u64> = std::iter::once(start)
+        .chain(model.commits.iter().map(|(lsn, _)| *lsn))
+        .collect();
+    for spec in feeds {
+        let after = lsns[usize::from(spec.start) * (lsns.len() - 1) / 255];
+        let cf = spec
+            .cf
+            .map(|i| if i < CFS.len() { CFS[i] } else { C_RENAMED });
+        let prefix = spec.prefix.map(|i| PREFIXES[i]);
+        assert_eq!(
+            drain(db, after, cf, prefix),
+            model.expected(after, cf, prefix),
+            "feed after {after}, cf {cf:?}, prefix {prefix:?}"
+        );
+    }
+}
+
+fn model_body(at_rest: AtRest, steps: &[Step], feeds: &[FeedSpec]) {
+    let mut disk = SimDirectory::new(1);
+    let mut db = Database::open_in(Arc::new(disk.clone()), options(at_rest)).unwrap();
+    let start = db.register_subscriber("model").unwrap();
+    let mut model = Model {
+        names: CFS.iter().map(|s| (*s).to_owned()).collect(),
+        data: vec![BTreeMap::new(); CFS.len()],
+        commits: Vec::new(),
+    };
+    for name in CFS {
+        db.create_cf(name).unwrap();
+        let lsn = db.stats().published_version;
+        model
+            .commits
+            .push((lsn, vec![Recorded::Create(name.to_owned())]));
+    }
+    for step in steps {
+        match step {
+            Step::Commit(ops, sync) => model.commit(&db, ops, *sync).unwrap(),
+            Step::Checkpoint => {
+                db.checkpoint().unwrap();
+            }
+            Step::RenameC => model.rename_c(&db).unwrap(),
+            Step::Reopen => {
+                drop(db);
+                disk = disk.crash(CrashPolicy::DropUnsynced);
+                db = Database::open_in(Arc::new(disk.clone()), options(at_rest)).unwrap();
+            }
+        }
+    }
+    check_feeds(&db, &model, start, feeds);
+    // Again after a checkpoint and a reopen: the subscriber kept the log.
+    db.checkpoint().unwrap();
+    drop(db);
+    let db = Database::open_in(
+        Arc::new(disk.crash(CrashPolicy::DropUnsynced)),
+        options(at_rest),
+    )
+    .unwrap();
+    assert_eq!(db.subscriber_position("model").unwrap(), start);
+    check_feeds(&db, &model, start, feeds);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_feed_delivers_exactly_the_commits_after_its_start(
+        steps in prop::collection::vec(step(), 1..40),
+        feeds in prop::collection::vec(feed_spec(), 1..6),
+        encrypted in any::<bool>(),
+    ) {
+        let at_rest = if encrypted { AtRest::Encrypted } else { AtRest::Plain };
+        model_body(at_rest, &steps, &feeds);
+    }
+}
+
+fn put(db: &Database, cf: &str, key: &[u8], value: &[u8], durability: Durability) -> u64 {
+    let mut txn = db.begin_write(&[cf]).unwrap();
+    txn.put(cf, key, value).unwrap();
+    txn.commit_with(durability).unwrap()
+}
+
+/// Bytes of log segment files in the directory.
+fn log_bytes(disk: &SimDirectory) -> u64 {
+    use folio_io::{Directory, Storage};
+    disk.list()
+        .unwrap()
+        .iter()
+        .filter(|name| folio_wal::parse_segment_name(name).is_some())
+        .map(|name| disk.file(name).unwrap().len().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_subscriber_keeps_the_log_within_the_retention_bound() {
+    const SEGMENT: u64 = 64 << 10;
+    const RETENTION: u64 = 4 * SEGMENT;
+    let disk = SimDirectory::new(7);
+    let options = DatabaseOptions {
+        checkpoint_interval: None,
+        change_retention_bytes: RETENTION,
+        ..DatabaseOptions::default()
+    };
+    let mut options = options;
+    options.wal.segment_bytes = SEGMENT;
+    let db = Database::open_in(Arc::new(disk.clone()), options.clone()).unwrap();
+    db.create_cf("t").unwrap();
+    let start = db.register_subscriber("slow").unwrap();
+    // An unregistered feed started with the subscriber, read once, then left behind.
+    let mut left_behind = db.changes(start).unwrap();
+    let first = put(&db, "t", b"k0", &[1; 1000], Durability::Eventual);
+    assert_eq!(left_behind.try_next().unwrap().unwrap().lsn, first);
+    // Writers never wait for the subscriber: 2 MB of commits go through, checkpointed.
+    let mut last = first;
+    for i in 1..2000u32 {
+        last = put(&db, "t", &i.to_be_bytes(), &[2; 1000], Durability::Eventual);
+        if i % 100 == 0 {
+            db.checkpoint().unwrap();
+        }
+    }
+    db.checkpoint().unwrap();
+    let kept = log_bytes(&disk);
+    assert!(
+        (RETENTION - SEGMENT..=RETENTION + SEGMENT).contains(&kept),
+        "{kept} bytes of log kept for a {RETENTION}-byte bound"
+    );
+    // The subscriber's changes were dropped: a typed error, never a gap.
+    let error = db.changes(start).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Truncated, "{error}");
+    let folio::Error::ChangesTruncated { oldest, .. } = error else {
+        panic!("{error}")
+    };
+    assert_eq!(oldest - 1, db.earliest_change_position());
+    // So does a feed that fell behind while it ran, and then it ends.
+    let error = left_behind.next().unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Truncated, "{error}");
+    assert!(left_behind.next().is_none());
+    // From what is kept, every commit to the last in order.
+    let from = db.earliest_change_position();
+    let lsns: Vec<u64> = std::iter::from_fn({
+        let mut feed = db.changes(from).unwrap();
+        move || feed.try_next().unwrap()
+    })
+    .map(|change| change.lsn)
+    .collect();
+    assert_eq!(lsns, ((from + 1)..=last).collect::<Vec<_>>());
+    // Acknowledged to the end, the next checkpoint drops the kept log.
+    db.acknowledge("slow", last).unwrap();
+    put(&db, "t", b"after", b"v", Durability::Immediate);
+    db.checkpoint().unwrap();
+    assert!(log_bytes(&disk) <= 2 * SEGMENT, "{}", log_bytes(&disk));
+    // Unregistered, nothing is kept for it.
+    db.unregister_subscriber("slow").unwrap();
+    assert!(db.subscribers().is_empty());
+}
+
+#[test]
+fn subscribers_persist_and_bad_requests_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf("t").unwrap();
+    let at = db.register_subscriber("mirror").unwrap();
+    assert_eq!(
+        db.register_subscriber("mirror").unwrap(),
+        at,
+        "registering again changes nothing"
+    );
+    let lsn = put(&db, "t", b"k", b"v", Durability::Immediate);
+    db.acknowledge("mirror", lsn).unwrap();
+    db.acknowledge("mirror", at).unwrap(); // never back
+    assert_eq!(db.subscriber_position("mirror").unwrap(), lsn);
+    for (error, kind) in [
+        (
+            db.register_subscriber("").unwrap_err(),
+            ErrorKind::InvalidInput,
+        ),
+        (
+            db.register_subscriber(&"n".repeat(256)).unwrap_err(),
+            ErrorKind::InvalidInput,
+        ),
+        (
+            db.acknowledge("mirror", lsn + 5).unwrap_err(),
+            ErrorKind::InvalidInput,
+        ),
+        (
+            db.acknowledge("nobody", lsn).unwrap_err(),
+            ErrorKind::NotFound,
+        ),
+        (
+            db.unregister_subscriber("nobody").unwrap_err(),
+            ErrorKind::NotFound,
+        ),
+        (
+            db.changes(lsn + 1).map(|_| ()).unwrap_err(),
+            ErrorKind::InvalidInput,
+        ),
+    ] {
+        assert_eq!(error.kind(), kind, "{error}");
+    }
+    db.register_subscriber("search").unwrap();
+    drop(db);
+    // The acknowledgement was saved by the close.
+    let db = Database::open(dir.path()).unwrap();
+    let listed: Vec<(String, u64)> = db
+        .subscribers()
+        .into_iter()
+        .map(|s| (s.name, s.acknowledged))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("mirror".to_owned(), lsn), ("search".to_owned(), lsn)]
+    );
+    drop(db);
+    // A damaged file is refused with a typed error, the database left as it was.
+    let path = dir.path().join(folio::SUBSCRIBERS_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[20] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let error = Database::open(dir.path()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Corruption, "{error}");
+    bytes[20] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(Database::open(dir.path()).unwrap().subscribers().len(), 2);
+}
+
+fn crash_body(at_rest: AtRest) {
+    for seed in 0..6u64 {
+        let mut disk = SimDirectory::new(seed);
+        let options = DatabaseOptions {
+            encryption_key: at_rest.key(),
+            checkpoint_interval: None,
+            ..DatabaseOptions::default()
+        };
+        let mut db = Database::open_in(Arc::new(disk.clone()), options.clone()).unwrap();
+        db.create_cf("t").unwrap();
+        let mut position = db.register_subscriber("mirror").unwrap();
+        // The consumer's side: what it applied (it survives the database's crashes).
+        let mut mirror: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut applied: Vec<u64> = Vec::new();
+        let mut counter = 0u64;
+        for round in 0..4 {
+            for i in 0..60u64 {
+                counter += 1;
+                let durability = if (i + seed) % 3 == 0 {
+                    Durability::Immediate
+                } else {
+                    Durability::Eventual
+                };
+                let key = (counter % 37).to_be_bytes();
+                put(&db, "t", &key, &counter.to_be_bytes(), durability);
+                if i % 17 == 0 {
+                    db.checkpoint().unwrap();
+                }
+                if i % 11 == 0 {
+                    // The consumer catches up on durable changes and acknowledges them.
+                    let mut feed = db.changes(position).unwrap().durable_only();
+                    while let Some(change) = feed.try_next().unwrap() {
+                        assert!(change.durable);
+                        for op in &change.ops {
+                            let ChangeOp::Put { key, value, .. } = op else {
+                                panic!("{op:?}")
+                            };
+                            mirror.insert(key.clone(), value.clone());
+                        }
+                        applied.push(change.lsn);
+                        position = change.lsn;
+                    }
+                    db.acknowledge("mirror", position).unwrap();
+                }
+            }
+            drop(db);
+            disk = disk.crash(CrashPolicy::Random);
+            db = Database::open_in(Arc::new(disk.clone()), options.clone()).unwrap();
+            // The database's saved position is never past the consumer's, so its feed resumes.
+            assert!(
+                db.subscriber_position("mirror").unwrap() <= position,
+                "round {round}"
+            );
+            let mut feed = db.changes(position).unwrap();
+            while let Some(change) = feed.try_next().unwrap() {
+                for op in &change.ops {
+                    let ChangeOp::Put { key, value, .. } = op else {
+                        panic!("{op:?}")
+                    };
+                    mirror.insert(key.clone(), value.clone());
+                }
+                applied.push(change.lsn);
+                position = change.lsn;
+            }
+            db.acknowledge("mirror", position).unwrap();
+            // Nothing delivered was lost, nothing twice: the mirror is the database.
+            let read = db.begin_read();
+            let contents: BTreeMap<Vec<u8>, Vec<u8>> = read
+                .tree("t")
+                .unwrap()
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry.unwrap();
+                    (key.clone(), value.to_vec())
+                })
+                .collect();
+            assert_eq!(mirror, contents, "seed {seed} round {round}");
+            assert!(
+                applied.windows(2).all(|w| w[0] < w[1]),
+                "in order, once each"
+            );
+            assert_eq!(position, read.version());
+        }
+    }
+}
+
+folio_io::plain_and_encrypted!(
+    a_consumer_resumes_after_power_cuts_with_nothing_lost_or_repeated,
+    a_consumer_resumes_after_power_cuts_with_nothing_lost_or_repeated_encrypted,
+    crash_body
+);
+
+#[test]
+fn unlogged_commits_are_delivered_as_markers_and_compaction_as_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::builder()
+        .large_transaction_bytes(64 << 10)
+        .open(dir.path())
+        .unwrap();
+    db.create_cf("bulk").unwrap();
+    db.create_cf("big").unwrap();
+    let start = db.register_subscriber("s").unwrap();
+    let mut load = db.bulk_load("bulk").unwrap();
+    for i in 0..1000u32 {
+        load.put(&i.to_be_bytes(), b"value").unwrap();
+    }
+    let loaded = load.finish().unwrap();
+    let mut txn = db.begin_write(&["big"]).unwrap();
+    for i in 0..1000u32 {
+        txn.put("big", &i.to_be_bytes(), &[7; 200]).unwrap();
+    }
+    assert!(txn.is_unlogged());
+    let big = txn.commit().unwrap();
+    db.compact().unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put("bulk", b"last", b"v");
+    let last = db.write(batch).unwrap();
+    let changes: Vec<Change> = std::iter::from_fn({
+        let mut feed = db.changes(start).unwrap();
+        move || feed.try_next().unwrap()
+    })
+    .collect();
+    let markers: Vec<(u64, String)> = changes
+        .iter()
+        .flat_map(|change| change.ops.iter().map(move |op| (change.lsn, op)))
+        .filter_map(|(lsn, op)| match op {
+            ChangeOp::Unlogged { cf } => Some((lsn, cf.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        markers.iter().any(|m| *m == (big, "big".to_owned())),
+        "{markers:?}"
+    );
+    assert!(
+        markers
+            .iter()
+            .all(|(lsn, cf)| *lsn <= loaded && cf == "bulk" || *lsn == big),
+        "{markers:?}"
+    );
+    assert!(markers.iter().any(|(_, cf)| cf == "bulk"), "{markers:?}");
+    assert_eq!(changes.last().unwrap().lsn, last);
+    assert_eq!(
+        changes.last().unwrap().ops.len(),
+        1,
+        "compaction emitted nothing"
+    );
+}
+
+#[test]
+fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf("t").unwrap();
+    let start = db.register_subscriber("tail").unwrap();
+    let feed = db.changes(start).unwrap().column_family("t");
+    let (sender, received) = std::sync::mpsc::channel();
+    let consumer = std::thread::spawn(move || {
+        for change in feed {
+            sender.send(change.unwrap().lsn).unwrap();
+        }
+    });
+    let writers: Vec<_> = (0..4u8)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                (0..50u8)
+                    .map(|i| put(&db, "t", &[w, i], b"v", Durability::Eventual))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut committed: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    committed.sort_unstable();
+    let delivered: Vec<u64> = received.iter().take(committed.len()).collect();
+    assert_eq!(delivered, committed);
+    // The waiting feed ends when the database closes.
+    db.close().unwrap();
+    consumer.join().unwrap();
+    assert!(received.try_recv().is_err());
+}
