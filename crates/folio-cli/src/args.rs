@@ -107,6 +107,10 @@ pub enum Command {
     },
     /// Print entries of a column family in key order.
     Scan(ScanArgs),
+    /// Print the committed changes the log still holds after an LSN (the change feed), one
+    /// line per operation, or one JSON object per commit with --json. Stops once it has
+    /// caught up (the database is locked while open, so nothing else commits meanwhile).
+    Watch(WatchArgs),
     /// Write every column family to a versioned, streaming text format (see docs/cli.md).
     Dump {
         db: PathBuf,
@@ -212,6 +216,27 @@ pub struct ScanArgs {
     /// At most N entries.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    #[command(flatten)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    pub db: PathBuf,
+    /// Only changes of this column family (repeat for more).
+    #[arg(long, value_name = "C")]
+    pub cf: Vec<String>,
+    /// Only operations on keys starting with P.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    /// Start after this LSN (default: the earliest the log holds, or the subscriber's
+    /// position with --subscriber).
+    #[arg(long, value_name = "LSN")]
+    pub from: Option<u64>,
+    /// Start after this subscriber's position and acknowledge what was printed; registers
+    /// it first if needed (from then on the log is kept for it).
+    #[arg(long, value_name = "NAME")]
+    pub subscriber: Option<String>,
     #[command(flatten)]
     pub format: Format,
 }

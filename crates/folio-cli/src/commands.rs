@@ -69,6 +69,7 @@ pub fn run(cli: Cli) -> CliResult {
             _ => delete_range(&db, &cf, from.as_deref(), to.as_deref(), hex),
         },
         Command::Scan(args) => scan(&args),
+        Command::Watch(args) => crate::watch::watch(&args),
         Command::Dump { db, output } => dump(&db, output.as_deref()),
         Command::Load { db, input } => load(&db, input.as_deref()),
         Command::Compact {
@@ -108,7 +109,7 @@ fn options(writes: bool) -> DatabaseOptions {
 }
 
 /// Opens an existing database (read commands never create one).
-fn open_existing(db: &Path, writes: bool) -> CliResult<Database> {
+pub(crate) fn open_existing(db: &Path, writes: bool) -> CliResult<Database> {
     open_existing_with(db, options(writes))
 }
 

@@ -9,6 +9,7 @@ mod dump;
 mod failure;
 mod recovery_bench;
 mod render;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -662,3 +662,42 @@ fn compact_repack_compresses_existing_values() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn watch_prints_a_subscribers_changes_once_and_the_kept_log_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    put(&db, "t", "k1", "v1");
+    // Registers the subscriber: nothing after its position yet.
+    assert_eq!(stdout_of(&["watch"], &db, &["--subscriber", "audit"]), "");
+    put(&db, "t", "k2", "v2");
+    folio()
+        .arg("delete")
+        .arg(&db)
+        .args(["--cf", "t", "k1"])
+        .assert()
+        .success();
+    let printed = stdout_of(&["watch"], &db, &["--subscriber", "audit"]);
+    let lines: Vec<Vec<&str>> = printed.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    assert_eq!(lines[0][1..], ["t", "put", "k2", "v2"]);
+    assert_eq!(lines[1][1..], ["t", "delete", "k1"]);
+    let put_lsn: u64 = lines[0][0].parse().unwrap();
+    assert!(lines[1][0].parse::<u64>().unwrap() > put_lsn);
+    // Acknowledged: the next watch prints nothing new.
+    assert_eq!(stdout_of(&["watch"], &db, &["--subscriber", "audit"]), "");
+    // The kept log from before the put, filtered, as JSON lines.
+    let from = (put_lsn - 1).to_string();
+    let json = stdout_of(
+        &["watch"],
+        &db,
+        &["--from", &from, "--prefix", "k2", "--json"],
+    );
+    let change: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(change["lsn"], put_lsn);
+    assert_eq!(change["ops"][0]["op"], "put");
+    assert_eq!(change["ops"][0]["value"], "v2");
+    // Before what the log keeps: a clear error.
+    let error = stderr_of(&["watch"], &db, &["--from", "0"], 1);
+    assert!(error.contains("no longer in the log"), "{error}");
+}
