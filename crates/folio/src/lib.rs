@@ -156,6 +156,8 @@ pub struct ReadmeDoctests;
 /// example).
 #[cfg(doctest)]
 pub mod docs_doctests {
+    #[doc = include_str!("../../../docs/changes.md")]
+    pub struct Changes;
     #[doc = include_str!("../../../docs/operations.md")]
     pub struct Operations;
     #[doc = include_str!("../../../docs/security.md")]
