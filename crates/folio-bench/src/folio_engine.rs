@@ -15,6 +15,9 @@ pub struct FolioEngine {
     /// W9 transfers through exclusive `begin_write` transactions instead of concurrent ones
     /// (the baseline concurrent transactions are measured against).
     exclusive_transfers: bool,
+    /// Change-feed consumers following the database ([`FolioEngine::open_subscribed`]).
+    /// They hold clones of it, so it closes once they have stopped.
+    consumers: Option<crate::feed_consumers::FeedConsumers>,
 }
 
 impl FolioEngine {
@@ -39,7 +42,24 @@ impl FolioEngine {
         Ok(Self {
             db,
             exclusive_transfers: false,
+            consumers: None,
         })
+    }
+
+    /// [`FolioEngine::open`] with `subscribers` registered change-feed subscribers, each
+    /// followed by a thread that acknowledges every 256 changes; when the engine is
+    /// dropped it prints how many changes they received and how far behind they fell.
+    pub fn open_subscribed(
+        dir: &Path,
+        cache_bytes: usize,
+        subscribers: usize,
+    ) -> BenchResult<Box<dyn Engine>> {
+        let mut engine = Self::open_concrete(dir, cache_bytes)?;
+        engine.consumers = Some(crate::feed_consumers::FeedConsumers::start(
+            &engine.db,
+            subscribers,
+        )?);
+        Ok(Box::new(engine))
     }
 
     /// [`FolioEngine::open`] making W9's transfers in exclusive `begin_write` transactions

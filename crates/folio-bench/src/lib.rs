@@ -26,6 +26,7 @@
 pub mod async_tasks;
 pub mod documents;
 mod engine;
+mod feed_consumers;
 mod folio_engine;
 mod measure;
 pub mod recovery;

@@ -290,6 +290,10 @@ pub struct BenchArgs {
     /// Print the rows as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Change-feed subscribers following each database while it runs (one thread each,
+    /// acknowledging every 256 changes); their lag is printed to standard error.
+    #[arg(long, default_value_t = 0)]
+    pub subscribers: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

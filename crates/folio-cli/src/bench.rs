@@ -197,7 +197,11 @@ pub fn run(args: &BenchArgs) -> CliResult {
     bar.set_style(
         ProgressStyle::with_template("bench {bar:30} {pos}/{len} runs {msg}").expect("template"),
     );
-    let open = |path: &Path| FolioEngine::open(path, CACHE_BYTES);
+    let subscribers = args.subscribers;
+    let open = move |path: &Path| match subscribers {
+        0 => FolioEngine::open(path, CACHE_BYTES),
+        n => FolioEngine::open_subscribed(path, CACHE_BYTES, n),
+    };
     let mut rows: Vec<Row> = Vec::new();
     for (index, plan) in plans.iter().enumerate() {
         bar.set_message(format!("{} {}", plan.workload.id(), plan.mode.label()));
