@@ -663,3 +663,53 @@ fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
     consumer.join().unwrap();
     assert!(received.try_recv().is_err());
 }
+
+#[test]
+fn an_async_feed_is_woken_by_commits_and_ends_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf("t").unwrap();
+    let start = db.register_subscriber("async").unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let mut plain = db.changes(start).unwrap();
+    let mut durable = db.changes(start).unwrap().durable_only();
+    let consumer = runtime.spawn(async move {
+        while let Some(change) = plain.next_async().await {
+            let change = change.unwrap();
+            let again = durable.next_async().await.unwrap().unwrap();
+            assert!(again.durable);
+            assert_eq!(again.lsn, change.lsn);
+            sender.send(change.lsn).unwrap();
+        }
+        assert!(durable.next_async().await.is_none(), "closed");
+    });
+    let writers: Vec<_> = (0..3u8)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                (0..40u8)
+                    .map(|i| put(&db, "t", &[w, i], b"v", Durability::Eventual))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut committed: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    committed.sort_unstable();
+    let delivered: Vec<u64> = runtime.block_on(async {
+        let mut delivered = Vec::new();
+        while delivered.len() < committed.len() {
+            delivered.push(received.recv().await.unwrap());
+        }
+        delivered
+    });
+    assert_eq!(delivered, committed);
+    db.close().unwrap();
+    runtime.block_on(consumer).unwrap();
+}

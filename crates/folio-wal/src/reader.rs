@@ -20,6 +20,10 @@ pub struct WalReader {
     segment_index: usize,
     next_lsn: Lsn,
     end_lsn: Lsn,
+    /// Bytes written to the last segment when the reader was made: reads of it stop there
+    /// (segments are preallocated, so a read to the file's end would copy zeros: a feed
+    /// that keeps up makes a reader per few records, and read 1 MiB each time before).
+    end_offset: u64,
     record_bytes_max: usize,
     buffer: Vec<u8>,
     /// File offset of `buffer[0]` in the current segment.
@@ -34,7 +38,7 @@ impl WalReader {
     pub(crate) fn new(
         segments: Vec<(Lsn, Arc<dyn Storage>)>,
         from: Lsn,
-        end_lsn: Lsn,
+        (end_lsn, end_offset): (Lsn, u64),
         record_bytes_max: usize,
         cipher: Option<Arc<folio_io::Cipher>>,
     ) -> Self {
@@ -44,6 +48,7 @@ impl WalReader {
             segment_index: 0,
             next_lsn: from,
             end_lsn,
+            end_offset,
             record_bytes_max: record_bytes_max + folio_io::cipher::SEAL_OVERHEAD,
             buffer: Vec::new(),
             buffer_offset: 0,
@@ -58,8 +63,13 @@ impl WalReader {
             return Ok(());
         }
         let file_len = storage.len()?;
+        let end = if self.segment_index + 1 == self.segments.len() {
+            self.end_offset.min(file_len)
+        } else {
+            file_len
+        };
         let want = len.max(READ_CHUNK_BYTES) as u64;
-        let read = want.min(file_len.saturating_sub(self.offset)) as usize;
+        let read = want.min(end.saturating_sub(self.offset)) as usize;
         self.buffer.resize(read, 0);
         storage.read_exact_at(&mut self.buffer, self.offset)?;
         self.buffer_offset = self.offset;

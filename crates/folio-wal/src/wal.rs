@@ -216,10 +216,13 @@ impl Wal {
             .range(start..)
             .map(|(lsn, storage)| (*lsn, Arc::clone(storage)))
             .collect();
+        // Everything below the current segment's offset is written (the leader moves it
+        // after its write, under this lock), so records up to `written` lie below it.
+        let end_offset = position.offset;
         Ok(WalReader::new(
             segments,
             from,
-            written,
+            (written, end_offset),
             self.shared.options.record_bytes_max,
             self.shared.commit.sink().cipher(),
         ))

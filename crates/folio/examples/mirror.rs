@@ -84,7 +84,7 @@ fn contents(db: &Database) -> folio::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     db.begin_read()
         .tree(TABLE)?
         .iter()
-        .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .map(|entry| entry.map(|(k, v)| (k, v.to_vec())))
         .collect()
 }
 

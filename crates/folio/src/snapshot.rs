@@ -257,6 +257,9 @@ pub(crate) struct Publisher {
     advanced: Condvar,
     readers: ReaderTable,
     store: PageStore,
+    /// Async change feeds waiting for the next publish (`changes/async_feed.rs`).
+    #[cfg(feature = "async")]
+    pub(crate) feed_wakers: crate::changes::FeedWakers,
 }
 
 impl Publisher {
@@ -269,6 +272,8 @@ impl Publisher {
             advanced: Condvar::new(),
             readers: ReaderTable::new(),
             store,
+            #[cfg(feature = "async")]
+            feed_wakers: crate::changes::FeedWakers::default(),
         };
         publisher.update_horizon();
         publisher
@@ -314,6 +319,8 @@ impl Publisher {
         self.current.store(Arc::new(snapshot));
         self.update_horizon();
         self.advanced.notify_all();
+        #[cfg(feature = "async")]
+        self.feed_wakers.wake_all();
     }
 
     /// Waits until version `lsn` is published (its predecessors are all in flight).
@@ -359,6 +366,8 @@ impl Publisher {
     pub(crate) fn wake_all(&self) {
         let _state = self.state.lock();
         self.advanced.notify_all();
+        #[cfg(feature = "async")]
+        self.feed_wakers.wake_all();
     }
 
     /// Registers a reader of the latest snapshot; returns it and the reader-table shard to

@@ -20,17 +20,17 @@ use crate::{Error, Result};
 /// delivered or filtered out.
 #[derive(Debug)]
 pub struct Changes {
-    db: Arc<DbInner>,
-    after: Lsn,
+    pub(super) db: Arc<DbInner>,
+    pub(super) after: Lsn,
     /// Column-family names at `after` (ids are stable across renames; names are not).
     names: HashMap<CfId, Arc<str>>,
     cfs: Option<BTreeSet<String>>,
     prefix: Option<Vec<u8>>,
-    durable_only: bool,
+    pub(super) durable_only: bool,
     reader: Option<WalReader>,
     /// A record read beyond what may be delivered yet.
     held: Option<(Lsn, Vec<u8>)>,
-    failed: bool,
+    pub(super) failed: bool,
 }
 
 /// How long a read may wait for a commit.

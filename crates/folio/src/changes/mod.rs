@@ -11,6 +11,8 @@
 //! `large_transaction_bytes` (read the column family from a snapshot at or after the
 //! change's LSN); compaction and compression changes emit nothing.
 
+#[cfg(feature = "async")]
+mod async_feed;
 mod feed;
 mod subscribers;
 
@@ -19,6 +21,8 @@ use std::sync::Arc;
 
 use folio_wal::Lsn;
 
+#[cfg(feature = "async")]
+pub(crate) use async_feed::FeedWakers;
 pub use feed::Changes;
 pub use subscribers::{SUBSCRIBER_NAME_BYTES_MAX, SUBSCRIBERS_FILE, SubscriberInfo};
 pub(crate) use subscribers::{Subscribers, truncate_below};
