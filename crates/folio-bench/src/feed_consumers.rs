@@ -41,9 +41,11 @@ impl FeedConsumers {
                 Arc::clone(&max_lag),
                 Arc::clone(&delivered),
             );
-            threads.push(std::thread::spawn(move || {
-                follow(&db, &name, feed, &stop, &max_lag, &delivered);
-            }));
+            let thread = std::thread::Builder::new()
+                .name(format!("feed-{index}"))
+                .spawn(move || follow(&db, &name, feed, &stop, &max_lag, &delivered))
+                .expect("spawning a change-feed consumer");
+            threads.push(thread);
         }
         Ok(Self {
             stop,
