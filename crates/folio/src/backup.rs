@@ -109,6 +109,17 @@ impl Database {
         &self,
         directory: Arc<dyn Directory>,
         key: Option<EncryptionKey>,
+        progress: impl FnMut(&BackupProgress),
+    ) -> Result<BackupReport> {
+        self.copy_snapshot_into(&self.begin_read(), directory, key, progress)
+    }
+
+    /// Copies the snapshot `read` into `directory` (a new database there).
+    pub(crate) fn copy_snapshot_into(
+        &self,
+        read: &crate::ReadTransaction,
+        directory: Arc<dyn Directory>,
+        key: Option<EncryptionKey>,
         mut progress: impl FnMut(&BackupProgress),
     ) -> Result<BackupReport> {
         /// Entries between two progress reports.
@@ -122,7 +133,6 @@ impl Database {
                 path: PathBuf::new(),
             });
         }
-        let read = self.begin_read();
         let names = read.cf_names();
         let mut entries_total = 0;
         for name in &names {

@@ -233,6 +233,15 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A backup chain ([`crate::restore_backup`], [`crate::Database::backup_incremental`]) is
+    /// broken: an increment is missing, damaged, or does not continue the one before it.
+    #[error("backup chain increment {increment}: {reason}")]
+    BackupChain {
+        /// The increment's number (0 when the chain has none to name).
+        increment: u64,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 fn conflict_message(cf: &str, keys: &[Vec<u8>]) -> String {
@@ -358,7 +367,8 @@ impl Error {
             | Error::LogBehindData { .. }
             | Error::LogMissing { .. }
             | Error::CorruptRoots { .. }
-            | Error::CorruptSubscribers { .. } => ErrorKind::Corruption,
+            | Error::CorruptSubscribers { .. }
+            | Error::BackupChain { .. } => ErrorKind::Corruption,
             Error::CommitFailed { kind, .. } => *kind,
             Error::Conflict { .. } => ErrorKind::Conflict,
         }

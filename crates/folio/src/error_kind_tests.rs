@@ -44,6 +44,7 @@ fn facade_variant_name(error: &Error) -> &'static str {
         Error::ChangesAhead { .. } => "ChangesAhead",
         Error::SubscriberNotFound { .. } => "SubscriberNotFound",
         Error::CorruptSubscribers { .. } => "CorruptSubscribers",
+        Error::BackupChain { .. } => "BackupChain",
     }
 }
 
@@ -380,6 +381,13 @@ fn change_feed_cases() -> Vec<(Error, ErrorKind)> {
             },
             ErrorKind::Corruption,
         ),
+        (
+            Error::BackupChain {
+                increment: 3,
+                reason: name("the increment is missing"),
+            },
+            ErrorKind::Corruption,
+        ),
     ]
 }
 
@@ -499,7 +507,7 @@ fn every_error_reports_its_kind() {
         cases.iter().map(|(e, _)| facade_variant_name(e)).collect();
     assert_eq!(
         named.len(),
-        27,
+        28,
         "a facade variant is missing from the table: {named:?}"
     );
 }

@@ -81,6 +81,7 @@
 #[cfg(feature = "async")]
 mod async_commit;
 mod backup;
+mod backup_chain;
 mod builder;
 mod bulk_load;
 mod cf_slot;
@@ -114,6 +115,10 @@ mod write_batch;
 mod write_txn;
 
 pub use backup::{BackupProgress, BackupReport};
+pub use backup_chain::{
+    IncrementKind, IncrementReport, PruneReport, RestoreOptions, RestoreReport, prune_backup,
+    restore_backup,
+};
 pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;
 pub use changes::{

@@ -55,6 +55,15 @@ impl ReadTransaction {
         self.pin.snapshot().version
     }
 
+    /// Each column family's id and name in this snapshot.
+    pub(crate) fn cf_ids(&self) -> Vec<(crate::column_family::CfId, String)> {
+        self.pin
+            .snapshot()
+            .iter()
+            .map(|(id, name, _)| (id, name.to_string()))
+            .collect()
+    }
+
     fn root<C: CfName + ?Sized>(&self, cf: &C) -> Result<CfRoot> {
         self.resolve(cf.cf_ref()).map(|(_, root)| root)
     }

@@ -1,0 +1,416 @@
+//! Incremental backups: a directory holding a chain of numbered increments, each a full
+//! copy of the database or the commits logged since the previous increment, from which
+//! [`restore_backup`] rebuilds the database as of any commit the chain covers (docs/operations.md,
+//! "Backup chains").
+//!
+//! ```text
+//! chain/
+//!   000001.manifest  000001.full/     a full copy at source LSN 812 (a database directory)
+//!   000002.manifest  000002.log       the commits after 812 up to 1530
+//!   000003.manifest  000003.log       ... up to 2210
+//! ```
+//!
+//! An increment exists once its manifest (`manifest.rs`) does: its files are written and
+//! synced first, so a crash during an increment leaves the chain as it was (the next
+//! increment removes the leftovers). Log increments copy the source's log records, which a
+//! registered change-feed subscriber named after the chain keeps between increments; when
+//! they are gone (the subscriber fell past `change_retention_bytes`, or was removed), or a
+//! commit in the range did not log its data (a bulk load, a large transaction), the
+//! increment is a full copy instead.
+
+mod files;
+mod manifest;
+mod restore;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use folio_io::Operation;
+use folio_wal::Lsn;
+
+pub use manifest::IncrementKind;
+use manifest::{Manifest, manifest_name, parse_manifest_name};
+pub use restore::{PruneReport, RestoreOptions, RestoreReport, prune_backup, restore_backup};
+
+use crate::log_record::{LogOp, decode};
+use crate::{Database, Error, Result};
+use files::{LogIncrementWriter, checksum_file, io_error, write_atomically};
+
+/// What [`Database::backup_incremental`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncrementReport {
+    /// Its number in the chain.
+    pub number: u64,
+    /// A full copy or logged commits.
+    pub kind: IncrementKind,
+    /// Why it is a full copy, when the chain already had increments.
+    pub full_because: Option<String>,
+    /// The source LSN it starts after (0 for a full copy).
+    pub from: Lsn,
+    /// The source LSN it ends at: a restore can stop at any LSN from here back to the
+    /// chain's first full copy.
+    pub to: Lsn,
+    /// Log records copied (log increments).
+    pub records: u64,
+    /// Bytes of files written.
+    pub bytes: u64,
+}
+
+/// The increments of a chain directory, by number.
+#[derive(Debug)]
+pub(crate) struct Chain {
+    dir: PathBuf,
+    increments: BTreeMap<u64, Manifest>,
+}
+
+fn chain_error(increment: u64, reason: impl Into<String>) -> Error {
+    Error::BackupChain {
+        increment,
+        reason: reason.into(),
+    }
+}
+
+impl Chain {
+    /// Reads every manifest in `dir` (created if missing). With `tidy`, files of increments
+    /// that never got a manifest (a crash mid-increment) are removed.
+    pub(crate) fn load(dir: &Path, tidy: bool) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(io_error(Operation::Open, dir))?;
+        let mut increments = BTreeMap::new();
+        let mut others = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_error(Operation::Open, dir))? {
+            let entry = entry.map_err(io_error(Operation::Open, dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(number) = parse_manifest_name(&name) {
+                let path = entry.path();
+                let text =
+                    std::fs::read_to_string(&path).map_err(io_error(Operation::Read, &path))?;
+                let manifest =
+                    Manifest::decode(&text).map_err(|reason| chain_error(number, reason))?;
+                if manifest.number != number {
+                    return Err(chain_error(number, "the manifest names another increment"));
+                }
+                increments.insert(number, manifest);
+            } else {
+                others.push(name);
+            }
+        }
+        let chain = Self {
+            dir: dir.to_path_buf(),
+            increments,
+        };
+        if tidy {
+            chain.remove_unlisted(&others)?;
+        }
+        Ok(chain)
+    }
+
+    /// Removes increment-named files and directories no manifest lists.
+    fn remove_unlisted(&self, names: &[String]) -> Result<()> {
+        let listed: std::collections::HashSet<&str> = self
+            .increments
+            .values()
+            .flat_map(|m| m.files.iter().map(|(path, _, _)| top_level(path)))
+            .collect();
+        for name in names {
+            let ours = name.len() > 7
+                && name.as_bytes()[..6].iter().all(u8::is_ascii_digit)
+                && name.as_bytes()[6] == b'.';
+            if ours && !listed.contains(name.as_str()) {
+                let path = self.dir.join(name);
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(io_error(Operation::SetLen, &path))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn last(&self) -> Option<&Manifest> {
+        self.increments.values().next_back()
+    }
+
+    fn next_number(&self) -> u64 {
+        self.last().map_or(1, |m| m.number + 1)
+    }
+
+    /// Checks the chain from its last full copy before `to` (or its first) to its end:
+    /// numbers without gaps, LSNs continuing, every file present with its checksum.
+    /// Returns the increments a restore to `to` uses, base first.
+    pub(crate) fn verified_path(&self, to: Lsn) -> Result<Vec<&Manifest>> {
+        let all: Vec<&Manifest> = self.increments.values().collect();
+        // Log increments before the first full copy are what an interrupted prune left.
+        let first_full = all
+            .iter()
+            .position(|m| m.kind == IncrementKind::Full)
+            .ok_or_else(|| chain_error(0, "the chain has no full copy to start from"))?;
+        let chain = &all[first_full..];
+        for pair in chain.windows(2) {
+            let (previous, next) = (pair[0], pair[1]);
+            if next.number != previous.number + 1 {
+                return Err(chain_error(previous.number + 1, "the increment is missing"));
+            }
+            if next.chain != previous.chain {
+                return Err(chain_error(
+                    next.number,
+                    "the increment belongs to another chain",
+                ));
+            }
+            let continues = match next.kind {
+                IncrementKind::Log => next.from == previous.to,
+                IncrementKind::Full => next.to >= previous.to,
+            };
+            if !continues {
+                return Err(chain_error(
+                    next.number,
+                    format!(
+                        "it starts after LSN {} but the increment before it ends at {}",
+                        next.from, previous.to
+                    ),
+                ));
+            }
+        }
+        for manifest in chain {
+            for (path, bytes, checksum) in &manifest.files {
+                let full_path = self.dir.join(path);
+                if !full_path.exists() {
+                    return Err(chain_error(manifest.number, format!("{path} is missing")));
+                }
+                let (found_bytes, found_checksum) = checksum_file(&full_path)?;
+                if (found_bytes, found_checksum) != (*bytes, *checksum) {
+                    return Err(chain_error(
+                        manifest.number,
+                        format!("{path} is damaged (its checksum does not match the manifest)"),
+                    ));
+                }
+            }
+        }
+        let first = chain[0];
+        let last = chain[chain.len() - 1];
+        if to < first.to || to > last.to {
+            return Err(Error::InvalidOption {
+                name: "to_lsn",
+                reason: format!(
+                    "LSN {to} is outside what the chain covers ({} to {})",
+                    first.to, last.to
+                ),
+            });
+        }
+        let base = chain
+            .iter()
+            .rposition(|m| m.kind == IncrementKind::Full && m.to <= to)
+            .expect("the first is a full copy at or before `to`");
+        let mut path = vec![chain[base]];
+        for manifest in &chain[base + 1..] {
+            if manifest.kind == IncrementKind::Full || manifest.from >= to {
+                break;
+            }
+            path.push(manifest);
+        }
+        Ok(path)
+    }
+}
+
+/// The first component of a path in the chain directory.
+fn top_level(path: &str) -> &str {
+    path.split('/').next().unwrap_or(path)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+fn subscriber_name(chain: u64) -> String {
+    format!("backup-chain-{chain:016x}")
+}
+
+impl Database {
+    /// Adds an increment to the backup chain in directory `dir` (created if missing): a
+    /// full copy when the chain is empty, else the commits since its last increment, copied
+    /// from the log (full again when the log no longer holds them or holds only markers of
+    /// them). Safe while writers run; an encrypted database's increments stay encrypted
+    /// under its key. A crash during an increment leaves the chain as it was. Restore with
+    /// [`restore_backup`], merge old increments with [`prune_backup`].
+    ///
+    /// The chain registers a change-feed subscriber (`backup-chain-<id>`) so checkpoints keep
+    /// the log between increments, within `change_retention_bytes`; remove it with
+    /// [`Database::unregister_subscriber`] when the chain is abandoned.
+    pub fn backup_incremental(&self, dir: impl AsRef<Path>) -> Result<IncrementReport> {
+        self.inner.check_open()?;
+        let chain = Chain::load(dir.as_ref(), true)?;
+        let number = chain.next_number();
+        let Some(last) = chain.last() else {
+            let id = fastrand::u64(..);
+            return self.full_increment(&chain, number, id, None);
+        };
+        let subscriber = subscriber_name(last.chain);
+        let full_because = match self.subscriber_position(&subscriber) {
+            Err(_) => Some("the chain's subscriber is not registered in this database".to_owned()),
+            Ok(position) if position > last.to => Some(
+                "the database is ahead of the chain (another chain or a restored copy)".to_owned(),
+            ),
+            Ok(_) => match self.log_increment(&chain, number, last)? {
+                Ok(report) => return Ok(report),
+                Err(reason) => Some(reason),
+            },
+        };
+        self.full_increment(&chain, number, last.chain, full_because)
+    }
+
+    fn full_increment(
+        &self,
+        chain: &Chain,
+        number: u64,
+        id: u64,
+        full_because: Option<String>,
+    ) -> Result<IncrementReport> {
+        let subscriber = subscriber_name(id);
+        // Registered before the snapshot, so the log after it is kept for the next one.
+        self.register_subscriber(&subscriber)?;
+        let read = self.begin_read();
+        let to = read.version();
+        let name = format!("{number:06}.full");
+        let target = chain.dir.join(&name);
+        let staged = folio_io::StagedDirectory::begin(&target, ".folio-backup-partial")?;
+        let directory = Arc::new(folio_io::FsDirectory::open(staged.path())?);
+        let key = self.inner.options.encryption_key.clone();
+        self.copy_snapshot_into(&read, directory, key, |_| {})?;
+        staged.finish()?;
+        let mut files = Vec::new();
+        let mut entries: Vec<_> = std::fs::read_dir(&target)
+            .map_err(io_error(Operation::Open, &target))?
+            .collect::<std::io::Result<_>>()
+            .map_err(io_error(Operation::Open, &target))?;
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in entries {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let (bytes, checksum) = checksum_file(&entry.path())?;
+            files.push((format!("{name}/{file}"), bytes, checksum));
+        }
+        let manifest = Manifest {
+            number,
+            kind: IncrementKind::Full,
+            chain: id,
+            from: 0,
+            to,
+            created_ms: now_ms(),
+            cfs: read
+                .cf_ids()
+                .into_iter()
+                .map(|(id, name)| (id.0, name))
+                .collect(),
+            files,
+        };
+        write_atomically(
+            &chain.dir,
+            &manifest_name(number),
+            manifest.encode().as_bytes(),
+        )?;
+        self.acknowledge(&subscriber, to)?;
+        Ok(IncrementReport {
+            number,
+            kind: IncrementKind::Full,
+            full_because,
+            from: 0,
+            to,
+            records: 0,
+            bytes: manifest.files.iter().map(|(_, bytes, _)| bytes).sum(),
+        })
+    }
+
+    /// A log increment after `last`; `Ok(Err(reason))` when it must be a full copy.
+    fn log_increment(
+        &self,
+        chain: &Chain,
+        number: u64,
+        last: &Manifest,
+    ) -> Result<std::result::Result<IncrementReport, String>> {
+        let to = self.inner.publisher.current().version;
+        let name = format!("{number:06}.log");
+        let path = chain.dir.join(&name);
+        let cipher = self.log_cipher()?;
+        let mut writer = LogIncrementWriter::create(&path, cipher.is_some())?;
+        if to > last.to {
+            let records = match self.inner.wal.read_from(last.to + 1) {
+                Ok(records) => records,
+                Err(folio_wal::Error::Truncated { .. }) => {
+                    drop(writer);
+                    let _ = std::fs::remove_file(&path);
+                    return Ok(Err(
+                        "the log no longer holds the commits since the last increment".to_owned(),
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            for record in records {
+                let (lsn, payload) = record?;
+                if lsn > to {
+                    break;
+                }
+                let unlogged = decode(lsn, &payload)?
+                    .iter()
+                    .any(|op| matches!(op, LogOp::Unlogged { .. }));
+                if unlogged {
+                    drop(writer);
+                    let _ = std::fs::remove_file(&path);
+                    return Ok(Err(format!(
+                        "commit {lsn} (a bulk load or a large transaction) did not log its data"
+                    )));
+                }
+                writer.append(lsn, &payload, cipher.as_deref())?;
+            }
+        }
+        let (bytes, checksum, records) = writer.finish()?;
+        let manifest = Manifest {
+            number,
+            kind: IncrementKind::Log,
+            chain: last.chain,
+            from: last.to,
+            to,
+            created_ms: now_ms(),
+            cfs: Vec::new(),
+            files: vec![(name, bytes, checksum)],
+        };
+        write_atomically(
+            &chain.dir,
+            &manifest_name(number),
+            manifest.encode().as_bytes(),
+        )?;
+        self.acknowledge(&subscriber_name(last.chain), to)?;
+        Ok(Ok(IncrementReport {
+            number,
+            kind: IncrementKind::Log,
+            full_because: None,
+            from: last.to,
+            to,
+            records,
+            bytes,
+        }))
+    }
+
+    /// The cipher log increments are sealed with (this database's key).
+    fn log_cipher(&self) -> Result<Option<Arc<folio_io::Cipher>>> {
+        cipher_for(self.inner.options.encryption_key.as_ref())
+    }
+}
+
+pub(crate) fn cipher_for(
+    key: Option<&folio_io::EncryptionKey>,
+) -> Result<Option<Arc<folio_io::Cipher>>> {
+    key.map(|key| {
+        folio_io::Cipher::new(key)
+            .map(Arc::new)
+            .map_err(|error| Error::InvalidOption {
+                name: "encryption_key",
+                reason: error.to_string(),
+            })
+    })
+    .transpose()
+}

@@ -1,0 +1,323 @@
+//! Incremental backups (`Database::backup_incremental`, `restore_backup`, `prune_backup`;
+//! docs/operations.md, "Backup chains"): a random workload with increments taken at random
+//! points, then restores to random LSNs compared with a model of the database at that LSN,
+//! plain, encrypted and compressed; prunes that keep later restore points; increments
+//! that must be full copies; a crash mid-increment; damaged and missing increments.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use folio::{
+    ColumnFamilyOptions, Compression, Database, DatabaseOptions, Durability, ErrorKind,
+    IncrementKind, RestoreOptions,
+};
+
+type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+fn options(key: Option<folio::EncryptionKey>) -> DatabaseOptions {
+    DatabaseOptions {
+        encryption_key: key,
+        checkpoint_interval: None,
+        ..DatabaseOptions::default()
+    }
+}
+
+fn contents(db: &Database) -> Model {
+    let read = db.begin_read();
+    read.cf_names()
+        .into_iter()
+        .map(|name| {
+            let entries = read
+                .tree(name.as_str())
+                .unwrap()
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry.unwrap();
+                    (key, value.to_vec())
+                })
+                .collect();
+            (name, entries)
+        })
+        .collect()
+}
+
+/// Runs `commits` random commits on `db`, mirrored in `model`; records the model after
+/// each in `states`; takes an increment into `chain` now and then.
+fn workload(
+    db: &Database,
+    model: &mut Model,
+    states: &mut BTreeMap<u64, Model>,
+    chain: &Path,
+    seed: u64,
+    commits: u32,
+) -> Vec<folio::IncrementReport> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut reports = Vec::new();
+    for i in 0..commits {
+        let names: Vec<String> = model.keys().cloned().collect();
+        let cf = names[rng.usize(..names.len())].clone();
+        match rng.u8(..20) {
+            0 if names.len() < 4 => {
+                let name = format!("cf{i}");
+                db.create_cf(&name).unwrap();
+                model.insert(name, BTreeMap::new());
+            }
+            1 => {
+                let to = format!("{cf}r");
+                db.rename_cf(&cf, &to).unwrap();
+                let entries = model.remove(&cf).unwrap();
+                model.insert(to, entries);
+            }
+            2 => {
+                let (start, end) = ([rng.u8(..128)], [rng.u8(128..)]);
+                let mut txn = db.begin_write(&[cf.as_str()]).unwrap();
+                txn.delete_range(cf.as_str(), &start[..]..&end[..]).unwrap();
+                txn.commit().unwrap();
+                model
+                    .get_mut(&cf)
+                    .unwrap()
+                    .retain(|key, _| !(key.as_slice() >= &start[..] && key.as_slice() < &end[..]));
+            }
+            _ => {
+                let mut txn = db.begin_write(&[cf.as_str()]).unwrap();
+                for _ in 0..rng.usize(1..6) {
+                    let key = vec![rng.u8(..), rng.u8(..4)];
+                    if rng.u8(..4) == 0 {
+                        txn.delete(cf.as_str(), &key).unwrap();
+                        model.get_mut(&cf).unwrap().remove(&key);
+                    } else {
+                        let value = vec![rng.u8(..); rng.usize(1..300)];
+                        txn.put(cf.as_str(), &key, &value).unwrap();
+                        model.get_mut(&cf).unwrap().insert(key, value);
+                    }
+                }
+                let durability = if rng.bool() {
+                    Durability::Immediate
+                } else {
+                    Durability::Eventual
+                };
+                txn.commit_with(durability).unwrap();
+            }
+        }
+        states.insert(db.stats().published_version, model.clone());
+        if rng.u8(..12) == 0 {
+            db.checkpoint().unwrap();
+        }
+        if rng.u8(..15) == 0 {
+            reports.push(db.backup_incremental(chain).unwrap());
+        }
+    }
+    reports.push(db.backup_incremental(chain).unwrap());
+    reports
+}
+
+/// The model at `lsn`: the state after the last commit at or before it.
+fn model_at(states: &BTreeMap<u64, Model>, lsn: u64) -> &Model {
+    states.range(..=lsn).next_back().unwrap().1
+}
+
+fn restore_and_compare(
+    chain: &Path,
+    scratch: &Path,
+    states: &BTreeMap<u64, Model>,
+    lsn: u64,
+    key: Option<folio::EncryptionKey>,
+) {
+    static RESTORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RESTORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let target = scratch.join(format!("restored-{lsn}-{n}"));
+    let report = folio::restore_backup(
+        chain,
+        &target,
+        &RestoreOptions {
+            to_lsn: Some(lsn),
+            encryption_key: key.clone(),
+            ..RestoreOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.lsn, lsn);
+    let restored = Database::open_with(&target, options(key)).unwrap();
+    assert_eq!(
+        &contents(&restored),
+        model_at(states, lsn),
+        "restored to LSN {lsn}"
+    );
+    assert!(restored.check_integrity().unwrap().is_ok());
+}
+
+fn chain_body(key: Option<folio::EncryptionKey>, compressed: bool, seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, chain) = (dir.path().join("source"), dir.path().join("chain"));
+    let db = Database::open_with(&source, options(key.clone())).unwrap();
+    let compression = if compressed {
+        Compression::Lz4
+    } else {
+        Compression::None
+    };
+    db.create_cf_with(
+        "a",
+        ColumnFamilyOptions::new().with_compression(compression),
+    )
+    .unwrap();
+    db.create_cf("b").unwrap();
+    let mut model: Model = [
+        ("a".to_owned(), BTreeMap::new()),
+        ("b".to_owned(), BTreeMap::new()),
+    ]
+    .into();
+    let mut states = BTreeMap::new();
+    let first = db.backup_incremental(&chain).unwrap();
+    assert_eq!(first.kind, IncrementKind::Full);
+    states.insert(first.to, model.clone());
+    let reports = workload(&db, &mut model, &mut states, &chain, seed, 150);
+    assert!(
+        reports.iter().all(|r| r.kind == IncrementKind::Log),
+        "with the log kept, every later increment is a log one: {reports:?}"
+    );
+    let end = reports.last().unwrap().to;
+    let mut rng = fastrand::Rng::with_seed(seed + 1);
+    for lsn in [
+        first.to,
+        end,
+        rng.u64(first.to..=end),
+        rng.u64(first.to..=end),
+    ] {
+        restore_and_compare(&chain, dir.path(), &states, lsn, key.clone());
+    }
+    // Keep the last two increments: the older ones are merged into a full copy, and every
+    // LSN from there on still restores.
+    let prune = folio::prune_backup(&chain, 2, key.clone()).unwrap();
+    assert!(
+        prune.merged_into.is_some() && !prune.removed.is_empty(),
+        "{prune:?}"
+    );
+    let kept_from = reports[reports.len() - 2].from;
+    for lsn in [kept_from, end, rng.u64(kept_from..=end)] {
+        restore_and_compare(&chain, dir.path(), &states, lsn, key.clone());
+    }
+    let error = folio::restore_backup(
+        &chain,
+        dir.path().join("too-early"),
+        &RestoreOptions {
+            to_lsn: Some(first.to),
+            encryption_key: key.clone(),
+            ..RestoreOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    // The chain goes on after the prune.
+    let more = workload(&db, &mut model, &mut states, &chain, seed + 2, 30);
+    restore_and_compare(&chain, dir.path(), &states, more.last().unwrap().to, key);
+}
+
+#[test]
+fn restores_to_any_lsn_of_the_chain_match_the_model() {
+    for seed in 0..3 {
+        chain_body(None, false, seed);
+    }
+}
+
+#[test]
+fn restores_to_any_lsn_of_the_chain_match_the_model_encrypted_and_compressed() {
+    chain_body(Some(folio::EncryptionKey::from_bytes([9; 32])), true, 11);
+}
+
+#[test]
+fn increments_are_full_copies_when_the_log_cannot_supply_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, chain) = (dir.path().join("source"), dir.path().join("chain"));
+    let mut options = options(None);
+    options.wal.segment_bytes = 64 << 10;
+    options.change_retention_bytes = 128 << 10;
+    let db = Database::open_with(&source, options).unwrap();
+    db.create_cf("t").unwrap();
+    assert_eq!(
+        db.backup_incremental(&chain).unwrap().kind,
+        IncrementKind::Full
+    );
+    // A bulk load logs no data: the next increment copies everything.
+    let mut load = db.bulk_load("t").unwrap();
+    load.put(b"k", b"v").unwrap();
+    load.finish().unwrap();
+    let report = db.backup_incremental(&chain).unwrap();
+    assert_eq!(report.kind, IncrementKind::Full);
+    assert!(report.full_because.unwrap().contains("did not log"));
+    // More log than the retention bound: the chain's subscriber lost what it needed.
+    for i in 0..1000u32 {
+        let mut txn = db.begin_write(&["t"]).unwrap();
+        txn.put("t", &i.to_be_bytes(), &[1; 500]).unwrap();
+        txn.commit_with(Durability::Eventual).unwrap();
+        if i % 100 == 0 {
+            db.checkpoint().unwrap();
+        }
+    }
+    db.checkpoint().unwrap();
+    let report = db.backup_incremental(&chain).unwrap();
+    assert_eq!(report.kind, IncrementKind::Full, "{report:?}");
+    assert!(report.full_because.unwrap().contains("no longer holds"));
+    // An empty increment when nothing changed.
+    let report = db.backup_incremental(&chain).unwrap();
+    assert_eq!((report.kind, report.records), (IncrementKind::Log, 0));
+    let target = dir.path().join("restored");
+    folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap();
+    let restored = Database::open(&target).unwrap();
+    assert_eq!(contents(&restored), contents(&db));
+}
+
+#[test]
+fn a_crash_mid_increment_leaves_the_chain_usable_and_damage_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, chain) = (dir.path().join("source"), dir.path().join("chain"));
+    let db = Database::open(&source).unwrap();
+    db.create_cf("t").unwrap();
+    let put = |key: &[u8]| {
+        let mut txn = db.begin_write(&["t"]).unwrap();
+        txn.put("t", key, b"v").unwrap();
+        txn.commit().unwrap()
+    };
+    db.backup_incremental(&chain).unwrap();
+    put(b"one");
+    let second = db.backup_incremental(&chain).unwrap();
+    // What a crash leaves: an increment's data without its manifest, a half-written
+    // manifest, a half-made full copy.
+    std::fs::write(chain.join("000003.log"), b"FOLIOINC partial").unwrap();
+    std::fs::write(chain.join("000003.manifest.tmp"), b"folio-increment 1\nnum").unwrap();
+    std::fs::create_dir(chain.join("000003.full.folio-backup-partial")).unwrap();
+    let restored = dir.path().join("r1");
+    let report = folio::restore_backup(&chain, &restored, &RestoreOptions::default()).unwrap();
+    assert_eq!(report.lsn, second.to);
+    put(b"two");
+    let third = db.backup_incremental(&chain).unwrap();
+    assert_eq!(third.number, 3);
+    let leftovers: Vec<String> = std::fs::read_dir(&chain)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("tmp") || name.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A damaged increment is named, and nothing is created.
+    let log = chain.join("000002.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&log, &bytes).unwrap();
+    let target = dir.path().join("r2");
+    let error = folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap_err();
+    assert!(
+        matches!(error, folio::Error::BackupChain { increment: 2, .. }),
+        "{error}"
+    );
+    assert!(!target.exists());
+    bytes[last] ^= 1;
+    std::fs::write(&log, &bytes).unwrap();
+    // A missing one too.
+    std::fs::remove_file(chain.join("000002.manifest")).unwrap();
+    let error = folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap_err();
+    assert!(
+        matches!(error, folio::Error::BackupChain { increment: 2, .. }),
+        "{error}"
+    );
+    assert_eq!(error.kind(), ErrorKind::Corruption);
+}
