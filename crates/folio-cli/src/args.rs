@@ -140,19 +140,61 @@ pub enum Command {
         #[arg(long, value_name = "CODEC", requires = "repack")]
         compression: Option<folio::Compression>,
     },
-    /// Write a consistent copy of the database to DEST (a directory that must not exist).
-    Backup {
-        db: PathBuf,
-        dest: PathBuf,
+    /// Write a consistent copy of the database to DEST (a directory that must not exist),
+    /// or with --incremental add an increment to the backup chain in DEST; `folio backup
+    /// prune DIR --keep N` merges a chain's old increments.
+    Backup(BackupArgs),
+    /// Rebuild a database from a backup chain (`folio backup --incremental`) into TARGET (a
+    /// directory that must not exist), as of its last increment or an earlier point.
+    Restore {
+        backup: PathBuf,
+        target: PathBuf,
+        /// The source LSN to restore to (the state after that commit).
+        #[arg(long, value_name = "N", conflicts_with = "to_time")]
+        to_lsn: Option<u64>,
+        /// Restore to the end of the last increment made at or before this time: Unix
+        /// seconds, or UTC as 2026-12-06T03:00:00Z.
+        #[arg(long, value_name = "T")]
+        to_time: Option<String>,
         #[arg(long)]
         json: bool,
-        /// Encrypt the copy with this key file instead of the database's own key (key
-        /// rotation; see docs/security.md).
-        #[arg(long, value_name = "PATH", conflicts_with = "decrypt")]
-        new_key_file: Option<PathBuf>,
-        /// Write the copy without encryption.
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+    #[arg(required = true)]
+    pub db: Option<PathBuf>,
+    #[arg(required = true)]
+    pub dest: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    /// Add an increment to the backup chain in DEST (created if missing): a full copy the
+    /// first time, then the commits since the last increment.
+    #[arg(long, conflicts_with_all = ["new_key_file", "decrypt"])]
+    pub incremental: bool,
+    /// Encrypt the copy with this key file instead of the database's own key (key
+    /// rotation; see docs/security.md).
+    #[arg(long, value_name = "PATH", conflicts_with = "decrypt")]
+    pub new_key_file: Option<PathBuf>,
+    /// Write the copy without encryption.
+    #[arg(long)]
+    pub decrypt: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Keep the newest N increments of a backup chain restorable and remove the older ones
+    /// (merged into a full copy when the oldest kept one needs a base).
+    Prune {
+        dir: PathBuf,
+        #[arg(long, value_name = "N")]
+        keep: usize,
         #[arg(long)]
-        decrypt: bool,
+        json: bool,
     },
 }
 

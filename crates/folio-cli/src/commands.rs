@@ -11,7 +11,7 @@ use folio_io::StagedDirectory;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::args::{CfAction, Cli, Command, Format, ScanArgs};
+use crate::args::{BackupAction, CfAction, Cli, Command, Format, ScanArgs};
 use crate::failure::{CliResult, Failure};
 use crate::render::{argument, show};
 
@@ -78,22 +78,42 @@ pub fn run(cli: Cli) -> CliResult {
             repack,
             compression,
         } => compact(&db, json, repack, compression),
-        Command::Backup {
-            db,
-            dest,
+        Command::Backup(args) => match args.action {
+            Some(BackupAction::Prune { dir, keep, json }) => {
+                crate::backup_chain::prune(&dir, keep, json, KEY.get().cloned().flatten())
+            }
+            None => {
+                let (db, dest) = (
+                    args.db.expect("required by clap"),
+                    args.dest.expect("required by clap"),
+                );
+                if args.incremental {
+                    return crate::backup_chain::increment(&db, &dest, args.json);
+                }
+                let key = if args.decrypt {
+                    None
+                } else if let Some(path) = args.new_key_file {
+                    read_key(Some(&path))?
+                } else {
+                    KEY.get().cloned().flatten()
+                };
+                backup(&db, &dest, args.json, key)
+            }
+        },
+        Command::Restore {
+            backup,
+            target,
+            to_lsn,
+            to_time,
             json,
-            new_key_file,
-            decrypt,
-        } => {
-            let key = if decrypt {
-                None
-            } else if let Some(path) = new_key_file {
-                read_key(Some(&path))?
-            } else {
-                KEY.get().cloned().flatten()
-            };
-            backup(&db, &dest, json, key)
-        }
+        } => crate::backup_chain::restore(
+            &backup,
+            &target,
+            to_lsn,
+            to_time.as_deref(),
+            json,
+            KEY.get().cloned().flatten(),
+        ),
     }
 }
 
@@ -156,7 +176,7 @@ fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-fn print_json(value: &serde_json::Value) {
+pub(crate) fn print_json(value: &serde_json::Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).expect("JSON of plain values")

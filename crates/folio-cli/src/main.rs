@@ -3,6 +3,7 @@
 //! the database (apart from recovery trimming a torn log tail after a crash).
 
 mod args;
+mod backup_chain;
 mod bench;
 mod commands;
 mod dump;

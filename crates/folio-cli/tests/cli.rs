@@ -701,3 +701,70 @@ fn watch_prints_a_subscribers_changes_once_and_the_kept_log_as_json() {
     let error = stderr_of(&["watch"], &db, &["--from", "0"], 1);
     assert!(error.contains("no longer in the log"), "{error}");
 }
+
+#[test]
+fn incremental_backups_restore_to_their_points_and_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let chain = dir.path().join("chain");
+    put(&db, "t", "k1", "v1");
+    let increment = |expect: &str| {
+        let out = stdout_of(
+            &["backup"],
+            &db,
+            &[chain.to_str().unwrap(), "--incremental", "--json"],
+        );
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["kind"], expect, "{out}");
+        report["to_lsn"].as_u64().unwrap()
+    };
+    let first = increment("full");
+    put(&db, "t", "k2", "v2");
+    let second = increment("log");
+    put(&db, "t", "k1", "changed");
+    increment("log");
+    assert!(second > first);
+    let restored = dir.path().join("restored");
+    let out = folio()
+        .arg("restore")
+        .args([&chain, &restored])
+        .args(["--to-lsn", &second.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout_of(&["get"], &restored, &["--cf", "t", "k1"]).trim(),
+        "v1"
+    );
+    assert_eq!(
+        stdout_of(&["get"], &restored, &["--cf", "t", "k2"]).trim(),
+        "v2"
+    );
+    let prune = folio()
+        .args(["backup", "prune"])
+        .arg(&chain)
+        .args(["--keep", "1"])
+        .output()
+        .unwrap();
+    assert!(prune.status.success(), "{prune:?}");
+    let latest = dir.path().join("latest");
+    folio()
+        .arg("restore")
+        .args([&chain, &latest])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout_of(&["get"], &latest, &["--cf", "t", "k1"]).trim(),
+        "changed"
+    );
+    // Before what the pruned chain covers: a clear error, nothing created.
+    let early = dir.path().join("early");
+    folio()
+        .arg("restore")
+        .args([&chain, &early])
+        .args(["--to-lsn", &first.to_string()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("outside what the chain covers"));
+    assert!(!early.exists());
+}

@@ -20,6 +20,7 @@ use folio_wal::Lsn;
 
 /// What an increment holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IncrementKind {
     /// A whole database at `to` (a copy made like `Database::backup_to`).
     Full,
