@@ -47,6 +47,10 @@
 //!   checkpoint; their pages spill to the data file past the dirty bound, so a transaction
 //!   may be far larger than memory. [`Database::bulk_load`] fills a column family without
 //!   logging, durable chunk by chunk.
+//! - **Change feed** ([`Database::changes`]): every committed transaction after an LSN, in
+//!   order, for consumers that mirror or index the data; registered subscribers keep the
+//!   log they still need. **Backup chains** ([`Database::backup_incremental`],
+//!   [`restore_backup`]): incremental backups from the same log, restorable to any LSN.
 //! - **Compression** ([`Compression`]): per column family, LZ4 or zstd, each value compressed
 //!   on its own (`docs/format.md`), the setting stored with the column family
 //!   ([`ColumnFamilyOptions`]). **Encryption at rest** ([`EncryptionKey`]): every data
