@@ -215,9 +215,9 @@ fn recorded(change: &Change) -> (u64, Vec<Recorded>) {
         .iter()
         .map(|op| match op {
             ChangeOp::Put { cf, key, value } => {
-                Recorded::Put(cf.to_string(), key.clone(), value.clone())
+                Recorded::Put(cf.to_string(), key.to_vec(), value.to_vec())
             }
-            ChangeOp::Delete { cf, key } => Recorded::Delete(cf.to_string(), key.clone()),
+            ChangeOp::Delete { cf, key } => Recorded::Delete(cf.to_string(), key.to_vec()),
             ChangeOp::DeleteRange { cf, start, end } => {
                 let (Bound::Included(start), Bound::Excluded(end)) = (start, end) else {
                     panic!("unexpected bounds {start:?}..{end:?}");
@@ -273,10 +273,13 @@ fn check_feeds(db: &Database, model: &Model, start: u64, feeds: &[FeedSpec]) {
     }
 }
 
-fn model_body(at_rest: AtRest, steps: &[Step], feeds: &[FeedSpec]) {
+/// With `early_feed`, a feed exists from the start, so the log keeps the records in memory
+/// and later feeds read them there; without, they read them from the segment files.
+fn model_body(at_rest: AtRest, steps: &[Step], feeds: &[FeedSpec], early_feed: bool) {
     let mut disk = SimDirectory::new(1);
     let mut db = Database::open_in(Arc::new(disk.clone()), options(at_rest)).unwrap();
     let start = db.register_subscriber("model").unwrap();
+    let early = early_feed.then(|| db.changes(start).unwrap());
     let mut model = Model {
         names: CFS.iter().map(|s| (*s).to_owned()).collect(),
         data: vec![BTreeMap::new(); CFS.len()],
@@ -304,6 +307,7 @@ fn model_body(at_rest: AtRest, steps: &[Step], feeds: &[FeedSpec]) {
         }
     }
     check_feeds(&db, &model, start, feeds);
+    drop(early);
     // Again after a checkpoint and a reopen: the subscriber kept the log.
     db.checkpoint().unwrap();
     drop(db);
@@ -324,9 +328,10 @@ proptest! {
         steps in prop::collection::vec(step(), 1..40),
         feeds in prop::collection::vec(feed_spec(), 1..6),
         encrypted in any::<bool>(),
+        early_feed in any::<bool>(),
     ) {
         let at_rest = if encrypted { AtRest::Encrypted } else { AtRest::Plain };
-        model_body(at_rest, &steps, &feeds);
+        model_body(at_rest, &steps, &feeds, early_feed);
     }
 }
 
@@ -516,7 +521,7 @@ fn crash_body(at_rest: AtRest) {
                             let ChangeOp::Put { key, value, .. } = op else {
                                 panic!("{op:?}")
                             };
-                            mirror.insert(key.clone(), value.clone());
+                            mirror.insert(key.to_vec(), value.to_vec());
                         }
                         applied.push(change.lsn);
                         position = change.lsn;
@@ -538,7 +543,7 @@ fn crash_body(at_rest: AtRest) {
                     let ChangeOp::Put { key, value, .. } = op else {
                         panic!("{op:?}")
                     };
-                    mirror.insert(key.clone(), value.clone());
+                    mirror.insert(key.to_vec(), value.to_vec());
                 }
                 applied.push(change.lsn);
                 position = change.lsn;

@@ -101,7 +101,7 @@ fn op_json(op: &ChangeOp, hex: bool) -> serde_json::Value {
 }
 
 /// A range bound: `[key` included, `(key` excluded, `*` unbounded.
-fn bound(bound: &Bound<Vec<u8>>, hex: bool) -> String {
+fn bound(bound: &Bound<folio::Bytes>, hex: bool) -> String {
     match bound {
         Bound::Included(key) => format!("[{}", show(key, hex)),
         Bound::Excluded(key) => format!("({}", show(key, hex)),

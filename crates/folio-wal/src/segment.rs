@@ -173,6 +173,8 @@ pub(crate) struct SegmentSink {
     position: parking_lot::Mutex<WritePosition>,
     /// Encrypted logs: seals each payload as the leader writes it (the LSN is known then).
     cipher: Option<Arc<folio_io::Cipher>>,
+    /// Written payloads kept for log consumers, once one asked.
+    pub(crate) recent: crate::recent::RecentRecords,
 }
 
 impl SegmentSink {
@@ -187,6 +189,7 @@ impl SegmentSink {
             segment_bytes,
             position: parking_lot::Mutex::new(position),
             cipher,
+            recent: crate::recent::RecentRecords::default(),
         }
     }
 
@@ -346,6 +349,10 @@ impl BatchSink for SegmentSink {
         position.offset += total;
         position.writes += 1;
         Ok(())
+    }
+
+    fn written(&self, batch: Vec<PendingRecord>) {
+        self.recent.keep(batch);
     }
 
     fn sync(&self) -> Result<()> {

@@ -228,6 +228,27 @@ impl Wal {
         ))
     }
 
+    /// The first LSN the log's segments still hold.
+    pub fn oldest_lsn(&self) -> Lsn {
+        let (next_lsn, _, _) = self.shared.commit.positions();
+        let position = self.shared.commit.sink().position();
+        *position.segments.keys().next().unwrap_or(&next_lsn)
+    }
+
+    /// From now on keeps the payloads of written records in memory, up to `bytes` (the
+    /// largest asked for), for [`Wal::recent_records`]: a consumer that keeps up with the
+    /// log reads them there instead of from the segment files.
+    pub fn keep_recent_records(&self, bytes: usize) {
+        self.shared.commit.sink().recent.enable(bytes);
+    }
+
+    /// Up to `max` written records from LSN `from` on, from memory
+    /// ([`Wal::keep_recent_records`]); empty when `from` is not kept there (read it with
+    /// [`Wal::read_from`]). Payloads are plaintext, as [`WalReader`] returns them.
+    pub fn recent_records(&self, from: Lsn, max: usize) -> Vec<(Lsn, crate::SharedPayload)> {
+        self.shared.commit.sink().recent.get(from, max)
+    }
+
     /// Each segment file as (first LSN, bytes on disk), oldest first (segments are
     /// preallocated, so the one being written counts its whole capacity). A log consumer
     /// that keeps segments for its subscribers bounds them with this.

@@ -125,6 +125,7 @@ pub use backup_chain::{
 };
 pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;
+pub use bytes::Bytes;
 pub use changes::{
     Change, ChangeOp, Changes, SUBSCRIBER_NAME_BYTES_MAX, SUBSCRIBERS_FILE, SubscriberInfo,
 };

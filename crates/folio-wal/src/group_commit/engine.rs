@@ -114,6 +114,11 @@ pub(crate) trait BatchSink: Send + Sync {
     fn write(&self, batch: &[PendingRecord]) -> Result<(), SinkError>;
     /// Makes everything written so far durable.
     fn sync(&self) -> Result<()>;
+    /// Receives a batch once it is written (called outside the commit lock; the default
+    /// drops it).
+    fn written(&self, batch: Vec<PendingRecord>) {
+        drop(batch);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -587,12 +592,26 @@ impl<S: BatchSink> GroupCommit<S> {
         } else {
             self.sink.write(&batch)
         };
+        // What the bookkeeping below needs of the batch, which goes to the sink.
+        let first = batch.first().map(|r| r.lsn);
+        let written = batch.last().map(|last| {
+            (
+                last.lsn,
+                batch.iter().map(|r| r.payload.len() as u64).sum::<u64>(),
+                batch.len(),
+            )
+        });
+        if result.is_ok() {
+            self.sink.written(batch);
+        } else {
+            drop(batch);
+        }
         let mut state = self.state.lock();
         state.writing = false;
         match result {
             Ok(()) => {}
             Err(SinkError::Refused(error)) if state.refusals.len() < REFUSALS_MAX => {
-                let from = batch[0].lsn;
+                let from = first.expect("a refused batch is not empty");
                 Self::refuse(&mut state, from, &error);
                 Self::wake(&mut state);
                 return (state, Err(RoundFailure::Refused { error, from }));
@@ -602,10 +621,9 @@ impl<S: BatchSink> GroupCommit<S> {
                 return (state, Err(RoundFailure::Poisoned(error)));
             }
         }
-        if let Some(last) = batch.last() {
-            state.written_lsn = last.lsn;
-            let bytes = batch.iter().map(|r| r.payload.len() as u64).sum();
-            state.stats.record_round(batch.len(), bytes);
+        if let Some((last, bytes, records)) = written {
+            state.written_lsn = last;
+            state.stats.record_round(records, bytes);
         }
         Self::wake(&mut state);
         (state, Ok(()))

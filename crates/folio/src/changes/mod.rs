@@ -19,6 +19,7 @@ mod subscribers;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use folio_wal::Lsn;
 
 #[cfg(feature = "async")]
@@ -47,6 +48,7 @@ pub struct Change {
 }
 
 /// One operation of a [`Change`]. Column families are named as they were at the commit.
+/// Keys and values are [`Bytes`] sharing the commit's record (no copy per operation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChangeOp {
@@ -55,25 +57,25 @@ pub enum ChangeOp {
         /// The column family.
         cf: Arc<str>,
         /// The key.
-        key: Vec<u8>,
+        key: Bytes,
         /// The new value.
-        value: Vec<u8>,
+        value: Bytes,
     },
     /// `key` was deleted (whether or not it existed).
     Delete {
         /// The column family.
         cf: Arc<str>,
         /// The key.
-        key: Vec<u8>,
+        key: Bytes,
     },
     /// Every key in the range was deleted.
     DeleteRange {
         /// The column family.
         cf: Arc<str>,
         /// The range's start.
-        start: Bound<Vec<u8>>,
+        start: Bound<Bytes>,
         /// The range's end.
-        end: Bound<Vec<u8>>,
+        end: Bound<Bytes>,
     },
     /// The column family changed without its data in the log (a bulk-load chunk, or a
     /// transaction past `large_transaction_bytes`): read it from a snapshot whose version
