@@ -4,7 +4,9 @@
 //! that the state is a prefix of the commits, and that the column families agree; the
 //! restarted child must then keep committing. Some records are larger than a log segment,
 //! so kills also land between a log roll and its first record. Every third commit goes
-//! through the async API (acknowledged when its future resolves). CI runs 50 kills;
+//! through the async API (acknowledged when its future resolves). After each kill the
+//! parent reads the commits since its last visit through a registered change-feed
+//! subscriber: all of them, none missing. CI runs 50 kills;
 //! `FOLIO_KILLS=N` (used by `cargo xtask crash`) runs N.
 //!
 //! The child is this test binary run again with `FOLIO_KILL_CHILD_DIR` set, executing only
@@ -31,6 +33,8 @@ const CFS: [&str; 3] = ["a", "b", "c"];
 const CHILD_DIR_VAR: &str = "FOLIO_KILL_CHILD_DIR";
 /// Set for the child of the encrypted run.
 const CHILD_ENCRYPTED_VAR: &str = "FOLIO_KILL_CHILD_ENCRYPTED";
+/// The change-feed subscriber the child registers and the parent acknowledges.
+const SUBSCRIBER: &str = "kill-feed";
 
 fn options(at_rest: AtRest) -> DatabaseOptions {
     let mut options = DatabaseOptions {
@@ -78,6 +82,9 @@ fn child_main(dir: &Path, at_rest: AtRest) {
     for cf in CFS {
         db.create_cf_if_missing(cf).expect("child create_cf");
     }
+    // The parent follows the commits through the change feed after each kill.
+    db.register_subscriber(SUBSCRIBER)
+        .expect("child register_subscriber");
     let mut next = committed_counter(&db)[0] + 1;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -152,6 +159,7 @@ fn verify(dir: &Path, acked: u64, kill: u64, at_rest: AtRest, stderr: &Path) -> 
         "kill {kill}: commit {acked} was acknowledged, only {counter} recovered"
     );
     let read = db.begin_read();
+    follow_feed(&db, read.version(), counter, kill);
     for cf in CFS {
         let tree = read.tree(cf).unwrap();
         tree.verify().unwrap();
@@ -172,6 +180,44 @@ fn verify(dir: &Path, acked: u64, kill: u64, at_rest: AtRest, stderr: &Path) -> 
         }
     }
     counter
+}
+
+/// The subscriber's feed after a kill: every commit after its saved position up to the
+/// recovered `version`, none missing (the log was kept for it across the kill), the last
+/// one setting the recovered counter; then acknowledged, so the log can go.
+fn follow_feed(db: &Database, version: u64, counter: u64, kill: u64) {
+    let Ok(position) = db.subscriber_position(SUBSCRIBER) else {
+        return; // killed before it registered
+    };
+    let mut feed = db
+        .changes(position)
+        .unwrap_or_else(|e| panic!("kill {kill}: the feed from {position}: {e}"));
+    let mut lsns = Vec::new();
+    let mut last_counter = None;
+    while let Some(change) = feed.try_next().unwrap() {
+        lsns.push(change.lsn);
+        for op in &change.ops {
+            if let folio::ChangeOp::Put { cf, key, value } = op
+                && &**cf == "a"
+                && &key[..] == b"counter"
+            {
+                last_counter = Some(u64::from_be_bytes((&value[..]).try_into().unwrap()));
+            }
+        }
+    }
+    let expected: Vec<u64> = (position + 1..=version).collect();
+    assert_eq!(
+        lsns, expected,
+        "kill {kill}: the feed from {position} missed commits"
+    );
+    if !lsns.is_empty() && counter > 0 {
+        assert_eq!(
+            last_counter,
+            Some(counter),
+            "kill {kill}: the feed's last commit"
+        );
+    }
+    db.acknowledge(SUBSCRIBER, version).unwrap();
 }
 
 #[test]

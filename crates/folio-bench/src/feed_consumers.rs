@@ -71,7 +71,7 @@ fn follow(
             Ok(Some(change)) => {
                 count += 1;
                 if count.is_multiple_of(ACK_EVERY) {
-                    let lag = db.stats().published_version.saturating_sub(change.lsn);
+                    let lag = db.begin_read().version().saturating_sub(change.lsn);
                     max_lag.fetch_max(lag, Ordering::Relaxed);
                     let _ = db.acknowledge(name, change.lsn);
                 }

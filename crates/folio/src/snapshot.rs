@@ -257,6 +257,8 @@ pub(crate) struct Publisher {
     advanced: Condvar,
     readers: ReaderTable,
     store: PageStore,
+    /// Change feeds waiting for the next publish.
+    feed_signal: crate::changes::FeedSignal,
     /// Async change feeds waiting for the next publish (`changes/async_feed.rs`).
     #[cfg(feature = "async")]
     pub(crate) feed_wakers: crate::changes::FeedWakers,
@@ -272,6 +274,7 @@ impl Publisher {
             advanced: Condvar::new(),
             readers: ReaderTable::new(),
             store,
+            feed_signal: crate::changes::FeedSignal::default(),
             #[cfg(feature = "async")]
             feed_wakers: crate::changes::FeedWakers::default(),
         };
@@ -319,6 +322,7 @@ impl Publisher {
         self.current.store(Arc::new(snapshot));
         self.update_horizon();
         self.advanced.notify_all();
+        self.feed_signal.notify();
         #[cfg(feature = "async")]
         self.feed_wakers.wake_all();
     }
@@ -336,36 +340,21 @@ impl Publisher {
     }
 
     /// Waits until a version past `after` is published, `deadline` passes or `stop()`
-    /// holds (checked under the lock [`Publisher::wake_all`] takes, so no wake-up is
-    /// missed); returns the published version.
+    /// holds (a change feed; see [`crate::changes::FeedSignal`]); returns the published
+    /// version.
     pub(crate) fn wait_past(
         &self,
         after: Lsn,
         deadline: Option<std::time::Instant>,
         stop: impl Fn() -> bool,
     ) -> Lsn {
-        let mut state = self.state.lock();
-        loop {
-            let version = self.current.load().version;
-            if version > after || stop() {
-                return version;
-            }
-            match deadline {
-                Some(deadline) => {
-                    if self.advanced.wait_until(&mut state, deadline).timed_out() {
-                        return self.current.load().version;
-                    }
-                }
-                None => self.advanced.wait(&mut state),
-            }
-        }
+        self.feed_signal
+            .wait_past(|| self.current.load().version, after, deadline, stop)
     }
 
-    /// Wakes every waiter of [`Publisher::wait_past`] to check its `stop` (the database
-    /// closes).
+    /// Wakes every waiting change feed to check its `stop` (the database closes).
     pub(crate) fn wake_all(&self) {
-        let _state = self.state.lock();
-        self.advanced.notify_all();
+        self.feed_signal.notify();
         #[cfg(feature = "async")]
         self.feed_wakers.wake_all();
     }

@@ -14,6 +14,7 @@
 #[cfg(feature = "async")]
 mod async_feed;
 mod feed;
+mod signal;
 mod subscribers;
 
 use std::ops::Bound;
@@ -25,6 +26,7 @@ use folio_wal::Lsn;
 #[cfg(feature = "async")]
 pub(crate) use async_feed::FeedWakers;
 pub use feed::Changes;
+pub(crate) use signal::FeedSignal;
 pub use subscribers::{SUBSCRIBER_NAME_BYTES_MAX, SUBSCRIBERS_FILE, SubscriberInfo};
 pub(crate) use subscribers::{Subscribers, truncate_below};
 
