@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use folio::Database;
 
-/// Changes between acknowledgements (and lag samples).
+/// Changes between acknowledgements.
 const ACK_EVERY: u64 = 256;
+/// Changes between two samples of the lag (a read transaction each).
+const LAG_EVERY: u64 = 16;
 
 /// The consumer threads; dropping them stops and joins them.
 #[derive(Debug)]
@@ -70,9 +72,11 @@ fn follow(
         match feed.next_timeout(Duration::from_millis(20)) {
             Ok(Some(change)) => {
                 count += 1;
-                if count.is_multiple_of(ACK_EVERY) {
+                if count.is_multiple_of(LAG_EVERY) {
                     let lag = db.begin_read().version().saturating_sub(change.lsn);
                     max_lag.fetch_max(lag, Ordering::Relaxed);
+                }
+                if count.is_multiple_of(ACK_EVERY) {
                     let _ = db.acknowledge(name, change.lsn);
                 }
             }
