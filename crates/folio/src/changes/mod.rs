@@ -132,7 +132,7 @@ impl Database {
     /// let mut feed = db.changes(start)?.column_family("orders");
     /// let change = feed.try_next()?.expect("the commit is visible");
     /// assert_eq!(change.lsn, lsn);
-    /// assert!(matches!(&change.ops[0], folio::ChangeOp::Put { key, .. } if key == b"o-1"));
+    /// assert!(matches!(&change.ops[0], folio::ChangeOp::Put { key, .. } if key[..] == b"o-1"[..]));
     /// db.acknowledge("audit", change.lsn)?; // the log before it may go
     /// # Ok(())
     /// # }
