@@ -484,6 +484,29 @@ fn subscribers_persist_and_bad_requests_are_typed_errors() {
     assert_eq!(Database::open(dir.path()).unwrap().subscribers().len(), 2);
 }
 
+/// Applies every change `feed` holds now to `mirror` (puts only), recording their LSNs;
+/// returns the last one. With `durable_only` (the feed's setting) each must be durable.
+fn consume(
+    mut feed: folio::Changes,
+    durable_only: bool,
+    mirror: &mut BTreeMap<Vec<u8>, Vec<u8>>,
+    applied: &mut Vec<u64>,
+) -> Option<u64> {
+    let mut last = None;
+    while let Some(change) = feed.try_next().unwrap() {
+        assert!(change.durable || !durable_only, "{change:?}");
+        for op in &change.ops {
+            let ChangeOp::Put { key, value, .. } = op else {
+                panic!("{op:?}")
+            };
+            mirror.insert(key.to_vec(), value.to_vec());
+        }
+        applied.push(change.lsn);
+        last = Some(change.lsn);
+    }
+    last
+}
+
 fn crash_body(at_rest: AtRest) {
     for seed in 0..6u64 {
         let mut disk = SimDirectory::new(seed);
@@ -514,18 +537,8 @@ fn crash_body(at_rest: AtRest) {
                 }
                 if i % 11 == 0 {
                     // The consumer catches up on durable changes and acknowledges them.
-                    let mut feed = db.changes(position).unwrap().durable_only();
-                    while let Some(change) = feed.try_next().unwrap() {
-                        assert!(change.durable);
-                        for op in &change.ops {
-                            let ChangeOp::Put { key, value, .. } = op else {
-                                panic!("{op:?}")
-                            };
-                            mirror.insert(key.to_vec(), value.to_vec());
-                        }
-                        applied.push(change.lsn);
-                        position = change.lsn;
-                    }
+                    let feed = db.changes(position).unwrap().durable_only();
+                    position = consume(feed, true, &mut mirror, &mut applied).unwrap_or(position);
                     db.acknowledge("mirror", position).unwrap();
                 }
             }
@@ -537,17 +550,8 @@ fn crash_body(at_rest: AtRest) {
                 db.subscriber_position("mirror").unwrap() <= position,
                 "round {round}"
             );
-            let mut feed = db.changes(position).unwrap();
-            while let Some(change) = feed.try_next().unwrap() {
-                for op in &change.ops {
-                    let ChangeOp::Put { key, value, .. } = op else {
-                        panic!("{op:?}")
-                    };
-                    mirror.insert(key.to_vec(), value.to_vec());
-                }
-                applied.push(change.lsn);
-                position = change.lsn;
-            }
+            let feed = db.changes(position).unwrap();
+            position = consume(feed, false, &mut mirror, &mut applied).unwrap_or(position);
             db.acknowledge("mirror", position).unwrap();
             // Nothing delivered was lost, nothing twice: the mirror is the database.
             let read = db.begin_read();
@@ -633,6 +637,26 @@ fn unlogged_commits_are_delivered_as_markers_and_compaction_as_nothing() {
     );
 }
 
+/// `writers` threads each commit `commits` single puts into "t"; returns their LSNs, sorted.
+fn commit_from_threads(db: &Database, writers: u8, commits: u8) -> Vec<u64> {
+    let writers: Vec<_> = (0..writers)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                (0..commits)
+                    .map(|i| put(&db, "t", &[w, i], b"v", Durability::Eventual))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut committed: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    committed.sort_unstable();
+    committed
+}
+
 #[test]
 fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
     let dir = tempfile::tempdir().unwrap();
@@ -646,21 +670,7 @@ fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
             sender.send(change.unwrap().lsn).unwrap();
         }
     });
-    let writers: Vec<_> = (0..4u8)
-        .map(|w| {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                (0..50u8)
-                    .map(|i| put(&db, "t", &[w, i], b"v", Durability::Eventual))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut committed: Vec<u64> = writers
-        .into_iter()
-        .flat_map(|w| w.join().unwrap())
-        .collect();
-    committed.sort_unstable();
+    let committed = commit_from_threads(&db, 4, 50);
     let delivered: Vec<u64> = received.iter().take(committed.len()).collect();
     assert_eq!(delivered, committed);
     // The waiting feed ends when the database closes.
@@ -692,21 +702,7 @@ fn an_async_feed_is_woken_by_commits_and_ends_at_close() {
         }
         assert!(durable.next_async().await.is_none(), "closed");
     });
-    let writers: Vec<_> = (0..3u8)
-        .map(|w| {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                (0..40u8)
-                    .map(|i| put(&db, "t", &[w, i], b"v", Durability::Eventual))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut committed: Vec<u64> = writers
-        .into_iter()
-        .flat_map(|w| w.join().unwrap())
-        .collect();
-    committed.sort_unstable();
+    let committed = commit_from_threads(&db, 3, 40);
     let delivered: Vec<u64> = runtime.block_on(async {
         let mut delivered = Vec::new();
         while delivered.len() < committed.len() {

@@ -142,20 +142,19 @@ fn checkpoint_after_replay(inner: &mut Arc<DbInner>, opened_at: Instant) {
     report.duration = opened_at.elapsed();
 }
 
-/// Seals the subscribers file of an encrypted database with its key.
-fn subscriber_cipher(options: &DatabaseOptions) -> Result<Option<Arc<folio_io::Cipher>>> {
-    options
-        .encryption_key
-        .as_ref()
-        .map(|key| {
-            folio_io::Cipher::new(key)
-                .map(Arc::new)
-                .map_err(|error| Error::InvalidOption {
-                    name: "encryption_key",
-                    reason: error.to_string(),
-                })
-        })
-        .transpose()
+/// A cipher for `key` (the subscribers file, backup increments), when there is one.
+pub(crate) fn cipher_for(
+    key: Option<&folio_io::EncryptionKey>,
+) -> Result<Option<Arc<folio_io::Cipher>>> {
+    key.map(|key| {
+        folio_io::Cipher::new(key)
+            .map(Arc::new)
+            .map_err(|error| Error::InvalidOption {
+                name: "encryption_key",
+                reason: error.to_string(),
+            })
+    })
+    .transpose()
 }
 
 impl Database {
@@ -193,8 +192,10 @@ impl Database {
             report: recovery,
         } = crate::recovery::recover(Arc::clone(&directory), &options, opened_at)?;
         // After recovery: the data file is locked, so no other process writes the file.
-        let subscribers =
-            crate::changes::Subscribers::open(directory, subscriber_cipher(&options)?)?;
+        let subscribers = crate::changes::Subscribers::open(
+            directory,
+            cipher_for(options.encryption_key.as_ref())?,
+        )?;
         let checkpoint = recovery.checkpoint;
         // Checked before anything changes (`ddl.rs`), applied once the database is built.
         let compression_changes = crate::ddl::compression_changes_at_open(&options, &snapshot)?;

@@ -196,6 +196,25 @@ pub(crate) fn checksum_file(path: &Path) -> Result<(u64, u64)> {
     }
 }
 
+/// Every file of the full copy `chain_dir/name` as (path in the chain, bytes, xxh3-64),
+/// sorted, for its manifest.
+pub(crate) fn full_copy_files(chain_dir: &Path, name: &str) -> Result<Vec<(String, u64, u64)>> {
+    let dir = chain_dir.join(name);
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(io_error(Operation::Open, &dir))?
+        .collect::<std::io::Result<_>>()
+        .map_err(io_error(Operation::Open, &dir))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    entries
+        .iter()
+        .map(|entry| {
+            let (bytes, checksum) = checksum_file(&entry.path())?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            Ok((format!("{name}/{file}"), bytes, checksum))
+        })
+        .collect()
+}
+
 /// Writes `text` to `dir/name` durably and atomically (a synced temporary file renamed).
 pub(crate) fn write_atomically(dir: &Path, name: &str, text: &[u8]) -> Result<()> {
     use folio_io::Directory;

@@ -30,12 +30,12 @@ use folio_io::Operation;
 use folio_wal::Lsn;
 
 pub use manifest::IncrementKind;
-use manifest::{Manifest, manifest_name, parse_manifest_name};
+use manifest::{Manifest, parse_manifest_name};
 pub use restore::{PruneReport, RestoreOptions, RestoreReport, prune_backup, restore_backup};
 
 use crate::log_record::{LogOp, decode};
 use crate::{Database, Error, Result};
-use files::{LogIncrementWriter, checksum_file, io_error, write_atomically};
+use files::{LogIncrementWriter, checksum_file, full_copy_files, io_error};
 
 /// What [`Database::backup_incremental`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,17 +283,7 @@ impl Database {
         let key = self.inner.options.encryption_key.clone();
         self.copy_snapshot_into(&read, directory, key, |_| {})?;
         staged.finish()?;
-        let mut files = Vec::new();
-        let mut entries: Vec<_> = std::fs::read_dir(&target)
-            .map_err(io_error(Operation::Open, &target))?
-            .collect::<std::io::Result<_>>()
-            .map_err(io_error(Operation::Open, &target))?;
-        entries.sort_by_key(std::fs::DirEntry::file_name);
-        for entry in entries {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            let (bytes, checksum) = checksum_file(&entry.path())?;
-            files.push((format!("{name}/{file}"), bytes, checksum));
-        }
+        let files = full_copy_files(&chain.dir, &name)?;
         let manifest = Manifest {
             number,
             kind: IncrementKind::Full,
@@ -308,11 +298,7 @@ impl Database {
                 .collect(),
             files,
         };
-        write_atomically(
-            &chain.dir,
-            &manifest_name(number),
-            manifest.encode().as_bytes(),
-        )?;
+        manifest.save(&chain.dir)?;
         self.acknowledge(&subscriber, to)?;
         Ok(IncrementReport {
             number,
@@ -378,11 +364,7 @@ impl Database {
             cfs: Vec::new(),
             files: vec![(name, bytes, checksum)],
         };
-        write_atomically(
-            &chain.dir,
-            &manifest_name(number),
-            manifest.encode().as_bytes(),
-        )?;
+        manifest.save(&chain.dir)?;
         self.acknowledge(&subscriber_name(last.chain), to)?;
         Ok(Ok(IncrementReport {
             number,
@@ -397,20 +379,6 @@ impl Database {
 
     /// The cipher log increments are sealed with (this database's key).
     fn log_cipher(&self) -> Result<Option<Arc<folio_io::Cipher>>> {
-        cipher_for(self.inner.options.encryption_key.as_ref())
+        crate::database::cipher_for(self.inner.options.encryption_key.as_ref())
     }
-}
-
-pub(crate) fn cipher_for(
-    key: Option<&folio_io::EncryptionKey>,
-) -> Result<Option<Arc<folio_io::Cipher>>> {
-    key.map(|key| {
-        folio_io::Cipher::new(key)
-            .map(Arc::new)
-            .map_err(|error| Error::InvalidOption {
-                name: "encryption_key",
-                reason: error.to_string(),
-            })
-    })
-    .transpose()
 }

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use folio_io::{EncryptionKey, Operation};
 use folio_wal::{Durability, Lsn};
 
-use super::files::{LogIncrementReader, checksum_file, io_error, write_atomically};
+use super::files::{LogIncrementReader, full_copy_files, io_error};
 use super::manifest::{IncrementKind, Manifest, manifest_name};
-use super::{Chain, chain_error, cipher_for};
+use super::{Chain, chain_error};
+use crate::database::cipher_for;
 use crate::log_record::{LogOp, decode};
 use crate::{ColumnFamilyOptions, Database, DatabaseOptions, Error, Result};
 
@@ -328,20 +329,7 @@ pub fn prune_backup(
             std::fs::remove_dir_all(&final_dir).map_err(io_error(Operation::SetLen, &final_dir))?;
         }
         std::fs::rename(&dir, &final_dir).map_err(io_error(Operation::Write, &final_dir))?;
-        let mut files = Vec::new();
-        let mut entries: Vec<_> = std::fs::read_dir(&final_dir)
-            .map_err(io_error(Operation::Open, &final_dir))?
-            .collect::<std::io::Result<_>>()
-            .map_err(io_error(Operation::Open, &final_dir))?;
-        entries.sort_by_key(std::fs::DirEntry::file_name);
-        for entry in entries {
-            let (bytes, checksum) = checksum_file(&entry.path())?;
-            files.push((
-                format!("{name}/{}", entry.file_name().to_string_lossy()),
-                bytes,
-                checksum,
-            ));
-        }
+        let files = full_copy_files(&chain.dir, &name)?;
         let replaced = &chain.increments[&number];
         let manifest = Manifest {
             number,
@@ -353,11 +341,7 @@ pub fn prune_backup(
             cfs,
             files,
         };
-        write_atomically(
-            &chain.dir,
-            &manifest_name(number),
-            manifest.encode().as_bytes(),
-        )?;
+        manifest.save(&chain.dir)?;
         // The replaced increment's own files (a log file) are no longer listed.
         for (file, _, _) in &replaced.files {
             if !file.starts_with(&name) {
