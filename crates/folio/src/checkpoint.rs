@@ -161,9 +161,17 @@ impl DbInner {
 
     /// The first LSN the log keeps after a checkpoint at `version`: `version + 1`, or less
     /// for change-feed subscribers (`changes/subscribers.rs`), whose acknowledgements are
-    /// made durable first so the log kept is never less than a reopen asks for.
+    /// made durable first so the log kept is never less than a reopen asks for. When they
+    /// cannot be (the subscribers file cannot be written), nothing is truncated: the data
+    /// file's checkpoint stands, and the next checkpoint tries again.
     fn log_to_keep_from(&self, version: Lsn) -> Result<Lsn> {
-        let keep_from = self.subscribers.save_and_keep_from()?;
+        let keep_from = match self.subscribers.save_and_keep_from() {
+            Ok(keep_from) => keep_from,
+            Err(error) => {
+                tracing::warn!(target: "folio", %error, "saving change-feed subscribers failed; the log is kept whole until a checkpoint saves them");
+                return Ok(self.wal.oldest_lsn());
+            }
+        };
         if keep_from.is_none_or(|keep| keep > version) {
             return Ok(version + 1);
         }

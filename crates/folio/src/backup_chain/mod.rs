@@ -71,6 +71,17 @@ fn chain_error(increment: u64, reason: impl Into<String>) -> Error {
     }
 }
 
+/// Holds the chain's lock file (`chain.lock`, an advisory lock like the database's): one
+/// process adds increments to or prunes a chain at a time.
+fn lock_chain(dir: &Path) -> Result<Arc<dyn folio_io::Storage>> {
+    use folio_io::Directory;
+    std::fs::create_dir_all(dir).map_err(io_error(Operation::Open, dir))?;
+    Ok(folio_io::FsDirectory::open(dir)?.open(CHAIN_LOCK, true)?)
+}
+
+/// The chain directory's lock file.
+const CHAIN_LOCK: &str = "chain.lock";
+
 impl Chain {
     /// Reads every manifest in `dir` (created if missing). With `tidy`, files of increments
     /// that never got a manifest (a crash mid-increment) are removed.
@@ -244,6 +255,7 @@ impl Database {
     /// [`Database::unregister_subscriber`] when the chain is abandoned.
     pub fn backup_incremental(&self, dir: impl AsRef<Path>) -> Result<IncrementReport> {
         self.inner.check_open()?;
+        let _lock = lock_chain(dir.as_ref())?;
         let chain = Chain::load(dir.as_ref(), true)?;
         let number = chain.next_number();
         let Some(last) = chain.last() else {

@@ -301,6 +301,7 @@ pub fn prune_backup(
     keep: usize,
     key: Option<EncryptionKey>,
 ) -> Result<PruneReport> {
+    let _lock = super::lock_chain(chain_dir.as_ref())?;
     let chain = Chain::load(chain_dir.as_ref(), true)?;
     let numbers: Vec<u64> = chain.increments.keys().copied().collect();
     if keep == 0 {
@@ -330,7 +331,10 @@ pub fn prune_backup(
         }
         std::fs::rename(&dir, &final_dir).map_err(io_error(Operation::Write, &final_dir))?;
         let files = full_copy_files(&chain.dir, &name)?;
-        let replaced = &chain.increments[&number];
+        let replaced = chain
+            .increments
+            .get(&number)
+            .ok_or_else(|| chain_error(number, "the increment is missing"))?;
         let manifest = Manifest {
             number,
             kind: IncrementKind::Full,
