@@ -394,3 +394,18 @@ impl Database {
         crate::database::cipher_for(self.inner.options.encryption_key.as_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_process_at_a_time_adds_to_a_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Database::open(dir.path().join("db")).unwrap();
+        let chain = dir.path().join("chain");
+        let lock = super::lock_chain(&chain).unwrap();
+        let error = db.backup_incremental(&chain).unwrap_err();
+        assert!(error.is_already_open(), "{error}");
+        drop(lock);
+        db.backup_incremental(&chain).unwrap();
+    }
+}
