@@ -83,10 +83,15 @@ fn lock_chain(dir: &Path) -> Result<Arc<dyn folio_io::Storage>> {
 const CHAIN_LOCK: &str = "chain.lock";
 
 impl Chain {
-    /// Reads every manifest in `dir` (created if missing). With `tidy`, files of increments
-    /// that never got a manifest (a crash mid-increment) are removed.
+    /// Reads every manifest in `dir` (which adders create with its lock). With `tidy`, files
+    /// of increments that never got a manifest (a crash mid-increment) are removed.
     pub(crate) fn load(dir: &Path, tidy: bool) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(io_error(Operation::Open, dir))?;
+        if !dir.is_dir() {
+            return Err(chain_error(
+                0,
+                format!("{} is not a backup chain directory", dir.display()),
+            ));
+        }
         let mut increments = BTreeMap::new();
         let mut others = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io_error(Operation::Open, dir))? {
