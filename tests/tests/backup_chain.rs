@@ -260,6 +260,20 @@ fn increments_are_full_copies_when_the_log_cannot_supply_them() {
     // An empty increment when nothing changed.
     let report = db.backup_incremental(&chain).unwrap();
     assert_eq!((report.kind, report.records), (IncrementKind::Log, 0));
+    let kinds: Vec<IncrementKind> = folio::list_backup(&chain)
+        .unwrap()
+        .iter()
+        .map(|i| i.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            IncrementKind::Full,
+            IncrementKind::Full,
+            IncrementKind::Full,
+            IncrementKind::Log
+        ]
+    );
     let target = dir.path().join("restored");
     folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap();
     let restored = Database::open(&target).unwrap();

@@ -187,6 +187,12 @@ pub struct BackupArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupAction {
+    /// List the increments of a backup chain: number, kind, source LSNs, time, bytes.
+    List {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Keep the newest N increments of a backup chain restorable and remove the older ones
     /// (merged into a full copy when the oldest kept one needs a base).
     Prune {

@@ -52,6 +52,41 @@ pub fn increment(db: &Path, chain: &Path, as_json: bool) -> CliResult {
     Ok(())
 }
 
+pub fn list(chain: &Path, as_json: bool) -> CliResult {
+    let increments = folio::list_backup(chain)
+        .map_err(|e| Failure::error(format!("{}: {e}", chain.display())))?;
+    if as_json {
+        let rows: Vec<_> = increments
+            .iter()
+            .map(|i| {
+                json!({
+                    "number": i.number,
+                    "kind": kind(i.kind),
+                    "from_lsn": i.from,
+                    "to_lsn": i.to,
+                    "created_unix_ms": i.created_ms,
+                    "bytes": i.bytes,
+                })
+            })
+            .collect();
+        print_json(&serde_json::Value::Array(rows));
+    } else {
+        println!("increment\tkind\tfrom_lsn\tto_lsn\tcreated_unix_s\tbytes");
+        for i in &increments {
+            println!(
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                i.number,
+                kind(i.kind),
+                i.from,
+                i.to,
+                i.created_ms / 1000,
+                i.bytes
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn prune(chain: &Path, keep: usize, as_json: bool, key: Option<EncryptionKey>) -> CliResult {
     let report = folio::prune_backup(chain, keep, key)
         .map_err(|e| Failure::error(format!("{}: {e}", chain.display())))?;

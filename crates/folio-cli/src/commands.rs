@@ -79,6 +79,7 @@ pub fn run(cli: Cli) -> CliResult {
             compression,
         } => compact(&db, json, repack, compression),
         Command::Backup(args) => match args.action {
+            Some(BackupAction::List { dir, json }) => crate::backup_chain::list(&dir, json),
             Some(BackupAction::Prune { dir, keep, json }) => {
                 crate::backup_chain::prune(&dir, keep, json, KEY.get().cloned().flatten())
             }

@@ -740,6 +740,22 @@ fn incremental_backups_restore_to_their_points_and_prune() {
         stdout_of(&["get"], &restored, &["--cf", "t", "k2"]).trim(),
         "v2"
     );
+    let listed = folio()
+        .args(["backup", "list"])
+        .arg(&chain)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let kinds: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["full", "log", "log"]);
+    assert_eq!(listed[1]["to_lsn"], second);
     let prune = folio()
         .args(["backup", "prune"])
         .arg(&chain)

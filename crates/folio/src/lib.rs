@@ -120,8 +120,8 @@ mod write_txn;
 
 pub use backup::{BackupProgress, BackupReport};
 pub use backup_chain::{
-    IncrementKind, IncrementReport, PruneReport, RestoreOptions, RestoreReport, prune_backup,
-    restore_backup,
+    IncrementInfo, IncrementKind, IncrementReport, PruneReport, RestoreOptions, RestoreReport,
+    list_backup, prune_backup, restore_backup,
 };
 pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;

@@ -57,6 +57,41 @@ pub struct IncrementReport {
     pub bytes: u64,
 }
 
+/// One increment of a backup chain, as [`list_backup`] describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncrementInfo {
+    /// Its number in the chain.
+    pub number: u64,
+    /// A full copy or logged commits.
+    pub kind: IncrementKind,
+    /// The source LSN it starts after (0 for a full copy).
+    pub from: Lsn,
+    /// The source LSN it ends at.
+    pub to: Lsn,
+    /// When it was made, in milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// Bytes of its files.
+    pub bytes: u64,
+}
+
+/// The increments of the backup chain in `chain_dir`, by number, as their manifests say
+/// (their files are not checked: [`restore_backup`] does that).
+pub fn list_backup(chain_dir: impl AsRef<Path>) -> Result<Vec<IncrementInfo>> {
+    let chain = Chain::load(chain_dir.as_ref(), false)?;
+    Ok(chain
+        .increments
+        .values()
+        .map(|m| IncrementInfo {
+            number: m.number,
+            kind: m.kind,
+            from: m.from,
+            to: m.to,
+            created_ms: m.created_ms,
+            bytes: m.files.iter().map(|(_, bytes, _)| bytes).sum(),
+        })
+        .collect())
+}
+
 /// The increments of a chain directory, by number.
 #[derive(Debug)]
 pub(crate) struct Chain {
