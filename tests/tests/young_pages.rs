@@ -95,6 +95,16 @@ fn readers_keep_snapshots_body(at_rest: AtRest) {
                 written.store(round, Ordering::Release);
             }
         });
+        // Checkpoints beside the commits, every 40 rounds whatever the machine's load (the
+        // background checkpointer's log trigger alone could miss a fast run entirely).
+        scope.spawn(|| {
+            for target in (20..=ROUNDS).step_by(40) {
+                while written.load(Ordering::Acquire) < target && !done.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+                db.checkpoint().unwrap();
+            }
+        });
         // Short readers: snapshots taken and dropped as fast as possible, so registrations
         // race with the horizon that decides which pages are reused.
         scope.spawn(|| {
