@@ -2,15 +2,19 @@
 //! docs/operations.md, "Backup chains"): a random workload with increments taken at random
 //! points, then restores to random LSNs compared with a model of the database at that LSN,
 //! plain, encrypted and compressed; prunes that keep later restore points; increments
-//! that must be full copies; a crash mid-increment; damaged and missing increments.
+//! that must be full copies; a crash mid-increment, by its leftovers and by a power cut at
+//! every operation of an increment or a prune on the chain's simulated disk; damaged and
+//! missing increments.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use folio::{
     ColumnFamilyOptions, Compression, Database, DatabaseOptions, Durability, ErrorKind,
     IncrementKind, RestoreOptions,
 };
+use folio_io::{CrashPolicy, Directory, SimDirectory};
 
 type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
@@ -42,12 +46,12 @@ fn contents(db: &Database) -> Model {
 }
 
 /// Runs `commits` random commits on `db`, mirrored in `model`; records the model after
-/// each in `states`; takes an increment into `chain` now and then.
+/// each in `states`; takes an increment into `chain`, when given, now and then and at the end.
 fn workload(
     db: &Database,
     model: &mut Model,
     states: &mut BTreeMap<u64, Model>,
-    chain: &Path,
+    chain: Option<&Path>,
     seed: u64,
     commits: u32,
 ) -> Vec<folio::IncrementReport> {
@@ -103,11 +107,15 @@ fn workload(
         if rng.u8(..12) == 0 {
             db.checkpoint().unwrap();
         }
-        if rng.u8(..15) == 0 {
+        if let Some(chain) = chain
+            && rng.u8(..15) == 0
+        {
             reports.push(db.backup_incremental(chain).unwrap());
         }
     }
-    reports.push(db.backup_incremental(chain).unwrap());
+    if let Some(chain) = chain {
+        reports.push(db.backup_incremental(chain).unwrap());
+    }
     reports
 }
 
@@ -170,7 +178,7 @@ fn chain_body(key: Option<folio::EncryptionKey>, compressed: bool, seed: u64) {
     let first = db.backup_incremental(&chain).unwrap();
     assert_eq!(first.kind, IncrementKind::Full);
     states.insert(first.to, model.clone());
-    let reports = workload(&db, &mut model, &mut states, &chain, seed, 150);
+    let reports = workload(&db, &mut model, &mut states, Some(&chain), seed, 150);
     assert!(
         reports.iter().all(|r| r.kind == IncrementKind::Log),
         "with the log kept, every later increment is a log one: {reports:?}"
@@ -208,7 +216,7 @@ fn chain_body(key: Option<folio::EncryptionKey>, compressed: bool, seed: u64) {
     .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
     // The chain goes on after the prune.
-    let more = workload(&db, &mut model, &mut states, &chain, seed + 2, 30);
+    let more = workload(&db, &mut model, &mut states, Some(&chain), seed + 2, 30);
     restore_and_compare(&chain, dir.path(), &states, more.last().unwrap().to, key);
 }
 
@@ -334,4 +342,140 @@ fn a_crash_mid_increment_leaves_the_chain_usable_and_damage_is_named() {
         "{error}"
     );
     assert_eq!(error.kind(), ErrorKind::Corruption);
+}
+
+/// The chain step a power cut interrupts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The first increment of an empty chain (a full copy).
+    FirstFull,
+    /// A log increment after a full one.
+    Log,
+    /// A prune of a full and two log increments, keeping one (a merge into a full copy).
+    Prune,
+}
+
+/// The database (on a simulated disk of its own) with a few commits, its model and states.
+fn source(seed: u64) -> (Database, Model, BTreeMap<u64, Model>) {
+    let db = Database::open_in(Arc::new(SimDirectory::new(seed)), options(None)).unwrap();
+    db.create_cf("a").unwrap();
+    let mut model: Model = [("a".to_owned(), BTreeMap::new())].into();
+    let mut states = BTreeMap::new();
+    states.insert(db.stats().published_version, model.clone());
+    workload(&db, &mut model, &mut states, None, seed, 12);
+    (db, model, states)
+}
+
+/// Restores the whole chain in `chain` into a fresh simulated disk; its contents.
+fn restored_contents(chain: &Arc<dyn Directory>, to_lsn: Option<u64>) -> Model {
+    let target: Arc<dyn Directory> = Arc::new(SimDirectory::new(7));
+    let options = RestoreOptions {
+        to_lsn,
+        ..RestoreOptions::default()
+    };
+    folio::restore_backup_in(Arc::clone(chain), Arc::clone(&target), &options).unwrap();
+    let restored = Database::open_in(target, self::options(None)).unwrap();
+    assert!(restored.check_integrity().unwrap().is_ok());
+    contents(&restored)
+}
+
+/// One crash point: prepares the chain for `step`, cuts the chain device's power `cut`
+/// operations into the step, crashes it with `policy`, then checks the chain restores to
+/// where it was before the step or, when the step's manifest made it, after; and that the
+/// next increment continues it. Returns whether the power was cut.
+fn power_cut_in_chain_step(step: Step, cut: u64, policy: CrashPolicy, seed: u64) -> bool {
+    let (db, mut model, mut states) = source(seed);
+    let device = SimDirectory::new(seed + 100);
+    let chain: Arc<dyn Directory> = Arc::new(device.clone());
+    let mut before: Option<u64> = None;
+    if step != Step::FirstFull {
+        before = Some(db.backup_incremental_in(Arc::clone(&chain)).unwrap().to);
+        workload(&db, &mut model, &mut states, None, seed + 1, 8);
+    }
+    if step == Step::Prune {
+        db.backup_incremental_in(Arc::clone(&chain)).unwrap();
+        workload(&db, &mut model, &mut states, None, seed + 2, 8);
+        before = Some(db.backup_incremental_in(Arc::clone(&chain)).unwrap().to);
+    }
+    let after = db.stats().published_version;
+    device.cut_power_at(device.operations() + cut);
+    let outcome = match step {
+        Step::FirstFull | Step::Log => db.backup_incremental_in(chain).map(|_| ()),
+        Step::Prune => folio::prune_backup_in(chain, 1, None).map(|_| ()),
+    };
+    let cut_happened = device.power_was_cut();
+    assert_eq!(outcome.is_err(), cut_happened, "{outcome:?}");
+    let chain: Arc<dyn Directory> = Arc::new(device.crash(policy));
+    let listed = folio::list_backup_in(Arc::clone(&chain)).unwrap();
+    let context = format!("{step:?} cut at {cut} ({policy:?}, seed {seed}): {listed:?}");
+    match listed.last() {
+        None => assert_eq!(step, Step::FirstFull, "{context}"),
+        Some(last) => {
+            let expected = if step == Step::Prune {
+                before
+            } else {
+                Some(after)
+            };
+            assert!(
+                last.to == after || Some(last.to) == before,
+                "the chain ends where it did or at the new increment: {context}"
+            );
+            if !cut_happened {
+                assert_eq!(Some(last.to), expected, "{context}");
+            }
+            assert_eq!(
+                &restored_contents(&chain, None),
+                model_at(&states, last.to),
+                "{context}"
+            );
+            // The earliest point the chain still covers restores too (after a prune, the
+            // merged copy; before it, the first full copy).
+            let first = listed
+                .iter()
+                .find(|i| i.kind == IncrementKind::Full)
+                .unwrap();
+            assert_eq!(
+                &restored_contents(&chain, Some(first.to)),
+                model_at(&states, first.to),
+                "{context}"
+            );
+        }
+    }
+    if step == Step::FirstFull && cut_happened {
+        assert!(
+            db.subscribers().len() <= usize::from(!listed.is_empty()),
+            "a failed first increment leaves no subscriber behind: {context}"
+        );
+    }
+    // The chain goes on: the next increment (after the leftovers are tidied) restores to now.
+    workload(&db, &mut model, &mut states, None, seed + 3, 4);
+    let next = db.backup_incremental_in(Arc::clone(&chain)).unwrap();
+    assert_eq!(next.to, db.stats().published_version);
+    assert_eq!(&restored_contents(&chain, None), &model, "{context}");
+    cut_happened
+}
+
+fn sweep_chain_step(step: Step) {
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(1), |cut, policy, seed| {
+        power_cut_in_chain_step(step, cut, policy, seed)
+    });
+    assert!(
+        report.shortest_scenario >= 4,
+        "the step does the I/O the sweep means to cut: {report:?}"
+    );
+}
+
+#[test]
+fn a_power_cut_during_a_first_full_increment_leaves_no_chain_or_a_whole_one() {
+    sweep_chain_step(Step::FirstFull);
+}
+
+#[test]
+fn a_power_cut_during_a_log_increment_leaves_the_previous_chain_usable() {
+    sweep_chain_step(Step::Log);
+}
+
+#[test]
+fn a_power_cut_during_a_prune_leaves_the_chain_restorable() {
+    sweep_chain_step(Step::Prune);
 }

@@ -22,8 +22,18 @@ pub trait Directory: Send + Sync + Debug {
     /// Creating a file under a temporary name and renaming it makes its creation atomic.
     fn rename(&self, from: &str, to: &str) -> Result<()>;
 
-    /// The names of all files, sorted.
+    /// The names of all files, sorted (not the subdirectories).
     fn list(&self) -> Result<Vec<String>>;
+
+    /// The directory `name` inside this one, created (durably, like a file) if missing.
+    fn subdirectory(&self, name: &str) -> Result<Arc<dyn Directory>>;
+
+    /// The names of the subdirectories, sorted.
+    fn list_subdirectories(&self) -> Result<Vec<String>>;
+
+    /// Removes subdirectory `name` and everything in it (no error if it does not exist);
+    /// durable on return.
+    fn remove_subdirectory(&self, name: &str) -> Result<()>;
 }
 
 /// A directory on the real file system; files are [`FileStorage`]s (each locked on open).
@@ -77,6 +87,30 @@ impl FsDirectory {
     fn sync(&self) -> Result<()> {
         sync_directory(&self.path)
     }
+
+    /// The names of the files (or, with `directories`, of the subdirectories), sorted.
+    fn entries(&self, directories: bool) -> Result<Vec<String>> {
+        let error = |source| Error::Io {
+            op: Operation::Open,
+            path: Some(self.path.clone()),
+            source,
+        };
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.path).map_err(error)? {
+            let entry = entry.map_err(error)?;
+            let kind = entry.file_type().map_err(error)?;
+            let wanted = if directories {
+                kind.is_dir()
+            } else {
+                kind.is_file()
+            };
+            if wanted && let Some(name) = entry.file_name().to_str() {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
 }
 
 /// Syncs directory `path`, making the entries created and removed in it durable.
@@ -128,21 +162,39 @@ impl Directory for FsDirectory {
     }
 
     fn list(&self) -> Result<Vec<String>> {
-        let error = |source| Error::Io {
-            op: Operation::Open,
-            path: Some(self.path.clone()),
-            source,
-        };
-        let mut names = Vec::new();
-        for entry in fs::read_dir(&self.path).map_err(error)? {
-            let entry = entry.map_err(error)?;
-            if entry.file_type().map_err(error)?.is_file()
-                && let Some(name) = entry.file_name().to_str()
-            {
-                names.push(name.to_owned());
-            }
+        self.entries(false)
+    }
+
+    fn subdirectory(&self, name: &str) -> Result<Arc<dyn Directory>> {
+        let path = self.path.join(name);
+        if !path.is_dir() {
+            fs::create_dir(&path).map_err(|source| Error::Io {
+                op: Operation::Open,
+                path: Some(path.clone()),
+                source,
+            })?;
+            self.sync()?;
         }
-        names.sort();
-        Ok(names)
+        Ok(Arc::new(Self {
+            path,
+            file_options: self.file_options.clone(),
+        }))
+    }
+
+    fn list_subdirectories(&self) -> Result<Vec<String>> {
+        self.entries(true)
+    }
+
+    fn remove_subdirectory(&self, name: &str) -> Result<()> {
+        let path = self.path.join(name);
+        match fs::remove_dir_all(&path) {
+            Ok(()) => self.sync(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io {
+                op: Operation::SetLen,
+                path: Some(path),
+                source,
+            }),
+        }
     }
 }

@@ -39,6 +39,99 @@ fn exercise(directory: &dyn Directory) {
     assert!(directory.rename("missing", "x").is_err());
 }
 
+/// Subdirectories: their files are theirs alone, they list apart from files, nest, and go
+/// with everything in them.
+fn exercise_subdirectories(directory: &dyn Directory) {
+    directory.open("top", true).unwrap();
+    assert!(directory.list_subdirectories().unwrap().is_empty());
+    let sub = directory.subdirectory("s").unwrap();
+    sub.open("inner", true)
+        .unwrap()
+        .write_all_at(b"in", 0)
+        .unwrap();
+    let nested = sub.subdirectory("n").unwrap();
+    nested.open("deep", true).unwrap();
+    assert_eq!(directory.list().unwrap(), vec!["top".to_owned()]);
+    assert_eq!(
+        directory.list_subdirectories().unwrap(),
+        vec!["s".to_owned()]
+    );
+    assert_eq!(sub.list().unwrap(), vec!["inner".to_owned()]);
+    assert_eq!(sub.list_subdirectories().unwrap(), vec!["n".to_owned()]);
+    assert_eq!(nested.list().unwrap(), vec!["deep".to_owned()]);
+    assert!(directory.open("inner", false).is_err(), "not in the parent");
+    // Opening it again finds what is there.
+    let again = directory.subdirectory("s").unwrap();
+    let mut buf = [0u8; 2];
+    again
+        .open("inner", false)
+        .unwrap()
+        .read_exact_at(&mut buf, 0)
+        .unwrap();
+    assert_eq!(&buf, b"in");
+    directory.remove_subdirectory("s").unwrap();
+    directory.remove_subdirectory("never-existed").unwrap();
+    assert!(directory.list_subdirectories().unwrap().is_empty());
+    assert_eq!(directory.list().unwrap(), vec!["top".to_owned()]);
+    let fresh = directory.subdirectory("s").unwrap();
+    assert!(
+        fresh.list().unwrap().is_empty(),
+        "nothing of the removed one is left"
+    );
+    assert!(fresh.list_subdirectories().unwrap().is_empty());
+}
+
+#[test]
+fn fs_subdirectories() {
+    let dir = tempfile::tempdir().unwrap();
+    exercise_subdirectories(&FsDirectory::open(dir.path().join("d")).unwrap());
+}
+
+#[test]
+fn sim_subdirectories() {
+    exercise_subdirectories(&SimDirectory::new(5));
+}
+
+/// A simulated subdirectory's creation and removal are entry changes like a file's: a power
+/// cut before the directory sync leaves the change to the crash policy, and a crash keeps
+/// the synced files inside a subdirectory.
+#[test]
+fn sim_subdirectories_survive_and_undo_as_entries_do() {
+    let device = SimDirectory::new(9);
+    let sub = device.subdirectory("kept").unwrap(); // ops 0-1
+    let file = sub.open("f", true).unwrap(); // ops 2-3
+    file.write_all_at(b"data", 0).unwrap(); // op 4
+    file.sync_data().unwrap(); // op 5
+    drop(file);
+    device.cut_power_at(device.operations() + 1);
+    assert!(
+        device.subdirectory("lost").is_err(),
+        "the sync has no power"
+    );
+    let rebooted = device.crash(CrashPolicy::DropUnsynced);
+    assert_eq!(
+        rebooted.list_subdirectories().unwrap(),
+        vec!["kept".to_owned()]
+    );
+    let mut buf = [0u8; 4];
+    rebooted
+        .subdirectory("kept")
+        .unwrap()
+        .open("f", false)
+        .unwrap()
+        .read_exact_at(&mut buf, 0)
+        .unwrap();
+    assert_eq!(&buf, b"data");
+    rebooted.cut_power_at(rebooted.operations() + 1);
+    assert!(rebooted.remove_subdirectory("kept").is_err());
+    let again = rebooted.crash(CrashPolicy::DropUnsynced);
+    assert_eq!(
+        again.subdirectory("kept").unwrap().list().unwrap(),
+        vec!["f".to_owned()],
+        "an unsynced removal is undone with its files"
+    );
+}
+
 #[test]
 fn fs_directory_creates_lists_and_removes() {
     let dir = tempfile::tempdir().unwrap();

@@ -121,7 +121,7 @@ mod write_txn;
 pub use backup::{BackupProgress, BackupReport};
 pub use backup_chain::{
     IncrementInfo, IncrementKind, IncrementReport, PruneReport, RestoreOptions, RestoreReport,
-    list_backup, prune_backup, restore_backup,
+    list_backup, list_backup_in, prune_backup, prune_backup_in, restore_backup, restore_backup_in,
 };
 pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;

@@ -25,9 +25,15 @@ use crate::{Directory, Error, Result, Storage};
 /// Files are locked as [`crate::FsDirectory`] locks them: while a handle returned by
 /// [`Directory::open`] lives, opening the same file again is [`Error::AlreadyOpen`] (the
 /// lock follows a rename and ends with a remove). [`SimDirectory::file`] takes no lock.
+///
+/// A subdirectory ([`Directory::subdirectory`]) is a view of the same device whose names
+/// carry the prefix `name/`; it exists once its entry `name/` does (created and removed
+/// like a file's, two operations each), and removing it removes every entry under it at once.
 #[derive(Debug, Clone)]
 pub struct SimDirectory {
     inner: Arc<Mutex<DirectoryState>>,
+    /// `""` for the device's root, `"a/b/"` for a subdirectory.
+    prefix: String,
 }
 
 #[derive(Debug)]
@@ -56,12 +62,31 @@ impl SimDirectory {
                 crashed: false,
                 rng: fastrand::Rng::with_seed(seed),
             })),
+            prefix: String::new(),
         }
     }
 
     /// The simulated file `name`, if it exists (for installing faults or corrupting it).
     pub fn file(&self, name: &str) -> Option<SimStorage> {
-        self.inner.lock().files.get(name).cloned()
+        self.inner.lock().files.get(&self.full_name(name)).cloned()
+    }
+
+    /// `name` as the device's entries spell it (with this view's prefix).
+    fn full_name(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// This view's entries: (name without the prefix, entry), in name order; not its own
+    /// marker entry.
+    fn entries<'a>(
+        &'a self,
+        state: &'a DirectoryState,
+    ) -> impl Iterator<Item = (&'a str, &'a SimStorage)> + 'a {
+        state
+            .files
+            .range(self.prefix.clone()..)
+            .map_while(|(name, file)| Some((name.strip_prefix(self.prefix.as_str())?, file)))
+            .filter(|(name, _)| !name.is_empty())
     }
 
     /// Installs a fault rule that counts the operations of every file of the device
@@ -99,7 +124,8 @@ impl SimDirectory {
         self.inner.lock().power.was_cut()
     }
 
-    /// Crashes every file with `policy` and returns the rebooted device; this one is dead.
+    /// Crashes every file with `policy` and returns the rebooted device (its root, whichever
+    /// view this is); this one is dead.
     #[must_use = "the crashed device is dead: keep the returned one"]
     pub fn crash(&self, policy: CrashPolicy) -> SimDirectory {
         let mut state = self.inner.lock();
@@ -130,6 +156,7 @@ impl SimDirectory {
                 crashed: false,
                 rng: fastrand::Rng::with_seed(seed),
             })),
+            prefix: String::new(),
         }
     }
 
@@ -174,6 +201,7 @@ impl SimDirectory {
 
 impl Directory for SimDirectory {
     fn open(&self, name: &str, create: bool) -> Result<Arc<dyn Storage>> {
+        let name = &self.full_name(name);
         let mut guard = self.inner.lock();
         let state = &mut *guard;
         Self::begin(state)?;
@@ -198,11 +226,7 @@ impl Directory for SimDirectory {
             Self::sync_entries(state, name)?;
             file
         } else {
-            return Err(Error::Io {
-                op: crate::Operation::Open,
-                path: Some(name.into()),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            });
+            return Err(not_found(name));
         };
         let lock = Arc::new(());
         state.locks.insert(name.to_owned(), Arc::downgrade(&lock));
@@ -210,6 +234,7 @@ impl Directory for SimDirectory {
     }
 
     fn remove(&self, name: &str) -> Result<()> {
+        let name = &self.full_name(name);
         let mut state = self.inner.lock();
         if !state.files.contains_key(name) {
             return Self::begin(&state); // nothing to change, as `FsDirectory` does
@@ -221,13 +246,10 @@ impl Directory for SimDirectory {
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (&self.full_name(from), &self.full_name(to));
         let mut state = self.inner.lock();
         Self::begin_change(&state, from)?;
-        let file = state.files.remove(from).ok_or_else(|| Error::Io {
-            op: crate::Operation::Open,
-            path: Some(from.into()),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        })?;
+        let file = state.files.remove(from).ok_or_else(|| not_found(from))?;
         state.files.insert(to.to_owned(), file);
         match state.locks.remove(from) {
             Some(lock) => state.locks.insert(to.to_owned(), lock),
@@ -239,7 +261,60 @@ impl Directory for SimDirectory {
     fn list(&self) -> Result<Vec<String>> {
         let state = self.inner.lock();
         Self::begin(&state)?;
-        Ok(state.files.keys().cloned().collect())
+        Ok(self
+            .entries(&state)
+            .filter(|(name, _)| !name.contains('/'))
+            .map(|(name, _)| name.to_owned())
+            .collect())
+    }
+
+    fn subdirectory(&self, name: &str) -> Result<Arc<dyn Directory>> {
+        let entry = self.full_name(&format!("{name}/"));
+        let mut state = self.inner.lock();
+        Self::begin(&state)?;
+        if !state.files.contains_key(&entry) {
+            // The power check above was the entry change's operation.
+            Self::fault(&state, OpClass::Mutation, crate::Operation::Open, &entry)?;
+            let seed = state.rng.u64(..);
+            let marker = SimStorage::on_power_line(Vec::new(), seed, Arc::clone(&state.power));
+            state.files.insert(entry.clone(), marker);
+            Self::sync_entries(&mut state, &entry)?;
+        }
+        Ok(Arc::new(SimDirectory {
+            inner: Arc::clone(&self.inner),
+            prefix: entry,
+        }))
+    }
+
+    fn list_subdirectories(&self) -> Result<Vec<String>> {
+        let state = self.inner.lock();
+        Self::begin(&state)?;
+        Ok(self
+            .entries(&state)
+            .filter_map(|(name, _)| name.strip_suffix('/'))
+            .filter(|name| !name.contains('/'))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    fn remove_subdirectory(&self, name: &str) -> Result<()> {
+        let entry = self.full_name(&format!("{name}/"));
+        let mut state = self.inner.lock();
+        if !state.files.contains_key(&entry) {
+            return Self::begin(&state);
+        }
+        Self::begin_change(&state, &entry)?;
+        state.files.retain(|name, _| !name.starts_with(&entry));
+        state.locks.retain(|name, _| !name.starts_with(&entry));
+        Self::sync_entries(&mut state, &entry)
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::Io {
+        op: crate::Operation::Open,
+        path: Some(name.into()),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The files of a backup chain: log increments (`NNNNNN.log`), checksums of whole files,
-//! and the few file-system steps (a synced write, a durable rename) increments need.
+//! and the few directory steps (a synced write, a durable rename) increments need. All of it
+//! goes through a [`Directory`], so the simulated disk's power cuts reach backup chains too.
 //!
 //! ```text
 //! log increment = magic "FOLIOINC", format u32 (1), sealed u8 (1 when encrypted),
@@ -7,11 +8,10 @@
 //!                 sealed with the database's key and bound to the LSN when encrypted)
 //! ```
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, Read};
+use std::sync::Arc;
 
-use folio_io::{Cipher, Operation};
+use folio_io::{Cipher, Directory, Storage};
 use folio_wal::Lsn;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -21,34 +21,95 @@ const MAGIC: &[u8; 8] = b"FOLIOINC";
 const FORMAT: u32 = 1;
 /// Bytes of a log increment's header.
 const HEADER_BYTES: usize = 13;
+/// Bytes buffered between two writes, and read at a time.
+const IO_BYTES: usize = 1 << 20;
 
-/// An I/O error on `path` as a typed error.
-pub(crate) fn io_error(op: Operation, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_path_buf();
-    move |source| {
-        Error::Storage(folio_io::Error::Io {
-            op,
-            path: Some(path),
-            source,
+/// Opens `path` of the chain: a file name, or `subdirectory/file` (a full copy's file).
+/// `None` when it does not exist; nothing is created.
+pub(crate) fn open_chain_file(
+    chain: &dyn Directory,
+    path: &str,
+) -> Result<Option<Arc<dyn Storage>>> {
+    let (dir, name): (Arc<dyn Directory>, &str) = match path.split_once('/') {
+        Some((sub, name)) => {
+            if !chain.list_subdirectories()?.iter().any(|s| s == sub) {
+                return Ok(None);
+            }
+            (chain.subdirectory(sub)?, name)
+        }
+        None => return open_existing(chain, path),
+    };
+    open_existing(dir.as_ref(), name)
+}
+
+fn open_existing(dir: &dyn Directory, name: &str) -> Result<Option<Arc<dyn Storage>>> {
+    if dir.list()?.iter().any(|n| n == name) {
+        Ok(Some(dir.open(name, false)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// A file read from its start through `std::io::Read` (to be buffered).
+struct StorageReader {
+    file: Arc<dyn Storage>,
+    position: u64,
+    len: u64,
+}
+
+impl StorageReader {
+    fn new(file: Arc<dyn Storage>) -> Result<Self> {
+        let len = file.len()?;
+        Ok(Self {
+            file,
+            position: 0,
+            len,
         })
+    }
+}
+
+impl Read for StorageReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = usize::try_from(self.len - self.position).unwrap_or(usize::MAX);
+        let n = buf.len().min(left);
+        self.file
+            .read_exact_at(&mut buf[..n], self.position)
+            .map_err(std::io::Error::other)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+/// An I/O error met while reading chain file `path` as a typed error: the storage's own
+/// error when it was one, else a read error naming the file.
+fn read_error(path: &str, error: std::io::Error) -> Error {
+    match error.downcast::<folio_io::Error>() {
+        Ok(storage) => Error::Storage(storage),
+        Err(error) => Error::Storage(folio_io::Error::Io {
+            op: folio_io::Operation::Read,
+            path: Some(path.into()),
+            source: error,
+        }),
     }
 }
 
 /// Writes log records into a new file, hashing as it goes.
 pub(crate) struct LogIncrementWriter {
-    path: PathBuf,
-    out: BufWriter<File>,
+    file: Arc<dyn Storage>,
+    buffer: Vec<u8>,
     hash: Xxh3,
     bytes: u64,
     records: u64,
 }
 
 impl LogIncrementWriter {
-    pub(crate) fn create(path: &Path, sealed: bool) -> Result<Self> {
-        let file = File::create(path).map_err(io_error(Operation::Open, path))?;
+    /// Creates (or empties) file `name` of `dir`.
+    pub(crate) fn create(dir: &dyn Directory, name: &str, sealed: bool) -> Result<Self> {
+        let file = dir.open(name, true)?;
+        file.set_len(0)?;
         let mut writer = Self {
-            path: path.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 20, file),
+            file,
+            buffer: Vec::with_capacity(IO_BYTES),
             hash: Xxh3::new(),
             bytes: 0,
             records: 0,
@@ -62,11 +123,19 @@ impl LogIncrementWriter {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out
-            .write_all(bytes)
-            .map_err(io_error(Operation::Write, &self.path))?;
+        self.buffer.extend_from_slice(bytes);
         self.hash.update(bytes);
         self.bytes += bytes.len() as u64;
+        if self.buffer.len() >= IO_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let offset = self.bytes - self.buffer.len() as u64;
+        self.file.write_all_at(&self.buffer, offset)?;
+        self.buffer.clear();
         Ok(())
     }
 
@@ -93,31 +162,32 @@ impl LogIncrementWriter {
         Ok(())
     }
 
-    /// Flushes and syncs the file; returns (bytes, xxh3-64, records).
-    pub(crate) fn finish(self) -> Result<(u64, u64, u64)> {
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| io_error(Operation::Write, &self.path)(e.into_error()))?;
-        file.sync_all()
-            .map_err(io_error(Operation::Sync, &self.path))?;
+    /// Writes what is buffered and syncs the file; returns (bytes, xxh3-64, records).
+    pub(crate) fn finish(mut self) -> Result<(u64, u64, u64)> {
+        self.flush()?;
+        self.file.sync_data()?;
         Ok((self.bytes, self.hash.digest(), self.records))
     }
 }
 
 /// Reads the records of a log increment in order (its checksum was verified before).
 pub(crate) struct LogIncrementReader {
-    path: PathBuf,
-    input: BufReader<File>,
-    cipher: Option<std::sync::Arc<Cipher>>,
+    path: String,
+    input: BufReader<StorageReader>,
+    cipher: Option<Arc<Cipher>>,
 }
 
 impl LogIncrementReader {
-    pub(crate) fn open(path: &Path, cipher: Option<std::sync::Arc<Cipher>>) -> Result<Self> {
-        let file = File::open(path).map_err(io_error(Operation::Open, path))?;
+    pub(crate) fn open(
+        chain: &dyn Directory,
+        path: &str,
+        cipher: Option<Arc<Cipher>>,
+    ) -> Result<Self> {
+        let file = open_chain_file(chain, path)?
+            .ok_or_else(|| read_error(path, std::io::ErrorKind::NotFound.into()))?;
         let mut reader = Self {
-            path: path.to_path_buf(),
-            input: BufReader::with_capacity(1 << 20, file),
+            path: path.to_owned(),
+            input: BufReader::with_capacity(IO_BYTES, StorageReader::new(file)?),
             cipher,
         };
         let mut header = [0u8; HEADER_BYTES];
@@ -145,14 +215,14 @@ impl LogIncrementReader {
     fn damaged(&self, reason: &str) -> Error {
         Error::CorruptLogRecord {
             lsn: 0,
-            reason: format!("{}: {reason}", self.path.display()),
+            reason: format!("{}: {reason}", self.path),
         }
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
         self.input
             .read_exact(buf)
-            .map_err(io_error(Operation::Read, &self.path))
+            .map_err(|error| read_error(&self.path, error))
     }
 
     /// The next record, `None` at the end.
@@ -161,7 +231,7 @@ impl LogIncrementReader {
         match self.input.read(&mut head[..1]) {
             Ok(0) => return Ok(None),
             Ok(_) => {}
-            Err(e) => return Err(io_error(Operation::Read, &self.path)(e)),
+            Err(error) => return Err(read_error(&self.path, error)),
         }
         self.read_exact(&mut head[1..])?;
         let lsn = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
@@ -178,16 +248,16 @@ impl LogIncrementReader {
     }
 }
 
-/// Bytes and xxh3-64 of the file at `path`.
-pub(crate) fn checksum_file(path: &Path) -> Result<(u64, u64)> {
-    let mut file = File::open(path).map_err(io_error(Operation::Open, path))?;
+/// Bytes and xxh3-64 of a whole file.
+pub(crate) fn checksum(file: Arc<dyn Storage>, path: &str) -> Result<(u64, u64)> {
+    let mut input = StorageReader::new(file)?;
     let mut hash = Xxh3::new();
-    let mut buffer = vec![0u8; 1 << 20];
+    let mut buffer = vec![0u8; IO_BYTES];
     let mut bytes = 0u64;
     loop {
-        let read = file
+        let read = input
             .read(&mut buffer)
-            .map_err(io_error(Operation::Read, path))?;
+            .map_err(|error| read_error(path, error))?;
         if read == 0 {
             return Ok((bytes, hash.digest()));
         }
@@ -196,35 +266,74 @@ pub(crate) fn checksum_file(path: &Path) -> Result<(u64, u64)> {
     }
 }
 
-/// Every file of the full copy `chain_dir/name` as (path in the chain, bytes, xxh3-64),
-/// sorted, for its manifest.
-pub(crate) fn full_copy_files(chain_dir: &Path, name: &str) -> Result<Vec<(String, u64, u64)>> {
-    let dir = chain_dir.join(name);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(io_error(Operation::Open, &dir))?
-        .collect::<std::io::Result<_>>()
-        .map_err(io_error(Operation::Open, &dir))?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    entries
-        .iter()
-        .map(|entry| {
-            let (bytes, checksum) = checksum_file(&entry.path())?;
-            let file = entry.file_name().to_string_lossy().into_owned();
-            Ok((format!("{name}/{file}"), bytes, checksum))
+/// Every file of the full copy in subdirectory `name` of the chain as (path in the chain,
+/// bytes, xxh3-64), sorted, for its manifest.
+pub(crate) fn full_copy_files(
+    chain: &dyn Directory,
+    name: &str,
+) -> Result<Vec<(String, u64, u64)>> {
+    let dir = chain.subdirectory(name)?;
+    dir.list()?
+        .into_iter()
+        .map(|file| {
+            let path = format!("{name}/{file}");
+            let (bytes, checksum) = checksum(dir.open(&file, false)?, &path)?;
+            Ok((path, bytes, checksum))
         })
         .collect()
 }
 
-/// Writes `text` to `dir/name` durably and atomically (a synced temporary file renamed).
-pub(crate) fn write_atomically(dir: &Path, name: &str, text: &[u8]) -> Result<()> {
-    use folio_io::Directory;
+/// Copies file `path` of the chain into a new file `name` of `target`, synced.
+pub(crate) fn copy_into(
+    chain: &dyn Directory,
+    path: &str,
+    target: &dyn Directory,
+    name: &str,
+) -> Result<()> {
+    let from = open_chain_file(chain, path)?
+        .ok_or_else(|| read_error(path, std::io::ErrorKind::NotFound.into()))?;
+    let to = target.open(name, true)?;
+    to.set_len(0)?;
+    let mut input = StorageReader::new(from)?;
+    let mut buffer = vec![0u8; IO_BYTES];
+    let mut offset = 0u64;
+    loop {
+        let read = input
+            .read(&mut buffer)
+            .map_err(|error| read_error(path, error))?;
+        if read == 0 {
+            break;
+        }
+        to.write_all_at(&buffer[..read], offset)?;
+        offset += read as u64;
+    }
+    to.sync_data()?;
+    Ok(())
+}
+
+/// Reads file `name` of `dir` whole.
+pub(crate) fn read_whole(dir: &dyn Directory, name: &str) -> Result<Vec<u8>> {
+    let file = dir.open(name, false)?;
+    let len = usize::try_from(file.len()?).map_err(|_| {
+        read_error(
+            name,
+            std::io::Error::other("the file is larger than memory"),
+        )
+    })?;
+    let mut bytes = vec![0u8; len];
+    file.read_exact_at(&mut bytes, 0)?;
+    Ok(bytes)
+}
+
+/// Writes `bytes` to file `name` of `dir` durably and atomically (a synced temporary file
+/// renamed).
+pub(crate) fn write_atomically(dir: &dyn Directory, name: &str, bytes: &[u8]) -> Result<()> {
     let temporary = format!("{name}.tmp");
-    let path = dir.join(&temporary);
-    let mut file = File::create(&path).map_err(io_error(Operation::Open, &path))?;
-    file.write_all(text)
-        .map_err(io_error(Operation::Write, &path))?;
-    file.sync_all().map_err(io_error(Operation::Sync, &path))?;
+    let file = dir.open(&temporary, true)?;
+    file.set_len(0)?;
+    file.write_all_at(bytes, 0)?;
+    file.sync_data()?;
     drop(file);
-    folio_io::FsDirectory::open(dir)?.rename(&temporary, name)?;
+    dir.rename(&temporary, name)?;
     Ok(())
 }

@@ -62,7 +62,7 @@ pub(crate) fn parse_manifest_name(name: &str) -> Option<u64> {
 impl Manifest {
     /// Writes the manifest into the chain directory, durably and atomically: the increment
     /// exists from here on.
-    pub(crate) fn save(&self, chain_dir: &std::path::Path) -> crate::Result<()> {
+    pub(crate) fn save(&self, chain_dir: &dyn folio_io::Directory) -> crate::Result<()> {
         let name = manifest_name(self.number);
         super::files::write_atomically(chain_dir, &name, self.encode().as_bytes())
     }

@@ -23,19 +23,22 @@ mod manifest;
 mod restore;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use folio_io::Operation;
+use folio_io::{Directory, FileOptions, FsDirectory, Storage};
 use folio_wal::Lsn;
 
 pub use manifest::IncrementKind;
 use manifest::{Manifest, parse_manifest_name};
-pub use restore::{PruneReport, RestoreOptions, RestoreReport, prune_backup, restore_backup};
+pub use restore::{
+    PruneReport, RestoreOptions, RestoreReport, prune_backup, prune_backup_in, restore_backup,
+    restore_backup_in,
+};
 
 use crate::log_record::{LogOp, decode};
 use crate::{Database, Error, Result};
-use files::{LogIncrementWriter, checksum_file, full_copy_files, io_error};
+use files::{LogIncrementWriter, full_copy_files, open_chain_file, read_whole};
 
 /// What [`Database::backup_incremental`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +80,12 @@ pub struct IncrementInfo {
 /// The increments of the backup chain in `chain_dir`, by number, as their manifests say
 /// (their files are not checked: [`restore_backup`] does that).
 pub fn list_backup(chain_dir: impl AsRef<Path>) -> Result<Vec<IncrementInfo>> {
-    let chain = Chain::load(chain_dir.as_ref(), false)?;
+    list_backup_in(existing_chain(chain_dir.as_ref())?)
+}
+
+/// [`list_backup`] of a chain in any [`Directory`].
+pub fn list_backup_in(chain_dir: Arc<dyn Directory>) -> Result<Vec<IncrementInfo>> {
+    let chain = Chain::load(chain_dir, false)?;
     Ok(chain
         .increments
         .values()
@@ -92,10 +100,26 @@ pub fn list_backup(chain_dir: impl AsRef<Path>) -> Result<Vec<IncrementInfo>> {
         .collect())
 }
 
+/// The chain directory at `path`, which must exist, for reading (files opened read-only,
+/// so readers share them with each other and with an adder).
+pub(crate) fn existing_chain(path: &Path) -> Result<Arc<dyn Directory>> {
+    if !path.is_dir() {
+        return Err(chain_error(
+            0,
+            format!("{} is not a backup chain directory", path.display()),
+        ));
+    }
+    let options = FileOptions {
+        read_only: true,
+        ..FileOptions::default()
+    };
+    Ok(Arc::new(FsDirectory::open_with(path, options)?))
+}
+
 /// The increments of a chain directory, by number.
 #[derive(Debug)]
 pub(crate) struct Chain {
-    dir: PathBuf,
+    dir: Arc<dyn Directory>,
     increments: BTreeMap<u64, Manifest>,
 }
 
@@ -108,10 +132,8 @@ fn chain_error(increment: u64, reason: impl Into<String>) -> Error {
 
 /// Holds the chain's lock file (`chain.lock`, an advisory lock like the database's): one
 /// process adds increments to or prunes a chain at a time.
-fn lock_chain(dir: &Path) -> Result<Arc<dyn folio_io::Storage>> {
-    use folio_io::Directory;
-    std::fs::create_dir_all(dir).map_err(io_error(Operation::Open, dir))?;
-    Ok(folio_io::FsDirectory::open(dir)?.open(CHAIN_LOCK, true)?)
+fn lock_chain(dir: &dyn Directory) -> Result<Arc<dyn Storage>> {
+    Ok(dir.open(CHAIN_LOCK, true)?)
 }
 
 /// The chain directory's lock file.
@@ -120,22 +142,14 @@ const CHAIN_LOCK: &str = "chain.lock";
 impl Chain {
     /// Reads every manifest in `dir` (which adders create with its lock). With `tidy`, files
     /// of increments that never got a manifest (a crash mid-increment) are removed.
-    pub(crate) fn load(dir: &Path, tidy: bool) -> Result<Self> {
-        if !dir.is_dir() {
-            return Err(chain_error(
-                0,
-                format!("{} is not a backup chain directory", dir.display()),
-            ));
-        }
+    pub(crate) fn load(dir: Arc<dyn Directory>, tidy: bool) -> Result<Self> {
         let mut increments = BTreeMap::new();
         let mut others = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io_error(Operation::Open, dir))? {
-            let entry = entry.map_err(io_error(Operation::Open, dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for name in dir.list()? {
             if let Some(number) = parse_manifest_name(&name) {
-                let path = entry.path();
-                let text =
-                    std::fs::read_to_string(&path).map_err(io_error(Operation::Read, &path))?;
+                let bytes = read_whole(dir.as_ref(), &name)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| chain_error(number, "the manifest is not text"))?;
                 let manifest =
                     Manifest::decode(&text).map_err(|reason| chain_error(number, reason))?;
                 if manifest.number != number {
@@ -146,36 +160,31 @@ impl Chain {
                 others.push(name);
             }
         }
-        let chain = Self {
-            dir: dir.to_path_buf(),
-            increments,
-        };
+        let chain = Self { dir, increments };
         if tidy {
-            chain.remove_unlisted(&others)?;
+            chain.remove_unlisted(&others, &chain.dir.list_subdirectories()?)?;
         }
         Ok(chain)
     }
 
-    /// Removes increment-named files and directories no manifest lists.
-    fn remove_unlisted(&self, names: &[String]) -> Result<()> {
+    /// Removes increment-named files and subdirectories no manifest lists.
+    fn remove_unlisted(&self, files: &[String], subdirectories: &[String]) -> Result<()> {
         let listed: std::collections::HashSet<&str> = self
             .increments
             .values()
             .flat_map(|m| m.files.iter().map(|(path, _, _)| top_level(path)))
             .collect();
-        for name in names {
-            let ours = name.len() > 7
+        let unlisted = |name: &&String| {
+            name.len() > 7
                 && name.as_bytes()[..6].iter().all(u8::is_ascii_digit)
-                && name.as_bytes()[6] == b'.';
-            if ours && !listed.contains(name.as_str()) {
-                let path = self.dir.join(name);
-                let removed = if path.is_dir() {
-                    std::fs::remove_dir_all(&path)
-                } else {
-                    std::fs::remove_file(&path)
-                };
-                removed.map_err(io_error(Operation::SetLen, &path))?;
-            }
+                && name.as_bytes()[6] == b'.'
+                && !listed.contains(name.as_str())
+        };
+        for name in files.iter().filter(unlisted) {
+            self.dir.remove(name)?;
+        }
+        for name in subdirectories.iter().filter(unlisted) {
+            self.dir.remove_subdirectory(name)?;
         }
         Ok(())
     }
@@ -226,11 +235,10 @@ impl Chain {
         }
         for manifest in chain {
             for (path, bytes, checksum) in &manifest.files {
-                let full_path = self.dir.join(path);
-                if !full_path.exists() {
+                let Some(file) = open_chain_file(self.dir.as_ref(), path)? else {
                     return Err(chain_error(manifest.number, format!("{path} is missing")));
-                }
-                let (found_bytes, found_checksum) = checksum_file(&full_path)?;
+                };
+                let (found_bytes, found_checksum) = files::checksum(file, path)?;
                 if (found_bytes, found_checksum) != (*bytes, *checksum) {
                     return Err(chain_error(
                         manifest.number,
@@ -295,12 +303,25 @@ impl Database {
     /// [`Database::unregister_subscriber`] when the chain is abandoned.
     pub fn backup_incremental(&self, dir: impl AsRef<Path>) -> Result<IncrementReport> {
         self.inner.check_open()?;
+        self.backup_incremental_in(Arc::new(FsDirectory::open(dir)?))
+    }
+
+    /// [`Database::backup_incremental`] into a chain in any [`Directory`] (the simulated
+    /// disk's, for one).
+    pub fn backup_incremental_in(&self, dir: Arc<dyn Directory>) -> Result<IncrementReport> {
+        self.inner.check_open()?;
         let _lock = lock_chain(dir.as_ref())?;
-        let chain = Chain::load(dir.as_ref(), true)?;
+        let chain = Chain::load(dir, true)?;
         let number = chain.next_number();
         let Some(last) = chain.last() else {
             let id = fastrand::u64(..);
-            return self.full_increment(&chain, number, id, None);
+            let made = self.full_increment(&chain, number, id, None);
+            if made.is_err() {
+                // No chain names this subscriber: left registered, it would keep the log
+                // for nobody.
+                let _ = self.unregister_subscriber(&subscriber_name(id));
+            }
+            return made;
         };
         let subscriber = subscriber_name(last.chain);
         let full_because = match self.subscriber_position(&subscriber) {
@@ -328,14 +349,13 @@ impl Database {
         self.register_subscriber(&subscriber)?;
         let read = self.begin_read();
         let to = read.version();
+        // No staging: the copy is part of the chain only once the manifest names it, and
+        // `Chain::load` removed any leftover of this number.
         let name = format!("{number:06}.full");
-        let target = chain.dir.join(&name);
-        let staged = folio_io::StagedDirectory::begin(&target, ".folio-backup-partial")?;
-        let directory = Arc::new(folio_io::FsDirectory::open(staged.path())?);
+        let directory = chain.dir.subdirectory(&name)?;
         let key = self.inner.options.encryption_key.clone();
         self.copy_snapshot_into(&read, directory, key, |_| {})?;
-        staged.finish()?;
-        let files = full_copy_files(&chain.dir, &name)?;
+        let files = full_copy_files(chain.dir.as_ref(), &name)?;
         let manifest = Manifest {
             number,
             kind: IncrementKind::Full,
@@ -350,7 +370,7 @@ impl Database {
                 .collect(),
             files,
         };
-        manifest.save(&chain.dir)?;
+        manifest.save(chain.dir.as_ref())?;
         self.acknowledge(&subscriber, to)?;
         Ok(IncrementReport {
             number,
@@ -372,15 +392,14 @@ impl Database {
     ) -> Result<std::result::Result<IncrementReport, String>> {
         let to = self.inner.publisher.current().version;
         let name = format!("{number:06}.log");
-        let path = chain.dir.join(&name);
         let cipher = self.log_cipher()?;
-        let mut writer = LogIncrementWriter::create(&path, cipher.is_some())?;
+        let mut writer = LogIncrementWriter::create(chain.dir.as_ref(), &name, cipher.is_some())?;
         if to > last.to {
             let records = match self.inner.wal.read_from(last.to + 1) {
                 Ok(records) => records,
                 Err(folio_wal::Error::Truncated { .. }) => {
                     drop(writer);
-                    let _ = std::fs::remove_file(&path);
+                    let _ = chain.dir.remove(&name);
                     return Ok(Err(
                         "the log no longer holds the commits since the last increment".to_owned(),
                     ));
@@ -397,7 +416,7 @@ impl Database {
                     .any(|op| matches!(op, LogOp::Unlogged { .. }));
                 if unlogged {
                     drop(writer);
-                    let _ = std::fs::remove_file(&path);
+                    let _ = chain.dir.remove(&name);
                     return Ok(Err(format!(
                         "commit {lsn} (a bulk load or a large transaction) did not log its data"
                     )));
@@ -416,7 +435,7 @@ impl Database {
             cfs: Vec::new(),
             files: vec![(name, bytes, checksum)],
         };
-        manifest.save(&chain.dir)?;
+        manifest.save(chain.dir.as_ref())?;
         self.acknowledge(&subscriber_name(last.chain), to)?;
         Ok(Ok(IncrementReport {
             number,
@@ -442,7 +461,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::Database::open(dir.path().join("db")).unwrap();
         let chain = dir.path().join("chain");
-        let lock = super::lock_chain(&chain).unwrap();
+        let lock = super::lock_chain(&folio_io::FsDirectory::open(&chain).unwrap()).unwrap();
         let error = db.backup_incremental(&chain).unwrap_err();
         assert!(error.is_already_open(), "{error}");
         drop(lock);

@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use folio_io::{EncryptionKey, Operation};
+use folio_io::{Directory, EncryptionKey, FsDirectory};
 use folio_wal::{Durability, Lsn};
 
-use super::files::{LogIncrementReader, full_copy_files, io_error};
+use super::files::{LogIncrementReader, copy_into, full_copy_files};
 use super::manifest::{IncrementKind, Manifest, manifest_name};
-use super::{Chain, chain_error};
+use super::{Chain, chain_error, existing_chain};
 use crate::database::cipher_for;
 use crate::log_record::{LogOp, decode};
 use crate::{ColumnFamilyOptions, Database, DatabaseOptions, Error, Result};
@@ -59,7 +60,7 @@ pub fn restore_backup(
             path: target.to_path_buf(),
         });
     }
-    let chain = Chain::load(chain_dir, false)?;
+    let chain = Chain::load(existing_chain(chain_dir)?, false)?;
     let to = restore_point(&chain, options)?;
     let path = chain.verified_path(to)?;
     let staged = folio_io::StagedDirectory::begin(target, ".folio-restore-partial")?;
@@ -67,7 +68,7 @@ pub fn restore_backup(
         &chain,
         &path,
         to,
-        staged.path(),
+        Arc::new(FsDirectory::open(staged.path())?),
         options.encryption_key.clone(),
     )?;
     staged.finish()?;
@@ -76,6 +77,32 @@ pub fn restore_backup(
         increments: path.iter().map(|m| m.number).collect(),
         commits_applied,
         path: target.to_path_buf(),
+    })
+}
+
+/// [`restore_backup`] from a chain in any [`Directory`] into `target`, which must hold no
+/// files. Unlike [`restore_backup`], which builds beside the target and renames it into
+/// place, this writes into `target` directly: a crash leaves a partial database there.
+/// The report's `path` is empty.
+pub fn restore_backup_in(
+    chain_dir: Arc<dyn Directory>,
+    target: Arc<dyn Directory>,
+    options: &RestoreOptions,
+) -> Result<RestoreReport> {
+    if !target.list()?.is_empty() {
+        return Err(Error::BackupTargetExists {
+            path: PathBuf::new(),
+        });
+    }
+    let chain = Chain::load(chain_dir, false)?;
+    let to = restore_point(&chain, options)?;
+    let path = chain.verified_path(to)?;
+    let (commits_applied, _) = rebuild(&chain, &path, to, target, options.encryption_key.clone())?;
+    Ok(RestoreReport {
+        lsn: to,
+        increments: path.iter().map(|m| m.number).collect(),
+        commits_applied,
+        path: PathBuf::new(),
     })
 }
 
@@ -107,19 +134,16 @@ fn rebuild(
     chain: &Chain,
     path: &[&Manifest],
     to: Lsn,
-    dir: &Path,
+    dir: Arc<dyn Directory>,
     key: Option<EncryptionKey>,
 ) -> Result<(u64, Vec<(u64, String)>)> {
     let base = path[0];
-    std::fs::create_dir_all(dir).map_err(io_error(Operation::Open, dir))?;
     for (file, _, _) in &base.files {
-        let from = chain.dir.join(file);
         let name = file.rsplit('/').next().unwrap_or(file);
-        let copied = dir.join(name);
-        std::fs::copy(&from, &copied).map_err(io_error(Operation::Write, &copied))?;
+        copy_into(chain.dir.as_ref(), file, dir.as_ref(), name)?;
     }
     let cipher = cipher_for(key.as_ref())?;
-    let db = Database::open_with(
+    let db = Database::open_in(
         dir,
         DatabaseOptions {
             encryption_key: key,
@@ -134,7 +158,7 @@ fn rebuild(
     };
     for manifest in &path[1..] {
         let (file, _, _) = &manifest.files[0];
-        let mut reader = LogIncrementReader::open(&chain.dir.join(file), cipher.clone())?;
+        let mut reader = LogIncrementReader::open(chain.dir.as_ref(), file, cipher.clone())?;
         while let Some((lsn, payload)) = reader.next_record()? {
             if lsn <= manifest.from || lsn > manifest.to {
                 return Err(chain_error(
@@ -301,8 +325,18 @@ pub fn prune_backup(
     keep: usize,
     key: Option<EncryptionKey>,
 ) -> Result<PruneReport> {
+    existing_chain(chain_dir.as_ref())?;
+    prune_backup_in(Arc::new(FsDirectory::open(chain_dir)?), keep, key)
+}
+
+/// [`prune_backup`] of a chain in any [`Directory`].
+pub fn prune_backup_in(
+    chain_dir: Arc<dyn Directory>,
+    keep: usize,
+    key: Option<EncryptionKey>,
+) -> Result<PruneReport> {
     let _lock = super::lock_chain(chain_dir.as_ref())?;
-    let chain = Chain::load(chain_dir.as_ref(), true)?;
+    let chain = Chain::load(chain_dir, true)?;
     let numbers: Vec<u64> = chain.increments.keys().copied().collect();
     if keep == 0 {
         return Err(Error::InvalidOption {
@@ -321,20 +355,26 @@ pub fn prune_backup(
     if first_kept.kind == IncrementKind::Log {
         let number = first_kept.number - 1;
         let path = chain.verified_path(first_kept.from)?;
-        let name = format!("{number:06}.full");
-        let dir = chain.dir.join(format!("{name}.merging"));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (_, cfs) = rebuild(&chain, &path, first_kept.from, &dir, key)?;
-        let final_dir = chain.dir.join(&name);
-        if final_dir.exists() {
-            std::fs::remove_dir_all(&final_dir).map_err(io_error(Operation::SetLen, &final_dir))?;
-        }
-        std::fs::rename(&dir, &final_dir).map_err(io_error(Operation::Write, &final_dir))?;
-        let files = full_copy_files(&chain.dir, &name)?;
         let replaced = chain
             .increments
             .get(&number)
             .ok_or_else(|| chain_error(number, "the increment is missing"))?;
+        // The merged copy gets a name the increment it replaces does not use, so that one
+        // stays whole until the new manifest replaces its own.
+        let name = ["full", "merged"]
+            .iter()
+            .map(|kind| format!("{number:06}.{kind}"))
+            .find(|name| {
+                !replaced
+                    .files
+                    .iter()
+                    .any(|(f, _, _)| super::top_level(f) == name)
+            })
+            .expect("an increment's files are in one place");
+        chain.dir.remove_subdirectory(&name)?;
+        let target = chain.dir.subdirectory(&name)?;
+        let (_, cfs) = rebuild(&chain, &path, first_kept.from, target, key)?;
+        let files = full_copy_files(chain.dir.as_ref(), &name)?;
         let manifest = Manifest {
             number,
             kind: IncrementKind::Full,
@@ -345,12 +385,10 @@ pub fn prune_backup(
             cfs,
             files,
         };
-        manifest.save(&chain.dir)?;
-        // The replaced increment's own files (a log file) are no longer listed.
+        manifest.save(chain.dir.as_ref())?;
+        // The replaced increment's own files are no longer listed.
         for (file, _, _) in &replaced.files {
-            if !file.starts_with(&name) {
-                remove(&chain.dir.join(super::top_level(file)))?;
-            }
+            remove(chain.dir.as_ref(), file)?;
         }
         merged_into = Some(number);
     }
@@ -360,9 +398,9 @@ pub fn prune_backup(
         .filter(|&&n| n < first_kept.number && Some(n) != merged_into)
     {
         let manifest = &chain.increments[&number];
-        remove(&chain.dir.join(manifest_name(number)))?;
+        chain.dir.remove(&manifest_name(number))?;
         for (file, _, _) in &manifest.files {
-            remove(&chain.dir.join(super::top_level(file)))?;
+            remove(chain.dir.as_ref(), file)?;
         }
         removed.push(number);
     }
@@ -372,16 +410,11 @@ pub fn prune_backup(
     })
 }
 
-fn remove(path: &Path) -> Result<()> {
-    let removed = if path.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    };
-    match removed {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            Err(io_error(Operation::SetLen, path)(error))
-        }
-        _ => Ok(()),
-    }
+/// Removes the file or full copy `path` of the chain names (no error if it is gone).
+fn remove(chain: &dyn Directory, path: &str) -> Result<()> {
+    match path.split_once('/') {
+        Some((subdirectory, _)) => chain.remove_subdirectory(subdirectory),
+        None => chain.remove(path),
+    }?;
+    Ok(())
 }
