@@ -679,6 +679,47 @@ fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
     assert!(received.try_recv().is_err());
 }
 
+/// The next item of `stream` (`StreamExt::next` without the extra crate).
+async fn next_item<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
+}
+
+/// The feed as a `futures_core::Stream`: every commit in order, then the end at close (and
+/// still the end when polled again).
+#[test]
+fn a_change_stream_yields_every_commit_and_ends_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf("t").unwrap();
+    let start = db.register_subscriber("stream").unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let mut stream = db.changes(start).unwrap().into_stream();
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = runtime.spawn(async move {
+        while let Some(change) = next_item(&mut stream).await {
+            sender.send(change.unwrap().lsn).unwrap();
+        }
+        assert!(
+            next_item(&mut stream).await.is_none(),
+            "an ended stream stays ended"
+        );
+    });
+    let committed = commit_from_threads(&db, 3, 40);
+    let delivered: Vec<u64> = runtime.block_on(async {
+        let mut delivered = Vec::new();
+        while delivered.len() < committed.len() {
+            delivered.push(received.recv().await.unwrap());
+        }
+        delivered
+    });
+    assert_eq!(delivered, committed);
+    db.close().unwrap();
+    runtime.block_on(consumer).unwrap();
+}
+
 #[test]
 fn an_async_feed_is_woken_by_commits_and_ends_at_close() {
     let dir = tempfile::tempdir().unwrap();

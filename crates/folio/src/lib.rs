@@ -126,6 +126,8 @@ pub use backup_chain::{
 pub use builder::DatabaseBuilder;
 pub use bulk_load::BulkLoad;
 pub use bytes::Bytes;
+#[cfg(feature = "async")]
+pub use changes::ChangeStream;
 pub use changes::{
     Change, ChangeOp, Changes, SUBSCRIBER_NAME_BYTES_MAX, SUBSCRIBERS_FILE, SubscriberInfo,
 };

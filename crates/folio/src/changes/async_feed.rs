@@ -1,5 +1,6 @@
 //! The change feed as a future (cargo feature `async`): [`Changes::next_async`] waits for
-//! the next commit without a blocked thread, woken by the publish that makes one visible.
+//! the next commit without a blocked thread, woken by the publish that makes one visible;
+//! [`ChangeStream`] is the same as a `futures_core::Stream`.
 //! Reading and decoding the record still happen on the polling thread (a read of the log
 //! file, usually from the operating system's cache).
 
@@ -98,5 +99,64 @@ impl Changes {
             })
             .await;
         }
+    }
+}
+
+/// The future a [`ChangeStream`] polls: the feed's next change, handing the feed back.
+type NextChange =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (Changes, Option<Result<Change>>)> + Send>>;
+
+/// A change feed as a [`futures_core::Stream`] ([`Changes::into_stream`]): the items
+/// [`Changes::next_async`] returns, ending once the database closes or after an error.
+pub struct ChangeStream {
+    /// The feed, while no change is being awaited.
+    idle: Option<Changes>,
+    /// The change being awaited (it owns the feed meanwhile).
+    next: Option<NextChange>,
+}
+
+impl std::fmt::Debug for ChangeStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeStream")
+            .field("awaiting", &self.next.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Changes {
+    /// This feed as a [`futures_core::Stream`] of changes (for `StreamExt` combinators and
+    /// `select!`), runtime-agnostic like [`Changes::next_async`].
+    pub fn into_stream(self) -> ChangeStream {
+        ChangeStream {
+            idle: Some(self),
+            next: None,
+        }
+    }
+}
+
+impl futures_core::Stream for ChangeStream {
+    type Item = Result<Change>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.next.is_none() {
+            let Some(mut feed) = this.idle.take() else {
+                return Poll::Ready(None); // ended
+            };
+            this.next = Some(Box::pin(async move {
+                let item = feed.next_async().await;
+                (feed, item)
+            }));
+        }
+        let next = this.next.as_mut().expect("set above");
+        let (feed, item) = std::task::ready!(next.as_mut().poll(cx));
+        this.next = None;
+        if item.is_some() {
+            this.idle = Some(feed);
+        }
+        Poll::Ready(item)
     }
 }

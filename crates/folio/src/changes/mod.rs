@@ -24,6 +24,8 @@ use bytes::Bytes;
 use folio_wal::Lsn;
 
 #[cfg(feature = "async")]
+pub use async_feed::ChangeStream;
+#[cfg(feature = "async")]
 pub(crate) use async_feed::FeedWakers;
 pub use feed::Changes;
 pub(crate) use signal::FeedSignal;
