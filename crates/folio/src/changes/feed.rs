@@ -71,9 +71,11 @@ impl Changes {
                 published: snapshot.version,
             });
         }
+        // Copies, not clones: every delivered operation clones its name, and a count
+        // shared with the catalog and other feeds would bounce between their cores.
         let names = snapshot
             .iter()
-            .map(|(id, name, _)| (id, Arc::clone(name)))
+            .map(|(id, name, _)| (id, Arc::<str>::from(&**name)))
             .collect();
         let mut feed = Self {
             db,
@@ -281,6 +283,20 @@ impl Changes {
         })
     }
 
+    /// Column family `cf` of record `lsn`, looked up once per run of operations on it (a
+    /// transaction's operations mostly share one): `last` remembers the previous one.
+    fn column<'a>(&self, lsn: Lsn, cf: CfId, last: &'a mut Option<Column>) -> Result<&'a Column> {
+        if last.as_ref().is_none_or(|column| column.id != cf) {
+            let name = self.name(lsn, cf)?;
+            *last = Some(Column {
+                id: cf,
+                wanted: self.wants_cf(name),
+                name: Arc::clone(name),
+            });
+        }
+        Ok(last.as_ref().expect("set above"))
+    }
+
     fn wants_cf(&self, name: &str) -> bool {
         self.cfs.as_ref().is_none_or(|cfs| cfs.contains(name))
     }
@@ -298,51 +314,53 @@ impl Changes {
         // Keys and values are slices of the record: one shared buffer, no copies.
         let record = Bytes::from_owner(SharedRecord(std::sync::Arc::clone(payload)));
         let share = |bytes: &[u8]| record.slice_ref(bytes);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(ops.len());
+        let mut last = None;
         for op in ops {
             match op {
                 LogOp::Put { cf, key, value } => {
-                    let name = self.name(lsn, cf)?;
-                    if self.wants_cf(name) && self.wants_key(key) {
+                    let column = self.column(lsn, cf, &mut last)?;
+                    if column.wanted && self.wants_key(key) {
                         out.push(ChangeOp::Put {
-                            cf: Arc::clone(name),
+                            cf: Arc::clone(&column.name),
                             key: share(key),
                             value: share(value),
                         });
                     }
                 }
                 LogOp::Delete { cf, key } => {
-                    let name = self.name(lsn, cf)?;
-                    if self.wants_cf(name) && self.wants_key(key) {
+                    let column = self.column(lsn, cf, &mut last)?;
+                    if column.wanted && self.wants_key(key) {
                         out.push(ChangeOp::Delete {
-                            cf: Arc::clone(name),
+                            cf: Arc::clone(&column.name),
                             key: share(key),
                         });
                     }
                 }
                 LogOp::DeleteRange { cf, start, end } => {
-                    let name = self.name(lsn, cf)?;
+                    let column = self.column(lsn, cf, &mut last)?;
                     let meets = self
                         .prefix
                         .as_deref()
                         .is_none_or(|prefix| range_meets_prefix(start, end, prefix));
-                    if self.wants_cf(name) && meets {
+                    if column.wanted && meets {
                         out.push(ChangeOp::DeleteRange {
-                            cf: Arc::clone(name),
+                            cf: Arc::clone(&column.name),
                             start: start.map(share),
                             end: end.map(share),
                         });
                     }
                 }
                 LogOp::Unlogged { cf } => {
-                    let name = self.name(lsn, cf)?;
-                    if self.wants_cf(name) {
+                    let column = self.column(lsn, cf, &mut last)?;
+                    if column.wanted {
                         out.push(ChangeOp::Unlogged {
-                            cf: Arc::clone(name),
+                            cf: Arc::clone(&column.name),
                         });
                     }
                 }
                 LogOp::CreateCf { cf, name, .. } => {
+                    last = None; // names change from here on
                     let name: Arc<str> = name.into();
                     self.names.insert(cf, Arc::clone(&name));
                     if self.wants_cf(&name) {
@@ -350,12 +368,14 @@ impl Changes {
                     }
                 }
                 LogOp::DropCf { cf, name } => {
+                    last = None;
                     self.names.remove(&cf);
                     if self.wants_cf(name) {
                         out.push(ChangeOp::DropCf { cf: name.into() });
                     }
                 }
                 LogOp::RenameCf { cf, from, to } => {
+                    last = None;
                     self.names.insert(cf, to.into());
                     if self.wants_cf(from) || self.wants_cf(to) {
                         out.push(ChangeOp::RenameCf {
@@ -370,6 +390,14 @@ impl Changes {
         }
         Ok(out)
     }
+}
+
+/// A column family as a record's operations name it: its name then, and whether the feed's
+/// filters let its operations through.
+struct Column {
+    id: CfId,
+    name: Arc<str>,
+    wanted: bool,
 }
 
 /// A record's payload as the owner of the [`Bytes`] its operations slice.
