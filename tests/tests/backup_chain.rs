@@ -344,6 +344,71 @@ fn a_crash_mid_increment_leaves_the_chain_usable_and_damage_is_named() {
     assert_eq!(error.kind(), ErrorKind::Corruption);
 }
 
+/// A prune keeps a full copy that is already the base of the oldest kept increment, and
+/// merges only when that base is a log increment.
+#[test]
+fn a_prune_merges_only_when_the_kept_increments_lack_a_full_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, chain) = (dir.path().join("source"), dir.path().join("chain"));
+    let db = Database::open_with(&source, options(None)).unwrap();
+    db.create_cf("t").unwrap();
+    let mut n = 0u32;
+    let mut increment = || {
+        n += 1;
+        let mut txn = db.begin_write(&["t"]).unwrap();
+        txn.put("t", &n.to_be_bytes(), b"v").unwrap();
+        txn.commit().unwrap();
+        db.backup_incremental(&chain).unwrap()
+    };
+    let kinds = |chain: &Path| -> Vec<(u64, IncrementKind)> {
+        folio::list_backup(chain)
+            .unwrap()
+            .iter()
+            .map(|i| (i.number, i.kind))
+            .collect()
+    };
+    increment(); // 1 full
+    increment(); // 2 log
+    let prune = folio::prune_backup(&chain, 1, None).unwrap();
+    assert_eq!(
+        (prune.merged_into, prune.removed.len()),
+        (None, 0),
+        "{prune:?}"
+    );
+    assert_eq!(
+        kinds(&chain),
+        [(1, IncrementKind::Full), (2, IncrementKind::Log)]
+    );
+    increment(); // 3 log
+    let prune = folio::prune_backup(&chain, 1, None).unwrap();
+    assert_eq!(
+        (prune.merged_into, prune.removed.clone()),
+        (Some(2), vec![1]),
+        "{prune:?}"
+    );
+    assert_eq!(
+        kinds(&chain),
+        [(2, IncrementKind::Full), (3, IncrementKind::Log)]
+    );
+    // A full copy in the middle: the increments before it simply go.
+    db.unregister_subscriber(&db.subscribers()[0].name).unwrap();
+    assert_eq!(increment().kind, IncrementKind::Full); // 4
+    increment(); // 5 log
+    let prune = folio::prune_backup(&chain, 1, None).unwrap();
+    assert_eq!(
+        (prune.merged_into, prune.removed.clone()),
+        (None, vec![2, 3]),
+        "{prune:?}"
+    );
+    assert_eq!(
+        kinds(&chain),
+        [(4, IncrementKind::Full), (5, IncrementKind::Log)]
+    );
+    let target = dir.path().join("restored");
+    folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap();
+    assert_eq!(contents(&Database::open(&target).unwrap()), contents(&db));
+}
+
 /// The chain step a power cut interrupts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {

@@ -9,7 +9,7 @@ Exit codes:
   0  success
   1  error (I/O, damaged file, bad data)
   2  bad arguments
-  3  not found (database, column family or key)
+  3  not found (database, column family, key or backup chain)
   4  the database is in use by another process
   5  `folio check` found problems";
 

@@ -58,6 +58,10 @@ impl Failure {
             folio::Error::ColumnFamilyNotFound { name } => Self::not_found(format!(
                 "{path}: no column family {name:?}; list them with `folio cf list {path}`"
             )),
+            // A missing backup chain, subscriber, ...: exit code 3 like a missing database.
+            other if other.kind() == folio::ErrorKind::NotFound => {
+                Self::not_found(format!("{path}: {other}"))
+            }
             other => Self::error(format!("{path}: {other}")),
         }
     }

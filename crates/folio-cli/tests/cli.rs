@@ -783,4 +783,18 @@ fn incremental_backups_restore_to_their_points_and_prune() {
         .failure()
         .stderr(predicate::str::contains("outside what the chain covers"));
     assert!(!early.exists());
+    // A chain that is not there: exit code 3, like a missing database.
+    folio()
+        .arg("restore")
+        .arg(dir.path().join("no-chain"))
+        .arg(&early)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no backup chain there"));
+    folio()
+        .args(["backup", "list"])
+        .arg(dir.path().join("no-chain"))
+        .assert()
+        .code(3);
+    assert!(!early.exists() && !dir.path().join("no-chain").exists());
 }

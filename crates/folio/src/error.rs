@@ -235,13 +235,21 @@ pub enum Error {
     },
     /// A backup chain ([`crate::restore_backup`], [`crate::Database::backup_incremental`]) is
     /// broken: an increment is missing, damaged, or does not continue the one before it.
-    #[error("backup chain increment {increment}: {reason}")]
+    #[error("{}", backup_chain_message(*increment, reason))]
     BackupChain {
         /// The increment's number (0 when the chain has none to name).
         increment: u64,
         /// What is wrong.
         reason: String,
     },
+}
+
+fn backup_chain_message(increment: u64, reason: &str) -> String {
+    if increment == 0 {
+        format!("backup chain: {reason}")
+    } else {
+        format!("backup chain increment {increment}: {reason}")
+    }
 }
 
 fn conflict_message(cf: &str, keys: &[Vec<u8>]) -> String {
@@ -302,7 +310,8 @@ impl From<TreeError> for Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A column family (or another named thing) does not exist, or was dropped.
+    /// A column family (or another named thing: a subscriber, a file such as a backup
+    /// chain's directory) does not exist, or was dropped.
     NotFound,
     /// A column family or backup target exists already.
     AlreadyExists,
@@ -385,7 +394,8 @@ impl Error {
         self.kind() == ErrorKind::AlreadyOpen
     }
 
-    /// True when a column family does not exist ([`ErrorKind::NotFound`]).
+    /// True when a column family, a subscriber or a file does not exist
+    /// ([`ErrorKind::NotFound`]).
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
     }
@@ -408,6 +418,9 @@ fn storage_kind(error: &StorageError) -> ErrorKind {
         }
         StorageError::ReadPastEnd { .. } => ErrorKind::Corruption,
         error if error.is_no_space() => ErrorKind::NoSpace,
+        StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            ErrorKind::NotFound
+        }
         StorageError::Io { .. } | StorageError::Crashed => ErrorKind::Io,
         // `#[non_exhaustive]`: see `page_store_kind`.
         _ => ErrorKind::Io,

@@ -52,8 +52,9 @@ fn name(s: &str) -> String {
     s.to_owned()
 }
 
-/// `EIO` and `ENOSPC` (the same numbers on Linux and the BSDs).
+/// `EIO`, `ENOSPC` and `ENOENT` (the same numbers on Linux and the BSDs).
 const EIO: i32 = 5;
+const ENOENT: i32 = 2;
 const ENOSPC: i32 = 28;
 
 fn io_error(code: i32) -> StorageError {
@@ -68,6 +69,7 @@ fn storage_cases() -> Vec<(StorageError, ErrorKind)> {
     vec![
         (io_error(EIO), ErrorKind::Io),
         (io_error(ENOSPC), ErrorKind::NoSpace),
+        (io_error(ENOENT), ErrorKind::NotFound),
         (
             StorageError::AlreadyOpen {
                 path: PathBuf::from("db"),

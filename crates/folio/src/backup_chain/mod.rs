@@ -103,11 +103,15 @@ pub fn list_backup_in(chain_dir: Arc<dyn Directory>) -> Result<Vec<IncrementInfo
 /// The chain directory at `path`, which must exist, for reading (files opened read-only,
 /// so readers share them with each other and with an adder).
 pub(crate) fn existing_chain(path: &Path) -> Result<Arc<dyn Directory>> {
-    if !path.is_dir() {
-        return Err(chain_error(
-            0,
-            format!("{} is not a backup chain directory", path.display()),
-        ));
+    if !path.exists() {
+        return Err(Error::Storage(folio_io::Error::Io {
+            op: folio_io::Operation::Open,
+            path: Some(path.to_path_buf()),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no backup chain there (the directory does not exist)",
+            ),
+        }));
     }
     let options = FileOptions {
         read_only: true,

@@ -315,11 +315,12 @@ pub struct PruneReport {
 }
 
 /// Keeps the newest `keep` increments of the chain in `chain_dir` (at least 1) restorable
-/// and removes the older ones: when the oldest kept one is a log increment, the increments
-/// before it are first merged into a full copy at the LSN it starts after, which takes the
-/// number of the newest removed one. Crash-safe: the merged copy replaces that increment's
-/// manifest atomically, then the older increments go oldest first, and a restore ignores
-/// log increments left before the first full copy. Verifies the chain first.
+/// and removes the older ones. A kept log increment needs the one before it as its base:
+/// that one stays as it is when it is a full copy; otherwise the increments up to it are
+/// first merged into a full copy at the LSN it ends at (verifying them), which takes its
+/// number. Crash-safe: the merged copy replaces that increment's manifest atomically, then
+/// the older increments go oldest first, and a restore ignores log increments left before
+/// the first full copy.
 pub fn prune_backup(
     chain_dir: impl AsRef<Path>,
     keep: usize,
@@ -351,9 +352,19 @@ pub fn prune_backup_in(
         });
     }
     let first_kept = &chain.increments[&numbers[numbers.len() - keep]];
+    // A kept log increment needs the increment before it as its base: kept as it is when
+    // that is a full copy, else replaced by a merge of everything up to it.
+    let keep_from = match first_kept.kind {
+        IncrementKind::Log => first_kept.number - 1,
+        IncrementKind::Full => first_kept.number,
+    };
+    let base_is_full = chain
+        .increments
+        .get(&keep_from)
+        .is_some_and(|m| m.kind == IncrementKind::Full);
     let mut merged_into = None;
-    if first_kept.kind == IncrementKind::Log {
-        let number = first_kept.number - 1;
+    if !base_is_full {
+        let number = keep_from;
         let path = chain.verified_path(first_kept.from)?;
         let replaced = chain
             .increments
@@ -393,10 +404,7 @@ pub fn prune_backup_in(
         merged_into = Some(number);
     }
     let mut removed = Vec::new();
-    for &number in numbers
-        .iter()
-        .filter(|&&n| n < first_kept.number && Some(n) != merged_into)
-    {
+    for &number in numbers.iter().filter(|&&n| n < keep_from) {
         let manifest = &chain.increments[&number];
         chain.dir.remove(&manifest_name(number))?;
         for (file, _, _) in &manifest.files {
