@@ -320,16 +320,33 @@ impl Database {
         let Some(last) = chain.last() else {
             let id = fastrand::u64(..);
             let made = self.full_increment(&chain, number, id, None);
-            if made.is_err() {
-                // No chain names this subscriber: left registered, it would keep the log
-                // for nobody.
+            let no_increment =
+                || Chain::load(Arc::clone(&chain.dir), false).is_ok_and(|c| c.last().is_none());
+            if made.is_err() && no_increment() {
+                // No manifest names this subscriber: left registered, it would keep the log
+                // for nobody. (When the chain cannot be read back, say the device is gone,
+                // it stays: the increment may exist, and it is the chain's tie to this
+                // database. `subscribers()` lists it; retention bounds what it keeps.)
                 let _ = self.unregister_subscriber(&subscriber_name(id));
             }
             return made;
         };
         let subscriber = subscriber_name(last.chain);
         let full_because = match self.subscriber_position(&subscriber) {
-            Err(_) => Some("the chain's subscriber is not registered in this database".to_owned()),
+            // The subscriber is what ties a chain to its database: without it this may be
+            // another database (or a restored copy, whose LSNs start afresh), and its
+            // increments would break the chain's order of LSNs for every restore.
+            Err(Error::SubscriberNotFound { .. }) => {
+                return Err(Error::InvalidOption {
+                    name: "backup chain",
+                    reason: format!(
+                        "this database does not hold the chain's subscriber {subscriber}: it \
+                         is not the database the chain backs up (another one, or a restored \
+                         copy), or the subscriber was removed; back it up into a new chain"
+                    ),
+                });
+            }
+            Err(error) => return Err(error),
             Ok(position) if position > last.to => Some(
                 "the database is ahead of the chain (another chain or a restored copy)".to_owned(),
             ),
