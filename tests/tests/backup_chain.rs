@@ -482,6 +482,41 @@ fn a_failed_first_increment_leaves_no_subscriber_behind() {
     }
 }
 
+/// Increments cover only durable commits: an `Eventual` commit taken into the chain is
+/// synced first, so a power cut of the source cannot lose it and hand its LSN to another
+/// commit the chain would then never see.
+#[test]
+fn increments_make_the_commits_they_cover_durable() {
+    let mut options = options(None);
+    options.wal.sync_interval = None; // nothing syncs an `Eventual` commit but the chain
+    options.checkpoint_on_close = false;
+    let put = |db: &Database, key: &[u8], durability| {
+        let mut txn = db.begin_write(&["t"]).unwrap();
+        txn.put("t", key, b"v").unwrap();
+        txn.commit_with(durability).unwrap();
+    };
+    let device = SimDirectory::new(3);
+    let db = Database::open_in(Arc::new(device.clone()), options.clone()).unwrap();
+    db.create_cf("t").unwrap();
+    put(&db, b"before the first", Durability::Eventual);
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain");
+    db.backup_incremental(&chain).unwrap();
+    put(&db, b"before the second", Durability::Eventual);
+    db.backup_incremental(&chain).unwrap();
+    // The source loses power: whatever the chain holds must have survived.
+    let rebooted = device.crash(CrashPolicy::DropUnsynced);
+    drop(db);
+    let db = Database::open_in(Arc::new(rebooted), options).unwrap();
+    put(&db, b"after the restart", Durability::Immediate);
+    db.backup_incremental(&chain).unwrap();
+    let target = dir.path().join("restored");
+    folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap();
+    let restored = contents(&Database::open(&target).unwrap());
+    assert_eq!(restored, contents(&db));
+    assert_eq!(restored["t"].len(), 3, "{restored:?}");
+}
+
 /// The chain step a power cut interrupts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
