@@ -341,6 +341,40 @@ fn put(db: &Database, cf: &str, key: &[u8], value: &[u8], durability: Durability
     txn.commit_with(durability).unwrap()
 }
 
+/// A subscriber whose saved position names commits a power cut lost (registered, or
+/// acknowledging, after an `Eventual` commit not yet synced) resumes after the recovered
+/// version: the commits that reuse those LSNs reach it.
+#[test]
+fn a_position_past_what_a_crash_kept_resumes_at_the_recovered_version() {
+    let mut options = options(AtRest::Plain);
+    options.wal.sync_interval = None; // only explicit syncs make `Eventual` commits durable
+    options.checkpoint_on_close = false;
+    let disk = SimDirectory::new(11);
+    let db = Database::open_in(Arc::new(disk.clone()), options.clone()).unwrap();
+    db.create_cf("t").unwrap();
+    let kept = put(&db, "t", b"kept", b"1", Durability::Immediate);
+    let lost = put(&db, "t", b"lost", b"2", Durability::Eventual);
+    assert_eq!(db.register_subscriber("s").unwrap(), lost);
+    let rebooted = disk.crash(CrashPolicy::DropUnsynced);
+    drop(db);
+    let db = Database::open_in(Arc::new(rebooted), options).unwrap();
+    assert_eq!(
+        db.begin_read().version(),
+        kept,
+        "the Eventual commit was lost"
+    );
+    let position = db.subscriber_position("s").unwrap();
+    assert_eq!(position, kept);
+    let reused = put(&db, "t", b"after", b"3", Durability::Immediate);
+    assert_eq!(reused, lost, "the next commit takes the lost commit's LSN");
+    let change = db.changes(position).unwrap().try_next().unwrap().unwrap();
+    assert_eq!(change.lsn, reused);
+    assert!(
+        matches!(&change.ops[..], [ChangeOp::Put { key, .. }] if key.as_ref() == b"after"),
+        "{change:?}"
+    );
+}
+
 /// Bytes of log segment files in the directory.
 fn log_bytes(disk: &SimDirectory) -> u64 {
     use folio_io::{Directory, Storage};

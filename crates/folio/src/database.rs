@@ -195,6 +195,7 @@ impl Database {
         let subscribers = crate::changes::Subscribers::open(
             directory,
             cipher_for(options.encryption_key.as_ref())?,
+            snapshot.version,
         )?;
         let checkpoint = recovery.checkpoint;
         // Checked before anything changes (`ddl.rs`), applied once the database is built.

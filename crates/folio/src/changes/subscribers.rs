@@ -56,10 +56,20 @@ struct State {
 }
 
 impl Subscribers {
-    /// Loads the subscribers of the database in `directory` (none when the file is absent).
-    pub(crate) fn open(directory: Arc<dyn Directory>, cipher: Option<Arc<Cipher>>) -> Result<Self> {
+    /// Loads the subscribers of the database in `directory` (none when the file is absent),
+    /// whose recovered version is `recovered`.
+    ///
+    /// A position past `recovered` names commits a crash lost (an `Eventual` commit
+    /// acknowledged, or registered after, before it was synced): their LSNs go to the next
+    /// commits, so such a position is lowered to `recovered`, or the subscriber would
+    /// never see those commits.
+    pub(crate) fn open(
+        directory: Arc<dyn Directory>,
+        cipher: Option<Arc<Cipher>>,
+        recovered: Lsn,
+    ) -> Result<Self> {
         directory.remove(SUBSCRIBERS_FILE_NEW)?; // a write a crash interrupted
-        let acknowledged = if directory.list()?.iter().any(|n| n == SUBSCRIBERS_FILE) {
+        let mut acknowledged = if directory.list()?.iter().any(|n| n == SUBSCRIBERS_FILE) {
             let file = directory.open(SUBSCRIBERS_FILE, false)?;
             let mut bytes = vec![0; usize::try_from(file.len()?).unwrap_or(usize::MAX)];
             file.read_exact_at(&mut bytes, 0)?;
@@ -67,12 +77,20 @@ impl Subscribers {
         } else {
             BTreeMap::new()
         };
+        let mut saved = true;
+        for (name, position) in &mut acknowledged {
+            if *position > recovered {
+                tracing::warn!(target: "folio", subscriber = %name, position = *position, recovered, "a change-feed subscriber acknowledged commits the crash lost; it resumes after the recovered version");
+                *position = recovered;
+                saved = false;
+            }
+        }
         Ok(Self {
             directory,
             cipher,
             state: Mutex::new(State {
                 acknowledged,
-                saved: true,
+                saved,
             }),
         })
     }
