@@ -229,6 +229,12 @@ pub enum CfAction {
         #[arg(long, value_name = "CODEC")]
         compression: folio::Compression,
     },
+    /// Rename a column family (its entries and settings stay; the name must be free).
+    Rename {
+        db: PathBuf,
+        from: String,
+        to: String,
+    },
     /// Drop a column family and free its pages.
     Drop { db: PathBuf, name: String },
 }

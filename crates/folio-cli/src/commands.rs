@@ -364,6 +364,12 @@ fn cf(action: CfAction) -> CliResult {
                 .set_cf_options(&name, options)
                 .map_err(|e| Failure::database(&db, &e))
         }
+        CfAction::Rename { db, from, to } => {
+            let database = open_existing(&db, true)?;
+            database
+                .rename_cf(&from, &to)
+                .map_err(|e| Failure::database(&db, &e))
+        }
         CfAction::Drop { db, name } => {
             let database = open_existing(&db, true)?;
             database

@@ -177,8 +177,11 @@ fn delete_and_column_family_changes() {
         stdout_of(&["cf", "list"], &db, &[]),
         "bin\t1\tnone\nempty\t0\tnone\nusers\t2\tnone\n"
     );
-    stdout_of(&["cf", "drop"], &db, &["empty"]);
-    stderr_of(&["cf", "drop"], &db, &["empty"], 3);
+    stdout_of(&["cf", "rename"], &db, &["empty", "vacant"]);
+    stderr_of(&["cf", "rename"], &db, &["empty", "other"], 3);
+    assert!(stderr_of(&["cf", "rename"], &db, &["vacant", "users"], 1).contains("already exists"));
+    stdout_of(&["cf", "drop"], &db, &["vacant"]);
+    stderr_of(&["cf", "drop"], &db, &["vacant"], 3);
     assert_eq!(
         stdout_of(&["cf", "list"], &db, &[]),
         "bin\t1\tnone\nusers\t2\tnone\n"
