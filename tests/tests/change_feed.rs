@@ -375,6 +375,31 @@ fn a_position_past_what_a_crash_kept_resumes_at_the_recovered_version() {
     );
 }
 
+/// The log keeps recent records in memory for feeds only while one lives.
+#[test]
+fn recent_records_are_kept_in_memory_only_while_a_feed_lives() {
+    let db = Database::open_in(Arc::new(SimDirectory::new(12)), options(AtRest::Plain)).unwrap();
+    db.create_cf("t").unwrap();
+    put(&db, "t", b"before", b"1", Durability::Immediate);
+    assert_eq!(db.stats().wal.recent_record_bytes, 0, "no feed yet");
+    let first = db.changes(0).unwrap();
+    let second = db.changes(0).unwrap();
+    put(&db, "t", b"k", &[7; 1000], Durability::Immediate);
+    assert!(db.stats().wal.recent_record_bytes >= 1000);
+    drop(first);
+    assert!(db.stats().wal.recent_record_bytes >= 1000, "a feed is left");
+    drop(second);
+    assert_eq!(
+        db.stats().wal.recent_record_bytes,
+        0,
+        "freed with the last feed"
+    );
+    put(&db, "t", b"k", &[8; 1000], Durability::Immediate);
+    assert_eq!(db.stats().wal.recent_record_bytes, 0, "and no longer kept");
+    let mut again = db.changes(0).unwrap();
+    assert_eq!(again.try_next().unwrap().unwrap().ops.len(), 1);
+}
+
 /// Bytes of log segment files in the directory.
 fn log_bytes(disk: &SimDirectory) -> u64 {
     use folio_io::{Directory, Storage};

@@ -53,7 +53,7 @@ pub use error::{Error, RecoveryError, Result};
 pub use group_commit::Durability;
 pub use options::WalOptions;
 pub use reader::WalReader;
-pub use recent::SharedPayload;
+pub use recent::{KeepRecent, SharedPayload};
 pub use record::RECORD_HEADER_BYTES;
 pub use recovery::{RecoveryProgress, RecoveryReport};
 pub use segment::{SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, parse_segment_name, segment_name};

@@ -174,7 +174,7 @@ pub(crate) struct SegmentSink {
     /// Encrypted logs: seals each payload as the leader writes it (the LSN is known then).
     cipher: Option<Arc<folio_io::Cipher>>,
     /// Written payloads kept for log consumers, once one asked.
-    pub(crate) recent: crate::recent::RecentRecords,
+    pub(crate) recent: Arc<crate::recent::RecentRecords>,
 }
 
 impl SegmentSink {
@@ -189,7 +189,7 @@ impl SegmentSink {
             segment_bytes,
             position: parking_lot::Mutex::new(position),
             cipher,
-            recent: crate::recent::RecentRecords::default(),
+            recent: Arc::default(),
         }
     }
 

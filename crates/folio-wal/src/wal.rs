@@ -83,6 +83,9 @@ pub struct WalStats {
     pub oldest_lsn: Lsn,
     /// Segment files.
     pub segments: usize,
+    /// Bytes of recent records kept in memory for log consumers
+    /// ([`Wal::keep_recent_records`]; zero while none holds a guard).
+    pub recent_record_bytes: usize,
 }
 
 /// The background flusher: syncs `Eventual` records every `sync_interval`.
@@ -237,9 +240,11 @@ impl Wal {
 
     /// From now on keeps the payloads of written records in memory, up to `bytes` (the
     /// largest asked for), for [`Wal::recent_records`]: a consumer that keeps up with the
-    /// log reads them there instead of from the segment files.
-    pub fn keep_recent_records(&self, bytes: usize) {
-        self.shared.commit.sink().recent.enable(bytes);
+    /// log reads them there instead of from the segment files. Kept while a returned guard
+    /// lives: when the last one drops, keeping stops and the memory is freed.
+    #[must_use = "records are kept only while the returned guard lives"]
+    pub fn keep_recent_records(&self, bytes: usize) -> crate::KeepRecent {
+        self.shared.commit.sink().recent.enable(bytes)
     }
 
     /// Up to `max` written records from LSN `from` on, from memory
@@ -294,6 +299,7 @@ impl Wal {
             written_lsn,
             durable_lsn,
             oldest_lsn: *position.segments.keys().next().unwrap_or(&next_lsn),
+            recent_record_bytes: self.shared.commit.sink().recent.bytes(),
             segments: position.segments.len(),
         }
     }

@@ -33,6 +33,8 @@ pub struct Changes {
     /// A record read beyond what may be delivered yet.
     held: Option<(Lsn, SharedPayload)>,
     pub(super) failed: bool,
+    /// Keeps the log's recent records in memory while the feed lives.
+    _keep_recent: folio_wal::KeepRecent,
 }
 
 /// Bytes of recently written records the log keeps in memory once a feed exists: a feed
@@ -77,6 +79,8 @@ impl Changes {
             .iter()
             .map(|(id, name, _)| (id, Arc::<str>::from(&**name)))
             .collect();
+        // A feed that keeps up reads records from memory (`Wal::recent_records`).
+        let keep_recent = db.wal.keep_recent_records(RECENT_RECORD_BYTES);
         let mut feed = Self {
             db,
             after,
@@ -88,9 +92,8 @@ impl Changes {
             recent: VecDeque::new(),
             held: None,
             failed: false,
+            _keep_recent: keep_recent,
         };
-        // A feed that keeps up reads records from memory (`Wal::recent_records`).
-        feed.db.wal.keep_recent_records(RECENT_RECORD_BYTES);
         feed.roll_names_back_to(after, snapshot.version)?;
         Ok(feed)
     }
