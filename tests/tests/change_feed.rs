@@ -738,6 +738,25 @@ fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
     assert!(received.try_recv().is_err());
 }
 
+/// Commits from three threads; checks the LSNs an async consumer sends back are those
+/// commits in order; closes the database (which ends the consumer's feed).
+fn commit_and_receive(
+    db: Database,
+    runtime: &tokio::runtime::Runtime,
+    received: &mut tokio::sync::mpsc::UnboundedReceiver<u64>,
+) {
+    let committed = commit_from_threads(&db, 3, 40);
+    let delivered: Vec<u64> = runtime.block_on(async {
+        let mut delivered = Vec::new();
+        while delivered.len() < committed.len() {
+            delivered.push(received.recv().await.unwrap());
+        }
+        delivered
+    });
+    assert_eq!(delivered, committed);
+    db.close().unwrap();
+}
+
 /// The next item of `stream` (`StreamExt::next` without the extra crate).
 async fn next_item<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
@@ -766,16 +785,7 @@ fn a_change_stream_yields_every_commit_and_ends_at_close() {
             "an ended stream stays ended"
         );
     });
-    let committed = commit_from_threads(&db, 3, 40);
-    let delivered: Vec<u64> = runtime.block_on(async {
-        let mut delivered = Vec::new();
-        while delivered.len() < committed.len() {
-            delivered.push(received.recv().await.unwrap());
-        }
-        delivered
-    });
-    assert_eq!(delivered, committed);
-    db.close().unwrap();
+    commit_and_receive(db, &runtime, &mut received);
     runtime.block_on(consumer).unwrap();
 }
 
@@ -802,15 +812,6 @@ fn an_async_feed_is_woken_by_commits_and_ends_at_close() {
         }
         assert!(durable.next_async().await.is_none(), "closed");
     });
-    let committed = commit_from_threads(&db, 3, 40);
-    let delivered: Vec<u64> = runtime.block_on(async {
-        let mut delivered = Vec::new();
-        while delivered.len() < committed.len() {
-            delivered.push(received.recv().await.unwrap());
-        }
-        delivered
-    });
-    assert_eq!(delivered, committed);
-    db.close().unwrap();
+    commit_and_receive(db, &runtime, &mut received);
     runtime.block_on(consumer).unwrap();
 }

@@ -88,6 +88,20 @@ impl FsDirectory {
         sync_directory(&self.path)
     }
 
+    /// After removing `path` (`removed`): syncs the directory so the removal is durable;
+    /// nothing to remove is no error.
+    fn synced_removal(&self, path: PathBuf, removed: std::io::Result<()>) -> Result<()> {
+        match removed {
+            Ok(()) => self.sync(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io {
+                op: Operation::SetLen,
+                path: Some(path),
+                source,
+            }),
+        }
+    }
+
     /// The names of the files (or, with `directories`, of the subdirectories), sorted.
     fn entries(&self, directories: bool) -> Result<Vec<String>> {
         let error = |source| Error::Io {
@@ -141,15 +155,8 @@ impl Directory for FsDirectory {
 
     fn remove(&self, name: &str) -> Result<()> {
         let path = self.path.join(name);
-        match fs::remove_file(&path) {
-            Ok(()) => self.sync(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::Io {
-                op: Operation::SetLen,
-                path: Some(path),
-                source,
-            }),
-        }
+        let removed = fs::remove_file(&path);
+        self.synced_removal(path, removed)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
@@ -187,14 +194,7 @@ impl Directory for FsDirectory {
 
     fn remove_subdirectory(&self, name: &str) -> Result<()> {
         let path = self.path.join(name);
-        match fs::remove_dir_all(&path) {
-            Ok(()) => self.sync(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::Io {
-                op: Operation::SetLen,
-                path: Some(path),
-                source,
-            }),
-        }
+        let removed = fs::remove_dir_all(&path);
+        self.synced_removal(path, removed)
     }
 }
