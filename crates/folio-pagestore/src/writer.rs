@@ -18,6 +18,10 @@ pub(crate) use crate::id_hash::IdBuild;
 /// lags by at most this many pages per writer; commits and rollbacks settle it exactly).
 const PRIVATE_REPORT_STEP: usize = 64;
 
+/// Capacity a transaction's hash tables keep however little it used
+/// ([`PageWriter::shrink_tables`]).
+const TABLE_CAPACITY_KEPT: usize = 64;
+
 /// Allocates, writes and frees pages for one owner, in transactions.
 ///
 /// Allocation comes from a private list refilled one extent at a time
@@ -319,8 +323,10 @@ impl PageWriter {
         self.txn_allocation_order.clear();
         // Spilled pages are in the file already; the next checkpoint's sync covers them.
         self.spilled.clear();
+        let used = self.txn_allocated.len();
         if self.txn_allocated.is_empty() && self.txn_freed.is_empty() {
             self.frozen.clear();
+            self.shrink_tables(used);
             return;
         }
         // Pages frozen by a savepoint and freed later are garbage from the start.
@@ -388,6 +394,29 @@ impl PageWriter {
             allocated,
             freed,
         });
+        self.shrink_tables(used);
+    }
+
+    /// Shrinks the transaction's hash tables when they are far larger than the `used`
+    /// entries this transaction needed. A drained or cleared table keeps its capacity, and
+    /// draining, iterating or clearing one costs its capacity, not its length: after one
+    /// large transaction (a bulk load's chunk) every small commit scanned the large one's
+    /// empty tables (an eighth of the CPU of W6's single-put updates at full size).
+    fn shrink_tables(&mut self, used: usize) {
+        let keep = (2 * used).max(TABLE_CAPACITY_KEPT);
+        let oversized = |capacity: usize| capacity > 4 * keep;
+        if oversized(self.txn_allocated.capacity()) {
+            self.txn_allocated.shrink_to(keep);
+        }
+        if oversized(self.private.capacity()) {
+            self.private.shrink_to(keep);
+        }
+        if oversized(self.frozen.capacity()) {
+            self.frozen.shrink_to(keep);
+        }
+        if oversized(self.spilled.capacity()) {
+            self.spilled.shrink_to(keep);
+        }
     }
 
     /// Adds young pages taken for reuse to the reserved pages, giving the pool what exceeds
@@ -415,6 +444,7 @@ impl PageWriter {
             self.store.recycle(page);
         }
         self.report_private();
+        let used = self.txn_allocated.len();
         for id in self.txn_allocated.drain() {
             self.local_free.push(id);
         }
@@ -422,6 +452,7 @@ impl PageWriter {
         self.spilled.clear();
         self.frozen.clear();
         self.txn_freed.clear();
+        self.shrink_tables(used);
     }
 }
 
@@ -429,5 +460,53 @@ impl Drop for PageWriter {
     fn drop(&mut self) {
         self.rollback();
         self.store.allocator().return_pages(&self.local_free);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{PageBuf, PageStore, PageStoreOptions};
+
+    /// A large transaction's tables do not stay large: the next small commit or rollback
+    /// shrinks them, so small commits do not scan them.
+    #[test]
+    fn a_large_transaction_leaves_no_large_tables_behind() {
+        let store = PageStore::create(
+            Arc::new(folio_io::MemoryStorage::new()),
+            PageStoreOptions::default(),
+        )
+        .unwrap();
+        let mut writer = store.writer();
+        let write_pages = |writer: &mut super::PageWriter, count: usize| {
+            for _ in 0..count {
+                let id = writer.allocate().unwrap();
+                writer.write(id, PageBuf::zeroed(store.buffer_size()).seal(id));
+            }
+        };
+        write_pages(&mut writer, 20_000);
+        writer.commit(1);
+        write_pages(&mut writer, 1);
+        writer.commit(2);
+        let capacities = |w: &super::PageWriter| [w.txn_allocated.capacity(), w.private.capacity()];
+        assert!(
+            capacities(&writer)
+                .iter()
+                .all(|&c| c <= 4 * super::TABLE_CAPACITY_KEPT),
+            "{:?}",
+            capacities(&writer)
+        );
+        write_pages(&mut writer, 20_000);
+        writer.rollback();
+        write_pages(&mut writer, 1);
+        writer.rollback();
+        assert!(
+            capacities(&writer)
+                .iter()
+                .all(|&c| c <= 4 * super::TABLE_CAPACITY_KEPT),
+            "after rollbacks: {:?}",
+            capacities(&writer)
+        );
     }
 }

@@ -299,12 +299,15 @@ impl Database {
     /// full copy when the chain is empty, else the commits since its last increment, copied
     /// from the log (full again when the log no longer holds them or holds only markers of
     /// them). Safe while writers run; an encrypted database's increments stay encrypted
-    /// under its key. A crash during an increment leaves the chain as it was. Restore with
-    /// [`restore_backup`], merge old increments with [`prune_backup`].
+    /// under its key. The log is synced up to the commit the increment ends at first, so it
+    /// holds only durable commits. A crash during an increment leaves the chain as it was.
+    /// Restore with [`restore_backup`], merge old increments with [`prune_backup`].
     ///
     /// The chain registers a change-feed subscriber (`backup-chain-<id>`) so checkpoints keep
     /// the log between increments, within `change_retention_bytes`; remove it with
-    /// [`Database::unregister_subscriber`] when the chain is abandoned.
+    /// [`Database::unregister_subscriber`] when the chain is abandoned. The subscriber also
+    /// ties the chain to this database: one that does not hold it (another database, a
+    /// copy restored from the chain) gets [`Error::InvalidOption`] and adds nothing.
     pub fn backup_incremental(&self, dir: impl AsRef<Path>) -> Result<IncrementReport> {
         self.inner.check_open()?;
         self.backup_incremental_in(Arc::new(FsDirectory::open(dir)?))
@@ -348,7 +351,9 @@ impl Database {
             }
             Err(error) => return Err(error),
             Ok(position) if position > last.to => Some(
-                "the database is ahead of the chain (another chain or a restored copy)".to_owned(),
+                "the database acknowledged more for the chain than its last increment holds \
+                 (the chain directory is older than the database's record of it)"
+                    .to_owned(),
             ),
             Ok(_) => match self.log_increment(&chain, number, last)? {
                 Ok(report) => return Ok(report),

@@ -370,18 +370,9 @@ pub fn prune_backup_in(
             .increments
             .get(&number)
             .ok_or_else(|| chain_error(number, "the increment is missing"))?;
-        // The merged copy gets a name the increment it replaces does not use, so that one
-        // stays whole until the new manifest replaces its own.
-        let name = ["full", "merged"]
-            .iter()
-            .map(|kind| format!("{number:06}.{kind}"))
-            .find(|name| {
-                !replaced
-                    .files
-                    .iter()
-                    .any(|(f, _, _)| super::top_level(f) == name)
-            })
-            .expect("an increment's files are in one place");
+        // The increment replaced is a log one (a full one would be the base), so its file
+        // stays whole under its own name until the new manifest replaces its own.
+        let name = format!("{number:06}.full");
         chain.dir.remove_subdirectory(&name)?;
         let target = chain.dir.subdirectory(&name)?;
         let (_, cfs) = rebuild(&chain, &path, first_kept.from, target, key)?;
