@@ -174,13 +174,17 @@ impl Directory for FsDirectory {
 
     fn subdirectory(&self, name: &str) -> Result<Arc<dyn Directory>> {
         let path = self.path.join(name);
-        if !path.is_dir() {
-            fs::create_dir(&path).map_err(|source| Error::Io {
-                op: Operation::Open,
-                path: Some(path.clone()),
-                source,
-            })?;
-            self.sync()?;
+        match fs::create_dir(&path) {
+            Ok(()) => self.sync()?,
+            // Made already (by an earlier call, or a racing one).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    op: Operation::Open,
+                    path: Some(path),
+                    source,
+                });
+            }
         }
         Ok(Arc::new(Self {
             path,
