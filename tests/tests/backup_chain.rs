@@ -482,6 +482,44 @@ fn a_failed_first_increment_leaves_no_subscriber_behind() {
     }
 }
 
+/// A chain directory older than the database's record of it (its last increment gone, as
+/// when the directory is restored from an earlier copy) continues with a full copy.
+#[test]
+fn a_chain_behind_its_database_continues_with_a_full_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain");
+    let db = Database::open_with(dir.path().join("source"), options(None)).unwrap();
+    db.create_cf("t").unwrap();
+    let put = |key: &[u8]| {
+        let mut txn = db.begin_write(&["t"]).unwrap();
+        txn.put("t", key, b"v").unwrap();
+        txn.commit().unwrap();
+    };
+    put(b"one");
+    db.backup_incremental(&chain).unwrap();
+    put(b"two");
+    assert_eq!(
+        db.backup_incremental(&chain).unwrap().kind,
+        IncrementKind::Log
+    );
+    std::fs::remove_file(chain.join("000002.manifest")).unwrap();
+    std::fs::remove_file(chain.join("000002.log")).unwrap();
+    put(b"three");
+    let report = db.backup_incremental(&chain).unwrap();
+    assert_eq!((report.number, report.kind), (2, IncrementKind::Full));
+    assert!(
+        report
+            .full_because
+            .as_deref()
+            .unwrap()
+            .contains("acknowledged more"),
+        "{report:?}"
+    );
+    let target = dir.path().join("restored");
+    folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap();
+    assert_eq!(contents(&Database::open(&target).unwrap()), contents(&db));
+}
+
 /// Increments cover only durable commits: an `Eventual` commit taken into the chain is
 /// synced first, so a power cut of the source cannot lose it and hand its LSN to another
 /// commit the chain would then never see.
