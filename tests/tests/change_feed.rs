@@ -738,6 +738,29 @@ fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
     assert!(received.try_recv().is_err());
 }
 
+/// `next_timeout` returns nothing once its time is up with no commit, and a commit made
+/// from another thread while (or before) it waits.
+#[test]
+fn next_timeout_ends_empty_or_with_the_commit_it_waited_for() {
+    let db = Database::open_in(Arc::new(SimDirectory::new(13)), options(AtRest::Plain)).unwrap();
+    db.create_cf("t").unwrap();
+    let mut feed = db.changes(db.begin_read().version()).unwrap();
+    assert!(
+        feed.next_timeout(std::time::Duration::from_millis(5))
+            .unwrap()
+            .is_none()
+    );
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || put(&db, "t", b"k", b"v", Durability::Eventual))
+    };
+    let change = feed
+        .next_timeout(std::time::Duration::from_mins(1))
+        .unwrap()
+        .expect("the commit wakes the wait long before the timeout");
+    assert_eq!(change.lsn, writer.join().unwrap());
+}
+
 /// Commits from three threads; checks the LSNs an async consumer sends back are those
 /// commits in order; closes the database (which ends the consumer's feed).
 fn commit_and_receive(

@@ -257,10 +257,7 @@ pub(crate) struct Publisher {
     advanced: Condvar,
     readers: ReaderTable,
     store: PageStore,
-    /// Change feeds waiting for the next publish.
-    feed_signal: crate::changes::FeedSignal,
-    /// Async change feeds waiting for the next publish (`changes/async_feed.rs`).
-    #[cfg(feature = "async")]
+    /// Change feeds waiting for the next publish (`changes/signal.rs`).
     pub(crate) feed_wakers: crate::changes::FeedWakers,
 }
 
@@ -274,8 +271,6 @@ impl Publisher {
             advanced: Condvar::new(),
             readers: ReaderTable::new(),
             store,
-            feed_signal: crate::changes::FeedSignal::default(),
-            #[cfg(feature = "async")]
             feed_wakers: crate::changes::FeedWakers::default(),
         };
         publisher.update_horizon();
@@ -322,8 +317,6 @@ impl Publisher {
         self.current.store(Arc::new(snapshot));
         self.update_horizon();
         self.advanced.notify_all();
-        self.feed_signal.notify();
-        #[cfg(feature = "async")]
         self.feed_wakers.wake_all();
     }
 
@@ -340,22 +333,20 @@ impl Publisher {
     }
 
     /// Waits until a version past `after` is published, `deadline` passes or `stop()`
-    /// holds (a change feed; see [`crate::changes::FeedSignal`]); returns the published
-    /// version.
+    /// holds (a blocking change feed; see [`crate::changes::FeedWakers`]); returns the
+    /// published version.
     pub(crate) fn wait_past(
         &self,
         after: Lsn,
         deadline: Option<std::time::Instant>,
         stop: impl Fn() -> bool,
     ) -> Lsn {
-        self.feed_signal
+        self.feed_wakers
             .wait_past(|| self.current.load().version, after, deadline, stop)
     }
 
     /// Wakes every waiting change feed to check its `stop` (the database closes).
     pub(crate) fn wake_all(&self) {
-        self.feed_signal.notify();
-        #[cfg(feature = "async")]
         self.feed_wakers.wake_all();
     }
 

@@ -25,10 +25,8 @@ use folio_wal::Lsn;
 
 #[cfg(feature = "async")]
 pub use async_feed::ChangeStream;
-#[cfg(feature = "async")]
-pub(crate) use async_feed::FeedWakers;
 pub use feed::Changes;
-pub(crate) use signal::FeedSignal;
+pub(crate) use signal::FeedWakers;
 pub use subscribers::{SUBSCRIBER_NAME_BYTES_MAX, SUBSCRIBERS_FILE, SubscriberInfo};
 pub(crate) use subscribers::{Subscribers, truncate_below};
 
