@@ -738,6 +738,39 @@ fn a_blocking_feed_sees_commits_from_other_threads_and_ends_at_close() {
     assert!(received.try_recv().is_err());
 }
 
+/// A power cut at every operation of a checkpoint that saves the subscribers file leaves it
+/// whole (written under another name and renamed): the reopened database has both
+/// subscribers, the acknowledged one at its old or its new position.
+#[test]
+fn a_power_cut_while_subscribers_are_saved_leaves_their_file_whole() {
+    let report = folio_io::sweep_power_cuts(folio_io::crash_seeds(1), |cut, policy, seed| {
+        let disk = SimDirectory::new(seed);
+        let db = Database::open_in(Arc::new(disk.clone()), options(AtRest::Plain)).unwrap();
+        db.create_cf("t").unwrap();
+        let before = db.register_subscriber("acknowledging").unwrap();
+        db.register_subscriber("idle").unwrap();
+        let mut after = before;
+        for i in 0..5u8 {
+            after = put(&db, "t", &[i], b"v", Durability::Immediate);
+        }
+        db.acknowledge("acknowledging", after).unwrap();
+        disk.cut_power_at(disk.operations() + cut);
+        let _ = db.checkpoint();
+        let cut_happened = disk.power_was_cut();
+        let rebooted = disk.crash(policy);
+        drop(db);
+        let db = Database::open_in(Arc::new(rebooted), options(AtRest::Plain)).unwrap();
+        let position = db.subscriber_position("acknowledging").unwrap();
+        assert!(
+            position == before || position == after,
+            "cut {cut} ({policy:?}): position {position}, not {before} or {after}"
+        );
+        assert_eq!(db.subscriber_position("idle").unwrap(), before);
+        cut_happened
+    });
+    assert!(report.shortest_scenario >= 4, "{report:?}");
+}
+
 /// `next_timeout` returns nothing once its time is up with no commit, and a commit made
 /// from another thread while (or before) it waits.
 #[test]

@@ -34,6 +34,44 @@ pub trait Directory: Send + Sync + Debug {
     /// Removes subdirectory `name` and everything in it (no error if it does not exist);
     /// durable on return.
     fn remove_subdirectory(&self, name: &str) -> Result<()>;
+
+    /// Opens file `name` when it exists; `None` when it does not (nothing is created).
+    fn open_if_exists(&self, name: &str) -> Result<Option<Arc<dyn Storage>>> {
+        match self.open(name, false) {
+            Ok(file) => Ok(Some(file)),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The whole contents of file `name`; `None` when it does not exist.
+    fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let Some(file) = self.open_if_exists(name)? else {
+            return Ok(None);
+        };
+        let len = usize::try_from(file.len()?).map_err(|_| Error::Io {
+            op: Operation::Read,
+            path: Some(name.into()),
+            source: std::io::Error::other("the file is larger than this machine's memory"),
+        })?;
+        let mut bytes = vec![0u8; len];
+        file.read_exact_at(&mut bytes, 0)?;
+        Ok(Some(bytes))
+    }
+
+    /// Replaces file `name` with `bytes` atomically and durably: written and synced as
+    /// `temporary`, then renamed over `name`, so a crash leaves the old contents or the new
+    /// ones (and possibly `temporary`, for the caller to remove).
+    fn replace_file(&self, name: &str, temporary: &str, bytes: &[u8]) -> Result<()> {
+        let file = self.open(temporary, true)?;
+        file.set_len(0)?;
+        file.write_all_at(bytes, 0)?;
+        file.sync_data()?;
+        drop(file);
+        self.rename(temporary, name)
+    }
 }
 
 /// A directory on the real file system; files are [`FileStorage`]s (each locked on open).

@@ -37,6 +37,24 @@ fn exercise(directory: &dyn Directory) {
         .unwrap();
     assert_eq!(&buf, b"bee");
     assert!(directory.rename("missing", "x").is_err());
+    // Whole files: absent, replaced atomically, read back; nothing created by a lookup.
+    assert!(directory.open_if_exists("whole").unwrap().is_none());
+    assert_eq!(directory.read_file("whole").unwrap(), None);
+    directory
+        .replace_file("whole", "whole.new", b"first")
+        .unwrap();
+    directory
+        .replace_file("whole", "whole.new", b"2nd")
+        .unwrap();
+    assert_eq!(
+        directory.read_file("whole").unwrap().as_deref(),
+        Some(&b"2nd"[..])
+    );
+    assert!(directory.open_if_exists("whole").unwrap().is_some());
+    assert_eq!(
+        directory.list().unwrap(),
+        vec!["c".to_owned(), "whole".to_owned()]
+    );
 }
 
 /// Subdirectories: their files are theirs alone, they list apart from files, nest, and go

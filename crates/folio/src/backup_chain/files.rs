@@ -24,32 +24,6 @@ const HEADER_BYTES: usize = 13;
 /// Bytes buffered between two writes, and read at a time.
 const IO_BYTES: usize = 1 << 20;
 
-/// Opens `path` of the chain: a file name, or `subdirectory/file` (a full copy's file).
-/// `None` when it does not exist; nothing is created.
-pub(crate) fn open_chain_file(
-    chain: &dyn Directory,
-    path: &str,
-) -> Result<Option<Arc<dyn Storage>>> {
-    let (dir, name): (Arc<dyn Directory>, &str) = match path.split_once('/') {
-        Some((sub, name)) => {
-            if !chain.list_subdirectories()?.iter().any(|s| s == sub) {
-                return Ok(None);
-            }
-            (chain.subdirectory(sub)?, name)
-        }
-        None => return open_existing(chain, path),
-    };
-    open_existing(dir.as_ref(), name)
-}
-
-fn open_existing(dir: &dyn Directory, name: &str) -> Result<Option<Arc<dyn Storage>>> {
-    if dir.list()?.iter().any(|n| n == name) {
-        Ok(Some(dir.open(name, false)?))
-    } else {
-        Ok(None)
-    }
-}
-
 /// A file read from its start through `std::io::Read` (to be buffered).
 struct StorageReader {
     file: Arc<dyn Storage>,
@@ -178,13 +152,12 @@ pub(crate) struct LogIncrementReader {
 }
 
 impl LogIncrementReader {
-    pub(crate) fn open(
-        chain: &dyn Directory,
+    /// Reads `file`, the log increment at `path` in the chain.
+    pub(crate) fn new(
+        file: Arc<dyn Storage>,
         path: &str,
         cipher: Option<Arc<Cipher>>,
     ) -> Result<Self> {
-        let file = open_chain_file(chain, path)?
-            .ok_or_else(|| read_error(path, std::io::ErrorKind::NotFound.into()))?;
         let mut reader = Self {
             path: path.to_owned(),
             input: BufReader::with_capacity(IO_BYTES, StorageReader::new(file)?),
@@ -248,22 +221,31 @@ impl LogIncrementReader {
     }
 }
 
-/// Bytes and xxh3-64 of a whole file.
-pub(crate) fn checksum(file: Arc<dyn Storage>, path: &str) -> Result<(u64, u64)> {
-    let mut input = StorageReader::new(file)?;
-    let mut hash = Xxh3::new();
+/// Reads `file` from its start in chunks of at most [`IO_BYTES`], handing each to `each`.
+fn for_each_chunk(file: &dyn Storage, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let len = file.len()?;
     let mut buffer = vec![0u8; IO_BYTES];
-    let mut bytes = 0u64;
-    loop {
-        let read = input
-            .read(&mut buffer)
-            .map_err(|error| read_error(path, error))?;
-        if read == 0 {
-            return Ok((bytes, hash.digest()));
-        }
-        hash.update(&buffer[..read]);
-        bytes += read as u64;
+    let mut offset = 0u64;
+    while offset < len {
+        let chunk =
+            &mut buffer[..usize::try_from(len - offset).map_or(IO_BYTES, |n| n.min(IO_BYTES))];
+        file.read_exact_at(chunk, offset)?;
+        each(chunk)?;
+        offset += chunk.len() as u64;
     }
+    Ok(())
+}
+
+/// Bytes and xxh3-64 of a whole file.
+pub(crate) fn checksum(file: &dyn Storage) -> Result<(u64, u64)> {
+    let mut hash = Xxh3::new();
+    let mut bytes = 0u64;
+    for_each_chunk(file, |chunk| {
+        hash.update(chunk);
+        bytes += chunk.len() as u64;
+        Ok(())
+    })?;
+    Ok((bytes, hash.digest()))
 }
 
 /// Every file of the full copy in subdirectory `name` of the chain as (path in the chain,
@@ -277,63 +259,22 @@ pub(crate) fn full_copy_files(
         .into_iter()
         .map(|file| {
             let path = format!("{name}/{file}");
-            let (bytes, checksum) = checksum(dir.open(&file, false)?, &path)?;
+            let (bytes, checksum) = checksum(dir.open(&file, false)?.as_ref())?;
             Ok((path, bytes, checksum))
         })
         .collect()
 }
 
-/// Copies file `path` of the chain into a new file `name` of `target`, synced.
-pub(crate) fn copy_into(
-    chain: &dyn Directory,
-    path: &str,
-    target: &dyn Directory,
-    name: &str,
-) -> Result<()> {
-    let from = open_chain_file(chain, path)?
-        .ok_or_else(|| read_error(path, std::io::ErrorKind::NotFound.into()))?;
+/// Copies `from` into a new file `name` of `target`, synced.
+pub(crate) fn copy_into(from: &dyn Storage, target: &dyn Directory, name: &str) -> Result<()> {
     let to = target.open(name, true)?;
     to.set_len(0)?;
-    let mut input = StorageReader::new(from)?;
-    let mut buffer = vec![0u8; IO_BYTES];
     let mut offset = 0u64;
-    loop {
-        let read = input
-            .read(&mut buffer)
-            .map_err(|error| read_error(path, error))?;
-        if read == 0 {
-            break;
-        }
-        to.write_all_at(&buffer[..read], offset)?;
-        offset += read as u64;
-    }
-    to.sync_data()?;
-    Ok(())
-}
-
-/// Reads file `name` of `dir` whole.
-pub(crate) fn read_whole(dir: &dyn Directory, name: &str) -> Result<Vec<u8>> {
-    let file = dir.open(name, false)?;
-    let len = usize::try_from(file.len()?).map_err(|_| {
-        read_error(
-            name,
-            std::io::Error::other("the file is larger than memory"),
-        )
+    for_each_chunk(from, |chunk| {
+        to.write_all_at(chunk, offset)?;
+        offset += chunk.len() as u64;
+        Ok(())
     })?;
-    let mut bytes = vec![0u8; len];
-    file.read_exact_at(&mut bytes, 0)?;
-    Ok(bytes)
-}
-
-/// Writes `bytes` to file `name` of `dir` durably and atomically (a synced temporary file
-/// renamed).
-pub(crate) fn write_atomically(dir: &dyn Directory, name: &str, bytes: &[u8]) -> Result<()> {
-    let temporary = format!("{name}.tmp");
-    let file = dir.open(&temporary, true)?;
-    file.set_len(0)?;
-    file.write_all_at(bytes, 0)?;
-    file.sync_data()?;
-    drop(file);
-    dir.rename(&temporary, name)?;
+    to.sync_data()?;
     Ok(())
 }

@@ -64,7 +64,8 @@ impl Manifest {
     /// exists from here on.
     pub(crate) fn save(&self, chain_dir: &dyn folio_io::Directory) -> crate::Result<()> {
         let name = manifest_name(self.number);
-        super::files::write_atomically(chain_dir, &name, self.encode().as_bytes())
+        let temporary = format!("{name}.tmp");
+        Ok(chain_dir.replace_file(&name, &temporary, self.encode().as_bytes())?)
     }
 
     pub(crate) fn encode(&self) -> String {

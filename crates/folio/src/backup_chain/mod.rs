@@ -38,7 +38,7 @@ pub use restore::{
 
 use crate::log_record::{LogOp, decode};
 use crate::{Database, Error, Result};
-use files::{LogIncrementWriter, full_copy_files, open_chain_file, read_whole};
+use files::{LogIncrementWriter, full_copy_files};
 
 /// What [`Database::backup_incremental`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +125,8 @@ pub(crate) fn existing_chain(path: &Path) -> Result<Arc<dyn Directory>> {
 pub(crate) struct Chain {
     dir: Arc<dyn Directory>,
     increments: BTreeMap<u64, Manifest>,
+    /// The chain directory's subdirectories (full copies) when it was loaded.
+    subdirectories: Vec<String>,
 }
 
 fn chain_error(increment: u64, reason: impl Into<String>) -> Error {
@@ -151,7 +153,9 @@ impl Chain {
         let mut others = Vec::new();
         for name in dir.list()? {
             if let Some(number) = parse_manifest_name(&name) {
-                let bytes = read_whole(dir.as_ref(), &name)?;
+                let bytes = dir
+                    .read_file(&name)?
+                    .ok_or_else(|| chain_error(number, "the manifest went while it was read"))?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| chain_error(number, "the manifest is not text"))?;
                 let manifest =
@@ -164,15 +168,32 @@ impl Chain {
                 others.push(name);
             }
         }
-        let chain = Self { dir, increments };
+        let subdirectories = dir.list_subdirectories()?;
+        let mut chain = Self {
+            dir,
+            increments,
+            subdirectories,
+        };
         if tidy {
-            chain.remove_unlisted(&others, &chain.dir.list_subdirectories()?)?;
+            chain.remove_unlisted(&others)?;
         }
         Ok(chain)
     }
 
+    /// File `path` of the chain (a file name, or `subdirectory/file` of a full copy);
+    /// `None` when it does not exist. Nothing is created.
+    pub(crate) fn file(&self, path: &str) -> Result<Option<Arc<dyn Storage>>> {
+        Ok(match path.split_once('/') {
+            Some((sub, name)) if self.subdirectories.iter().any(|s| s == sub) => {
+                self.dir.subdirectory(sub)?.open_if_exists(name)?
+            }
+            Some(_) => None,
+            None => self.dir.open_if_exists(path)?,
+        })
+    }
+
     /// Removes increment-named files and subdirectories no manifest lists.
-    fn remove_unlisted(&self, files: &[String], subdirectories: &[String]) -> Result<()> {
+    fn remove_unlisted(&mut self, files: &[String]) -> Result<()> {
         let listed: std::collections::HashSet<&str> = self
             .increments
             .values()
@@ -187,9 +208,10 @@ impl Chain {
         for name in files.iter().filter(unlisted) {
             self.dir.remove(name)?;
         }
-        for name in subdirectories.iter().filter(unlisted) {
+        for name in self.subdirectories.iter().filter(unlisted) {
             self.dir.remove_subdirectory(name)?;
         }
+        self.subdirectories.retain(|name| !unlisted(&name));
         Ok(())
     }
 
@@ -239,10 +261,10 @@ impl Chain {
         }
         for manifest in chain {
             for (path, bytes, checksum) in &manifest.files {
-                let Some(file) = open_chain_file(self.dir.as_ref(), path)? else {
+                let Some(file) = self.file(path)? else {
                     return Err(chain_error(manifest.number, format!("{path} is missing")));
                 };
-                let (found_bytes, found_checksum) = files::checksum(file, path)?;
+                let (found_bytes, found_checksum) = files::checksum(file.as_ref())?;
                 if (found_bytes, found_checksum) != (*bytes, *checksum) {
                     return Err(chain_error(
                         manifest.number,

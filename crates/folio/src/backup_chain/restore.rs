@@ -140,7 +140,10 @@ fn rebuild(
     let base = path[0];
     for (file, _, _) in &base.files {
         let name = file.rsplit('/').next().unwrap_or(file);
-        copy_into(chain.dir.as_ref(), file, dir.as_ref(), name)?;
+        let from = chain
+            .file(file)?
+            .ok_or_else(|| chain_error(base.number, format!("{file} is missing")))?;
+        copy_into(from.as_ref(), dir.as_ref(), name)?;
     }
     let cipher = cipher_for(key.as_ref())?;
     let db = Database::open_in(
@@ -158,7 +161,10 @@ fn rebuild(
     };
     for manifest in &path[1..] {
         let (file, _, _) = &manifest.files[0];
-        let mut reader = LogIncrementReader::open(chain.dir.as_ref(), file, cipher.clone())?;
+        let stored = chain
+            .file(file)?
+            .ok_or_else(|| chain_error(manifest.number, format!("{file} is missing")))?;
+        let mut reader = LogIncrementReader::new(stored, file, cipher.clone())?;
         while let Some((lsn, payload)) = reader.next_record()? {
             if lsn <= manifest.from || lsn > manifest.to {
                 return Err(chain_error(

@@ -69,13 +69,9 @@ impl Subscribers {
         recovered: Lsn,
     ) -> Result<Self> {
         directory.remove(SUBSCRIBERS_FILE_NEW)?; // a write a crash interrupted
-        let mut acknowledged = if directory.list()?.iter().any(|n| n == SUBSCRIBERS_FILE) {
-            let file = directory.open(SUBSCRIBERS_FILE, false)?;
-            let mut bytes = vec![0; usize::try_from(file.len()?).unwrap_or(usize::MAX)];
-            file.read_exact_at(&mut bytes, 0)?;
-            decode(&bytes, cipher.as_deref())?
-        } else {
-            BTreeMap::new()
+        let mut acknowledged = match directory.read_file(SUBSCRIBERS_FILE)? {
+            Some(bytes) => decode(&bytes, cipher.as_deref())?,
+            None => BTreeMap::new(),
         };
         let mut saved = true;
         for (name, position) in &mut acknowledged {
@@ -171,13 +167,8 @@ impl Subscribers {
 
     fn save(&self, state: &mut State) -> Result<()> {
         let bytes = encode(&state.acknowledged, self.cipher.as_deref());
-        let file = self.directory.open(SUBSCRIBERS_FILE_NEW, true)?;
-        file.set_len(0)?;
-        file.write_all_at(&bytes, 0)?;
-        file.sync_data()?;
-        drop(file);
         self.directory
-            .rename(SUBSCRIBERS_FILE_NEW, SUBSCRIBERS_FILE)?;
+            .replace_file(SUBSCRIBERS_FILE, SUBSCRIBERS_FILE_NEW, &bytes)?;
         state.saved = true;
         Ok(())
     }
