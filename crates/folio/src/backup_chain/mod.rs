@@ -397,7 +397,9 @@ impl Database {
         self.register_subscriber(&subscriber)?;
         let read = self.begin_read();
         let to = read.version();
-        self.make_durable(to)?;
+        // Increments hold only durable commits: an `Eventual` commit a power cut then lost
+        // would be in the chain, and the commit that reuses its LSN never would.
+        self.inner.wal.wait_durable(to)?;
         // No staging: the copy is part of the chain only once the manifest names it, and
         // `Chain::load` removed any leftover of this number.
         let name = format!("{number:06}.full");
@@ -440,7 +442,7 @@ impl Database {
         last: &Manifest,
     ) -> Result<std::result::Result<IncrementReport, String>> {
         let to = self.inner.publisher.current().version;
-        self.make_durable(to)?;
+        self.inner.wal.wait_durable(to)?; // only durable commits (see `full_increment`)
         let name = format!("{number:06}.log");
         let cipher = self.log_cipher()?;
         let mut writer = LogIncrementWriter::create(chain.dir.as_ref(), &name, cipher.is_some())?;
@@ -496,16 +498,6 @@ impl Database {
             records,
             bytes,
         }))
-    }
-
-    /// Syncs the log up to `lsn` unless it is already durable. An increment covers only
-    /// durable commits: an `Eventual` commit a power cut then lost would be in the chain,
-    /// and the commit that reuses its LSN after the restart never would.
-    fn make_durable(&self, lsn: Lsn) -> Result<()> {
-        if lsn > self.inner.wal.durable_lsn() {
-            self.inner.wal.wait_durable(lsn)?;
-        }
-        Ok(())
     }
 
     /// The cipher log increments are sealed with (this database's key).
