@@ -119,6 +119,13 @@ fn workload(
     reports
 }
 
+/// Commits `key` -> "v" into column family "t" in a transaction of its own.
+fn put_in_t(db: &Database, key: &[u8], durability: Durability) -> u64 {
+    let mut txn = db.begin_write(&["t"]).unwrap();
+    txn.put("t", key, b"v").unwrap();
+    txn.commit_with(durability).unwrap()
+}
+
 /// The model at `lsn`: the state after the last commit at or before it.
 fn model_at(states: &BTreeMap<u64, Model>, lsn: u64) -> &Model {
     states.range(..=lsn).next_back().unwrap().1
@@ -294,11 +301,7 @@ fn a_crash_mid_increment_leaves_the_chain_usable_and_damage_is_named() {
     let (source, chain) = (dir.path().join("source"), dir.path().join("chain"));
     let db = Database::open(&source).unwrap();
     db.create_cf("t").unwrap();
-    let put = |key: &[u8]| {
-        let mut txn = db.begin_write(&["t"]).unwrap();
-        txn.put("t", key, b"v").unwrap();
-        txn.commit().unwrap()
-    };
+    let put = |key: &[u8]| put_in_t(&db, key, Durability::Immediate);
     db.backup_incremental(&chain).unwrap();
     put(b"one");
     let second = db.backup_incremental(&chain).unwrap();
@@ -355,9 +358,7 @@ fn a_prune_merges_only_when_the_kept_increments_lack_a_full_base() {
     let mut n = 0u32;
     let mut increment = || {
         n += 1;
-        let mut txn = db.begin_write(&["t"]).unwrap();
-        txn.put("t", &n.to_be_bytes(), b"v").unwrap();
-        txn.commit().unwrap();
+        put_in_t(&db, &n.to_be_bytes(), Durability::Immediate);
         db.backup_incremental(&chain).unwrap()
     };
     let kinds = |chain: &Path| -> Vec<(u64, IncrementKind)> {
@@ -420,9 +421,7 @@ fn a_chain_refuses_increments_from_another_database() {
     let source = Database::open_with(dir.path().join("source"), options(None)).unwrap();
     source.create_cf("t").unwrap();
     for i in 0..5u8 {
-        let mut txn = source.begin_write(&["t"]).unwrap();
-        txn.put("t", &[i], b"v").unwrap();
-        txn.commit().unwrap();
+        put_in_t(&source, &[i], Durability::Immediate);
     }
     source.backup_incremental(&chain).unwrap();
     let restored = dir.path().join("restored");
@@ -490,11 +489,7 @@ fn a_chain_behind_its_database_continues_with_a_full_copy() {
     let chain = dir.path().join("chain");
     let db = Database::open_with(dir.path().join("source"), options(None)).unwrap();
     db.create_cf("t").unwrap();
-    let put = |key: &[u8]| {
-        let mut txn = db.begin_write(&["t"]).unwrap();
-        txn.put("t", key, b"v").unwrap();
-        txn.commit().unwrap();
-    };
+    let put = |key: &[u8]| put_in_t(&db, key, Durability::Immediate);
     put(b"one");
     db.backup_incremental(&chain).unwrap();
     put(b"two");
@@ -528,25 +523,20 @@ fn increments_make_the_commits_they_cover_durable() {
     let mut options = options(None);
     options.wal.sync_interval = None; // nothing syncs an `Eventual` commit but the chain
     options.checkpoint_on_close = false;
-    let put = |db: &Database, key: &[u8], durability| {
-        let mut txn = db.begin_write(&["t"]).unwrap();
-        txn.put("t", key, b"v").unwrap();
-        txn.commit_with(durability).unwrap();
-    };
     let device = SimDirectory::new(3);
     let db = Database::open_in(Arc::new(device.clone()), options.clone()).unwrap();
     db.create_cf("t").unwrap();
-    put(&db, b"before the first", Durability::Eventual);
+    put_in_t(&db, b"before the first", Durability::Eventual);
     let dir = tempfile::tempdir().unwrap();
     let chain = dir.path().join("chain");
     db.backup_incremental(&chain).unwrap();
-    put(&db, b"before the second", Durability::Eventual);
+    put_in_t(&db, b"before the second", Durability::Eventual);
     db.backup_incremental(&chain).unwrap();
     // The source loses power: whatever the chain holds must have survived.
     let rebooted = device.crash(CrashPolicy::DropUnsynced);
     drop(db);
     let db = Database::open_in(Arc::new(rebooted), options).unwrap();
-    put(&db, b"after the restart", Durability::Immediate);
+    put_in_t(&db, b"after the restart", Durability::Immediate);
     db.backup_incremental(&chain).unwrap();
     let target = dir.path().join("restored");
     folio::restore_backup(&chain, &target, &RestoreOptions::default()).unwrap();

@@ -794,6 +794,20 @@ fn next_timeout_ends_empty_or_with_the_commit_it_waited_for() {
     assert_eq!(change.lsn, writer.join().unwrap());
 }
 
+/// A database with column family "t" and subscriber `name` (its position returned), and
+/// a runtime for the async feeds.
+fn async_setup(name: &str) -> (tempfile::TempDir, Database, u64, tokio::runtime::Runtime) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_cf("t").unwrap();
+    let start = db.register_subscriber(name).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    (dir, db, start, runtime)
+}
+
 /// Commits from three threads; checks the LSNs an async consumer sends back are those
 /// commits in order; closes the database (which ends the consumer's feed).
 fn commit_and_receive(
@@ -822,14 +836,7 @@ async fn next_item<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S:
 /// still the end when polled again).
 #[test]
 fn a_change_stream_yields_every_commit_and_ends_at_close() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path()).unwrap();
-    db.create_cf("t").unwrap();
-    let start = db.register_subscriber("stream").unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let (_dir, db, start, runtime) = async_setup("stream");
     let mut stream = db.changes(start).unwrap().into_stream();
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
     let consumer = runtime.spawn(async move {
@@ -847,14 +854,7 @@ fn a_change_stream_yields_every_commit_and_ends_at_close() {
 
 #[test]
 fn an_async_feed_is_woken_by_commits_and_ends_at_close() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path()).unwrap();
-    db.create_cf("t").unwrap();
-    let start = db.register_subscriber("async").unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let (_dir, db, start, runtime) = async_setup("async");
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
     let mut plain = db.changes(start).unwrap();
     let mut durable = db.changes(start).unwrap().durable_only();

@@ -485,28 +485,24 @@ mod tests {
                 writer.write(id, PageBuf::zeroed(store.buffer_size()).seal(id));
             }
         };
+        let assert_small = |w: &super::PageWriter, after: &str| {
+            let capacities = [w.txn_allocated.capacity(), w.private.capacity()];
+            assert!(
+                capacities
+                    .iter()
+                    .all(|&c| c <= 4 * super::TABLE_CAPACITY_KEPT),
+                "after {after}: {capacities:?}"
+            );
+        };
         write_pages(&mut writer, 20_000);
         writer.commit(1);
         write_pages(&mut writer, 1);
         writer.commit(2);
-        let capacities = |w: &super::PageWriter| [w.txn_allocated.capacity(), w.private.capacity()];
-        assert!(
-            capacities(&writer)
-                .iter()
-                .all(|&c| c <= 4 * super::TABLE_CAPACITY_KEPT),
-            "{:?}",
-            capacities(&writer)
-        );
+        assert_small(&writer, "a small commit");
         write_pages(&mut writer, 20_000);
         writer.rollback();
         write_pages(&mut writer, 1);
         writer.rollback();
-        assert!(
-            capacities(&writer)
-                .iter()
-                .all(|&c| c <= 4 * super::TABLE_CAPACITY_KEPT),
-            "after rollbacks: {:?}",
-            capacities(&writer)
-        );
+        assert_small(&writer, "a small rollback");
     }
 }
