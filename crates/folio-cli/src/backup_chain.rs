@@ -22,7 +22,7 @@ pub fn increment(db: &Path, chain: &Path, as_json: bool) -> CliResult {
     let database = open_existing(db, true)?;
     let report = database
         .backup_incremental(chain)
-        .map_err(|e| chain_failure(chain, &e))?;
+        .map_err(|e| Failure::of_kind(chain, &e))?;
     if as_json {
         print_json(&json!({
             "number": report.number,
@@ -53,7 +53,7 @@ pub fn increment(db: &Path, chain: &Path, as_json: bool) -> CliResult {
 }
 
 pub fn list(chain: &Path, as_json: bool) -> CliResult {
-    let increments = folio::list_backup(chain).map_err(|e| chain_failure(chain, &e))?;
+    let increments = folio::list_backup(chain).map_err(|e| Failure::of_kind(chain, &e))?;
     if as_json {
         let rows: Vec<_> = increments
             .iter()
@@ -87,7 +87,7 @@ pub fn list(chain: &Path, as_json: bool) -> CliResult {
 }
 
 pub fn prune(chain: &Path, keep: usize, as_json: bool, key: Option<EncryptionKey>) -> CliResult {
-    let report = folio::prune_backup(chain, keep, key).map_err(|e| chain_failure(chain, &e))?;
+    let report = folio::prune_backup(chain, keep, key).map_err(|e| Failure::of_kind(chain, &e))?;
     if as_json {
         print_json(&json!({"removed": report.removed, "merged_into": report.merged_into}));
     } else {
@@ -119,7 +119,7 @@ pub fn restore(
             "{}: already exists; choose a new directory to restore into",
             target.display()
         )),
-        other => chain_failure(chain, &other),
+        other => Failure::of_kind(chain, &other),
     })?;
     if as_json {
         print_json(&json!({
@@ -186,16 +186,6 @@ fn parse_time(text: &str) -> CliResult<u64> {
     let days = era * 146_097 + day_of_era - 719_468;
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
     u64::try_from(seconds).map(|s| s * 1000).map_err(|_| bad())
-}
-
-/// A failed chain operation: exit code 3 when the chain (or a file of it) is not there.
-fn chain_failure(chain: &Path, error: &folio::Error) -> Failure {
-    let message = format!("{}: {error}", chain.display());
-    if error.kind() == folio::ErrorKind::NotFound {
-        Failure::not_found(message)
-    } else {
-        Failure::error(message)
-    }
 }
 
 #[cfg(test)]

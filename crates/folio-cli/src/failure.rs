@@ -27,6 +27,17 @@ impl Failure {
         }
     }
 
+    /// A folio error about `path` by its kind: exit code 3 when something named does not
+    /// exist (a backup chain, a subscriber, a file), else 1.
+    pub fn of_kind(path: &Path, error: &folio::Error) -> Self {
+        let message = format!("{}: {error}", path.display());
+        if error.kind() == folio::ErrorKind::NotFound {
+            Self::not_found(message)
+        } else {
+            Self::error(message)
+        }
+    }
+
     /// Exit code 5: the integrity check found problems.
     pub fn problems(message: impl Into<String>) -> Self {
         Self {
@@ -58,11 +69,7 @@ impl Failure {
             folio::Error::ColumnFamilyNotFound { name } => Self::not_found(format!(
                 "{path}: no column family {name:?}; list them with `folio cf list {path}`"
             )),
-            // A missing backup chain, subscriber, ...: exit code 3 like a missing database.
-            other if other.kind() == folio::ErrorKind::NotFound => {
-                Self::not_found(format!("{path}: {other}"))
-            }
-            other => Self::error(format!("{path}: {other}")),
+            other => Self::of_kind(db, other),
         }
     }
 
