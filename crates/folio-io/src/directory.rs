@@ -74,6 +74,37 @@ pub trait Directory: Send + Sync + Debug {
     }
 }
 
+/// A shared directory is a directory (a wrapper's type parameter can be one).
+impl<D: Directory + ?Sized> Directory for Arc<D> {
+    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn Storage>> {
+        (**self).open(name, create)
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        (**self).remove(name)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        (**self).rename(from, to)
+    }
+
+    fn list(&self) -> Result<Vec<String>> {
+        (**self).list()
+    }
+
+    fn subdirectory(&self, name: &str) -> Result<Arc<dyn Directory>> {
+        (**self).subdirectory(name)
+    }
+
+    fn list_subdirectories(&self) -> Result<Vec<String>> {
+        (**self).list_subdirectories()
+    }
+
+    fn remove_subdirectory(&self, name: &str) -> Result<()> {
+        (**self).remove_subdirectory(name)
+    }
+}
+
 /// A directory on the real file system; files are [`FileStorage`]s (each locked on open).
 #[derive(Debug, Clone)]
 pub struct FsDirectory {

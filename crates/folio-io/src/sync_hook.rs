@@ -56,7 +56,7 @@ impl<D: Directory> Directory for SyncHookDirectory<D> {
     /// The subdirectory, its files running the same hook.
     fn subdirectory(&self, name: &str) -> Result<Arc<dyn Directory>> {
         Ok(Arc::new(SyncHookDirectory {
-            inner: DynDirectory(self.inner.subdirectory(name)?),
+            inner: self.inner.subdirectory(name)?,
             hook: Arc::clone(&self.hook),
         }))
     }
@@ -67,41 +67,6 @@ impl<D: Directory> Directory for SyncHookDirectory<D> {
 
     fn remove_subdirectory(&self, name: &str) -> Result<()> {
         self.inner.remove_subdirectory(name)
-    }
-}
-
-/// A shared directory as a `Directory` type parameter (for the subdirectories of a
-/// [`SyncHookDirectory`]).
-#[derive(Debug)]
-struct DynDirectory(Arc<dyn Directory>);
-
-impl Directory for DynDirectory {
-    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn Storage>> {
-        self.0.open(name, create)
-    }
-
-    fn remove(&self, name: &str) -> Result<()> {
-        self.0.remove(name)
-    }
-
-    fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.0.rename(from, to)
-    }
-
-    fn list(&self) -> Result<Vec<String>> {
-        self.0.list()
-    }
-
-    fn subdirectory(&self, name: &str) -> Result<Arc<dyn Directory>> {
-        self.0.subdirectory(name)
-    }
-
-    fn list_subdirectories(&self) -> Result<Vec<String>> {
-        self.0.list_subdirectories()
-    }
-
-    fn remove_subdirectory(&self, name: &str) -> Result<()> {
-        self.0.remove_subdirectory(name)
     }
 }
 
