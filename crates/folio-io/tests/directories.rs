@@ -247,3 +247,22 @@ fn an_entry_change_cut_before_its_directory_sync_is_up_to_the_crash() {
         .collect();
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
 }
+
+/// A sync-hook directory's subdirectories run its hook too.
+#[test]
+fn a_sync_hook_covers_the_files_of_subdirectories() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let syncs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&syncs);
+    let hooked = folio_io::SyncHookDirectory::new(
+        SimDirectory::new(11),
+        Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }),
+    );
+    let file = hooked.subdirectory("s").unwrap().open("f", true).unwrap();
+    file.write_all_at(b"x", 0).unwrap();
+    file.sync_data().unwrap();
+    assert_eq!(syncs.load(Ordering::SeqCst), 1);
+}
